@@ -1,0 +1,923 @@
+//! Ferrite's configuration: embedded defaults, an optional TOML file,
+//! `FERRITE_*` environment variables and command-line flags.
+//!
+//! # Precedence
+//!
+//! Each layer overrides the one before it:
+//!
+//! 1. embedded defaults (below),
+//! 2. the TOML file given with `--config FILE` (or `FERRITE_CONFIG=FILE`),
+//! 3. `FERRITE_<SECTION>_<KEY>` environment variables,
+//! 4. command-line flags of `ferrite serve`.
+//!
+//! The result is validated before the server starts; `ferrite serve --print-config`
+//! prints the effective configuration as TOML and exits.
+//!
+//! # The TOML file
+//!
+//! Every key is optional; unknown sections or keys are an error, so typos are caught.
+//! Byte sizes (`maxmemory`, the `*_len`, `*_limit` and `*_bytes` keys marked
+//! "bytes" below) accept either an integer or a Redis-style string such as
+//! `"100mb"`, `"1gb"` or `"512k"` (see [`parse_memory_size`]).
+//!
+//! ```toml
+//! [server]
+//! bind = "0.0.0.0"
+//! resp_port = 7000
+//!
+//! [memory]
+//! maxmemory = "2gb"
+//! eviction = "noeviction"
+//!
+//! [limits]
+//! max_clients = 500
+//! ```
+//!
+//! # Environment variables
+//!
+//! `FERRITE_<SECTION>_<KEY>` in upper case sets `<section>.<key>`, for example
+//! `FERRITE_SERVER_RESP_PORT=7000`, `FERRITE_MEMORY_MAXMEMORY=100mb`,
+//! `FERRITE_LIMITS_MAX_CLIENTS=5`. Any other `FERRITE_*` variable is an error that
+//! names it, except `FERRITE_CONFIG` (the config file), `FERRITE_LOG`,
+//! `FERRITE_ENDPOINT` and `FERRITE_TOKEN`, which the binary reads itself.
+//!
+//! # Command-line flags (`ferrite serve`)
+//!
+//! | Flag | Sets |
+//! |------|------|
+//! | `--config FILE` | the TOML file to load |
+//! | `--bind ADDR` | `server.bind` |
+//! | `--resp-port PORT` | `server.resp_port` (0 = pick a free port) |
+//! | `--grpc-port PORT` | `server.grpc_port` (0 = pick a free port) |
+//! | `--http-port PORT` | `server.http_port` (0 = pick a free port) |
+//! | `--admin-port PORT` | `server.admin_port` (0 = pick a free port) |
+//! | `--maxmemory BYTES` | `memory.maxmemory` (`100mb`, `1gb`, `512k`, `12345`) |
+//! | `--maxclients N` | `limits.max_clients` |
+//! | `--log-level FILTER` | log filter (not part of the config; overrides `FERRITE_LOG`) |
+//! | `--print-config` | print the effective configuration as TOML and exit |
+//!
+//! # Keys and defaults
+//!
+//! | Key | Default | Meaning |
+//! |-----|---------|---------|
+//! | `server.bind` | `"127.0.0.1"` | IP address every listener binds to |
+//! | `server.resp_port` | `6379` | RESP (Redis protocol) port; 0 = pick a free port |
+//! | `server.grpc_port` | `8080` | Momento-compatible gRPC port; 0 = pick a free port |
+//! | `server.http_port` | `8081` | HTTP API port; 0 = pick a free port |
+//! | `server.admin_port` | `9091` | admin / metrics port; 0 = pick a free port |
+//! | `server.shutdown_grace_ms` | `5000` | how long shutdown waits for connections to drain |
+//! | `memory.maxmemory` | ¼ of RAM | bytes: memory limit for stored data; a quarter of physical RAM (`MemTotal` in `/proc/meminfo`, capped by a cgroup memory limit), or 1 GiB if that cannot be read |
+//! | `memory.eviction` | `"allkeys-lru"` | `"allkeys-lru"` (sampled LRU) or `"noeviction"` (writes fail with OOM when full) |
+//! | `memory.eviction_samples` | `5` | keys sampled per eviction (1–64), like Redis `maxmemory-samples` |
+//! | `memory.shards` | `0` | number of storage shards, a power of two; 0 = auto (next power of two ≥ 4 × CPU cores) |
+//! | `limits.max_bulk_len` | `536870912` (512 MiB) | bytes: largest RESP bulk string (`proto-max-bulk-len`) |
+//! | `limits.max_multibulk_len` | `1048576` | most elements in one RESP command array |
+//! | `limits.query_buffer_limit` | `1073741824` (1 GiB) | bytes: largest unparsed input per client (`client-query-buffer-limit`) |
+//! | `limits.max_clients` | `10000` | most simultaneous client connections (`maxclients`) |
+//! | `limits.reply_buffer_limit` | `67108864` (64 MiB) | bytes: a client whose pending reply bytes exceed this is disconnected |
+//! | `limits.pubsub_reply_buffer_limit` | `33554432` (32 MiB) | bytes: the same for a client in pub/sub mode |
+//! | `limits.idle_timeout_secs` | `0` | close clients idle this long; 0 = never |
+//! | `topics.replay_max_messages` | `1024` | messages kept per topic for replay |
+//! | `topics.replay_max_bytes` | `4194304` (4 MiB) | bytes: payload bytes kept per topic for replay |
+//! | `topics.replay_max_age_secs` | `600` | oldest message kept for replay, in seconds |
+//! | `topics.max_message_bytes` | `1048576` (1 MiB) | bytes: largest message that can be published |
+//! | `topics.max_subscribers_per_topic` | `100000` | most subscribers on one topic |
+//! | `topics.max_topics_per_cache` | `100000` | most topics in one cache |
+//! | `topics.heartbeat_interval_secs` | `5` | heartbeat interval on idle subscriptions |
+//! | `topics.idle_topic_ttl_secs` | `60` | a topic with no subscribers is dropped after this long |
+//! | `expiry.active_expire_interval_ms` | `100` | period of the active expiry cycle |
+//! | `expiry.active_expire_budget` | `200` | keys checked per shard per expiry cycle |
+//!
+//! All integers must be greater than zero except the ports, `shutdown_grace_ms`,
+//! `shards` and `idle_timeout_secs`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+// ---------------------------------------------------------------------------
+// Defaults
+// ---------------------------------------------------------------------------
+
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * KIB;
+const GIB: u64 = 1024 * MIB;
+
+/// Default `server.bind`: loopback only.
+pub const DEFAULT_BIND: &str = "127.0.0.1";
+/// Default `server.resp_port`.
+pub const DEFAULT_RESP_PORT: u16 = 6379;
+/// Default `server.grpc_port` (Momento gRPC).
+pub const DEFAULT_GRPC_PORT: u16 = 8080;
+/// Default `server.http_port`.
+pub const DEFAULT_HTTP_PORT: u16 = 8081;
+/// Default `server.admin_port` (admin and metrics).
+pub const DEFAULT_ADMIN_PORT: u16 = 9091;
+/// Default `server.shutdown_grace_ms`.
+pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 5000;
+
+/// `memory.maxmemory` when physical RAM cannot be determined: 1 GiB.
+/// The real default is [`default_maxmemory`], a quarter of physical RAM.
+pub const DEFAULT_MAXMEMORY_FALLBACK: u64 = GIB;
+/// Divisor applied to physical RAM for the default `memory.maxmemory`.
+pub const DEFAULT_MAXMEMORY_RAM_DIVISOR: u64 = 4;
+/// Default `memory.eviction`.
+pub const DEFAULT_EVICTION: EvictionPolicy = EvictionPolicy::AllkeysLru;
+/// Default `memory.eviction_samples` (Redis `maxmemory-samples`).
+pub const DEFAULT_EVICTION_SAMPLES: usize = 5;
+/// Largest allowed `memory.eviction_samples` (as in Redis).
+pub const MAX_EVICTION_SAMPLES: usize = 64;
+/// Default `memory.shards`: 0 = auto, see [`MemoryConfig::effective_shards`].
+pub const DEFAULT_SHARDS: usize = 0;
+/// Largest allowed explicit `memory.shards`.
+pub const MAX_SHARDS: usize = 1 << 16;
+
+/// Default `limits.max_bulk_len`: 512 MiB (Redis `proto-max-bulk-len`).
+pub const DEFAULT_MAX_BULK_LEN: u64 = 512 * MIB;
+/// Default `limits.max_multibulk_len`: 1048576 elements.
+pub const DEFAULT_MAX_MULTIBULK_LEN: u64 = 1024 * 1024;
+/// Default `limits.query_buffer_limit`: 1 GiB (Redis `client-query-buffer-limit`).
+pub const DEFAULT_QUERY_BUFFER_LIMIT: u64 = GIB;
+/// Default `limits.max_clients` (Redis `maxclients`).
+pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
+/// Default `limits.reply_buffer_limit`: 64 MiB (Redis `client-output-buffer-limit normal`).
+pub const DEFAULT_REPLY_BUFFER_LIMIT: u64 = 64 * MIB;
+/// Default `limits.pubsub_reply_buffer_limit`: 32 MiB (Redis pubsub class hard limit).
+pub const DEFAULT_PUBSUB_REPLY_BUFFER_LIMIT: u64 = 32 * MIB;
+/// Default `limits.idle_timeout_secs`: 0 = never close idle clients.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 0;
+
+/// Default `topics.replay_max_messages`.
+pub const DEFAULT_REPLAY_MAX_MESSAGES: usize = 1024;
+/// Default `topics.replay_max_bytes`: 4 MiB.
+pub const DEFAULT_REPLAY_MAX_BYTES: u64 = 4 * MIB;
+/// Default `topics.replay_max_age_secs`: 10 minutes.
+pub const DEFAULT_REPLAY_MAX_AGE_SECS: u64 = 600;
+/// Default `topics.max_message_bytes`: 1 MiB.
+pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = MIB;
+/// Default `topics.max_subscribers_per_topic`.
+pub const DEFAULT_MAX_SUBSCRIBERS_PER_TOPIC: usize = 100_000;
+/// Default `topics.max_topics_per_cache`.
+pub const DEFAULT_MAX_TOPICS_PER_CACHE: usize = 100_000;
+/// Default `topics.heartbeat_interval_secs`.
+pub const DEFAULT_HEARTBEAT_INTERVAL_SECS: u64 = 5;
+/// Default `topics.idle_topic_ttl_secs`.
+pub const DEFAULT_IDLE_TOPIC_TTL_SECS: u64 = 60;
+
+/// Default `expiry.active_expire_interval_ms`.
+pub const DEFAULT_ACTIVE_EXPIRE_INTERVAL_MS: u64 = 100;
+/// Default `expiry.active_expire_budget`: keys checked per shard per tick.
+pub const DEFAULT_ACTIVE_EXPIRE_BUDGET: usize = 200;
+
+/// Prefix of the environment variables that set configuration keys.
+pub const ENV_PREFIX: &str = "FERRITE_";
+/// `FERRITE_*` variables that are not configuration keys but are read by the
+/// binary itself; [`Config::load_from`] ignores them instead of rejecting them.
+pub const ENV_ALLOWLIST: &[&str] = &[
+    "FERRITE_CONFIG",
+    "FERRITE_LOG",
+    "FERRITE_ENDPOINT",
+    "FERRITE_TOKEN",
+];
+
+/// The default `memory.maxmemory`: a quarter of physical RAM (`MemTotal` in
+/// `/proc/meminfo`, capped by a cgroup memory limit when one is set), or
+/// [`DEFAULT_MAXMEMORY_FALLBACK`] (1 GiB) when that cannot be read.
+/// Computed once per process.
+pub fn default_maxmemory() -> u64 {
+    static CACHED: OnceLock<u64> = OnceLock::new();
+    *CACHED.get_or_init(|| match total_memory_bytes() {
+        Some(total) if total / DEFAULT_MAXMEMORY_RAM_DIVISOR > 0 => {
+            total / DEFAULT_MAXMEMORY_RAM_DIVISOR
+        }
+        _ => DEFAULT_MAXMEMORY_FALLBACK,
+    })
+}
+
+/// Physical RAM in bytes, capped by the cgroup (v2 or v1) memory limit if lower.
+fn total_memory_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let total = parse_meminfo_total(&meminfo)?;
+    let cgroup = [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]
+    .iter()
+    .filter_map(|p| std::fs::read_to_string(p).ok())
+    .filter_map(|s| s.trim().parse::<u64>().ok())
+    .filter(|&n| n > 0)
+    .min();
+    Some(cgroup.map_or(total, |c| c.min(total)))
+}
+
+/// Extracts `MemTotal` (reported in kB) from `/proc/meminfo` text, in bytes.
+fn parse_meminfo_total(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let mut parts = line["MemTotal:".len()..].split_whitespace();
+    let n: u64 = parts.next()?.parse().ok()?;
+    match parts.next() {
+        Some(unit) if unit.eq_ignore_ascii_case("kb") => n.checked_mul(1024),
+        None => Some(n),
+        Some(_) => None,
+    }
+}
+
+fn cpu_count() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/// Everything that can go wrong while loading or validating the configuration.
+#[derive(thiserror::Error, Debug)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML or has unknown / mistyped keys.
+    #[error("invalid config file {}: {message}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (includes line and column).
+        message: String,
+    },
+    /// A `FERRITE_*` variable that is neither a config key nor allowlisted.
+    #[error(
+        "unknown environment variable {var}: no such config key (expected FERRITE_<SECTION>_<KEY>, \
+         e.g. FERRITE_SERVER_RESP_PORT; sections: server, memory, limits, topics, expiry)"
+    )]
+    UnknownEnv {
+        /// The variable's name.
+        var: String,
+    },
+    /// A `FERRITE_*` variable names a key but its value does not fit the key's type.
+    #[error("invalid value {value:?} in environment variable {var}: {message}")]
+    InvalidEnv {
+        /// The variable's name.
+        var: String,
+        /// Its value.
+        value: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A command-line flag has an invalid value.
+    #[error("invalid value {value:?} for {flag}: {message}")]
+    InvalidFlag {
+        /// The flag, e.g. `--maxmemory`.
+        flag: String,
+        /// Its value.
+        value: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A memory size string such as `100mb` could not be parsed.
+    #[error("invalid memory size {input:?}: {reason}")]
+    InvalidMemorySize {
+        /// The input.
+        input: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The effective configuration fails validation.
+    #[error("invalid configuration: {key}: {message}")]
+    Invalid {
+        /// The key, e.g. `memory.maxmemory`.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        message: message.into(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Memory sizes
+// ---------------------------------------------------------------------------
+
+/// Parses a memory size the way Redis's `memtoll` does, case-insensitively:
+/// a non-negative integer optionally followed by a unit, where
+/// `b` = 1, `k` = 1000, `kb` = 1024, `m` = 1000², `mb` = 1024², `g` = 1000³,
+/// `gb` = 1024³. Surrounding whitespace is ignored.
+///
+/// `"100mb"` → 104857600, `"1gb"` → 1073741824, `"512k"` → 512000, `"12345"` → 12345.
+pub fn parse_memory_size(s: &str) -> Result<u64, ConfigError> {
+    let err = |reason: &str| ConfigError::InvalidMemorySize {
+        input: s.to_string(),
+        reason: reason.to_string(),
+    };
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    if digits.is_empty() {
+        return Err(err(
+            "expected a number of bytes optionally followed by a unit (b, k, kb, m, mb, g, gb)",
+        ));
+    }
+    let mul: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => KIB,
+        "m" => 1000 * 1000,
+        "mb" => MIB,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => GIB,
+        _ => return Err(err("unknown unit (expected b, k, kb, m, mb, g or gb)")),
+    };
+    let n: u64 = digits.parse().map_err(|_| err("number too large"))?;
+    n.checked_mul(mul).ok_or_else(|| err("number too large"))
+}
+
+/// Serde helper: a byte count given as an integer or as a string like `"100mb"`.
+mod byte_size {
+    use serde::de::{self, Deserializer, Visitor};
+    use std::fmt;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = u64;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a byte count: an integer or a string like \"100mb\"")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+                Ok(v)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+                u64::try_from(v).map_err(|_| E::custom("a byte count cannot be negative"))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
+                super::parse_memory_size(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Config types
+// ---------------------------------------------------------------------------
+
+/// What happens when `memory.maxmemory` is reached.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvictionPolicy {
+    /// Evict the least recently used key among a sample of
+    /// `memory.eviction_samples` keys (`"allkeys-lru"`, like Redis).
+    #[default]
+    AllkeysLru,
+    /// Never evict; writes that need memory fail with an OOM error (`"noeviction"`).
+    Noeviction,
+}
+
+impl EvictionPolicy {
+    /// The name used in config files, e.g. `"allkeys-lru"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvictionPolicy::AllkeysLru => "allkeys-lru",
+            EvictionPolicy::Noeviction => "noeviction",
+        }
+    }
+}
+
+impl fmt::Display for EvictionPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EvictionPolicy {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "allkeys-lru" => Ok(EvictionPolicy::AllkeysLru),
+            "noeviction" => Ok(EvictionPolicy::Noeviction),
+            _ => Err(invalid(
+                "memory.eviction",
+                format!("unknown policy {s:?} (expected \"allkeys-lru\" or \"noeviction\")"),
+            )),
+        }
+    }
+}
+
+/// The whole configuration. See the crate documentation for every key.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`: listeners.
+    pub server: ServerConfig,
+    /// `[memory]`: memory limit and eviction.
+    pub memory: MemoryConfig,
+    /// `[limits]`: protocol and per-client limits.
+    pub limits: LimitsConfig,
+    /// `[topics]`: pub/sub topics.
+    pub topics: TopicsConfig,
+    /// `[expiry]`: active expiry of keys with a TTL.
+    pub expiry: ExpiryConfig,
+}
+
+/// `[server]` section.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// IP address every listener binds to.
+    pub bind: String,
+    /// RESP port; 0 = pick a free port.
+    pub resp_port: u16,
+    /// Momento gRPC port; 0 = pick a free port.
+    pub grpc_port: u16,
+    /// HTTP port; 0 = pick a free port.
+    pub http_port: u16,
+    /// Admin / metrics port; 0 = pick a free port.
+    pub admin_port: u16,
+    /// How long shutdown waits for connections to drain, in milliseconds.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: DEFAULT_BIND.to_string(),
+            resp_port: DEFAULT_RESP_PORT,
+            grpc_port: DEFAULT_GRPC_PORT,
+            http_port: DEFAULT_HTTP_PORT,
+            admin_port: DEFAULT_ADMIN_PORT,
+            shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
+        }
+    }
+}
+
+/// `[memory]` section.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemoryConfig {
+    /// Memory limit for stored data, in bytes.
+    #[serde(deserialize_with = "byte_size::deserialize")]
+    pub maxmemory: u64,
+    /// What to do when the limit is reached.
+    pub eviction: EvictionPolicy,
+    /// Keys sampled per eviction (1..=64).
+    pub eviction_samples: usize,
+    /// Number of storage shards (a power of two); 0 = auto.
+    pub shards: usize,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig {
+            maxmemory: default_maxmemory(),
+            eviction: DEFAULT_EVICTION,
+            eviction_samples: DEFAULT_EVICTION_SAMPLES,
+            shards: DEFAULT_SHARDS,
+        }
+    }
+}
+
+impl MemoryConfig {
+    /// The shard count to use: `shards` if set, otherwise the next power of two
+    /// that is at least 4 × the number of CPU cores.
+    pub fn effective_shards(&self) -> usize {
+        if self.shards > 0 {
+            self.shards
+        } else {
+            (4 * cpu_count()).next_power_of_two().min(MAX_SHARDS)
+        }
+    }
+}
+
+/// `[limits]` section.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest RESP bulk string, in bytes.
+    #[serde(deserialize_with = "byte_size::deserialize")]
+    pub max_bulk_len: u64,
+    /// Most elements in one RESP command array.
+    pub max_multibulk_len: u64,
+    /// Largest unparsed input buffered per client, in bytes.
+    #[serde(deserialize_with = "byte_size::deserialize")]
+    pub query_buffer_limit: u64,
+    /// Most simultaneous client connections.
+    pub max_clients: usize,
+    /// A client whose pending reply bytes exceed this is disconnected.
+    #[serde(deserialize_with = "byte_size::deserialize")]
+    pub reply_buffer_limit: u64,
+    /// The same for a client in pub/sub mode.
+    #[serde(deserialize_with = "byte_size::deserialize")]
+    pub pubsub_reply_buffer_limit: u64,
+    /// Close clients idle this many seconds; 0 = never.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_bulk_len: DEFAULT_MAX_BULK_LEN,
+            max_multibulk_len: DEFAULT_MAX_MULTIBULK_LEN,
+            query_buffer_limit: DEFAULT_QUERY_BUFFER_LIMIT,
+            max_clients: DEFAULT_MAX_CLIENTS,
+            reply_buffer_limit: DEFAULT_REPLY_BUFFER_LIMIT,
+            pubsub_reply_buffer_limit: DEFAULT_PUBSUB_REPLY_BUFFER_LIMIT,
+            idle_timeout_secs: DEFAULT_IDLE_TIMEOUT_SECS,
+        }
+    }
+}
+
+/// `[topics]` section.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TopicsConfig {
+    /// Messages kept per topic for replay.
+    pub replay_max_messages: usize,
+    /// Payload bytes kept per topic for replay.
+    #[serde(deserialize_with = "byte_size::deserialize")]
+    pub replay_max_bytes: u64,
+    /// Oldest message kept for replay, in seconds.
+    pub replay_max_age_secs: u64,
+    /// Largest message that can be published, in bytes.
+    #[serde(deserialize_with = "byte_size::deserialize")]
+    pub max_message_bytes: u64,
+    /// Most subscribers on one topic.
+    pub max_subscribers_per_topic: usize,
+    /// Most topics in one cache.
+    pub max_topics_per_cache: usize,
+    /// Heartbeat interval on idle subscriptions, in seconds.
+    pub heartbeat_interval_secs: u64,
+    /// A topic with no subscribers is dropped after this many seconds.
+    pub idle_topic_ttl_secs: u64,
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        TopicsConfig {
+            replay_max_messages: DEFAULT_REPLAY_MAX_MESSAGES,
+            replay_max_bytes: DEFAULT_REPLAY_MAX_BYTES,
+            replay_max_age_secs: DEFAULT_REPLAY_MAX_AGE_SECS,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_subscribers_per_topic: DEFAULT_MAX_SUBSCRIBERS_PER_TOPIC,
+            max_topics_per_cache: DEFAULT_MAX_TOPICS_PER_CACHE,
+            heartbeat_interval_secs: DEFAULT_HEARTBEAT_INTERVAL_SECS,
+            idle_topic_ttl_secs: DEFAULT_IDLE_TOPIC_TTL_SECS,
+        }
+    }
+}
+
+/// `[expiry]` section.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExpiryConfig {
+    /// Period of the active expiry cycle, in milliseconds.
+    pub active_expire_interval_ms: u64,
+    /// Keys checked per shard per cycle.
+    pub active_expire_budget: usize,
+}
+
+impl Default for ExpiryConfig {
+    fn default() -> Self {
+        ExpiryConfig {
+            active_expire_interval_ms: DEFAULT_ACTIVE_EXPIRE_INTERVAL_MS,
+            active_expire_budget: DEFAULT_ACTIVE_EXPIRE_BUDGET,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Command line
+// ---------------------------------------------------------------------------
+
+/// Flags of `ferrite serve` (also used when `ferrite` runs with no subcommand).
+/// Embed in the binary's own clap types with `#[command(flatten)]` or as a
+/// subcommand variant `Serve(ServeArgs)`.
+#[derive(clap::Args, Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, value_name = "FILE", env = "FERRITE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// IP address to bind every listener to (server.bind).
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// RESP port; 0 = pick a free port (server.resp_port).
+    #[arg(long, value_name = "PORT")]
+    pub resp_port: Option<u16>,
+    /// Momento gRPC port; 0 = pick a free port (server.grpc_port).
+    #[arg(long, value_name = "PORT")]
+    pub grpc_port: Option<u16>,
+    /// HTTP port; 0 = pick a free port (server.http_port).
+    #[arg(long, value_name = "PORT")]
+    pub http_port: Option<u16>,
+    /// Admin / metrics port; 0 = pick a free port (server.admin_port).
+    #[arg(long, value_name = "PORT")]
+    pub admin_port: Option<u16>,
+    /// Memory limit: bytes or a size like 100mb, 1gb, 512k (memory.maxmemory).
+    #[arg(long, value_name = "BYTES", value_parser = check_memory_flag)]
+    pub maxmemory: Option<String>,
+    /// Most simultaneous clients (limits.max_clients).
+    #[arg(long, value_name = "N")]
+    pub maxclients: Option<usize>,
+    /// Log filter, e.g. info or ferrite=debug (overrides FERRITE_LOG; not part of the config).
+    #[arg(long, value_name = "FILTER")]
+    pub log_level: Option<String>,
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+fn check_memory_flag(s: &str) -> Result<String, ConfigError> {
+    parse_memory_size(s).map(|_| s.to_string())
+}
+
+// ---------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------
+
+impl Config {
+    /// Builds the effective configuration: defaults < file (`args.config`) <
+    /// `FERRITE_*` environment variables < flags, then [`validate`](Self::validate)s it.
+    pub fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
+        let env = std::env::vars_os().filter_map(|(k, v)| {
+            let k = k.into_string().ok()?;
+            k.starts_with(ENV_PREFIX)
+                .then(|| (k, v.to_string_lossy().into_owned()))
+        });
+        Self::load_from(args, env)
+    }
+
+    /// Like [`load`](Self::load) but reads the environment from `env` (for tests).
+    /// Variables without the `FERRITE_` prefix are ignored.
+    pub fn load_from(
+        args: &ServeArgs,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut config = match &args.config {
+            Some(path) => Self::from_file(path)?,
+            None => Config::default(),
+        };
+        config.apply_env(env)?;
+        config.apply_args(args)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads a TOML file over the defaults (keys it omits keep their defaults).
+    /// Does not validate.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml_str(&text).map_err(|e| ConfigError::File {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })
+    }
+
+    /// Parses TOML text over the defaults. Does not validate.
+    pub fn from_toml_str(text: &str) -> Result<Config, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// Applies `FERRITE_<SECTION>_<KEY>` variables. Each value is read as the
+    /// type of the key it sets; byte-size keys also accept `100mb` and the like.
+    fn apply_env(
+        &mut self,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(), ConfigError> {
+        let mut vars: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX) && !ENV_ALLOWLIST.contains(&k.as_str()))
+            .collect();
+        if vars.is_empty() {
+            return Ok(());
+        }
+        vars.sort();
+        let mut table = match toml::Value::try_from(&*self) {
+            Ok(toml::Value::Table(t)) => t,
+            Ok(_) => unreachable!("Config serializes to a table"),
+            Err(e) => {
+                return Err(invalid(
+                    "config",
+                    format!("cannot convert to TOML (is a size above 2^63?): {e}"),
+                ))
+            }
+        };
+        for (var, value) in vars {
+            let unknown = || ConfigError::UnknownEnv { var: var.clone() };
+            let name = var[ENV_PREFIX.len()..].to_ascii_lowercase();
+            let (section, key) = name.split_once('_').ok_or_else(unknown)?;
+            let slot = table
+                .get_mut(section)
+                .and_then(|s| s.as_table_mut())
+                .and_then(|s| s.get_mut(key))
+                .ok_or_else(unknown)?;
+            let bad = |message: String| ConfigError::InvalidEnv {
+                var: var.clone(),
+                value: value.clone(),
+                message,
+            };
+            let raw = value.trim();
+            *slot = match slot {
+                toml::Value::Integer(_) => match raw.parse::<i64>() {
+                    Ok(n) => toml::Value::Integer(n),
+                    // Byte sizes accept "100mb"; other keys reject the string below.
+                    Err(_) => toml::Value::String(raw.to_string()),
+                },
+                toml::Value::Boolean(_) => match raw.to_ascii_lowercase().as_str() {
+                    "true" | "1" | "yes" | "on" => toml::Value::Boolean(true),
+                    "false" | "0" | "no" | "off" => toml::Value::Boolean(false),
+                    _ => return Err(bad("expected true or false".into())),
+                },
+                toml::Value::String(_) => toml::Value::String(value.clone()),
+                _ => return Err(unknown()),
+            };
+            // Check each variable as it is applied so the error names it.
+            *self = toml::Value::Table(table.clone())
+                .try_into()
+                .map_err(|e: toml::de::Error| bad(e.message().trim().to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Applies command-line flags.
+    fn apply_args(&mut self, args: &ServeArgs) -> Result<(), ConfigError> {
+        if let Some(bind) = &args.bind {
+            self.server.bind = bind.clone();
+        }
+        if let Some(p) = args.resp_port {
+            self.server.resp_port = p;
+        }
+        if let Some(p) = args.grpc_port {
+            self.server.grpc_port = p;
+        }
+        if let Some(p) = args.http_port {
+            self.server.http_port = p;
+        }
+        if let Some(p) = args.admin_port {
+            self.server.admin_port = p;
+        }
+        if let Some(m) = &args.maxmemory {
+            self.memory.maxmemory = parse_memory_size(m).map_err(|e| ConfigError::InvalidFlag {
+                flag: "--maxmemory".into(),
+                value: m.clone(),
+                message: match e {
+                    ConfigError::InvalidMemorySize { reason, .. } => reason,
+                    other => other.to_string(),
+                },
+            })?;
+        }
+        if let Some(n) = args.maxclients {
+            self.limits.max_clients = n;
+        }
+        Ok(())
+    }
+
+    /// Checks the configuration; the error names the offending key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let s = &self.server;
+        if s.bind.trim().parse::<IpAddr>().is_err() {
+            return Err(invalid(
+                "server.bind",
+                format!(
+                    "{:?} is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::1)",
+                    s.bind
+                ),
+            ));
+        }
+        let ports = [
+            ("server.resp_port", s.resp_port),
+            ("server.grpc_port", s.grpc_port),
+            ("server.http_port", s.http_port),
+            ("server.admin_port", s.admin_port),
+        ];
+        let mut seen: HashMap<u16, &str> = HashMap::new();
+        for (key, port) in ports {
+            if port == 0 {
+                continue;
+            }
+            if let Some(other) = seen.insert(port, key) {
+                return Err(invalid(key, format!("port {port} is also used by {other}")));
+            }
+        }
+
+        let m = &self.memory;
+        positive("memory.maxmemory", m.maxmemory)?;
+        if !(1..=MAX_EVICTION_SAMPLES).contains(&m.eviction_samples) {
+            return Err(invalid(
+                "memory.eviction_samples",
+                format!("must be between 1 and {MAX_EVICTION_SAMPLES}"),
+            ));
+        }
+        if m.shards != 0 && (!m.shards.is_power_of_two() || m.shards > MAX_SHARDS) {
+            return Err(invalid(
+                "memory.shards",
+                format!("must be 0 (auto) or a power of two up to {MAX_SHARDS}"),
+            ));
+        }
+
+        let l = &self.limits;
+        positive("limits.max_bulk_len", l.max_bulk_len)?;
+        positive("limits.max_multibulk_len", l.max_multibulk_len)?;
+        positive("limits.query_buffer_limit", l.query_buffer_limit)?;
+        positive("limits.max_clients", l.max_clients as u64)?;
+        positive("limits.reply_buffer_limit", l.reply_buffer_limit)?;
+        positive(
+            "limits.pubsub_reply_buffer_limit",
+            l.pubsub_reply_buffer_limit,
+        )?;
+
+        let t = &self.topics;
+        positive("topics.replay_max_messages", t.replay_max_messages as u64)?;
+        positive("topics.replay_max_bytes", t.replay_max_bytes)?;
+        positive("topics.replay_max_age_secs", t.replay_max_age_secs)?;
+        positive("topics.max_message_bytes", t.max_message_bytes)?;
+        positive(
+            "topics.max_subscribers_per_topic",
+            t.max_subscribers_per_topic as u64,
+        )?;
+        positive("topics.max_topics_per_cache", t.max_topics_per_cache as u64)?;
+        positive("topics.heartbeat_interval_secs", t.heartbeat_interval_secs)?;
+        positive("topics.idle_topic_ttl_secs", t.idle_topic_ttl_secs)?;
+
+        let e = &self.expiry;
+        positive(
+            "expiry.active_expire_interval_ms",
+            e.active_expire_interval_ms,
+        )?;
+        positive("expiry.active_expire_budget", e.active_expire_budget as u64)?;
+
+        // TOML integers are signed 64-bit; keep every value printable.
+        let big = [
+            ("server.shutdown_grace_ms", s.shutdown_grace_ms),
+            ("memory.maxmemory", m.maxmemory),
+            ("limits.max_bulk_len", l.max_bulk_len),
+            ("limits.max_multibulk_len", l.max_multibulk_len),
+            ("limits.query_buffer_limit", l.query_buffer_limit),
+            ("limits.reply_buffer_limit", l.reply_buffer_limit),
+            (
+                "limits.pubsub_reply_buffer_limit",
+                l.pubsub_reply_buffer_limit,
+            ),
+            ("limits.idle_timeout_secs", l.idle_timeout_secs),
+            ("topics.replay_max_bytes", t.replay_max_bytes),
+            ("topics.replay_max_age_secs", t.replay_max_age_secs),
+            ("topics.max_message_bytes", t.max_message_bytes),
+            ("topics.heartbeat_interval_secs", t.heartbeat_interval_secs),
+            ("topics.idle_topic_ttl_secs", t.idle_topic_ttl_secs),
+            (
+                "expiry.active_expire_interval_ms",
+                e.active_expire_interval_ms,
+            ),
+        ];
+        for (key, v) in big {
+            if v > i64::MAX as u64 {
+                return Err(invalid(key, format!("{v} is too large (max {})", i64::MAX)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The configuration as TOML, one `[section]` per group (what `--print-config` prints).
+    /// Parsing the output with [`from_toml_str`](Self::from_toml_str) gives back `self`.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("# cannot print configuration: {e}\n"))
+    }
+
+    /// Whether `server.bind` is a loopback address (127.0.0.0/8 or ::1), i.e.
+    /// the server is reachable only from this machine.
+    pub fn is_loopback_only(&self) -> bool {
+        self.server
+            .bind
+            .trim()
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+fn positive(key: &str, v: u64) -> Result<(), ConfigError> {
+    if v == 0 {
+        Err(invalid(key, "must be greater than 0"))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

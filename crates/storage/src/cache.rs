@@ -1,0 +1,215 @@
+//! A named cache: a keyspace split into shards, each behind its own short-lived lock.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::budget::MemoryBudget;
+use crate::shard::{Shard, ShardStats};
+
+/// Shards of one cache. Locks are `parking_lot` mutexes held only for the duration of one
+/// command's engine work (never across an `.await`), which is why a plain mutex beats an async one.
+pub struct Cache {
+    name: Arc<str>,
+    shards: Box<[Mutex<Shard>]>,
+    mask: usize,
+    /// Picks the shard. A fixed seed per cache so the choice is stable for the cache's lifetime.
+    router: foldhash::fast::FixedState,
+    watch: WatchRegistry,
+}
+
+impl Cache {
+    /// `shards` is rounded up to a power of two.
+    pub fn new(name: &str, shards: usize, budget: Arc<MemoryBudget>) -> Self {
+        let n = shards.max(1).next_power_of_two();
+        let shards = (0..n).map(|_| Mutex::new(Shard::new(budget.clone()))).collect::<Vec<_>>();
+        Self {
+            name: Arc::from(name),
+            shards: shards.into_boxed_slice(),
+            mask: n - 1,
+            router: foldhash::fast::FixedState::with_seed(0x5eed_f3e2_17e0_c0de),
+            watch: WatchRegistry::default(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn name_arc(&self) -> &Arc<str> {
+        &self.name
+    }
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    #[inline]
+    pub fn shard_index(&self, key: &[u8]) -> usize {
+        (self.router.hash_one(key) as usize) & self.mask
+    }
+
+    /// Lock the shard that owns `key`.
+    #[inline]
+    pub fn lock_key(&self, key: &[u8]) -> MutexGuard<'_, Shard> {
+        self.shards[self.shard_index(key)].lock()
+    }
+
+    /// Lock shard `i` (admin iteration: KEYS, SCAN, DBSIZE, INFO).
+    pub fn lock_shard(&self, i: usize) -> MutexGuard<'_, Shard> {
+        self.shards[i].lock()
+    }
+
+    pub fn try_lock_shard(&self, i: usize) -> Option<MutexGuard<'_, Shard>> {
+        self.shards[i].try_lock()
+    }
+
+    /// Lock every shard owning one of `keys`, in index order (the global lock order), so that
+    /// multi-key commands are atomic and cannot deadlock with each other.
+    pub fn lock_keys<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Locked<'_> {
+        let mut idx: Vec<usize> = keys.into_iter().map(|k| self.shard_index(k)).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        Locked { cache: self, guards: idx.into_iter().map(|i| (i, self.shards[i].lock())).collect() }
+    }
+
+    /// Lock all shards in order: MULTI/EXEC runs under this, which makes a transaction isolated.
+    pub fn lock_all(&self) -> Locked<'_> {
+        Locked { cache: self, guards: self.shards.iter().enumerate().map(|(i, s)| (i, s.lock())).collect() }
+    }
+
+    /// Number of keys (including not-yet-reaped expired ones, as Redis's DBSIZE does).
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len()).sum()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn used_bytes(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().used_bytes()).sum()
+    }
+
+    pub fn stats(&self) -> ShardStats {
+        let mut t = ShardStats::default();
+        for s in self.shards.iter() {
+            let st = s.lock().stats;
+            t.hits += st.hits;
+            t.misses += st.misses;
+            t.expired += st.expired;
+            t.evicted += st.evicted;
+        }
+        t
+    }
+
+    /// Remove every key (FLUSHDB). Watched keys all count as modified.
+    pub fn flush(&self) {
+        for s in self.shards.iter() {
+            s.lock().clear();
+        }
+        self.watch.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn watch(&self) -> &WatchRegistry {
+        &self.watch
+    }
+}
+
+/// A set of locked shards of one cache.
+pub struct Locked<'c> {
+    cache: &'c Cache,
+    guards: Vec<(usize, MutexGuard<'c, Shard>)>,
+}
+
+impl<'c> Locked<'c> {
+    /// The (already locked) shard owning `key`. Panics if the key was not part of the lock
+    /// set: that is a bug in the command's key specification, not a runtime condition.
+    pub fn shard(&mut self, key: &[u8]) -> &mut Shard {
+        let i = self.cache.shard_index(key);
+        let pos = self
+            .guards
+            .binary_search_by_key(&i, |(j, _)| *j)
+            .expect("command touched a key outside its declared key set");
+        &mut self.guards[pos].1
+    }
+    pub fn cache(&self) -> &Cache {
+        self.cache
+    }
+    /// All locked shards (for whole-keyspace commands inside a transaction).
+    pub fn shards(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 'c> {
+        self.guards.iter_mut().map(|(_, g)| &mut **g)
+    }
+    pub fn holds_all(&self) -> bool {
+        self.guards.len() == self.cache.shards.len()
+    }
+}
+
+/// WATCH support: a version per watched key, bumped by writes while anyone watches.
+///
+/// Writers pay one relaxed atomic load when nobody watches. Only keys someone watches are in
+/// the map, so it stays as small as the set of watched keys.
+#[derive(Default)]
+pub struct WatchRegistry {
+    watchers: AtomicUsize,
+    /// Bumped by FLUSHDB/FLUSHALL: every watch taken before it fails.
+    epoch: AtomicU64,
+    keys: Mutex<HashMap<Bytes, (u64, usize)>>,
+}
+
+/// What a client remembers about one watched key.
+#[derive(Debug, Clone)]
+pub struct WatchTicket {
+    pub key: Bytes,
+    version: u64,
+    epoch: u64,
+}
+
+impl WatchRegistry {
+    pub fn watch(&self, key: &[u8]) -> WatchTicket {
+        let mut keys = self.keys.lock();
+        let slot = keys.entry(Bytes::copy_from_slice(key)).or_insert((0, 0));
+        slot.1 += 1;
+        self.watchers.fetch_add(1, Ordering::SeqCst);
+        WatchTicket { key: Bytes::copy_from_slice(key), version: slot.0, epoch: self.epoch.load(Ordering::SeqCst) }
+    }
+
+    pub fn unwatch(&self, ticket: &WatchTicket) {
+        let mut keys = self.keys.lock();
+        if let Some(slot) = keys.get_mut(&ticket.key[..]) {
+            slot.1 -= 1;
+            if slot.1 == 0 {
+                keys.remove(&ticket.key[..]);
+            }
+        }
+        self.watchers.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Is the watched key unchanged since the ticket was taken?
+    pub fn still_valid(&self, ticket: &WatchTicket) -> bool {
+        if self.epoch.load(Ordering::SeqCst) != ticket.epoch {
+            return false;
+        }
+        self.keys.lock().get(&ticket.key[..]).map(|s| s.0 == ticket.version).unwrap_or(false)
+    }
+
+    /// Called after a write command with the keys it wrote.
+    #[inline]
+    pub fn touch<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) {
+        if self.watchers.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let mut map = self.keys.lock();
+        for k in keys {
+            if let Some(slot) = map.get_mut(k) {
+                slot.0 += 1;
+            }
+        }
+    }
+
+    /// Every watched key counts as modified (FLUSHDB, cache deletion).
+    pub fn touch_all(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+}

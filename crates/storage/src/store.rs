@@ -1,0 +1,242 @@
+//! The set of named caches sharing one memory budget, one clock, one eviction policy.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use crate::budget::{EvictionPolicy, MemoryBudget};
+use crate::cache::Cache;
+use crate::clock::SharedClock;
+use crate::shard::ShardStats;
+
+/// The cache RESP clients use unless auth binds them to another.
+pub const DEFAULT_CACHE: &str = "default";
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Bytes all caches together may use for items.
+    pub maxmemory: u64,
+    pub policy: EvictionPolicy,
+    /// Keys sampled per eviction (Redis's maxmemory-samples).
+    pub eviction_samples: usize,
+    /// Shards per cache (rounded up to a power of two).
+    pub shards: usize,
+    /// Entries examined per shard per active-expiry tick.
+    pub expire_budget: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            maxmemory: 1 << 30,
+            policy: EvictionPolicy::AllKeysLru,
+            eviction_samples: 5,
+            shards: 16,
+            expire_budget: 200,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StoreError {
+    #[error("command not allowed when used memory > 'maxmemory'")]
+    OutOfMemory,
+    #[error("cache already exists")]
+    CacheExists,
+    #[error("cache not found")]
+    CacheNotFound,
+}
+
+pub struct Store {
+    caches: RwLock<BTreeMap<String, Arc<Cache>>>,
+    budget: Arc<MemoryBudget>,
+    clock: SharedClock,
+    cfg: RwLock<StoreConfig>,
+    /// Round-robin position of the evictor over (cache, shard), so eviction spreads evenly.
+    evict_cursor: AtomicUsize,
+    /// Totals from deleted caches, so INFO counters never go backwards.
+    retired: parking_lot::Mutex<ShardStats>,
+}
+
+impl Store {
+    pub fn new(cfg: StoreConfig, clock: SharedClock) -> Arc<Self> {
+        let store = Arc::new(Self {
+            caches: RwLock::new(BTreeMap::new()),
+            budget: Arc::new(MemoryBudget::new(cfg.maxmemory)),
+            clock,
+            cfg: RwLock::new(cfg),
+            evict_cursor: AtomicUsize::new(0),
+            retired: parking_lot::Mutex::new(ShardStats::default()),
+        });
+        store.get_or_create(DEFAULT_CACHE);
+        store
+    }
+
+    #[inline]
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+    pub fn budget(&self) -> &MemoryBudget {
+        &self.budget
+    }
+    pub fn config(&self) -> StoreConfig {
+        self.cfg.read().clone()
+    }
+    pub fn set_maxmemory(&self, bytes: u64) {
+        self.cfg.write().maxmemory = bytes;
+        self.budget.set_limit(bytes);
+    }
+    pub fn set_policy(&self, p: EvictionPolicy) {
+        self.cfg.write().policy = p;
+    }
+
+    pub fn cache(&self, name: &str) -> Option<Arc<Cache>> {
+        self.caches.read().get(name).cloned()
+    }
+
+    pub fn get_or_create(&self, name: &str) -> Arc<Cache> {
+        if let Some(c) = self.cache(name) {
+            return c;
+        }
+        let shards = self.cfg.read().shards;
+        self.caches
+            .write()
+            .entry(name.to_string())
+            .or_insert_with(|| Arc::new(Cache::new(name, shards, self.budget.clone())))
+            .clone()
+    }
+
+    pub fn create_cache(&self, name: &str) -> Result<Arc<Cache>, StoreError> {
+        let shards = self.cfg.read().shards;
+        let mut caches = self.caches.write();
+        if caches.contains_key(name) {
+            return Err(StoreError::CacheExists);
+        }
+        let c = Arc::new(Cache::new(name, shards, self.budget.clone()));
+        caches.insert(name.to_string(), c.clone());
+        Ok(c)
+    }
+
+    /// Remove a cache; its memory is returned to the budget when the last handle drops.
+    pub fn delete_cache(&self, name: &str) -> Result<(), StoreError> {
+        let removed = self.caches.write().remove(name).ok_or(StoreError::CacheNotFound)?;
+        let st = removed.stats();
+        let mut r = self.retired.lock();
+        r.hits += st.hits;
+        r.misses += st.misses;
+        r.expired += st.expired;
+        r.evicted += st.evicted;
+        drop(r);
+        removed.watch().touch_all();
+        removed.flush();
+        Ok(())
+    }
+
+    pub fn caches(&self) -> Vec<Arc<Cache>> {
+        self.caches.read().values().cloned().collect()
+    }
+
+    /// Make room before a write that may grow memory by about `incoming` bytes
+    /// (Redis's performEvictions before a deny-oom command).
+    ///
+    /// Locks one shard at a time and nothing else, so it can run before the command takes its
+    /// own locks without any lock-order risk.
+    pub fn ensure_memory(&self, incoming: u64) -> Result<(), StoreError> {
+        if !self.budget.would_exceed(incoming) {
+            return Ok(());
+        }
+        let (policy, samples) = {
+            let c = self.cfg.read();
+            (c.policy, c.eviction_samples)
+        };
+        if incoming > self.budget.limit() || policy == EvictionPolicy::NoEviction {
+            return Err(StoreError::OutOfMemory);
+        }
+        let caches = self.caches();
+        let total_shards: usize = caches.iter().map(|c| c.shard_count()).sum();
+        if total_shards == 0 {
+            return Err(StoreError::OutOfMemory);
+        }
+        let now = self.now_ms();
+        // Every shard gets visited at most twice before we give up; each visit evicts a batch.
+        let mut empty_visits = 0;
+        for _ in 0..total_shards * 2 {
+            if !self.budget.would_exceed(incoming) {
+                return Ok(());
+            }
+            let pos = self.evict_cursor.fetch_add(1, Ordering::Relaxed) % total_shards;
+            let (cache, shard_idx) = locate(&caches, pos);
+            let mut shard = cache.lock_shard(shard_idx);
+            let mut evicted_any = false;
+            for _ in 0..32 {
+                if !self.budget.would_exceed(incoming) {
+                    break;
+                }
+                match shard.evict_one(samples, now) {
+                    Some(_) => evicted_any = true,
+                    None => break,
+                }
+            }
+            if !evicted_any {
+                empty_visits += 1;
+                if empty_visits >= total_shards {
+                    break;
+                }
+            }
+        }
+        if self.budget.would_exceed(incoming) {
+            Err(StoreError::OutOfMemory)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// One active-expiry tick over every shard of every cache, each bounded by the budget.
+    /// Shards where a quarter or more of the examined keys had expired get another pass
+    /// (Redis's adaptive loop), at most a few per tick. Returns keys expired.
+    pub fn active_expire_tick(&self) -> usize {
+        let budget = self.cfg.read().expire_budget;
+        let now = self.now_ms();
+        let mut total = 0;
+        for cache in self.caches() {
+            for i in 0..cache.shard_count() {
+                for _ in 0..4 {
+                    let (examined, expired) = cache.lock_shard(i).expire_step(now, budget);
+                    total += expired;
+                    if examined == 0 || expired * 4 < examined {
+                        break;
+                    }
+                }
+            }
+        }
+        total
+    }
+
+    /// Totals over all caches (plus deleted ones).
+    pub fn stats(&self) -> ShardStats {
+        let mut t = *self.retired.lock();
+        for c in self.caches() {
+            let s = c.stats();
+            t.hits += s.hits;
+            t.misses += s.misses;
+            t.expired += s.expired;
+            t.evicted += s.evicted;
+        }
+        t
+    }
+}
+
+fn locate(caches: &[Arc<Cache>], mut pos: usize) -> (&Arc<Cache>, usize) {
+    for c in caches {
+        if pos < c.shard_count() {
+            return (c, pos);
+        }
+        pos -= c.shard_count();
+    }
+    unreachable!("pos is taken modulo the total shard count")
+}

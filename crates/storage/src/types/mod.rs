@@ -1,0 +1,5 @@
+//! Collection value types. Each keeps its own byte count current in every mutating method.
+pub mod hash;
+pub mod list;
+pub mod set;
+pub mod zset;

@@ -1,0 +1,102 @@
+//! Per-connection facts that other connections can see (CLIENT LIST / KILL / INFO clients).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub created_ms: u64,
+    pub name: Mutex<Option<Bytes>>,
+    pub last_active_ms: AtomicU64,
+    pub last_cmd: Mutex<&'static str>,
+    pub resp: AtomicU8,
+    pub subscriptions: AtomicUsize,
+    pub psubscriptions: AtomicUsize,
+    pub in_multi: AtomicBool,
+    pub cache: Mutex<Arc<str>>,
+    /// Set by CLIENT KILL / shutdown; the connection loop watches `kill_notify`.
+    pub killed: AtomicBool,
+    pub kill_notify: Notify,
+}
+
+impl ClientInfo {
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.kill_notify.notify_one();
+    }
+
+    /// One line of CLIENT LIST / CLIENT INFO, with Redis's field names.
+    pub fn describe(&self, now_ms: u64) -> String {
+        let name = self.name.lock().clone().unwrap_or_default();
+        let age = now_ms.saturating_sub(self.created_ms) / 1000;
+        let idle = now_ms.saturating_sub(self.last_active_ms.load(Ordering::Relaxed)) / 1000;
+        let sub = self.subscriptions.load(Ordering::Relaxed);
+        let psub = self.psubscriptions.load(Ordering::Relaxed);
+        let flags = if sub + psub > 0 {
+            "P"
+        } else if self.in_multi.load(Ordering::Relaxed) {
+            "x"
+        } else {
+            "N"
+        };
+        format!(
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name= lib-ver=",
+            self.id,
+            self.addr,
+            self.laddr,
+            String::from_utf8_lossy(&name),
+            age,
+            idle,
+            flags,
+            sub,
+            psub,
+            if self.in_multi.load(Ordering::Relaxed) { 0 } else { -1 },
+            self.last_cmd.lock(),
+            self.resp.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// All connected RESP clients.
+#[derive(Default)]
+pub struct ClientRegistry {
+    next_id: AtomicU64,
+    clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+}
+
+impl ClientRegistry {
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+    pub fn register(&self, c: Arc<ClientInfo>) {
+        self.clients.lock().insert(c.id, c);
+    }
+    pub fn unregister(&self, id: u64) {
+        self.clients.lock().remove(&id);
+    }
+    pub fn len(&self) -> usize {
+        self.clients.lock().len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn all(&self) -> Vec<Arc<ClientInfo>> {
+        self.clients.lock().values().cloned().collect()
+    }
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.clients.lock().get(&id).cloned()
+    }
+    pub fn kill_all(&self) {
+        for c in self.all() {
+            c.kill();
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Command families, one module each. Every module exports `COMMANDS`, its table rows.
+pub mod connection;
+pub mod hashes;
+pub mod keys;
+pub mod lists;
+pub mod pubsub;
+pub mod server;
+pub mod sets;
+pub mod strings;
+pub mod zsets;

@@ -1,0 +1,4 @@
+//! (being written)
+use crate::resp::dispatch::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

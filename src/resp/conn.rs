@@ -1,0 +1,526 @@
+//! One RESP connection: read, parse every complete command, execute, write, repeat.
+//!
+//! The loop `select!`s over reading, writing, wake-ups and shutdown, so writing never waits
+//! for reading (a pipelining client that doesn't read can't deadlock us) and the output buffer
+//! is bounded: we stop parsing new commands while `OUT_SOFT_LIMIT` bytes are unsent, and a
+//! client whose unsent replies pass the configured hard limit is disconnected.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use ferrite_resp::{parse_command, ParseLimits, ReplyWriter};
+use ferrite_storage::{Cache, Locked, WatchTicket, DEFAULT_CACHE};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::resp::args::{eq_ic, ERR_OOM};
+use crate::resp::client::ClientInfo;
+use crate::resp::dispatch::{flags, lookup, CommandSpec, Ctx};
+use crate::shared::{ServerStats, Shared};
+
+/// Stop executing further pipelined commands while this many reply bytes are unsent: replies
+/// then leave in large writes, and a client that stops reading stops being served instead of
+/// growing our memory.
+const OUT_SOFT_LIMIT: usize = 64 * 1024;
+/// Initial read buffer; grows on demand, and shrinks back after a large request so idle
+/// connections stay cheap.
+const READ_BUF_INITIAL: usize = 16 * 1024;
+const READ_BUF_SHRINK_ABOVE: usize = 256 * 1024;
+
+/// A command waiting for data (BLPOP & co.).
+struct Blocked {
+    args: Vec<Bytes>,
+    spec: &'static CommandSpec,
+    keys: Vec<Bytes>,
+    deadline: Option<Instant>,
+    notify: Arc<Notify>,
+}
+
+/// What a blocking handler asks for when it found nothing to pop.
+pub struct BlockRequest {
+    pub keys: Vec<Bytes>,
+    /// None = block forever.
+    pub timeout: Option<Duration>,
+}
+
+struct Session {
+    shared: Arc<Shared>,
+    info: Arc<ClientInfo>,
+    cache: Arc<Cache>,
+    resp3: bool,
+    inbuf: BytesMut,
+    out: BytesMut,
+    limits: ParseLimits,
+    query_limit: usize,
+    reply_limit: usize,
+    /// Some while inside MULTI: the queued commands, and whether queueing hit an error.
+    multi: Option<(Vec<Vec<Bytes>>, bool)>,
+    watches: Vec<(Arc<Cache>, WatchTicket)>,
+    blocked: Option<Blocked>,
+    /// Flush what is pending, then close (QUIT, protocol error, shutdown).
+    closing: bool,
+}
+
+pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<ClientInfo>) {
+    let _ = stream.set_nodelay(true);
+    let (limits, query_limit, reply_limit, idle) = {
+        let c = shared.config.read();
+        (
+            ParseLimits {
+                max_bulk_len: c.limits.max_bulk_len as usize,
+                max_multibulk_len: c.limits.max_multibulk_len as usize,
+                ..ParseLimits::default()
+            },
+            c.limits.query_buffer_limit as usize,
+            c.limits.reply_buffer_limit as usize,
+            c.limits.idle_timeout_secs,
+        )
+    };
+    let cache = shared.store.get_or_create(DEFAULT_CACHE);
+    let mut s = Session {
+        shared: shared.clone(),
+        info: info.clone(),
+        cache,
+        resp3: false,
+        inbuf: BytesMut::with_capacity(READ_BUF_INITIAL),
+        out: BytesMut::with_capacity(READ_BUF_INITIAL),
+        limits,
+        query_limit,
+        reply_limit,
+        multi: None,
+        watches: Vec::new(),
+        blocked: None,
+        closing: false,
+    };
+    let mut shutdown = shared.shutdown.subscribe();
+    let (mut reader, mut writer) = stream.into_split();
+    let idle_timeout = (idle > 0).then(|| Duration::from_secs(idle));
+    let mut last_input = Instant::now();
+
+    loop {
+        if s.blocked.is_none() && !s.closing {
+            s.process_input();
+        }
+        if s.out.len() > s.reply_limit {
+            ServerStats::add(&shared.stats.output_limit_disconnects, 1);
+            tracing::warn!(client = info.id, pending = s.out.len(), "closing client: reply buffer limit reached");
+            break;
+        }
+        if s.closing && s.out.is_empty() {
+            break;
+        }
+        let want_read = !s.closing && s.out.len() < OUT_SOFT_LIMIT;
+        let block_deadline = s.blocked.as_ref().and_then(|b| b.deadline);
+        let block_notify = s.blocked.as_ref().map(|b| b.notify.clone());
+        let idle_deadline = idle_timeout.map(|d| last_input + d);
+
+        tokio::select! {
+            biased;
+            _ = info.kill_notify.notified() => break,
+            _ = shutdown.changed() => {
+                // Graceful: finish replies already produced, accept no more commands.
+                s.closing = true;
+                s.blocked = None;
+            }
+            r = writer.write(&s.out), if !s.out.is_empty() => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    ServerStats::add(&shared.stats.net_output_bytes, n as u64);
+                    s.out.advance(n);
+                    if s.out.is_empty() && s.out.capacity() > READ_BUF_SHRINK_ABOVE {
+                        s.out = BytesMut::with_capacity(READ_BUF_INITIAL);
+                    }
+                }
+            },
+            r = reader.read_buf(&mut s.inbuf), if want_read => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    ServerStats::add(&shared.stats.net_input_bytes, n as u64);
+                    last_input = Instant::now();
+                    info.last_active_ms.store(shared.store.now_ms(), Ordering::Relaxed);
+                    if s.inbuf.len() > s.query_limit {
+                        tracing::warn!(client = info.id, "closing client: query buffer limit reached");
+                        break;
+                    }
+                    if s.inbuf.capacity() - s.inbuf.len() < 512 {
+                        // Grow geometrically; a bulk in progress reserves what it needs.
+                        let want = ferrite_resp::pending_bulk_hint(&s.inbuf).unwrap_or(s.inbuf.len());
+                        s.inbuf.reserve(want.min(s.query_limit).max(READ_BUF_INITIAL));
+                    }
+                }
+            },
+            _ = async { block_notify.as_ref().expect("guarded").notified().await }, if block_notify.is_some() => {
+                s.retry_blocked();
+            }
+            _ = tokio::time::sleep_until(block_deadline.unwrap_or_else(Instant::now)), if block_deadline.is_some() => {
+                s.unblock_timeout();
+            }
+            _ = tokio::time::sleep_until(idle_deadline.unwrap_or_else(Instant::now)),
+                if idle_deadline.is_some() && s.blocked.is_none() => {
+                tracing::debug!(client = info.id, "closing idle client");
+                break;
+            }
+        }
+    }
+    s.cleanup();
+    let _ = writer.shutdown().await;
+}
+
+impl Session {
+    /// Execute every complete command in the input buffer (until output backs up).
+    fn process_input(&mut self) {
+        let mut args: Vec<Bytes> = Vec::with_capacity(8);
+        let mut count = 0u64;
+        while self.out.len() < OUT_SOFT_LIMIT && !self.closing && self.blocked.is_none() {
+            match parse_command(&mut self.inbuf, &self.limits, &mut args) {
+                Ok(true) => {
+                    count += 1;
+                    self.execute(std::mem::take(&mut args));
+                }
+                Ok(false) => break,
+                Err(e) => {
+                    ServerStats::add(&self.shared.stats.protocol_errors, 1);
+                    self.writer().error(&e.message());
+                    self.closing = true;
+                    break;
+                }
+            }
+        }
+        if count > 0 {
+            ServerStats::add(&self.shared.stats.total_commands, count);
+        }
+        if self.inbuf.is_empty() && self.inbuf.capacity() > READ_BUF_SHRINK_ABOVE {
+            self.inbuf = BytesMut::with_capacity(READ_BUF_INITIAL);
+        }
+    }
+
+    fn writer(&mut self) -> ReplyWriter<'_> {
+        ReplyWriter::new(&mut self.out, self.resp3)
+    }
+
+    fn execute(&mut self, args: Vec<Bytes>) {
+        if args.is_empty() {
+            return;
+        }
+        let Some(spec) = lookup(&args[0]) else {
+            let msg = unknown_command_message(&args);
+            if let Some((_, err)) = self.multi.as_mut() {
+                *err = true;
+            }
+            self.writer().error(&msg);
+            return;
+        };
+        *self.info.last_cmd.lock() = spec.name;
+        if !spec.arity_ok(args.len()) {
+            if let Some((_, err)) = self.multi.as_mut() {
+                *err = true;
+            }
+            let msg = format!("ERR wrong number of arguments for '{}' command", spec.name);
+            self.writer().error(&msg);
+            return;
+        }
+        if self.multi.is_some() && !matches!(spec.name, "multi" | "exec" | "discard" | "watch" | "quit" | "reset") {
+            if spec.has(flags::NO_MULTI) {
+                self.multi.as_mut().expect("in multi").1 = true;
+                let msg = format!("ERR Command not allowed inside a transaction: '{}'", spec.name);
+                self.writer().error(&msg);
+                return;
+            }
+            self.multi.as_mut().expect("in multi").0.push(args);
+            self.writer().simple("QUEUED");
+            return;
+        }
+        if !self.resp3 && self.in_subscribe_mode() && !spec.has(flags::PUBSUB_OK) {
+            let msg = format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            );
+            self.writer().error(&msg);
+            return;
+        }
+        if spec.has(flags::CONN) {
+            self.connection_command(spec, args);
+            return;
+        }
+        self.run(spec, &args, true);
+    }
+
+    fn in_subscribe_mode(&self) -> bool {
+        self.info.subscriptions.load(Ordering::Relaxed) + self.info.psubscriptions.load(Ordering::Relaxed) > 0
+    }
+
+    /// Run a table command outside a transaction. Returns a block request if the command wants
+    /// to wait (only when `may_block`).
+    fn run(&mut self, spec: &'static CommandSpec, args: &[Bytes], may_block: bool) {
+        if spec.has(flags::DENYOOM) {
+            let incoming: usize = args[1..].iter().map(|a| a.len()).sum();
+            if self.shared.store.ensure_memory(incoming as u64).is_err() {
+                self.writer().error(ERR_OOM);
+                return;
+            }
+        }
+        let mut block: Option<BlockRequest> = None;
+        {
+            let mut w = ReplyWriter::new(&mut self.out, self.resp3);
+            let mut ctx = Ctx {
+                shared: &self.shared,
+                cache: &self.cache,
+                now: self.shared.store.now_ms(),
+                client: &self.info,
+                resp3: self.resp3,
+                exec: None,
+                may_block,
+                block: &mut block,
+            };
+            (spec.handler)(&mut ctx, args, &mut w);
+        }
+        if spec.has(flags::WRITE) {
+            self.cache.watch().touch(spec.keys(args));
+        }
+        if let Some(req) = block {
+            let notify = Arc::new(Notify::new());
+            self.shared.waiters.register(self.cache.name_arc(), &req.keys, &notify);
+            self.blocked = Some(Blocked {
+                args: args.to_vec(),
+                spec,
+                keys: req.keys,
+                deadline: req.timeout.map(|t| Instant::now() + t),
+                notify,
+            });
+        }
+    }
+
+    fn retry_blocked(&mut self) {
+        let Some(b) = self.blocked.take() else { return };
+        self.shared.waiters.unregister(self.cache.name_arc(), &b.keys, &b.notify);
+        let deadline = b.deadline;
+        self.run(b.spec, &b.args, true);
+        // Still nothing: keep the original deadline.
+        if let Some(nb) = self.blocked.as_mut() {
+            nb.deadline = deadline;
+        }
+    }
+
+    fn unblock_timeout(&mut self) {
+        if let Some(b) = self.blocked.take() {
+            self.shared.waiters.unregister(self.cache.name_arc(), &b.keys, &b.notify);
+            self.writer().null_array();
+        }
+    }
+
+    /// Commands that change connection state.
+    fn connection_command(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) {
+        match spec.name {
+            "multi" => {
+                if self.multi.is_some() {
+                    self.writer().error("ERR MULTI calls can not be nested");
+                } else {
+                    self.multi = Some((Vec::new(), false));
+                    self.info.in_multi.store(true, Ordering::Relaxed);
+                    self.writer().ok();
+                }
+            }
+            "discard" => {
+                if self.multi.take().is_some() {
+                    self.info.in_multi.store(false, Ordering::Relaxed);
+                    self.unwatch_all();
+                    self.writer().ok();
+                } else {
+                    self.writer().error("ERR DISCARD without MULTI");
+                }
+            }
+            "exec" => self.exec(),
+            "watch" => {
+                if self.multi.is_some() {
+                    self.writer().error("ERR WATCH inside MULTI is not allowed");
+                    return;
+                }
+                for k in &args[1..] {
+                    let t = self.cache.watch().watch(k);
+                    self.watches.push((self.cache.clone(), t));
+                }
+                self.writer().ok();
+            }
+            "unwatch" => {
+                self.unwatch_all();
+                self.writer().ok();
+            }
+            "quit" => {
+                self.writer().ok();
+                self.closing = true;
+            }
+            "reset" => {
+                self.multi = None;
+                self.info.in_multi.store(false, Ordering::Relaxed);
+                self.unwatch_all();
+                self.resp3 = false;
+                self.info.resp.store(2, Ordering::Relaxed);
+                *self.info.name.lock() = None;
+                self.cache = self.shared.store.get_or_create(DEFAULT_CACHE);
+                self.writer().simple("RESET");
+            }
+            "hello" => self.hello(&args),
+            "auth" => {
+                // Until the tenancy issue lands every password is accepted (development mode).
+                self.writer().ok();
+            }
+            "select" => match crate::resp::args::parse_i64(&args[1]) {
+                Some(0) => self.writer().ok(),
+                Some(_) => self.writer().error("ERR DB index is out of range"),
+                None => self.writer().error(crate::resp::args::ERR_NOT_INT),
+            },
+            other => {
+                let msg = format!("ERR unknown command '{other}'");
+                self.writer().error(&msg);
+            }
+        }
+    }
+
+    fn hello(&mut self, args: &[Bytes]) {
+        let mut i = 1;
+        if args.len() > 1 {
+            match crate::resp::args::parse_i64(&args[1]) {
+                Some(2) => self.resp3 = false,
+                Some(3) => self.resp3 = true,
+                Some(_) => {
+                    self.writer().error("NOPROTO unsupported protocol version");
+                    return;
+                }
+                None => {
+                    self.writer().error("ERR Protocol version is not an integer or out of range");
+                    return;
+                }
+            }
+            i = 2;
+        }
+        while i < args.len() {
+            if eq_ic(&args[i], "auth") && i + 2 < args.len() {
+                i += 3; // accepted in development mode
+            } else if eq_ic(&args[i], "setname") && i + 1 < args.len() {
+                *self.info.name.lock() = Some(args[i + 1].clone());
+                i += 2;
+            } else {
+                let msg = format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(&args[i]));
+                self.writer().error(&msg);
+                return;
+            }
+        }
+        self.info.resp.store(if self.resp3 { 3 } else { 2 }, Ordering::Relaxed);
+        let id = self.info.id as i64;
+        let proto = if self.resp3 { 3 } else { 2 };
+        let mut w = self.writer();
+        w.map(7);
+        w.bulk(b"server");
+        w.bulk(b"redis");
+        w.bulk(b"version");
+        w.bulk(crate::REDIS_COMPAT_VERSION.as_bytes());
+        w.bulk(b"proto");
+        w.int(proto);
+        w.bulk(b"id");
+        w.int(id);
+        w.bulk(b"mode");
+        w.bulk(b"standalone");
+        w.bulk(b"role");
+        w.bulk(b"master");
+        w.bulk(b"modules");
+        w.array(0);
+    }
+
+    fn unwatch_all(&mut self) {
+        for (cache, t) in self.watches.drain(..) {
+            cache.watch().unwatch(&t);
+        }
+    }
+
+    fn exec(&mut self) {
+        let Some((queued, had_error)) = self.multi.take() else {
+            self.writer().error("ERR EXEC without MULTI");
+            return;
+        };
+        self.info.in_multi.store(false, Ordering::Relaxed);
+        if had_error {
+            self.unwatch_all();
+            self.writer().error("EXECABORT Transaction discarded because of previous errors.");
+            return;
+        }
+        let watches_ok = self.watches.iter().all(|(c, t)| c.watch().still_valid(t));
+        self.unwatch_all();
+        if !watches_ok {
+            self.writer().null_array();
+            return;
+        }
+        // Make room for the whole transaction first: eviction takes shard locks, which would
+        // deadlock once EXEC holds them all.
+        let incoming: usize = queued
+            .iter()
+            .filter(|a| lookup(&a[0]).map(|s| s.has(flags::DENYOOM)).unwrap_or(false))
+            .map(|a| a[1..].iter().map(|x| x.len()).sum::<usize>())
+            .sum();
+        if incoming > 0 && self.shared.store.ensure_memory(incoming as u64).is_err() {
+            self.writer().error(&format!("EXECABORT {}", &ERR_OOM));
+            return;
+        }
+        let cache = self.cache.clone();
+        let mut locked: Locked<'_> = cache.lock_all();
+        let mut w = ReplyWriter::new(&mut self.out, self.resp3);
+        w.array(queued.len());
+        let mut touched: Vec<Bytes> = Vec::new();
+        for args in &queued {
+            let spec = lookup(&args[0]).expect("validated when queued");
+            if spec.has(flags::CONN) {
+                // Connection commands inside MULTI (e.g. a queued BLPOP is table-run below;
+                // SELECT/HELLO here) are answered without changing transaction isolation.
+                match spec.name {
+                    "select" => w.ok(),
+                    "auth" => w.ok(),
+                    _ => w.error("ERR command not allowed inside a transaction"),
+                }
+                continue;
+            }
+            let mut block = None;
+            let mut ctx = Ctx {
+                shared: &self.shared,
+                cache: &cache,
+                now: self.shared.store.now_ms(),
+                client: &self.info,
+                resp3: self.resp3,
+                exec: Some(&mut locked),
+                may_block: false,
+                block: &mut block,
+            };
+            (spec.handler)(&mut ctx, args, &mut w);
+            if spec.has(flags::WRITE) {
+                touched.extend(spec.keys(args).map(Bytes::copy_from_slice));
+            }
+        }
+        drop(locked);
+        cache.watch().touch(touched.iter().map(|k| &k[..]));
+    }
+
+    fn cleanup(&mut self) {
+        if let Some(b) = self.blocked.take() {
+            self.shared.waiters.unregister(self.cache.name_arc(), &b.keys, &b.notify);
+        }
+        self.unwatch_all();
+    }
+}
+
+/// Redis 7's message for an unknown command, quoting the first arguments.
+fn unknown_command_message(args: &[Bytes]) -> String {
+    let name: String = String::from_utf8_lossy(&args[0]).chars().take(128).collect();
+    let mut msg = format!("ERR unknown command '{name}', with args beginning with: ");
+    let mut budget = 128usize;
+    for a in &args[1..] {
+        if budget == 0 {
+            break;
+        }
+        let s: String = String::from_utf8_lossy(a).chars().take(budget).collect();
+        budget = budget.saturating_sub(s.len());
+        msg.push_str(&format!("'{s}' "));
+    }
+    msg
+}

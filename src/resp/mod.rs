@@ -1,0 +1,7 @@
+//! The Redis-protocol (RESP2/RESP3) front end.
+pub mod args;
+pub mod client;
+pub mod commands;
+pub mod conn;
+pub mod dispatch;
+pub mod waiters;

@@ -1,0 +1,166 @@
+//! Starting, running and stopping the server: binds the listeners, runs background jobs
+//! (active expiry), and drains connections on shutdown.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use ferrite_config::{Config, EvictionPolicy as CfgPolicy};
+use ferrite_storage::{EvictionPolicy, Store, StoreConfig, SystemClock};
+use parking_lot::{Mutex, RwLock};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::resp::client::{ClientInfo, ClientRegistry};
+use crate::resp::conn::serve_connection;
+use crate::resp::waiters::KeyWaiters;
+use crate::shared::{ServerStats, Shared};
+
+/// A started server: its bound addresses and a handle to stop it.
+pub struct Running {
+    pub resp_addr: SocketAddr,
+    pub shared: Arc<Shared>,
+    tasks: Mutex<Option<JoinSet<()>>>,
+}
+
+pub fn store_config(cfg: &Config) -> StoreConfig {
+    StoreConfig {
+        maxmemory: cfg.memory.maxmemory,
+        policy: match cfg.memory.eviction {
+            CfgPolicy::AllkeysLru => EvictionPolicy::AllKeysLru,
+            CfgPolicy::Noeviction => EvictionPolicy::NoEviction,
+        },
+        eviction_samples: cfg.memory.eviction_samples,
+        shards: cfg.memory.effective_shards(),
+        expire_budget: cfg.expiry.active_expire_budget as usize,
+    }
+}
+
+impl Running {
+    /// Bind every listener and start serving. Port 0 picks a free port (see `resp_addr`).
+    pub async fn start(config: Config) -> anyhow::Result<Running> {
+        let store = Store::new(store_config(&config), Arc::new(SystemClock));
+        let (shutdown_tx, _) = watch::channel(false);
+        let bind = format!("{}:{}", config.server.bind, config.server.resp_port);
+        let listener = TcpListener::bind(&bind).await.with_context(|| format!("binding RESP listener on {bind}"))?;
+        let resp_addr = listener.local_addr()?;
+        let now = store.now_ms();
+        let shared = Arc::new(Shared {
+            store,
+            config: RwLock::new(config),
+            clients: ClientRegistry::default(),
+            waiters: KeyWaiters::default(),
+            stats: ServerStats::default(),
+            started_ms: now,
+            run_id: format!("{:040x}", rand::random::<u128>()),
+            shutdown: shutdown_tx,
+            resp_addr: RwLock::new(Some(resp_addr)),
+        });
+        tracing::info!(%resp_addr, "RESP listener bound");
+
+        let mut tasks = JoinSet::new();
+        tasks.spawn(accept_loop(shared.clone(), listener));
+        tasks.spawn(active_expiry(shared.clone()));
+        Ok(Running { resp_addr, shared, tasks: Mutex::new(Some(tasks)) })
+    }
+
+    /// Ask the server to stop (same as SIGTERM or SHUTDOWN).
+    pub fn shutdown(&self) {
+        self.shared.request_shutdown();
+    }
+
+    /// Wait until shutdown was requested and connections drained (bounded by the grace period).
+    pub async fn wait(&self) {
+        let mut rx = self.shared.shutdown.subscribe();
+        while !*rx.borrow_and_update() {
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+        let grace = Duration::from_millis(self.shared.config.read().server.shutdown_grace_ms);
+        let deadline = tokio::time::Instant::now() + grace;
+        while !self.shared.clients.is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Past the grace period: force-close whoever is left.
+        self.shared.clients.kill_all();
+        let tasks = self.tasks.lock().take();
+        if let Some(mut t) = tasks {
+            t.abort_all();
+            while t.join_next().await.is_some() {}
+        }
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    let mut shutdown = shared.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => {
+                tracing::info!("RESP listener closed for shutdown");
+                return;
+            }
+            r = listener.accept() => {
+                let (stream, addr) = match r {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                ServerStats::add(&shared.stats.total_connections, 1);
+                let max = shared.config.read().limits.max_clients;
+                if shared.clients.len() >= max {
+                    ServerStats::add(&shared.stats.rejected_connections, 1);
+                    tokio::spawn(async move {
+                        use tokio::io::AsyncWriteExt;
+                        let mut stream = stream;
+                        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+                    });
+                    continue;
+                }
+                let laddr = stream.local_addr().unwrap_or(addr);
+                let now = shared.store.now_ms();
+                let info = Arc::new(ClientInfo {
+                    id: shared.clients.next_id(),
+                    addr,
+                    laddr,
+                    created_ms: now,
+                    name: Mutex::new(None),
+                    last_active_ms: now.into(),
+                    last_cmd: Mutex::new("NULL"),
+                    resp: 2.into(),
+                    subscriptions: 0.into(),
+                    psubscriptions: 0.into(),
+                    in_multi: false.into(),
+                    cache: Mutex::new(Arc::from(ferrite_storage::DEFAULT_CACHE)),
+                    killed: false.into(),
+                    kill_notify: Default::default(),
+                });
+                shared.clients.register(info.clone());
+                let sh = shared.clone();
+                tokio::spawn(async move {
+                    let id = info.id;
+                    serve_connection(sh.clone(), stream, info).await;
+                    sh.clients.unregister(id);
+                });
+            }
+        }
+    }
+}
+
+async fn active_expiry(shared: Arc<Shared>) {
+    loop {
+        let every = shared.config.read().expiry.active_expire_interval_ms.max(1);
+        tokio::time::sleep(Duration::from_millis(every)).await;
+        let store = shared.store.clone();
+        // Bounded work, but it takes locks: keep it off the async workers' hot loop.
+        let _ = tokio::task::spawn_blocking(move || store.active_expire_tick()).await;
+        let _ = shared.stats.total_commands.load(Ordering::Relaxed);
+    }
+}
