@@ -4,4 +4,5 @@ pub mod client;
 pub mod commands;
 pub mod conn;
 pub mod dispatch;
+pub mod glob;
 pub mod waiters;
