@@ -39,6 +39,23 @@ pub fn store_config(cfg: &Config) -> StoreConfig {
     }
 }
 
+pub fn topics_config(cfg: &Config) -> ferrite_topics::TopicsConfig {
+    let t = &cfg.topics;
+    ferrite_topics::TopicsConfig {
+        replay: ferrite_topics::ReplayWindow {
+            max_messages: t.replay_max_messages as usize,
+            max_bytes: t.replay_max_bytes as usize,
+            max_age: Duration::from_secs(t.replay_max_age_secs),
+        },
+        max_message_bytes: t.max_message_bytes as usize,
+        max_subscribers_per_topic: t.max_subscribers_per_topic as usize,
+        max_topics_per_cache: t.max_topics_per_cache as usize,
+        idle_topic_ttl: Duration::from_secs(t.idle_topic_ttl_secs),
+        heartbeat_interval: Duration::from_secs(t.heartbeat_interval_secs),
+        ..Default::default()
+    }
+}
+
 impl Running {
     /// Bind every listener and start serving. Port 0 picks a free port (see `resp_addr`).
     pub async fn start(config: Config) -> anyhow::Result<Running> {
@@ -48,8 +65,10 @@ impl Running {
         let listener = TcpListener::bind(&bind).await.with_context(|| format!("binding RESP listener on {bind}"))?;
         let resp_addr = listener.local_addr()?;
         let now = store.now_ms();
+        let topics = ferrite_topics::Topics::new(topics_config(&config));
         let shared = Arc::new(Shared {
             store,
+            topics,
             config: RwLock::new(config),
             clients: ClientRegistry::default(),
             waiters: KeyWaiters::default(),
@@ -64,6 +83,7 @@ impl Running {
         let mut tasks = JoinSet::new();
         tasks.spawn(accept_loop(shared.clone(), listener));
         tasks.spawn(active_expiry(shared.clone()));
+        tasks.spawn(sweep_topics(shared.clone()));
         Ok(Running { resp_addr, shared, tasks: Mutex::new(Some(tasks)) })
     }
 
@@ -162,5 +182,13 @@ async fn active_expiry(shared: Arc<Shared>) {
         // Bounded work, but it takes locks: keep it off the async workers' hot loop.
         let _ = tokio::task::spawn_blocking(move || store.active_expire_tick()).await;
         let _ = shared.stats.total_commands.load(Ordering::Relaxed);
+    }
+}
+
+/// Free topics nobody uses any more (no subscribers, nothing retained, idle).
+async fn sweep_topics(shared: Arc<Shared>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        shared.topics.sweep_idle();
     }
 }

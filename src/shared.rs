@@ -45,6 +45,7 @@ impl ServerStats {
 
 pub struct Shared {
     pub store: Arc<Store>,
+    pub topics: ferrite_topics::Topics,
     /// Effective configuration; CONFIG SET updates the settings that can change at run time.
     pub config: RwLock<Config>,
     pub clients: ClientRegistry,

@@ -12,6 +12,8 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use ferrite_resp::{parse_command, ParseLimits, ReplyWriter};
 use ferrite_storage::{Cache, Locked, WatchTicket, DEFAULT_CACHE};
+use ferrite_topics::{Event, Resume, Subscriber, Waiter};
+use std::collections::HashSet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
@@ -63,6 +65,21 @@ struct Session {
     blocked: Option<Blocked>,
     /// Flush what is pending, then close (QUIT, protocol error, shutdown).
     closing: bool,
+    /// Pub/sub state, created on the first subscribe.
+    pubsub: Option<PubSub>,
+    pubsub_limit: usize,
+}
+
+/// A connection's subscriptions: one engine subscriber (cursors into topic rings, one wake-up
+/// point) plus which channels were subscribed through which command, for the push shapes.
+struct PubSub {
+    sub: Subscriber,
+    waiter: Waiter,
+    /// Channels subscribed with SSUBSCRIBE (pushed as "smessage").
+    sharded: HashSet<Bytes>,
+    /// Topics subscribed with TSUBSCRIBE (pushed as "tmessage" with sequence and page).
+    sequenced: HashSet<Bytes>,
+    events: Vec<Event>,
 }
 
 pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<ClientInfo>) {
@@ -95,6 +112,8 @@ pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<
         watches: Vec::new(),
         blocked: None,
         closing: false,
+        pubsub: None,
+        pubsub_limit: shared.config.read().limits.pubsub_reply_buffer_limit as usize,
     };
     let mut shutdown = shared.shutdown.subscribe();
     let (mut reader, mut writer) = stream.into_split();
@@ -117,6 +136,7 @@ pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<
         let block_deadline = s.blocked.as_ref().and_then(|b| b.deadline);
         let block_notify = s.blocked.as_ref().map(|b| b.notify.clone());
         let idle_deadline = idle_timeout.map(|d| last_input + d);
+        let waiter = s.pubsub.as_ref().map(|p| p.waiter.clone());
 
         tokio::select! {
             biased;
@@ -156,11 +176,19 @@ pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<
             _ = async { block_notify.as_ref().expect("guarded").notified().await }, if block_notify.is_some() => {
                 s.retry_blocked();
             }
+            _ = async { waiter.as_ref().expect("guarded").wait().await }, if waiter.is_some() && !s.closing => {
+                if !s.deliver_events() {
+                    ServerStats::add(&shared.stats.output_limit_disconnects, 1);
+                    shared.topics.record_slow_subscriber_disconnect();
+                    tracing::warn!(client = info.id, pending = s.out.len(), "closing subscriber: pub/sub output budget exceeded");
+                    break;
+                }
+            }
             _ = tokio::time::sleep_until(block_deadline.unwrap_or_else(Instant::now)), if block_deadline.is_some() => {
                 s.unblock_timeout();
             }
             _ = tokio::time::sleep_until(idle_deadline.unwrap_or_else(Instant::now)),
-                if idle_deadline.is_some() && s.blocked.is_none() => {
+                if idle_deadline.is_some() && s.blocked.is_none() && s.pubsub.is_none() => {
                 tracing::debug!(client = info.id, "closing idle client");
                 break;
             }
@@ -361,9 +389,13 @@ impl Session {
                 self.info.resp.store(2, Ordering::Relaxed);
                 *self.info.name.lock() = None;
                 self.cache = self.shared.store.get_or_create(DEFAULT_CACHE);
+                self.pubsub = None;
+                self.sync_sub_counts();
                 self.writer().simple("RESET");
             }
             "hello" => self.hello(&args),
+            "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe" | "tsubscribe"
+            | "tunsubscribe" => self.pubsub_command(spec.name, &args),
             "auth" => {
                 // Until the tenancy issue lands every password is accepted (development mode).
                 self.writer().ok();
@@ -499,6 +531,238 @@ impl Session {
         }
         drop(locked);
         cache.watch().touch(touched.iter().map(|k| &k[..]));
+    }
+
+    fn pubsub_state(&mut self) -> &mut PubSub {
+        if self.pubsub.is_none() {
+            let sub = self.shared.topics.subscriber();
+            let waiter = sub.waiter();
+            self.pubsub =
+                Some(PubSub { sub, waiter, sharded: HashSet::new(), sequenced: HashSet::new(), events: Vec::new() });
+        }
+        self.pubsub.as_mut().expect("just created")
+    }
+
+    fn sync_sub_counts(&self) {
+        let (ch, pat) = self.pubsub.as_ref().map(|p| (p.sub.channel_count(), p.sub.pattern_count())).unwrap_or((0, 0));
+        self.info.subscriptions.store(ch, Ordering::Relaxed);
+        self.info.psubscriptions.store(pat, Ordering::Relaxed);
+    }
+
+    /// SUBSCRIBE and friends, with Redis's reply shapes (one push per channel).
+    fn pubsub_command(&mut self, name: &'static str, args: &[Bytes]) {
+        let cache_name = self.cache.name_arc().clone();
+        let cache = cache_name.as_bytes();
+        let resp3 = self.resp3;
+        match name {
+            "subscribe" | "ssubscribe" => {
+                let kind: &[u8] = if name == "subscribe" { b"subscribe" } else { b"ssubscribe" };
+                for ch in &args[1..] {
+                    let ps = self.pubsub_state();
+                    if let Err(e) = ps.sub.subscribe(cache, ch, None) {
+                        let msg = crate::resp::commands::pubsub::topics_error(&e);
+                        ReplyWriter::new(&mut self.out, resp3).error(&msg);
+                        continue;
+                    }
+                    if name == "ssubscribe" {
+                        ps.sharded.insert(ch.clone());
+                    }
+                    let count = ps.sub.subscription_count() as i64;
+                    let mut w = ReplyWriter::new(&mut self.out, resp3);
+                    w.push(3);
+                    w.bulk(kind);
+                    w.bulk(ch);
+                    w.int(count);
+                }
+            }
+            "tsubscribe" => {
+                let topic = &args[1];
+                let mut resume = None;
+                let (mut seq, mut page) = (None, None);
+                let mut i = 2;
+                while i + 1 < args.len() {
+                    let v = crate::resp::args::parse_u64(&args[i + 1]);
+                    if eq_ic(&args[i], "from") {
+                        seq = v;
+                    } else if eq_ic(&args[i], "page") {
+                        page = v;
+                    } else {
+                        seq = None;
+                        break;
+                    }
+                    if v.is_none() {
+                        break;
+                    }
+                    i += 2;
+                }
+                if i != args.len() || (args.len() > 2 && seq.is_none()) {
+                    self.writer().error("ERR syntax error: TSUBSCRIBE topic [FROM seq [PAGE page]]");
+                    return;
+                }
+                if let Some(seq) = seq {
+                    resume = Some(Resume { seq, page: page.unwrap_or(0) });
+                }
+                let ps = self.pubsub_state();
+                match ps.sub.subscribe(cache, topic, resume) {
+                    Ok(sub) => {
+                        ps.sequenced.insert(topic.clone());
+                        let count = ps.sub.subscription_count() as i64;
+                        let mut w = ReplyWriter::new(&mut self.out, resp3);
+                        w.push(5);
+                        w.bulk(b"tsubscribe");
+                        w.bulk(topic);
+                        w.int(count);
+                        w.int(sub.page as i64);
+                        w.int(sub.next_seq as i64);
+                    }
+                    Err(e) => {
+                        let msg = crate::resp::commands::pubsub::topics_error(&e);
+                        self.writer().error(&msg);
+                    }
+                }
+            }
+            "unsubscribe" | "sunsubscribe" | "tunsubscribe" => {
+                let kind: &[u8] = match name {
+                    "unsubscribe" => b"unsubscribe",
+                    "sunsubscribe" => b"sunsubscribe",
+                    _ => b"tunsubscribe",
+                };
+                let channels: Vec<Bytes> = if args.len() > 1 {
+                    args[1..].to_vec()
+                } else {
+                    match self.pubsub.as_ref() {
+                        Some(ps) => ps.sub.channels().into_iter().map(|(_, t)| t).collect(),
+                        None => Vec::new(),
+                    }
+                };
+                if channels.is_empty() {
+                    let count = self.pubsub.as_ref().map(|p| p.sub.subscription_count()).unwrap_or(0) as i64;
+                    let mut w = self.writer();
+                    w.push(3);
+                    w.bulk(kind);
+                    w.null();
+                    w.int(count);
+                }
+                for ch in channels {
+                    let ps = self.pubsub_state();
+                    ps.sub.unsubscribe(cache, &ch);
+                    ps.sharded.remove(&ch);
+                    ps.sequenced.remove(&ch);
+                    let count = ps.sub.subscription_count() as i64;
+                    let mut w = ReplyWriter::new(&mut self.out, resp3);
+                    w.push(3);
+                    w.bulk(kind);
+                    w.bulk(&ch);
+                    w.int(count);
+                }
+            }
+            "psubscribe" => {
+                for pat in &args[1..] {
+                    let ps = self.pubsub_state();
+                    if let Err(e) = ps.sub.psubscribe(cache, pat) {
+                        let msg = crate::resp::commands::pubsub::topics_error(&e);
+                        ReplyWriter::new(&mut self.out, resp3).error(&msg);
+                        continue;
+                    }
+                    let count = ps.sub.subscription_count() as i64;
+                    let mut w = ReplyWriter::new(&mut self.out, resp3);
+                    w.push(3);
+                    w.bulk(b"psubscribe");
+                    w.bulk(pat);
+                    w.int(count);
+                }
+            }
+            _ => {
+                // punsubscribe
+                let patterns: Vec<Bytes> = if args.len() > 1 {
+                    args[1..].to_vec()
+                } else {
+                    match self.pubsub.as_ref() {
+                        Some(ps) => ps.sub.patterns().into_iter().map(|(_, p)| p).collect(),
+                        None => Vec::new(),
+                    }
+                };
+                if patterns.is_empty() {
+                    let count = self.pubsub.as_ref().map(|p| p.sub.subscription_count()).unwrap_or(0) as i64;
+                    let mut w = self.writer();
+                    w.push(3);
+                    w.bulk(b"punsubscribe");
+                    w.null();
+                    w.int(count);
+                }
+                for pat in patterns {
+                    let ps = self.pubsub_state();
+                    ps.sub.punsubscribe(cache, &pat);
+                    let count = ps.sub.subscription_count() as i64;
+                    let mut w = ReplyWriter::new(&mut self.out, resp3);
+                    w.push(3);
+                    w.bulk(b"punsubscribe");
+                    w.bulk(&pat);
+                    w.int(count);
+                }
+            }
+        }
+        self.sync_sub_counts();
+        if self.pubsub.as_ref().map(|p| p.sub.subscription_count() == 0).unwrap_or(false) {
+            self.pubsub = None; // leave subscribe mode; frees the engine subscriber
+        }
+    }
+
+    /// Move ready messages into the output buffer. Returns false when the subscriber's output
+    /// budget is exceeded (the caller disconnects it: Redis's pubsub output-buffer limit).
+    fn deliver_events(&mut self) -> bool {
+        let Some(ps) = self.pubsub.as_mut() else { return true };
+        let resp3 = self.resp3;
+        loop {
+            ps.events.clear();
+            if ps.sub.drain(256, &mut ps.events) == 0 {
+                return true;
+            }
+            let mut w = ReplyWriter::new(&mut self.out, resp3);
+            for ev in ps.events.drain(..) {
+                match ev {
+                    Event::Message { topic, pattern: Some(pat), msg, .. } => {
+                        w.push(4);
+                        w.bulk(b"pmessage");
+                        w.bulk(&pat);
+                        w.bulk(&topic);
+                        w.bulk(&msg.payload);
+                    }
+                    Event::Message { topic, pattern: None, msg, .. } => {
+                        if ps.sequenced.contains(&topic) {
+                            w.push(5);
+                            w.bulk(b"tmessage");
+                            w.bulk(&topic);
+                            w.bulk(&msg.payload);
+                            w.int(msg.seq as i64);
+                            w.int(msg.page as i64);
+                        } else {
+                            w.push(3);
+                            w.bulk(if ps.sharded.contains(&topic) { b"smessage" } else { b"message" });
+                            w.bulk(&topic);
+                            w.bulk(&msg.payload);
+                        }
+                    }
+                    Event::Discontinuity { topic, pattern: None, last_seq, new_seq, page, .. }
+                        if ps.sequenced.contains(&topic) =>
+                    {
+                        w.push(5);
+                        w.bulk(b"tdiscontinuity");
+                        w.bulk(&topic);
+                        w.int(last_seq as i64);
+                        w.int(new_seq as i64);
+                        w.int(page as i64);
+                    }
+                    // Plain Redis subscribers have no way to be told of a gap: Redis itself
+                    // drops such clients; the engine's metrics count the discontinuity.
+                    Event::Discontinuity { .. } => {}
+                    Event::CacheGone { .. } => {}
+                }
+            }
+            if self.out.len() > self.pubsub_limit {
+                return false;
+            }
+        }
     }
 
     fn cleanup(&mut self) {

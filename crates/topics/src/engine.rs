@@ -15,10 +15,10 @@ use tokio::sync::Notify;
 
 use crate::clock::{wall_micros, Clock, SystemClock};
 use crate::config::{ReplayWindow, TopicsConfig};
+use crate::glob;
 use crate::metrics::{Metrics, MetricsSnapshot, ShardCounters};
 use crate::subscriber::Subscriber;
 use crate::types::{Message, MessageKind, Published, Resume, TopicInfo, TopicsError};
-use crate::glob;
 
 pub(crate) type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -141,7 +141,11 @@ pub(crate) struct ReadyList {
 
 impl SubShared {
     pub(crate) fn new(id: u64) -> Self {
-        SubShared { id, notify: Notify::new(), ready: Mutex::new(ReadyList::default()) }
+        SubShared {
+            id,
+            notify: Notify::new(),
+            ready: Mutex::new(ReadyList::default()),
+        }
     }
 
     fn push_ready(&self, sub: Arc<Subscription>) {
@@ -271,16 +275,27 @@ impl TopicState {
     pub(crate) fn position(&self, resume: Option<Resume>) -> Cursor {
         let oldest = self.oldest_seq();
         match resume {
-            None => Cursor { next_seq: self.next_seq, pending: None },
-            Some(r) if r.page == self.page && r.seq >= oldest && r.seq <= self.next_seq => {
-                Cursor { next_seq: r.seq, pending: None }
-            }
+            None => Cursor {
+                next_seq: self.next_seq,
+                pending: None,
+            },
+            Some(r) if r.page == self.page && r.seq >= oldest && r.seq <= self.next_seq => Cursor {
+                next_seq: r.seq,
+                pending: None,
+            },
             Some(r) => {
-                let last_seq =
-                    if r.page == self.page && r.seq < oldest { r.seq.saturating_sub(1) } else { 0 };
+                let last_seq = if r.page == self.page && r.seq < oldest {
+                    r.seq.saturating_sub(1)
+                } else {
+                    0
+                };
                 Cursor {
                     next_seq: self.next_seq,
-                    pending: Some(PendingGap { last_seq, new_seq: self.next_seq, page: self.page }),
+                    pending: Some(PendingGap {
+                        last_seq,
+                        new_seq: self.next_seq,
+                        page: self.page,
+                    }),
                 }
             }
         }
@@ -296,7 +311,10 @@ impl TopicState {
         self.pattern_epoch = epoch;
         let mut i = 0;
         while i < self.psubs.len() {
-            let alive = self.psubs[i].pattern.as_ref().is_some_and(|p| p.alive.load(Ordering::Acquire));
+            let alive = self.psubs[i]
+                .pattern
+                .as_ref()
+                .is_some_and(|p| p.alive.load(Ordering::Acquire));
             if alive {
                 i += 1;
             } else {
@@ -309,10 +327,17 @@ impl TopicState {
             if !p.alive.load(Ordering::Acquire) || !glob::matches(&p.pattern, &topic.name) {
                 continue;
             }
-            let have = self.psubs.iter().any(|s| s.pattern.as_ref().is_some_and(|q| q.id == p.id));
+            let have = self
+                .psubs
+                .iter()
+                .any(|s| s.pattern.as_ref().is_some_and(|q| q.id == p.id));
             if !have {
-                let cursor = Cursor { next_seq: self.next_seq, pending: None };
-                let sub = Subscription::new(p.owner.clone(), topic.clone(), Some(p.clone()), cursor);
+                let cursor = Cursor {
+                    next_seq: self.next_seq,
+                    pending: None,
+                };
+                let sub =
+                    Subscription::new(p.owner.clone(), topic.clone(), Some(p.clone()), cursor);
                 attach(&mut self.psubs, sub);
             }
         }
@@ -326,8 +351,12 @@ impl TopicState {
             s.slot.store(DETACHED, Ordering::Release);
             out.push(s);
         }
-        counters.retained_messages.fetch_sub(self.ring.len() as u64, Ordering::Relaxed);
-        counters.retained_bytes.fetch_sub(self.ring_bytes as u64, Ordering::Relaxed);
+        counters
+            .retained_messages
+            .fetch_sub(self.ring.len() as u64, Ordering::Relaxed);
+        counters
+            .retained_bytes
+            .fetch_sub(self.ring_bytes as u64, Ordering::Relaxed);
         self.ring.clear();
         self.ring_bytes = 0;
         out
@@ -350,7 +379,10 @@ impl Topics {
     pub fn with_clock(config: TopicsConfig, clock: Arc<dyn Clock>) -> Self {
         let n = config.shards.max(1).next_power_of_two();
         let shards = (0..n)
-            .map(|_| Shard { topics: RwLock::new(Map::default()), counters: ShardCounters::default() })
+            .map(|_| Shard {
+                topics: RwLock::new(Map::default()),
+                counters: ShardCounters::default(),
+            })
             .collect();
         Topics {
             inner: Arc::new(Inner {
@@ -390,7 +422,8 @@ impl Topics {
         kind: MessageKind,
         publisher_id: Option<Arc<str>>,
     ) -> Result<Published, TopicsError> {
-        self.inner.publish(cache, topic, payload, kind, publisher_id)
+        self.inner
+            .publish(cache, topic, payload, kind, publisher_id)
     }
 
     /// Topics of `cache` with at least one direct subscriber, optionally filtered by a glob
@@ -416,13 +449,17 @@ impl Topics {
     pub fn numsub(&self, cache: &[u8], topic: &[u8]) -> usize {
         let shard = self.inner.shard(cache, topic);
         let map = shard.topics.read();
-        map.get(cache).and_then(|m| m.get(topic)).map_or(0, |t| t.direct.load(Ordering::Relaxed))
+        map.get(cache)
+            .and_then(|m| m.get(topic))
+            .map_or(0, |t| t.direct.load(Ordering::Relaxed))
     }
 
     /// Unique patterns subscribed in `cache` (Redis `PUBSUB NUMPAT`).
     pub fn numpat(&self, cache: &[u8]) -> usize {
         let caches = self.inner.caches.read();
-        caches.get(cache).map_or(0, |cs| cs.patterns.read().unique.len())
+        caches
+            .get(cache)
+            .map_or(0, |cs| cs.patterns.read().unique.len())
     }
 
     /// State of one topic, `None` if it does not exist.
@@ -457,12 +494,17 @@ impl Topics {
 
     /// Count a subscriber the front end disconnected because its socket stopped reading.
     pub fn record_slow_subscriber_disconnect(&self) {
-        self.inner.metrics.slow_subscriber_disconnects.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .metrics
+            .slow_subscriber_disconnects
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counters and gauges.
     pub fn metrics(&self) -> MetricsSnapshot {
-        self.inner.metrics.snapshot(self.inner.shards.iter().map(|s| &s.counters))
+        self.inner
+            .metrics
+            .snapshot(self.inner.shards.iter().map(|s| &s.counters))
     }
 }
 
@@ -526,7 +568,9 @@ impl Inner {
             let max = self.config.max_topics_per_cache;
             if cs
                 .topic_count
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < max).then_some(n + 1)
+                })
                 .is_err()
             {
                 self.metrics.rejected_limit.fetch_add(1, Ordering::Relaxed);
@@ -550,7 +594,9 @@ impl Inner {
                     dead: false,
                 }),
             });
-            map.entry(cs.name.clone()).or_default().insert(t.name.clone(), t.clone());
+            map.entry(cs.name.clone())
+                .or_default()
+                .insert(t.name.clone(), t.clone());
             self.metrics.topics_created.fetch_add(1, Ordering::Relaxed);
             let mut st = t.state.lock();
             return f(&t, &mut st, &shard.counters);
@@ -568,7 +614,9 @@ impl Inner {
         let size = payload.len();
         let max = self.config.max_message_bytes;
         if size > max {
-            self.metrics.rejected_too_large.fetch_add(1, Ordering::Relaxed);
+            self.metrics
+                .rejected_too_large
+                .fetch_add(1, Ordering::Relaxed);
             return Err(TopicsError::MessageTooLarge { size, max });
         }
         let now = self.now();
@@ -577,18 +625,31 @@ impl Inner {
             st.refresh_patterns(t);
             let seq = st.next_seq;
             st.next_seq += 1;
-            let msg = Message { seq, page: st.page, payload, kind, publisher_id, published_at_ms: now };
+            let msg = Message {
+                seq,
+                page: st.page,
+                payload,
+                kind,
+                publisher_id,
+                published_at_ms: now,
+            };
             st.ring.push_back(Arc::new(msg));
             st.ring_bytes += size;
             counters.published.fetch_add(1, Ordering::Relaxed);
             counters.retained_messages.fetch_add(1, Ordering::Relaxed);
-            counters.retained_bytes.fetch_add(size as u64, Ordering::Relaxed);
+            counters
+                .retained_bytes
+                .fetch_add(size as u64, Ordering::Relaxed);
             st.trim(now, counters);
             st.last_activity_ms = now;
             for s in st.subs.iter().chain(st.psubs.iter()) {
                 s.wake();
             }
-            Ok(Published { seq, page: st.page, receivers: st.subs.len() + st.psubs.len() })
+            Ok(Published {
+                seq,
+                page: st.page,
+                receivers: st.subs.len() + st.psubs.len(),
+            })
         })
     }
 
@@ -622,7 +683,11 @@ impl Inner {
     }
 
     /// Reposition an existing direct subscription. Returns `None` if it was detached (cache dropped).
-    pub(crate) fn reposition(&self, sub: &Arc<Subscription>, resume: Resume) -> Option<(Cursor, u64)> {
+    pub(crate) fn reposition(
+        &self,
+        sub: &Arc<Subscription>,
+        resume: Resume,
+    ) -> Option<(Cursor, u64)> {
         let now = self.now();
         let shard = self.shard(&sub.topic.cache, &sub.topic.name);
         let mut st = sub.topic.state.lock();
@@ -690,7 +755,9 @@ impl Inner {
             set.subs.insert(p.id, p.clone());
             *set.unique.entry(p.pattern.clone()).or_default() += 1;
             cs.pattern_epoch.fetch_add(1, Ordering::AcqRel);
-            self.metrics.pattern_subscriptions.fetch_add(1, Ordering::Relaxed);
+            self.metrics
+                .pattern_subscriptions
+                .fetch_add(1, Ordering::Relaxed);
             return Ok(p);
         }
     }
@@ -711,7 +778,9 @@ impl Inner {
             }
         }
         cs.pattern_epoch.fetch_add(1, Ordering::AcqRel);
-        self.metrics.pattern_subscriptions.fetch_sub(1, Ordering::Relaxed);
+        self.metrics
+            .pattern_subscriptions
+            .fetch_sub(1, Ordering::Relaxed);
         true
     }
 
@@ -724,7 +793,9 @@ impl Inner {
         let mut freed = 0usize;
         for shard in self.shards.iter() {
             let mut map = shard.topics.write();
-            let Some(topics) = map.get_mut(cache) else { continue };
+            let Some(topics) = map.get_mut(cache) else {
+                continue;
+            };
             topics.retain(|_, t| {
                 if !Arc::ptr_eq(&t.cache_state, &cs) {
                     return true;
@@ -748,7 +819,9 @@ impl Inner {
             let mut set = cs.patterns.write();
             for (_, p) in set.subs.drain() {
                 if p.alive.swap(false, Ordering::AcqRel) {
-                    self.metrics.pattern_subscriptions.fetch_sub(1, Ordering::Relaxed);
+                    self.metrics
+                        .pattern_subscriptions
+                        .fetch_sub(1, Ordering::Relaxed);
                 }
                 owners.entry(p.owner.id).or_insert_with(|| p.owner.clone());
             }
@@ -756,7 +829,9 @@ impl Inner {
             cs.pattern_epoch.fetch_add(1, Ordering::AcqRel);
         }
         cs.topic_count.fetch_sub(freed, Ordering::AcqRel);
-        self.metrics.topics_freed.fetch_add(freed as u64, Ordering::Relaxed);
+        self.metrics
+            .topics_freed
+            .fetch_add(freed as u64, Ordering::Relaxed);
         for o in owners.into_values() {
             o.push_gone(cs.name.clone());
         }
@@ -787,7 +862,9 @@ impl Inner {
             }
             map.retain(|_, topics| !topics.is_empty());
         }
-        self.metrics.topics_freed.fetch_add(freed as u64, Ordering::Relaxed);
+        self.metrics
+            .topics_freed
+            .fetch_add(freed as u64, Ordering::Relaxed);
         freed
     }
 }

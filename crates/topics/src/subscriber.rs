@@ -17,7 +17,7 @@ use crate::types::{Event, Resume, Subscribed, TopicsError};
 /// Dropping a `Subscriber` removes all its subscriptions.
 pub struct Subscriber {
     engine: Arc<Inner>,
-    shared: Arc<SubShared>,
+    pub(crate) shared: Arc<SubShared>,
     direct: Map<Bytes, Map<Bytes, Arc<Subscription>>>,
     patterns: Map<Bytes, Map<Bytes, Arc<PatternSub>>>,
     n_direct: usize,
@@ -91,7 +91,11 @@ impl Subscriber {
                 None => self.engine.peek(&existing),
             };
             if let Some((c, page)) = r {
-                return Ok(Subscribed { page, next_seq: c.next_seq, new: false });
+                return Ok(Subscribed {
+                    page,
+                    next_seq: c.next_seq,
+                    new: false,
+                });
             }
             // Stale: its cache was dropped and we have not drained the CacheGone yet.
             self.remove_direct(cache, topic);
@@ -102,7 +106,11 @@ impl Subscriber {
             .or_default()
             .insert(sub.topic.name.clone(), sub);
         self.n_direct += 1;
-        Ok(Subscribed { page, next_seq: cursor.next_seq, new: true })
+        Ok(Subscribed {
+            page,
+            next_seq: cursor.next_seq,
+            new: true,
+        })
     }
 
     /// Unsubscribe from one topic. Returns false if not subscribed.
@@ -139,7 +147,10 @@ impl Subscriber {
             self.remove_pattern(cache, pattern);
         }
         let p = self.engine.psubscribe(&self.shared, cache, pattern)?;
-        self.patterns.entry(p.cache.name.clone()).or_default().insert(p.pattern.clone(), p);
+        self.patterns
+            .entry(p.cache.name.clone())
+            .or_default()
+            .insert(p.pattern.clone(), p);
         self.n_patterns += 1;
         Ok(true)
     }
@@ -185,7 +196,9 @@ impl Subscriber {
 
     /// Whether this subscriber has a direct subscription to `topic` in `cache`.
     pub fn is_subscribed(&self, cache: &[u8], topic: &[u8]) -> bool {
-        self.direct.get(cache).is_some_and(|m| m.contains_key(topic))
+        self.direct
+            .get(cache)
+            .is_some_and(|m| m.contains_key(topic))
     }
 
     /// The (cache, topic) pairs subscribed directly. Unordered.
@@ -206,7 +219,9 @@ impl Subscriber {
 
     /// A handle to wait on without borrowing the subscriber.
     pub fn waiter(&self) -> Waiter {
-        Waiter { shared: self.shared.clone() }
+        Waiter {
+            shared: self.shared.clone(),
+        }
     }
 
     /// Resolve when events may be ready (at once if some are). See [`Waiter::wait`].
@@ -237,7 +252,9 @@ impl Subscriber {
         }
         let (mut delivered, mut gaps) = (0u64, 0u64);
         while out.len() - start < max_events {
-            let Some(sub) = self.shared.ready.lock().queue.pop_front() else { break };
+            let Some(sub) = self.shared.ready.lock().queue.pop_front() else {
+                break;
+            };
             // Clear before reading, so a publish after our read queues us again.
             sub.queued.store(false, Ordering::Release);
             let budget = max_events - (out.len() - start);
@@ -246,7 +263,11 @@ impl Subscriber {
             if st.dead || !sub.is_attached() {
                 continue;
             }
-            if sub.pattern.as_ref().is_some_and(|p| !p.alive.load(Ordering::Acquire)) {
+            if sub
+                .pattern
+                .as_ref()
+                .is_some_and(|p| !p.alive.load(Ordering::Acquire))
+            {
                 continue;
             }
             let mut cur = sub.cursor.lock();
@@ -370,6 +391,9 @@ impl Drop for Subscriber {
                 self.engine.punsubscribe(&p);
             }
         }
-        self.engine.metrics.subscribers.fetch_sub(1, Ordering::Relaxed);
+        self.engine
+            .metrics
+            .subscribers
+            .fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -1,4 +1,98 @@
-//! (being written)
-use crate::resp::dispatch::CommandSpec;
+//! Pub/sub on the topics engine. A Redis channel is a topic in the connection's cache.
+//!
+//! PUBLISH/SPUBLISH/PUBSUB are ordinary commands. The subscribe family changes connection state
+//! and is executed by the connection loop (`resp::conn`, see `pubsub_command`), which also
+//! delivers messages.
+//!
+//! Extension for resumable subscriptions (documented in docs/topics.md):
+//! `TSUBSCRIBE topic [FROM seq [PAGE page]]` subscribes like SUBSCRIBE but its pushes carry the
+//! sequence number and page, and a gap is reported instead of silently skipped:
+//! - `["tsubscribe", topic, count, page, next_seq]`
+//! - `["tmessage", topic, payload, seq, page]`
+//! - `["tdiscontinuity", topic, last_seq, new_seq, page]`
+//!
+//! `TUNSUBSCRIBE [topic ...]` ends them.
 
-pub const COMMANDS: &[CommandSpec] = &[];
+use bytes::Bytes;
+use ferrite_resp::ReplyWriter;
+use ferrite_topics::{MessageKind, TopicsError};
+
+use crate::resp::args::eq_ic;
+use crate::resp::dispatch::{cmd, flags::*, CommandSpec, Ctx, NO_KEYS};
+
+const G: &str = "pubsub";
+
+fn handled_by_connection(_: &mut Ctx<'_, '_>, _: &[Bytes], w: &mut ReplyWriter<'_>) {
+    w.error("ERR command is handled by the connection loop");
+}
+const H: crate::resp::dispatch::Handler = handled_by_connection;
+
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd("publish", 3, PUBSUB_OK | FAST, NO_KEYS, G, publish),
+    cmd("spublish", 3, PUBSUB_OK | FAST, NO_KEYS, G, publish),
+    cmd("pubsub", -2, PUBSUB_OK, NO_KEYS, G, pubsub),
+    cmd("subscribe", -2, CONN | PUBSUB_OK | NO_MULTI, NO_KEYS, G, H),
+    cmd("unsubscribe", -1, CONN | PUBSUB_OK | NO_MULTI, NO_KEYS, G, H),
+    cmd("psubscribe", -2, CONN | PUBSUB_OK | NO_MULTI, NO_KEYS, G, H),
+    cmd("punsubscribe", -1, CONN | PUBSUB_OK | NO_MULTI, NO_KEYS, G, H),
+    cmd("ssubscribe", -2, CONN | PUBSUB_OK | NO_MULTI, NO_KEYS, G, H),
+    cmd("sunsubscribe", -1, CONN | PUBSUB_OK | NO_MULTI, NO_KEYS, G, H),
+    cmd("tsubscribe", -2, CONN | PUBSUB_OK | NO_MULTI, NO_KEYS, G, H),
+    cmd("tunsubscribe", -1, CONN | PUBSUB_OK | NO_MULTI, NO_KEYS, G, H),
+];
+
+/// Redis-protocol text for a topics error.
+pub fn topics_error(e: &TopicsError) -> String {
+    format!("ERR {e}")
+}
+
+fn publish(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    // Own the payload: the topic ring keeps it for the replay window, and a slice would pin
+    // the connection's whole read buffer for that long.
+    let payload = Bytes::copy_from_slice(&args[2]);
+    let kind = if std::str::from_utf8(&payload).is_ok() { MessageKind::Text } else { MessageKind::Binary };
+    match ctx.shared.topics.publish(ctx.cache.name().as_bytes(), &args[1], payload, kind, None) {
+        Ok(p) => w.int(p.receivers as i64),
+        Err(e) => w.error(&topics_error(&e)),
+    }
+}
+
+fn pubsub(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let topics = &ctx.shared.topics;
+    let cache = ctx.cache.name().as_bytes();
+    let sub = &args[1];
+    if (eq_ic(sub, "channels") || eq_ic(sub, "shardchannels")) && args.len() <= 3 {
+        let list = topics.channels(cache, args.get(2).map(|p| &p[..]));
+        w.array(list.len());
+        for c in list {
+            w.bulk(&c);
+        }
+    } else if eq_ic(sub, "numsub") || eq_ic(sub, "shardnumsub") {
+        w.map(args.len() - 2);
+        for ch in &args[2..] {
+            w.bulk(ch);
+            w.int(topics.numsub(cache, ch) as i64);
+        }
+    } else if eq_ic(sub, "numpat") && args.len() == 2 {
+        w.int(topics.numpat(cache) as i64);
+    } else if eq_ic(sub, "help") {
+        let lines = [
+            "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "CHANNELS [<pattern>]",
+            "NUMPAT",
+            "NUMSUB [<channel> ...]",
+            "SHARDCHANNELS [<pattern>]",
+            "SHARDNUMSUB [<shardchannel> ...]",
+        ];
+        w.array(lines.len());
+        for l in lines {
+            w.simple(l);
+        }
+    } else {
+        let msg = format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+            String::from_utf8_lossy(sub)
+        );
+        w.error(&msg);
+    }
+}

@@ -372,7 +372,8 @@ fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         if !next.is_finite() {
             return Err(NumErr::NanOrInf);
         }
-        let text = Bytes::from(ferrite_resp::double_to_string(next));
+        // Redis prints INCRBYFLOAT results with %.17Lf and trims zeros: never an exponent.
+        let text = Bytes::from(format!("{next}"));
         e.value = Value::Str(text.clone());
         Ok(text)
     });
