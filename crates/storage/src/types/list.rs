@@ -93,4 +93,72 @@ impl ListValue {
     pub fn range(&self, start: usize, end: usize) -> impl DoubleEndedIterator<Item = &Bytes> {
         self.items.range(start..end)
     }
+
+    /// Remove up to `limit` elements equal to `elem` (0 = all), scanning from the head, or from
+    /// the tail when `from_tail` (LREM). Returns how many were removed.
+    pub fn remove_matching(&mut self, elem: &[u8], limit: usize, from_tail: bool) -> usize {
+        let mut removed = 0usize;
+        let mut freed = 0usize;
+        let mut keep = |b: &Bytes| {
+            if (limit == 0 || removed < limit) && b[..] == *elem {
+                removed += 1;
+                freed += Self::cost(b);
+                false
+            } else {
+                true
+            }
+        };
+        if from_tail {
+            // Walk from the tail: rebuild in order, deciding in reverse.
+            let mut kept: VecDeque<Bytes> = VecDeque::with_capacity(self.items.len());
+            while let Some(b) = self.items.pop_back() {
+                if keep(&b) {
+                    kept.push_front(b);
+                }
+            }
+            self.items = kept;
+        } else {
+            self.items.retain(|b| keep(b));
+        }
+        self.bytes -= freed;
+        removed
+    }
+    /// Position of the first element equal to `elem` (LINSERT's pivot).
+    pub fn position(&self, elem: &[u8]) -> Option<usize> {
+        self.items.iter().position(|b| b[..] == *elem)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(items: &[&str]) -> ListValue {
+        let mut l = ListValue::new();
+        for i in items {
+            l.push_back(Bytes::copy_from_slice(i.as_bytes()));
+        }
+        l
+    }
+
+    fn recount(l: &ListValue) -> usize {
+        l.iter().map(ListValue::cost).sum()
+    }
+
+    #[test]
+    fn remove_matching_keeps_bytes_exact() {
+        let mut l = list(&["a", "b", "a", "c", "a"]);
+        assert_eq!(l.remove_matching(b"a", 2, true), 2);
+        assert_eq!(l.iter().map(|b| &b[..]).collect::<Vec<_>>(), vec![&b"a"[..], b"b", b"c"]);
+        assert_eq!(l.bytes(), recount(&l));
+        let mut l = list(&["a", "b", "a", "c", "a"]);
+        assert_eq!(l.remove_matching(b"a", 2, false), 2);
+        assert_eq!(l.iter().map(|b| &b[..]).collect::<Vec<_>>(), vec![&b"b"[..], b"c", b"a"]);
+        assert_eq!(l.bytes(), recount(&l));
+        assert_eq!(l.remove_matching(b"zz", 0, false), 0);
+        assert_eq!(l.remove_matching(b"b", 0, false), 1);
+        assert_eq!(l.bytes(), recount(&l));
+        assert_eq!(l.position(b"a"), Some(1));
+        assert_eq!(l.position(b"q"), None);
+    }
 }

@@ -6,6 +6,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
+use std::ops::Bound::{self, Excluded, Included, Unbounded};
 
 use bytes::Bytes;
 use indexmap::IndexMap;
@@ -97,31 +98,250 @@ impl ZSetValue {
     pub fn get_index(&self, i: usize) -> Option<(&Bytes, f64)> {
         self.scores.get_index(i).map(|(k, v)| (k, *v))
     }
-    /// Elements with score in the given bounds, ascending.
-    pub fn range_by_score(
-        &self,
-        min: std::ops::Bound<f64>,
-        max: std::ops::Bound<f64>,
-    ) -> impl Iterator<Item = (&Bytes, f64)> {
-        use std::ops::Bound::*;
-        let in_min = move |s: f64| match min {
-            Included(m) => s >= m,
-            Excluded(m) => s > m,
-            Unbounded => true,
+    /// Lowest (score, member).
+    pub fn first(&self) -> Option<(&Bytes, f64)> {
+        self.ordered.first().map(|(s, m)| (m, s.0))
+    }
+    /// Highest (score, member).
+    pub fn last(&self) -> Option<(&Bytes, f64)> {
+        self.ordered.last().map(|(s, m)| (m, s.0))
+    }
+    /// Remove and return the lowest element (ZPOPMIN).
+    pub fn pop_min(&mut self) -> Option<(Bytes, f64)> {
+        let (s, m) = self.ordered.pop_first()?;
+        self.forget(&m);
+        Some((m, s.0))
+    }
+    /// Remove and return the highest element (ZPOPMAX).
+    pub fn pop_max(&mut self) -> Option<(Bytes, f64)> {
+        let (s, m) = self.ordered.pop_last()?;
+        self.forget(&m);
+        Some((m, s.0))
+    }
+    /// Drop `m` from the hash index and the byte count (already gone from the B-tree).
+    fn forget(&mut self, m: &[u8]) {
+        if let Some((k, _)) = self.scores.swap_remove_entry(m) {
+            self.bytes -= MEMBER_OVERHEAD + bytes_cost(k.len());
+        }
+    }
+    /// 0-based descending rank (ZREVRANK), O(rank from the top).
+    pub fn rev_rank(&self, member: &[u8]) -> Option<usize> {
+        let score = self.score(member)?;
+        let key = (Score(score), Bytes::copy_from_slice(member));
+        Some(self.ordered.range((Excluded(key), Unbounded)).count())
+    }
+    /// Elements with ascending ranks in `[start, end)`. Walking to `start` is O(start) going
+    /// forward; iterating it backwards (`.rev()`) starts at `end` from the top, O(len - end).
+    pub fn range_by_rank(&self, start: usize, end: usize) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> {
+        let end = end.min(self.len());
+        let start = start.min(end);
+        self.ordered.iter().skip(start).take(end - start).map(|(s, m)| (m, s.0))
+    }
+    /// Elements with score in the given bounds, ascending (reversible). O(log n) to the first.
+    pub fn range_by_score(&self, min: Bound<f64>, max: Bound<f64>) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> {
+        let range = score_bounds(min, max).map(|b| self.ordered.range(b));
+        range.into_iter().flatten().map(|(s, m)| (m, s.0))
+    }
+    /// Elements whose member is within the lex bounds. Like Redis, lex ranges assume every
+    /// element has the same score: then this is an O(log n) seek in member order. With mixed
+    /// scores (unspecified in Redis) it yields, in score order, the members within the bounds.
+    pub fn range_by_lex<'a>(
+        &'a self,
+        min: LexBound<'_>,
+        max: LexBound<'_>,
+    ) -> Box<dyn DoubleEndedIterator<Item = (&'a Bytes, f64)> + 'a> {
+        let (Some(first), Some(last)) = (self.ordered.first(), self.ordered.last()) else {
+            return Box::new(std::iter::empty());
         };
-        let in_max = move |s: f64| match max {
-            Included(m) => s <= m,
-            Excluded(m) => s < m,
-            Unbounded => true,
-        };
-        let lo = match min {
-            Included(m) | Excluded(m) => Included((Score(m), Bytes::new())),
-            Unbounded => Unbounded,
-        };
-        self.ordered
-            .range((lo, Unbounded))
-            .map(|(s, m)| (m, s.0))
-            .skip_while(move |(_, s)| !in_min(*s))
-            .take_while(move |(_, s)| in_max(*s))
+        if lex_range_empty(&min, &max) {
+            return Box::new(std::iter::empty());
+        }
+        if first.0 == last.0 {
+            let s = first.0;
+            let lo = match min {
+                LexBound::NegInf => Unbounded,
+                LexBound::PosInf => return Box::new(std::iter::empty()),
+                LexBound::Incl(m) => Included((s, Bytes::copy_from_slice(m))),
+                LexBound::Excl(m) => Excluded((s, Bytes::copy_from_slice(m))),
+            };
+            let hi = match max {
+                LexBound::PosInf => Unbounded,
+                LexBound::NegInf => return Box::new(std::iter::empty()),
+                LexBound::Incl(m) => Included((s, Bytes::copy_from_slice(m))),
+                LexBound::Excl(m) => Excluded((s, Bytes::copy_from_slice(m))),
+            };
+            return Box::new(self.ordered.range((lo, hi)).map(|(s, m)| (m, s.0)));
+        }
+        let min = min.to_owned();
+        let max = max.to_owned();
+        Box::new(
+            self.ordered
+                .iter()
+                .filter(move |(_, m)| min.as_ref().le_min(m) && max.as_ref().ge_max(m))
+                .map(|(s, m)| (m, s.0)),
+        )
+    }
+}
+
+/// A ZRANGEBYLEX bound: `-`, `+`, `[member` or `(member`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LexBound<'a> {
+    NegInf,
+    PosInf,
+    Incl(&'a [u8]),
+    Excl(&'a [u8]),
+}
+
+impl<'a> LexBound<'a> {
+    /// Parse Redis's lex range item syntax; None when invalid.
+    pub fn parse(b: &'a [u8]) -> Option<Self> {
+        match b.first()? {
+            b'-' if b.len() == 1 => Some(LexBound::NegInf),
+            b'+' if b.len() == 1 => Some(LexBound::PosInf),
+            b'[' => Some(LexBound::Incl(&b[1..])),
+            b'(' => Some(LexBound::Excl(&b[1..])),
+            _ => None,
+        }
+    }
+    /// Is `m` at or above this bound used as a minimum?
+    pub fn le_min(&self, m: &[u8]) -> bool {
+        match *self {
+            LexBound::NegInf => true,
+            LexBound::PosInf => false,
+            LexBound::Incl(b) => m >= b,
+            LexBound::Excl(b) => m > b,
+        }
+    }
+    /// Is `m` at or below this bound used as a maximum?
+    pub fn ge_max(&self, m: &[u8]) -> bool {
+        match *self {
+            LexBound::NegInf => false,
+            LexBound::PosInf => true,
+            LexBound::Incl(b) => m <= b,
+            LexBound::Excl(b) => m < b,
+        }
+    }
+    fn to_owned(self) -> OwnedLexBound {
+        match self {
+            LexBound::NegInf => OwnedLexBound::NegInf,
+            LexBound::PosInf => OwnedLexBound::PosInf,
+            LexBound::Incl(b) => OwnedLexBound::Incl(b.to_vec()),
+            LexBound::Excl(b) => OwnedLexBound::Excl(b.to_vec()),
+        }
+    }
+}
+
+enum OwnedLexBound {
+    NegInf,
+    PosInf,
+    Incl(Vec<u8>),
+    Excl(Vec<u8>),
+}
+
+impl OwnedLexBound {
+    fn as_ref(&self) -> LexBound<'_> {
+        match self {
+            OwnedLexBound::NegInf => LexBound::NegInf,
+            OwnedLexBound::PosInf => LexBound::PosInf,
+            OwnedLexBound::Incl(b) => LexBound::Incl(b),
+            OwnedLexBound::Excl(b) => LexBound::Excl(b),
+        }
+    }
+}
+
+/// Redis's zslIsInLexRange pre-check: an inverted or empty-exclusive range selects nothing.
+fn lex_range_empty(min: &LexBound<'_>, max: &LexBound<'_>) -> bool {
+    use LexBound::*;
+    match (min, max) {
+        (PosInf, _) | (_, NegInf) => true,
+        (NegInf, _) | (_, PosInf) => false,
+        (Incl(a), Incl(b)) => a > b,
+        (Incl(a), Excl(b)) | (Excl(a), Incl(b)) | (Excl(a), Excl(b)) => a >= b,
+    }
+}
+
+type ScoreKey = (Score, Bytes);
+
+/// B-tree bounds selecting exactly the scores within `min..max`; None when nothing can match.
+/// Lower bounds become `Included((s, ""))` (the empty member sorts first), upper bounds
+/// `Excluded((s, ""))`, using the next representable double for the inclusive/exclusive flip.
+fn score_bounds(min: Bound<f64>, max: Bound<f64>) -> Option<(Bound<ScoreKey>, Bound<ScoreKey>)> {
+    // -0.0 is stored as 0.0 (see insert); bounds must agree for the total order.
+    let norm = |x: f64| if x == 0.0 { 0.0 } else { x };
+    let key = |x: f64| (Score(norm(x)), Bytes::new());
+    let lo = match min {
+        Unbounded => Unbounded,
+        Included(m) => Included(key(m)),
+        Excluded(m) if m == f64::INFINITY => return None,
+        Excluded(m) => Included(key(norm(m).next_up())),
+    };
+    let hi = match max {
+        Unbounded => Unbounded,
+        Included(m) if m == f64::INFINITY => Unbounded,
+        Included(m) => Excluded(key(norm(m).next_up())),
+        Excluded(m) => Excluded(key(m)),
+    };
+    if let (Included(a), Excluded(b)) = (&lo, &hi) {
+        if a > b {
+            return None;
+        }
+    }
+    Some((lo, hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn z(items: &[(&str, f64)]) -> ZSetValue {
+        let mut z = ZSetValue::new();
+        for (m, s) in items {
+            z.insert(Bytes::copy_from_slice(m.as_bytes()), *s);
+        }
+        z
+    }
+
+    fn names<'a>(it: impl Iterator<Item = (&'a Bytes, f64)>) -> Vec<String> {
+        it.map(|(m, _)| String::from_utf8_lossy(m).into_owned()).collect()
+    }
+
+    #[test]
+    fn score_ranges_respect_exclusive_bounds() {
+        let z = z(&[("a", 1.0), ("b", 2.0), ("c", 2.0), ("d", 3.0), ("e", f64::INFINITY)]);
+        assert_eq!(names(z.range_by_score(Included(2.0), Included(2.0))), ["b", "c"]);
+        assert_eq!(names(z.range_by_score(Excluded(1.0), Excluded(3.0))), ["b", "c"]);
+        assert_eq!(names(z.range_by_score(Excluded(1.0), Unbounded).rev()), ["e", "d", "c", "b"]);
+        assert_eq!(names(z.range_by_score(Included(3.0), Included(f64::INFINITY))), ["d", "e"]);
+        assert_eq!(names(z.range_by_score(Excluded(f64::INFINITY), Unbounded)), Vec::<String>::new());
+        assert_eq!(names(z.range_by_score(Included(3.0), Included(1.0))), Vec::<String>::new());
+        assert_eq!(names(z.range_by_score(Excluded(2.0), Excluded(2.0))), Vec::<String>::new());
+    }
+
+    #[test]
+    fn lex_ranges_and_ranks() {
+        let z = z(&[("a", 0.0), ("b", 0.0), ("c", 0.0), ("d", 0.0)]);
+        let lb = |s: &'static str| LexBound::parse(s.as_bytes()).unwrap();
+        assert_eq!(names(z.range_by_lex(lb("[b"), lb("(d"))), ["b", "c"]);
+        assert_eq!(names(z.range_by_lex(lb("-"), lb("+")).rev()), ["d", "c", "b", "a"]);
+        assert_eq!(names(z.range_by_lex(lb("(b"), lb("(b"))), Vec::<String>::new());
+        assert_eq!(names(z.range_by_lex(lb("+"), lb("-"))), Vec::<String>::new());
+        assert!(LexBound::parse(b"b").is_none() && LexBound::parse(b"-x").is_none());
+        assert_eq!(names(z.range_by_rank(1, 3)), ["b", "c"]);
+        assert_eq!(names(z.range_by_rank(1, 3).rev()), ["c", "b"]);
+        assert_eq!((z.rank(b"c"), z.rev_rank(b"c")), (Some(2), Some(1)));
+        let mixed = super::tests::z(&[("a", 2.0), ("b", 1.0), ("c", 0.0)]);
+        assert_eq!(names(mixed.range_by_lex(lb("[b"), lb("+"))), ["c", "b"]);
+    }
+
+    #[test]
+    fn bytes_return_to_zero() {
+        let mut z = z(&[("a", 1.0), ("bb", 2.0), ("ccc", 3.0)]);
+        assert!(z.bytes() > 0);
+        z.insert(Bytes::from_static(b"a"), 5.0);
+        assert_eq!(z.pop_min().map(|(m, s)| (m, s)), Some((Bytes::from_static(b"bb"), 2.0)));
+        assert_eq!(z.pop_max().map(|(m, s)| (m, s)), Some((Bytes::from_static(b"a"), 5.0)));
+        assert_eq!(z.remove(b"ccc"), Some(3.0));
+        assert!(z.is_empty());
+        assert_eq!(z.bytes(), 0);
     }
 }
