@@ -22,6 +22,8 @@ use crate::shared::{ServerStats, Shared};
 /// A started server: its bound addresses and a handle to stop it.
 pub struct Running {
     pub resp_addr: SocketAddr,
+    /// The Momento-compatible gRPC listener's bound address.
+    pub grpc_addr: SocketAddr,
     pub shared: Arc<Shared>,
     tasks: Mutex<Option<JoinSet<()>>>,
 }
@@ -64,6 +66,7 @@ impl Running {
         let bind = format!("{}:{}", config.server.bind, config.server.resp_port);
         let listener = TcpListener::bind(&bind).await.with_context(|| format!("binding RESP listener on {bind}"))?;
         let resp_addr = listener.local_addr()?;
+        let (grpc_listener, grpc_addr) = crate::grpc::bind(&config.server.bind, config.server.grpc_port).await?;
         let now = store.now_ms();
         let topics = ferrite_topics::Topics::new(topics_config(&config));
         let shared = Arc::new(Shared {
@@ -79,12 +82,14 @@ impl Running {
             resp_addr: RwLock::new(Some(resp_addr)),
         });
         tracing::info!(%resp_addr, "RESP listener bound");
+        tracing::info!(%grpc_addr, "gRPC (Momento) listener bound");
 
         let mut tasks = JoinSet::new();
         tasks.spawn(accept_loop(shared.clone(), listener));
         tasks.spawn(active_expiry(shared.clone()));
         tasks.spawn(sweep_topics(shared.clone()));
-        Ok(Running { resp_addr, shared, tasks: Mutex::new(Some(tasks)) })
+        tasks.spawn(crate::grpc::serve(shared.clone(), grpc_listener, crate::grpc::GrpcLimits::default()));
+        Ok(Running { resp_addr, grpc_addr, shared, tasks: Mutex::new(Some(tasks)) })
     }
 
     /// Ask the server to stop (same as SIGTERM or SHUTDOWN).

@@ -38,12 +38,24 @@ impl TestServer {
         let addr = running.resp_addr;
         Self { running, addr }
     }
+    /// The Momento-compatible gRPC listener.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.running.grpc_addr
+    }
+    /// `http://127.0.0.1:PORT`, what the Momento SDKs' endpoint override wants.
+    pub fn grpc_endpoint(&self) -> String {
+        format!("http://{}", self.running.grpc_addr)
+    }
     pub fn url(&self) -> String {
         format!("redis://{}/", self.addr)
     }
     /// A multiplexed `redis` crate connection (RESP2).
     pub async fn client(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.url()).unwrap().get_multiplexed_async_connection().await.unwrap()
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
     }
     pub async fn raw(&self) -> RawConn {
         RawConn::connect(self.addr).await
@@ -64,7 +76,10 @@ pub struct RawConn {
 
 impl RawConn {
     pub async fn connect(addr: SocketAddr) -> Self {
-        Self { stream: TcpStream::connect(addr).await.unwrap(), buf: Vec::new() }
+        Self {
+            stream: TcpStream::connect(addr).await.unwrap(),
+            buf: Vec::new(),
+        }
     }
     pub async fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.unwrap();
@@ -80,7 +95,10 @@ impl RawConn {
     /// Read until exactly `expected.len()` bytes arrived (or 5 s pass) and compare.
     pub async fn expect(&mut self, expected: &[u8]) {
         let got = self.read_n(expected.len()).await;
-        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(expected));
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected)
+        );
     }
     pub async fn read_n(&mut self, n: usize) -> Vec<u8> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
@@ -115,7 +133,10 @@ impl RawConn {
 }
 
 /// Run a command through the `redis` crate and return the typed result.
-pub async fn q<T: redis::FromRedisValue>(c: &mut redis::aio::MultiplexedConnection, args: &[&str]) -> redis::RedisResult<T> {
+pub async fn q<T: redis::FromRedisValue>(
+    c: &mut redis::aio::MultiplexedConnection,
+    args: &[&str],
+) -> redis::RedisResult<T> {
     let mut cmd = redis::cmd(args[0]);
     for a in &args[1..] {
         cmd.arg(*a);

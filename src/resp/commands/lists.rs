@@ -1,4 +1,814 @@
-//! (being written)
-use crate::resp::dispatch::CommandSpec;
+//! List commands, including the blocking ones (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP).
+//!
+//! Blocking protocol: a blocking handler first tries the non-blocking operation. When there is
+//! nothing to pop it either asks the connection to wait (`*ctx.block = Some(..)`, writing
+//! nothing) or, inside MULTI (`!ctx.may_block`), answers nil itself. Every push onto a list
+//! calls `ctx.signal_key` so waiting clients retry.
 
-pub const COMMANDS: &[CommandSpec] = &[];
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferrite_resp::ReplyWriter;
+use ferrite_storage::value::{owned, ListValue};
+use ferrite_storage::{Shard, Value};
+
+use crate::resp::args::*;
+use crate::resp::conn::BlockRequest;
+use crate::resp::dispatch::{cmd, flags::*, CommandSpec, Ctx, KEY1};
+
+const L: &str = "list";
+
+#[rustfmt::skip]
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd("lpush", -3, WRITE | DENYOOM | FAST, KEY1, L, lpush),
+    cmd("rpush", -3, WRITE | DENYOOM | FAST, KEY1, L, rpush),
+    cmd("lpushx", -3, WRITE | DENYOOM | FAST, KEY1, L, lpushx),
+    cmd("rpushx", -3, WRITE | DENYOOM | FAST, KEY1, L, rpushx),
+    cmd("lpop", -2, WRITE | FAST, KEY1, L, lpop),
+    cmd("rpop", -2, WRITE | FAST, KEY1, L, rpop),
+    cmd("llen", 2, READONLY | FAST, KEY1, L, llen),
+    cmd("lrange", 4, READONLY, KEY1, L, lrange),
+    cmd("lindex", 3, READONLY, KEY1, L, lindex),
+    cmd("lset", 4, WRITE | DENYOOM, KEY1, L, lset),
+    cmd("lrem", 4, WRITE, KEY1, L, lrem),
+    cmd("ltrim", 4, WRITE, KEY1, L, ltrim),
+    cmd("linsert", 5, WRITE | DENYOOM, KEY1, L, linsert),
+    cmd("lpos", -3, READONLY, KEY1, L, lpos),
+    cmd("lmove", 5, WRITE | DENYOOM, (1, 2, 1), L, lmove),
+    cmd("rpoplpush", 3, WRITE | DENYOOM, (1, 2, 1), L, rpoplpush),
+    // Keys follow numkeys, which the table cannot express: declare everything from the first
+    // key up to the argument before last (the LEFT/RIGHT word always follows the keys), so no
+    // key is missed; at worst LEFT/COUNT are over-declared (a spurious WATCH touch).
+    cmd("lmpop", -4, WRITE, (2, -2, 1), L, lmpop),
+    cmd("blpop", -3, WRITE | BLOCKING, (1, -2, 1), L, blpop),
+    cmd("brpop", -3, WRITE | BLOCKING, (1, -2, 1), L, brpop),
+    cmd("blmove", 6, WRITE | DENYOOM | BLOCKING, (1, 2, 1), L, blmove),
+    cmd("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, (1, 2, 1), L, brpoplpush),
+    cmd("blmpop", -5, WRITE | BLOCKING, (3, -2, 1), L, blmpop),
+];
+
+const ERR_MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";
+const ERR_TIMEOUT_RANGE: &str = "ERR timeout is out of range";
+const ERR_RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
+
+/// Type check failed (the caller writes WRONGTYPE).
+struct WrongType;
+
+fn new_list() -> Value {
+    Value::List(Box::new(ListValue::new()))
+}
+
+fn is_list(v: &Value) -> bool {
+    matches!(v, Value::List(_))
+}
+
+/// Read-only access to the list at `key` (counts a keyspace hit/miss).
+fn read_list<R>(
+    s: &mut Shard,
+    key: &[u8],
+    now: u64,
+    f: impl FnOnce(&ListValue) -> R,
+) -> Result<Option<R>, WrongType> {
+    match s.get(key, now) {
+        None => Ok(None),
+        Some(e) => match &e.value {
+            Value::List(l) => Ok(Some(f(l))),
+            _ => Err(WrongType),
+        },
+    }
+}
+
+/// Mutable access to an existing list. Emptied lists are deleted when the guard drops; the TTL
+/// is kept.
+fn write_list<R>(
+    s: &mut Shard,
+    key: &[u8],
+    now: u64,
+    f: impl FnOnce(&mut ListValue) -> R,
+) -> Result<Option<R>, WrongType> {
+    match s.get_mut(key, now) {
+        None => Ok(None),
+        Some(mut e) => match &mut e.value {
+            Value::List(l) => Ok(Some(f(l))),
+            _ => Err(WrongType),
+        },
+    }
+}
+
+/// The list at `key`, created empty when missing (the caller must push onto it).
+fn list_or_create<R>(
+    s: &mut Shard,
+    key: &[u8],
+    now: u64,
+    f: impl FnOnce(&mut ListValue) -> R,
+) -> Result<R, WrongType> {
+    if let Some(e) = s.peek(key, now) {
+        if !is_list(&e.value) {
+            return Err(WrongType);
+        }
+    }
+    let mut e = s.get_or_insert_with(key, now, new_list);
+    match &mut e.value {
+        Value::List(l) => Ok(f(l)),
+        _ => Err(WrongType),
+    }
+}
+
+#[inline]
+fn pop_end(l: &mut ListValue, left: bool) -> Option<Bytes> {
+    if left {
+        l.pop_front()
+    } else {
+        l.pop_back()
+    }
+}
+
+#[inline]
+fn push_end(l: &mut ListValue, v: Bytes, left: bool) {
+    if left {
+        l.push_front(v)
+    } else {
+        l.push_back(v)
+    }
+}
+
+/// getPositiveLongFromObjectOrReply: not an integer -> `msg` (or the generic integer error),
+/// negative -> `msg` (or "must be positive").
+fn non_negative(w: &mut ReplyWriter<'_>, b: &[u8], msg: Option<&str>) -> Option<i64> {
+    match parse_i64(b) {
+        None => {
+            w.error(msg.unwrap_or(ERR_NOT_INT));
+            None
+        }
+        Some(v) if v < 0 => {
+            w.error(msg.unwrap_or(ERR_MUST_BE_POSITIVE));
+            None
+        }
+        Some(v) => Some(v),
+    }
+}
+
+/// `LEFT` / `RIGHT` -> true for left; otherwise writes a syntax error.
+fn parse_side(w: &mut ReplyWriter<'_>, b: &[u8]) -> Option<bool> {
+    if eq_ic(b, "left") {
+        Some(true)
+    } else if eq_ic(b, "right") {
+        Some(false)
+    } else {
+        w.error(ERR_SYNTAX);
+        None
+    }
+}
+
+/// Redis's getTimeoutFromObjectOrReply in seconds: a float, rounded up to whole milliseconds;
+/// 0 = block forever (`Some(None)`).
+fn parse_timeout(w: &mut ReplyWriter<'_>, b: &[u8], now_ms: u64) -> Option<Option<Duration>> {
+    let Some(secs) = parse_f64(b) else {
+        w.error(ERR_TIMEOUT_INVALID);
+        return None;
+    };
+    let ms = (secs * 1000.0).ceil();
+    if ms > i64::MAX as f64 {
+        w.error(ERR_TIMEOUT_RANGE);
+        return None;
+    }
+    if ms < 0.0 {
+        w.error(ERR_TIMEOUT_NEG);
+        return None;
+    }
+    if ms == 0.0 {
+        return Some(None);
+    }
+    let ms = ms as u64;
+    if ms > i64::MAX as u64 - now_ms {
+        w.error(ERR_TIMEOUT_RANGE);
+        return None;
+    }
+    Some(Some(Duration::from_millis(ms)))
+}
+
+/// Nothing to pop: wait (outside MULTI) or answer nil now.
+fn block_or_nil(
+    ctx: &mut Ctx<'_, '_>,
+    keys: &[Bytes],
+    timeout: Option<Duration>,
+    w: &mut ReplyWriter<'_>,
+    nil_bulk: bool,
+) {
+    if ctx.may_block {
+        *ctx.block = Some(BlockRequest {
+            keys: keys.iter().map(|k| owned(k)).collect(),
+            timeout,
+        });
+    } else if nil_bulk {
+        w.null();
+    } else {
+        w.null_array();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pushes
+
+fn push_generic(
+    ctx: &mut Ctx<'_, '_>,
+    args: &[Bytes],
+    w: &mut ReplyWriter<'_>,
+    left: bool,
+    only_existing: bool,
+) {
+    let key = &args[1];
+    let r = ctx.with_key(key, |s, now| {
+        let push_all = |l: &mut ListValue| {
+            for v in &args[2..] {
+                push_end(l, owned(v), left);
+            }
+            l.len()
+        };
+        if only_existing {
+            write_list(s, key, now, push_all).map(|n| n.unwrap_or(0))
+        } else {
+            list_or_create(s, key, now, push_all)
+        }
+    });
+    match r {
+        Ok(n) => {
+            w.int(n as i64);
+            if n > 0 {
+                ctx.signal_key(key);
+            }
+        }
+        Err(WrongType) => w.error(ERR_WRONGTYPE),
+    }
+}
+
+fn lpush(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    push_generic(ctx, args, w, true, false);
+}
+
+fn rpush(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    push_generic(ctx, args, w, false, false);
+}
+
+fn lpushx(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    push_generic(ctx, args, w, true, true);
+}
+
+fn rpushx(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    push_generic(ctx, args, w, false, true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pops
+
+fn pop_generic(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>, left: bool) {
+    if args.len() > 3 {
+        let name = if left { "lpop" } else { "rpop" };
+        w.error(&format!(
+            "ERR wrong number of arguments for '{name}' command"
+        ));
+        return;
+    }
+    let count = match args.get(2) {
+        Some(c) => match non_negative(w, c, None) {
+            Some(n) => Some(n as usize),
+            None => return,
+        },
+        None => None,
+    };
+    let key = &args[1];
+    let r = ctx.with_key(key, |s, now| {
+        write_list(s, key, now, |l| {
+            let n = count.unwrap_or(1).min(l.len());
+            (0..n)
+                .filter_map(|_| pop_end(l, left))
+                .collect::<Vec<Bytes>>()
+        })
+    });
+    match (r, count) {
+        (Err(WrongType), _) => w.error(ERR_WRONGTYPE),
+        (Ok(None), None) => w.null(),
+        (Ok(None), Some(_)) => w.null_array(),
+        (Ok(Some(v)), None) => match v.first() {
+            Some(b) => w.bulk(b),
+            None => w.null(),
+        },
+        (Ok(Some(v)), Some(_)) => {
+            w.array(v.len());
+            for b in &v {
+                w.bulk(b);
+            }
+        }
+    }
+}
+
+fn lpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    pop_generic(ctx, args, w, true);
+}
+
+fn rpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    pop_generic(ctx, args, w, false);
+}
+
+/// Pop up to `count` elements from the first existing list among `keys` (atomically over all
+/// of them). Ok(None) when every key is missing.
+fn pop_first(
+    ctx: &mut Ctx<'_, '_>,
+    keys: &[Bytes],
+    left: bool,
+    count: usize,
+) -> Result<Option<(Bytes, Vec<Bytes>)>, WrongType> {
+    ctx.with_keys(keys.iter().map(|k| &k[..]), |locked, now| {
+        for k in keys {
+            let popped = write_list(locked.shard(k), k, now, |l| {
+                let n = count.min(l.len());
+                (0..n)
+                    .filter_map(|_| pop_end(l, left))
+                    .collect::<Vec<Bytes>>()
+            })?;
+            if let Some(v) = popped {
+                return Ok(Some((k.clone(), v)));
+            }
+        }
+        Ok(None)
+    })
+}
+
+fn bpop_generic(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>, left: bool) {
+    let Some(timeout) = parse_timeout(w, &args[args.len() - 1], ctx.now) else {
+        return;
+    };
+    let keys = &args[1..args.len() - 1];
+    match pop_first(ctx, keys, left, 1) {
+        Err(WrongType) => w.error(ERR_WRONGTYPE),
+        Ok(Some((k, v))) => {
+            w.array(2);
+            w.bulk(&k);
+            w.bulk(&v[0]);
+        }
+        Ok(None) => block_or_nil(ctx, keys, timeout, w, false),
+    }
+}
+
+fn blpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    bpop_generic(ctx, args, w, true);
+}
+
+fn brpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    bpop_generic(ctx, args, w, false);
+}
+
+/// LMPOP/BLMPOP after `numkeys` at `args[idx]`: (keys range, left, count).
+fn parse_mpop(
+    w: &mut ReplyWriter<'_>,
+    args: &[Bytes],
+    idx: usize,
+) -> Option<(std::ops::Range<usize>, bool, usize)> {
+    const NUMKEYS: &str = "ERR numkeys should be greater than 0";
+    const COUNT: &str = "ERR count should be greater than 0";
+    let numkeys = match parse_i64(&args[idx]) {
+        Some(n) if n >= 1 => n as usize,
+        _ => {
+            w.error(NUMKEYS);
+            return None;
+        }
+    };
+    let where_idx = match idx.checked_add(numkeys).and_then(|i| i.checked_add(1)) {
+        Some(i) if i < args.len() => i,
+        _ => {
+            w.error(ERR_SYNTAX);
+            return None;
+        }
+    };
+    let left = parse_side(w, &args[where_idx])?;
+    let mut count: Option<usize> = None;
+    let mut j = where_idx + 1;
+    while j < args.len() {
+        if count.is_none() && eq_ic(&args[j], "count") && j + 1 < args.len() {
+            match parse_i64(&args[j + 1]) {
+                Some(n) if n >= 1 => count = Some(n as usize),
+                _ => {
+                    w.error(COUNT);
+                    return None;
+                }
+            }
+            j += 2;
+        } else {
+            w.error(ERR_SYNTAX);
+            return None;
+        }
+    }
+    Some((idx + 1..where_idx, left, count.unwrap_or(1)))
+}
+
+fn write_mpop(w: &mut ReplyWriter<'_>, key: &[u8], vals: &[Bytes]) {
+    w.array(2);
+    w.bulk(key);
+    w.array(vals.len());
+    for v in vals {
+        w.bulk(v);
+    }
+}
+
+fn lmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let Some((keys, left, count)) = parse_mpop(w, args, 1) else {
+        return;
+    };
+    match pop_first(ctx, &args[keys], left, count) {
+        Err(WrongType) => w.error(ERR_WRONGTYPE),
+        Ok(Some((k, v))) => write_mpop(w, &k, &v),
+        Ok(None) => w.null_array(),
+    }
+}
+
+fn blmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let Some(timeout) = parse_timeout(w, &args[1], ctx.now) else {
+        return;
+    };
+    let Some((keys, left, count)) = parse_mpop(w, args, 2) else {
+        return;
+    };
+    let keys = &args[keys];
+    match pop_first(ctx, keys, left, count) {
+        Err(WrongType) => w.error(ERR_WRONGTYPE),
+        Ok(Some((k, v))) => write_mpop(w, &k, &v),
+        Ok(None) => block_or_nil(ctx, keys, timeout, w, false),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Moves
+
+/// Pop from `src`'s `from_left` end and push onto `dst`'s `to_left` end, atomically. Ok(None)
+/// when `src` is missing; a wrong-typed destination fails before anything is popped.
+fn move_one(
+    ctx: &mut Ctx<'_, '_>,
+    src: &[u8],
+    dst: &[u8],
+    from_left: bool,
+    to_left: bool,
+) -> Result<Option<Bytes>, WrongType> {
+    ctx.with_keys([src, dst], |locked, now| {
+        match locked.shard(src).peek(src, now) {
+            None => return Ok(None),
+            Some(e) if !is_list(&e.value) => return Err(WrongType),
+            Some(_) => {}
+        }
+        if let Some(e) = locked.shard(dst).peek(dst, now) {
+            if !is_list(&e.value) {
+                return Err(WrongType);
+            }
+        }
+        if src == dst {
+            // Rotate in place (one guard, so a single-element list survives with its TTL).
+            return write_list(locked.shard(src), src, now, |l| {
+                let v = pop_end(l, from_left)?;
+                push_end(l, v.clone(), to_left);
+                Some(v)
+            })
+            .map(Option::flatten);
+        }
+        let Some(v) = write_list(locked.shard(src), src, now, |l| pop_end(l, from_left))?.flatten()
+        else {
+            return Ok(None);
+        };
+        list_or_create(locked.shard(dst), dst, now, |l| {
+            push_end(l, v.clone(), to_left)
+        })?;
+        Ok(Some(v))
+    })
+}
+
+fn move_reply(
+    ctx: &mut Ctx<'_, '_>,
+    r: Result<Option<Bytes>, WrongType>,
+    dst: &[u8],
+    w: &mut ReplyWriter<'_>,
+) -> bool {
+    match r {
+        Err(WrongType) => w.error(ERR_WRONGTYPE),
+        Ok(Some(v)) => {
+            w.bulk(&v);
+            ctx.signal_key(dst);
+        }
+        Ok(None) => return false,
+    }
+    true
+}
+
+fn lmove(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let Some(from) = parse_side(w, &args[3]) else {
+        return;
+    };
+    let Some(to) = parse_side(w, &args[4]) else {
+        return;
+    };
+    let r = move_one(ctx, &args[1], &args[2], from, to);
+    if !move_reply(ctx, r, &args[2], w) {
+        w.null();
+    }
+}
+
+fn rpoplpush(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let r = move_one(ctx, &args[1], &args[2], false, true);
+    if !move_reply(ctx, r, &args[2], w) {
+        w.null();
+    }
+}
+
+fn blmove_generic(
+    ctx: &mut Ctx<'_, '_>,
+    args: &[Bytes],
+    w: &mut ReplyWriter<'_>,
+    from: bool,
+    to: bool,
+    timeout: Option<Duration>,
+) {
+    let r = move_one(ctx, &args[1], &args[2], from, to);
+    if !move_reply(ctx, r, &args[2], w) {
+        // Inside MULTI Redis answers a null bulk here (a timeout gives a null array).
+        block_or_nil(ctx, &args[1..2], timeout, w, true);
+    }
+}
+
+fn blmove(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let Some(from) = parse_side(w, &args[3]) else {
+        return;
+    };
+    let Some(to) = parse_side(w, &args[4]) else {
+        return;
+    };
+    let Some(timeout) = parse_timeout(w, &args[5], ctx.now) else {
+        return;
+    };
+    blmove_generic(ctx, args, w, from, to, timeout);
+}
+
+fn brpoplpush(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let Some(timeout) = parse_timeout(w, &args[3], ctx.now) else {
+        return;
+    };
+    blmove_generic(ctx, args, w, false, true, timeout);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads and in-place edits
+
+fn llen(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    match ctx.with_key(&args[1], |s, now| read_list(s, &args[1], now, |l| l.len())) {
+        Ok(n) => w.int(n.unwrap_or(0) as i64),
+        Err(WrongType) => w.error(ERR_WRONGTYPE),
+    }
+}
+
+fn lrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let Some(start) = int_or_err(w, &args[2]) else {
+        return;
+    };
+    let Some(stop) = int_or_err(w, &args[3]) else {
+        return;
+    };
+    let key = &args[1];
+    let r = ctx.with_key(key, |s, now| {
+        read_list(s, key, now, |l| {
+            match normalize_range(start, stop, l.len()) {
+                None => w.array(0),
+                Some((a, b)) => {
+                    w.array(b - a);
+                    for v in l.range(a, b) {
+                        w.bulk(v);
+                    }
+                }
+            }
+        })
+    });
+    match r {
+        Ok(Some(())) => {}
+        Ok(None) => w.array(0),
+        Err(WrongType) => w.error(ERR_WRONGTYPE),
+    }
+}
+
+/// A Redis list index (negative from the tail) -> position, if in range.
+fn list_index(i: i64, len: usize) -> Option<usize> {
+    let i = if i < 0 { len as i64 + i } else { i };
+    (i >= 0 && (i as u64) < len as u64).then_some(i as usize)
+}
+
+fn lindex(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let key = &args[1];
+    // Redis looks the key up (and type-checks it) before parsing the index.
+    let r = ctx.with_key(key, |s, now| {
+        read_list(s, key, now, |l| {
+            parse_i64(&args[2]).map(|i| list_index(i, l.len()).and_then(|p| l.get(p).cloned()))
+        })
+    });
+    match r {
+        Err(WrongType) => w.error(ERR_WRONGTYPE),
+        Ok(None) => w.null(),
+        Ok(Some(None)) => w.error(ERR_NOT_INT),
+        Ok(Some(Some(Some(v)))) => w.bulk(&v),
+        Ok(Some(Some(None))) => w.null(),
+    }
+}
+
+fn lset(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let key = &args[1];
+    enum Out {
+        Ok,
+        NotInt,
+        Range,
+    }
+    let r = ctx.with_key(key, |s, now| {
+        write_list(s, key, now, |l| {
+            let Some(i) = parse_i64(&args[2]) else {
+                return Out::NotInt;
+            };
+            match list_index(i, l.len()) {
+                Some(p) => {
+                    l.set(p, owned(&args[3]));
+                    Out::Ok
+                }
+                None => Out::Range,
+            }
+        })
+    });
+    match r {
+        Err(WrongType) => w.error(ERR_WRONGTYPE),
+        Ok(None) => w.error(ERR_NO_KEY),
+        Ok(Some(Out::NotInt)) => w.error(ERR_NOT_INT),
+        Ok(Some(Out::Range)) => w.error(ERR_INDEX_RANGE),
+        Ok(Some(Out::Ok)) => w.ok(),
+    }
+}
+
+fn lrem(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let Some(count) = int_or_err(w, &args[2]) else {
+        return;
+    };
+    let key = &args[1];
+    let r = ctx.with_key(key, |s, now| {
+        write_list(s, key, now, |l| {
+            l.remove_matching(
+                &args[3],
+                count.unsigned_abs().min(usize::MAX as u64) as usize,
+                count < 0,
+            )
+        })
+    });
+    match r {
+        Err(WrongType) => w.error(ERR_WRONGTYPE),
+        Ok(n) => w.int(n.unwrap_or(0) as i64),
+    }
+}
+
+fn ltrim(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let Some(start) = int_or_err(w, &args[2]) else {
+        return;
+    };
+    let Some(stop) = int_or_err(w, &args[3]) else {
+        return;
+    };
+    let key = &args[1];
+    let r = ctx.with_key(key, |s, now| {
+        write_list(s, key, now, |l| {
+            match normalize_range(start, stop, l.len()) {
+                Some((a, b)) => l.retain_range(a, b),
+                // Empty range: the whole list goes (the guard deletes the key).
+                None => l.retain_range(0, 0),
+            }
+        })
+    });
+    match r {
+        Err(WrongType) => w.error(ERR_WRONGTYPE),
+        Ok(_) => w.ok(),
+    }
+}
+
+fn linsert(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let after = if eq_ic(&args[2], "after") {
+        true
+    } else if eq_ic(&args[2], "before") {
+        false
+    } else {
+        w.error(ERR_SYNTAX);
+        return;
+    };
+    let key = &args[1];
+    let r = ctx.with_key(key, |s, now| {
+        write_list(s, key, now, |l| match l.position(&args[3]) {
+            None => -1,
+            Some(p) => {
+                l.insert(p + after as usize, owned(&args[4]));
+                l.len() as i64
+            }
+        })
+    });
+    match r {
+        Err(WrongType) => w.error(ERR_WRONGTYPE),
+        Ok(n) => {
+            let n = n.unwrap_or(0);
+            w.int(n);
+            if n > 0 {
+                ctx.signal_key(key);
+            }
+        }
+    }
+}
+
+fn lpos(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let mut rank: i64 = 1;
+    let mut count: Option<usize> = None;
+    let mut maxlen: usize = 0;
+    let mut j = 3;
+    while j < args.len() {
+        let more = j + 1 < args.len();
+        if eq_ic(&args[j], "rank") && more {
+            j += 1;
+            match parse_i64(&args[j]) {
+                None => return w.error(ERR_NOT_INT),
+                Some(i64::MIN) => {
+                    return w.error(&format!(
+                        "ERR value is out of range, value must between {} and {}",
+                        -i64::MAX,
+                        i64::MAX
+                    ))
+                }
+                Some(0) => return w.error(ERR_RANK_ZERO),
+                Some(r) => rank = r,
+            }
+        } else if eq_ic(&args[j], "count") && more {
+            j += 1;
+            let Some(c) = non_negative(w, &args[j], Some("ERR COUNT can't be negative")) else {
+                return;
+            };
+            count = Some(c as usize);
+        } else if eq_ic(&args[j], "maxlen") && more {
+            j += 1;
+            let Some(m) = non_negative(w, &args[j], Some("ERR MAXLEN can't be negative")) else {
+                return;
+            };
+            maxlen = m as usize;
+        } else {
+            return w.error(ERR_SYNTAX);
+        }
+        j += 1;
+    }
+    let key = &args[1];
+    let elem = &args[2];
+    let r = ctx.with_key(key, |s, now| {
+        read_list(s, key, now, |l| {
+            let len = l.len();
+            let want = match count {
+                Some(0) => usize::MAX,
+                Some(c) => c,
+                None => 1,
+            };
+            let skip = rank.unsigned_abs() - 1;
+            let limit = if maxlen == 0 { len } else { maxlen.min(len) };
+            let mut found = Vec::new();
+            let mut matches: u64 = 0;
+            let mut visit = |idx: usize, b: &Bytes| {
+                if b[..] == elem[..] {
+                    matches += 1;
+                    if matches > skip {
+                        found.push(idx);
+                        return found.len() < want;
+                    }
+                }
+                true
+            };
+            if rank > 0 {
+                for (i, b) in l.iter().enumerate().take(limit) {
+                    if !visit(i, b) {
+                        break;
+                    }
+                }
+            } else {
+                for (i, b) in l.iter().enumerate().rev().take(limit) {
+                    if !visit(i, b) {
+                        break;
+                    }
+                }
+            }
+            found
+        })
+    });
+    match r {
+        Err(WrongType) => w.error(ERR_WRONGTYPE),
+        Ok(found) => {
+            let found = found.unwrap_or_default();
+            if count.is_some() {
+                w.array(found.len());
+                for i in found {
+                    w.int(i as i64);
+                }
+            } else {
+                match found.first() {
+                    Some(&i) => w.int(i as i64),
+                    None => w.null(),
+                }
+            }
+        }
+    }
+}

@@ -1,4 +1,1191 @@
-//! (being written)
-use crate::resp::dispatch::CommandSpec;
+//! Server and connection-admin commands: PING, ECHO, TIME, INFO, CONFIG, COMMAND, CLIENT,
+//! SHUTDOWN, LASTSAVE, SAVE/BGSAVE, DEBUG, LOLWUT, ROLE.
+//!
+//! Deadlock rule: inside EXEC (`ctx.exec` is Some) this thread already holds every shard lock
+//! of `ctx.cache`, so nothing here may lock the current cache's shards directly (no
+//! `store.stats()`, `cache.len()`, `cache.stats()`): the current cache is visited through
+//! `ctx.for_each_shard`, and only OTHER caches are locked directly.
 
-pub const COMMANDS: &[CommandSpec] = &[];
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use ferrite_resp::ReplyWriter;
+use ferrite_storage::{Cache, ShardStats};
+
+use crate::resp::args::*;
+use crate::resp::client::ClientInfo;
+use crate::resp::dispatch::{cmd, flags::*, table, CommandSpec, Ctx, NO_KEYS};
+
+const G: &str = "server";
+const C: &str = "connection";
+
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd("ping", -1, FAST | PUBSUB_OK, NO_KEYS, C, ping),
+    cmd("echo", 2, FAST, NO_KEYS, C, echo),
+    cmd("time", 1, FAST, NO_KEYS, G, time),
+    cmd("info", -1, 0, NO_KEYS, G, info),
+    cmd("config", -2, ADMIN, NO_KEYS, G, config),
+    cmd("command", -1, 0, NO_KEYS, G, command),
+    cmd("client", -2, 0, NO_KEYS, C, client),
+    cmd("shutdown", -1, ADMIN | NO_MULTI, NO_KEYS, G, shutdown),
+    cmd("lastsave", 1, FAST, NO_KEYS, G, lastsave),
+    cmd("save", 1, ADMIN | NO_MULTI, NO_KEYS, G, no_persistence),
+    cmd("bgsave", -1, ADMIN, NO_KEYS, G, no_persistence),
+    cmd("bgrewriteaof", 1, ADMIN, NO_KEYS, G, no_persistence),
+    cmd("debug", -2, ADMIN, NO_KEYS, G, debug),
+    cmd("lolwut", -1, READONLY | FAST, NO_KEYS, G, lolwut),
+    cmd("role", 1, FAST, NO_KEYS, G, role),
+];
+
+// ---------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------
+
+fn unknown_subcommand(w: &mut ReplyWriter<'_>, cmd: &str, sub: &[u8]) {
+    let sub: String = String::from_utf8_lossy(sub).chars().take(128).collect();
+    w.error(&format!("ERR unknown subcommand '{sub}'. Try {cmd} HELP."));
+}
+
+fn subcommand_arity(w: &mut ReplyWriter<'_>, full: &str) {
+    w.error(&format!(
+        "ERR wrong number of arguments for '{full}' command"
+    ));
+}
+
+/// A subcommand's arity check, Redis style (N exact, -N at least N, counting the command name).
+fn arity_ok(args: &[Bytes], arity: i32) -> bool {
+    if arity >= 0 {
+        args.len() == arity as usize
+    } else {
+        args.len() >= (-arity) as usize
+    }
+}
+
+fn help(w: &mut ReplyWriter<'_>, lines: &[&str]) {
+    w.array(lines.len() + 2);
+    for l in lines {
+        w.simple(l);
+    }
+    w.simple("HELP");
+    w.simple("    Print this help.");
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Redis's bytesToHuman: `123B`, `1.50K`, `2.00M`, ...
+pub fn bytes_to_human(n: u64) -> String {
+    const UNITS: [(u64, &str); 5] = [
+        (1 << 50, "P"),
+        (1 << 40, "T"),
+        (1 << 30, "G"),
+        (1 << 20, "M"),
+        (1 << 10, "K"),
+    ];
+    for (div, unit) in UNITS {
+        if n >= div {
+            return format!("{:.2}{}", n as f64 / div as f64, unit);
+        }
+    }
+    format!("{n}B")
+}
+
+fn unix_now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// Resident set size in bytes (Linux `/proc/self/statm`, pages of 4 KiB), 0 if unknown.
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}
+
+fn os_string() -> String {
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
+    let name = read("/proc/sys/kernel/ostype").unwrap_or_else(|| std::env::consts::OS.to_string());
+    match read("/proc/sys/kernel/osrelease") {
+        Some(rel) => format!("{name} {rel} {}", std::env::consts::ARCH),
+        None => format!("{name} {}", std::env::consts::ARCH),
+    }
+}
+
+/// Keyspace statistics summed over every cache, without locking the current cache's shards
+/// directly (see the module note).
+fn keyspace_stats(ctx: &mut Ctx<'_, '_>) -> ShardStats {
+    let mut t = ShardStats::default();
+    let mut add = |s: &ShardStats| {
+        t.hits += s.hits;
+        t.misses += s.misses;
+        t.expired += s.expired;
+        t.evicted += s.evicted;
+    };
+    if ctx.exec.is_none() {
+        // No lock held: the store's own sum also counts deleted caches.
+        let s = ctx.shared.store.stats();
+        add(&s);
+        return t;
+    }
+    for c in ctx.shared.store.caches() {
+        if !Arc::ptr_eq(&c, ctx.cache) {
+            add(&c.stats());
+        }
+    }
+    ctx.for_each_shard(|s, _| add(&s.stats));
+    t
+}
+
+// ---------------------------------------------------------------------------
+// PING, ECHO, TIME, LASTSAVE, ROLE, LOLWUT, SAVE
+// ---------------------------------------------------------------------------
+
+fn ping(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    if args.len() > 2 {
+        w.error("ERR wrong number of arguments for 'ping' command");
+        return;
+    }
+    let subscribed = ctx.client.subscriptions.load(Ordering::Relaxed)
+        + ctx.client.psubscriptions.load(Ordering::Relaxed)
+        > 0;
+    if subscribed && !ctx.resp3 {
+        w.array(2);
+        w.bulk(b"pong");
+        w.bulk(args.get(1).map(|a| &a[..]).unwrap_or(b""));
+    } else if let Some(a) = args.get(1) {
+        w.bulk(a);
+    } else {
+        w.simple("PONG");
+    }
+}
+
+fn echo(_: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    w.bulk(&args[1]);
+}
+
+fn time(_: &mut Ctx<'_, '_>, _: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let now = unix_now();
+    w.array(2);
+    w.bulk(now.as_secs().to_string().as_bytes());
+    w.bulk(now.subsec_micros().to_string().as_bytes());
+}
+
+fn lastsave(ctx: &mut Ctx<'_, '_>, _: &[Bytes], w: &mut ReplyWriter<'_>) {
+    // Nothing is ever saved: report the start of the server, like a fresh Redis.
+    w.int((ctx.shared.started_ms / 1000) as i64);
+}
+
+fn no_persistence(_: &mut Ctx<'_, '_>, _: &[Bytes], w: &mut ReplyWriter<'_>) {
+    w.error("ERR Ferrite does not persist data");
+}
+
+fn role(_: &mut Ctx<'_, '_>, _: &[Bytes], w: &mut ReplyWriter<'_>) {
+    w.array(3);
+    w.bulk(b"master");
+    w.int(0);
+    w.array(0);
+}
+
+fn lolwut(_: &mut Ctx<'_, '_>, _: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let text = format!(
+        "Ferrite ver. {} (Redis ver. {})\n",
+        env!("CARGO_PKG_VERSION"),
+        crate::REDIS_COMPAT_VERSION
+    );
+    w.verbatim("txt", &text);
+}
+
+fn debug(_: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let sub = &args[1];
+    if eq_ic(sub, "help") {
+        help(
+            w,
+            &[
+                "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+            ],
+        );
+    } else if eq_ic(sub, "sleep") {
+        if args.len() != 3 {
+            subcommand_arity(w, "debug|sleep");
+            return;
+        }
+        let Some(secs) = float_or_err(w, &args[2]) else {
+            return;
+        };
+        if secs > 0.0 && secs.is_finite() {
+            // Redis blocks the whole server; we block this connection's worker thread.
+            std::thread::sleep(Duration::from_secs_f64(secs));
+        }
+        w.ok();
+    } else {
+        unknown_subcommand(w, "DEBUG", sub);
+    }
+}
+
+fn shutdown(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let mut abort = false;
+    let (mut save, mut nosave) = (false, false);
+    for a in &args[1..] {
+        if eq_ic(a, "nosave") {
+            nosave = true;
+        } else if eq_ic(a, "save") {
+            save = true;
+        } else if eq_ic(a, "now") || eq_ic(a, "force") {
+        } else if eq_ic(a, "abort") {
+            abort = true;
+        } else {
+            w.error(ERR_SYNTAX);
+            return;
+        }
+    }
+    if (save && nosave) || (abort && args.len() > 2) {
+        w.error(ERR_SYNTAX);
+        return;
+    }
+    if abort {
+        w.error("ERR No shutdown in progress.");
+        return;
+    }
+    tracing::info!(client = ctx.client.id, "SHUTDOWN requested by a client");
+    // No reply: the connection (like every other) is closed by the shutdown.
+    ctx.shared.request_shutdown();
+}
+
+// ---------------------------------------------------------------------------
+// INFO
+// ---------------------------------------------------------------------------
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "cluster",
+    "keyspace",
+];
+
+fn info(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let mut wanted: Vec<&'static str> = Vec::new();
+    if args.len() == 1 {
+        wanted.extend_from_slice(DEFAULT_SECTIONS);
+    }
+    for a in &args[1..] {
+        let a = String::from_utf8_lossy(a).to_ascii_lowercase();
+        match a.as_str() {
+            "all" | "default" | "everything" => wanted.extend_from_slice(DEFAULT_SECTIONS),
+            other => {
+                if let Some(s) = DEFAULT_SECTIONS.iter().find(|s| **s == other) {
+                    wanted.push(s);
+                }
+            }
+        }
+    }
+    let text = info_text(ctx, &wanted);
+    w.verbatim("txt", &text);
+}
+
+/// The INFO text for the given sections (in Redis's order, each once).
+pub fn info_text(ctx: &mut Ctx<'_, '_>, wanted: &[&str]) -> String {
+    let mut out = String::with_capacity(2048);
+    let mut first = true;
+    for section in DEFAULT_SECTIONS {
+        if !wanted.contains(section) {
+            continue;
+        }
+        if !first {
+            out.push_str("\r\n");
+        }
+        first = false;
+        info_section(ctx, section, &mut out);
+    }
+    out
+}
+
+macro_rules! field {
+    ($out:expr, $name:expr, $val:expr) => {{
+        let _ = write!($out, "{}:{}\r\n", $name, $val);
+    }};
+}
+
+fn info_section(ctx: &mut Ctx<'_, '_>, section: &str, out: &mut String) {
+    let sh = ctx.shared;
+    let st = &sh.stats;
+    match section {
+        "server" => {
+            out.push_str("# Server\r\n");
+            let now_ms = sh.store.now_ms();
+            let uptime = now_ms.saturating_sub(sh.started_ms) / 1000;
+            let port = sh.resp_addr.read().map(|a| a.port()).unwrap_or(0);
+            field!(out, "redis_version", crate::REDIS_COMPAT_VERSION);
+            field!(out, "ferrite_version", env!("CARGO_PKG_VERSION"));
+            field!(out, "redis_git_sha1", "00000000");
+            field!(out, "redis_git_dirty", 0);
+            field!(out, "redis_mode", "standalone");
+            field!(out, "os", os_string());
+            field!(out, "arch_bits", usize::BITS);
+            field!(out, "multiplexing_api", "epoll");
+            field!(out, "process_id", std::process::id());
+            field!(out, "run_id", sh.run_id);
+            field!(out, "tcp_port", port);
+            field!(out, "server_time_usec", unix_now().as_micros());
+            field!(out, "uptime_in_seconds", uptime);
+            field!(out, "uptime_in_days", uptime / 86400);
+            field!(out, "hz", 10);
+            field!(
+                out,
+                "executable",
+                std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+            field!(out, "config_file", "");
+        }
+        "clients" => {
+            out.push_str("# Clients\r\n");
+            let clients = sh.clients.all();
+            let pubsub = clients
+                .iter()
+                .filter(|c| {
+                    c.subscriptions.load(Ordering::Relaxed)
+                        + c.psubscriptions.load(Ordering::Relaxed)
+                        > 0
+                })
+                .count();
+            field!(out, "connected_clients", clients.len());
+            field!(out, "cluster_connections", 0);
+            field!(out, "maxclients", sh.config.read().limits.max_clients);
+            field!(out, "client_recent_max_input_buffer", 0);
+            field!(out, "client_recent_max_output_buffer", 0);
+            field!(out, "blocked_clients", sh.waiters.blocked_clients());
+            field!(out, "tracking_clients", 0);
+            field!(out, "pubsub_clients", pubsub);
+            field!(out, "clients_in_timeout_table", 0);
+        }
+        "memory" => {
+            out.push_str("# Memory\r\n");
+            let used = sh.store.budget().used();
+            let rss = rss_bytes();
+            let (maxmemory, policy) = {
+                let c = sh.config.read();
+                (c.memory.maxmemory, sh.store.config().policy.name())
+            };
+            field!(out, "used_memory", used);
+            field!(out, "used_memory_human", bytes_to_human(used));
+            field!(out, "used_memory_rss", rss);
+            field!(out, "used_memory_rss_human", bytes_to_human(rss));
+            field!(out, "maxmemory", maxmemory);
+            field!(out, "maxmemory_human", bytes_to_human(maxmemory));
+            field!(out, "maxmemory_policy", policy);
+            let frag = if used > 0 {
+                rss as f64 / used as f64
+            } else {
+                0.0
+            };
+            field!(out, "mem_fragmentation_ratio", format!("{frag:.2}"));
+            field!(out, "mem_allocator", "libc");
+        }
+        "persistence" => {
+            out.push_str("# Persistence\r\n");
+            field!(out, "loading", 0);
+            field!(out, "async_loading", 0);
+            field!(out, "rdb_changes_since_last_save", 0);
+            field!(out, "rdb_bgsave_in_progress", 0);
+            field!(out, "rdb_last_save_time", sh.started_ms / 1000);
+            field!(out, "rdb_last_bgsave_status", "ok");
+            field!(out, "aof_enabled", 0);
+            field!(out, "aof_rewrite_in_progress", 0);
+        }
+        "stats" => {
+            out.push_str("# Stats\r\n");
+            let ks = keyspace_stats(ctx);
+            let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+            field!(
+                out,
+                "total_connections_received",
+                get(&st.total_connections)
+            );
+            field!(out, "total_commands_processed", get(&st.total_commands));
+            field!(out, "instantaneous_ops_per_sec", 0);
+            field!(out, "total_net_input_bytes", get(&st.net_input_bytes));
+            field!(out, "total_net_output_bytes", get(&st.net_output_bytes));
+            field!(out, "rejected_connections", get(&st.rejected_connections));
+            field!(out, "expired_keys", ks.expired);
+            field!(out, "evicted_keys", ks.evicted);
+            field!(out, "evicted_clients", get(&st.output_limit_disconnects));
+            field!(out, "keyspace_hits", ks.hits);
+            field!(out, "keyspace_misses", ks.misses);
+            field!(out, "pubsub_channels", 0);
+            field!(out, "pubsub_patterns", 0);
+            field!(out, "total_error_replies", 0);
+            field!(out, "total_protocol_errors", get(&st.protocol_errors));
+            field!(
+                out,
+                "client_output_buffer_limit_disconnections",
+                get(&st.output_limit_disconnects)
+            );
+        }
+        "replication" => {
+            out.push_str("# Replication\r\n");
+            field!(out, "role", "master");
+            field!(out, "connected_slaves", 0);
+            field!(out, "master_failover_state", "no-failover");
+            field!(out, "master_replid", sh.run_id);
+            field!(
+                out,
+                "master_replid2",
+                "0000000000000000000000000000000000000000"
+            );
+            field!(out, "master_repl_offset", 0);
+            field!(out, "second_repl_offset", -1);
+            field!(out, "repl_backlog_active", 0);
+        }
+        "cpu" => {
+            out.push_str("# CPU\r\n");
+            let (user, sys) = cpu_times();
+            field!(out, "used_cpu_sys", format!("{sys:.6}"));
+            field!(out, "used_cpu_user", format!("{user:.6}"));
+        }
+        "cluster" => {
+            out.push_str("# Cluster\r\n");
+            field!(out, "cluster_enabled", 0);
+        }
+        "keyspace" => {
+            out.push_str("# Keyspace\r\n");
+            let (mut keys, mut expires) = (0usize, 0usize);
+            ctx.for_each_shard(|s, now| {
+                keys += s.len();
+                // O(keys): there is no per-shard count of volatile keys.
+                expires += s.iter_live(now).filter(|(_, e)| e.expires_at != 0).count();
+            });
+            if keys > 0 {
+                let _ = write!(out, "db0:keys={keys},expires={expires},avg_ttl=0\r\n");
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Process CPU time (user, system) in seconds from `/proc/self/stat`, 0 if unknown.
+fn cpu_times() -> (f64, f64) {
+    let Ok(s) = std::fs::read_to_string("/proc/self/stat") else {
+        return (0.0, 0.0);
+    };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let Some(rest) = s.rfind(')').map(|i| &s[i + 1..]) else {
+        return (0.0, 0.0);
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    (tick(11), tick(12))
+}
+
+// ---------------------------------------------------------------------------
+// CONFIG
+// ---------------------------------------------------------------------------
+
+/// Parameters CONFIG GET knows, with Redis's names.
+const CONFIG_NAMES: &[&str] = &[
+    "maxmemory",
+    "maxmemory-policy",
+    "maxmemory-samples",
+    "maxclients",
+    "timeout",
+    "proto-max-bulk-len",
+    "client-query-buffer-limit",
+    "port",
+    "bind",
+    "databases",
+    "save",
+    "appendonly",
+];
+
+fn config_value(ctx: &Ctx<'_, '_>, name: &str) -> String {
+    let c = ctx.shared.config.read();
+    match name {
+        "maxmemory" => c.memory.maxmemory.to_string(),
+        "maxmemory-policy" => ctx.shared.store.config().policy.name().to_string(),
+        "maxmemory-samples" => ctx.shared.store.config().eviction_samples.to_string(),
+        "maxclients" => c.limits.max_clients.to_string(),
+        "timeout" => c.limits.idle_timeout_secs.to_string(),
+        "proto-max-bulk-len" => c.limits.max_bulk_len.to_string(),
+        "client-query-buffer-limit" => c.limits.query_buffer_limit.to_string(),
+        "port" => ctx
+            .shared
+            .resp_addr
+            .read()
+            .map(|a| a.port())
+            .unwrap_or(c.server.resp_port)
+            .to_string(),
+        "bind" => c.server.bind.clone(),
+        "databases" => "1".to_string(),
+        "appendonly" => "no".to_string(),
+        _ => String::new(), // save
+    }
+}
+
+fn config(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let sub = &args[1];
+    if eq_ic(sub, "get") {
+        if !arity_ok(args, -3) {
+            return subcommand_arity(w, "config|get");
+        }
+        let mut names: Vec<&str> = Vec::new();
+        for pat in &args[2..] {
+            let pat = pat.to_ascii_lowercase();
+            for n in CONFIG_NAMES {
+                if crate::resp::glob::matches(&pat, n.as_bytes()) && !names.contains(n) {
+                    names.push(n);
+                }
+            }
+        }
+        w.map(names.len());
+        for n in names {
+            w.bulk(n.as_bytes());
+            w.bulk(config_value(ctx, n).as_bytes());
+        }
+    } else if eq_ic(sub, "set") {
+        if !arity_ok(args, -4) || !args.len().is_multiple_of(2) {
+            return subcommand_arity(w, "config|set");
+        }
+        config_set(ctx, &args[2..], w);
+    } else if eq_ic(sub, "resetstat") {
+        if args.len() != 2 {
+            return subcommand_arity(w, "config|resetstat");
+        }
+        ctx.shared.stats.reset();
+        for c in ctx.shared.store.caches() {
+            if !Arc::ptr_eq(&c, ctx.cache) {
+                reset_cache_stats(&c);
+            }
+        }
+        ctx.for_each_shard(|s, _| s.stats = ShardStats::default());
+        w.ok();
+    } else if eq_ic(sub, "rewrite") {
+        if args.len() != 2 {
+            return subcommand_arity(w, "config|rewrite");
+        }
+        w.error("ERR The server is running without a config file");
+    } else if eq_ic(sub, "help") {
+        if args.len() != 2 {
+            return subcommand_arity(w, "config|help");
+        }
+        help(
+            w,
+            &[
+                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET <pattern>",
+                "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>",
+                "    Set the configuration <directive> to <value>.",
+                "RESETSTAT",
+                "    Reset statistics reported by the INFO command.",
+                "REWRITE",
+                "    Rewrite the configuration file.",
+            ],
+        );
+    } else {
+        unknown_subcommand(w, "CONFIG", sub);
+    }
+}
+
+fn reset_cache_stats(c: &Cache) {
+    for i in 0..c.shard_count() {
+        c.lock_shard(i).stats = ShardStats::default();
+    }
+}
+
+enum Setting {
+    MaxMemory(u64),
+    Policy(ferrite_storage::EvictionPolicy),
+    MaxClients(usize),
+    Timeout(u64),
+    MaxBulkLen(u64),
+    QueryBufferLimit(u64),
+}
+
+fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
+    // Validate everything first, then apply: CONFIG SET is all or nothing, as in Redis 7.
+    let mut settings = Vec::new();
+    for pair in pairs.chunks(2) {
+        let name = lossy(&pair[0]).to_ascii_lowercase();
+        let val = lossy(&pair[1]);
+        let fail = |w: &mut ReplyWriter<'_>, why: &str| {
+            w.error(&format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            ));
+        };
+        let memory = || ferrite_config::parse_memory_size(&val).ok();
+        let int = || val.trim().parse::<u64>().ok().filter(|_| !val.is_empty());
+        let s = match name.as_str() {
+            "maxmemory" => match memory() {
+                Some(n) => Setting::MaxMemory(n),
+                None => return fail(w, "argument must be a memory value"),
+            },
+            "maxmemory-policy" => match ferrite_storage::EvictionPolicy::parse(&val) {
+                Some(p) => Setting::Policy(p),
+                None => {
+                    return fail(
+                        w,
+                        "argument(s) must be one of the following: allkeys-lru, noeviction",
+                    )
+                }
+            },
+            "maxclients" => match int().filter(|&n| n >= 1) {
+                Some(n) => Setting::MaxClients(n as usize),
+                None => return fail(w, "argument couldn't be parsed into an integer"),
+            },
+            "timeout" => match int() {
+                Some(n) => Setting::Timeout(n),
+                None => return fail(w, "argument couldn't be parsed into an integer"),
+            },
+            "proto-max-bulk-len" => match memory().filter(|&n| n >= 1024 * 1024) {
+                Some(n) => Setting::MaxBulkLen(n),
+                None => return fail(w, "argument must be a memory value"),
+            },
+            "client-query-buffer-limit" => match memory().filter(|&n| n >= 1024 * 1024) {
+                Some(n) => Setting::QueryBufferLimit(n),
+                None => return fail(w, "argument must be a memory value"),
+            },
+            "port" | "bind" | "databases" | "maxmemory-samples" => {
+                return fail(w, "can't set immutable config");
+            }
+            "save" | "appendonly" if val.is_empty() || val.eq_ignore_ascii_case("no") => continue,
+            _ => {
+                let msg = format!(
+                    "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+                    lossy(&pair[0])
+                );
+                return w.error(&msg);
+            }
+        };
+        settings.push(s);
+    }
+    let store = &ctx.shared.store;
+    let mut shrink = false;
+    {
+        let mut c = ctx.shared.config.write();
+        for s in settings {
+            match s {
+                Setting::MaxMemory(n) => {
+                    c.memory.maxmemory = n;
+                    // Redis: 0 = no limit.
+                    store.set_maxmemory(if n == 0 { u64::MAX } else { n });
+                    shrink = true;
+                }
+                Setting::Policy(p) => {
+                    c.memory.eviction = match p {
+                        ferrite_storage::EvictionPolicy::AllKeysLru => {
+                            ferrite_config::EvictionPolicy::AllkeysLru
+                        }
+                        ferrite_storage::EvictionPolicy::NoEviction => {
+                            ferrite_config::EvictionPolicy::Noeviction
+                        }
+                    };
+                    store.set_policy(p);
+                }
+                // Connection limits are read when a connection starts: they apply to new ones.
+                Setting::MaxClients(n) => c.limits.max_clients = n,
+                Setting::Timeout(n) => c.limits.idle_timeout_secs = n,
+                Setting::MaxBulkLen(n) => c.limits.max_bulk_len = n,
+                Setting::QueryBufferLimit(n) => c.limits.query_buffer_limit = n,
+            }
+        }
+    }
+    // A lower limit evicts right away, as in Redis (not inside EXEC: eviction takes the shard
+    // locks this thread already holds; the next write evicts instead).
+    if shrink && ctx.exec.is_none() {
+        // Each call evicts a bounded amount: repeat while it makes progress.
+        let mut used = store.budget().used();
+        while store.ensure_memory(0).is_err() {
+            let now_used = store.budget().used();
+            if now_used >= used {
+                break;
+            }
+            used = now_used;
+        }
+    }
+    w.ok();
+}
+
+// ---------------------------------------------------------------------------
+// COMMAND
+// ---------------------------------------------------------------------------
+
+fn flag_names(spec: &CommandSpec) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    for (f, n) in [
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (BLOCKING, "blocking"),
+        (FAST, "fast"),
+        (NO_MULTI, "no_multi"),
+    ] {
+        if spec.has(f) {
+            v.push(n);
+        }
+    }
+    if spec.group == "pubsub" {
+        v.push("pubsub");
+    }
+    v
+}
+
+fn acl_categories(spec: &CommandSpec) -> Vec<String> {
+    let group = match spec.group {
+        "transactions" => "transaction",
+        "zset" | "sorted_set" | "sortedset" => "sortedset",
+        g => g,
+    };
+    let mut v = vec![format!("@{group}")];
+    if spec.has(WRITE) {
+        v.push("@write".into());
+    }
+    if spec.has(READONLY) {
+        v.push("@read".into());
+    }
+    v.push(if spec.has(FAST) {
+        "@fast".into()
+    } else {
+        "@slow".into()
+    });
+    if spec.has(ADMIN) {
+        v.push("@admin".into());
+        v.push("@dangerous".into());
+    }
+    if spec.has(BLOCKING) {
+        v.push("@blocking".into());
+    }
+    if spec.first_key > 0 {
+        v.push("@keyspace".into());
+    }
+    v.dedup();
+    v
+}
+
+fn command_info(w: &mut ReplyWriter<'_>, spec: &CommandSpec) {
+    w.array(10);
+    w.bulk(spec.name.as_bytes());
+    w.int(spec.arity as i64);
+    let flags = flag_names(spec);
+    w.set(flags.len());
+    for f in flags {
+        w.simple(f);
+    }
+    w.int(spec.first_key as i64);
+    w.int(spec.last_key as i64);
+    w.int(spec.step as i64);
+    let cats = acl_categories(spec);
+    w.set(cats.len());
+    for c in &cats {
+        w.simple(c);
+    }
+    w.set(0); // tips
+    w.array(0); // key specs
+    w.array(0); // subcommands
+}
+
+fn sorted_specs() -> Vec<&'static CommandSpec> {
+    let mut v: Vec<&'static CommandSpec> = table().values().copied().collect();
+    v.sort_by_key(|s| s.name);
+    v
+}
+
+fn lookup_name(name: &[u8]) -> Option<&'static CommandSpec> {
+    let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+    table().get(lower.as_str()).copied()
+}
+
+fn command(_: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    if args.len() == 1 {
+        let all = sorted_specs();
+        w.array(all.len());
+        for s in all {
+            command_info(w, s);
+        }
+        return;
+    }
+    let sub = &args[1];
+    if eq_ic(sub, "count") {
+        if args.len() != 2 {
+            return subcommand_arity(w, "command|count");
+        }
+        w.int(table().len() as i64);
+    } else if eq_ic(sub, "info") {
+        if args.len() == 2 {
+            let all = sorted_specs();
+            w.array(all.len());
+            for s in all {
+                command_info(w, s);
+            }
+            return;
+        }
+        w.array(args.len() - 2);
+        for name in &args[2..] {
+            match lookup_name(name) {
+                Some(s) => command_info(w, s),
+                None => w.null(),
+            }
+        }
+    } else if eq_ic(sub, "docs") {
+        let specs: Vec<&'static CommandSpec> = if args.len() == 2 {
+            sorted_specs()
+        } else {
+            args[2..].iter().filter_map(|n| lookup_name(n)).collect()
+        };
+        w.map(specs.len());
+        for s in specs {
+            w.bulk(s.name.as_bytes());
+            w.map(0);
+        }
+    } else if eq_ic(sub, "list") {
+        command_list(args, w);
+    } else if eq_ic(sub, "getkeys") {
+        if !arity_ok(args, -3) {
+            return subcommand_arity(w, "command|getkeys");
+        }
+        let Some(spec) = lookup_name(&args[2]) else {
+            return w.error("ERR Invalid command specified");
+        };
+        let cmd_args = &args[2..];
+        if !spec.arity_ok(cmd_args.len()) {
+            return w.error("ERR Invalid number of arguments specified for command");
+        }
+        let keys: Vec<&[u8]> = spec.keys(cmd_args).collect();
+        if keys.is_empty() {
+            return w.error("ERR The command has no key arguments");
+        }
+        w.array(keys.len());
+        for k in keys {
+            w.bulk(k);
+        }
+    } else if eq_ic(sub, "help") {
+        help(
+            w,
+            &[
+                "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "(no subcommand)",
+                "    Return details about all Redis commands.",
+                "COUNT",
+                "    Return the total number of commands in this Redis server.",
+                "LIST",
+                "    Return a list of all commands in this Redis server.",
+                "INFO [<command-name> ...]",
+                "    Return details about multiple Redis commands.",
+                "DOCS [<command-name> ...]",
+                "    Return documentation details about multiple Redis commands.",
+                "GETKEYS <full-command>",
+                "    Return the keys from a full Redis command.",
+            ],
+        );
+    } else {
+        unknown_subcommand(w, "COMMAND", sub);
+    }
+}
+
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]
+fn command_list(args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let specs = sorted_specs();
+    let names: Vec<&'static str> = match args.len() {
+        2 => specs.iter().map(|s| s.name).collect(),
+        5 if eq_ic(&args[2], "filterby") => {
+            let (kind, val) = (&args[3], args[4].to_ascii_lowercase());
+            if eq_ic(kind, "module") {
+                Vec::new()
+            } else if eq_ic(kind, "aclcat") {
+                let cat = format!("@{}", String::from_utf8_lossy(&val).trim_start_matches('@'));
+                specs
+                    .iter()
+                    .filter(|s| acl_categories(s).contains(&cat))
+                    .map(|s| s.name)
+                    .collect()
+            } else if eq_ic(kind, "pattern") {
+                specs
+                    .iter()
+                    .filter(|s| crate::resp::glob::matches(&val, s.name.as_bytes()))
+                    .map(|s| s.name)
+                    .collect()
+            } else {
+                return w.error(ERR_SYNTAX);
+            }
+        }
+        _ => return w.error(ERR_SYNTAX),
+    };
+    w.array(names.len());
+    for n in names {
+        w.bulk(n.as_bytes());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// CLIENT
+// ---------------------------------------------------------------------------
+
+/// Redis's validateClientAttr: printable ASCII without spaces.
+fn valid_attr(b: &[u8]) -> bool {
+    b.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+fn is_pubsub(c: &ClientInfo) -> bool {
+    c.subscriptions.load(Ordering::Relaxed) + c.psubscriptions.load(Ordering::Relaxed) > 0
+}
+
+fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let sub = &args[1];
+    let me = ctx.client;
+    let lower = String::from_utf8_lossy(sub).to_ascii_lowercase();
+    let (arity, full): (i32, &str) = match lower.as_str() {
+        "setname" => (3, "client|setname"),
+        "getname" => (2, "client|getname"),
+        "id" => (2, "client|id"),
+        "list" => (-2, "client|list"),
+        "info" => (2, "client|info"),
+        "kill" => (-3, "client|kill"),
+        "setinfo" => (4, "client|setinfo"),
+        "no-evict" => (3, "client|no-evict"),
+        "no-touch" => (3, "client|no-touch"),
+        "help" => (2, "client|help"),
+        _ => return unknown_subcommand(w, "CLIENT", sub),
+    };
+    if !arity_ok(args, arity) {
+        return subcommand_arity(w, full);
+    }
+    match lower.as_str() {
+        "setname" => {
+            let name = &args[2];
+            if !valid_attr(name) {
+                return w.error("ERR Client names cannot contain spaces, newlines or special characters.");
+            }
+            *me.name.lock() = if name.is_empty() { None } else { Some(Bytes::copy_from_slice(name)) };
+            w.ok();
+        }
+        "getname" => match me.name.lock().clone() {
+            Some(n) => w.bulk(&n),
+            None => w.null(),
+        },
+        "id" => w.int(me.id as i64),
+        "info" => {
+            let line = me.describe(ctx.shared.store.now_ms()) + "\n";
+            w.verbatim("txt", &line);
+        }
+        "list" => client_list(ctx, args, w),
+        "kill" => client_kill(ctx, args, w),
+        "setinfo" => {
+            let attr = &args[2];
+            let label = if eq_ic(attr, "lib-name") {
+                "lib-name"
+            } else if eq_ic(attr, "lib-ver") {
+                "lib-ver"
+            } else {
+                return w.error(&format!("ERR Unrecognized option '{}'", lossy(attr)));
+            };
+            if !valid_attr(&args[3]) {
+                return w.error(&format!("ERR {label} cannot contain spaces, newlines or special characters."));
+            }
+            w.ok();
+        }
+        "no-evict" | "no-touch" => {
+            if eq_ic(&args[2], "on") || eq_ic(&args[2], "off") {
+                w.ok();
+            } else {
+                w.error(ERR_SYNTAX);
+            }
+        }
+        _ => help(
+            w,
+            &[
+                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GETNAME",
+                "    Return the name of the current connection.",
+                "ID",
+                "    Return the ID of the current connection.",
+                "INFO",
+                "    Return information about the current client connection.",
+                "KILL <ip:port>",
+                "    Kill connection made from <ip:port>.",
+                "KILL <option> <value> [<option> <value> [...]]",
+                "    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>,",
+                "    TYPE normal|pubsub, USER <username>, SKIPME yes|no, MAXAGE <seconds>.",
+                "LIST [TYPE normal|pubsub] [ID <id> [<id> ...]]",
+                "    Return information about client connections.",
+                "SETNAME <name>",
+                "    Assign the name <name> to the current connection.",
+                "SETINFO <option> <value>",
+                "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+                "NO-EVICT (ON|OFF)",
+                "    Accepted for compatibility.",
+                "NO-TOUCH (ON|OFF)",
+                "    Accepted for compatibility.",
+            ],
+        ),
+    }
+}
+
+fn client_list(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let mut type_filter: Option<bool> = None; // Some(true) = pubsub only, Some(false) = normal only
+    let mut none_match = false;
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < args.len() {
+        if eq_ic(&args[i], "type") && i + 1 < args.len() {
+            let t = &args[i + 1];
+            if eq_ic(t, "normal") {
+                type_filter = Some(false);
+            } else if eq_ic(t, "pubsub") {
+                type_filter = Some(true);
+            } else if eq_ic(t, "master") || eq_ic(t, "replica") || eq_ic(t, "slave") {
+                none_match = true;
+            } else {
+                return w.error(&format!("ERR Unknown client type '{}'", lossy(t)));
+            }
+            i += 2;
+        } else if eq_ic(&args[i], "id") && i + 1 < args.len() {
+            let mut v = Vec::new();
+            for a in &args[i + 1..] {
+                match parse_i64(a) {
+                    Some(n) if n > 0 => v.push(n as u64),
+                    _ => return w.error("ERR Invalid client ID"),
+                }
+            }
+            ids = Some(v);
+            i = args.len();
+        } else {
+            return w.error(ERR_SYNTAX);
+        }
+    }
+    let now = ctx.shared.store.now_ms();
+    let mut text = String::new();
+    if !none_match {
+        for c in ctx.shared.clients.all() {
+            if type_filter.is_some_and(|p| p != is_pubsub(&c)) {
+                continue;
+            }
+            if ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
+                continue;
+            }
+            text.push_str(&c.describe(now));
+            text.push('\n');
+        }
+    }
+    w.verbatim("txt", &text);
+}
+
+fn client_kill(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let me = ctx.client;
+    if args.len() == 3 {
+        // Old form: CLIENT KILL ip:port (may kill ourselves).
+        let addr = lossy(&args[2]);
+        match ctx
+            .shared
+            .clients
+            .all()
+            .into_iter()
+            .find(|c| c.addr.to_string() == addr)
+        {
+            Some(c) => {
+                w.ok();
+                c.kill();
+            }
+            None => w.error("ERR No such client"),
+        }
+        return;
+    }
+    if !args.len().is_multiple_of(2) {
+        return w.error(ERR_SYNTAX);
+    }
+    let mut id: Option<u64> = None;
+    let mut addr: Option<String> = None;
+    let mut laddr: Option<String> = None;
+    let mut ctype: Option<Option<bool>> = None; // Some(None) = matches nobody
+    let mut user: Option<String> = None;
+    let mut maxage: Option<u64> = None;
+    let mut skipme = true;
+    for pair in args[2..].chunks(2) {
+        let (opt, val) = (&pair[0], &pair[1]);
+        if eq_ic(opt, "id") {
+            match parse_i64(val) {
+                Some(n) if n > 0 => id = Some(n as u64),
+                _ => return w.error("ERR client-id should be greater than 0"),
+            }
+        } else if eq_ic(opt, "addr") {
+            addr = Some(lossy(val));
+        } else if eq_ic(opt, "laddr") {
+            laddr = Some(lossy(val));
+        } else if eq_ic(opt, "type") {
+            ctype = Some(if eq_ic(val, "normal") {
+                Some(false)
+            } else if eq_ic(val, "pubsub") {
+                Some(true)
+            } else if eq_ic(val, "master") || eq_ic(val, "replica") || eq_ic(val, "slave") {
+                None
+            } else {
+                return w.error(&format!("ERR Unknown client type '{}'", lossy(val)));
+            });
+        } else if eq_ic(opt, "user") {
+            user = Some(lossy(val));
+        } else if eq_ic(opt, "skipme") {
+            if eq_ic(val, "yes") {
+                skipme = true;
+            } else if eq_ic(val, "no") {
+                skipme = false;
+            } else {
+                return w.error(ERR_SYNTAX);
+            }
+        } else if eq_ic(opt, "maxage") {
+            match parse_i64(val) {
+                Some(n) if n >= 0 => maxage = Some(n as u64),
+                _ => return w.error(ERR_NOT_INT),
+            }
+        } else {
+            return w.error(ERR_SYNTAX);
+        }
+    }
+    let now = ctx.shared.store.now_ms();
+    let mut killed = 0i64;
+    let mut kill_me = false;
+    for c in ctx.shared.clients.all() {
+        let matches = id.is_none_or(|id| c.id == id)
+            && addr.as_ref().is_none_or(|a| c.addr.to_string() == *a)
+            && laddr.as_ref().is_none_or(|a| c.laddr.to_string() == *a)
+            && ctype.is_none_or(|t| t == Some(is_pubsub(&c)))
+            && user.as_ref().is_none_or(|u| u == "default")
+            && maxage.is_none_or(|m| now.saturating_sub(c.created_ms) / 1000 >= m);
+        if !matches {
+            continue;
+        }
+        if c.id == me.id {
+            if skipme {
+                continue;
+            }
+            kill_me = true;
+        } else {
+            c.kill();
+        }
+        killed += 1;
+    }
+    w.int(killed);
+    if kill_me {
+        me.kill();
+    }
+}

@@ -149,11 +149,17 @@ mod tests {
     fn remove_matching_keeps_bytes_exact() {
         let mut l = list(&["a", "b", "a", "c", "a"]);
         assert_eq!(l.remove_matching(b"a", 2, true), 2);
-        assert_eq!(l.iter().map(|b| &b[..]).collect::<Vec<_>>(), vec![&b"a"[..], b"b", b"c"]);
+        assert_eq!(
+            l.iter().map(|b| &b[..]).collect::<Vec<_>>(),
+            vec![&b"a"[..], b"b", b"c"]
+        );
         assert_eq!(l.bytes(), recount(&l));
         let mut l = list(&["a", "b", "a", "c", "a"]);
         assert_eq!(l.remove_matching(b"a", 2, false), 2);
-        assert_eq!(l.iter().map(|b| &b[..]).collect::<Vec<_>>(), vec![&b"b"[..], b"c", b"a"]);
+        assert_eq!(
+            l.iter().map(|b| &b[..]).collect::<Vec<_>>(),
+            vec![&b"b"[..], b"c", b"a"]
+        );
         assert_eq!(l.bytes(), recount(&l));
         assert_eq!(l.remove_matching(b"zz", 0, false), 0);
         assert_eq!(l.remove_matching(b"b", 0, false), 1);

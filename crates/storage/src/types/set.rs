@@ -61,4 +61,46 @@ impl SetValue {
     pub fn iter(&self) -> impl Iterator<Item = &Bytes> {
         self.members.iter()
     }
+    /// Keep only the members for which `keep` is true (SDIFF/SINTER filtering).
+    pub fn retain(&mut self, mut keep: impl FnMut(&Bytes) -> bool) {
+        let mut freed = 0;
+        self.members.retain(|m| {
+            let k = keep(m);
+            if !k {
+                freed += MEMBER_OVERHEAD + bytes_cost(m.len());
+            }
+            k
+        });
+        self.bytes -= freed;
+    }
+    /// Remove every member.
+    pub fn clear(&mut self) {
+        self.members.clear();
+        self.bytes = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_accounting_follows_members() {
+        let mut s = SetValue::new();
+        assert!(s.insert(Bytes::from_static(b"a")));
+        assert!(!s.insert(Bytes::from_static(b"a")));
+        assert!(s.insert(Bytes::from_static(b"bb")));
+        assert!(s.insert(Bytes::from_static(b"ccc")));
+        let one = |n| MEMBER_OVERHEAD + bytes_cost(n);
+        assert_eq!(s.bytes(), one(1) + one(2) + one(3));
+        s.retain(|m| m.len() != 2);
+        assert_eq!(s.bytes(), one(1) + one(3));
+        assert_eq!(s.swap_remove_index(0).as_deref(), Some(&b"a"[..]));
+        assert_eq!(s.bytes(), one(3));
+        assert!(s.remove(b"ccc"));
+        assert_eq!(s.bytes(), 0);
+        s.insert(Bytes::from_static(b"x"));
+        s.clear();
+        assert_eq!((s.len(), s.bytes()), (0, 0));
+    }
 }

@@ -18,6 +18,16 @@ use crate::FastBuild;
 /// amortised B-tree node overhead. The member bytes are shared (refcounted), charged once.
 const MEMBER_OVERHEAD: usize = 8 + 32 + 8 + 8 + 40 + 16;
 
+/// -0.0 and 0.0 compare equal in Redis; store 0.0 so the B-tree's total order agrees.
+#[inline]
+fn norm_zero(x: f64) -> f64 {
+    if x == 0.0 {
+        0.0
+    } else {
+        x
+    }
+}
+
 /// A score with a total order (NaN never gets in: commands reject it).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Score(pub f64);
@@ -59,25 +69,28 @@ impl ZSetValue {
     }
     /// Insert or update; returns the previous score.
     pub fn insert(&mut self, member: Bytes, score: f64) -> Option<f64> {
-        // -0.0 and 0.0 compare equal in Redis; normalise so the B-tree order agrees.
-        let score = if score == 0.0 { 0.0 } else { score };
-        match self.scores.get_mut(&member[..]) {
-            Some(old) => {
-                let prev = *old;
-                if prev != score {
-                    self.ordered.remove(&(Score(prev), member.clone()));
-                    self.ordered.insert((Score(score), member));
-                    *old = score;
-                }
-                Some(prev)
-            }
-            None => {
-                self.bytes += MEMBER_OVERHEAD + bytes_cost(member.len());
-                self.scores.insert(member.clone(), score);
-                self.ordered.insert((Score(score), member));
-                None
-            }
+        if let Some(prev) = self.set_score(&member, score) {
+            return Some(prev);
         }
+        let score = norm_zero(score);
+        self.bytes += MEMBER_OVERHEAD + bytes_cost(member.len());
+        self.scores.insert(member.clone(), score);
+        self.ordered.insert((Score(score), member));
+        None
+    }
+    /// Change the score of an existing member (no allocation: both indexes keep sharing the
+    /// stored member bytes). Returns the previous score, or None (and does nothing) if absent.
+    pub fn set_score(&mut self, member: &[u8], score: f64) -> Option<f64> {
+        let score = norm_zero(score);
+        let (_, k, old) = self.scores.get_full_mut(member)?;
+        let prev = *old;
+        if prev != score {
+            let k = k.clone();
+            *old = score;
+            self.ordered.remove(&(Score(prev), k.clone()));
+            self.ordered.insert((Score(score), k));
+        }
+        Some(prev)
     }
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let (k, score) = self.scores.swap_remove_entry(member)?;
@@ -92,7 +105,11 @@ impl ZSetValue {
     /// 0-based ascending rank.
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
         let score = self.score(member)?;
-        Some(self.ordered.range(..(Score(score), Bytes::copy_from_slice(member))).count())
+        Some(
+            self.ordered
+                .range(..(Score(score), Bytes::copy_from_slice(member)))
+                .count(),
+        )
     }
     /// Members in insertion-ish order with O(1) access by index, for ZRANDMEMBER / ZSCAN.
     pub fn get_index(&self, i: usize) -> Option<(&Bytes, f64)> {
@@ -132,13 +149,25 @@ impl ZSetValue {
     }
     /// Elements with ascending ranks in `[start, end)`. Walking to `start` is O(start) going
     /// forward; iterating it backwards (`.rev()`) starts at `end` from the top, O(len - end).
-    pub fn range_by_rank(&self, start: usize, end: usize) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> {
+    pub fn range_by_rank(
+        &self,
+        start: usize,
+        end: usize,
+    ) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> {
         let end = end.min(self.len());
         let start = start.min(end);
-        self.ordered.iter().skip(start).take(end - start).map(|(s, m)| (m, s.0))
+        self.ordered
+            .iter()
+            .skip(start)
+            .take(end - start)
+            .map(|(s, m)| (m, s.0))
     }
     /// Elements with score in the given bounds, ascending (reversible). O(log n) to the first.
-    pub fn range_by_score(&self, min: Bound<f64>, max: Bound<f64>) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> {
+    pub fn range_by_score(
+        &self,
+        min: Bound<f64>,
+        max: Bound<f64>,
+    ) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> {
         let range = score_bounds(min, max).map(|b| self.ordered.range(b));
         range.into_iter().flatten().map(|(s, m)| (m, s.0))
     }
@@ -267,7 +296,7 @@ type ScoreKey = (Score, Bytes);
 /// `Excluded((s, ""))`, using the next representable double for the inclusive/exclusive flip.
 fn score_bounds(min: Bound<f64>, max: Bound<f64>) -> Option<(Bound<ScoreKey>, Bound<ScoreKey>)> {
     // -0.0 is stored as 0.0 (see insert); bounds must agree for the total order.
-    let norm = |x: f64| if x == 0.0 { 0.0 } else { x };
+    let norm = norm_zero;
     let key = |x: f64| (Score(norm(x)), Bytes::new());
     let lo = match min {
         Unbounded => Unbounded,
@@ -302,19 +331,47 @@ mod tests {
     }
 
     fn names<'a>(it: impl Iterator<Item = (&'a Bytes, f64)>) -> Vec<String> {
-        it.map(|(m, _)| String::from_utf8_lossy(m).into_owned()).collect()
+        it.map(|(m, _)| String::from_utf8_lossy(m).into_owned())
+            .collect()
     }
 
     #[test]
     fn score_ranges_respect_exclusive_bounds() {
-        let z = z(&[("a", 1.0), ("b", 2.0), ("c", 2.0), ("d", 3.0), ("e", f64::INFINITY)]);
-        assert_eq!(names(z.range_by_score(Included(2.0), Included(2.0))), ["b", "c"]);
-        assert_eq!(names(z.range_by_score(Excluded(1.0), Excluded(3.0))), ["b", "c"]);
-        assert_eq!(names(z.range_by_score(Excluded(1.0), Unbounded).rev()), ["e", "d", "c", "b"]);
-        assert_eq!(names(z.range_by_score(Included(3.0), Included(f64::INFINITY))), ["d", "e"]);
-        assert_eq!(names(z.range_by_score(Excluded(f64::INFINITY), Unbounded)), Vec::<String>::new());
-        assert_eq!(names(z.range_by_score(Included(3.0), Included(1.0))), Vec::<String>::new());
-        assert_eq!(names(z.range_by_score(Excluded(2.0), Excluded(2.0))), Vec::<String>::new());
+        let z = z(&[
+            ("a", 1.0),
+            ("b", 2.0),
+            ("c", 2.0),
+            ("d", 3.0),
+            ("e", f64::INFINITY),
+        ]);
+        assert_eq!(
+            names(z.range_by_score(Included(2.0), Included(2.0))),
+            ["b", "c"]
+        );
+        assert_eq!(
+            names(z.range_by_score(Excluded(1.0), Excluded(3.0))),
+            ["b", "c"]
+        );
+        assert_eq!(
+            names(z.range_by_score(Excluded(1.0), Unbounded).rev()),
+            ["e", "d", "c", "b"]
+        );
+        assert_eq!(
+            names(z.range_by_score(Included(3.0), Included(f64::INFINITY))),
+            ["d", "e"]
+        );
+        assert_eq!(
+            names(z.range_by_score(Excluded(f64::INFINITY), Unbounded)),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            names(z.range_by_score(Included(3.0), Included(1.0))),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            names(z.range_by_score(Excluded(2.0), Excluded(2.0))),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
@@ -322,9 +379,18 @@ mod tests {
         let z = z(&[("a", 0.0), ("b", 0.0), ("c", 0.0), ("d", 0.0)]);
         let lb = |s: &'static str| LexBound::parse(s.as_bytes()).unwrap();
         assert_eq!(names(z.range_by_lex(lb("[b"), lb("(d"))), ["b", "c"]);
-        assert_eq!(names(z.range_by_lex(lb("-"), lb("+")).rev()), ["d", "c", "b", "a"]);
-        assert_eq!(names(z.range_by_lex(lb("(b"), lb("(b"))), Vec::<String>::new());
-        assert_eq!(names(z.range_by_lex(lb("+"), lb("-"))), Vec::<String>::new());
+        assert_eq!(
+            names(z.range_by_lex(lb("-"), lb("+")).rev()),
+            ["d", "c", "b", "a"]
+        );
+        assert_eq!(
+            names(z.range_by_lex(lb("(b"), lb("(b"))),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            names(z.range_by_lex(lb("+"), lb("-"))),
+            Vec::<String>::new()
+        );
         assert!(LexBound::parse(b"b").is_none() && LexBound::parse(b"-x").is_none());
         assert_eq!(names(z.range_by_rank(1, 3)), ["b", "c"]);
         assert_eq!(names(z.range_by_rank(1, 3).rev()), ["c", "b"]);
@@ -338,8 +404,8 @@ mod tests {
         let mut z = z(&[("a", 1.0), ("bb", 2.0), ("ccc", 3.0)]);
         assert!(z.bytes() > 0);
         z.insert(Bytes::from_static(b"a"), 5.0);
-        assert_eq!(z.pop_min().map(|(m, s)| (m, s)), Some((Bytes::from_static(b"bb"), 2.0)));
-        assert_eq!(z.pop_max().map(|(m, s)| (m, s)), Some((Bytes::from_static(b"a"), 5.0)));
+        assert_eq!(z.pop_min(), Some((Bytes::from_static(b"bb"), 2.0)));
+        assert_eq!(z.pop_max(), Some((Bytes::from_static(b"a"), 5.0)));
         assert_eq!(z.remove(b"ccc"), Some(3.0));
         assert!(z.is_empty());
         assert_eq!(z.bytes(), 0);

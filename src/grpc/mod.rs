@@ -1,0 +1,265 @@
+//! The Momento-compatible gRPC front end: the official Momento SDKs work against Ferrite unchanged.
+//!
+//! Services (generated server traits from `momento-protos`, plus a hand-defined `cache_client.Ping`):
+//! ```text
+//! control_client.ScsControl   control.rs      create/delete/list/flush caches
+//! cache_client.Scs            scs.rs          dispatch: cache from the `cache` header, then
+//!                              scalars.rs       Get/Set/SetIf*/Delete/KeysExist/Increment/TTL/type/batches
+//!                              collections.rs   dictionary/list/set/sorted-set RPCs
+//! cache_client.pubsub.Pubsub  topics.rs       Publish/Subscribe on the topics engine
+//! token.Token                 auth.rs         GenerateDisposableToken (development auth mode)
+//! cache_client.Ping           auth.rs         hand-defined (not in momento-protos)
+//! ```
+//! Data is the engine's: a Momento scalar is a Redis string in the same cache (RESP uses `default`).
+//! Handlers lock one shard per key, never across an `.await`, and touch RESP's WATCH registry after
+//! a write. Limits are [`GrpcLimits`] (Momento's defaults). See docs/grpc.md.
+
+pub mod auth;
+pub mod collections;
+pub mod control;
+pub mod errors;
+pub mod scalars;
+pub mod scs;
+pub mod topics;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrite_storage::Cache;
+use tokio::net::TcpListener;
+use tonic::metadata::MetadataMap;
+use tonic::transport::server::TcpIncoming;
+use tonic::Status;
+
+use crate::shared::Shared;
+
+/// Momento's item size limit, key included: 5 MB.
+pub const DEFAULT_MAX_ITEM_BYTES: usize = 5 * 1024 * 1024;
+/// Momento's collection element limit: 128 KB.
+pub const DEFAULT_MAX_ELEMENT_BYTES: usize = 128 * 1024;
+/// Momento's maximum TTL (on-demand caches): 24 h.
+pub const DEFAULT_MAX_TTL_MS: u64 = 24 * 60 * 60 * 1000;
+/// Momento's topic payload limit: 4 KB.
+pub const DEFAULT_MAX_PUBLISH_BYTES: usize = 4 * 1024;
+/// Largest gRPC message decoded or encoded. Above the Rust SDK's 10,486,000-byte request limit so
+/// 5 MB items (and batches up to that) fit; tonic's default would be 4 MiB.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+/// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: the SDKs assume at least 100 per connection.
+pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 1024;
+/// HTTP/2 flow-control windows (per connection, per stream).
+const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
+const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
+/// Caches per ListCaches page.
+pub const DEFAULT_LIST_CACHES_PAGE_SIZE: usize = 100;
+/// Longest cache name accepted by CreateCache.
+pub const DEFAULT_MAX_CACHE_NAME_BYTES: usize = 255;
+/// Longest topic name accepted by Publish/Subscribe.
+pub const DEFAULT_MAX_TOPIC_NAME_BYTES: usize = 255;
+/// Subscription items buffered per stream between the engine and the HTTP/2 stream. A client that
+/// reads slower than this falls behind in the engine's replay ring (and gets a discontinuity), it
+/// never grows our memory.
+pub const DEFAULT_SUBSCRIPTION_BUFFER: usize = 256;
+
+/// Momento limits enforced by the gRPC front end (defaults = Momento's). Not in `Config` yet:
+/// see docs/grpc.md for the config keys these map to.
+#[derive(Debug, Clone)]
+pub struct GrpcLimits {
+    pub max_item_bytes: usize,
+    pub max_element_bytes: usize,
+    pub max_ttl_ms: u64,
+    pub max_publish_bytes: usize,
+    pub max_message_bytes: usize,
+    pub max_concurrent_streams: u32,
+    pub list_caches_page_size: usize,
+    pub max_cache_name_bytes: usize,
+    pub max_topic_name_bytes: usize,
+    pub subscription_buffer: usize,
+}
+
+impl Default for GrpcLimits {
+    fn default() -> Self {
+        Self {
+            max_item_bytes: DEFAULT_MAX_ITEM_BYTES,
+            max_element_bytes: DEFAULT_MAX_ELEMENT_BYTES,
+            max_ttl_ms: DEFAULT_MAX_TTL_MS,
+            max_publish_bytes: DEFAULT_MAX_PUBLISH_BYTES,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
+            list_caches_page_size: DEFAULT_LIST_CACHES_PAGE_SIZE,
+            max_cache_name_bytes: DEFAULT_MAX_CACHE_NAME_BYTES,
+            max_topic_name_bytes: DEFAULT_MAX_TOPIC_NAME_BYTES,
+            subscription_buffer: DEFAULT_SUBSCRIPTION_BUFFER,
+        }
+    }
+}
+
+/// What every gRPC handler sees.
+pub struct GrpcState {
+    pub shared: Arc<Shared>,
+    pub limits: GrpcLimits,
+}
+
+impl GrpcState {
+    pub fn new(shared: Arc<Shared>, limits: GrpcLimits) -> Arc<Self> {
+        Arc::new(Self { shared, limits })
+    }
+
+    /// The data-plane cache named by the `cache` header: INVALID_ARGUMENT when missing, NOT_FOUND
+    /// (no `err`, the SDKs' CacheNotFound) when no such cache exists.
+    pub fn cache_from_header(&self, md: &MetadataMap) -> Result<Arc<Cache>, Status> {
+        let Some(v) = md.get("cache") else {
+            return Err(errors::invalid(
+                "missing 'cache' header: data-plane calls name their cache in metadata",
+            ));
+        };
+        let name = v
+            .to_str()
+            .map_err(|_| errors::invalid("the 'cache' header must be ASCII"))?;
+        self.cache_named(name)
+    }
+
+    /// A cache named in a request body (pubsub, control).
+    pub fn cache_named(&self, name: &str) -> Result<Arc<Cache>, Status> {
+        if name.is_empty() {
+            return Err(errors::invalid("cache name must not be empty"));
+        }
+        self.shared
+            .store
+            .cache(name)
+            .ok_or_else(|| errors::cache_not_found(name))
+    }
+
+    /// Validate a write's TTL and turn it into `Entry::expires_at` (absolute ms).
+    /// 0 and anything above `max_ttl_ms` are INVALID_ARGUMENT (see docs/grpc.md).
+    pub fn expires_at(&self, ttl_ms: u64, now: u64) -> Result<u64, Status> {
+        self.check_ttl(ttl_ms)?;
+        Ok(now.saturating_add(ttl_ms))
+    }
+
+    pub fn check_ttl(&self, ttl_ms: u64) -> Result<(), Status> {
+        if ttl_ms == 0 {
+            return Err(errors::invalid("ttl_milliseconds must be greater than 0"));
+        }
+        if ttl_ms > self.limits.max_ttl_ms {
+            return Err(errors::invalid(format!(
+                "ttl of {ttl_ms} ms exceeds the maximum TTL of {} ms",
+                self.limits.max_ttl_ms
+            )));
+        }
+        Ok(())
+    }
+
+    /// Item size limit (key included): RESOURCE_EXHAUSTED `item_size_limit_exceeded`.
+    pub fn check_item_size(&self, key: &[u8], value_len: usize) -> Result<(), Status> {
+        let size = key.len() + value_len;
+        if size > self.limits.max_item_bytes {
+            return Err(errors::limit(
+                errors::ERR_ITEM_SIZE,
+                format!(
+                    "item size limit exceeded: {size} bytes, the limit is {} bytes",
+                    self.limits.max_item_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Collection element size limit: RESOURCE_EXHAUSTED `element_size_limit_exceeded`.
+    pub fn check_element_size(&self, len: usize) -> Result<(), Status> {
+        if len > self.limits.max_element_bytes {
+            return Err(errors::limit(
+                errors::ERR_ELEMENT_SIZE,
+                format!(
+                    "element size limit exceeded: {len} bytes, the limit is {} bytes",
+                    self.limits.max_element_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Make room for a write of about `incoming` bytes (eviction), before taking shard locks.
+    pub fn ensure_memory(&self, incoming: usize) -> Result<(), Status> {
+        self.shared
+            .store
+            .ensure_memory(incoming as u64)
+            .map_err(|_| errors::out_of_memory())
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.shared.store.now_ms()
+    }
+}
+
+/// Bind the gRPC listener (`bind:port`, port 0 = a free port).
+pub async fn bind(bind: &str, port: u16) -> anyhow::Result<(TcpListener, SocketAddr)> {
+    use anyhow::Context;
+    let addr = format!("{bind}:{port}");
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("binding gRPC listener on {addr}"))?;
+    let local = listener.local_addr()?;
+    Ok((listener, local))
+}
+
+/// Serve every gRPC service on `listener` until `shared.shutdown` flips.
+pub async fn serve(shared: Arc<Shared>, listener: TcpListener, limits: GrpcLimits) {
+    use momento_protos::cache_client::pubsub::pubsub_server::PubsubServer;
+    use momento_protos::cache_client::scs_server::ScsServer;
+    use momento_protos::control_client::scs_control_server::ScsControlServer;
+    use momento_protos::token::token_server::TokenServer;
+
+    auth::log_development_mode(listener.local_addr().ok());
+    let state = GrpcState::new(shared.clone(), limits.clone());
+    let max = limits.max_message_bytes;
+    let scs = ScsServer::new(scs::CacheService::new(state.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let pubsub = PubsubServer::new(topics::PubsubService::new(state.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let control = ScsControlServer::new(control::ControlService::new(state.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let token = TokenServer::new(auth::TokenService::new(state.clone()));
+    let ping = auth::PingServer;
+
+    let mut shutdown = shared.shutdown.subscribe();
+    let signal = async move {
+        while !*shutdown.borrow_and_update() {
+            if shutdown.changed().await.is_err() {
+                break;
+            }
+        }
+        tracing::info!("gRPC listener closed for shutdown");
+    };
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let result = tonic::transport::Server::builder()
+        // The SDKs open up to 100 streams per connection (subscriptions are long-lived streams).
+        .max_concurrent_streams(Some(limits.max_concurrent_streams))
+        // Clients ping (Rust topic channels every 30 s, JS every few seconds): hyper answers every
+        // PING and has no strict ping policy, so no GOAWAY `too_many_pings`. We ping idle
+        // connections ourselves so dead peers holding subscriptions get noticed.
+        .http2_keepalive_interval(Some(Duration::from_secs(60)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        // A large fixed connection window rather than hyper's adaptive one: h2 limits the small
+        // DATA frames a connection may have buffered to half the connection window (25.6 KB with
+        // the adaptive window's 64 KB start), and a client with a few hundred concurrent small
+        // requests on one connection would otherwise get GOAWAY ENHANCE_YOUR_CALM
+        // `too_many_data_frames`. 5 MB items also upload without waiting on window updates.
+        .http2_adaptive_window(Some(false))
+        .initial_connection_window_size(Some(CONNECTION_WINDOW))
+        .initial_stream_window_size(Some(STREAM_WINDOW))
+        .layer(tonic::service::InterceptorLayer::new(auth::authorize))
+        .add_service(scs)
+        .add_service(pubsub)
+        .add_service(control)
+        .add_service(token)
+        .add_service(ping)
+        .serve_with_incoming_shutdown(incoming, signal)
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "gRPC server failed");
+    }
+}

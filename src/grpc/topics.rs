@@ -1,0 +1,227 @@
+//! `cache_client.pubsub.Pubsub` on the topics engine (crates/topics, docs/topics.md).
+//!
+//! A subscription is one engine `Subscriber` pumped by its own task into a bounded channel that
+//! backs the HTTP/2 stream:
+//! - the stream opens with a `Heartbeat` (Go and Python fail a subscribe whose first item is
+//!   anything else), then sends a heartbeat whenever nothing was sent for
+//!   `topics.heartbeat_interval_secs`;
+//! - `resume_at_topic_sequence_number = 0` means "latest" (live only); `N > 0` with the current
+//!   `sequence_page` replays from N inclusive if retained; otherwise a `Discontinuity` carrying the
+//!   current page comes first (the engine decides);
+//! - a client that reads slower than it is published to blocks its pump, its engine cursor falls
+//!   behind, and it gets a `Discontinuity` when it passes the replay window: no per-stream queue
+//!   grows beyond `GrpcLimits::subscription_buffer` items;
+//! - the cache being deleted (`Topics::drop_cache`) ends the stream with NOT_FOUND;
+//! - the server shutting down ends the stream with UNAVAILABLE (the SDKs resubscribe).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferrite_topics::{Event, Message, MessageKind, Resume, Subscriber, TopicsError};
+use momento_protos::cache_client::pubsub::pubsub_server::Pubsub;
+use momento_protos::cache_client::pubsub::*;
+use momento_protos::common::Empty;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::{auth, errors, GrpcState};
+use crate::shared::Shared;
+
+/// Events taken from the engine per drain.
+const DRAIN_BATCH: usize = 64;
+
+pub struct PubsubService {
+    state: Arc<GrpcState>,
+}
+
+impl PubsubService {
+    pub fn new(state: Arc<GrpcState>) -> Self {
+        Self { state }
+    }
+
+    fn check_topic(&self, topic: &str) -> Result<(), Status> {
+        if topic.is_empty() {
+            return Err(errors::invalid("topic name must not be empty"));
+        }
+        if topic.len() > self.state.limits.max_topic_name_bytes {
+            return Err(errors::invalid(format!(
+                "topic name is longer than {} bytes",
+                self.state.limits.max_topic_name_bytes
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn topics_error(e: TopicsError) -> Status {
+    match e {
+        TopicsError::MessageTooLarge { .. } => {
+            errors::limit(errors::ERR_REQUEST_SIZE, e.to_string())
+        }
+        TopicsError::TooManySubscribers { .. } => {
+            errors::limit(errors::ERR_SUBSCRIPTIONS, e.to_string())
+        }
+        TopicsError::TooManyTopics { .. } | TopicsError::TooManyPatterns { .. } => {
+            Status::resource_exhausted(e.to_string())
+        }
+    }
+}
+
+fn heartbeat() -> SubscriptionItem {
+    SubscriptionItem {
+        kind: Some(subscription_item::Kind::Heartbeat(Heartbeat {})),
+    }
+}
+
+fn item(msg: &Message) -> SubscriptionItem {
+    let kind = match msg.kind {
+        MessageKind::Text => match std::str::from_utf8(&msg.payload) {
+            Ok(s) => topic_value::Kind::Text(s.to_string()),
+            Err(_) => topic_value::Kind::Binary(msg.payload.to_vec()),
+        },
+        MessageKind::Binary => topic_value::Kind::Binary(msg.payload.to_vec()),
+    };
+    SubscriptionItem {
+        kind: Some(subscription_item::Kind::Item(TopicItem {
+            topic_sequence_number: msg.seq,
+            value: Some(TopicValue { kind: Some(kind) }),
+            publisher_id: msg.publisher_id.to_string(),
+            sequence_page: msg.page,
+        })),
+    }
+}
+
+#[tonic::async_trait]
+impl Pubsub for PubsubService {
+    type SubscribeStream = ReceiverStream<Result<SubscriptionItem, Status>>;
+
+    async fn publish(&self, request: Request<PublishRequest>) -> Result<Response<Empty>, Status> {
+        let publisher = auth::publisher_id(request.metadata());
+        let req = request.into_inner();
+        self.check_topic(&req.topic)?;
+        self.state.cache_named(&req.cache_name)?;
+        let (payload, kind) = match req.value.and_then(|v| v.kind) {
+            Some(topic_value::Kind::Text(s)) => (Bytes::from(s), MessageKind::Text),
+            Some(topic_value::Kind::Binary(b)) => (Bytes::from(b), MessageKind::Binary),
+            None => return Err(errors::invalid("publish needs a text or binary value")),
+        };
+        let max = self.state.limits.max_publish_bytes;
+        if payload.len() > max {
+            return Err(errors::limit(
+                errors::ERR_REQUEST_SIZE,
+                format!("request limit exceeded: message of {} bytes, the topic message limit is {max} bytes", payload.len()),
+            ));
+        }
+        self.state
+            .shared
+            .topics
+            .publish(
+                req.cache_name.as_bytes(),
+                req.topic.as_bytes(),
+                payload,
+                kind,
+                publisher,
+            )
+            .map_err(topics_error)?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn subscribe(
+        &self,
+        request: Request<SubscriptionRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let req = request.into_inner();
+        self.check_topic(&req.topic)?;
+        self.state.cache_named(&req.cache_name)?;
+        let shared = &self.state.shared;
+        let mut sub = shared.topics.subscriber();
+        let resume = match req.resume_at_topic_sequence_number {
+            0 => None,
+            seq => Some(Resume {
+                seq,
+                page: req.sequence_page,
+            }),
+        };
+        sub.subscribe(req.cache_name.as_bytes(), req.topic.as_bytes(), resume)
+            .map_err(topics_error)?;
+        // A delete between the check above and the subscribe would have dropped the topics before
+        // we joined: check again now that we are registered.
+        if shared.store.cache(&req.cache_name).is_none() {
+            return Err(errors::cache_not_found(&req.cache_name));
+        }
+        let (tx, rx) = mpsc::channel(self.state.limits.subscription_buffer.max(2));
+        let interval = shared
+            .topics
+            .config()
+            .heartbeat_interval
+            .max(Duration::from_millis(100));
+        tokio::spawn(pump(shared.clone(), sub, tx, interval, req.cache_name));
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+/// Move events from the engine to the stream until the client goes away, the cache is deleted
+/// or the server shuts down. Dropping `sub` unsubscribes.
+async fn pump(
+    shared: Arc<Shared>,
+    mut sub: Subscriber,
+    tx: mpsc::Sender<Result<SubscriptionItem, Status>>,
+    interval: Duration,
+    cache_name: String,
+) {
+    let waiter = sub.waiter();
+    let mut shutdown = shared.shutdown.subscribe();
+    if *shutdown.borrow_and_update() || tx.send(Ok(heartbeat())).await.is_err() {
+        return;
+    }
+    let mut last_sent = Instant::now();
+    let mut events = Vec::with_capacity(DRAIN_BATCH);
+    loop {
+        events.clear();
+        if sub.drain(DRAIN_BATCH, &mut events) == 0 {
+            tokio::select! {
+                _ = waiter.wait() => {}
+                _ = tokio::time::sleep_until(last_sent + interval) => {
+                    if tx.send(Ok(heartbeat())).await.is_err() {
+                        return;
+                    }
+                    last_sent = Instant::now();
+                }
+                _ = tx.closed() => return,
+                _ = shutdown.changed() => {
+                    let _ = tx.try_send(Err(Status::unavailable("server shutting down")));
+                    return;
+                }
+            }
+            continue;
+        }
+        for ev in &events {
+            let out = match ev {
+                Event::Message { msg, .. } => item(msg),
+                Event::Discontinuity {
+                    last_seq,
+                    new_seq,
+                    page,
+                    ..
+                } => SubscriptionItem {
+                    kind: Some(subscription_item::Kind::Discontinuity(Discontinuity {
+                        last_topic_sequence: *last_seq,
+                        new_topic_sequence: *new_seq,
+                        new_sequence_page: *page,
+                    })),
+                },
+                Event::CacheGone { .. } => {
+                    let _ = tx.send(Err(errors::cache_not_found(&cache_name))).await;
+                    return;
+                }
+            };
+            if tx.send(Ok(out)).await.is_err() {
+                return;
+            }
+        }
+        last_sent = Instant::now();
+    }
+}
