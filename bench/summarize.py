@@ -150,7 +150,7 @@ if kind == 'pubsub':
                   f"{f1(d['p50'])} | {f1(d['p99'])} | {f1(d['p999'])} | {f0(d['mx'])} | {d['lost']} | {f2(d['scpu'])} | "
                   f"{f2(m['foreign_cpu'] / m['wall'])} | {m['loadavg1']} |")
             else:
-                P(f"| {d['srv']} | {d['subs']} | {d['size']} | {d['mode']} | {d['rep']} | failed (rc {d['rc']}) |||||||||| ")
+                P(f"| {d['srv']} | {d['subs']} | {d['size']} | {d['mode']} | {d['rep']} | failed (rc {d['rc']}) |" + " |" * 9)
     P('')
 
 elif kind == 'kv':
@@ -231,7 +231,7 @@ elif kind == 'kv':
                 P(f"| {key[0]} | {key[1].upper()} | {key[2]} | {key[3]} | {key[4]} | {d['rep']} | {f0(d['rps'])} | "
                   f"{f3(d['p50'])} | {f3(d['p99'])} | {f3(d['p999'])} | {f2(d['scpu'])} | {f2(d['foreign'])} | {m['loadavg1']} |")
             else:
-                P(f"| {key[0]} | {key[1].upper()} | {key[2]} | {key[3]} | {key[4]} | {d['rep']} | failed (rc {d['rc']}) ||||||| ")
+                P(f"| {key[0]} | {key[1].upper()} | {key[2]} | {key[3]} | {key[4]} | {d['rep']} | failed (rc {d['rc']}) |" + " |" * 6)
     P('')
 else:
     sys.exit('usage: summarize.py pubsub|kv OUTDIR')

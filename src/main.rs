@@ -5,7 +5,11 @@ use ferrite::server::Running;
 use ferrite_config::{Config, ServeArgs};
 
 #[derive(Parser)]
-#[command(name = "ferrite", version, about = "Ferrite: in-memory cache and pub/sub topics server")]
+#[command(
+    name = "ferrite",
+    version,
+    about = "Ferrite: in-memory cache and pub/sub topics server"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -34,10 +38,15 @@ fn main() -> anyhow::Result<()> {
         .or_else(|| std::env::var("FERRITE_LOG").ok())
         .unwrap_or_else(|| "info".to_string());
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()),
+        )
         .init();
     raise_fd_limit();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("ferrite-worker").build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ferrite-worker")
+        .build()?;
     runtime.block_on(async move {
         tracing::info!(
             maxmemory = config.memory.maxmemory,
@@ -70,7 +79,10 @@ async fn wait_for_signal() {
 
 /// Many clients means many sockets: lift the soft descriptor limit to the hard one.
 fn raise_fd_limit() {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: plain libc calls with a valid pointer to a local struct.
     #[allow(unsafe_code)]
     unsafe {

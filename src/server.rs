@@ -37,7 +37,7 @@ pub fn store_config(cfg: &Config) -> StoreConfig {
         },
         eviction_samples: cfg.memory.eviction_samples,
         shards: cfg.memory.effective_shards(),
-        expire_budget: cfg.expiry.active_expire_budget as usize,
+        expire_budget: cfg.expiry.active_expire_budget,
     }
 }
 
@@ -45,13 +45,13 @@ pub fn topics_config(cfg: &Config) -> ferrite_topics::TopicsConfig {
     let t = &cfg.topics;
     ferrite_topics::TopicsConfig {
         replay: ferrite_topics::ReplayWindow {
-            max_messages: t.replay_max_messages as usize,
+            max_messages: t.replay_max_messages,
             max_bytes: t.replay_max_bytes as usize,
             max_age: Duration::from_secs(t.replay_max_age_secs),
         },
         max_message_bytes: t.max_message_bytes as usize,
-        max_subscribers_per_topic: t.max_subscribers_per_topic as usize,
-        max_topics_per_cache: t.max_topics_per_cache as usize,
+        max_subscribers_per_topic: t.max_subscribers_per_topic,
+        max_topics_per_cache: t.max_topics_per_cache,
         idle_topic_ttl: Duration::from_secs(t.idle_topic_ttl_secs),
         heartbeat_interval: Duration::from_secs(t.heartbeat_interval_secs),
         ..Default::default()
@@ -64,9 +64,12 @@ impl Running {
         let store = Store::new(store_config(&config), Arc::new(SystemClock));
         let (shutdown_tx, _) = watch::channel(false);
         let bind = format!("{}:{}", config.server.bind, config.server.resp_port);
-        let listener = TcpListener::bind(&bind).await.with_context(|| format!("binding RESP listener on {bind}"))?;
+        let listener = TcpListener::bind(&bind)
+            .await
+            .with_context(|| format!("binding RESP listener on {bind}"))?;
         let resp_addr = listener.local_addr()?;
-        let (grpc_listener, grpc_addr) = crate::grpc::bind(&config.server.bind, config.server.grpc_port).await?;
+        let (grpc_listener, grpc_addr) =
+            crate::grpc::bind(&config.server.bind, config.server.grpc_port).await?;
         let now = store.now_ms();
         let topics = ferrite_topics::Topics::new(topics_config(&config));
         let shared = Arc::new(Shared {
@@ -88,8 +91,17 @@ impl Running {
         tasks.spawn(accept_loop(shared.clone(), listener));
         tasks.spawn(active_expiry(shared.clone()));
         tasks.spawn(sweep_topics(shared.clone()));
-        tasks.spawn(crate::grpc::serve(shared.clone(), grpc_listener, crate::grpc::GrpcLimits::default()));
-        Ok(Running { resp_addr, grpc_addr, shared, tasks: Mutex::new(Some(tasks)) })
+        tasks.spawn(crate::grpc::serve(
+            shared.clone(),
+            grpc_listener,
+            crate::grpc::GrpcLimits::default(),
+        ));
+        Ok(Running {
+            resp_addr,
+            grpc_addr,
+            shared,
+            tasks: Mutex::new(Some(tasks)),
+        })
     }
 
     /// Ask the server to stop (same as SIGTERM or SHUTDOWN).

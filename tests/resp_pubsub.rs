@@ -8,11 +8,26 @@ use std::time::Duration;
 use futures_util::StreamExt;
 
 fn push3(kind: &str, ch: &str, n: i64) -> Vec<u8> {
-    format!("*3\r\n${}\r\n{}\r\n${}\r\n{}\r\n:{}\r\n", kind.len(), kind, ch.len(), ch, n).into_bytes()
+    format!(
+        "*3\r\n${}\r\n{}\r\n${}\r\n{}\r\n:{}\r\n",
+        kind.len(),
+        kind,
+        ch.len(),
+        ch,
+        n
+    )
+    .into_bytes()
 }
 
 fn message(ch: &str, payload: &str) -> Vec<u8> {
-    format!("*3\r\n$7\r\nmessage\r\n${}\r\n{}\r\n${}\r\n{}\r\n", ch.len(), ch, payload.len(), payload).into_bytes()
+    format!(
+        "*3\r\n$7\r\nmessage\r\n${}\r\n{}\r\n${}\r\n{}\r\n",
+        ch.len(),
+        ch,
+        payload.len(),
+        payload
+    )
+    .into_bytes()
 }
 
 #[tokio::test]
@@ -45,7 +60,10 @@ async fn subscribe_publish_unsubscribe_raw() {
     // Both channels are dropped, count going down to 0 (order of channels not fixed).
     let got = sub.read_n(push3("unsubscribe", "a", 1).len() * 2).await;
     let text = String::from_utf8_lossy(&got);
-    assert!(text.contains("unsubscribe") && text.ends_with(":0\r\n"), "{text}");
+    assert!(
+        text.contains("unsubscribe") && text.ends_with(":0\r\n"),
+        "{text}"
+    );
     // Out of subscribe mode: ordinary commands work again.
     sub.roundtrip(&["SET", "k", "v"], b"+OK\r\n").await;
 }
@@ -63,13 +81,15 @@ async fn patterns_and_sharded_channels() {
     let mut c = srv.client().await;
     let n: i64 = q(&mut c, &["PUBLISH", "news.tech", "rust"]).await.unwrap();
     assert_eq!(n, 1);
-    sub.expect(b"*4\r\n$8\r\npmessage\r\n$6\r\nnews.*\r\n$9\r\nnews.tech\r\n$4\r\nrust\r\n").await;
+    sub.expect(b"*4\r\n$8\r\npmessage\r\n$6\r\nnews.*\r\n$9\r\nnews.tech\r\n$4\r\nrust\r\n")
+        .await;
     let n: i64 = q(&mut c, &["PUBSUB", "NUMPAT"]).await.unwrap();
     assert_eq!(n, 1);
 
     let n: i64 = q(&mut c, &["SPUBLISH", "orders", "o1"]).await.unwrap();
     assert_eq!(n, 1);
-    ssub.expect(b"*3\r\n$8\r\nsmessage\r\n$6\r\norders\r\n$2\r\no1\r\n").await;
+    ssub.expect(b"*3\r\n$8\r\nsmessage\r\n$6\r\norders\r\n$2\r\no1\r\n")
+        .await;
 }
 
 #[tokio::test]
@@ -85,12 +105,14 @@ async fn resp3_pushes_interleave_with_replies() {
         rest.extend(s.read_n(1).await);
     }
     s.cmd(&["SUBSCRIBE", "ch"]).await;
-    s.expect(b">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n").await;
+    s.expect(b">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n")
+        .await;
     // In RESP3, ordinary commands work while subscribed.
     s.roundtrip(&["SET", "k", "v"], b"+OK\r\n").await;
     let mut c = srv.client().await;
     let _: i64 = q(&mut c, &["PUBLISH", "ch", "p"]).await.unwrap();
-    s.expect(b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\np\r\n").await;
+    s.expect(b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\np\r\n")
+        .await;
 }
 
 #[tokio::test]
@@ -105,13 +127,18 @@ async fn fanout_to_many_subscribers_in_order() {
     }
     let mut c = srv.client().await;
     for i in 0..100 {
-        let n: i64 = q(&mut c, &["PUBLISH", "fan", &i.to_string()]).await.unwrap();
+        let n: i64 = q(&mut c, &["PUBLISH", "fan", &i.to_string()])
+            .await
+            .unwrap();
         assert_eq!(n, 50);
     }
     for ps in subs.iter_mut() {
         let mut stream = ps.on_message();
         for i in 0..100 {
-            let m = tokio::time::timeout(Duration::from_secs(5), stream.next()).await.unwrap().unwrap();
+            let m = tokio::time::timeout(Duration::from_secs(5), stream.next())
+                .await
+                .unwrap()
+                .unwrap();
             assert_eq!(m.get_channel_name(), "fan");
             assert_eq!(m.get_payload::<String>().unwrap(), i.to_string());
         }
@@ -124,32 +151,50 @@ async fn tsubscribe_carries_sequence_numbers_and_resumes() {
     let mut c = srv.client().await;
     // Publish 5 messages before anyone subscribes: they are retained for replay.
     for i in 1..=5 {
-        let _: i64 = q(&mut c, &["PUBLISH", "t", &format!("m{i}")]).await.unwrap();
+        let _: i64 = q(&mut c, &["PUBLISH", "t", &format!("m{i}")])
+            .await
+            .unwrap();
     }
     let mut s = srv.raw().await;
     s.cmd(&["TSUBSCRIBE", "t"]).await;
-    s.expect(b"*5\r\n$10\r\ntsubscribe\r\n$1\r\nt\r\n:1\r\n").await;
+    s.expect(b"*5\r\n$10\r\ntsubscribe\r\n$1\r\nt\r\n:1\r\n")
+        .await;
     // page and next_seq follow; read the page from the line.
     let mut line = Vec::new();
     while !line.ends_with(b"\r\n") {
         line.extend(s.read_n(1).await);
     }
-    let page: u64 = String::from_utf8_lossy(&line[1..line.len() - 2]).parse().unwrap();
+    let page: u64 = String::from_utf8_lossy(&line[1..line.len() - 2])
+        .parse()
+        .unwrap();
     s.expect(b":6\r\n").await; // next sequence number
 
     let _: i64 = q(&mut c, &["PUBLISH", "t", "live"]).await.unwrap();
-    s.expect(format!("*5\r\n$8\r\ntmessage\r\n$1\r\nt\r\n$4\r\nlive\r\n:6\r\n:{page}\r\n").as_bytes()).await;
+    s.expect(
+        format!("*5\r\n$8\r\ntmessage\r\n$1\r\nt\r\n$4\r\nlive\r\n:6\r\n:{page}\r\n").as_bytes(),
+    )
+    .await;
 
     // A second client resumes from 3 on the same page: gets 3, 4, 5, 6 with no gap.
     let mut r = srv.raw().await;
-    r.cmd(&["TSUBSCRIBE", "t", "FROM", "3", "PAGE", &page.to_string()]).await;
+    r.cmd(&["TSUBSCRIBE", "t", "FROM", "3", "PAGE", &page.to_string()])
+        .await;
     let mut ack = Vec::new();
     while ack.iter().filter(|&&b| b == b'\n').count() < 8 {
         ack.extend(r.read_n(1).await);
     }
     for (seq, body) in [(3, "m3"), (4, "m4"), (5, "m5"), (6, "live")] {
-        r.expect(format!("*5\r\n$8\r\ntmessage\r\n$1\r\nt\r\n${}\r\n{}\r\n:{}\r\n:{}\r\n", body.len(), body, seq, page).as_bytes())
-            .await;
+        r.expect(
+            format!(
+                "*5\r\n$8\r\ntmessage\r\n$1\r\nt\r\n${}\r\n{}\r\n:{}\r\n:{}\r\n",
+                body.len(),
+                body,
+                seq,
+                page
+            )
+            .as_bytes(),
+        )
+        .await;
     }
     // Resuming on a stale page gets a discontinuity first.
     let mut d = srv.raw().await;
@@ -157,7 +202,11 @@ async fn tsubscribe_carries_sequence_numbers_and_resumes() {
     let mut buf = Vec::new();
     while !String::from_utf8_lossy(&buf).contains("tdiscontinuity") {
         let b = d.read_n(1).await;
-        assert!(!b.is_empty(), "no discontinuity: {}", String::from_utf8_lossy(&buf));
+        assert!(
+            !b.is_empty(),
+            "no discontinuity: {}",
+            String::from_utf8_lossy(&buf)
+        );
         buf.extend(b);
     }
 }
@@ -182,7 +231,10 @@ async fn stalled_subscriber_is_disconnected_and_others_keep_receiving() {
         let mut stream = healthy.on_message();
         let mut n = 0;
         while n < 2000 {
-            let m = tokio::time::timeout(Duration::from_secs(10), stream.next()).await.unwrap().unwrap();
+            let m = tokio::time::timeout(Duration::from_secs(10), stream.next())
+                .await
+                .unwrap()
+                .unwrap();
             assert_eq!(m.get_payload::<String>().unwrap().len(), 16 * 1024);
             n += 1;
         }
@@ -194,7 +246,10 @@ async fn stalled_subscriber_is_disconnected_and_others_keep_receiving() {
     }
     assert_eq!(reader.await.unwrap(), 2000);
     // The stalled one was cut off: reading now hits EOF after whatever was buffered.
-    assert!(stalled.is_closed().await, "stalled subscriber still connected");
+    assert!(
+        stalled.is_closed().await,
+        "stalled subscriber still connected"
+    );
     let info: String = q(&mut c, &["INFO", "stats"]).await.unwrap_or_default();
     let _ = info;
 }

@@ -1,34 +1,246 @@
-//! Collection RPCs of `cache_client.Scs` (dictionaries, sets, lists, sorted sets).
+//! Collection RPCs of `cache_client.Scs`: dictionaries and sets here, lists in
+//! `collections/lists.rs`, sorted sets in `collections/sorted_sets.rs`.
 //!
-//! SCAFFOLDING: every function here is called by `scs.rs` after the `cache` header was resolved
-//! (so `cache` exists) and its result is wrapped in a `Response` there. Replace the bodies; keep
-//! the signatures (or split this file into submodules and re-export the same names).
+//! Data is the engine's: a Momento dictionary is a Redis hash, a list a list, a set a set and a
+//! sorted set a zset, in the same cache, so RESP sees what gRPC writes and the other way round.
 //!
-//! Rules the scalar RPCs follow that apply here too (see `scalars.rs` and `GrpcState`):
-//! - a Momento dictionary is a Redis hash, a list a list, a set a set, a sorted set a zset, in the
-//!   same cache; wrong-type access is `errors::wrong_type(kind)` (FAILED_PRECONDITION);
-//! - lock one shard per key (`cache.lock_key(key)`), never across an `.await` (there is none here);
-//! - `st.check_ttl` / `st.expires_at(ttl_ms, now)` for TTLs (`refresh_ttl` semantics: reference §3),
-//!   `st.check_element_size(len)` (RESOURCE_EXHAUSTED `element_size_limit_exceeded`),
-//!   `st.ensure_memory(bytes)` before a write (before locking);
-//! - after a write: `cache.watch().touch([key])` (RESP WATCH) and, for lists,
-//!   `st.shared.waiters.signal(cache.name(), key)` (RESP blocking pops);
-//! - an emptied collection disappears (the engine's `EntryMut` drop does it).
+//! Rules (docs/grpc.md, reference §3):
+//! - wrong-type access is `errors::wrong_type(kind)` (FAILED_PRECONDITION), as for scalars;
+//! - one shard is locked per key (`cache.lock_key`), never across an `.await` (there is none);
+//! - collection TTL: a write that creates the collection gives it the request's TTL; on an
+//!   existing collection the expiry is reset only when `refresh_ttl` is set. The TTL is
+//!   validated on every write that carries one (0 or above the maximum: INVALID_ARGUMENT);
+//! - every element is checked against `max_element_bytes` (RESOURCE_EXHAUSTED
+//!   `element_size_limit_exceeded`) before anything is stored; a dictionary element is its
+//!   field plus its value;
+//! - writes make room with `ensure_memory` before locking, touch RESP's WATCH registry after,
+//!   and list pushes wake RESP clients blocked on the key;
+//! - an emptied collection disappears (the engine's `EntryMut` drop removes it), so Missing and
+//!   ItemGetType report it absent.
 
-#![allow(unused_variables)]
+mod lists;
+mod sorted_sets;
 
-use ferrite_storage::Cache;
+pub use lists::*;
+pub use sorted_sets::*;
+
+use bytes::Bytes;
+use ferrite_storage::value::{HashValue, ListValue, SetValue, ZSetValue};
+use ferrite_storage::{Cache, Value};
 use momento_protos::cache_client::*;
+use rand::Rng;
 use tonic::Status;
 
 use super::{errors, GrpcState};
+
+pub(crate) const HIT: i32 = ECacheResult::Hit as i32;
+pub(crate) const MISS: i32 = ECacheResult::Miss as i32;
+
+/// A storage collection type a Momento collection maps to.
+pub(crate) trait Coll: Sized {
+    fn new_value() -> Value;
+    fn of(v: &Value) -> Option<&Self>;
+    fn of_mut(v: &mut Value) -> Option<&mut Self>;
+}
+
+macro_rules! coll {
+    ($t:ty, $variant:ident) => {
+        impl Coll for $t {
+            fn new_value() -> Value {
+                Value::$variant(Box::default())
+            }
+            fn of(v: &Value) -> Option<&Self> {
+                match v {
+                    Value::$variant(c) => Some(c),
+                    _ => None,
+                }
+            }
+            fn of_mut(v: &mut Value) -> Option<&mut Self> {
+                match v {
+                    Value::$variant(c) => Some(c),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+coll!(HashValue, Hash);
+coll!(ListValue, List);
+coll!(SetValue, Set);
+coll!(ZSetValue, ZSet);
+
+/// A write's collection TTL: the absolute expiry it gives, and whether an existing collection
+/// gets it too (`refresh_ttl`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CollTtl {
+    at: u64,
+    refresh: bool,
+}
+
+pub(crate) fn coll_ttl(st: &GrpcState, ttl_ms: u64, refresh: bool) -> Result<CollTtl, Status> {
+    Ok(CollTtl {
+        at: st.expires_at(ttl_ms, st.now_ms())?,
+        refresh,
+    })
+}
+
+pub(crate) fn touch(cache: &Cache, key: &[u8]) {
+    cache.watch().touch([key]);
+}
+
+/// Every element within the element size limit.
+pub(crate) fn check_elements<'a>(
+    st: &GrpcState,
+    elements: impl IntoIterator<Item = &'a Vec<u8>>,
+) -> Result<usize, Status> {
+    let mut total = 0;
+    for e in elements {
+        st.check_element_size(e.len())?;
+        total += e.len();
+    }
+    Ok(total)
+}
+
+/// Read the collection at `key` (counts a keyspace hit or miss): `Ok(None)` when absent.
+pub(crate) fn read<C: Coll, R>(
+    st: &GrpcState,
+    cache: &Cache,
+    key: &[u8],
+    f: impl FnOnce(&C) -> R,
+) -> Result<Option<R>, Status> {
+    let now = st.now_ms();
+    let mut s = cache.lock_key(key);
+    match s.get(key, now) {
+        None => Ok(None),
+        Some(e) => match C::of(&e.value) {
+            Some(c) => Ok(Some(f(c))),
+            None => Err(errors::wrong_type(e.kind())),
+        },
+    }
+}
+
+/// Change an existing collection: `Ok(None)` when absent. With a TTL, the expiry is reset when
+/// `refresh_ttl` is set. An emptied collection is removed when the guard drops.
+pub(crate) fn modify<C: Coll, R>(
+    st: &GrpcState,
+    cache: &Cache,
+    key: &[u8],
+    ttl: Option<CollTtl>,
+    f: impl FnOnce(&mut C) -> Result<R, Status>,
+) -> Result<Option<R>, Status> {
+    let now = st.now_ms();
+    let r = {
+        let mut s = cache.lock_key(key);
+        let Some(mut e) = s.get_mut(key, now) else {
+            return Ok(None);
+        };
+        let kind = e.kind();
+        let Some(c) = C::of_mut(&mut e.value) else {
+            return Err(errors::wrong_type(kind));
+        };
+        let r = f(c)?;
+        if let Some(t) = ttl.filter(|t| t.refresh) {
+            e.expires_at = t.at;
+        }
+        r
+    };
+    touch(cache, key);
+    Ok(Some(r))
+}
+
+/// Change the collection at `key`, creating it with the TTL when absent (an existing one gets
+/// the TTL only with `refresh_ttl`). `incoming` is about how many bytes the write adds. When `f`
+/// fails nothing changes (a collection created for it is empty and goes away again).
+pub(crate) fn upsert<C: Coll, R>(
+    st: &GrpcState,
+    cache: &Cache,
+    key: &[u8],
+    ttl: CollTtl,
+    incoming: usize,
+    f: impl FnOnce(&mut C) -> Result<R, Status>,
+) -> Result<R, Status> {
+    st.ensure_memory(key.len() + incoming)?;
+    let now = st.now_ms();
+    let r = {
+        let mut s = cache.lock_key(key);
+        let existed = match s.peek(key, now) {
+            None => false,
+            Some(e) if C::of(&e.value).is_some() => true,
+            Some(e) => return Err(errors::wrong_type(e.kind())),
+        };
+        let mut e = s.get_or_insert_with(key, now, C::new_value);
+        let c = C::of_mut(&mut e.value).expect("type checked under the same lock");
+        let r = f(c)?;
+        if !existed || ttl.refresh {
+            e.expires_at = ttl.at;
+        }
+        r
+    };
+    touch(cache, key);
+    Ok(r)
+}
+
+/// Delete the collection at `key` if it is a `C` (wrong type otherwise); whether it existed.
+pub(crate) fn delete_coll<C: Coll>(
+    st: &GrpcState,
+    cache: &Cache,
+    key: &[u8],
+) -> Result<bool, Status> {
+    let now = st.now_ms();
+    let removed = {
+        let mut s = cache.lock_key(key);
+        match s.peek(key, now) {
+            None => false,
+            Some(e) if C::of(&e.value).is_none() => return Err(errors::wrong_type(e.kind())),
+            Some(_) => s.remove(key, now).is_some(),
+        }
+    };
+    if removed {
+        touch(cache, key);
+    }
+    Ok(removed)
+}
+
+/// Lengths travel as u32.
+pub(crate) fn len32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn owned(v: Vec<u8>) -> Bytes {
+    Bytes::from(v)
+}
+
+// ----------------------------------------------------------------------------------------------
+// Dictionaries (Redis hashes)
 
 pub fn dictionary_get(
     st: &GrpcState,
     cache: &Cache,
     req: DictionaryGetRequest,
 ) -> Result<DictionaryGetResponse, Status> {
-    Err(errors::unimplemented("DictionaryGet"))
+    use dictionary_get_response::{Dictionary as D, DictionaryGetResponsePart as Part, Found};
+    let items = read::<HashValue, _>(st, cache, &req.dictionary_name, |h| {
+        req.fields
+            .iter()
+            .map(|f| match h.get(f) {
+                Some(v) => Part {
+                    result: HIT,
+                    cache_body: v.to_vec(),
+                },
+                None => Part {
+                    result: MISS,
+                    cache_body: Vec::new(),
+                },
+            })
+            .collect()
+    })?;
+    Ok(DictionaryGetResponse {
+        dictionary: Some(match items {
+            Some(items) => D::Found(Found { items }),
+            None => D::Missing(dictionary_get_response::Missing {}),
+        }),
+    })
 }
 
 pub fn dictionary_fetch(
@@ -36,7 +248,21 @@ pub fn dictionary_fetch(
     cache: &Cache,
     req: DictionaryFetchRequest,
 ) -> Result<DictionaryFetchResponse, Status> {
-    Err(errors::unimplemented("DictionaryFetch"))
+    use dictionary_fetch_response::{Dictionary as D, Found, Missing};
+    let items = read::<HashValue, _>(st, cache, &req.dictionary_name, |h| {
+        h.iter()
+            .map(|(f, v)| DictionaryFieldValuePair {
+                field: f.to_vec(),
+                value: v.to_vec(),
+            })
+            .collect()
+    })?;
+    Ok(DictionaryFetchResponse {
+        dictionary: Some(match items {
+            Some(items) => D::Found(Found { items }),
+            None => D::Missing(Missing {}),
+        }),
+    })
 }
 
 pub fn dictionary_set(
@@ -44,15 +270,59 @@ pub fn dictionary_set(
     cache: &Cache,
     req: DictionarySetRequest,
 ) -> Result<DictionarySetResponse, Status> {
-    Err(errors::unimplemented("DictionarySet"))
+    let mut incoming = 0;
+    for it in &req.items {
+        st.check_element_size(it.field.len() + it.value.len())?;
+        incoming += it.field.len() + it.value.len();
+    }
+    let ttl = coll_ttl(st, req.ttl_milliseconds, req.refresh_ttl)?;
+    let items = req.items;
+    upsert::<HashValue, _>(st, cache, &req.dictionary_name, ttl, incoming, |h| {
+        for it in items {
+            h.insert(owned(it.field), owned(it.value));
+        }
+        Ok(())
+    })?;
+    Ok(DictionarySetResponse {})
 }
 
+/// Fields hold base-10 i64 strings; a missing field starts at 0. A non-integer value or an
+/// overflow is FAILED_PRECONDITION (as scalar Increment).
 pub fn dictionary_increment(
     st: &GrpcState,
     cache: &Cache,
     req: DictionaryIncrementRequest,
 ) -> Result<DictionaryIncrementResponse, Status> {
-    Err(errors::unimplemented("DictionaryIncrement"))
+    st.check_element_size(req.field.len())?;
+    let ttl = coll_ttl(st, req.ttl_milliseconds, req.refresh_ttl)?;
+    let field = req.field;
+    let amount = req.amount;
+    let value = upsert::<HashValue, _>(
+        st,
+        cache,
+        &req.dictionary_name,
+        ttl,
+        field.len() + 20,
+        |h| {
+            let base = match h.get(&field) {
+                None => 0,
+                Some(b) => std::str::from_utf8(b)
+                    .ok()
+                    .and_then(|t| t.parse::<i64>().ok())
+                    .ok_or_else(|| {
+                        Status::failed_precondition(
+                            "the dictionary field's value is not a base-10 64-bit integer",
+                        )
+                    })?,
+            };
+            let v = base.checked_add(amount).ok_or_else(|| {
+                Status::failed_precondition("increment would overflow a 64-bit integer")
+            })?;
+            h.insert(owned(field), Bytes::from(v.to_string()));
+            Ok(v)
+        },
+    )?;
+    Ok(DictionaryIncrementResponse { value })
 }
 
 pub fn dictionary_delete(
@@ -60,7 +330,22 @@ pub fn dictionary_delete(
     cache: &Cache,
     req: DictionaryDeleteRequest,
 ) -> Result<DictionaryDeleteResponse, Status> {
-    Err(errors::unimplemented("DictionaryDelete"))
+    use dictionary_delete_request::Delete as D;
+    match req.delete {
+        None => return Err(errors::invalid("DictionaryDelete needs 'some' or 'all'")),
+        Some(D::All(_)) => {
+            delete_coll::<HashValue>(st, cache, &req.dictionary_name)?;
+        }
+        Some(D::Some(some)) => {
+            modify::<HashValue, _>(st, cache, &req.dictionary_name, None, |h| {
+                for f in &some.fields {
+                    h.remove(f);
+                }
+                Ok(())
+            })?;
+        }
+    }
+    Ok(DictionaryDeleteResponse {})
 }
 
 pub fn dictionary_length(
@@ -68,39 +353,129 @@ pub fn dictionary_length(
     cache: &Cache,
     req: DictionaryLengthRequest,
 ) -> Result<DictionaryLengthResponse, Status> {
-    Err(errors::unimplemented("DictionaryLength"))
+    use dictionary_length_response::{Dictionary as D, Found, Missing};
+    let n = read::<HashValue, _>(st, cache, &req.dictionary_name, |h| h.len())?;
+    Ok(DictionaryLengthResponse {
+        dictionary: Some(match n {
+            Some(n) => D::Found(Found { length: len32(n) }),
+            None => D::Missing(Missing {}),
+        }),
+    })
 }
+
+// ----------------------------------------------------------------------------------------------
+// Sets
 
 pub fn set_fetch(
     st: &GrpcState,
     cache: &Cache,
     req: SetFetchRequest,
 ) -> Result<SetFetchResponse, Status> {
-    Err(errors::unimplemented("SetFetch"))
+    use set_fetch_response::{Found, Missing, Set as S};
+    let elements = read::<SetValue, _>(st, cache, &req.set_name, |s| {
+        s.iter().map(|m| m.to_vec()).collect()
+    })?;
+    Ok(SetFetchResponse {
+        set: Some(match elements {
+            Some(elements) => S::Found(Found { elements }),
+            None => S::Missing(Missing {}),
+        }),
+    })
 }
 
+/// Up to `limit` distinct random members (all of them when `limit` >= the size).
 pub fn set_sample(
     st: &GrpcState,
     cache: &Cache,
     req: SetSampleRequest,
 ) -> Result<SetSampleResponse, Status> {
-    Err(errors::unimplemented("SetSample"))
+    use set_sample_response::{Found, Missing, Set as S};
+    let limit = usize::try_from(req.limit).unwrap_or(usize::MAX);
+    let elements = read::<SetValue, _>(st, cache, &req.set_name, |s| {
+        if limit >= s.len() {
+            return s.iter().map(|m| m.to_vec()).collect();
+        }
+        rand::seq::index::sample(&mut rand::thread_rng(), s.len(), limit)
+            .into_iter()
+            .filter_map(|i| s.get_index(i).map(|m| m.to_vec()))
+            .collect()
+    })?;
+    Ok(SetSampleResponse {
+        set: Some(match elements {
+            Some(elements) => S::Found(Found { elements }),
+            None => S::Missing(Missing {}),
+        }),
+    })
 }
 
+/// Add elements (creating the set).
 pub fn set_union(
     st: &GrpcState,
     cache: &Cache,
     req: SetUnionRequest,
 ) -> Result<SetUnionResponse, Status> {
-    Err(errors::unimplemented("SetUnion"))
+    let incoming = check_elements(st, &req.elements)?;
+    let ttl = coll_ttl(st, req.ttl_milliseconds, req.refresh_ttl)?;
+    let elements = req.elements;
+    upsert::<SetValue, _>(st, cache, &req.set_name, ttl, incoming, |s| {
+        for e in elements {
+            s.insert(owned(e));
+        }
+        Ok(())
+    })?;
+    Ok(SetUnionResponse {})
 }
 
+/// Subtrahend{Set}: remove the elements (the SDKs' "remove elements"); Subtrahend{Identity}:
+/// delete the set; Minuend: the set becomes `request - stored`. Missing when the set is absent.
 pub fn set_difference(
     st: &GrpcState,
     cache: &Cache,
     req: SetDifferenceRequest,
 ) -> Result<SetDifferenceResponse, Status> {
-    Err(errors::unimplemented("SetDifference"))
+    use set_difference_request::subtrahend::SubtrahendSet as Sub;
+    use set_difference_request::Difference as D;
+    use set_difference_response::{Found, Missing, Set as S};
+    let found = match req.difference {
+        None => {
+            return Err(errors::invalid(
+                "SetDifference needs a minuend or a subtrahend",
+            ))
+        }
+        Some(D::Subtrahend(sub)) => match sub.subtrahend_set {
+            None => return Err(errors::invalid("SetDifference needs a subtrahend set")),
+            Some(Sub::Identity(_)) => delete_coll::<SetValue>(st, cache, &req.set_name)?,
+            Some(Sub::Set(set)) => modify::<SetValue, _>(st, cache, &req.set_name, None, |s| {
+                for e in &set.elements {
+                    s.remove(e);
+                }
+                Ok(())
+            })?
+            .is_some(),
+        },
+        Some(D::Minuend(min)) => {
+            let incoming = check_elements(st, &min.elements)?;
+            st.ensure_memory(incoming)?;
+            modify::<SetValue, _>(st, cache, &req.set_name, None, |s| {
+                let mut next = SetValue::new();
+                for e in min.elements {
+                    if !s.contains(&e) {
+                        next.insert(owned(e));
+                    }
+                }
+                *s = next;
+                Ok(())
+            })?
+            .is_some()
+        }
+    };
+    Ok(SetDifferenceResponse {
+        set: Some(if found {
+            S::Found(Found {})
+        } else {
+            S::Missing(Missing {})
+        }),
+    })
 }
 
 pub fn set_contains(
@@ -108,7 +483,16 @@ pub fn set_contains(
     cache: &Cache,
     req: SetContainsRequest,
 ) -> Result<SetContainsResponse, Status> {
-    Err(errors::unimplemented("SetContains"))
+    use set_contains_response::{Found, Missing, Set as S};
+    let contains = read::<SetValue, _>(st, cache, &req.set_name, |s| {
+        req.elements.iter().map(|e| s.contains(e)).collect()
+    })?;
+    Ok(SetContainsResponse {
+        set: Some(match contains {
+            Some(contains) => S::Found(Found { contains }),
+            None => S::Missing(Missing {}),
+        }),
+    })
 }
 
 pub fn set_length(
@@ -116,173 +500,40 @@ pub fn set_length(
     cache: &Cache,
     req: SetLengthRequest,
 ) -> Result<SetLengthResponse, Status> {
-    Err(errors::unimplemented("SetLength"))
+    use set_length_response::{Found, Missing, Set as S};
+    let n = read::<SetValue, _>(st, cache, &req.set_name, |s| s.len())?;
+    Ok(SetLengthResponse {
+        set: Some(match n {
+            Some(n) => S::Found(Found { length: len32(n) }),
+            None => S::Missing(Missing {}),
+        }),
+    })
 }
 
+/// Remove and return up to `count` random members (a set emptied this way disappears).
 pub fn set_pop(
     st: &GrpcState,
     cache: &Cache,
     req: SetPopRequest,
 ) -> Result<SetPopResponse, Status> {
-    Err(errors::unimplemented("SetPop"))
-}
-
-pub fn list_push_front(
-    st: &GrpcState,
-    cache: &Cache,
-    req: ListPushFrontRequest,
-) -> Result<ListPushFrontResponse, Status> {
-    Err(errors::unimplemented("ListPushFront"))
-}
-
-pub fn list_push_back(
-    st: &GrpcState,
-    cache: &Cache,
-    req: ListPushBackRequest,
-) -> Result<ListPushBackResponse, Status> {
-    Err(errors::unimplemented("ListPushBack"))
-}
-
-pub fn list_pop_front(
-    st: &GrpcState,
-    cache: &Cache,
-    req: ListPopFrontRequest,
-) -> Result<ListPopFrontResponse, Status> {
-    Err(errors::unimplemented("ListPopFront"))
-}
-
-pub fn list_pop_back(
-    st: &GrpcState,
-    cache: &Cache,
-    req: ListPopBackRequest,
-) -> Result<ListPopBackResponse, Status> {
-    Err(errors::unimplemented("ListPopBack"))
-}
-
-pub fn list_erase(
-    st: &GrpcState,
-    cache: &Cache,
-    req: ListEraseRequest,
-) -> Result<ListEraseResponse, Status> {
-    Err(errors::unimplemented("ListErase"))
-}
-
-pub fn list_remove(
-    st: &GrpcState,
-    cache: &Cache,
-    req: ListRemoveRequest,
-) -> Result<ListRemoveResponse, Status> {
-    Err(errors::unimplemented("ListRemove"))
-}
-
-pub fn list_fetch(
-    st: &GrpcState,
-    cache: &Cache,
-    req: ListFetchRequest,
-) -> Result<ListFetchResponse, Status> {
-    Err(errors::unimplemented("ListFetch"))
-}
-
-pub fn list_length(
-    st: &GrpcState,
-    cache: &Cache,
-    req: ListLengthRequest,
-) -> Result<ListLengthResponse, Status> {
-    Err(errors::unimplemented("ListLength"))
-}
-
-pub fn list_concatenate_front(
-    st: &GrpcState,
-    cache: &Cache,
-    req: ListConcatenateFrontRequest,
-) -> Result<ListConcatenateFrontResponse, Status> {
-    Err(errors::unimplemented("ListConcatenateFront"))
-}
-
-pub fn list_concatenate_back(
-    st: &GrpcState,
-    cache: &Cache,
-    req: ListConcatenateBackRequest,
-) -> Result<ListConcatenateBackResponse, Status> {
-    Err(errors::unimplemented("ListConcatenateBack"))
-}
-
-pub fn list_retain(
-    st: &GrpcState,
-    cache: &Cache,
-    req: ListRetainRequest,
-) -> Result<ListRetainResponse, Status> {
-    Err(errors::unimplemented("ListRetain"))
-}
-
-pub fn sorted_set_put(
-    st: &GrpcState,
-    cache: &Cache,
-    req: SortedSetPutRequest,
-) -> Result<SortedSetPutResponse, Status> {
-    Err(errors::unimplemented("SortedSetPut"))
-}
-
-pub fn sorted_set_fetch(
-    st: &GrpcState,
-    cache: &Cache,
-    req: SortedSetFetchRequest,
-) -> Result<SortedSetFetchResponse, Status> {
-    Err(errors::unimplemented("SortedSetFetch"))
-}
-
-pub fn sorted_set_get_score(
-    st: &GrpcState,
-    cache: &Cache,
-    req: SortedSetGetScoreRequest,
-) -> Result<SortedSetGetScoreResponse, Status> {
-    Err(errors::unimplemented("SortedSetGetScore"))
-}
-
-pub fn sorted_set_remove(
-    st: &GrpcState,
-    cache: &Cache,
-    req: SortedSetRemoveRequest,
-) -> Result<SortedSetRemoveResponse, Status> {
-    Err(errors::unimplemented("SortedSetRemove"))
-}
-
-pub fn sorted_set_increment(
-    st: &GrpcState,
-    cache: &Cache,
-    req: SortedSetIncrementRequest,
-) -> Result<SortedSetIncrementResponse, Status> {
-    Err(errors::unimplemented("SortedSetIncrement"))
-}
-
-pub fn sorted_set_get_rank(
-    st: &GrpcState,
-    cache: &Cache,
-    req: SortedSetGetRankRequest,
-) -> Result<SortedSetGetRankResponse, Status> {
-    Err(errors::unimplemented("SortedSetGetRank"))
-}
-
-pub fn sorted_set_length(
-    st: &GrpcState,
-    cache: &Cache,
-    req: SortedSetLengthRequest,
-) -> Result<SortedSetLengthResponse, Status> {
-    Err(errors::unimplemented("SortedSetLength"))
-}
-
-pub fn sorted_set_length_by_score(
-    st: &GrpcState,
-    cache: &Cache,
-    req: SortedSetLengthByScoreRequest,
-) -> Result<SortedSetLengthByScoreResponse, Status> {
-    Err(errors::unimplemented("SortedSetLengthByScore"))
-}
-
-pub fn sorted_set_union_store(
-    st: &GrpcState,
-    cache: &Cache,
-    req: SortedSetUnionStoreRequest,
-) -> Result<SortedSetUnionStoreResponse, Status> {
-    Err(errors::unimplemented("SortedSetUnionStore"))
+    use set_pop_response::{Found, Missing, Set as S};
+    let count = req.count as usize;
+    let elements = modify::<SetValue, _>(st, cache, &req.set_name, None, |s| {
+        let mut rng = rand::thread_rng();
+        let n = count.min(s.len());
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let i = rng.gen_range(0..s.len());
+            if let Some(m) = s.swap_remove_index(i) {
+                out.push(m.to_vec());
+            }
+        }
+        Ok(out)
+    })?;
+    Ok(SetPopResponse {
+        set: Some(match elements {
+            Some(elements) => S::Found(Found { elements }),
+            None => S::Missing(Missing {}),
+        }),
+    })
 }

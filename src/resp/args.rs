@@ -21,7 +21,11 @@ pub fn parse_i64(b: &[u8]) -> Option<i64> {
     if b == b"0" {
         return Some(0);
     }
-    let (neg, digits) = if b[0] == b'-' { (true, &b[1..]) } else { (false, b) };
+    let (neg, digits) = if b[0] == b'-' {
+        (true, &b[1..])
+    } else {
+        (false, b)
+    };
     if digits.is_empty() || digits[0] == b'0' {
         return None;
     }
@@ -31,7 +35,11 @@ pub fn parse_i64(b: &[u8]) -> Option<i64> {
             return None;
         }
         let d = (c - b'0') as i64;
-        v = if neg { v.checked_mul(10)?.checked_sub(d)? } else { v.checked_mul(10)?.checked_add(d)? };
+        v = if neg {
+            v.checked_mul(10)?.checked_sub(d)?
+        } else {
+            v.checked_mul(10)?.checked_add(d)?
+        };
     }
     Some(v)
 }
@@ -54,7 +62,12 @@ pub fn parse_f64(b: &[u8]) -> Option<f64> {
             if other.contains("inf") || other.contains("nan") {
                 return None;
             }
-            other.parse::<f64>().ok()?
+            // Out-of-range input ("1e400") overflows to infinity: Redis rejects it (ERANGE).
+            let v = other.parse::<f64>().ok()?;
+            if v.is_infinite() {
+                return None;
+            }
+            v
         }
     };
     if v.is_nan() {
@@ -115,7 +128,17 @@ mod tests {
         assert_eq!(parse_i64(b"-12"), Some(-12));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b""[..], b"+1", b"01", b" 1", b"1 ", b"9223372036854775808", b"1.0", b"-", b"-0"] {
+        for bad in [
+            &b""[..],
+            b"+1",
+            b"01",
+            b" 1",
+            b"1 ",
+            b"9223372036854775808",
+            b"1.0",
+            b"-",
+            b"-0",
+        ] {
             assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }
@@ -129,6 +152,7 @@ mod tests {
         assert_eq!(parse_f64(b"nan"), None);
         assert_eq!(parse_f64(b""), None);
         assert_eq!(parse_f64(b" 1"), None);
+        assert_eq!(parse_f64(b"1e400"), None);
     }
 
     #[test]

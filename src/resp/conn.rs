@@ -32,6 +32,9 @@ const OUT_SOFT_LIMIT: usize = 64 * 1024;
 /// connections stay cheap.
 const READ_BUF_INITIAL: usize = 16 * 1024;
 const READ_BUF_SHRINK_ABOVE: usize = 256 * 1024;
+/// How long more than `limits.reply_buffer_limit` bytes may sit unread before the client is
+/// disconnected.
+const REPLY_STALL: Duration = Duration::from_secs(10);
 
 /// A command waiting for data (BLPOP & co.).
 struct Blocked {
@@ -119,16 +122,20 @@ pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<
     let (mut reader, mut writer) = stream.into_split();
     let idle_timeout = (idle > 0).then(|| Duration::from_secs(idle));
     let mut last_input = Instant::now();
+    let mut last_write_progress = Instant::now();
 
     loop {
+        if s.out.is_empty() {
+            // The stall clock only runs while replies are waiting to be read.
+            last_write_progress = Instant::now();
+        }
         if s.blocked.is_none() && !s.closing {
             s.process_input();
         }
-        if s.out.len() > s.reply_limit {
-            ServerStats::add(&shared.stats.output_limit_disconnects, 1);
-            tracing::warn!(client = info.id, pending = s.out.len(), "closing client: reply buffer limit reached");
-            break;
-        }
+        // One large reply may exceed the limit while the client reads it; a client that keeps
+        // more than the limit unread for REPLY_STALL is gone or stuck, and is disconnected.
+        let stall_deadline =
+            (s.out.len() > s.reply_limit).then(|| last_write_progress + REPLY_STALL);
         if s.closing && s.out.is_empty() {
             break;
         }
@@ -140,7 +147,13 @@ pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<
 
         tokio::select! {
             biased;
-            _ = info.kill_notify.notified() => break,
+            _ = info.kill_notify.notified() => {
+                if s.closing && !s.out.is_empty() {
+                    // Killed by its own CLIENT KILL: send that reply, then close (as Redis does).
+                    continue;
+                }
+                break;
+            }
             _ = shutdown.changed() => {
                 // Graceful: finish replies already produced, accept no more commands.
                 s.closing = true;
@@ -149,6 +162,7 @@ pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<
             r = writer.write(&s.out), if !s.out.is_empty() => match r {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
+                    last_write_progress = Instant::now();
                     ServerStats::add(&shared.stats.net_output_bytes, n as u64);
                     s.out.advance(n);
                     if s.out.is_empty() && s.out.capacity() > READ_BUF_SHRINK_ABOVE {
@@ -187,6 +201,11 @@ pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<
             _ = tokio::time::sleep_until(block_deadline.unwrap_or_else(Instant::now)), if block_deadline.is_some() => {
                 s.unblock_timeout();
             }
+            _ = tokio::time::sleep_until(stall_deadline.unwrap_or_else(Instant::now)), if stall_deadline.is_some() => {
+                ServerStats::add(&shared.stats.output_limit_disconnects, 1);
+                tracing::warn!(client = info.id, pending = s.out.len(), "closing client: reply buffer limit exceeded and not read");
+                break;
+            }
             _ = tokio::time::sleep_until(idle_deadline.unwrap_or_else(Instant::now)),
                 if idle_deadline.is_some() && s.blocked.is_none() && s.pubsub.is_none() => {
                 tracing::debug!(client = info.id, "closing idle client");
@@ -208,6 +227,9 @@ impl Session {
                 Ok(true) => {
                     count += 1;
                     self.execute(std::mem::take(&mut args));
+                    if self.info.killed.load(Ordering::Relaxed) {
+                        self.closing = true;
+                    }
                 }
                 Ok(false) => break,
                 Err(e) => {
@@ -251,10 +273,18 @@ impl Session {
             self.writer().error(&msg);
             return;
         }
-        if self.multi.is_some() && !matches!(spec.name, "multi" | "exec" | "discard" | "watch" | "quit" | "reset") {
+        if self.multi.is_some()
+            && !matches!(
+                spec.name,
+                "multi" | "exec" | "discard" | "watch" | "quit" | "reset"
+            )
+        {
             if spec.has(flags::NO_MULTI) {
                 self.multi.as_mut().expect("in multi").1 = true;
-                let msg = format!("ERR Command not allowed inside a transaction: '{}'", spec.name);
+                let msg = format!(
+                    "ERR Command not allowed inside a transaction: '{}'",
+                    spec.name
+                );
                 self.writer().error(&msg);
                 return;
             }
@@ -278,17 +308,46 @@ impl Session {
     }
 
     fn in_subscribe_mode(&self) -> bool {
-        self.info.subscriptions.load(Ordering::Relaxed) + self.info.psubscriptions.load(Ordering::Relaxed) > 0
+        self.info.subscriptions.load(Ordering::Relaxed)
+            + self.info.psubscriptions.load(Ordering::Relaxed)
+            > 0
     }
 
     /// Run a table command outside a transaction. Returns a block request if the command wants
     /// to wait (only when `may_block`).
     fn run(&mut self, spec: &'static CommandSpec, args: &[Bytes], may_block: bool) {
+        if let Some(req) = self.run_handler(spec, args, may_block) {
+            let notify = Arc::new(Notify::new());
+            self.shared
+                .waiters
+                .register(self.cache.name_arc(), &req.keys, &notify);
+            // A push between the handler releasing its shard lock and this registration would
+            // have signalled nobody: retry once now. Retries then run while still registered
+            // (see `retry_blocked`), so later pushes can't slip through either.
+            notify.notify_one();
+            self.blocked = Some(Blocked {
+                args: args.to_vec(),
+                spec,
+                keys: req.keys,
+                deadline: req.timeout.map(|t| Instant::now() + t),
+                notify,
+            });
+        }
+    }
+
+    /// Execute a table command; returns the block request of a blocking command that found
+    /// nothing to pop.
+    fn run_handler(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: &[Bytes],
+        may_block: bool,
+    ) -> Option<BlockRequest> {
         if spec.has(flags::DENYOOM) {
             let incoming: usize = args[1..].iter().map(|a| a.len()).sum();
             if self.shared.store.ensure_memory(incoming as u64).is_err() {
                 self.writer().error(ERR_OOM);
-                return;
+                return None;
             }
         }
         let mut block: Option<BlockRequest> = None;
@@ -309,33 +368,27 @@ impl Session {
         if spec.has(flags::WRITE) {
             self.cache.watch().touch(spec.keys(args));
         }
-        if let Some(req) = block {
-            let notify = Arc::new(Notify::new());
-            self.shared.waiters.register(self.cache.name_arc(), &req.keys, &notify);
-            self.blocked = Some(Blocked {
-                args: args.to_vec(),
-                spec,
-                keys: req.keys,
-                deadline: req.timeout.map(|t| Instant::now() + t),
-                notify,
-            });
-        }
+        block
     }
 
+    /// A key we wait on was pushed to (or the first post-registration retry): run the command
+    /// again, still registered, so a push racing with this retry leaves a wake-up behind.
     fn retry_blocked(&mut self) {
         let Some(b) = self.blocked.take() else { return };
-        self.shared.waiters.unregister(self.cache.name_arc(), &b.keys, &b.notify);
-        let deadline = b.deadline;
-        self.run(b.spec, &b.args, true);
-        // Still nothing: keep the original deadline.
-        if let Some(nb) = self.blocked.as_mut() {
-            nb.deadline = deadline;
+        if self.run_handler(b.spec, &b.args, true).is_some() {
+            self.blocked = Some(b); // still nothing: keep waiting, same deadline
+        } else {
+            self.shared
+                .waiters
+                .unregister(self.cache.name_arc(), &b.keys, &b.notify);
         }
     }
 
     fn unblock_timeout(&mut self) {
         if let Some(b) = self.blocked.take() {
-            self.shared.waiters.unregister(self.cache.name_arc(), &b.keys, &b.notify);
+            self.shared
+                .waiters
+                .unregister(self.cache.name_arc(), &b.keys, &b.notify);
             self.writer().null_array();
         }
     }
@@ -394,8 +447,10 @@ impl Session {
                 self.writer().simple("RESET");
             }
             "hello" => self.hello(&args),
-            "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe" | "tsubscribe"
-            | "tunsubscribe" => self.pubsub_command(spec.name, &args),
+            "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe"
+            | "sunsubscribe" | "tsubscribe" | "tunsubscribe" => {
+                self.pubsub_command(spec.name, &args)
+            }
             "auth" => {
                 // Until the tenancy issue lands every password is accepted (development mode).
                 self.writer().ok();
@@ -423,7 +478,8 @@ impl Session {
                     return;
                 }
                 None => {
-                    self.writer().error("ERR Protocol version is not an integer or out of range");
+                    self.writer()
+                        .error("ERR Protocol version is not an integer or out of range");
                     return;
                 }
             }
@@ -436,12 +492,17 @@ impl Session {
                 *self.info.name.lock() = Some(args[i + 1].clone());
                 i += 2;
             } else {
-                let msg = format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(&args[i]));
+                let msg = format!(
+                    "ERR Syntax error in HELLO option '{}'",
+                    String::from_utf8_lossy(&args[i])
+                );
                 self.writer().error(&msg);
                 return;
             }
         }
-        self.info.resp.store(if self.resp3 { 3 } else { 2 }, Ordering::Relaxed);
+        self.info
+            .resp
+            .store(if self.resp3 { 3 } else { 2 }, Ordering::Relaxed);
         let id = self.info.id as i64;
         let proto = if self.resp3 { 3 } else { 2 };
         let mut w = self.writer();
@@ -476,7 +537,8 @@ impl Session {
         self.info.in_multi.store(false, Ordering::Relaxed);
         if had_error {
             self.unwatch_all();
-            self.writer().error("EXECABORT Transaction discarded because of previous errors.");
+            self.writer()
+                .error("EXECABORT Transaction discarded because of previous errors.");
             return;
         }
         let watches_ok = self.watches.iter().all(|(c, t)| c.watch().still_valid(t));
@@ -489,7 +551,11 @@ impl Session {
         // deadlock once EXEC holds them all.
         let incoming: usize = queued
             .iter()
-            .filter(|a| lookup(&a[0]).map(|s| s.has(flags::DENYOOM)).unwrap_or(false))
+            .filter(|a| {
+                lookup(&a[0])
+                    .map(|s| s.has(flags::DENYOOM))
+                    .unwrap_or(false)
+            })
             .map(|a| a[1..].iter().map(|x| x.len()).sum::<usize>())
             .sum();
         if incoming > 0 && self.shared.store.ensure_memory(incoming as u64).is_err() {
@@ -537,14 +603,23 @@ impl Session {
         if self.pubsub.is_none() {
             let sub = self.shared.topics.subscriber();
             let waiter = sub.waiter();
-            self.pubsub =
-                Some(PubSub { sub, waiter, sharded: HashSet::new(), sequenced: HashSet::new(), events: Vec::new() });
+            self.pubsub = Some(PubSub {
+                sub,
+                waiter,
+                sharded: HashSet::new(),
+                sequenced: HashSet::new(),
+                events: Vec::new(),
+            });
         }
         self.pubsub.as_mut().expect("just created")
     }
 
     fn sync_sub_counts(&self) {
-        let (ch, pat) = self.pubsub.as_ref().map(|p| (p.sub.channel_count(), p.sub.pattern_count())).unwrap_or((0, 0));
+        let (ch, pat) = self
+            .pubsub
+            .as_ref()
+            .map(|p| (p.sub.channel_count(), p.sub.pattern_count()))
+            .unwrap_or((0, 0));
         self.info.subscriptions.store(ch, Ordering::Relaxed);
         self.info.psubscriptions.store(pat, Ordering::Relaxed);
     }
@@ -556,7 +631,11 @@ impl Session {
         let resp3 = self.resp3;
         match name {
             "subscribe" | "ssubscribe" => {
-                let kind: &[u8] = if name == "subscribe" { b"subscribe" } else { b"ssubscribe" };
+                let kind: &[u8] = if name == "subscribe" {
+                    b"subscribe"
+                } else {
+                    b"ssubscribe"
+                };
                 for ch in &args[1..] {
                     let ps = self.pubsub_state();
                     if let Err(e) = ps.sub.subscribe(cache, ch, None) {
@@ -596,11 +675,15 @@ impl Session {
                     i += 2;
                 }
                 if i != args.len() || (args.len() > 2 && seq.is_none()) {
-                    self.writer().error("ERR syntax error: TSUBSCRIBE topic [FROM seq [PAGE page]]");
+                    self.writer()
+                        .error("ERR syntax error: TSUBSCRIBE topic [FROM seq [PAGE page]]");
                     return;
                 }
                 if let Some(seq) = seq {
-                    resume = Some(Resume { seq, page: page.unwrap_or(0) });
+                    resume = Some(Resume {
+                        seq,
+                        page: page.unwrap_or(0),
+                    });
                 }
                 let ps = self.pubsub_state();
                 match ps.sub.subscribe(cache, topic, resume) {
@@ -636,7 +719,11 @@ impl Session {
                     }
                 };
                 if channels.is_empty() {
-                    let count = self.pubsub.as_ref().map(|p| p.sub.subscription_count()).unwrap_or(0) as i64;
+                    let count = self
+                        .pubsub
+                        .as_ref()
+                        .map(|p| p.sub.subscription_count())
+                        .unwrap_or(0) as i64;
                     let mut w = self.writer();
                     w.push(3);
                     w.bulk(kind);
@@ -683,7 +770,11 @@ impl Session {
                     }
                 };
                 if patterns.is_empty() {
-                    let count = self.pubsub.as_ref().map(|p| p.sub.subscription_count()).unwrap_or(0) as i64;
+                    let count = self
+                        .pubsub
+                        .as_ref()
+                        .map(|p| p.sub.subscription_count())
+                        .unwrap_or(0) as i64;
                     let mut w = self.writer();
                     w.push(3);
                     w.bulk(b"punsubscribe");
@@ -703,7 +794,12 @@ impl Session {
             }
         }
         self.sync_sub_counts();
-        if self.pubsub.as_ref().map(|p| p.sub.subscription_count() == 0).unwrap_or(false) {
+        if self
+            .pubsub
+            .as_ref()
+            .map(|p| p.sub.subscription_count() == 0)
+            .unwrap_or(false)
+        {
             self.pubsub = None; // leave subscribe mode; frees the engine subscriber
         }
     }
@@ -711,7 +807,9 @@ impl Session {
     /// Move ready messages into the output buffer. Returns false when the subscriber's output
     /// budget is exceeded (the caller disconnects it: Redis's pubsub output-buffer limit).
     fn deliver_events(&mut self) -> bool {
-        let Some(ps) = self.pubsub.as_mut() else { return true };
+        let Some(ps) = self.pubsub.as_mut() else {
+            return true;
+        };
         let resp3 = self.resp3;
         loop {
             ps.events.clear();
@@ -721,14 +819,24 @@ impl Session {
             let mut w = ReplyWriter::new(&mut self.out, resp3);
             for ev in ps.events.drain(..) {
                 match ev {
-                    Event::Message { topic, pattern: Some(pat), msg, .. } => {
+                    Event::Message {
+                        topic,
+                        pattern: Some(pat),
+                        msg,
+                        ..
+                    } => {
                         w.push(4);
                         w.bulk(b"pmessage");
                         w.bulk(&pat);
                         w.bulk(&topic);
                         w.bulk(&msg.payload);
                     }
-                    Event::Message { topic, pattern: None, msg, .. } => {
+                    Event::Message {
+                        topic,
+                        pattern: None,
+                        msg,
+                        ..
+                    } => {
                         if ps.sequenced.contains(&topic) {
                             w.push(5);
                             w.bulk(b"tmessage");
@@ -738,14 +846,23 @@ impl Session {
                             w.int(msg.page as i64);
                         } else {
                             w.push(3);
-                            w.bulk(if ps.sharded.contains(&topic) { b"smessage" } else { b"message" });
+                            w.bulk(if ps.sharded.contains(&topic) {
+                                b"smessage"
+                            } else {
+                                b"message"
+                            });
                             w.bulk(&topic);
                             w.bulk(&msg.payload);
                         }
                     }
-                    Event::Discontinuity { topic, pattern: None, last_seq, new_seq, page, .. }
-                        if ps.sequenced.contains(&topic) =>
-                    {
+                    Event::Discontinuity {
+                        topic,
+                        pattern: None,
+                        last_seq,
+                        new_seq,
+                        page,
+                        ..
+                    } if ps.sequenced.contains(&topic) => {
                         w.push(5);
                         w.bulk(b"tdiscontinuity");
                         w.bulk(&topic);
@@ -767,7 +884,9 @@ impl Session {
 
     fn cleanup(&mut self) {
         if let Some(b) = self.blocked.take() {
-            self.shared.waiters.unregister(self.cache.name_arc(), &b.keys, &b.notify);
+            self.shared
+                .waiters
+                .unregister(self.cache.name_arc(), &b.keys, &b.notify);
         }
         self.unwatch_all();
     }
@@ -775,7 +894,10 @@ impl Session {
 
 /// Redis 7's message for an unknown command, quoting the first arguments.
 fn unknown_command_message(args: &[Bytes]) -> String {
-    let name: String = String::from_utf8_lossy(&args[0]).chars().take(128).collect();
+    let name: String = String::from_utf8_lossy(&args[0])
+        .chars()
+        .take(128)
+        .collect();
     let mut msg = format!("ERR unknown command '{name}', with args beginning with: ");
     let mut budget = 128usize;
     for a in &args[1..] {

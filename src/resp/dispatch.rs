@@ -67,10 +67,20 @@ impl CommandSpec {
     pub fn keys<'a>(&self, args: &'a [Bytes]) -> impl Iterator<Item = &'a [u8]> + 'a {
         let n = args.len() as i32;
         let first = self.first_key;
-        let last = if self.last_key < 0 { n + self.last_key } else { self.last_key.min(n - 1) };
+        let last = if self.last_key < 0 {
+            n + self.last_key
+        } else {
+            self.last_key.min(n - 1)
+        };
         let step = self.step.max(1) as usize;
-        let range = if first <= 0 || first > last { 0..0 } else { first as usize..last as usize + 1 };
-        range.step_by(step).filter_map(move |i| args.get(i).map(|b| &b[..]))
+        let range = if first <= 0 || first > last {
+            0..0
+        } else {
+            first as usize..last as usize + 1
+        };
+        range
+            .step_by(step)
+            .filter_map(move |i| args.get(i).map(|b| &b[..]))
     }
 }
 
@@ -83,7 +93,16 @@ pub const fn cmd(
     group: &'static str,
     handler: Handler,
 ) -> CommandSpec {
-    CommandSpec { name, arity, flags, first_key: keys.0, last_key: keys.1, step: keys.2, handler, group }
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        first_key: keys.0,
+        last_key: keys.1,
+        step: keys.2,
+        handler,
+        group,
+    }
 }
 
 pub const NO_KEYS: (i32, i32, i32) = (0, 0, 0);

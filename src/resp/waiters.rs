@@ -24,7 +24,9 @@ impl KeyWaiters {
     pub fn register(&self, cache: &Arc<str>, keys: &[Bytes], n: &Arc<Notify>) {
         let mut map = self.map.lock();
         for k in keys {
-            map.entry((cache.clone(), k.clone())).or_default().push(n.clone());
+            map.entry((cache.clone(), k.clone()))
+                .or_default()
+                .push(n.clone());
         }
         self.blocked.fetch_add(1, Ordering::SeqCst);
     }

@@ -103,7 +103,9 @@ impl RawConn {
     pub async fn read_n(&mut self, n: usize) -> Vec<u8> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while self.buf.len() < n {
-            let mut tmp = [0u8; 65536];
+            // On the heap: a 64 KiB array held across an await bloats every future that calls
+            // this and overflows test threads' stacks in debug builds.
+            let mut tmp = vec![0u8; 65536];
             let r = tokio::time::timeout_at(deadline, self.stream.read(&mut tmp)).await;
             match r {
                 Ok(Ok(0)) | Err(_) => break,

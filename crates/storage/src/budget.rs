@@ -39,7 +39,10 @@ pub struct MemoryBudget {
 
 impl MemoryBudget {
     pub fn new(limit: u64) -> Self {
-        Self { limit: AtomicU64::new(limit), used: AtomicI64::new(0) }
+        Self {
+            limit: AtomicU64::new(limit),
+            used: AtomicI64::new(0),
+        }
     }
     #[inline]
     pub fn charge(&self, delta: isize) {

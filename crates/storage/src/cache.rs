@@ -26,7 +26,9 @@ impl Cache {
     /// `shards` is rounded up to a power of two.
     pub fn new(name: &str, shards: usize, budget: Arc<MemoryBudget>) -> Self {
         let n = shards.max(1).next_power_of_two();
-        let shards = (0..n).map(|_| Mutex::new(Shard::new(budget.clone()))).collect::<Vec<_>>();
+        let shards = (0..n)
+            .map(|_| Mutex::new(Shard::new(budget.clone())))
+            .collect::<Vec<_>>();
         Self {
             name: Arc::from(name),
             shards: shards.into_boxed_slice(),
@@ -72,12 +74,26 @@ impl Cache {
         let mut idx: Vec<usize> = keys.into_iter().map(|k| self.shard_index(k)).collect();
         idx.sort_unstable();
         idx.dedup();
-        Locked { cache: self, guards: idx.into_iter().map(|i| (i, self.shards[i].lock())).collect() }
+        Locked {
+            cache: self,
+            guards: idx
+                .into_iter()
+                .map(|i| (i, self.shards[i].lock()))
+                .collect(),
+        }
     }
 
     /// Lock all shards in order: MULTI/EXEC runs under this, which makes a transaction isolated.
     pub fn lock_all(&self) -> Locked<'_> {
-        Locked { cache: self, guards: self.shards.iter().enumerate().map(|(i, s)| (i, s.lock())).collect() }
+        Locked {
+            cache: self,
+            guards: self
+                .shards
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (i, s.lock()))
+                .collect(),
+        }
     }
 
     /// Number of keys (including not-yet-reaped expired ones, as Redis's DBSIZE does).
@@ -172,7 +188,11 @@ impl WatchRegistry {
         let slot = keys.entry(Bytes::copy_from_slice(key)).or_insert((0, 0));
         slot.1 += 1;
         self.watchers.fetch_add(1, Ordering::SeqCst);
-        WatchTicket { key: Bytes::copy_from_slice(key), version: slot.0, epoch: self.epoch.load(Ordering::SeqCst) }
+        WatchTicket {
+            key: Bytes::copy_from_slice(key),
+            version: slot.0,
+            epoch: self.epoch.load(Ordering::SeqCst),
+        }
     }
 
     pub fn unwatch(&self, ticket: &WatchTicket) {
@@ -191,7 +211,11 @@ impl WatchRegistry {
         if self.epoch.load(Ordering::SeqCst) != ticket.epoch {
             return false;
         }
-        self.keys.lock().get(&ticket.key[..]).map(|s| s.0 == ticket.version).unwrap_or(false)
+        self.keys
+            .lock()
+            .get(&ticket.key[..])
+            .map(|s| s.0 == ticket.version)
+            .unwrap_or(false)
     }
 
     /// Called after a write command with the keys it wrote.

@@ -35,7 +35,11 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(value: Value, expires_at: u64) -> Self {
-        Self { value, expires_at, access: 0 }
+        Self {
+            value,
+            expires_at,
+            access: 0,
+        }
     }
     #[inline]
     pub fn is_expired(&self, now: u64) -> bool {
@@ -144,11 +148,20 @@ impl Shard {
         let (k, e) = self.map.get_index_mut(idx).expect("index is live");
         e.access = lru_clock(now);
         let old_size = entry_size(k, e);
-        EntryMut { shard: self, idx, old_size }
+        EntryMut {
+            shard: self,
+            idx,
+            old_size,
+        }
     }
 
     /// Mutable access to `key`, creating it with `make()` (no expiry) when absent.
-    pub fn get_or_insert_with(&mut self, key: &[u8], now: u64, make: impl FnOnce() -> Value) -> EntryMut<'_> {
+    pub fn get_or_insert_with(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        make: impl FnOnce() -> Value,
+    ) -> EntryMut<'_> {
         let idx = match self.live_index(key, now) {
             Some(idx) => idx,
             None => {
@@ -233,7 +246,13 @@ impl Shard {
 
     /// One SCAN step. `pos` is how many positions remain unvisited (visit `pos-1` down to 0);
     /// pass `None` to start. Returns the new remaining count (0 = shard done).
-    pub fn scan(&mut self, pos: Option<usize>, count: usize, now: u64, mut visit: impl FnMut(&Bytes, &Entry)) -> usize {
+    pub fn scan(
+        &mut self,
+        pos: Option<usize>,
+        count: usize,
+        now: u64,
+        mut visit: impl FnMut(&Bytes, &Entry),
+    ) -> usize {
         let mut pos = pos.unwrap_or(self.map.len()).min(self.map.len());
         let mut seen = 0;
         while pos > 0 && seen < count {
@@ -355,9 +374,11 @@ impl Drop for EntryMut<'_> {
         if e.value.is_empty_collection() {
             // remove_index credits the current size; settle the rest of what was charged.
             self.shard.remove_index(self.idx);
-            self.shard.charge(new_size as isize - self.old_size as isize);
+            self.shard
+                .charge(new_size as isize - self.old_size as isize);
             return;
         }
-        self.shard.charge(new_size as isize - self.old_size as isize);
+        self.shard
+            .charge(new_size as isize - self.old_size as isize);
     }
 }

@@ -124,7 +124,11 @@ impl Store {
 
     /// Remove a cache; its memory is returned to the budget when the last handle drops.
     pub fn delete_cache(&self, name: &str) -> Result<(), StoreError> {
-        let removed = self.caches.write().remove(name).ok_or(StoreError::CacheNotFound)?;
+        let removed = self
+            .caches
+            .write()
+            .remove(name)
+            .ok_or(StoreError::CacheNotFound)?;
         let st = removed.stats();
         let mut r = self.retired.lock();
         r.hits += st.hits;

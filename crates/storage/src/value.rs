@@ -104,7 +104,12 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(b) => {
-                if b.len() <= 20 && std::str::from_utf8(b).ok().and_then(|s| s.parse::<i64>().ok()).is_some() {
+                if b.len() <= 20
+                    && std::str::from_utf8(b)
+                        .ok()
+                        .and_then(|s| s.parse::<i64>().ok())
+                        .is_some()
+                {
                     "int"
                 } else if b.len() <= 44 {
                     "embstr"
@@ -112,10 +117,29 @@ impl Value {
                     "raw"
                 }
             }
-            Value::Hash(h) => if h.len() <= 128 { "listpack" } else { "hashtable" },
-            Value::List(l) => if l.len() <= 128 { "listpack" } else { "quicklist" },
+            Value::Hash(h) => {
+                if h.len() <= 128 {
+                    "listpack"
+                } else {
+                    "hashtable"
+                }
+            }
+            Value::List(l) => {
+                if l.len() <= 128 {
+                    "listpack"
+                } else {
+                    "quicklist"
+                }
+            }
             Value::Set(s) => {
-                if s.len() <= 512 && s.iter().all(|m| std::str::from_utf8(m).ok().and_then(|x| x.parse::<i64>().ok()).is_some()) {
+                if s.len() <= 512
+                    && s.iter().all(|m| {
+                        std::str::from_utf8(m)
+                            .ok()
+                            .and_then(|x| x.parse::<i64>().ok())
+                            .is_some()
+                    })
+                {
                     "intset"
                 } else if s.len() <= 128 {
                     "listpack"
@@ -123,7 +147,13 @@ impl Value {
                     "hashtable"
                 }
             }
-            Value::ZSet(z) => if z.len() <= 128 { "listpack" } else { "skiplist" },
+            Value::ZSet(z) => {
+                if z.len() <= 128 {
+                    "listpack"
+                } else {
+                    "skiplist"
+                }
+            }
         }
     }
 }

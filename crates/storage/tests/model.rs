@@ -30,13 +30,18 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     let key = 0u8..12;
     prop_oneof![
-        (key.clone(), any::<u8>(), proptest::option::of(1u16..500)).prop_map(|(key, val, ttl)| Op::Set { key, val, ttl }),
+        (key.clone(), any::<u8>(), proptest::option::of(1u16..500))
+            .prop_map(|(key, val, ttl)| Op::Set { key, val, ttl }),
         key.clone().prop_map(|key| Op::Get { key }),
         key.clone().prop_map(|key| Op::Del { key }),
         (key.clone(), 1u16..500).prop_map(|(key, ttl)| Op::Expire { key, ttl }),
         key.clone().prop_map(|key| Op::Persist { key }),
         key.clone().prop_map(|key| Op::Ttl { key }),
-        (key.clone(), 0u8..4, any::<u8>()).prop_map(|(key, field, val)| Op::HSet { key, field, val }),
+        (key.clone(), 0u8..4, any::<u8>()).prop_map(|(key, field, val)| Op::HSet {
+            key,
+            field,
+            val
+        }),
         (key.clone(), 0u8..4).prop_map(|(key, field)| Op::HDel { key, field }),
         (key.clone(), any::<u8>()).prop_map(|(key, val)| Op::LPush { key, val }),
         key.prop_map(|key| Op::RPop { key }),
@@ -79,15 +84,20 @@ fn run(op: &Op, cache: &Cache, model: &mut Model, clock: &ManualClock) -> (Strin
     match *op {
         Op::Set { key, val, ttl } => {
             let exp = ttl.map(|t| now + t as u64).unwrap_or(0);
-            cache.lock_key(&k(key)).insert(&k(key), Value::Str(Bytes::from(vec![val])), exp, now);
+            cache
+                .lock_key(&k(key))
+                .insert(&k(key), Value::Str(Bytes::from(vec![val])), exp, now);
             model.items.insert(key, (MVal::Str(vec![val]), exp));
             ("ok".into(), "ok".into())
         }
         Op::Get { key } => {
-            let got = cache.lock_key(&k(key)).get(&k(key), now).map(|e| match &e.value {
-                Value::Str(b) => format!("{:?}", b.to_vec()),
-                other => format!("type:{}", other.kind().name()),
-            });
+            let got = cache
+                .lock_key(&k(key))
+                .get(&k(key), now)
+                .map(|e| match &e.value {
+                    Value::Str(b) => format!("{:?}", b.to_vec()),
+                    other => format!("type:{}", other.kind().name()),
+                });
             let want = model.live(key, now).map(|(v, _)| match v {
                 MVal::Str(b) => format!("{:?}", b),
                 MVal::Hash(_) => "type:hash".into(),
@@ -103,32 +113,48 @@ fn run(op: &Op, cache: &Cache, model: &mut Model, clock: &ManualClock) -> (Strin
         }
         Op::Expire { key, ttl } => {
             let exp = now + ttl as u64;
-            let got = cache.lock_key(&k(key)).get_mut(&k(key), now).map(|mut e| e.expires_at = exp).is_some();
+            let got = cache
+                .lock_key(&k(key))
+                .get_mut(&k(key), now)
+                .map(|mut e| e.expires_at = exp)
+                .is_some();
             let want = model.live(key, now).map(|e| e.1 = exp).is_some();
             (got.to_string(), want.to_string())
         }
         Op::Persist { key } => {
-            let got = cache.lock_key(&k(key)).get_mut(&k(key), now).map(|mut e| e.expires_at = 0).is_some();
+            let got = cache
+                .lock_key(&k(key))
+                .get_mut(&k(key), now)
+                .map(|mut e| e.expires_at = 0)
+                .is_some();
             let want = model.live(key, now).map(|e| e.1 = 0).is_some();
             (got.to_string(), want.to_string())
         }
         Op::Ttl { key } => {
-            let got = cache.lock_key(&k(key)).peek(&k(key), now).map(|e| e.expires_at);
+            let got = cache
+                .lock_key(&k(key))
+                .peek(&k(key), now)
+                .map(|e| e.expires_at);
             let want = model.live(key, now).map(|e| e.1);
             (format!("{got:?}"), format!("{want:?}"))
         }
         Op::HSet { key, field, val } => {
             let mut shard = cache.lock_key(&k(key));
-            let mut e = shard.get_or_insert_with(&k(key), now, || Value::Hash(Box::new(HashValue::new())));
+            let mut e =
+                shard.get_or_insert_with(&k(key), now, || Value::Hash(Box::new(HashValue::new())));
             let got = match &mut e.value {
-                Value::Hash(h) => h.insert(Bytes::from(vec![field]), Bytes::from(vec![val])).to_string(),
+                Value::Hash(h) => h
+                    .insert(Bytes::from(vec![field]), Bytes::from(vec![val]))
+                    .to_string(),
                 _ => "wrongtype".into(),
             };
             drop(e);
             drop(shard);
             let want = match model.live(key, now) {
                 None => {
-                    model.items.insert(key, (MVal::Hash(HashMap::from([(field, val)])), 0));
+                    model
+                        .items
+                        .insert(key, (MVal::Hash(HashMap::from([(field, val)])), 0));
                     "true".into()
                 }
                 Some((MVal::Hash(h), _)) => h.insert(field, val).is_none().to_string(),
@@ -161,7 +187,8 @@ fn run(op: &Op, cache: &Cache, model: &mut Model, clock: &ManualClock) -> (Strin
         }
         Op::LPush { key, val } => {
             let mut shard = cache.lock_key(&k(key));
-            let mut e = shard.get_or_insert_with(&k(key), now, || Value::List(Box::new(ListValue::new())));
+            let mut e =
+                shard.get_or_insert_with(&k(key), now, || Value::List(Box::new(ListValue::new())));
             let got = match &mut e.value {
                 Value::List(l) => {
                     l.push_front(Bytes::from(vec![val]));
@@ -268,15 +295,32 @@ proptest! {
 fn eviction_keeps_the_store_under_its_limit() {
     let clock = ManualClock::new(1_000_000);
     let limit = 512 * 1024;
-    let store = Store::new(StoreConfig { maxmemory: limit, shards: 4, ..Default::default() }, Arc::new(clock.clone()));
+    let store = Store::new(
+        StoreConfig {
+            maxmemory: limit,
+            shards: 4,
+            ..Default::default()
+        },
+        Arc::new(clock.clone()),
+    );
     let cache = store.get_or_create("default");
     for i in 0..20_000u32 {
         let key = format!("key:{i}");
         store.ensure_memory(200).expect("eviction makes room");
-        cache.lock_key(key.as_bytes()).insert(key.as_bytes(), Value::Str(Bytes::from(vec![7u8; 100])), 0, clock.now());
+        cache.lock_key(key.as_bytes()).insert(
+            key.as_bytes(),
+            Value::Str(Bytes::from(vec![7u8; 100])),
+            0,
+            clock.now(),
+        );
         clock.advance(1);
     }
-    assert!(store.budget().used() <= limit + 1024, "used {} > limit {}", store.budget().used(), limit);
+    assert!(
+        store.budget().used() <= limit + 1024,
+        "used {} > limit {}",
+        store.budget().used(),
+        limit
+    );
     let stats = store.stats();
     assert!(stats.evicted > 10_000, "evicted {}", stats.evicted);
     assert!(cache.len() > 1000, "kept {}", cache.len());
@@ -285,18 +329,35 @@ fn eviction_keeps_the_store_under_its_limit() {
 #[test]
 fn eviction_prefers_least_recently_used() {
     let clock = ManualClock::new(1_000_000);
-    let store = Store::new(StoreConfig { maxmemory: 256 * 1024, shards: 1, ..Default::default() }, Arc::new(clock.clone()));
+    let store = Store::new(
+        StoreConfig {
+            maxmemory: 256 * 1024,
+            shards: 1,
+            ..Default::default()
+        },
+        Arc::new(clock.clone()),
+    );
     let cache = store.get_or_create("default");
     // A hot key, read constantly while many cold keys stream through.
     for i in 0..10_000u32 {
         let key = format!("cold:{i}");
         store.ensure_memory(200).unwrap();
         let now = clock.now();
-        cache.lock_key(key.as_bytes()).insert(key.as_bytes(), Value::Str(Bytes::from(vec![1u8; 64])), 0, now);
+        cache.lock_key(key.as_bytes()).insert(
+            key.as_bytes(),
+            Value::Str(Bytes::from(vec![1u8; 64])),
+            0,
+            now,
+        );
         if i == 0 {
-            cache.lock_key(b"hot").insert(b"hot", Value::Str(Bytes::from_static(b"x")), 0, now);
+            cache
+                .lock_key(b"hot")
+                .insert(b"hot", Value::Str(Bytes::from_static(b"x")), 0, now);
         }
-        assert!(cache.lock_key(b"hot").get(b"hot", now).is_some(), "hot key evicted at {i}");
+        assert!(
+            cache.lock_key(b"hot").get(b"hot", now).is_some(),
+            "hot key evicted at {i}"
+        );
         clock.advance(2048); // two LRU clock ticks
     }
 }
@@ -305,7 +366,12 @@ fn eviction_prefers_least_recently_used() {
 fn noeviction_refuses_instead_of_growing() {
     let clock = ManualClock::new(1);
     let store = Store::new(
-        StoreConfig { maxmemory: 64 * 1024, shards: 2, policy: ferrite_storage::EvictionPolicy::NoEviction, ..Default::default() },
+        StoreConfig {
+            maxmemory: 64 * 1024,
+            shards: 2,
+            policy: ferrite_storage::EvictionPolicy::NoEviction,
+            ..Default::default()
+        },
         Arc::new(clock.clone()),
     );
     let cache = store.get_or_create("default");
@@ -316,7 +382,12 @@ fn noeviction_refuses_instead_of_growing() {
             break;
         }
         let key = format!("k{i}");
-        cache.lock_key(key.as_bytes()).insert(key.as_bytes(), Value::Str(Bytes::from(vec![0u8; 100])), 0, 1);
+        cache.lock_key(key.as_bytes()).insert(
+            key.as_bytes(),
+            Value::Str(Bytes::from(vec![0u8; 100])),
+            0,
+            1,
+        );
     }
     assert!(refused);
     assert!(store.budget().used() <= 64 * 1024 + 512);
@@ -324,7 +395,13 @@ fn noeviction_refuses_instead_of_growing() {
 
 #[test]
 fn a_value_larger_than_the_limit_is_refused() {
-    let store = Store::new(StoreConfig { maxmemory: 1024, ..Default::default() }, Arc::new(ManualClock::new(1)));
+    let store = Store::new(
+        StoreConfig {
+            maxmemory: 1024,
+            ..Default::default()
+        },
+        Arc::new(ManualClock::new(1)),
+    );
     assert!(store.ensure_memory(4096).is_err());
 }
 
@@ -336,7 +413,12 @@ fn active_expiry_is_bounded_and_eventually_complete() {
     for i in 0..1000u32 {
         let key = format!("k{i}");
         let exp = if i % 2 == 0 { 1_500 } else { 0 };
-        cache.lock_key(key.as_bytes()).insert(key.as_bytes(), Value::Str(Bytes::from_static(b"v")), exp, 1_000);
+        cache.lock_key(key.as_bytes()).insert(
+            key.as_bytes(),
+            Value::Str(Bytes::from_static(b"v")),
+            exp,
+            1_000,
+        );
     }
     clock.advance(1_000);
     let now = clock.now();
@@ -354,7 +436,12 @@ fn scan_returns_every_key_present_throughout_despite_deletes() {
     let cache = Cache::new("t", 1, budget);
     for i in 0..1000u32 {
         let key = format!("k{i}");
-        cache.lock_key(key.as_bytes()).insert(key.as_bytes(), Value::Str(Bytes::from_static(b"v")), 0, 1);
+        cache.lock_key(key.as_bytes()).insert(
+            key.as_bytes(),
+            Value::Str(Bytes::from_static(b"v")),
+            0,
+            1,
+        );
     }
     let mut seen = std::collections::HashSet::new();
     let mut pos = None;

@@ -478,10 +478,19 @@ fn flushall(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         .into_iter()
         .filter(|c| !Arc::ptr_eq(c, current))
         .collect();
+    let in_exec = ctx.exec.is_some();
     flush_current(ctx);
-    for c in others {
-        // Cache::flush also invalidates every WATCH on that cache.
-        c.flush();
+    if in_exec {
+        // Inside EXEC this thread holds every shard of its own cache. Locking another cache's
+        // shards now could deadlock with a transaction on that cache doing the same to us, so
+        // the other caches are flushed as soon as this thread's locks are free (a dedicated
+        // thread that holds nothing else while it waits).
+        std::thread::spawn(move || others.iter().for_each(|c| c.flush()));
+    } else {
+        for c in others {
+            // Cache::flush also invalidates every WATCH on that cache.
+            c.flush();
+        }
     }
     w.ok();
 }

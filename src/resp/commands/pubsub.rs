@@ -32,13 +32,41 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("spublish", 3, PUBSUB_OK | FAST, NO_KEYS, G, publish),
     cmd("pubsub", -2, PUBSUB_OK, NO_KEYS, G, pubsub),
     cmd("subscribe", -2, CONN | PUBSUB_OK | NO_MULTI, NO_KEYS, G, H),
-    cmd("unsubscribe", -1, CONN | PUBSUB_OK | NO_MULTI, NO_KEYS, G, H),
+    cmd(
+        "unsubscribe",
+        -1,
+        CONN | PUBSUB_OK | NO_MULTI,
+        NO_KEYS,
+        G,
+        H,
+    ),
     cmd("psubscribe", -2, CONN | PUBSUB_OK | NO_MULTI, NO_KEYS, G, H),
-    cmd("punsubscribe", -1, CONN | PUBSUB_OK | NO_MULTI, NO_KEYS, G, H),
+    cmd(
+        "punsubscribe",
+        -1,
+        CONN | PUBSUB_OK | NO_MULTI,
+        NO_KEYS,
+        G,
+        H,
+    ),
     cmd("ssubscribe", -2, CONN | PUBSUB_OK | NO_MULTI, NO_KEYS, G, H),
-    cmd("sunsubscribe", -1, CONN | PUBSUB_OK | NO_MULTI, NO_KEYS, G, H),
+    cmd(
+        "sunsubscribe",
+        -1,
+        CONN | PUBSUB_OK | NO_MULTI,
+        NO_KEYS,
+        G,
+        H,
+    ),
     cmd("tsubscribe", -2, CONN | PUBSUB_OK | NO_MULTI, NO_KEYS, G, H),
-    cmd("tunsubscribe", -1, CONN | PUBSUB_OK | NO_MULTI, NO_KEYS, G, H),
+    cmd(
+        "tunsubscribe",
+        -1,
+        CONN | PUBSUB_OK | NO_MULTI,
+        NO_KEYS,
+        G,
+        H,
+    ),
 ];
 
 /// Redis-protocol text for a topics error.
@@ -50,8 +78,16 @@ fn publish(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     // Own the payload: the topic ring keeps it for the replay window, and a slice would pin
     // the connection's whole read buffer for that long.
     let payload = Bytes::copy_from_slice(&args[2]);
-    let kind = if std::str::from_utf8(&payload).is_ok() { MessageKind::Text } else { MessageKind::Binary };
-    match ctx.shared.topics.publish(ctx.cache.name().as_bytes(), &args[1], payload, kind, None) {
+    let kind = if std::str::from_utf8(&payload).is_ok() {
+        MessageKind::Text
+    } else {
+        MessageKind::Binary
+    };
+    match ctx
+        .shared
+        .topics
+        .publish(ctx.cache.name().as_bytes(), &args[1], payload, kind, None)
+    {
         Ok(p) => w.int(p.receivers as i64),
         Err(e) => w.error(&topics_error(&e)),
     }

@@ -25,7 +25,14 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("decr", 2, WRITE | DENYOOM | FAST, KEY1, S, decr),
     cmd("incrby", 3, WRITE | DENYOOM | FAST, KEY1, S, incrby),
     cmd("decrby", 3, WRITE | DENYOOM | FAST, KEY1, S, decrby),
-    cmd("incrbyfloat", 3, WRITE | DENYOOM | FAST, KEY1, S, incrbyfloat),
+    cmd(
+        "incrbyfloat",
+        3,
+        WRITE | DENYOOM | FAST,
+        KEY1,
+        S,
+        incrbyfloat,
+    ),
     cmd("append", 3, WRITE | DENYOOM | FAST, KEY1, S, append),
     cmd("strlen", 2, READONLY | FAST, KEY1, S, strlen),
     cmd("getrange", 4, READONLY, KEY1, S, getrange),
@@ -67,7 +74,13 @@ struct SetOpts {
 
 /// Parse `EX s | PX ms | EXAT ts | PXAT ts`, returning the absolute instant, writing Redis's
 /// errors ("invalid expire time in 'set' command") on bad values.
-fn parse_expiry(kind: &[u8], val: &[u8], now: u64, cmd: &str, w: &mut ReplyWriter<'_>) -> Option<u64> {
+fn parse_expiry(
+    kind: &[u8],
+    val: &[u8],
+    now: u64,
+    cmd: &str,
+    w: &mut ReplyWriter<'_>,
+) -> Option<u64> {
     let Some(n) = parse_i64(val) else {
         w.error(ERR_NOT_INT);
         return None;
@@ -78,7 +91,8 @@ fn parse_expiry(kind: &[u8], val: &[u8], now: u64, cmd: &str, w: &mut ReplyWrite
         return None;
     }
     let at = if eq_ic(kind, "ex") {
-        n.checked_mul(1000).and_then(|ms| ms.checked_add(now as i64))
+        n.checked_mul(1000)
+            .and_then(|ms| ms.checked_add(now as i64))
     } else if eq_ic(kind, "px") {
         n.checked_add(now as i64)
     } else if eq_ic(kind, "exat") {
@@ -96,7 +110,13 @@ fn parse_expiry(kind: &[u8], val: &[u8], now: u64, cmd: &str, w: &mut ReplyWrite
 }
 
 fn parse_set_opts(args: &[Bytes], now: u64, w: &mut ReplyWriter<'_>) -> Option<SetOpts> {
-    let mut o = SetOpts { nx: false, xx: false, get: false, keepttl: false, expire_at: None };
+    let mut o = SetOpts {
+        nx: false,
+        xx: false,
+        get: false,
+        keepttl: false,
+        expire_at: None,
+    };
     let mut i = 3;
     while i < args.len() {
         let a = &args[i];
@@ -125,7 +145,9 @@ fn parse_set_opts(args: &[Bytes], now: u64, w: &mut ReplyWriter<'_>) -> Option<S
 }
 
 fn set(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
-    let Some(o) = parse_set_opts(args, ctx.now, w) else { return };
+    let Some(o) = parse_set_opts(args, ctx.now, w) else {
+        return;
+    };
     let key = &args[1];
     let value = &args[2];
     enum Out {
@@ -150,7 +172,12 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             (None, true) => old_exp,
             (None, false) => 0,
         };
-        s.insert(key, Value::Str(ferrite_storage::value::owned(value)), exp, now);
+        s.insert(
+            key,
+            Value::Str(ferrite_storage::value::owned(value)),
+            exp,
+            now,
+        );
         Out::Done(old_val)
     });
     match out {
@@ -173,17 +200,35 @@ fn setnx(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         if s.peek(&args[1], now).is_some() {
             false
         } else {
-            s.insert(&args[1], Value::Str(ferrite_storage::value::owned(&args[2])), 0, now);
+            s.insert(
+                &args[1],
+                Value::Str(ferrite_storage::value::owned(&args[2])),
+                0,
+                now,
+            );
             true
         }
     });
     w.int(done as i64);
 }
 
-fn setex_common(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>, unit: &str, name: &str) {
-    let Some(at) = parse_expiry(unit.as_bytes(), &args[2], ctx.now, name, w) else { return };
+fn setex_common(
+    ctx: &mut Ctx<'_, '_>,
+    args: &[Bytes],
+    w: &mut ReplyWriter<'_>,
+    unit: &str,
+    name: &str,
+) {
+    let Some(at) = parse_expiry(unit.as_bytes(), &args[2], ctx.now, name, w) else {
+        return;
+    };
     ctx.with_key(&args[1], |s, now| {
-        s.insert(&args[1], Value::Str(ferrite_storage::value::owned(&args[3])), at, now);
+        s.insert(
+            &args[1],
+            Value::Str(ferrite_storage::value::owned(&args[3])),
+            at,
+            now,
+        );
     });
     w.ok();
 }
@@ -211,20 +256,21 @@ fn mset_pairs(args: &[Bytes]) -> impl Iterator<Item = (&Bytes, &Bytes)> {
 }
 
 fn mset(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         w.error("ERR wrong number of arguments for 'mset' command");
         return;
     }
     ctx.with_keys(mset_pairs(args).map(|(k, _)| &k[..]), |l, now| {
         for (k, v) in mset_pairs(args) {
-            l.shard(k).insert(k, Value::Str(ferrite_storage::value::owned(v)), 0, now);
+            l.shard(k)
+                .insert(k, Value::Str(ferrite_storage::value::owned(v)), 0, now);
         }
     });
     w.ok();
 }
 
 fn msetnx(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         w.error("ERR wrong number of arguments for 'msetnx' command");
         return;
     }
@@ -233,7 +279,8 @@ fn msetnx(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             return false;
         }
         for (k, v) in mset_pairs(args) {
-            l.shard(k).insert(k, Value::Str(ferrite_storage::value::owned(v)), 0, now);
+            l.shard(k)
+                .insert(k, Value::Str(ferrite_storage::value::owned(v)), 0, now);
         }
         true
     });
@@ -243,7 +290,12 @@ fn msetnx(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 fn getset(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let r = ctx.with_key(&args[1], |s, now| {
         let old = read_str(s, &args[1], now)?;
-        s.insert(&args[1], Value::Str(ferrite_storage::value::owned(&args[2])), 0, now);
+        s.insert(
+            &args[1],
+            Value::Str(ferrite_storage::value::owned(&args[2])),
+            0,
+            now,
+        );
         Ok::<_, ()>(old)
     });
     match r {
@@ -280,7 +332,9 @@ fn getex(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             && new_exp.is_none()
             && i + 1 < args.len()
         {
-            let Some(at) = parse_expiry(a, &args[i + 1], ctx.now, "getex", w) else { return };
+            let Some(at) = parse_expiry(a, &args[i + 1], ctx.now, "getex", w) else {
+                return;
+            };
             new_exp = Some(at);
             i += 1;
         } else {
@@ -290,8 +344,12 @@ fn getex(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         i += 1;
     }
     let r = ctx.with_key(&args[1], |s, now| {
-        let Some(mut e) = s.get_mut(&args[1], now) else { return Ok(None) };
-        let Value::Str(b) = &e.value else { return Err(()) };
+        let Some(mut e) = s.get_mut(&args[1], now) else {
+            return Ok(None);
+        };
+        let Value::Str(b) = &e.value else {
+            return Err(());
+        };
         let v = b.clone();
         if let Some(at) = new_exp {
             e.expires_at = at;
@@ -327,7 +385,9 @@ fn write_num_err(w: &mut ReplyWriter<'_>, e: NumErr) {
 fn incr_by(ctx: &mut Ctx<'_, '_>, key: &[u8], delta: i64) -> Result<i64, NumErr> {
     ctx.with_key(key, |s, now| {
         let mut e = s.get_or_insert_with(key, now, || Value::Str(Bytes::from_static(b"0")));
-        let Value::Str(b) = &e.value else { return Err(NumErr::WrongType) };
+        let Value::Str(b) = &e.value else {
+            return Err(NumErr::WrongType);
+        };
         let cur = parse_i64(b).ok_or(NumErr::NotInt)?;
         let next = cur.checked_add(delta).ok_or(NumErr::Overflow)?;
         e.value = Value::Str(Bytes::from(next.to_string()));
@@ -349,11 +409,15 @@ fn decr(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     incr_reply(ctx, &args[1], -1, w);
 }
 fn incrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
-    let Some(d) = int_or_err(w, &args[2]) else { return };
+    let Some(d) = int_or_err(w, &args[2]) else {
+        return;
+    };
     incr_reply(ctx, &args[1], d, w);
 }
 fn decrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
-    let Some(d) = int_or_err(w, &args[2]) else { return };
+    let Some(d) = int_or_err(w, &args[2]) else {
+        return;
+    };
     let Some(d) = d.checked_neg() else {
         w.error("ERR decrement would overflow");
         return;
@@ -362,11 +426,15 @@ fn decrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 }
 
 fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
-    let Some(d) = float_or_err(w, &args[2]) else { return };
+    let Some(d) = float_or_err(w, &args[2]) else {
+        return;
+    };
     let key = &args[1];
     let r = ctx.with_key(key, |s, now| {
         let mut e = s.get_or_insert_with(key, now, || Value::Str(Bytes::from_static(b"0")));
-        let Value::Str(b) = &e.value else { return Err(NumErr::WrongType) };
+        let Value::Str(b) = &e.value else {
+            return Err(NumErr::WrongType);
+        };
         let cur = parse_f64(b).ok_or(NumErr::NotFloat)?;
         let next = cur + d;
         if !next.is_finite() {
@@ -387,7 +455,9 @@ fn append(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let key = &args[1];
     let r = ctx.with_key(key, |s, now| {
         let mut e = s.get_or_insert_with(key, now, || Value::Str(Bytes::new()));
-        let Value::Str(b) = &e.value else { return Err("WRONGTYPE") };
+        let Value::Str(b) = &e.value else {
+            return Err("WRONGTYPE");
+        };
         if b.len() + args[2].len() > MAX_STRING {
             return Err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
         }
@@ -413,8 +483,12 @@ fn strlen(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 }
 
 fn getrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
-    let Some(start) = int_or_err(w, &args[2]) else { return };
-    let Some(end) = int_or_err(w, &args[3]) else { return };
+    let Some(start) = int_or_err(w, &args[2]) else {
+        return;
+    };
+    let Some(end) = int_or_err(w, &args[3]) else {
+        return;
+    };
     match ctx.with_key(&args[1], |s, now| read_str(s, &args[1], now)) {
         Err(()) => w.error(ERR_WRONGTYPE),
         Ok(None) => w.bulk(b""),
@@ -433,7 +507,9 @@ fn getrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 }
 
 fn setrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
-    let Some(off) = int_or_err(w, &args[2]) else { return };
+    let Some(off) = int_or_err(w, &args[2]) else {
+        return;
+    };
     if off < 0 {
         w.error("ERR offset is out of range");
         return;
@@ -450,7 +526,9 @@ fn setrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             return read_str(s, key, now).map(|v| v.map(|b| b.len()).unwrap_or(0));
         }
         let mut e = s.get_or_insert_with(key, now, || Value::Str(Bytes::new()));
-        let Value::Str(b) = &e.value else { return Err(()) };
+        let Value::Str(b) = &e.value else {
+            return Err(());
+        };
         let mut nb = BytesMut::from(&b[..]);
         if nb.len() < off + val.len() {
             nb.resize(off + val.len(), 0);
