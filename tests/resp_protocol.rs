@@ -653,3 +653,30 @@ async fn noeviction_rejects_writes_but_serves_reads() {
     )
     .await;
 }
+
+/// Regression: a reply larger than `reply_buffer_limit` used to disconnect a client that was
+/// reading it. The limit is for clients that stop reading, not for big values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_reply_larger_than_the_reply_limit_is_delivered() {
+    let mut cfg = test_config();
+    cfg.limits.reply_buffer_limit = 1024 * 1024;
+    let srv = TestServer::start_with(cfg).await;
+    let mut c = srv.client().await;
+    let big = "b".repeat(2 * 1024 * 1024);
+    let _: () = q(&mut c, &["SET", "big", &big]).await.unwrap();
+    let got: String = q(&mut c, &["GET", "big"]).await.unwrap();
+    assert_eq!(got.len(), big.len());
+}
+
+/// Regression: `CLIENT KILL` of one's own connection got no reply before the close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_kill_of_self_replies_then_closes() {
+    let srv = TestServer::start().await;
+    let mut c = srv.raw().await;
+    c.cmd(&["CLIENT", "ID"]).await;
+    let id = read_line(&mut c).await;
+    let id = id.trim_start_matches(':').trim().to_string();
+    c.cmd(&["CLIENT", "KILL", "ID", &id, "SKIPME", "no"]).await;
+    exp(&mut c, b":1\r\n").await;
+    assert!(Box::pin(c.is_closed()).await);
+}
