@@ -58,6 +58,18 @@ pub fn topics_config(cfg: &Config) -> ferrite_topics::TopicsConfig {
     }
 }
 
+/// The gRPC front end's limits from `[grpc]` (the rest keep their Momento defaults).
+pub fn grpc_limits(g: &ferrite_config::GrpcConfig) -> crate::grpc::GrpcLimits {
+    crate::grpc::GrpcLimits {
+        max_item_bytes: g.max_item_bytes as usize,
+        max_element_bytes: g.max_element_bytes as usize,
+        max_ttl_ms: g.max_ttl_secs.saturating_mul(1000),
+        max_publish_bytes: g.max_publish_bytes as usize,
+        max_concurrent_streams: g.max_concurrent_streams,
+        ..Default::default()
+    }
+}
+
 impl Running {
     /// Bind every listener and start serving. Port 0 picks a free port (see `resp_addr`).
     pub async fn start(config: Config) -> anyhow::Result<Running> {
@@ -94,7 +106,7 @@ impl Running {
         tasks.spawn(crate::grpc::serve(
             shared.clone(),
             grpc_listener,
-            crate::grpc::GrpcLimits::default(),
+            grpc_limits(&shared.config.read().grpc),
         ));
         Ok(Running {
             resp_addr,

@@ -87,6 +87,11 @@
 //! | `topics.idle_topic_ttl_secs` | `60` | a topic with no subscribers is dropped after this long |
 //! | `expiry.active_expire_interval_ms` | `100` | period of the active expiry cycle |
 //! | `expiry.active_expire_budget` | `200` | keys checked per shard per expiry cycle |
+//! | `grpc.max_item_bytes` | `5242880` (5 MiB) | bytes: largest item (key + value) over gRPC |
+//! | `grpc.max_element_bytes` | `131072` (128 KiB) | bytes: largest collection element over gRPC |
+//! | `grpc.max_ttl_secs` | `86400` | longest TTL a gRPC request may set |
+//! | `grpc.max_publish_bytes` | `4096` | bytes: largest topic message published over gRPC |
+//! | `grpc.max_concurrent_streams` | `1024` | HTTP/2 streams per connection (at least 100) |
 //!
 //! All integers must be greater than zero except the ports, `shutdown_grace_ms`,
 //! `shards` and `idle_timeout_secs`.
@@ -432,6 +437,8 @@ pub struct Config {
     pub topics: TopicsConfig,
     /// `[expiry]`: active expiry of keys with a TTL.
     pub expiry: ExpiryConfig,
+    /// `[grpc]`: limits of the Momento-compatible gRPC API (Momento's own by default).
+    pub grpc: GrpcConfig,
 }
 
 /// `[server]` section.
@@ -595,6 +602,48 @@ impl Default for ExpiryConfig {
         ExpiryConfig {
             active_expire_interval_ms: DEFAULT_ACTIVE_EXPIRE_INTERVAL_MS,
             active_expire_budget: DEFAULT_ACTIVE_EXPIRE_BUDGET,
+        }
+    }
+}
+
+/// Largest item (key + value) the gRPC API accepts: Momento's 5 MB.
+pub const DEFAULT_GRPC_MAX_ITEM_BYTES: u64 = 5 * 1024 * 1024;
+/// Largest collection element the gRPC API accepts: Momento's 128 KB.
+pub const DEFAULT_GRPC_MAX_ELEMENT_BYTES: u64 = 128 * 1024;
+/// Longest TTL the gRPC API accepts: Momento's 24 hours.
+pub const DEFAULT_GRPC_MAX_TTL_SECS: u64 = 24 * 60 * 60;
+/// Largest topic message the gRPC API accepts: Momento's 4 KiB.
+pub const DEFAULT_GRPC_MAX_PUBLISH_BYTES: u64 = 4 * 1024;
+/// HTTP/2 concurrent streams per connection (the SDKs need at least 100).
+pub const DEFAULT_GRPC_MAX_CONCURRENT_STREAMS: u32 = 1024;
+
+/// `[grpc]` section.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrpcConfig {
+    /// Largest item, key included (bytes).
+    #[serde(deserialize_with = "byte_size::deserialize")]
+    pub max_item_bytes: u64,
+    /// Largest collection element (bytes).
+    #[serde(deserialize_with = "byte_size::deserialize")]
+    pub max_element_bytes: u64,
+    /// Longest TTL a request may ask for, in seconds.
+    pub max_ttl_secs: u64,
+    /// Largest topic message published over gRPC (bytes).
+    #[serde(deserialize_with = "byte_size::deserialize")]
+    pub max_publish_bytes: u64,
+    /// HTTP/2 concurrent streams per connection.
+    pub max_concurrent_streams: u32,
+}
+
+impl Default for GrpcConfig {
+    fn default() -> Self {
+        GrpcConfig {
+            max_item_bytes: DEFAULT_GRPC_MAX_ITEM_BYTES,
+            max_element_bytes: DEFAULT_GRPC_MAX_ELEMENT_BYTES,
+            max_ttl_secs: DEFAULT_GRPC_MAX_TTL_SECS,
+            max_publish_bytes: DEFAULT_GRPC_MAX_PUBLISH_BYTES,
+            max_concurrent_streams: DEFAULT_GRPC_MAX_CONCURRENT_STREAMS,
         }
     }
 }
@@ -854,6 +903,18 @@ impl Config {
         positive("topics.max_topics_per_cache", t.max_topics_per_cache as u64)?;
         positive("topics.heartbeat_interval_secs", t.heartbeat_interval_secs)?;
         positive("topics.idle_topic_ttl_secs", t.idle_topic_ttl_secs)?;
+
+        let g = &self.grpc;
+        positive("grpc.max_item_bytes", g.max_item_bytes)?;
+        positive("grpc.max_element_bytes", g.max_element_bytes)?;
+        positive("grpc.max_ttl_secs", g.max_ttl_secs)?;
+        positive("grpc.max_publish_bytes", g.max_publish_bytes)?;
+        if g.max_concurrent_streams < 100 {
+            return Err(invalid(
+                "grpc.max_concurrent_streams",
+                "must be at least 100 (the Momento SDKs open that many streams)".to_string(),
+            ));
+        }
 
         let e = &self.expiry;
         positive(

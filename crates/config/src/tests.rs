@@ -547,3 +547,25 @@ fn loopback() {
         assert_eq!(c.is_loopback_only(), lo, "{bind}");
     }
 }
+
+#[test]
+fn grpc_section_from_file_and_env() {
+    let c = Config::load_from(
+        &ServeArgs::default(),
+        env(&[
+            ("FERRITE_GRPC_MAX_PUBLISH_BYTES", "8kb"),
+            ("FERRITE_GRPC_MAX_TTL_SECS", "3600"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.grpc.max_publish_bytes, 8 * 1024);
+    assert_eq!(c.grpc.max_ttl_secs, 3600);
+    assert_eq!(c.grpc.max_item_bytes, DEFAULT_GRPC_MAX_ITEM_BYTES);
+    let err = Config::load_from(
+        &ServeArgs::default(),
+        env(&[("FERRITE_GRPC_MAX_CONCURRENT_STREAMS", "10")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("grpc.max_concurrent_streams"), "{err}");
+}
