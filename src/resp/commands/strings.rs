@@ -155,6 +155,20 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         Skipped(Option<Bytes>),
         WrongType,
     }
+    if !(o.nx || o.xx || o.get || o.keepttl) {
+        // Plain SET (the common case): one hash lookup, no look at the old value.
+        let exp = o.expire_at.unwrap_or(0);
+        ctx.with_key(key, |s, now| {
+            s.insert(
+                key,
+                Value::Str(ferrite_storage::value::owned(value)),
+                exp,
+                now,
+            )
+        });
+        w.ok();
+        return;
+    }
     let out = ctx.with_key(key, |s, now| {
         let (exists, old_val, old_exp) = match s.peek(key, now) {
             None => (false, None, 0),
