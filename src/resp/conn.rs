@@ -263,7 +263,7 @@ impl Session {
             return;
         }
         let Some(spec) = lookup(&args[0]) else {
-            let msg = unknown_command_message(&args);
+            let msg = unknown_command_message(args);
             if let Some((_, err)) = self.multi.as_mut() {
                 *err = true;
             }
@@ -453,10 +453,10 @@ impl Session {
                 self.sync_sub_counts();
                 self.writer().simple("RESET");
             }
-            "hello" => self.hello(&args),
+            "hello" => self.hello(args),
             "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe"
             | "sunsubscribe" | "tsubscribe" | "tunsubscribe" => {
-                self.pubsub_command(spec.name, &args)
+                self.pubsub_command(spec.name, args)
             }
             "auth" => {
                 // Until the tenancy issue lands every password is accepted (development mode).
