@@ -2,6 +2,8 @@
 //! clients (the `redis` crate and raw RESP bytes).
 #![allow(dead_code)]
 
+pub mod reply;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
