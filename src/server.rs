@@ -26,6 +26,8 @@ pub struct Running {
     pub grpc_addr: SocketAddr,
     pub shared: Arc<Shared>,
     tasks: Mutex<Option<JoinSet<()>>>,
+    /// The gRPC server: on shutdown it stops accepting and finishes in-flight calls.
+    grpc_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 pub fn store_config(cfg: &Config) -> StoreConfig {
@@ -103,7 +105,7 @@ impl Running {
         tasks.spawn(accept_loop(shared.clone(), listener));
         tasks.spawn(active_expiry(shared.clone()));
         tasks.spawn(sweep_topics(shared.clone()));
-        tasks.spawn(crate::grpc::serve(
+        let grpc_task = tokio::spawn(crate::grpc::serve(
             shared.clone(),
             grpc_listener,
             grpc_limits(&shared.config.read().grpc),
@@ -113,6 +115,7 @@ impl Running {
             grpc_addr,
             shared,
             tasks: Mutex::new(Some(tasks)),
+            grpc_task: Mutex::new(Some(grpc_task)),
         })
     }
 
@@ -133,6 +136,17 @@ impl Running {
         let deadline = tokio::time::Instant::now() + grace;
         while !self.shared.clients.is_empty() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // gRPC drains itself (graceful hyper shutdown; subscription streams end with
+        // UNAVAILABLE); give it what is left of the grace period, then cut it off.
+        let grpc = self.grpc_task.lock().take();
+        if let Some(mut handle) = grpc {
+            if tokio::time::timeout_at(deadline, &mut handle)
+                .await
+                .is_err()
+            {
+                handle.abort();
+            }
         }
         // Past the grace period: force-close whoever is left.
         self.shared.clients.kill_all();

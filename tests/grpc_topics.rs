@@ -327,3 +327,33 @@ async fn publish_limit_and_publisher_id() {
     assert_eq!(item(next_data(&mut s).await).publisher_id, "alice");
     assert_eq!(item(next_data(&mut s).await).publisher_id, "");
 }
+
+/// Shutdown with an open subscription: the stream ends, the gRPC server drains, and
+/// `Running::wait` returns well before the grace period runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_subscriptions_and_drains_grpc() {
+    let mut cfg = test_config();
+    cfg.server.shutdown_grace_ms = 10_000;
+    let srv = TestServer::start_with(cfg).await;
+    let mut ps = raw_pubsub(srv.grpc_addr()).await;
+    let mut s = ps
+        .subscribe(sub_req(C, "t", 0, 0))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(matches!(next(&mut s).await, Kind::Heartbeat(_)));
+    let t0 = std::time::Instant::now();
+    srv.running.shutdown();
+    tokio::time::timeout(Duration::from_secs(5), srv.running.wait())
+        .await
+        .expect("wait() returned");
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    // The stream ended (with a status or end-of-stream), it did not hang.
+    let end = tokio::time::timeout(Duration::from_secs(2), s.message())
+        .await
+        .expect("stream ended");
+    assert!(
+        !matches!(end, Ok(Some(_))),
+        "unexpected item after shutdown: {end:?}"
+    );
+}
