@@ -11,7 +11,7 @@
 //! ```
 //!
 //! Open loop: a pacer thread schedules requests at the offered rate, round robin over the
-//! connections; each request runs on its own task, at most `concurrency` in flight per connection. Two latencies are recorded per
+//! connections; `concurrency` worker tasks per connection issue them, so at most `concurrency` are in flight per connection. Two latencies are recorded per
 //! request: *service* time, from the moment the request is issued, and *response* time, from the
 //! moment the schedule meant to issue it. Response time includes queueing when all `concurrency`
 //! slots are busy, so a server stall shows up and is not hidden (coordinated omission). It also
@@ -35,7 +35,6 @@ use momento_protos::cache_client::scs_client::ScsClient;
 use momento_protos::cache_client::{ECacheResult, GetRequest, SetRequest};
 use momento_protos::control_client::scs_control_client::ScsControlClient;
 use momento_protos::control_client::CreateCacheRequest;
-use tokio::sync::Semaphore;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 
@@ -365,46 +364,39 @@ async fn run(a: Args) {
         }
     } else {
         // open loop: one pacer thread (std::thread::sleep is precise to tens of µs, tokio's timer
-        // to 1 ms) hands each request's intended start time to its connection's dispatcher,
-        // round robin; a dispatcher keeps at most `concurrency` requests in flight.
+        // to 1 ms) hands each request's intended start time to its connection's queue, round
+        // robin. `concurrency` long-lived worker tasks per connection take intended times from
+        // that queue (MPMC) and issue one request each: no task spawn, semaphore or shared lock
+        // per request, so the generator's own CPU per request is close to the closed loop's. When
+        // every worker of a connection is busy, intended times wait in the queue and that wait
+        // counts in response time (no coordinated omission).
         let mut txs = Vec::new();
-        for c in clients.iter() {
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+        for (ci, c) in clients.iter().enumerate() {
+            let (tx, rx) = async_channel::unbounded::<Instant>();
             txs.push(tx);
-            let c = c.clone();
-            let (measuring, total, a) = (measuring.clone(), total.clone(), a.clone());
-            let seed = 0x2545_F491_4F6C_DD1D ^ ((txs.len() as u64) * 0x1000_0000_01B3);
-            handles.push(tokio::spawn(async move {
-                let sem = Arc::new(Semaphore::new(a.concurrency));
-                let conn_stats = Arc::new(Mutex::new(Stats::new()));
-                let mut rng = Rng(seed);
-                let mut inflight = Vec::new();
-                while let Some(intended) = rx.recv().await {
-                    // waits here when every slot is busy: that wait counts in response time
-                    let permit = sem.clone().acquire_owned().await.unwrap();
-                    let get = rng.unit() < a.get_fraction;
-                    let key = rng.next() % a.keys;
-                    let m = measuring.load(Ordering::Relaxed);
-                    let mut c = c.clone();
-                    let cs = conn_stats.clone();
-                    inflight.push(tokio::spawn(async move {
+            for w in 0..a.concurrency {
+                let mut c = c.clone();
+                let rx = rx.clone();
+                let (measuring, total, a) = (measuring.clone(), total.clone(), a.clone());
+                let seed = 0x2545_F491_4F6C_DD1D
+                    ^ (((ci * a.concurrency + w) as u64 + 1) * 0x1000_0000_01B3);
+                handles.push(tokio::spawn(async move {
+                    let mut rng = Rng(seed);
+                    let mut st = Stats::new();
+                    while let Ok(intended) = rx.recv().await {
+                        let get = rng.unit() < a.get_fraction;
+                        let key = rng.next() % a.keys;
+                        let m = measuring.load(Ordering::Relaxed);
                         let t = Instant::now();
                         let res = c.one(get, key).await;
                         let done = Instant::now();
-                        drop(permit);
                         let service = (done - t).as_micros() as u64;
                         let response = (done - intended).as_micros() as u64;
-                        record(&mut cs.lock().unwrap(), res, service, response, m);
-                    }));
-                    if inflight.len() >= 4096 {
-                        inflight.retain(|h: &tokio::task::JoinHandle<()>| !h.is_finished());
+                        record(&mut st, res, service, response, m);
                     }
-                }
-                for h in inflight {
-                    let _ = h.await;
-                }
-                total.lock().unwrap().merge(&conn_stats.lock().unwrap());
-            }));
+                    total.lock().unwrap().merge(&st);
+                }));
+            }
         }
         let (rate, stop, batch) = (a.rate, stop.clone(), Duration::from_micros(a.pace_batch_us));
         std::thread::spawn(move || {
@@ -422,7 +414,10 @@ async fn run(a: Args) {
                     last_wake = Instant::now();
                     continue;
                 }
-                if txs[(n % txs.len() as u64) as usize].send(intended).is_err() {
+                if txs[(n % txs.len() as u64) as usize]
+                    .send_blocking(intended)
+                    .is_err()
+                {
                     break;
                 }
                 n += 1;
