@@ -1,5 +1,6 @@
 """Summarize a bench/pubsub.sh or bench/kv.sh run into Markdown.
-usage: summarize.py pubsub|kv OUTDIR   (writes OUTDIR/summary.md and prints it)"""
+usage: summarize.py pubsub|kv OUTDIR   (writes OUTDIR/summary.md and prints it, and the medians
+to OUTDIR/points.json for bench/charts.py)"""
 import json, os, re, statistics, sys
 
 kind, out = sys.argv[1], sys.argv[2]
@@ -126,6 +127,10 @@ if kind == 'pubsub':
                   + ', '.join(f'{size} B: {f1(p)} µs ' + ('(met)' if p is not None and p < 1000 else '(**not met**)')
                               for size, p in v))
         P('')
+    # machine-readable medians for bench/charts.py
+    json.dump([dict(server=k[0], subs=k[1], size=k[2], mode=k[3],
+                    **{f: g(k[0], k[1], k[2], k[3], f) for f in ('pub', 'deliv', 'p50', 'p99', 'p999', 'scpu')})
+               for k in sorted(runs)], open(os.path.join(out, 'points.json'), 'w'), indent=1)
     issues = []
     for v in runs.values():
         for d in v:
@@ -212,6 +217,9 @@ elif kind == 'kv':
           f"{rx(F['p50'], R['p50'])} / {rx(F['p99'], R['p99'])} / {rx(F['p999'], R['p999'])} | "
           f"{f2(F['scpu'])} | {f2(R['scpu'])} | {f0(F['opcpu'])} | {f0(R['opcpu'])} | {rx(F['opcpu'], R['opcpu'])} |")
     P('')
+    json.dump([dict(server=srv, op=pt[0], size=pt[1], clients=pt[2], pipeline=pt[3],
+                    **{f: g(srv, pt, f) for f in ('rps', 'p50', 'p99', 'p999', 'scpu', 'opcpu')})
+               for srv in servers for pt in points], open(os.path.join(out, 'points.json'), 'w'), indent=1)
     P('Ferrite ops/s below redis-server at: ' + (', '.join(slower) if slower else 'none'))
     P('')
     fails = [f"{d['srv']} {k[1]} {k[2]} B c{k[3]} P{k[4]} rep{d['rep']} (rc {d['rc']})"
