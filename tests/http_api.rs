@@ -1041,3 +1041,70 @@ async fn openapi_documents_exactly_the_routes_served() {
         }
     }
 }
+
+#[tokio::test]
+async fn open_subscriptions_are_capped() {
+    let mut cfg = quick_config();
+    cfg.http.max_subscriptions = 1;
+    let srv = TestServer::start_with(cfg).await;
+    let http = client();
+    let url = format!("{}/topics/{C}/capped", base(&srv));
+    let sse = SseReader::open(&http, &url, None).await;
+    // The one slot is taken: another SSE stream or long poll is refused with 429.
+    let resp = http
+        .get(&url)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::TOO_MANY_REQUESTS, "limit_exceeded").await;
+    let resp = http.get(&url).send().await.unwrap();
+    expect_error(resp, StatusCode::TOO_MANY_REQUESTS, "limit_exceeded").await;
+    // Publishing and the cache API are not subscriptions.
+    let resp = http.post(&url).body("x").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    // Closing the stream frees the slot.
+    drop(sse);
+    let mut r = srv.client().await;
+    wait_numsub(&mut r, "capped", 0).await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let resp = http.get(&url).send().await.unwrap();
+        if resp.status() == StatusCode::OK {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "slot never freed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn shutdown_ends_long_polls_and_sse_streams() {
+    let mut cfg = test_config();
+    cfg.http.long_poll_max_wait_ms = 60_000;
+    let srv = TestServer::start_with(cfg).await;
+    let http = client();
+    let url = format!("{}/topics/{C}/bye", base(&srv));
+    let mut sse = SseReader::open(&http, &url, None).await;
+    let poll = {
+        let http = http.clone();
+        let url = url.clone();
+        tokio::spawn(async move { http.get(url).timeout(PATIENCE).send().await })
+    };
+    let mut r = srv.client().await;
+    wait_numsub(&mut r, "bye", 2).await;
+    srv.running.shutdown();
+    // Well before the long poll's 60 s: it answers (503) or its connection is closed.
+    let res = poll.await.unwrap();
+    if let Ok(resp) = res {
+        expect_error(resp, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    }
+    // The SSE stream ends (the browser would reconnect with Last-Event-ID).
+    let end = tokio::time::timeout(PATIENCE, sse.resp.chunk())
+        .await
+        .unwrap();
+    assert!(matches!(end, Ok(None) | Err(_)), "{end:?}");
+    tokio::time::timeout(PATIENCE, srv.running.wait())
+        .await
+        .unwrap();
+}

@@ -33,6 +33,7 @@ use axum::routing::{get, MethodRouter};
 use axum::Router;
 use ferrite_config::HttpConfig;
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::grpc::{GrpcLimits, GrpcState};
@@ -50,6 +51,7 @@ pub struct HttpSettings {
     pub long_poll_max_items: usize,
     pub heartbeat_interval: Duration,
     pub cors_allowed_origins: Vec<String>,
+    pub max_subscriptions: usize,
 }
 
 impl HttpSettings {
@@ -60,6 +62,7 @@ impl HttpSettings {
             long_poll_max_items: http.long_poll_max_items.max(1),
             heartbeat_interval: Duration::from_secs(heartbeat_interval_secs.max(1)),
             cors_allowed_origins: http.cors_allowed_origins.clone(),
+            max_subscriptions: http.max_subscriptions.max(1),
         }
     }
 }
@@ -68,13 +71,32 @@ impl HttpSettings {
 pub struct HttpState {
     pub grpc: Arc<GrpcState>,
     pub settings: HttpSettings,
+    /// One permit per open subscription (SSE stream or waiting long poll): bounds how many
+    /// engine subscribers and response streams HTTP clients can hold at once.
+    subscriptions: Arc<Semaphore>,
 }
 
 impl HttpState {
     pub fn new(shared: Arc<Shared>, limits: GrpcLimits, settings: HttpSettings) -> Arc<Self> {
         Arc::new(Self {
             grpc: GrpcState::new(shared, limits),
+            subscriptions: Arc::new(Semaphore::new(settings.max_subscriptions)),
             settings,
+        })
+    }
+
+    /// A subscription slot, held for as long as the subscription is open; 429 when all
+    /// `http.max_subscriptions` are taken.
+    pub fn subscription_permit(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        self.subscriptions.clone().try_acquire_owned().map_err(|_| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "limit_exceeded",
+                format!(
+                    "too many open HTTP subscriptions (at most {})",
+                    self.settings.max_subscriptions
+                ),
+            )
         })
     }
 

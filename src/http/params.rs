@@ -81,7 +81,8 @@ impl Query {
     }
 }
 
-/// base64url with or without padding; `+` and `/` (standard alphabet) are read as `-` and `_`.
+/// base64url with or without padding; `+` and `/` (standard alphabet) are read as `-` and `_`,
+/// and so is a space (an unencoded `+` in a query string decodes to one).
 fn decode_base64(s: &str) -> Option<Vec<u8>> {
     use base64::engine::{general_purpose::GeneralPurpose, DecodePaddingMode};
     const ENGINE: GeneralPurpose = GeneralPurpose::new(
@@ -93,7 +94,8 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
         .trim()
         .chars()
         .map(|c| match c {
-            '+' => '-',
+            // A '+' the client did not percent-encode arrives as a space; base64 has no spaces.
+            '+' | ' ' => '-',
             '/' => '_',
             c => c,
         })
@@ -112,6 +114,7 @@ mod tests {
         assert_eq!(k("key_base64=AP8").unwrap(), [0u8, 255]);
         assert_eq!(k("key_base64=AP8%3D").unwrap(), [0u8, 255]);
         assert_eq!(k("key_base64=_-8").unwrap(), [255u8, 239]);
+        assert_eq!(k("key_base64=/%2B8").unwrap(), [255u8, 239]);
         assert_eq!(k("key_base64=/+8").unwrap(), [255u8, 239]);
         assert!(k("key_base64=%%%").is_err());
         assert!(k("key_base64=A").is_err());

@@ -28,7 +28,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use ferrite_topics::{Event, Resume, Subscriber, Waiter};
 use futures_util::stream::{self, Stream};
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit};
 
 use super::auth::Caller;
 use super::error::ApiError;
@@ -74,8 +74,10 @@ pub async fn subscribe(
         }
         None => resume_from_query(q)?,
     };
+    let permit = st.subscription_permit()?;
     let sub = open_subscription(&st, &cache_name, &topic, resume, &caller)?;
     let pump = Pump {
+        _permit: permit,
         waiter: sub.waiter(),
         sub,
         ready: VecDeque::with_capacity(DRAIN_BATCH),
@@ -93,6 +95,8 @@ pub async fn subscribe(
 
 /// One subscription's engine side. Dropping it (client gone, stream ended) unsubscribes.
 struct Pump {
+    /// The `http.max_subscriptions` slot, released with the stream.
+    _permit: OwnedSemaphorePermit,
     sub: Subscriber,
     waiter: Waiter,
     ready: VecDeque<Event>,

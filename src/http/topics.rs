@@ -170,6 +170,7 @@ async fn long_poll(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     let resume = resume_from_query(q)?;
+    let _permit = st.subscription_permit()?;
     let mut sub = open_subscription(&st, &cache_name, &topic, resume, &caller)?;
     let waiter = sub.waiter();
     let mut shutdown = st.grpc.shared.shutdown.subscribe();

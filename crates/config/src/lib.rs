@@ -96,6 +96,7 @@
 //! | `http.max_body_bytes` | `5242880` (5 MiB) | bytes: largest HTTP request body |
 //! | `http.long_poll_max_wait_ms` | `30000` | longest a topic long poll waits before answering with no items |
 //! | `http.long_poll_max_items` | `100` | most items and discontinuities in one long-poll answer |
+//! | `http.max_subscriptions` | `10000` | most open HTTP subscriptions (SSE streams + waiting long polls); more get 429 |
 //!
 //! All integers must be greater than zero except the ports, `shutdown_grace_ms`,
 //! `shards` and `idle_timeout_secs`. List keys (`http.cors_allowed_origins`) are TOML
@@ -661,6 +662,8 @@ pub const DEFAULT_HTTP_MAX_BODY_BYTES: u64 = 5 * MIB;
 pub const DEFAULT_HTTP_LONG_POLL_MAX_WAIT_MS: u64 = 30_000;
 /// Most items (and discontinuities) returned by one long poll.
 pub const DEFAULT_HTTP_LONG_POLL_MAX_ITEMS: usize = 100;
+/// Most HTTP subscriptions (SSE streams and waiting long polls) open at once.
+pub const DEFAULT_HTTP_MAX_SUBSCRIPTIONS: usize = 10_000;
 
 /// `[http]` section. The item size, TTL and publish limits are `[grpc]`'s: both APIs enforce the
 /// same Momento rules.
@@ -677,6 +680,8 @@ pub struct HttpConfig {
     pub long_poll_max_wait_ms: u64,
     /// Most items and discontinuities in one long-poll answer.
     pub long_poll_max_items: usize,
+    /// Most HTTP subscriptions (SSE streams + waiting long polls) open at once; more get 429.
+    pub max_subscriptions: usize,
 }
 
 impl Default for HttpConfig {
@@ -686,6 +691,7 @@ impl Default for HttpConfig {
             max_body_bytes: DEFAULT_HTTP_MAX_BODY_BYTES,
             long_poll_max_wait_ms: DEFAULT_HTTP_LONG_POLL_MAX_WAIT_MS,
             long_poll_max_items: DEFAULT_HTTP_LONG_POLL_MAX_ITEMS,
+            max_subscriptions: DEFAULT_HTTP_MAX_SUBSCRIPTIONS,
         }
     }
 }
@@ -695,6 +701,7 @@ impl HttpConfig {
         positive("http.max_body_bytes", self.max_body_bytes)?;
         positive("http.long_poll_max_wait_ms", self.long_poll_max_wait_ms)?;
         positive("http.long_poll_max_items", self.long_poll_max_items as u64)?;
+        positive("http.max_subscriptions", self.max_subscriptions as u64)?;
         let origins = &self.cors_allowed_origins;
         if origins.iter().any(|o| o == "*") && origins.len() > 1 {
             return Err(invalid(

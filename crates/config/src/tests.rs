@@ -627,6 +627,13 @@ fn http_section_from_file_and_env() {
         }
     }
     let mut c = Config::default();
+    c.http.max_subscriptions = 0;
+    assert!(c
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("http.max_subscriptions"));
+    let mut c = Config::default();
     c.http.long_poll_max_wait_ms = 0;
     assert!(c
         .validate()
