@@ -1108,3 +1108,22 @@ async fn shutdown_ends_long_polls_and_sse_streams() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_long_poll_whose_client_hangs_up_is_unsubscribed() {
+    let mut cfg = test_config();
+    cfg.http.long_poll_max_wait_ms = 60_000;
+    let srv = TestServer::start_with(cfg).await;
+    let http = client();
+    let mut r = srv.client().await;
+    let url = format!("{}/topics/{C}/gone", base(&srv));
+    let poll = {
+        let http = http.clone();
+        tokio::spawn(async move { http.get(url).send().await })
+    };
+    wait_numsub(&mut r, "gone", 1).await;
+    poll.abort();
+    // The server notices the closed connection and drops the poll's subscription long before
+    // the 60 s wait would end.
+    wait_numsub(&mut r, "gone", 0).await;
+}
