@@ -1127,3 +1127,28 @@ async fn a_long_poll_whose_client_hangs_up_is_unsubscribed() {
     // the 60 s wait would end.
     wait_numsub(&mut r, "gone", 0).await;
 }
+
+#[tokio::test]
+async fn http2_prior_knowledge_works_too() {
+    let srv = TestServer::start().await;
+    let h2 = Client::builder().http2_prior_knowledge().build().unwrap();
+    let url = format!("{}/cache/{C}", base(&srv));
+    let resp = h2
+        .put(format!("{url}?key=h2&ttl_seconds=5"))
+        .body("over h2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let resp = h2.get(format!("{url}?key=h2")).send().await.unwrap();
+    assert_eq!(resp.bytes().await.unwrap(), "over h2");
+    // SSE over an HTTP/2 stream.
+    let topic_url = format!("{}/topics/{C}/h2t", base(&srv));
+    let mut sse = SseReader::open(&h2, &topic_url, None).await;
+    h2.post(&topic_url).body("x").send().await.unwrap();
+    let m = sse.next_event().await;
+    assert_eq!(m.id.as_deref(), Some("1"));
+    let item: Value = serde_json::from_str(&m.data).unwrap();
+    assert_eq!(item["value"]["binary"], "eA==");
+}
