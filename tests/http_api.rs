@@ -510,14 +510,14 @@ async fn long_poll_times_out_empty_and_reports_discontinuities() {
     let body = long_poll(&http, &srv, "quiet", "").await;
     assert_eq!(body, serde_json::json!({ "items": [] }));
 
-    // Caught up (sequence_number = next on the current page): also just waits and times out.
+    // Page 0 is not the topic's page: a discontinuity telling the client where it stands.
     let _: i64 = q(&mut r, &["PUBLISH", "t", "a"]).await.unwrap();
     let first = long_poll(&http, &srv, "t", "sequence_number=1&sequence_page=0").await;
-    // Page 0 is not the topic's page: a discontinuity telling the client where it stands.
     let d = &first["items"][0]["discontinuity"];
     assert_eq!(d["last_topic_sequence"], 0, "{first}");
     assert_eq!(d["new_topic_sequence"], 2, "{first}");
     let page = d["new_sequence_page"].as_u64().unwrap();
+    // Caught up (sequence_number = next on the current page): waits, then no items.
     let body = long_poll(
         &http,
         &srv,
