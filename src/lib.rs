@@ -5,6 +5,7 @@
 //! ARCHITECTURE.md for the whole picture.
 
 pub mod grpc;
+pub mod http;
 pub mod resp;
 pub mod server;
 pub mod shared;

@@ -24,10 +24,14 @@ pub struct Running {
     pub resp_addr: SocketAddr,
     /// The Momento-compatible gRPC listener's bound address.
     pub grpc_addr: SocketAddr,
+    /// The HTTP API listener's bound address.
+    pub http_addr: SocketAddr,
     pub shared: Arc<Shared>,
     tasks: Mutex<Option<JoinSet<()>>>,
     /// The gRPC server: on shutdown it stops accepting and finishes in-flight calls.
     grpc_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The HTTP server: drains like the gRPC one.
+    http_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 pub fn store_config(cfg: &Config) -> StoreConfig {
@@ -84,6 +88,8 @@ impl Running {
         let resp_addr = listener.local_addr()?;
         let (grpc_listener, grpc_addr) =
             crate::grpc::bind(&config.server.bind, config.server.grpc_port).await?;
+        let (http_listener, http_addr) =
+            crate::http::bind(&config.server.bind, config.server.http_port).await?;
         let now = store.now_ms();
         let topics = ferrite_topics::Topics::new(topics_config(&config));
         let shared = Arc::new(Shared {
@@ -100,6 +106,7 @@ impl Running {
         });
         tracing::info!(%resp_addr, "RESP listener bound");
         tracing::info!(%grpc_addr, "gRPC (Momento) listener bound");
+        tracing::info!(%http_addr, "HTTP API listener bound");
 
         let mut tasks = JoinSet::new();
         tasks.spawn(accept_loop(shared.clone(), listener));
@@ -110,12 +117,26 @@ impl Running {
             grpc_listener,
             grpc_limits(&shared.config.read().grpc),
         ));
+        let http_task = {
+            let cfg = shared.config.read();
+            tokio::spawn(crate::http::serve(
+                shared.clone(),
+                http_listener,
+                grpc_limits(&cfg.grpc),
+                crate::http::HttpSettings::from_config(
+                    &cfg.http,
+                    cfg.topics.heartbeat_interval_secs,
+                ),
+            ))
+        };
         Ok(Running {
             resp_addr,
             grpc_addr,
+            http_addr,
             shared,
             tasks: Mutex::new(Some(tasks)),
             grpc_task: Mutex::new(Some(grpc_task)),
+            http_task: Mutex::new(Some(http_task)),
         })
     }
 
@@ -141,6 +162,16 @@ impl Running {
         // UNAVAILABLE); give it what is left of the grace period, then cut it off.
         let grpc = self.grpc_task.lock().take();
         if let Some(mut handle) = grpc {
+            if tokio::time::timeout_at(deadline, &mut handle)
+                .await
+                .is_err()
+            {
+                handle.abort();
+            }
+        }
+        // HTTP likewise (long polls answer 503 and SSE streams end at once on shutdown).
+        let http = self.http_task.lock().take();
+        if let Some(mut handle) = http {
             if tokio::time::timeout_at(deadline, &mut handle)
                 .await
                 .is_err()

@@ -92,9 +92,15 @@
 //! | `grpc.max_ttl_secs` | `86400` | longest TTL a gRPC request may set |
 //! | `grpc.max_publish_bytes` | `4096` | bytes: largest topic message published over gRPC |
 //! | `grpc.max_concurrent_streams` | `1024` | HTTP/2 streams per connection (at least 100) |
+//! | `http.cors_allowed_origins` | `[]` | origins allowed by CORS (`["*"]` = any); empty = CORS off. Env: comma-separated |
+//! | `http.max_body_bytes` | `5242880` (5 MiB) | bytes: largest HTTP request body |
+//! | `http.long_poll_max_wait_ms` | `30000` | longest a topic long poll waits before answering with no items |
+//! | `http.long_poll_max_items` | `100` | most items and discontinuities in one long-poll answer |
+//! | `http.max_subscriptions` | `10000` | most open HTTP subscriptions (SSE streams + waiting long polls); more get 429 |
 //!
 //! All integers must be greater than zero except the ports, `shutdown_grace_ms`,
-//! `shards` and `idle_timeout_secs`.
+//! `shards` and `idle_timeout_secs`. List keys (`http.cors_allowed_origins`) are TOML
+//! arrays in the file and comma-separated in `FERRITE_*` variables.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -439,6 +445,8 @@ pub struct Config {
     pub expiry: ExpiryConfig,
     /// `[grpc]`: limits of the Momento-compatible gRPC API (Momento's own by default).
     pub grpc: GrpcConfig,
+    /// `[http]`: the HTTP API (CORS, body limit, long poll).
+    pub http: HttpConfig,
 }
 
 /// `[server]` section.
@@ -648,6 +656,77 @@ impl Default for GrpcConfig {
     }
 }
 
+/// Largest HTTP request body: Momento's 5 MB item limit (the item limit itself is `grpc.max_item_bytes`).
+pub const DEFAULT_HTTP_MAX_BODY_BYTES: u64 = 5 * MIB;
+/// Longest a topic long poll waits for a message before answering with no items.
+pub const DEFAULT_HTTP_LONG_POLL_MAX_WAIT_MS: u64 = 30_000;
+/// Most items (and discontinuities) returned by one long poll.
+pub const DEFAULT_HTTP_LONG_POLL_MAX_ITEMS: usize = 100;
+/// Most HTTP subscriptions (SSE streams and waiting long polls) open at once.
+pub const DEFAULT_HTTP_MAX_SUBSCRIPTIONS: usize = 10_000;
+
+/// `[http]` section. The item size, TTL and publish limits are `[grpc]`'s: both APIs enforce the
+/// same Momento rules.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Origins allowed by CORS: exact origins such as `https://app.example.com`, or `"*"` for any.
+    /// Empty (the default) = no CORS headers, so browsers only allow same-origin use.
+    pub cors_allowed_origins: Vec<String>,
+    /// Largest request body (bytes); larger bodies get 413.
+    #[serde(deserialize_with = "byte_size::deserialize")]
+    pub max_body_bytes: u64,
+    /// Longest a topic long poll waits before answering with no items, in milliseconds.
+    pub long_poll_max_wait_ms: u64,
+    /// Most items and discontinuities in one long-poll answer.
+    pub long_poll_max_items: usize,
+    /// Most HTTP subscriptions (SSE streams + waiting long polls) open at once; more get 429.
+    pub max_subscriptions: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            cors_allowed_origins: Vec::new(),
+            max_body_bytes: DEFAULT_HTTP_MAX_BODY_BYTES,
+            long_poll_max_wait_ms: DEFAULT_HTTP_LONG_POLL_MAX_WAIT_MS,
+            long_poll_max_items: DEFAULT_HTTP_LONG_POLL_MAX_ITEMS,
+            max_subscriptions: DEFAULT_HTTP_MAX_SUBSCRIPTIONS,
+        }
+    }
+}
+
+impl HttpConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        positive("http.max_body_bytes", self.max_body_bytes)?;
+        positive("http.long_poll_max_wait_ms", self.long_poll_max_wait_ms)?;
+        positive("http.long_poll_max_items", self.long_poll_max_items as u64)?;
+        positive("http.max_subscriptions", self.max_subscriptions as u64)?;
+        let origins = &self.cors_allowed_origins;
+        if origins.iter().any(|o| o == "*") && origins.len() > 1 {
+            return Err(invalid(
+                "http.cors_allowed_origins",
+                "\"*\" allows every origin and cannot be combined with others",
+            ));
+        }
+        for o in origins {
+            let ok = o == "*"
+                || ((o.starts_with("http://") || o.starts_with("https://"))
+                    && !o.ends_with('/')
+                    && o.bytes().all(|b| b.is_ascii_graphic()));
+            if !ok {
+                return Err(invalid(
+                    "http.cors_allowed_origins",
+                    format!(
+                        "{o:?} is not an origin (scheme://host[:port], no path or trailing slash) or \"*\""
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Command line
 // ---------------------------------------------------------------------------
@@ -794,6 +873,14 @@ impl Config {
                     _ => return Err(bad("expected true or false".into())),
                 },
                 toml::Value::String(_) => toml::Value::String(value.clone()),
+                // Lists of strings: comma-separated, blanks dropped ("" = empty list).
+                toml::Value::Array(_) => toml::Value::Array(
+                    raw.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| toml::Value::String(s.to_string()))
+                        .collect(),
+                ),
                 _ => return Err(unknown()),
             };
             // Check each variable as it is applied so the error names it.
@@ -916,6 +1003,8 @@ impl Config {
             ));
         }
 
+        self.http.validate()?;
+
         let e = &self.expiry;
         positive(
             "expiry.active_expire_interval_ms",
@@ -941,6 +1030,11 @@ impl Config {
             ("topics.max_message_bytes", t.max_message_bytes),
             ("topics.heartbeat_interval_secs", t.heartbeat_interval_secs),
             ("topics.idle_topic_ttl_secs", t.idle_topic_ttl_secs),
+            ("http.max_body_bytes", self.http.max_body_bytes),
+            (
+                "http.long_poll_max_wait_ms",
+                self.http.long_poll_max_wait_ms,
+            ),
             (
                 "expiry.active_expire_interval_ms",
                 e.active_expire_interval_ms,

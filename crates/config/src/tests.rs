@@ -569,3 +569,75 @@ fn grpc_section_from_file_and_env() {
     .to_string();
     assert!(err.contains("grpc.max_concurrent_streams"), "{err}");
 }
+
+#[test]
+fn http_section_from_file_and_env() {
+    let c = Config::from_toml_str(
+        "[http]\ncors_allowed_origins = [\"https://a.example\", \"http://localhost:3000\"]\n\
+         max_body_bytes = \"1mb\"\nlong_poll_max_wait_ms = 250\n",
+    )
+    .unwrap();
+    c.validate().unwrap();
+    assert_eq!(
+        c.http.cors_allowed_origins,
+        ["https://a.example", "http://localhost:3000"]
+    );
+    assert_eq!(c.http.max_body_bytes, 1024 * 1024);
+    assert_eq!(c.http.long_poll_max_wait_ms, 250);
+    assert_eq!(c.http.long_poll_max_items, DEFAULT_HTTP_LONG_POLL_MAX_ITEMS);
+    // The printed configuration reads back the same.
+    assert_eq!(Config::from_toml_str(&c.to_toml()).unwrap(), c);
+
+    let c = Config::load_from(
+        &ServeArgs::default(),
+        env(&[
+            (
+                "FERRITE_HTTP_CORS_ALLOWED_ORIGINS",
+                "https://a.example, https://b.example",
+            ),
+            ("FERRITE_HTTP_LONG_POLL_MAX_ITEMS", "7"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        c.http.cors_allowed_origins,
+        ["https://a.example", "https://b.example"]
+    );
+    assert_eq!(c.http.long_poll_max_items, 7);
+    assert_eq!(
+        Config::default().http.cors_allowed_origins,
+        Vec::<String>::new()
+    );
+
+    for (origins, ok) in [
+        (vec!["*"], true),
+        (vec!["*", "https://a.example"], false),
+        (vec!["https://a.example/"], false),
+        (vec!["a.example"], false),
+        (vec!["https://a.example:8443"], true),
+    ] {
+        let mut c = Config::default();
+        c.http.cors_allowed_origins = origins.iter().map(|s| s.to_string()).collect();
+        match c.validate() {
+            Ok(()) => assert!(ok, "{origins:?} accepted"),
+            Err(e) => {
+                assert!(!ok, "{origins:?}: {e}");
+                assert!(e.to_string().contains("http.cors_allowed_origins"), "{e}");
+            }
+        }
+    }
+    let mut c = Config::default();
+    c.http.max_subscriptions = 0;
+    assert!(c
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("http.max_subscriptions"));
+    let mut c = Config::default();
+    c.http.long_poll_max_wait_ms = 0;
+    assert!(c
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("http.long_poll_max_wait_ms"));
+}

@@ -1,0 +1,247 @@
+//! The HTTP API front end (axum 0.8 on hyper 1, on the shared tokio runtime).
+//!
+//! ```text
+//! GET|PUT|DELETE /cache/{cache}?key=|key_base64=   cache.rs    Momento HTTP cache API
+//! POST           /topics/{cache}/{topic}           topics.rs   publish (text or binary by Content-Type)
+//! GET            /topics/{cache}/{topic}           topics.rs   long poll (Momento) / sse.rs: Server-Sent Events
+//! GET            /openapi.json                     openapi.rs  the OpenAPI 3 document of all of the above
+//! ```
+//! `auth.rs` extracts the token (one function) and authorizes it (one seam, development mode for
+//! now); `params.rs` parses query strings; `error.rs` is the JSON error body and the status codes.
+//!
+//! The same engines as RESP and gRPC (`Shared`): what one protocol writes the others read. The
+//! cache handlers reuse the gRPC front end's scalar functions and `GrpcState` limits, so Momento's
+//! rules live in one place until the planned protocol-neutral `service` layer takes them over.
+//! See docs/http.md.
+
+pub mod auth;
+pub mod cache;
+pub mod error;
+pub mod openapi;
+pub mod params;
+pub mod sse;
+pub mod topics;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::routing::{get, MethodRouter};
+use axum::Router;
+use ferrite_config::HttpConfig;
+use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::grpc::{GrpcLimits, GrpcState};
+use crate::shared::Shared;
+use error::ApiError;
+
+/// How long browsers may cache a CORS preflight answer.
+const CORS_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// HTTP-only settings (from `[http]`, plus the topics heartbeat).
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub max_body_bytes: usize,
+    pub long_poll_max_wait: Duration,
+    pub long_poll_max_items: usize,
+    pub heartbeat_interval: Duration,
+    pub cors_allowed_origins: Vec<String>,
+    pub max_subscriptions: usize,
+}
+
+impl HttpSettings {
+    pub fn from_config(http: &HttpConfig, heartbeat_interval_secs: u64) -> Self {
+        Self {
+            max_body_bytes: usize::try_from(http.max_body_bytes).unwrap_or(usize::MAX),
+            long_poll_max_wait: Duration::from_millis(http.long_poll_max_wait_ms),
+            long_poll_max_items: http.long_poll_max_items.max(1),
+            heartbeat_interval: Duration::from_secs(heartbeat_interval_secs.max(1)),
+            cors_allowed_origins: http.cors_allowed_origins.clone(),
+            max_subscriptions: http.max_subscriptions.max(1),
+        }
+    }
+}
+
+/// What every HTTP handler sees: the gRPC front end's state (engines + Momento limits) and ours.
+pub struct HttpState {
+    pub grpc: Arc<GrpcState>,
+    pub settings: HttpSettings,
+    /// One permit per open subscription (SSE stream or waiting long poll): bounds how many
+    /// engine subscribers and response streams HTTP clients can hold at once.
+    subscriptions: Arc<Semaphore>,
+}
+
+impl HttpState {
+    pub fn new(shared: Arc<Shared>, limits: GrpcLimits, settings: HttpSettings) -> Arc<Self> {
+        Arc::new(Self {
+            grpc: GrpcState::new(shared, limits),
+            subscriptions: Arc::new(Semaphore::new(settings.max_subscriptions)),
+            settings,
+        })
+    }
+
+    /// A subscription slot, held for as long as the subscription is open; 429 when all
+    /// `http.max_subscriptions` are taken.
+    pub fn subscription_permit(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        self.subscriptions.clone().try_acquire_owned().map_err(|_| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "limit_exceeded",
+                format!(
+                    "too many open HTTP subscriptions (at most {})",
+                    self.settings.max_subscriptions
+                ),
+            )
+        })
+    }
+
+    /// Topic names: 1..=`max_topic_name_bytes` bytes, as on gRPC.
+    pub fn check_topic(&self, topic: &str) -> Result<(), ApiError> {
+        let max = self.grpc.limits.max_topic_name_bytes;
+        if topic.is_empty() {
+            return Err(ApiError::bad_request("topic name must not be empty"));
+        }
+        if topic.len() > max {
+            return Err(ApiError::bad_request(format!(
+                "topic name is longer than {max} bytes"
+            )));
+        }
+        Ok(())
+    }
+
+    /// A body that could not be read: over `http.max_body_bytes` (413) or broken (400).
+    pub fn body_error(&self, e: BytesRejection) -> ApiError {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::payload_too_large(self.settings.max_body_bytes)
+        } else {
+            ApiError::bad_request(format!("cannot read the request body: {e}"))
+        }
+    }
+}
+
+/// A path segment that does not decode (bad percent-encoding, not UTF-8).
+pub fn path_error(e: PathRejection) -> ApiError {
+    ApiError::bad_request(format!("bad path: {e}"))
+}
+
+/// Every route the API serves, with its handlers: the router is built from this table, and the
+/// tests check the OpenAPI document against it (same paths, same methods).
+pub fn routes() -> Vec<(&'static str, MethodRouter<Arc<HttpState>>)> {
+    vec![
+        (
+            "/cache/{cache}",
+            get(cache::get).put(cache::put).delete(cache::delete),
+        ),
+        (
+            "/topics/{cache}/{topic}",
+            get(topics::subscribe).post(topics::publish),
+        ),
+        ("/openapi.json", get(openapi::serve)),
+    ]
+}
+
+/// The whole application: routes, JSON 404/405 answers, body limit, CORS (when configured).
+pub fn router(state: Arc<HttpState>) -> Router {
+    let mut r: Router<Arc<HttpState>> = Router::new();
+    for (path, methods) in routes() {
+        r = r.route(path, methods.fallback(method_not_allowed));
+    }
+    let mut app = r
+        .fallback(no_route)
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .with_state(state.clone());
+    if let Some(cors) = cors_layer(&state.settings.cors_allowed_origins) {
+        app = app.layer(cors);
+    }
+    app
+}
+
+/// CORS for the configured origins; `None` (no layer, no CORS headers) when the list is empty.
+/// Preflights are answered by the layer itself; `Last-Event-ID` is allowed so a fetch-based SSE
+/// client can resume.
+pub fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        // Validated by the config crate (ASCII, scheme://host[:port]).
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect::<Vec<_>>(),
+        )
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::PUT, Method::POST, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("last-event-id"),
+            ])
+            .max_age(CORS_MAX_AGE),
+    )
+}
+
+async fn no_route() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on this route"),
+    )
+}
+
+/// Bind the HTTP listener (`bind:port`, port 0 = a free port).
+pub async fn bind(bind: &str, port: u16) -> anyhow::Result<(TcpListener, SocketAddr)> {
+    use anyhow::Context;
+    let addr = format!("{bind}:{port}");
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("binding HTTP listener on {addr}"))?;
+    let local = listener.local_addr()?;
+    Ok((listener, local))
+}
+
+/// Serve the API on `listener` until `shared.shutdown` flips; then stop accepting, let in-flight
+/// requests finish (long polls and SSE streams end at once on shutdown) and return.
+pub async fn serve(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    limits: GrpcLimits,
+    settings: HttpSettings,
+) {
+    tracing::warn!(
+        addr = ?listener.local_addr().ok(),
+        "HTTP API in DEVELOPMENT AUTH MODE: every token is accepted, including none"
+    );
+    let state = HttpState::new(shared.clone(), limits, settings);
+    let app = router(state);
+    let mut shutdown = shared.shutdown.subscribe();
+    let signal = async move {
+        while !*shutdown.borrow_and_update() {
+            if shutdown.changed().await.is_err() {
+                break;
+            }
+        }
+        tracing::info!("HTTP listener closed for shutdown");
+    };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(signal)
+        .await
+    {
+        tracing::error!(error = %e, "HTTP server failed");
+    }
+}
