@@ -92,6 +92,8 @@
 //! | `grpc.max_ttl_secs` | `86400` | longest TTL a gRPC request may set |
 //! | `grpc.max_publish_bytes` | `4096` | bytes: largest topic message published over gRPC |
 //! | `grpc.max_concurrent_streams` | `1024` | HTTP/2 streams per connection (at least 100) |
+//! | `admin.enabled` | `true` | serve the admin endpoint (metrics, health, console) on `server.admin_port` |
+//! | `admin.max_tail_streams` | `64` | most concurrent console topic tails (SSE streams) on the admin port |
 //!
 //! All integers must be greater than zero except the ports, `shutdown_grace_ms`,
 //! `shards` and `idle_timeout_secs`.
@@ -439,6 +441,8 @@ pub struct Config {
     pub expiry: ExpiryConfig,
     /// `[grpc]`: limits of the Momento-compatible gRPC API (Momento's own by default).
     pub grpc: GrpcConfig,
+    /// `[admin]`: the admin endpoint (metrics, health, stats, web console).
+    pub admin: AdminConfig,
 }
 
 /// `[server]` section.
@@ -644,6 +648,28 @@ impl Default for GrpcConfig {
             max_ttl_secs: DEFAULT_GRPC_MAX_TTL_SECS,
             max_publish_bytes: DEFAULT_GRPC_MAX_PUBLISH_BYTES,
             max_concurrent_streams: DEFAULT_GRPC_MAX_CONCURRENT_STREAMS,
+        }
+    }
+}
+
+/// Default `admin.max_tail_streams`.
+pub const DEFAULT_ADMIN_MAX_TAIL_STREAMS: u32 = 64;
+
+/// `[admin]` section.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Serve the admin endpoint on `server.admin_port`.
+    pub enabled: bool,
+    /// Most concurrent console topic tails (SSE streams).
+    pub max_tail_streams: u32,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            enabled: true,
+            max_tail_streams: DEFAULT_ADMIN_MAX_TAIL_STREAMS,
         }
     }
 }
@@ -915,6 +941,11 @@ impl Config {
                 "must be at least 100 (the Momento SDKs open that many streams)".to_string(),
             ));
         }
+
+        positive(
+            "admin.max_tail_streams",
+            self.admin.max_tail_streams as u64,
+        )?;
 
         let e = &self.expiry;
         positive(
