@@ -165,9 +165,7 @@ impl Family {
             Family::Set
         } else {
             match m {
-                "Delete" | "KeysExist" | "UpdateTtl" | "ItemGetTtl" | "ItemGetType" => {
-                    Family::Keys
-                }
+                "Delete" | "KeysExist" | "UpdateTtl" | "ItemGetTtl" | "ItemGetType" => Family::Keys,
                 _ => Family::String,
             }
         }

@@ -117,7 +117,9 @@ impl Running {
         // Admin last: `/readyz` turns ready once every other listener is bound.
         let admin = {
             let c = shared.config.read();
-            c.admin.enabled.then(|| (c.server.bind.clone(), c.server.admin_port))
+            c.admin
+                .enabled
+                .then(|| (c.server.bind.clone(), c.server.admin_port))
         };
         let admin = match admin {
             Some((bind, port)) => Some(crate::admin::AdminServer::start(

@@ -102,7 +102,7 @@ fn admin(srv: &TestServer) -> SocketAddr {
 #[derive(Debug, Clone, PartialEq)]
 struct Sample {
     name: String,
-    labels: Vec<(String, String)>,
+    labels: Labels,
     value: f64,
 }
 
@@ -123,12 +123,16 @@ fn parse_value(v: &str) -> Result<f64, String> {
         "+Inf" => Ok(f64::INFINITY),
         "-Inf" => Ok(f64::NEG_INFINITY),
         "NaN" => Ok(f64::NAN),
-        _ => v.parse::<f64>().map_err(|e| format!("bad value {v:?}: {e}")),
+        _ => v
+            .parse::<f64>()
+            .map_err(|e| format!("bad value {v:?}: {e}")),
     }
 }
 
 /// `{a="x",b="y"}` -> pairs, honouring the `\\`, `\"` and `\n` escapes.
-fn parse_labels(s: &str) -> Result<(Vec<(String, String)>, &str), String> {
+type Labels = Vec<(String, String)>;
+
+fn parse_labels(s: &str) -> Result<(Labels, &str), String> {
     let mut rest = s.strip_prefix('{').ok_or("labels must start with {")?;
     let mut out = Vec::new();
     loop {
@@ -179,14 +183,18 @@ fn parse_exposition(text: &str) -> Result<Vec<Sample>, String> {
             continue;
         }
         if let Some(rest) = line.strip_prefix("# HELP ") {
-            let (name, _help) = rest.split_once(' ').ok_or_else(|| err("HELP without text".into()))?;
+            let (name, _help) = rest
+                .split_once(' ')
+                .ok_or_else(|| err("HELP without text".into()))?;
             if !valid_metric_name(name) || !helped.insert(name.to_string()) {
                 return Err(err("bad or repeated HELP".into()));
             }
             continue;
         }
         if let Some(rest) = line.strip_prefix("# TYPE ") {
-            let (name, kind) = rest.split_once(' ').ok_or_else(|| err("TYPE without type".into()))?;
+            let (name, kind) = rest
+                .split_once(' ')
+                .ok_or_else(|| err("TYPE without type".into()))?;
             if !valid_metric_name(name) {
                 return Err(err("bad metric name".into()));
             }
@@ -219,8 +227,7 @@ fn parse_exposition(text: &str) -> Result<Vec<Sample>, String> {
             .split(' ');
         let value = parse_value(fields.next().unwrap_or("")).map_err(err)?;
         if let Some(ts) = fields.next() {
-            ts.parse::<i64>()
-                .map_err(|_| err("bad timestamp".into()))?;
+            ts.parse::<i64>().map_err(|_| err("bad timestamp".into()))?;
         }
         if fields.next().is_some() {
             return Err(err("trailing fields".into()));
@@ -291,14 +298,14 @@ fn exposition_parser_rejects_bad_lines() {
     let ok = "# HELP a_total x\n# TYPE a_total counter\na_total{x=\"a\\\"b\"} 3\n";
     assert_eq!(parse_exposition(ok).unwrap()[0].labels[0].1, "a\"b");
     for bad in [
-        "a_total 3\n",                                            // undeclared
-        "# TYPE a counter\na 3\n",                                // counter without _total
-        "# TYPE a gauge\na{x=y} 3\n",                             // unquoted label
-        "# TYPE a gauge\na 3 4 5\n",                              // trailing field
-        "# TYPE a gauge\na three\n",                              // bad value
-        "# TYPE h histogram\nh_bucket 1\n",                       // bucket without le
-        "# TYPE a gauge\n# TYPE a gauge\na 1\n",                  // repeated TYPE
-        "# TYPE a gauge\na{x=\"1\"\n",                            // unterminated labels
+        "a_total 3\n",                           // undeclared
+        "# TYPE a counter\na 3\n",               // counter without _total
+        "# TYPE a gauge\na{x=y} 3\n",            // unquoted label
+        "# TYPE a gauge\na 3 4 5\n",             // trailing field
+        "# TYPE a gauge\na three\n",             // bad value
+        "# TYPE h histogram\nh_bucket 1\n",      // bucket without le
+        "# TYPE a gauge\n# TYPE a gauge\na 1\n", // repeated TYPE
+        "# TYPE a gauge\na{x=\"1\"\n",           // unterminated labels
     ] {
         assert!(parse_exposition(bad).is_err(), "accepted {bad:?}");
     }
@@ -320,7 +327,9 @@ async fn metrics_move_by_exactly_the_scripted_workload() {
     let mut c = srv.client().await;
     let before = Scrape::take(addr).await;
     for i in 0..7 {
-        let _: () = q(&mut c, &["SET", &format!("k{i}"), "value"]).await.unwrap();
+        let _: () = q(&mut c, &["SET", &format!("k{i}"), "value"])
+            .await
+            .unwrap();
     }
     for i in 0..5 {
         let v: String = q(&mut c, &["GET", &format!("k{i}")]).await.unwrap();
@@ -365,7 +374,10 @@ async fn metrics_move_by_exactly_the_scripted_workload() {
     assert_eq!(buckets.len(), 23);
     assert!(buckets.windows(2).all(|w| w[0].value <= w[1].value));
     let inf = buckets.last().unwrap();
-    assert_eq!(inf.labels.iter().find(|(k, _)| k == "le").unwrap().1, "+Inf");
+    assert_eq!(
+        inf.labels.iter().find(|(k, _)| k == "le").unwrap().1,
+        "+Inf"
+    );
     assert_eq!(inf.value, after.value(DUR_COUNT, &resp_string));
     assert!(after.value("ferrite_request_duration_seconds_sum", &resp_string) > 0.0);
 
@@ -402,7 +414,10 @@ async fn topic_counters_move_with_publishes() {
     let pubsub = [("protocol", "resp"), ("family", "pubsub")];
     assert_eq!(after.value(REQ, &pubsub) - before.value(REQ, &pubsub), 4.0);
     let published = "ferrite_topic_messages_published_total";
-    assert_eq!(after.value(published, &[]) - before.value(published, &[]), 4.0);
+    assert_eq!(
+        after.value(published, &[]) - before.value(published, &[]),
+        4.0
+    );
     assert!(after.value("ferrite_topics", &[]) >= 1.0);
 }
 
@@ -414,7 +429,10 @@ async fn health_readiness_and_unknown_routes() {
     let h = get(addr, "/healthz").await;
     assert_eq!((h.status, h.json()["status"].as_str()), (200, Some("ok")));
     let r = get(addr, "/readyz").await;
-    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("ready")));
+    assert_eq!(
+        (r.status, r.json()["status"].as_str()),
+        (200, Some("ready"))
+    );
     let nf = get(addr, "/nope").await;
     assert_eq!(nf.status, 404);
     assert!(nf.json()["error"].is_string());
@@ -435,7 +453,10 @@ async fn admin_port_closes_after_wait() {
     assert_eq!(get(addr, "/healthz").await.status, 200);
     srv.running.shutdown();
     srv.running.wait().await;
-    assert!(TcpStream::connect(addr).await.is_err(), "admin port still open");
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "admin port still open"
+    );
 }
 
 #[tokio::test]
@@ -481,9 +502,12 @@ async fn stats_json_reports_caches_and_requests() {
     let grpc = &s["requests"]["by_protocol"]["grpc"];
     assert!(grpc["families"]["control"]["count"].as_u64().unwrap() >= 1);
     assert!(grpc["families"]["string"]["count"].as_u64().unwrap() >= 2);
-    assert!(s["requests"]["by_protocol"]["resp"]["families"]["string"]["count"]
-        .as_u64()
-        .unwrap() >= 1);
+    assert!(
+        s["requests"]["by_protocol"]["resp"]["families"]["string"]["count"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
     assert!(s["topics"]["published"].is_u64());
     assert!(s["uptime_seconds"].is_u64());
 }
@@ -498,7 +522,11 @@ struct Sse {
 }
 
 impl Sse {
-    async fn open(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Result<Sse, HttpResponse> {
+    async fn open(
+        addr: SocketAddr,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Sse, HttpResponse> {
         let mut stream = TcpStream::connect(addr).await.unwrap();
         let mut h = vec![("Accept", "text/event-stream")];
         h.extend_from_slice(headers);
@@ -511,11 +539,9 @@ impl Sse {
             if let Some((status, headers, at)) = parse_head(&buf) {
                 if status != 200 {
                     let mut rest = buf[at..].to_vec();
-                    let _ = tokio::time::timeout(
-                        Duration::from_secs(5),
-                        stream.read_to_end(&mut rest),
-                    )
-                    .await;
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest))
+                            .await;
                     return Err(HttpResponse {
                         status,
                         headers,
@@ -587,7 +613,9 @@ async fn sse_tail_receives_resp_and_console_publishes_and_resumes() {
     let mut tail = Sse::open(addr, events, &[]).await.ok().expect("tail opens");
     wait_subscribers(&mut c, "news", 1).await;
 
-    let n: i64 = q(&mut c, &["PUBLISH", "news", "hello over RESP"]).await.unwrap();
+    let n: i64 = q(&mut c, &["PUBLISH", "news", "hello over RESP"])
+        .await
+        .unwrap();
     assert_eq!(n, 1);
     let ev = tail.next().await;
     assert_eq!(ev["event"], "message");
@@ -644,10 +672,22 @@ async fn console_api_errors() {
     assert_eq!(r.status, 404);
 
     // Too large: 413, nothing published.
-    let r = http(addr, "POST", "/console/api/topics/default/t", &[], &[b'x'; 17]).await;
+    let r = http(
+        addr,
+        "POST",
+        "/console/api/topics/default/t",
+        &[],
+        &[b'x'; 17],
+    )
+    .await;
     assert_eq!(r.status, 413);
     assert!(r.json()["error"].is_string());
-    assert!(srv.running.shared.topics.topic_info(b"default", b"t").is_none());
+    assert!(srv
+        .running
+        .shared
+        .topics
+        .topic_info(b"default", b"t")
+        .is_none());
 
     // One tail allowed: the second is refused until the first closes.
     let first = Sse::open(addr, "/console/api/topics/default/t/events", &[])

@@ -47,10 +47,7 @@ pub(super) fn routes(_state: &AdminState) -> Router<AdminState> {
         .route("/", get(index))
         .route("/console/app.js", get(app_js))
         .route("/console/app.css", get(app_css))
-        .route(
-            "/console/api/topics/{cache}/{topic}/events",
-            get(tail),
-        )
+        .route("/console/api/topics/{cache}/{topic}/events", get(tail))
         .route(
             "/console/api/topics/{cache}/{topic}",
             axum::routing::post(publish),
@@ -86,14 +83,14 @@ fn topics_error(e: &TopicsError) -> Response {
     json_error(code, e.to_string())
 }
 
-fn check_cache(st: &AdminState, cache: &str) -> Result<(), Response> {
-    if st.shared.store.cache(cache).is_none() {
-        return Err(json_error(
+/// `Some(404 response)` when the cache does not exist.
+fn missing_cache(st: &AdminState, cache: &str) -> Option<Response> {
+    st.shared.store.cache(cache).is_none().then(|| {
+        json_error(
             StatusCode::NOT_FOUND,
             format!("cache {cache:?} does not exist"),
-        ));
-    }
-    Ok(())
+        )
+    })
 }
 
 /// Publish the request body to a topic.
@@ -103,7 +100,7 @@ async fn publish(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Err(r) = check_cache(&st, &cache) {
+    if let Some(r) = missing_cache(&st, &cache) {
         return r;
     }
     let max = st.shared.topics.config().max_message_bytes;
@@ -168,7 +165,7 @@ async fn tail(
     Path((cache, topic)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = check_cache(&st, &cache) {
+    if let Some(r) = missing_cache(&st, &cache) {
         return r;
     }
     let max = st.shared.config.read().admin.max_tail_streams as usize;

@@ -153,7 +153,10 @@ fn router(state: AdminState) -> Router {
 async fn metrics(axum::extract::State(st): axum::extract::State<AdminState>) -> Response {
     let body = prometheus::render(&st.shared);
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         body,
     )
         .into_response()

@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use super::stats::ServerSnapshot;
-use crate::metrics::{BUCKETS_SECONDS, BUCKETS};
+use crate::metrics::{BUCKETS, BUCKETS_SECONDS};
 use crate::shared::Shared;
 
 /// Render every metric.

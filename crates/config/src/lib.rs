@@ -942,10 +942,7 @@ impl Config {
             ));
         }
 
-        positive(
-            "admin.max_tail_streams",
-            self.admin.max_tail_streams as u64,
-        )?;
+        positive("admin.max_tail_streams", self.admin.max_tail_streams as u64)?;
 
         let e = &self.expiry;
         positive(
