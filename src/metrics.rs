@@ -454,6 +454,20 @@ mod tests {
     }
 
     #[test]
+    fn every_resp_command_has_a_family() {
+        // A new command-table group must be mapped, not silently counted as `other`.
+        for spec in crate::resp::dispatch::table().values() {
+            assert_ne!(
+                Family::from_resp_group(spec.group),
+                Family::Other,
+                "{} (group {:?})",
+                spec.name,
+                spec.group
+            );
+        }
+    }
+
+    #[test]
     fn records_fold_across_threads_and_survive_thread_exit() {
         // Other unit tests don't record under Http/Auth, so the deltas are ours alone.
         let before = *snapshot().get(Protocol::Http, Family::Auth);
