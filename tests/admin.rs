@@ -340,6 +340,8 @@ async fn metrics_move_by_exactly_the_scripted_workload() {
         let r = sdk.get("default", format!("k{i}")).await.unwrap();
         assert!(matches!(r, momento::cache::GetResponse::Hit { .. }));
     }
+    // A call that fails (no such cache) is still a request: 1 more, and no keyspace read.
+    assert!(sdk.get("no-such-cache", "k0").await.is_err());
     let after = Scrape::take(addr).await;
 
     let delta = |name: &str, labels: &[(&str, &str)]| {
@@ -347,9 +349,9 @@ async fn metrics_move_by_exactly_the_scripted_workload() {
     };
     assert_eq!(delta(REQ, &resp_string), 12.0);
     assert_eq!(delta(DUR_COUNT, &resp_string), 12.0);
-    assert_eq!(delta(REQ, &grpc_string), 3.0);
-    assert_eq!(delta(DUR_COUNT, &grpc_string), 3.0);
-    // 5 RESP GETs and 3 gRPC gets, all hits; nothing missed.
+    assert_eq!(delta(REQ, &grpc_string), 4.0);
+    assert_eq!(delta(DUR_COUNT, &grpc_string), 4.0);
+    // 5 RESP GETs and 3 gRPC gets, all hits; nothing missed (the failed get read nothing).
     assert_eq!(delta("ferrite_keyspace_hits_total", &[]), 8.0);
     assert_eq!(delta("ferrite_keyspace_misses_total", &[]), 0.0);
     assert_eq!(after.value("ferrite_db_keys", &[("cache", "default")]), 7.0);
