@@ -4,8 +4,10 @@
 //! (`ferrite-storage`, `ferrite-topics`) and know nothing of sockets or protocols. See
 //! ARCHITECTURE.md for the whole picture.
 
+pub mod admin;
 pub mod grpc;
 pub mod http;
+pub mod metrics;
 pub mod resp;
 pub mod server;
 pub mod shared;

@@ -32,6 +32,10 @@ pub struct Running {
     grpc_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The HTTP server: drains like the gRPC one.
     http_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The admin endpoint's bound address (`None` when `admin.enabled` is false).
+    pub admin_addr: Option<SocketAddr>,
+    /// The admin endpoint (own thread and runtime); stopped last in `wait`.
+    admin: Mutex<Option<crate::admin::AdminServer>>,
 }
 
 pub fn store_config(cfg: &Config) -> StoreConfig {
@@ -129,6 +133,24 @@ impl Running {
                 ),
             ))
         };
+        // Admin last: `/readyz` turns ready once every other listener is bound.
+        let admin = {
+            let c = shared.config.read();
+            c.admin
+                .enabled
+                .then(|| (c.server.bind.clone(), c.server.admin_port))
+        };
+        let admin = match admin {
+            Some((bind, port)) => Some(crate::admin::AdminServer::start(
+                shared.clone(),
+                &bind,
+                port,
+            )?),
+            None => None,
+        };
+        if let Some(a) = &admin {
+            a.set_ready();
+        }
         Ok(Running {
             resp_addr,
             grpc_addr,
@@ -137,6 +159,8 @@ impl Running {
             tasks: Mutex::new(Some(tasks)),
             grpc_task: Mutex::new(Some(grpc_task)),
             http_task: Mutex::new(Some(http_task)),
+            admin_addr: admin.as_ref().map(|a| a.addr()),
+            admin: Mutex::new(admin),
         })
     }
 
@@ -185,6 +209,11 @@ impl Running {
         if let Some(mut t) = tasks {
             t.abort_all();
             while t.join_next().await.is_some() {}
+        }
+        // The admin port stays up through the drain (so `/readyz` reports "shutting down").
+        let admin = self.admin.lock().take();
+        if let Some(a) = admin {
+            a.stop().await;
         }
     }
 }

@@ -251,6 +251,8 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener, limits: GrpcLimit
         .http2_adaptive_window(Some(false))
         .initial_connection_window_size(Some(CONNECTION_WINDOW))
         .initial_stream_window_size(Some(STREAM_WINDOW))
+        // Outermost: count and time every call, rejected ones included (see src/metrics.rs).
+        .layer(crate::metrics::GrpcMetricsLayer)
         .layer(tonic::service::InterceptorLayer::new(auth::authorize))
         .add_service(scs)
         .add_service(pubsub)

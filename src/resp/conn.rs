@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::metrics::{self, Family, Protocol};
 use crate::resp::args::{eq_ic, ERR_OOM};
 use crate::resp::client::ClientInfo;
 use crate::resp::dispatch::{flags, lookup, CommandSpec, Ctx};
@@ -227,12 +228,18 @@ impl Session {
         let mut args: Vec<Bytes> = Vec::with_capacity(8);
         let mut count = 0u64;
         self.now = self.shared.store.now_ms();
+        // Per-command latency for metrics: one clock read per command, the end of one command
+        // being the start of the next (so parsing is included).
+        let mut started = std::time::Instant::now();
         while self.out.len() < OUT_SOFT_LIMIT && !self.closing && self.blocked.is_none() {
             match parse_command(&mut self.inbuf, &self.limits, &mut args) {
                 Ok(true) => {
                     count += 1;
                     // The args vector is reused across commands: no allocation per command.
-                    self.execute(&args);
+                    let family = self.execute(&args);
+                    let done = std::time::Instant::now();
+                    metrics::record(Protocol::Resp, family, done - started);
+                    started = done;
                     if self.info.killed.load(Ordering::Relaxed) {
                         self.closing = true;
                     }
@@ -258,18 +265,23 @@ impl Session {
         ReplyWriter::new(&mut self.out, self.resp3)
     }
 
-    fn execute(&mut self, args: &[Bytes]) {
-        if args.is_empty() {
-            return;
-        }
-        let Some(spec) = lookup(&args[0]) else {
-            let msg = unknown_command_message(args);
-            if let Some((_, err)) = self.multi.as_mut() {
-                *err = true;
+    /// Execute one command; returns its metrics family.
+    fn execute(&mut self, args: &[Bytes]) -> Family {
+        let Some(spec) = args.first().and_then(|name| lookup(name)) else {
+            if !args.is_empty() {
+                let msg = unknown_command_message(args);
+                if let Some((_, err)) = self.multi.as_mut() {
+                    *err = true;
+                }
+                self.writer().error(&msg);
             }
-            self.writer().error(&msg);
-            return;
+            return Family::Other;
         };
+        self.execute_spec(spec, args);
+        Family::from_resp_group(spec.group)
+    }
+
+    fn execute_spec(&mut self, spec: &'static CommandSpec, args: &[Bytes]) {
         *self.info.last_cmd.lock() = spec.name;
         if !spec.arity_ok(args.len()) {
             if let Some((_, err)) = self.multi.as_mut() {

@@ -97,6 +97,8 @@
 //! | `http.long_poll_max_wait_ms` | `30000` | longest a topic long poll waits before answering with no items |
 //! | `http.long_poll_max_items` | `100` | most items and discontinuities in one long-poll answer |
 //! | `http.max_subscriptions` | `10000` | most open HTTP subscriptions (SSE streams + waiting long polls); more get 429 |
+//! | `admin.enabled` | `true` | serve the admin endpoint (metrics, health, console) on `server.admin_port` |
+//! | `admin.max_tail_streams` | `64` | most concurrent console topic tails (SSE streams) on the admin port |
 //!
 //! All integers must be greater than zero except the ports, `shutdown_grace_ms`,
 //! `shards` and `idle_timeout_secs`. List keys (`http.cors_allowed_origins`) are TOML
@@ -447,6 +449,8 @@ pub struct Config {
     pub grpc: GrpcConfig,
     /// `[http]`: the HTTP API (CORS, body limit, long poll).
     pub http: HttpConfig,
+    /// `[admin]`: the admin endpoint (metrics, health, stats, web console).
+    pub admin: AdminConfig,
 }
 
 /// `[server]` section.
@@ -727,6 +731,28 @@ impl HttpConfig {
     }
 }
 
+/// Default `admin.max_tail_streams`.
+pub const DEFAULT_ADMIN_MAX_TAIL_STREAMS: u32 = 64;
+
+/// `[admin]` section.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Serve the admin endpoint on `server.admin_port`.
+    pub enabled: bool,
+    /// Most concurrent console topic tails (SSE streams).
+    pub max_tail_streams: u32,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            enabled: true,
+            max_tail_streams: DEFAULT_ADMIN_MAX_TAIL_STREAMS,
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Command line
 // ---------------------------------------------------------------------------
@@ -1004,6 +1030,7 @@ impl Config {
         }
 
         self.http.validate()?;
+        positive("admin.max_tail_streams", self.admin.max_tail_streams as u64)?;
 
         let e = &self.expiry;
         positive(

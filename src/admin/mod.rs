@@ -1,0 +1,196 @@
+//! The admin endpoint: Prometheus `/metrics`, `/healthz`, `/readyz`, `/stats` JSON and the web
+//! console, on `server.admin_port`.
+//!
+//! It runs on its **own OS thread with a small current-thread tokio runtime**, so a scrape (which
+//! walks every cache's shards) or a console tab never takes a worker thread from the data path,
+//! and a data path under load can't starve the operator's view of it.
+//!
+//! For operators only: the port has no authentication yet (token auth comes with issue 5), so
+//! it must not be exposed publicly. See docs/observability.md.
+
+mod console;
+mod prometheus;
+mod stats;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::sync::watch;
+
+use crate::shared::Shared;
+
+/// After a stop request, how long in-flight admin requests get before the runtime is dropped.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// What every admin handler sees.
+#[derive(Clone)]
+pub(crate) struct AdminState {
+    pub shared: Arc<Shared>,
+    /// Set once every listener is bound (`Running::start` finished).
+    pub ready: Arc<AtomicBool>,
+    /// Flips to true when the admin server stops: open SSE tails end on it.
+    pub stop: watch::Receiver<bool>,
+    /// Open console tails, bounded by `admin.max_tail_streams`.
+    pub tails: Arc<AtomicUsize>,
+}
+
+/// A running admin server. Dropping it stops it (without waiting).
+pub struct AdminServer {
+    addr: SocketAddr,
+    ready: Arc<AtomicBool>,
+    stop: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl AdminServer {
+    /// Bind `bind:port` (0 = a free port) now, so errors surface from `Running::start`, and serve
+    /// on a dedicated thread.
+    pub fn start(shared: Arc<Shared>, bind: &str, port: u16) -> anyhow::Result<AdminServer> {
+        let addr = format!("{bind}:{port}");
+        let listener = std::net::TcpListener::bind(&addr)
+            .with_context(|| format!("binding admin listener on {addr}"))?;
+        listener.set_nonblocking(true)?;
+        let local = listener.local_addr()?;
+        let ready = Arc::new(AtomicBool::new(false));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let state = AdminState {
+            shared,
+            ready: ready.clone(),
+            stop: stop_rx.clone(),
+            tails: Arc::new(AtomicUsize::new(0)),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .thread_name("ferrite-admin")
+            .build()
+            .context("building the admin runtime")?;
+        let thread = std::thread::Builder::new()
+            .name("ferrite-admin".into())
+            .spawn(move || runtime.block_on(serve(listener, state, stop_rx)))
+            .context("spawning the admin thread")?;
+        tracing::info!(admin_addr = %local, "admin listener bound (metrics, health, console)");
+        Ok(AdminServer {
+            addr: local,
+            ready,
+            stop: stop_tx,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `/readyz` answers 200 from now on (until shutdown is requested).
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// Stop serving and wait (off the async workers) for the admin thread to end.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}
+
+impl Drop for AdminServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+async fn serve(listener: std::net::TcpListener, state: AdminState, stop: watch::Receiver<bool>) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "admin listener failed");
+            return;
+        }
+    };
+    let app = router(state);
+    let stopped = wait_stop(stop.clone());
+    let server = axum::serve(listener, app).with_graceful_shutdown(stopped);
+    tokio::select! {
+        r = server => {
+            if let Err(e) = r {
+                tracing::error!(error = %e, "admin server failed");
+            }
+        }
+        // Graceful shutdown waits for open connections; don't let one hold the process up.
+        _ = async { wait_stop(stop).await; tokio::time::sleep(STOP_GRACE).await } => {}
+    }
+}
+
+pub(crate) async fn wait_stop(mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+fn router(state: AdminState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/stats", get(stats))
+        .merge(console::routes(&state))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Prometheus text exposition format 0.0.4.
+async fn metrics(axum::extract::State(st): axum::extract::State<AdminState>) -> Response {
+    let body = prometheus::render(&st.shared);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Liveness: the admin runtime answers.
+async fn healthz() -> Response {
+    Json(serde_json::json!({"status": "ok"})).into_response()
+}
+
+/// Readiness: every listener bound and no shutdown requested.
+async fn readyz(axum::extract::State(st): axum::extract::State<AdminState>) -> Response {
+    if *st.shared.shutdown.borrow() {
+        return json_status(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    if !st.ready.load(Ordering::Acquire) {
+        return json_status(StatusCode::SERVICE_UNAVAILABLE, "starting");
+    }
+    json_status(StatusCode::OK, "ready")
+}
+
+async fn stats(axum::extract::State(st): axum::extract::State<AdminState>) -> Response {
+    Json(stats::collect(&st.shared)).into_response()
+}
+
+async fn not_found() -> Response {
+    json_error(StatusCode::NOT_FOUND, "no such admin route")
+}
+
+fn json_status(code: StatusCode, status: &str) -> Response {
+    (code, Json(serde_json::json!({ "status": status }))).into_response()
+}
+
+/// Errors on the admin port: the status code plus `{"error": "..."}`.
+pub(crate) fn json_error(code: StatusCode, message: impl Into<String>) -> Response {
+    (code, Json(serde_json::json!({ "error": message.into() }))).into_response()
+}
