@@ -342,6 +342,15 @@ async fn metrics_move_by_exactly_the_scripted_workload() {
     }
     // A call that fails (no such cache) is still a request: 1 more, and no keyspace read.
     assert!(sdk.get("no-such-cache", "k0").await.is_err());
+    // HTTP API: 2 PUTs and 1 GET (a hit) are `string`, 1 DELETE is `keys`.
+    let web = srv.running.http_addr;
+    for k in ["h1", "h2"] {
+        let path = format!("/cache/default?key={k}&ttl_seconds=60");
+        assert_eq!(http(web, "PUT", &path, &[], b"v").await.status, 204);
+    }
+    assert_eq!(get(web, "/cache/default?key=h1").await.status, 200);
+    let del = http(web, "DELETE", "/cache/default?key=h2", &[], b"").await;
+    assert_eq!(del.status, 204);
     let after = Scrape::take(addr).await;
 
     let delta = |name: &str, labels: &[(&str, &str)]| {
@@ -351,10 +360,17 @@ async fn metrics_move_by_exactly_the_scripted_workload() {
     assert_eq!(delta(DUR_COUNT, &resp_string), 12.0);
     assert_eq!(delta(REQ, &grpc_string), 4.0);
     assert_eq!(delta(DUR_COUNT, &grpc_string), 4.0);
-    // 5 RESP GETs and 3 gRPC gets, all hits; nothing missed (the failed get read nothing).
-    assert_eq!(delta("ferrite_keyspace_hits_total", &[]), 8.0);
+    let http_string = [("protocol", "http"), ("family", "string")];
+    let http_keys = [("protocol", "http"), ("family", "keys")];
+    assert_eq!(delta(REQ, &http_string), 3.0);
+    assert_eq!(delta(DUR_COUNT, &http_string), 3.0);
+    assert_eq!(delta(REQ, &http_keys), 1.0);
+    // 5 RESP GETs, 3 gRPC gets and 1 HTTP GET, all hits; nothing missed (the failed get read
+    // nothing).
+    assert_eq!(delta("ferrite_keyspace_hits_total", &[]), 9.0);
     assert_eq!(delta("ferrite_keyspace_misses_total", &[]), 0.0);
-    assert_eq!(after.value("ferrite_db_keys", &[("cache", "default")]), 7.0);
+    // 7 RESP keys + h1 (h2 was deleted).
+    assert_eq!(after.value("ferrite_db_keys", &[("cache", "default")]), 8.0);
     assert!(delta("ferrite_commands_processed_total", &[]) >= 12.0);
     assert!(after.value("ferrite_memory_used_bytes", &[]) > 0.0);
     assert_eq!(

@@ -154,11 +154,38 @@ pub fn router(state: Arc<HttpState>) -> Router {
     let mut app = r
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(axum::middleware::from_fn(record_metrics))
         .with_state(state.clone());
     if let Some(cors) = cors_layer(&state.settings.cors_allowed_origins) {
         app = app.layer(cors);
     }
     app
+}
+
+/// Request counts and latency per family for the admin `/metrics` (`protocol="http"`): the
+/// time until the response head is ready (for a long poll that includes its wait; an SSE
+/// stream counts until its headers go out, not for the stream's life).
+async fn record_metrics(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use crate::metrics::{record, Family, Protocol};
+    let path = req.uri().path();
+    let family = if path.starts_with("/cache/") {
+        if req.method() == axum::http::Method::DELETE {
+            Family::Keys
+        } else {
+            Family::String
+        }
+    } else if path.starts_with("/topics/") {
+        Family::Topics
+    } else {
+        Family::Other
+    };
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    record(Protocol::Http, family, started.elapsed());
+    response
 }
 
 /// CORS for the configured origins; `None` (no layer, no CORS headers) when the list is empty.
