@@ -4,6 +4,7 @@
 //! (`ferrite-storage`, `ferrite-topics`) and know nothing of sockets or protocols. See
 //! ARCHITECTURE.md for the whole picture.
 
+pub mod cli;
 pub mod grpc;
 pub mod resp;
 pub mod server;

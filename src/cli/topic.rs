@@ -1,0 +1,242 @@
+//! `ferrite topic publish|subscribe`: `cache_client.pubsub.Pubsub`.
+
+use clap::{Args, Subcommand};
+use momento_protos::cache_client::pubsub::subscription_item::Kind;
+use momento_protos::cache_client::pubsub::{
+    topic_value, PublishRequest, SubscriptionItem, SubscriptionRequest, TopicItem, TopicValue,
+};
+use serde_json::{json, Map, Value};
+use tonic::Streaming;
+
+use super::connection::{Client, ConnectArgs};
+use super::error::CliError;
+use super::output::{put_bytes, show_bytes, Output};
+
+#[derive(Args, Debug)]
+pub struct TopicArgs {
+    #[command(flatten)]
+    pub conn: ConnectArgs,
+    #[command(subcommand)]
+    pub action: TopicAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TopicAction {
+    /// Publish a text message.
+    Publish {
+        cache: String,
+        topic: String,
+        message: String,
+    },
+    /// Print each message with its sequence number until Ctrl-C (or --count messages).
+    Subscribe(SubscribeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SubscribeArgs {
+    pub cache: String,
+    pub topic: String,
+    /// Resume at this sequence number (inclusive) if the server still has it; otherwise a
+    /// discontinuity is reported and delivery continues live.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub from: Option<u64>,
+    /// The sequence page --from refers to (printed with --json or -v). Without it, --from
+    /// applies to the topic's current page.
+    #[arg(long, requires = "from")]
+    pub page: Option<u64>,
+    /// Exit after this many messages (heartbeats and discontinuities do not count).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Also print heartbeats, discontinuities and each message's page (always in --json).
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+pub async fn run(args: TopicArgs) -> Result<(), CliError> {
+    let out = Output {
+        json: args.conn.json,
+    };
+    let client = Client::connect(&args.conn).await?;
+    match args.action {
+        TopicAction::Publish {
+            cache,
+            topic,
+            message,
+        } => {
+            let req = client.request(
+                PublishRequest {
+                    cache_name: cache.clone(),
+                    topic: topic.clone(),
+                    value: Some(TopicValue {
+                        kind: Some(topic_value::Kind::Text(message)),
+                    }),
+                },
+                // The Rust SDK sends the cache header on pubsub calls too.
+                Some(&cache),
+            )?;
+            client.pubsub().publish(req).await.map_err(|s| {
+                CliError::status(format!("publish to topic '{topic}' in cache '{cache}'"), s)
+            })?;
+            out.emit(
+                json!({"cache": cache, "topic": topic, "published": true}),
+                || "OK".to_string(),
+            )
+        }
+        TopicAction::Subscribe(sub) => subscribe(&client, out, sub).await,
+    }
+}
+
+async fn open(
+    client: &Client,
+    args: &SubscribeArgs,
+    resume: u64,
+    page: u64,
+) -> Result<Streaming<SubscriptionItem>, CliError> {
+    let req = client.stream_request(
+        SubscriptionRequest {
+            cache_name: args.cache.clone(),
+            topic: args.topic.clone(),
+            resume_at_topic_sequence_number: resume,
+            sequence_page: page,
+        },
+        Some(&args.cache),
+    )?;
+    Ok(client
+        .pubsub()
+        .subscribe(req)
+        .await
+        .map_err(|s| context_err(args, s))?
+        .into_inner())
+}
+
+fn context_err(args: &SubscribeArgs, s: tonic::Status) -> CliError {
+    CliError::status(
+        format!(
+            "subscribe to topic '{}' in cache '{}'",
+            args.topic, args.cache
+        ),
+        s,
+    )
+}
+
+/// The next item, or None when the user pressed Ctrl-C.
+async fn next(
+    stream: &mut Streaming<SubscriptionItem>,
+    args: &SubscribeArgs,
+) -> Result<Option<Kind>, CliError> {
+    loop {
+        let msg = tokio::select! {
+            m = stream.message() => m,
+            _ = tokio::signal::ctrl_c() => return Ok(None),
+        };
+        match msg {
+            Ok(Some(SubscriptionItem { kind: Some(k) })) => return Ok(Some(k)),
+            // An item without a kind carries nothing to show.
+            Ok(Some(SubscriptionItem { kind: None })) => continue,
+            Ok(None) => {
+                return Err(CliError::Connect(format!(
+                    "the server ended the subscription to topic '{}' in cache '{}'",
+                    args.topic, args.cache
+                )))
+            }
+            Err(s) => return Err(context_err(args, s)),
+        }
+    }
+}
+
+async fn subscribe(client: &Client, out: Output, args: SubscribeArgs) -> Result<(), CliError> {
+    let resume = args.from.unwrap_or(0);
+    let mut stream = open(client, &args, resume, args.page.unwrap_or(0)).await?;
+    // A sequence number means something only on its page (one incarnation of the topic). With
+    // --from but no --page, learn the current page: the server answers an unknown page with a
+    // discontinuity that carries it, after the opening heartbeat. Then ask again on that page.
+    let mut first = None;
+    if args.from.is_some() && args.page.is_none() {
+        loop {
+            match next(&mut stream, &args).await? {
+                None => return Ok(()),
+                Some(Kind::Heartbeat(_)) => continue,
+                Some(Kind::Discontinuity(d)) => {
+                    drop(stream);
+                    stream = open(client, &args, resume, d.new_sequence_page).await?;
+                    break;
+                }
+                Some(other) => {
+                    first = Some(other);
+                    break;
+                }
+            }
+        }
+    }
+    let mut received = 0u64;
+    loop {
+        let kind = match first.take() {
+            Some(k) => k,
+            None => match next(&mut stream, &args).await? {
+                Some(k) => k,
+                None => return Ok(()),
+            },
+        };
+        match kind {
+            Kind::Item(item) => {
+                print_item(out, args.verbose, &item)?;
+                received += 1;
+                if args.count.is_some_and(|c| received >= c) {
+                    return Ok(());
+                }
+            }
+            Kind::Discontinuity(d) => {
+                if out.json || args.verbose {
+                    out.emit(
+                        json!({
+                            "type": "discontinuity",
+                            "last_seq": d.last_topic_sequence,
+                            "new_seq": d.new_topic_sequence,
+                            "page": d.new_sequence_page,
+                        }),
+                        || {
+                            format!(
+                                "[discontinuity] last={} new={} page={}",
+                                d.last_topic_sequence, d.new_topic_sequence, d.new_sequence_page
+                            )
+                        },
+                    )?;
+                }
+            }
+            Kind::Heartbeat(_) => {
+                if out.json || args.verbose {
+                    out.emit(json!({"type": "heartbeat"}), || "[heartbeat]".to_string())?;
+                }
+            }
+        }
+    }
+}
+
+fn print_item(out: Output, verbose: bool, item: &TopicItem) -> Result<(), CliError> {
+    let (kind, bytes): (&str, &[u8]) = match item.value.as_ref().and_then(|v| v.kind.as_ref()) {
+        Some(topic_value::Kind::Text(t)) => ("text", t.as_bytes()),
+        Some(topic_value::Kind::Binary(b)) => ("binary", b),
+        None => ("binary", &[]),
+    };
+    let mut obj = Map::new();
+    obj.insert("type".into(), json!("item"));
+    obj.insert("seq".into(), json!(item.topic_sequence_number));
+    obj.insert("page".into(), json!(item.sequence_page));
+    obj.insert("kind".into(), json!(kind));
+    put_bytes(&mut obj, "value", bytes);
+    if !item.publisher_id.is_empty() {
+        obj.insert("publisher_id".into(), json!(item.publisher_id));
+    }
+    out.emit(Value::Object(obj), || {
+        if verbose {
+            format!(
+                "[{} page={}] {}",
+                item.topic_sequence_number,
+                item.sequence_page,
+                show_bytes(bytes)
+            )
+        } else {
+            format!("[{}] {}", item.topic_sequence_number, show_bytes(bytes))
+        }
+    })
+}
