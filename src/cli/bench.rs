@@ -214,7 +214,9 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         keys: args.keys,
         set_percent: args.set_percent,
         ttl_ms: args.ttl.saturating_mul(1000),
-        value: (0..args.value_size).map(|i| b'a' + (i % 26) as u8).collect(),
+        value: (0..args.value_size)
+            .map(|i| b'a' + (i % 26) as u8)
+            .collect(),
     });
 
     let tasks: Vec<_> = (0..args.clients as usize)

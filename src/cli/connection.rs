@@ -64,10 +64,9 @@ impl Client {
         let endpoint = endpoint(&args.endpoint)?;
         let authorization = authorization_value(&args.token)?;
         let display = endpoint.uri().to_string();
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|e| CliError::Connect(format!("cannot connect to {display}: {}", chain(&e))))?;
+        let channel = endpoint.connect().await.map_err(|e| {
+            CliError::Connect(format!("cannot connect to {display}: {}", chain(&e)))
+        })?;
         Ok(Self {
             channel,
             authorization,
@@ -76,7 +75,10 @@ impl Client {
     }
 
     /// Open `connections` separate HTTP/2 connections to the same server (bench spreads its load).
-    pub async fn connect_many(args: &ConnectArgs, connections: usize) -> Result<Vec<Self>, CliError> {
+    pub async fn connect_many(
+        args: &ConnectArgs,
+        connections: usize,
+    ) -> Result<Vec<Self>, CliError> {
         let mut out = Vec::with_capacity(connections);
         for _ in 0..connections {
             out.push(Self::connect(args).await?);
@@ -142,7 +144,9 @@ pub fn endpoint(spec: &str) -> Result<Endpoint, CliError> {
     let ep = Endpoint::from_shared(url.clone())
         .map_err(|e| CliError::Usage(format!("invalid endpoint '{spec}': {}", chain(&e))))?;
     if ep.uri().host().is_none_or(str::is_empty) {
-        return Err(CliError::Usage(format!("invalid endpoint '{spec}': no host")));
+        return Err(CliError::Usage(format!(
+            "invalid endpoint '{spec}': no host"
+        )));
     }
     let ep = if url.starts_with("https://") {
         ep.tls_config(ClientTlsConfig::new().with_webpki_roots())
@@ -176,8 +180,24 @@ fn decode_v1(token: &str) -> Option<String> {
     Some(key.to_string())
 }
 
+/// The cache header for calls that also name the cache in their body (pubsub): sent like the
+/// Rust SDK does when it can travel as a header, left out (like the JS and Python SDKs) otherwise.
+pub fn optional_cache_header(cache: &str) -> Option<&str> {
+    (!cache.is_empty() && printable_ascii(cache)).then_some(cache)
+}
+
+/// Header values the server can read back as text: visible ASCII and spaces. (HTTP itself also
+/// allows tabs and bytes above 127, which the server's `to_str` would refuse.)
+fn printable_ascii(s: &str) -> bool {
+    s.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
 fn authorization_value(token: &str) -> Result<AsciiMetadataValue, CliError> {
-    MetadataValue::try_from(api_key(token)).map_err(|_| {
+    let key = api_key(token);
+    let value = printable_ascii(&key)
+        .then(|| MetadataValue::try_from(key).ok())
+        .flatten();
+    value.ok_or_else(|| {
         CliError::Usage(
             "the token must be printable ASCII (it travels in the authorization header)".into(),
         )
@@ -189,7 +209,10 @@ fn cache_header(cache: &str) -> Result<AsciiMetadataValue, CliError> {
     if cache.is_empty() {
         return Err(CliError::Usage("the cache name must not be empty".into()));
     }
-    MetadataValue::try_from(cache).map_err(|_| {
+    let value = printable_ascii(cache)
+        .then(|| MetadataValue::try_from(cache).ok())
+        .flatten();
+    value.ok_or_else(|| {
         CliError::Usage(format!(
             "cache name '{cache}' must be printable ASCII (it travels in the cache header)"
         ))

@@ -144,7 +144,8 @@ pub async fn delete(args: DeleteArgs) -> Result<(), CliError> {
         .delete(req)
         .await
         .map_err(|s| CliError::status(format!("delete '{}' from cache '{cache}'", args.key), s))?;
-    out.emit(json!({"cache": cache, "key": args.key, "deleted": true}), || {
-        "OK".to_string()
-    })
+    out.emit(
+        json!({"cache": cache, "key": args.key, "deleted": true}),
+        || "OK".to_string(),
+    )
 }

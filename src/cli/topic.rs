@@ -8,7 +8,7 @@ use momento_protos::cache_client::pubsub::{
 use serde_json::{json, Map, Value};
 use tonic::Streaming;
 
-use super::connection::{Client, ConnectArgs};
+use super::connection::{optional_cache_header, Client, ConnectArgs};
 use super::error::CliError;
 use super::output::{put_bytes, show_bytes, Output};
 
@@ -71,8 +71,7 @@ pub async fn run(args: TopicArgs) -> Result<(), CliError> {
                         kind: Some(topic_value::Kind::Text(message)),
                     }),
                 },
-                // The Rust SDK sends the cache header on pubsub calls too.
-                Some(&cache),
+                optional_cache_header(&cache),
             )?;
             client.pubsub().publish(req).await.map_err(|s| {
                 CliError::status(format!("publish to topic '{topic}' in cache '{cache}'"), s)
@@ -99,7 +98,7 @@ async fn open(
             resume_at_topic_sequence_number: resume,
             sequence_page: page,
         },
-        Some(&args.cache),
+        optional_cache_header(&args.cache),
     )?;
     Ok(client
         .pubsub()
