@@ -627,10 +627,30 @@ async fn unreachable_or_invalid_endpoints_fail_clearly() {
     }
 }
 
-/// The server entry points are unchanged by the client subcommands.
+/// Ctrl-C (SIGINT) ends a subscription normally: exit 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_stops_cleanly_on_sigint() {
+    let srv = TestServer::start().await;
+    let mut sub = Sub::spawn(&srv, &["default", "t", "--json"]);
+    sub.until(is_heartbeat).await;
+    let pid = sub.child.id().expect("running").to_string();
+    let kill = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(kill.success());
+    assert_eq!(sub.exit_code().await, 0);
+}
+
+/// The server entry points are unchanged by the client subcommands, and the client's
+/// environment variables do not upset the server's `FERRITE_*` config parsing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_still_parses() {
-    let r = run_cmd(command(&["serve", "--print-config", "--grpc-port", "1234"])).await;
+    let mut c = command(&["serve", "--print-config", "--grpc-port", "1234"]);
+    c.env("FERRITE_ENDPOINT", "127.0.0.1:1")
+        .env("FERRITE_TOKEN", "x");
+    let r = run_cmd(c).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.out().contains("grpc_port = 1234"), "{}", r.out());
 }

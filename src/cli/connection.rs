@@ -18,6 +18,10 @@ use super::error::CliError;
 const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 /// How long establishing the connection may take before the CLI gives up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// HTTP/2 PINGs on an idle connection (the Rust SDK's topic channels use 30 s), so a subscription
+/// to a server that vanished without closing the connection fails instead of waiting forever.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Where the server is and how to authenticate: accepted by every client subcommand.
 #[derive(Args, Debug, Clone)]
@@ -154,7 +158,11 @@ pub fn endpoint(spec: &str) -> Result<Endpoint, CliError> {
     } else {
         ep
     };
-    Ok(ep.connect_timeout(CONNECT_TIMEOUT))
+    Ok(ep
+        .connect_timeout(CONNECT_TIMEOUT)
+        .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+        .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+        .keep_alive_while_idle(true))
 }
 
 /// The value of the `authorization` header for a token, as the Momento SDKs compute it: a v1
