@@ -652,3 +652,49 @@ async fn serve_still_parses() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.out().contains("grpc_port = 1234"), "{}", r.out());
 }
+
+/// `ferrite` with no subcommand still runs the server (README's `cargo run --release`), and the
+/// client talks to that standalone process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bare_ferrite_runs_the_server_the_client_talks_to() {
+    let mut c = command(&[]);
+    for key in ["RESP", "GRPC", "HTTP", "ADMIN"] {
+        c.env(format!("FERRITE_SERVER_{key}_PORT"), "0");
+    }
+    c.env("FERRITE_LOG", "info");
+    let mut server = c.spawn().expect("server starts");
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    // The log line naming the bound gRPC address (colour codes and all).
+    let grpc = loop {
+        let line = tokio::time::timeout(GUARD, lines.next_line())
+            .await
+            .expect("a log line")
+            .unwrap()
+            .expect("the server is still running");
+        if let Some(rest) = line.split("grpc_addr").nth(1) {
+            let start = rest.find("127.0.0.1:").expect("an address");
+            let addr: String = rest[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+                .collect();
+            break addr;
+        }
+    };
+    let r = run_cmd(command(&["set", "k", "standalone", "--endpoint", &grpc])).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run_cmd(command(&["get", "k", "--endpoint", &grpc])).await;
+    assert_eq!((r.code, r.out()), (0, "standalone\n".to_string()));
+
+    let pid = libc::pid_t::try_from(server.id().expect("running")).unwrap();
+    // SAFETY: a plain libc call signalling our own child process.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::kill(pid, libc::SIGINT) };
+    assert_eq!(rc, 0);
+    // Keep draining the log so the server never blocks on a full pipe while it shuts down.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let status = tokio::time::timeout(GUARD, server.wait())
+        .await
+        .expect("the server exits")
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "graceful shutdown");
+}
