@@ -65,6 +65,29 @@ async fn ferrite(srv: &TestServer, args: &[&str]) -> Run {
     run_cmd(command(&all)).await
 }
 
+/// `ferrite ARGS --endpoint ...` with `input` on its standard input.
+async fn ferrite_stdin(srv: &TestServer, args: &[&str], input: &[u8]) -> Run {
+    use tokio::io::AsyncWriteExt;
+    let endpoint = srv.grpc_addr().to_string();
+    let mut all = args.to_vec();
+    all.extend(["--endpoint", &endpoint]);
+    let mut c = command(&all);
+    c.stdin(Stdio::piped());
+    let mut child = c.spawn().expect("the CLI runs");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input).await.unwrap();
+    drop(stdin);
+    let out = tokio::time::timeout(GUARD, child.wait_with_output())
+        .await
+        .expect("the CLI finishes")
+        .unwrap();
+    Run {
+        code: out.status.code().expect("exited normally"),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// A subscription running as a child process, read line by line.
 struct Sub {
     child: Child,
@@ -625,6 +648,109 @@ async fn unreachable_or_invalid_endpoints_fail_clearly() {
         assert_eq!(r.code, 2, "{bad:?}: {}", r.stderr);
         assert!(r.stderr.contains("endpoint"), "{}", r.stderr);
     }
+}
+
+/// Binary values and messages come from standard input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_values_and_binary_messages() {
+    let srv = TestServer::start().await;
+    let bytes = [0u8, 0xff, b'\n', 0x80, b'x'];
+    let r = ferrite_stdin(&srv, &["set", "blob", "--stdin", "--ttl", "60"], &bytes).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut redis = srv.client().await;
+    let v: Vec<u8> = redis::cmd("GET")
+        .arg("blob")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(v, bytes);
+    let r = ferrite(&srv, &["get", "blob"]).await;
+    assert_eq!(r.stdout, [&bytes[..], b"\n"].concat());
+    // Both a value and --stdin, or neither: usage errors.
+    assert_eq!(ferrite(&srv, &["set", "k", "v", "--stdin"]).await.code, 2);
+    assert_eq!(ferrite(&srv, &["set", "k"]).await.code, 2);
+    // Larger than Momento's 5 MiB item limit: refused before anything is sent.
+    let big = vec![b'a'; 5 * 1024 * 1024 + 1];
+    let r = ferrite_stdin(&srv, &["set", "big", "--stdin"], &big).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let n: i64 = q(&mut redis, &["EXISTS", "big"]).await.unwrap();
+    assert_eq!(n, 0);
+
+    let r = ferrite_stdin(
+        &srv,
+        &["topic", "publish", "default", "bin", "--stdin"],
+        &bytes,
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = ferrite_stdin(
+        &srv,
+        &["topic", "publish", "default", "bin", "--stdin"],
+        b"text",
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = ferrite(
+        &srv,
+        &[
+            "topic",
+            "publish",
+            "default",
+            "bin",
+            "as-binary",
+            "--binary",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = ferrite(
+        &srv,
+        &[
+            "topic",
+            "subscribe",
+            "default",
+            "bin",
+            "--from",
+            "1",
+            "--count",
+            "3",
+            "--json",
+        ],
+    )
+    .await;
+    let items: Vec<Value> = r
+        .out()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["type"] == "item")
+        .collect();
+    assert_eq!(items.len(), 3, "{}", r.out());
+    assert_eq!(items[0]["kind"], "binary");
+    assert_eq!(items[0]["value_base64"], "AP8KgHg=");
+    assert_eq!(
+        (items[1]["kind"].as_str(), items[1]["value"].as_str()),
+        (Some("text"), Some("text"))
+    );
+    assert_eq!(
+        (items[2]["kind"].as_str(), items[2]["value"].as_str()),
+        (Some("binary"), Some("as-binary"))
+    );
+    // Human output shows non-UTF-8 messages as base64.
+    let r = ferrite(
+        &srv,
+        &[
+            "topic",
+            "subscribe",
+            "default",
+            "bin",
+            "--from",
+            "1",
+            "--count",
+            "1",
+        ],
+    )
+    .await;
+    assert_eq!(r.out(), "[1] base64:AP8KgHg=\n");
 }
 
 /// Ctrl-C (SIGINT) ends a subscription normally: exit 0.

@@ -234,6 +234,8 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
                 .expect("valid template"),
         ),
     };
+    // Registered now, so Ctrl-C at any point stops the run instead of killing the process.
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let ticker = {
         let plan = plan.clone();
         let bar = bar.clone();
@@ -242,7 +244,7 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
-                    _ = tokio::signal::ctrl_c() => {
+                    _ = sigint.recv() => {
                         // Stop early: the summary still covers what was done.
                         plan.stop.store(true, Ordering::Relaxed);
                         continue;

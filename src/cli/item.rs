@@ -6,11 +6,14 @@ use serde_json::{json, Map, Value};
 
 use super::connection::{Client, ConnectArgs};
 use super::error::CliError;
-use super::output::{put_bytes, Output};
+use super::output::{put_bytes, read_stdin, Output};
 
 /// TTL of `set` when `--ttl` is not given: 24 h, the longest Momento (and the server's default
 /// `grpc.max_ttl_secs`) allows. Momento items always expire; the API has no "no TTL".
 pub const DEFAULT_TTL_SECS: u64 = 86_400;
+/// Largest value `set --stdin` reads: Momento's item limit (the server's default
+/// `grpc.max_item_bytes`); the server has the last word.
+pub const MAX_STDIN_VALUE: usize = 5 * 1024 * 1024;
 
 #[derive(Args, Debug)]
 pub struct CacheOpt {
@@ -31,7 +34,12 @@ pub struct GetArgs {
 #[derive(Args, Debug)]
 pub struct SetArgs {
     pub key: String,
-    pub value: String,
+    /// The value (text). Leave it out and pass --stdin for binary or large values.
+    #[arg(required_unless_present = "stdin", conflicts_with = "stdin")]
+    pub value: Option<String>,
+    /// Read the value's bytes from standard input (up to 5 MiB).
+    #[arg(long)]
+    pub stdin: bool,
     /// Time to live in seconds.
     #[arg(long, default_value_t = DEFAULT_TTL_SECS, value_parser = clap::value_parser!(u64).range(1..))]
     pub ttl: u64,
@@ -106,11 +114,15 @@ pub async fn set(args: SetArgs) -> Result<(), CliError> {
         json: args.conn.json,
     };
     let cache = args.cache.cache;
+    let value = match args.value {
+        Some(v) => v.into_bytes(),
+        None => read_stdin(MAX_STDIN_VALUE)?,
+    };
     let client = Client::connect(&args.conn).await?;
     let req = client.request(
         SetRequest {
             cache_key: args.key.clone().into_bytes(),
-            cache_body: args.value.into_bytes(),
+            cache_body: value,
             ttl_milliseconds: args.ttl.saturating_mul(1000),
         },
         Some(&cache),

@@ -34,6 +34,22 @@ impl Output {
     }
 }
 
+/// Read all of stdin, refusing more than `limit` bytes (memory stays bounded whatever is piped in).
+pub fn read_stdin(limit: usize) -> Result<Vec<u8>, CliError> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut buf)?;
+    if buf.len() > limit {
+        return Err(CliError::Usage(format!(
+            "standard input is larger than {limit} bytes"
+        )));
+    }
+    Ok(buf)
+}
+
 /// Put bytes into a JSON object as `"<name>": "text"` when they are UTF-8, otherwise as
 /// `"<name>_base64": "..."`, so JSON output never loses or mangles binary data.
 pub fn put_bytes(obj: &mut Map<String, Value>, name: &str, bytes: &[u8]) {

@@ -6,11 +6,12 @@ use momento_protos::cache_client::pubsub::{
     topic_value, PublishRequest, SubscriptionItem, SubscriptionRequest, TopicItem, TopicValue,
 };
 use serde_json::{json, Map, Value};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tonic::Streaming;
 
 use super::connection::{optional_cache_header, Client, ConnectArgs};
 use super::error::CliError;
-use super::output::{put_bytes, show_bytes, Output};
+use super::output::{put_bytes, read_stdin, show_bytes, Output};
 
 #[derive(Args, Debug)]
 pub struct TopicArgs {
@@ -22,14 +23,28 @@ pub struct TopicArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum TopicAction {
-    /// Publish a text message.
-    Publish {
-        cache: String,
-        topic: String,
-        message: String,
-    },
+    /// Publish a message (text; --stdin sends its bytes, as binary unless they are UTF-8).
+    Publish(PublishArgs),
     /// Print each message with its sequence number until Ctrl-C (or --count messages).
     Subscribe(SubscribeArgs),
+}
+
+/// Largest message `topic publish --stdin` reads; the server's own limit (`grpc.max_publish_bytes`,
+/// 4 KiB by default) is usually lower and answers with its own error.
+pub const MAX_STDIN_MESSAGE: usize = 1024 * 1024;
+
+#[derive(Args, Debug)]
+pub struct PublishArgs {
+    pub cache: String,
+    pub topic: String,
+    #[arg(required_unless_present = "stdin", conflicts_with = "stdin")]
+    pub message: Option<String>,
+    /// Read the message from standard input (up to 1 MiB).
+    #[arg(long)]
+    pub stdin: bool,
+    /// Send as Momento `binary` even when the bytes are UTF-8 text.
+    #[arg(long)]
+    pub binary: bool,
 }
 
 #[derive(Args, Debug)]
@@ -58,18 +73,22 @@ pub async fn run(args: TopicArgs) -> Result<(), CliError> {
     };
     let client = Client::connect(&args.conn).await?;
     match args.action {
-        TopicAction::Publish {
-            cache,
-            topic,
-            message,
-        } => {
+        TopicAction::Publish(p) => {
+            let (cache, topic) = (p.cache, p.topic);
+            let bytes = match p.message {
+                Some(m) => m.into_bytes(),
+                None => read_stdin(MAX_STDIN_MESSAGE)?,
+            };
+            let kind = match String::from_utf8(bytes) {
+                Ok(text) if !p.binary => topic_value::Kind::Text(text),
+                Ok(text) => topic_value::Kind::Binary(text.into_bytes()),
+                Err(e) => topic_value::Kind::Binary(e.into_bytes()),
+            };
             let req = client.request(
                 PublishRequest {
                     cache_name: cache.clone(),
                     topic: topic.clone(),
-                    value: Some(TopicValue {
-                        kind: Some(topic_value::Kind::Text(message)),
-                    }),
+                    value: Some(TopicValue { kind: Some(kind) }),
                 },
                 optional_cache_header(&cache),
             )?;
@@ -122,11 +141,12 @@ fn context_err(args: &SubscribeArgs, s: tonic::Status) -> CliError {
 async fn next(
     stream: &mut Streaming<SubscriptionItem>,
     args: &SubscribeArgs,
+    sigint: &mut Signal,
 ) -> Result<Option<Kind>, CliError> {
     loop {
         let msg = tokio::select! {
             m = stream.message() => m,
-            _ = tokio::signal::ctrl_c() => return Ok(None),
+            _ = sigint.recv() => return Ok(None),
         };
         match msg {
             Ok(Some(SubscriptionItem { kind: Some(k) })) => return Ok(Some(k)),
@@ -144,6 +164,10 @@ async fn next(
 }
 
 async fn subscribe(client: &Client, out: Output, args: SubscribeArgs) -> Result<(), CliError> {
+    // Listen for Ctrl-C before subscribing: a listener created later would miss a signal sent
+    // as soon as the first output appears (it would also not replace the default "kill" action
+    // until first polled).
+    let mut sigint = signal(SignalKind::interrupt())?;
     let resume = args.from.unwrap_or(0);
     let mut stream = open(client, &args, resume, args.page.unwrap_or(0)).await?;
     // A sequence number means something only on its page (one incarnation of the topic). With
@@ -152,7 +176,7 @@ async fn subscribe(client: &Client, out: Output, args: SubscribeArgs) -> Result<
     let mut first = None;
     if args.from.is_some() && args.page.is_none() {
         loop {
-            match next(&mut stream, &args).await? {
+            match next(&mut stream, &args, &mut sigint).await? {
                 None => return Ok(()),
                 Some(Kind::Heartbeat(_)) => continue,
                 Some(Kind::Discontinuity(d)) => {
@@ -171,7 +195,7 @@ async fn subscribe(client: &Client, out: Output, args: SubscribeArgs) -> Result<
     loop {
         let kind = match first.take() {
             Some(k) => k,
-            None => match next(&mut stream, &args).await? {
+            None => match next(&mut stream, &args, &mut sigint).await? {
                 Some(k) => k,
                 None => return Ok(()),
             },
