@@ -607,6 +607,11 @@ async fn bench_completes_and_summarizes() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.json()["requests"].as_u64().unwrap() > 0);
 
+    // Memory stays bounded: 10,000 clients x 5 MiB values is refused before connecting.
+    let r = ferrite(&srv, &["bench", "-c", "10000", "--value-size", "5242880"]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--value-size"), "{}", r.stderr);
+
     // A cache that does not exist fails up front with its own error.
     let r = ferrite(&srv, &["bench", "-n", "10", "--cache", "nope"]).await;
     assert_eq!(r.code, 3, "{}", r.stderr);

@@ -9,6 +9,7 @@ use clap::Args;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use momento_protos::cache_client::{ECacheResult, GetRequest, SetRequest};
+use parking_lot::Mutex;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::json;
 
@@ -20,6 +21,9 @@ use super::output::Output;
 const HIST_MAX_US: u64 = 60_000_000;
 /// The largest value Momento (and the server by default) accepts.
 const MAX_VALUE_SIZE: u64 = 5 * 1024 * 1024;
+/// Each set in flight owns a copy of the value (prost messages own their bytes): clients x
+/// value size is bounded so a typo cannot ask for tens of gigabytes.
+const MAX_IN_FLIGHT_BYTES: u64 = 1024 * 1024 * 1024;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -124,8 +128,12 @@ impl Plan {
     }
 }
 
-async fn client_task(client: Client, plan: Arc<Plan>) -> Tally {
-    let mut tally = Tally::new();
+/// Histograms shared by the client tasks. A histogram of this range is ~140 KB, so one per
+/// client would cost gigabytes at 10,000 clients; a fixed number of shards bounds it (each lock
+/// is held only to record one value, far shorter than the request it measures).
+const TALLY_SHARDS: usize = 32;
+
+async fn client_task(client: Client, plan: Arc<Plan>, tally: Arc<Mutex<Tally>>) {
     let mut rng = StdRng::from_entropy();
     let mut scs = client.scs();
     while plan.claim() {
@@ -151,38 +159,42 @@ async fn client_task(client: Client, plan: Arc<Plan>) -> Tally {
                 Err(_) => break,
             }
         };
-        let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        match result {
-            Ok(hit) => {
-                match hit {
-                    None => tally.set.saturating_record(us.max(1)),
-                    Some(h) => {
-                        tally.get.saturating_record(us.max(1));
-                        if h {
-                            tally.hits += 1;
-                        } else {
-                            tally.misses += 1;
-                        }
+        let us = u64::try_from(started.elapsed().as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        {
+            let mut t = tally.lock();
+            match result {
+                Ok(None) => t.set.saturating_record(us),
+                Ok(Some(hit)) => {
+                    t.get.saturating_record(us);
+                    if hit {
+                        t.hits += 1;
+                    } else {
+                        t.misses += 1;
                     }
                 }
-                plan.done.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(status) => {
-                tally.errors += 1;
-                if tally.first_error.is_none() {
-                    tally.first_error = Some(status);
+                Err(status) => {
+                    t.errors += 1;
+                    if t.first_error.is_none() {
+                        t.first_error = Some(status);
+                    }
                 }
-                plan.done.fetch_add(1, Ordering::Relaxed);
             }
         }
+        plan.done.fetch_add(1, Ordering::Relaxed);
     }
-    tally
 }
 
 pub async fn run(args: BenchArgs) -> Result<(), CliError> {
     let out = Output {
         json: args.conn.json,
     };
+    if args.clients.saturating_mul(args.value_size) > MAX_IN_FLIGHT_BYTES {
+        return Err(CliError::Usage(format!(
+            "--clients x --value-size must be at most {MAX_IN_FLIGHT_BYTES} bytes (each request in flight holds a copy)"
+        )));
+    }
     let connections = args.connections.min(args.clients) as usize;
     let clients = Client::connect_many(&args.conn, connections).await?;
     // One request up front so a wrong cache, endpoint or token fails with its own clear error
@@ -219,8 +231,17 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
             .collect(),
     });
 
+    let shards: Vec<_> = (0..TALLY_SHARDS.min(args.clients as usize))
+        .map(|_| Arc::new(Mutex::new(Tally::new())))
+        .collect();
     let tasks: Vec<_> = (0..args.clients as usize)
-        .map(|i| tokio::spawn(client_task(clients[i % connections].clone(), plan.clone())))
+        .map(|i| {
+            tokio::spawn(client_task(
+                clients[i % connections].clone(),
+                plan.clone(),
+                shards[i % shards.len()].clone(),
+            ))
+        })
         .collect();
 
     // The bar draws on stderr and only on a terminal, so piped output stays clean.
@@ -261,12 +282,13 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         })
     };
 
-    let mut total = Tally::new();
     for t in tasks {
-        match t.await {
-            Ok(tally) => total.merge(tally),
-            Err(e) => return Err(CliError::Usage(format!("a bench task failed: {e}"))),
-        }
+        t.await
+            .map_err(|e| CliError::Internal(format!("a bench task failed: {e}")))?;
+    }
+    let mut total = Tally::new();
+    for shard in &shards {
+        total.merge(std::mem::replace(&mut *shard.lock(), Tally::new()));
     }
     let elapsed = started.elapsed();
     ticker.abort();

@@ -38,6 +38,10 @@ pub enum CliError {
     },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// Something the client itself got wrong or did not expect (a panicked task, a response
+    /// the protocol does not allow).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl CliError {
@@ -53,7 +57,7 @@ impl CliError {
             Self::Miss(_) => exit::MISS,
             Self::Usage(_) => exit::USAGE,
             Self::Connect(_) => exit::CONNECTION,
-            Self::Io(_) => exit::SERVER,
+            Self::Io(_) | Self::Internal(_) => exit::SERVER,
             Self::Status { status, .. } => match status.code() {
                 Code::NotFound => exit::NOT_FOUND,
                 Code::AlreadyExists => exit::ALREADY_EXISTS,

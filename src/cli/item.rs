@@ -103,8 +103,8 @@ pub async fn get(args: GetArgs) -> Result<(), CliError> {
                 args.key
             )))
         }
-        other => Err(CliError::Usage(format!(
-            "unexpected Get result from the server: {other:?}"
+        other => Err(CliError::Internal(format!(
+            "the server answered Get with result {other:?}, neither Hit nor Miss"
         ))),
     }
 }
