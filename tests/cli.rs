@@ -784,48 +784,143 @@ async fn serve_still_parses() {
     assert!(r.out().contains("grpc_port = 1234"), "{}", r.out());
 }
 
+/// `ferrite` (no subcommand) run as its own process, with its gRPC port and RESP on port 0.
+struct Standalone {
+    child: Child,
+    grpc: String,
+}
+
+impl Standalone {
+    async fn start(grpc_port: u16) -> Self {
+        let mut c = command(&[]);
+        for key in ["RESP", "HTTP", "ADMIN"] {
+            c.env(format!("FERRITE_SERVER_{key}_PORT"), "0");
+        }
+        c.env("FERRITE_SERVER_GRPC_PORT", grpc_port.to_string())
+            .env("FERRITE_LOG", "info");
+        let mut child = c.spawn().expect("server starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        // The log line naming the bound gRPC address (colour codes and all).
+        let grpc = loop {
+            let line = tokio::time::timeout(GUARD, lines.next_line())
+                .await
+                .expect("a log line")
+                .unwrap()
+                .expect("the server is still running");
+            if let Some(rest) = line.split("grpc_addr").nth(1) {
+                let start = rest.find("127.0.0.1:").expect("an address");
+                let addr: String = rest[start..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+                    .collect();
+                break addr;
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self { child, grpc }
+    }
+
+    fn port(&self) -> u16 {
+        self.grpc.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    async fn cli(&self, args: &[&str]) -> Run {
+        let mut all = args.to_vec();
+        all.extend(["--endpoint", &self.grpc]);
+        run_cmd(command(&all)).await
+    }
+
+    /// SIGINT, then the exit code of the graceful shutdown.
+    async fn stop(mut self) -> Option<i32> {
+        let pid = libc::pid_t::try_from(self.child.id().expect("running")).unwrap();
+        // SAFETY: a plain libc call signalling our own child process.
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::kill(pid, libc::SIGINT) };
+        assert_eq!(rc, 0);
+        tokio::time::timeout(GUARD, self.child.wait())
+            .await
+            .expect("the server exits")
+            .unwrap()
+            .code()
+    }
+}
+
 /// `ferrite` with no subcommand still runs the server (README's `cargo run --release`), and the
 /// client talks to that standalone process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bare_ferrite_runs_the_server_the_client_talks_to() {
-    let mut c = command(&[]);
-    for key in ["RESP", "GRPC", "HTTP", "ADMIN"] {
-        c.env(format!("FERRITE_SERVER_{key}_PORT"), "0");
-    }
-    c.env("FERRITE_LOG", "info");
-    let mut server = c.spawn().expect("server starts");
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    // The log line naming the bound gRPC address (colour codes and all).
-    let grpc = loop {
-        let line = tokio::time::timeout(GUARD, lines.next_line())
-            .await
-            .expect("a log line")
-            .unwrap()
-            .expect("the server is still running");
-        if let Some(rest) = line.split("grpc_addr").nth(1) {
-            let start = rest.find("127.0.0.1:").expect("an address");
-            let addr: String = rest[start..]
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-                .collect();
-            break addr;
-        }
-    };
-    let r = run_cmd(command(&["set", "k", "standalone", "--endpoint", &grpc])).await;
+    let server = Standalone::start(0).await;
+    let r = server.cli(&["set", "k", "standalone"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = run_cmd(command(&["get", "k", "--endpoint", &grpc])).await;
+    let r = server.cli(&["get", "k"]).await;
     assert_eq!((r.code, r.out()), (0, "standalone\n".to_string()));
+    assert_eq!(server.stop().await, Some(0), "graceful shutdown");
+}
 
-    let pid = libc::pid_t::try_from(server.id().expect("running")).unwrap();
-    // SAFETY: a plain libc call signalling our own child process.
-    #[allow(unsafe_code)]
-    let rc = unsafe { libc::kill(pid, libc::SIGINT) };
-    assert_eq!(rc, 0);
-    // Keep draining the log so the server never blocks on a full pipe while it shuts down.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let status = tokio::time::timeout(GUARD, server.wait())
-        .await
-        .expect("the server exits")
-        .unwrap();
-    assert_eq!(status.code(), Some(0), "graceful shutdown");
+/// `--reconnect`: a subscription survives a server restart. Without it, the shutdown ends the
+/// subscription with the connection exit code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_reconnect_survives_a_server_restart() {
+    let server = Standalone::start(0).await;
+    let port = server.port();
+    let spawn = |extra: &[&str]| {
+        let mut args = vec!["topic", "subscribe", "default", "t", "--json"];
+        args.extend_from_slice(extra);
+        args.extend(["--endpoint", &server.grpc]);
+        let mut c = command(&args);
+        let mut child = c.spawn().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Sub { child, lines }
+    };
+    let mut plain = spawn(&[]);
+    let mut sub = spawn(&["--reconnect", "--count", "3"]);
+    plain.until(is_heartbeat).await;
+    sub.until(is_heartbeat).await;
+    for m in ["a", "b"] {
+        assert_eq!(
+            server
+                .cli(&["topic", "publish", "default", "t", m])
+                .await
+                .code,
+            0
+        );
+    }
+    assert_eq!(sub.json_item().await["value"], "a");
+    assert_eq!(sub.json_item().await["value"], "b");
+
+    assert_eq!(server.stop().await, Some(0));
+    assert_eq!(
+        plain.exit_code().await,
+        6,
+        "UNAVAILABLE without --reconnect"
+    );
+    let reconnect: Value =
+        serde_json::from_str(&sub.until(|l| l.contains("reconnect")).await).unwrap();
+    assert!(
+        !reconnect["error"].as_str().unwrap().is_empty(),
+        "{reconnect}"
+    );
+
+    // The same port again (free since the old server exited); the subscriber finds it.
+    let server = Standalone::start(port).await;
+    sub.until(is_heartbeat).await;
+    assert_eq!(
+        server
+            .cli(&["topic", "publish", "default", "t", "c"])
+            .await
+            .code,
+        0
+    );
+    // A new server has a new page: a discontinuity, then the message.
+    let gap: Value =
+        serde_json::from_str(&sub.until(|l| l.contains("discontinuity")).await).unwrap();
+    assert_eq!(gap["new_seq"], 1);
+    let item = sub.json_item().await;
+    assert_eq!(
+        (item["seq"].as_u64(), item["value"].as_str()),
+        (Some(1), Some("c"))
+    );
+    assert_eq!(sub.exit_code().await, 0, "--count 3 across the restart");
+    assert_eq!(server.stop().await, Some(0));
 }

@@ -1,5 +1,7 @@
 //! `ferrite topic publish|subscribe`: `cache_client.pubsub.Pubsub`.
 
+use std::time::Duration;
+
 use clap::{Args, Subcommand};
 use momento_protos::cache_client::pubsub::subscription_item::Kind;
 use momento_protos::cache_client::pubsub::{
@@ -65,7 +67,15 @@ pub struct SubscribeArgs {
     /// Also print heartbeats, discontinuities and each message's page (always in --json).
     #[arg(long, short)]
     pub verbose: bool,
+    /// When the connection is lost or the server shuts down, subscribe again (after the last
+    /// message received) instead of exiting, retrying with backoff until Ctrl-C.
+    #[arg(long)]
+    pub reconnect: bool,
 }
+
+/// Backoff between resubscription attempts with --reconnect.
+const RECONNECT_FIRST: Duration = Duration::from_millis(250);
+const RECONNECT_MAX: Duration = Duration::from_secs(5);
 
 pub async fn run(args: TopicArgs) -> Result<(), CliError> {
     let out = Output {
@@ -192,17 +202,32 @@ async fn subscribe(client: &Client, out: Output, args: SubscribeArgs) -> Result<
         }
     }
     let mut received = 0u64;
+    // (sequence, page) of the last message shown: where --reconnect resumes.
+    let mut last: Option<(u64, u64)> = None;
     loop {
         let kind = match first.take() {
             Some(k) => k,
-            None => match next(&mut stream, &args, &mut sigint).await? {
-                Some(k) => k,
-                None => return Ok(()),
+            None => match next(&mut stream, &args, &mut sigint).await {
+                Ok(Some(k)) => k,
+                Ok(None) => return Ok(()),
+                Err(e) if args.reconnect && is_transient(&e) => {
+                    let resume = match last {
+                        Some((seq, page)) => (seq + 1, page),
+                        None => (args.from.unwrap_or(0), args.page.unwrap_or(0)),
+                    };
+                    match resubscribe(client, out, &args, e, resume, &mut sigint).await? {
+                        Some(s) => stream = s,
+                        None => return Ok(()),
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
             },
         };
         match kind {
             Kind::Item(item) => {
                 print_item(out, args.verbose, &item)?;
+                last = Some((item.topic_sequence_number, item.sequence_page));
                 received += 1;
                 if args.count.is_some_and(|c| received >= c) {
                     return Ok(());
@@ -231,6 +256,58 @@ async fn subscribe(client: &Client, out: Output, args: SubscribeArgs) -> Result<
                     out.emit(json!({"type": "heartbeat"}), || "[heartbeat]".to_string())?;
                 }
             }
+        }
+    }
+}
+
+/// Errors after which the same subscription may work again: the connection dropped, or the
+/// server shut down (UNAVAILABLE) or ended the stream. Not: the cache is gone, bad arguments.
+fn is_transient(e: &CliError) -> bool {
+    match e {
+        CliError::Connect(_) => true,
+        CliError::Status { status, .. } => matches!(
+            status.code(),
+            tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
+        ),
+        _ => false,
+    }
+}
+
+/// Subscribe again at `resume` (sequence, page), retrying with backoff until it works (Some) or
+/// the user presses Ctrl-C (None). Each failure is reported: on stdout as a `reconnect` event
+/// with --json or -v, otherwise on stderr. A server that restarted has a new page for the topic,
+/// so the first event is then a discontinuity.
+async fn resubscribe(
+    client: &Client,
+    out: Output,
+    args: &SubscribeArgs,
+    mut error: CliError,
+    resume: (u64, u64),
+    sigint: &mut Signal,
+) -> Result<Option<Streaming<SubscriptionItem>>, CliError> {
+    let mut delay = RECONNECT_FIRST;
+    loop {
+        if out.json || args.verbose {
+            out.emit(
+                json!({"type": "reconnect", "error": error.to_string(), "retry_ms": delay.as_millis() as u64}),
+                || format!("[reconnect] {error}; retrying in {} ms", delay.as_millis()),
+            )?;
+        } else {
+            eprintln!("subscription lost ({error}); reconnecting");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = sigint.recv() => return Ok(None),
+        }
+        delay = (delay * 2).min(RECONNECT_MAX);
+        let attempt = tokio::select! {
+            r = open(client, args, resume.0, resume.1) => r,
+            _ = sigint.recv() => return Ok(None),
+        };
+        match attempt {
+            Ok(stream) => return Ok(Some(stream)),
+            Err(e) if is_transient(&e) => error = e,
+            Err(e) => return Err(e),
         }
     }
 }
