@@ -53,6 +53,7 @@ pub struct BenchArgs {
     /// Percentage of requests that are sets; the rest are gets.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub set_percent: u8,
+    /// Prefix of the keys read and written.
     #[arg(long, default_value = "bench:")]
     pub key_prefix: String,
     /// TTL of the items written, in seconds.

@@ -24,6 +24,7 @@ pub struct CacheOpt {
 
 #[derive(Args, Debug)]
 pub struct GetArgs {
+    /// The key (UTF-8 text).
     pub key: String,
     #[command(flatten)]
     pub cache: CacheOpt,

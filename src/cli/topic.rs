@@ -37,8 +37,10 @@ pub const MAX_STDIN_MESSAGE: usize = 1024 * 1024;
 
 #[derive(Args, Debug)]
 pub struct PublishArgs {
+    /// The cache the topic lives in.
     pub cache: String,
     pub topic: String,
+    /// The message (text). Leave it out and pass --stdin for binary messages.
     #[arg(required_unless_present = "stdin", conflicts_with = "stdin")]
     pub message: Option<String>,
     /// Read the message from standard input (up to 1 MiB).
@@ -51,6 +53,7 @@ pub struct PublishArgs {
 
 #[derive(Args, Debug)]
 pub struct SubscribeArgs {
+    /// The cache the topic lives in.
     pub cache: String,
     pub topic: String,
     /// Resume at this sequence number (inclusive) if the server still has it; otherwise a
