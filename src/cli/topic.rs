@@ -187,6 +187,8 @@ async fn subscribe(client: &Client, out: Output, args: SubscribeArgs) -> Result<
     // --from but no --page, learn the current page: the server answers an unknown page with a
     // discontinuity that carries it, after the opening heartbeat. Then ask again on that page.
     let mut first = None;
+    // Where --reconnect resubscribes: (next sequence wanted, its page); 0 = live.
+    let mut next_pos = (resume, args.page.unwrap_or(0));
     if args.from.is_some() && args.page.is_none() {
         loop {
             match next(&mut stream, &args, &mut sigint).await? {
@@ -195,6 +197,7 @@ async fn subscribe(client: &Client, out: Output, args: SubscribeArgs) -> Result<
                 Some(Kind::Discontinuity(d)) => {
                     drop(stream);
                     stream = open(client, &args, resume, d.new_sequence_page).await?;
+                    next_pos = (resume, d.new_sequence_page);
                     break;
                 }
                 Some(other) => {
@@ -205,8 +208,6 @@ async fn subscribe(client: &Client, out: Output, args: SubscribeArgs) -> Result<
         }
     }
     let mut received = 0u64;
-    // (sequence, page) of the last message shown: where --reconnect resumes.
-    let mut last: Option<(u64, u64)> = None;
     loop {
         let kind = match first.take() {
             Some(k) => k,
@@ -214,11 +215,7 @@ async fn subscribe(client: &Client, out: Output, args: SubscribeArgs) -> Result<
                 Ok(Some(k)) => k,
                 Ok(None) => return Ok(()),
                 Err(e) if args.reconnect && is_transient(&e) => {
-                    let resume = match last {
-                        Some((seq, page)) => (seq + 1, page),
-                        None => (args.from.unwrap_or(0), args.page.unwrap_or(0)),
-                    };
-                    match resubscribe(client, out, &args, e, resume, &mut sigint).await? {
+                    match resubscribe(client, out, &args, e, next_pos, &mut sigint).await? {
                         Some(s) => stream = s,
                         None => return Ok(()),
                     }
@@ -230,13 +227,14 @@ async fn subscribe(client: &Client, out: Output, args: SubscribeArgs) -> Result<
         match kind {
             Kind::Item(item) => {
                 print_item(out, args.verbose, &item)?;
-                last = Some((item.topic_sequence_number, item.sequence_page));
+                next_pos = (item.topic_sequence_number + 1, item.sequence_page);
                 received += 1;
                 if args.count.is_some_and(|c| received >= c) {
                     return Ok(());
                 }
             }
             Kind::Discontinuity(d) => {
+                next_pos = (d.new_topic_sequence, d.new_sequence_page);
                 if out.json || args.verbose {
                     out.emit(
                         json!({
