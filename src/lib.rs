@@ -5,6 +5,7 @@
 //! ARCHITECTURE.md for the whole picture.
 
 pub mod admin;
+pub mod cli;
 pub mod grpc;
 pub mod http;
 pub mod metrics;

@@ -1,4 +1,5 @@
-//! The `ferrite` binary: `ferrite` (or `ferrite serve`) runs the server.
+//! The `ferrite` binary: `ferrite` (or `ferrite serve`) runs the server; the client commands
+//! (`ferrite cache|get|set|delete|topic|bench`, see docs/cli.md) talk to a running one.
 
 use clap::{Parser, Subcommand};
 use ferrite::server::Running;
@@ -19,12 +20,16 @@ struct Cli {
 enum Command {
     /// Run the server (the default when no subcommand is given).
     Serve(ServeArgs),
+    /// Client commands against a running server's gRPC API (src/cli).
+    #[command(flatten)]
+    Client(ferrite::cli::ClientCommand),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Serve(a)) => a,
+        Some(Command::Client(c)) => std::process::exit(ferrite::cli::run(c)),
         None => ServeArgs::default(),
     };
     let config = Config::load(&args)?;
