@@ -7,6 +7,7 @@
 pub mod grpc;
 pub mod resp;
 pub mod server;
+pub mod service;
 pub mod shared;
 
 /// The Redis version Ferrite reports (INFO, HELLO): the command semantics it follows.

@@ -32,6 +32,7 @@ use tonic::metadata::MetadataMap;
 use tonic::transport::server::TcpIncoming;
 use tonic::Status;
 
+use crate::service::{Counters, MeterKey, QuotaHandle};
 use crate::shared::Shared;
 
 /// Momento's item size limit, key included: 5 MB.
@@ -98,11 +99,67 @@ impl Default for GrpcLimits {
 pub struct GrpcState {
     pub shared: Arc<Shared>,
     pub limits: GrpcLimits,
+    /// The development-mode token id, allocated once (see `tenant`).
+    anonymous: Arc<str>,
 }
 
 impl GrpcState {
     pub fn new(shared: Arc<Shared>, limits: GrpcLimits) -> Arc<Self> {
-        Arc::new(Self { shared, limits })
+        Arc::new(Self {
+            shared,
+            limits,
+            anonymous: Arc::from(crate::service::tenant::ANONYMOUS_TOKEN),
+        })
+    }
+
+    /// Who a call is metered and limited as. The auth seam: today every caller is the
+    /// development-mode token; with auth this becomes the id of the token in `authorization`.
+    pub fn tenant(&self, _md: &MetadataMap, cache: Arc<str>) -> MeterKey {
+        MeterKey::new(self.anonymous.clone(), cache)
+    }
+
+    /// Run one RPC as an operation of `tenant`: quota check first (a refused call does not
+    /// run), then the handler, then metering of the protobuf sizes of request and response
+    /// (one uncontended lock of this worker thread's metering shard) and the quota charge.
+    pub fn metered<Req: prost::Message, Resp: prost::Message>(
+        &self,
+        tenant: &MeterKey,
+        req: Req,
+        f: impl FnOnce(Req) -> Result<Resp, Status>,
+    ) -> Result<Resp, Status> {
+        self.metered_many(tenant, req, 0, |r| f(r).map(|one| vec![one]))
+            .map(|mut v| v.pop().expect("one response"))
+    }
+
+    /// Like [`metered`](Self::metered) for calls answering several messages (batches, and
+    /// Publish, which counts `published` messages).
+    pub fn metered_many<Req: prost::Message, Resp: prost::Message>(
+        &self,
+        tenant: &MeterKey,
+        req: Req,
+        published: u64,
+        f: impl FnOnce(Req) -> Result<Vec<Resp>, Status>,
+    ) -> Result<Vec<Resp>, Status> {
+        let quota = self.admit(tenant)?;
+        let bytes_in = req.encoded_len() as u64;
+        let result = f(req);
+        let bytes_out: u64 = result
+            .as_ref()
+            .map_or(0, |v| v.iter().map(|m| m.encoded_len() as u64).sum());
+        let mut delta = Counters::op(bytes_in, bytes_out);
+        if result.is_ok() {
+            delta.messages_published = published;
+        }
+        self.shared.metering.record(tenant, &delta);
+        quota.charge(bytes_in + bytes_out);
+        result
+    }
+
+    /// The tenant's limiters, after admitting one operation (RESOURCE_EXHAUSTED when refused).
+    pub fn admit(&self, tenant: &MeterKey) -> Result<QuotaHandle, Status> {
+        let quota = self.shared.quotas.handle(tenant);
+        quota.admit().map_err(errors::quota)?;
+        Ok(quota)
     }
 
     /// The data-plane cache named by the `cache` header: INVALID_ARGUMENT when missing, NOT_FOUND
