@@ -288,7 +288,8 @@ impl Session {
             self.execute(args);
             return;
         }
-        if self.quota.is_active() && !quota_exempt(args) {
+        let limited = self.quota.is_active() && !quota_exempt(args);
+        if limited {
             if let Err(e) = self.quota.admit() {
                 let msg = format!("ERR {e}");
                 self.writer().error(&msg);
@@ -299,7 +300,9 @@ impl Session {
         self.execute(args);
         let bytes_out = (self.out.len() - start) as u64;
         self.meter.add(&Counters::op(bytes_in, bytes_out));
-        self.quota.charge(bytes_in + bytes_out);
+        if limited {
+            self.quota.charge(bytes_in + bytes_out);
+        }
     }
 
     /// Reply bytes produced outside a command's own turn (a blocked command's late reply,
@@ -989,10 +992,13 @@ impl Session {
     }
 }
 
-/// Commands a limited tenant may always run: handshakes and identity changes (AUTH must stay
-/// possible to switch to a token with room left), QUIT and RESET.
+/// Commands a limited tenant may always run: the connection handshake (HELLO, AUTH, CLIENT
+/// SETINFO/SETNAME, which client libraries send on connect: a throttled tenant must still be
+/// able to connect, and AUTH must stay possible to switch to a token with room left), QUIT and
+/// RESET. They are metered but neither refused nor charged to the limits (a client reconnecting
+/// in a loop would otherwise keep its tenant in debt with handshakes alone).
 fn quota_exempt(args: &[Bytes]) -> bool {
-    ["auth", "hello", "quit", "reset"]
+    ["auth", "hello", "client", "quit", "reset"]
         .iter()
         .any(|n| eq_ic(&args[0], n))
 }
