@@ -99,23 +99,22 @@ impl Default for GrpcLimits {
 pub struct GrpcState {
     pub shared: Arc<Shared>,
     pub limits: GrpcLimits,
-    /// The development-mode token id, allocated once (see `tenant`).
-    anonymous: Arc<str>,
 }
 
 impl GrpcState {
     pub fn new(shared: Arc<Shared>, limits: GrpcLimits) -> Arc<Self> {
-        Arc::new(Self {
-            shared,
-            limits,
-            anonymous: Arc::from(crate::service::tenant::ANONYMOUS_TOKEN),
-        })
+        Arc::new(Self { shared, limits })
     }
 
     /// Who a call is metered and limited as. The auth seam: today every caller is the
     /// development-mode token; with auth this becomes the id of the token in `authorization`.
     pub fn tenant(&self, _md: &MetadataMap, cache: Arc<str>) -> MeterKey {
-        MeterKey::new(self.anonymous.clone(), cache)
+        // A per-thread copy of the token id: cloning one process-wide `Arc` on every call would
+        // be the shared atomic per operation the metering design avoids.
+        thread_local! {
+            static ANONYMOUS: Arc<str> = Arc::from(crate::service::tenant::ANONYMOUS_TOKEN);
+        }
+        MeterKey::new(ANONYMOUS.with(Arc::clone), cache)
     }
 
     /// Run one RPC as an operation of `tenant`: quota check first (a refused call does not
@@ -127,12 +126,16 @@ impl GrpcState {
         req: Req,
         f: impl FnOnce(Req) -> Result<Resp, Status>,
     ) -> Result<Resp, Status> {
-        self.metered_many(tenant, req, 0, |r| f(r).map(|one| vec![one]))
-            .map(|mut v| v.pop().expect("one response"))
+        let quota = self.admit(tenant)?;
+        let bytes_in = req.encoded_len() as u64;
+        let result = f(req);
+        let bytes_out = result.as_ref().map_or(0, |m| m.encoded_len() as u64);
+        self.account(tenant, &quota, Counters::op(bytes_in, bytes_out));
+        result
     }
 
-    /// Like [`metered`](Self::metered) for calls answering several messages (batches, and
-    /// Publish, which counts `published` messages).
+    /// Like [`metered`](Self::metered) for calls answering several messages (batches), and
+    /// Publish, which counts `published` messages when it succeeds.
     pub fn metered_many<Req: prost::Message, Resp: prost::Message>(
         &self,
         tenant: &MeterKey,
@@ -150,9 +153,13 @@ impl GrpcState {
         if result.is_ok() {
             delta.messages_published = published;
         }
-        self.shared.metering.record(tenant, &delta);
-        quota.charge(bytes_in + bytes_out);
+        self.account(tenant, &quota, delta);
         result
+    }
+
+    fn account(&self, tenant: &MeterKey, quota: &QuotaHandle, delta: Counters) {
+        self.shared.metering.record(tenant, &delta);
+        quota.charge(delta.bytes_in + delta.bytes_out);
     }
 
     /// The tenant's limiters, after admitting one operation (RESOURCE_EXHAUSTED when refused).
