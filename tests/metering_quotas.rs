@@ -436,7 +436,9 @@ async fn throughput_limit_refuses_after_the_burst_and_recovers() {
     // Every cache: 200 bytes/s (a 200-byte burst).
     cfg.quotas.cache_bytes_per_sec = 200;
     let srv = TestServer::start_with(cfg).await;
-    let big = "x".repeat(300);
+    // 1000 bytes leave the bucket ~4 s in debt: the next request is refused even on a slow,
+    // loaded machine.
+    let big = "x".repeat(1000);
 
     // RESP: the first SET is admitted (the bucket is full) and leaves it in debt.
     let mut conn = RawConn::connect(srv.addr).await;
@@ -481,7 +483,7 @@ async fn throughput_limit_refuses_after_the_burst_and_recovers() {
                 .arg("big")
                 .query_async::<i64>(&mut c)
                 .await
-                .is_ok_and(|n| n == 300)
+                .is_ok_and(|n| n == 1000)
         }
     })
     .await;
