@@ -11,6 +11,7 @@ pub mod http;
 pub mod metrics;
 pub mod resp;
 pub mod server;
+pub mod service;
 pub mod shared;
 
 /// The Redis version Ferrite reports (INFO, HELLO): the command semantics it follows.

@@ -96,6 +96,8 @@ impl Running {
             crate::http::bind(&config.server.bind, config.server.http_port).await?;
         let now = store.now_ms();
         let topics = ferrite_topics::Topics::new(topics_config(&config));
+        let metering = crate::service::Metering::new(config.metering.max_tracked_keys);
+        let quotas = crate::service::Quotas::new(&config.quotas);
         let shared = Arc::new(Shared {
             store,
             topics,
@@ -107,6 +109,8 @@ impl Running {
             run_id: format!("{:040x}", rand::random::<u128>()),
             shutdown: shutdown_tx,
             resp_addr: RwLock::new(Some(resp_addr)),
+            metering,
+            quotas,
         });
         tracing::info!(%resp_addr, "RESP listener bound");
         tracing::info!(%grpc_addr, "gRPC (Momento) listener bound");
@@ -116,6 +120,7 @@ impl Running {
         tasks.spawn(accept_loop(shared.clone(), listener));
         tasks.spawn(active_expiry(shared.clone()));
         tasks.spawn(sweep_topics(shared.clone()));
+        tasks.spawn(retire_tenants(shared.clone()));
         let grpc_task = tokio::spawn(crate::grpc::serve(
             shared.clone(),
             grpc_listener,
@@ -293,5 +298,19 @@ async fn sweep_topics(shared: Arc<Shared>) {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         shared.topics.sweep_idle();
+    }
+}
+
+/// Drop metering figures and quota limiters of deleted caches (bounded label and limiter sets).
+/// Token ids are all alive until auth lands; it will pass its revocation/expiry check here.
+async fn retire_tenants(shared: Arc<Shared>) {
+    let every = Duration::from_secs(shared.config.read().metering.retire_interval_secs);
+    loop {
+        tokio::time::sleep(every).await;
+        let store = &shared.store;
+        shared.metering.retire(|k| store.cache(&k.cache).is_some());
+        shared
+            .quotas
+            .retire(|name| store.cache(name).is_some(), |_| true);
     }
 }

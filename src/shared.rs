@@ -56,6 +56,10 @@ pub struct Shared {
     /// Flipped to true to ask the whole server to shut down (SIGTERM, SHUTDOWN).
     pub shutdown: watch::Sender<bool>,
     pub resp_addr: RwLock<Option<std::net::SocketAddr>>,
+    /// Per-tenant usage figures (service/metering.rs).
+    pub metering: crate::service::Metering,
+    /// Per-cache and per-token limits (service/quota.rs).
+    pub quotas: crate::service::Quotas,
 }
 
 impl Shared {

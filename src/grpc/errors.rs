@@ -15,6 +15,29 @@ pub const ERR_REQUEST_SIZE: &str = "request_size_limit_exceeded";
 /// `err` when a topic has no room for another subscriber.
 pub const ERR_SUBSCRIPTIONS: &str = "topic_subscriptions_limit_exceeded";
 
+/// `err` for a request refused by an operations-per-second limit.
+pub const ERR_OPS_RATE: &str = "operations_rate_limit_exceeded";
+/// `err` for a request refused by a bytes-per-second limit, and by a data-volume quota (the
+/// SDKs have no volume cause; throughput is the closest: both limit bytes moved).
+pub const ERR_THROUGHPUT: &str = "throughput_rate_limit_exceeded";
+
+/// RESOURCE_EXHAUSTED for a quota refusal, with the `err` cause the SDKs map and a
+/// `retry-after-ms` entry saying when a retry can succeed.
+pub fn quota(e: crate::service::QuotaError) -> Status {
+    use crate::service::QuotaKind;
+    let err = match e.kind {
+        QuotaKind::OperationsRate => ERR_OPS_RATE,
+        QuotaKind::ThroughputRate | QuotaKind::DataVolume => ERR_THROUGHPUT,
+    };
+    let mut md = MetadataMap::new();
+    md.insert("err", MetadataValue::from_static(err));
+    let ms = e.retry_after.as_millis().max(1).to_string();
+    if let Ok(v) = ms.parse() {
+        md.insert("retry-after-ms", v);
+    }
+    Status::with_metadata(Code::ResourceExhausted, e.to_string(), md)
+}
+
 /// A status with the `err` metadata entry set.
 pub fn with_err(code: Code, message: impl Into<String>, err: &'static str) -> Status {
     let mut md = MetadataMap::new();

@@ -32,6 +32,7 @@ use tonic::metadata::MetadataMap;
 use tonic::transport::server::TcpIncoming;
 use tonic::Status;
 
+use crate::service::{Counters, MeterKey, QuotaHandle};
 use crate::shared::Shared;
 
 /// Momento's item size limit, key included: 5 MB.
@@ -103,6 +104,69 @@ pub struct GrpcState {
 impl GrpcState {
     pub fn new(shared: Arc<Shared>, limits: GrpcLimits) -> Arc<Self> {
         Arc::new(Self { shared, limits })
+    }
+
+    /// Who a call is metered and limited as. The auth seam: today every caller is the
+    /// development-mode token; with auth this becomes the id of the token in `authorization`.
+    pub fn tenant(&self, _md: &MetadataMap, cache: Arc<str>) -> MeterKey {
+        // A per-thread copy of the token id: cloning one process-wide `Arc` on every call would
+        // be the shared atomic per operation the metering design avoids.
+        thread_local! {
+            static ANONYMOUS: Arc<str> = Arc::from(crate::service::tenant::ANONYMOUS_TOKEN);
+        }
+        MeterKey::new(ANONYMOUS.with(Arc::clone), cache)
+    }
+
+    /// Run one RPC as an operation of `tenant`: quota check first (a refused call does not
+    /// run), then the handler, then metering of the protobuf sizes of request and response
+    /// (one uncontended lock of this worker thread's metering shard) and the quota charge.
+    pub fn metered<Req: prost::Message, Resp: prost::Message>(
+        &self,
+        tenant: &MeterKey,
+        req: Req,
+        f: impl FnOnce(Req) -> Result<Resp, Status>,
+    ) -> Result<Resp, Status> {
+        let quota = self.admit(tenant)?;
+        let bytes_in = req.encoded_len() as u64;
+        let result = f(req);
+        let bytes_out = result.as_ref().map_or(0, |m| m.encoded_len() as u64);
+        self.account(tenant, &quota, Counters::op(bytes_in, bytes_out));
+        result
+    }
+
+    /// Like [`metered`](Self::metered) for calls answering several messages (batches), and
+    /// Publish, which counts `published` messages when it succeeds.
+    pub fn metered_many<Req: prost::Message, Resp: prost::Message>(
+        &self,
+        tenant: &MeterKey,
+        req: Req,
+        published: u64,
+        f: impl FnOnce(Req) -> Result<Vec<Resp>, Status>,
+    ) -> Result<Vec<Resp>, Status> {
+        let quota = self.admit(tenant)?;
+        let bytes_in = req.encoded_len() as u64;
+        let result = f(req);
+        let bytes_out: u64 = result
+            .as_ref()
+            .map_or(0, |v| v.iter().map(|m| m.encoded_len() as u64).sum());
+        let mut delta = Counters::op(bytes_in, bytes_out);
+        if result.is_ok() {
+            delta.messages_published = published;
+        }
+        self.account(tenant, &quota, delta);
+        result
+    }
+
+    fn account(&self, tenant: &MeterKey, quota: &QuotaHandle, delta: Counters) {
+        self.shared.metering.record(tenant, &delta);
+        quota.charge(delta.bytes_in + delta.bytes_out);
+    }
+
+    /// The tenant's limiters, after admitting one operation (RESOURCE_EXHAUSTED when refused).
+    pub fn admit(&self, tenant: &MeterKey) -> Result<QuotaHandle, Status> {
+        let quota = self.shared.quotas.handle(tenant);
+        quota.admit().map_err(errors::quota)?;
+        Ok(quota)
     }
 
     /// The data-plane cache named by the `cache` header: INVALID_ARGUMENT when missing, NOT_FOUND

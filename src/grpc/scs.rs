@@ -19,11 +19,18 @@ impl CacheService {
     }
 }
 
-/// One unary RPC: `cache` header -> handler(state, cache, body) -> Response.
+/// One unary RPC: `cache` header -> quota check -> handler(state, cache, body) -> metering ->
+/// Response.
 macro_rules! unary {
     ($self:ident, $req:ident, $module:ident :: $f:ident) => {{
-        let cache = $self.state.cache_from_header($req.metadata())?;
-        $module::$f(&$self.state, &cache, $req.into_inner()).map(Response::new)
+        let state = &$self.state;
+        let cache = state.cache_from_header($req.metadata())?;
+        let tenant = state.tenant($req.metadata(), cache.name_arc().clone());
+        state
+            .metered(&tenant, $req.into_inner(), |body| {
+                $module::$f(state, &cache, body)
+            })
+            .map(Response::new)
     }};
 }
 
@@ -39,8 +46,12 @@ impl Scs for CacheService {
         &self,
         request: Request<GetBatchRequest>,
     ) -> Result<Response<Self::GetBatchStream>, Status> {
-        let cache = self.state.cache_from_header(request.metadata())?;
-        let items = scalars::get_batch(&self.state, &cache, request.into_inner())?;
+        let state = &self.state;
+        let cache = state.cache_from_header(request.metadata())?;
+        let tenant = state.tenant(request.metadata(), cache.name_arc().clone());
+        let items = state.metered_many(&tenant, request.into_inner(), 0, |body| {
+            scalars::get_batch(state, &cache, body)
+        })?;
         Ok(Response::new(tokio_stream::iter(
             items.into_iter().map(Ok).collect::<Vec<_>>(),
         )))
@@ -50,8 +61,12 @@ impl Scs for CacheService {
         &self,
         request: Request<SetBatchRequest>,
     ) -> Result<Response<Self::SetBatchStream>, Status> {
-        let cache = self.state.cache_from_header(request.metadata())?;
-        let items = scalars::set_batch(&self.state, &cache, request.into_inner())?;
+        let state = &self.state;
+        let cache = state.cache_from_header(request.metadata())?;
+        let tenant = state.tenant(request.metadata(), cache.name_arc().clone());
+        let items = state.metered_many(&tenant, request.into_inner(), 0, |body| {
+            scalars::set_batch(state, &cache, body)
+        })?;
         Ok(Response::new(tokio_stream::iter(
             items.into_iter().map(Ok).collect::<Vec<_>>(),
         )))

@@ -28,6 +28,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::{auth, errors, GrpcState};
+use crate::service::{Counters, MeterKey, QuotaHandle};
 use crate::shared::Shared;
 
 /// Events taken from the engine per drain.
@@ -100,9 +101,76 @@ impl Pubsub for PubsubService {
 
     async fn publish(&self, request: Request<PublishRequest>) -> Result<Response<Empty>, Status> {
         let publisher = auth::publisher_id(request.metadata());
+        let tenant_md = request.metadata().clone();
         let req = request.into_inner();
         self.check_topic(&req.topic)?;
-        self.state.cache_named(&req.cache_name)?;
+        let cache = self.state.cache_named(&req.cache_name)?;
+        let tenant = self.state.tenant(&tenant_md, cache.name_arc().clone());
+        self.state
+            .metered_many(&tenant, req, 1, |req| self.publish_now(req, publisher))
+            .map(|_| Response::new(Empty {}))
+    }
+
+    async fn subscribe(
+        &self,
+        request: Request<SubscriptionRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let tenant_md = request.metadata().clone();
+        let req = request.into_inner();
+        self.check_topic(&req.topic)?;
+        let cache = self.state.cache_named(&req.cache_name)?;
+        // Opening a subscription is one operation (request bytes in); every message it then
+        // delivers counts for the subscriber's tenant in `pump`.
+        let tenant = self.state.tenant(&tenant_md, cache.name_arc().clone());
+        let quota = self.state.admit(&tenant)?;
+        let bytes_in = prost::Message::encoded_len(&req) as u64;
+        self.state
+            .shared
+            .metering
+            .record(&tenant, &Counters::op(bytes_in, 0));
+        quota.charge(bytes_in);
+        let shared = &self.state.shared;
+        let mut sub = shared.topics.subscriber();
+        let resume = match req.resume_at_topic_sequence_number {
+            0 => None,
+            seq => Some(Resume {
+                seq,
+                page: req.sequence_page,
+            }),
+        };
+        sub.subscribe(req.cache_name.as_bytes(), req.topic.as_bytes(), resume)
+            .map_err(topics_error)?;
+        // A delete between the check above and the subscribe would have dropped the topics before
+        // we joined: check again now that we are registered.
+        if shared.store.cache(&req.cache_name).is_none() {
+            return Err(errors::cache_not_found(&req.cache_name));
+        }
+        let (tx, rx) = mpsc::channel(self.state.limits.subscription_buffer.max(2));
+        let interval = shared
+            .topics
+            .config()
+            .heartbeat_interval
+            .max(Duration::from_millis(100));
+        let meter = StreamMeter { tenant, quota };
+        tokio::spawn(pump(
+            shared.clone(),
+            sub,
+            tx,
+            interval,
+            req.cache_name,
+            meter,
+        ));
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+impl PubsubService {
+    /// Publish after the quota check; the engine's answer is the (empty) response.
+    fn publish_now(
+        &self,
+        req: PublishRequest,
+        publisher: Option<Arc<str>>,
+    ) -> Result<Vec<Empty>, Status> {
         let (payload, kind) = match req.value.and_then(|v| v.kind) {
             Some(topic_value::Kind::Text(s)) => (Bytes::from(s), MessageKind::Text),
             Some(topic_value::Kind::Binary(b)) => (Bytes::from(b), MessageKind::Binary),
@@ -126,41 +194,14 @@ impl Pubsub for PubsubService {
                 publisher,
             )
             .map_err(topics_error)?;
-        Ok(Response::new(Empty {}))
+        Ok(vec![Empty {}])
     }
+}
 
-    async fn subscribe(
-        &self,
-        request: Request<SubscriptionRequest>,
-    ) -> Result<Response<Self::SubscribeStream>, Status> {
-        let req = request.into_inner();
-        self.check_topic(&req.topic)?;
-        self.state.cache_named(&req.cache_name)?;
-        let shared = &self.state.shared;
-        let mut sub = shared.topics.subscriber();
-        let resume = match req.resume_at_topic_sequence_number {
-            0 => None,
-            seq => Some(Resume {
-                seq,
-                page: req.sequence_page,
-            }),
-        };
-        sub.subscribe(req.cache_name.as_bytes(), req.topic.as_bytes(), resume)
-            .map_err(topics_error)?;
-        // A delete between the check above and the subscribe would have dropped the topics before
-        // we joined: check again now that we are registered.
-        if shared.store.cache(&req.cache_name).is_none() {
-            return Err(errors::cache_not_found(&req.cache_name));
-        }
-        let (tx, rx) = mpsc::channel(self.state.limits.subscription_buffer.max(2));
-        let interval = shared
-            .topics
-            .config()
-            .heartbeat_interval
-            .max(Duration::from_millis(100));
-        tokio::spawn(pump(shared.clone(), sub, tx, interval, req.cache_name));
-        Ok(Response::new(ReceiverStream::new(rx)))
-    }
+/// Whom a subscription's deliveries are metered and charged to.
+struct StreamMeter {
+    tenant: MeterKey,
+    quota: QuotaHandle,
 }
 
 /// Move events from the engine to the stream until the client goes away, the cache is deleted
@@ -171,6 +212,7 @@ async fn pump(
     tx: mpsc::Sender<Result<SubscriptionItem, Status>>,
     interval: Duration,
     cache_name: String,
+    meter: StreamMeter,
 ) {
     let waiter = sub.waiter();
     let mut shutdown = shared.shutdown.subscribe();
@@ -198,9 +240,21 @@ async fn pump(
             }
             continue;
         }
+        // Meter the batch before sending it, so a client never holds a message its tenant's
+        // figures lack: one record per drained batch, not per message. Message items count as
+        // delivered and their protobuf size as bytes out; heartbeats and discontinuity markers
+        // are protocol upkeep and free.
+        let mut delta = Counters::default();
+        let mut items = Vec::with_capacity(events.len());
+        let mut gone = false;
         for ev in &events {
-            let out = match ev {
-                Event::Message { msg, .. } => item(msg),
+            items.push(match ev {
+                Event::Message { msg, .. } => {
+                    let it = item(msg);
+                    delta.messages_delivered += 1;
+                    delta.bytes_out += prost::Message::encoded_len(&it) as u64;
+                    it
+                }
                 Event::Discontinuity {
                     last_seq,
                     new_seq,
@@ -214,13 +268,21 @@ async fn pump(
                     })),
                 },
                 Event::CacheGone { .. } => {
-                    let _ = tx.send(Err(errors::cache_not_found(&cache_name))).await;
-                    return;
+                    gone = true;
+                    break;
                 }
-            };
+            });
+        }
+        shared.metering.record(&meter.tenant, &delta);
+        meter.quota.charge(delta.bytes_out);
+        for out in items {
             if tx.send(Ok(out)).await.is_err() {
                 return;
             }
+        }
+        if gone {
+            let _ = tx.send(Err(errors::cache_not_found(&cache_name))).await;
+            return;
         }
         last_sent = Instant::now();
     }

@@ -23,6 +23,7 @@ use crate::metrics::{self, Family, Protocol};
 use crate::resp::args::{eq_ic, ERR_OOM};
 use crate::resp::client::ClientInfo;
 use crate::resp::dispatch::{flags, lookup, CommandSpec, Ctx};
+use crate::service::{Counters, MeterKey, QuotaHandle};
 use crate::shared::{ServerStats, Shared};
 
 /// Stop executing further pipelined commands while this many reply bytes are unsent: replies
@@ -75,6 +76,14 @@ struct Session {
     /// Engine time for the commands of the current batch: read once per batch, not per
     /// command (clock reads showed up in profiles of pipelined traffic).
     now: u64,
+    /// Who this connection is metered and limited as (service/tenant.rs; auth will set it on
+    /// AUTH, see `set_tenant`).
+    tenant: MeterKey,
+    /// The tenant's limiters, resolved once per identity (empty when no limit applies).
+    quota: QuotaHandle,
+    /// Usage not yet folded into `shared.metering`: plain fields, folded once per loop turn so
+    /// pipelined commands cost no shared write each.
+    meter: Counters,
 }
 
 /// A connection's subscriptions: one engine subscriber (cursors into topic rings, one wake-up
@@ -105,6 +114,8 @@ pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<
         )
     };
     let cache = shared.store.get_or_create(DEFAULT_CACHE);
+    let tenant = MeterKey::anonymous(cache.name_arc().clone());
+    let quota = shared.quotas.handle(&tenant);
     let mut s = Session {
         shared: shared.clone(),
         info: info.clone(),
@@ -122,6 +133,9 @@ pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<
         pubsub: None,
         now: 0,
         pubsub_limit: shared.config.read().limits.pubsub_reply_buffer_limit as usize,
+        tenant,
+        quota,
+        meter: Counters::default(),
     };
     let mut shutdown = shared.shutdown.subscribe();
     let (mut reader, mut writer) = stream.into_split();
@@ -137,6 +151,9 @@ pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<
         if s.blocked.is_none() && !s.closing {
             s.process_input();
         }
+        // Every arm below that produces output loops back here: usage is folded before the
+        // replies it describes are written, so a client never sees a reply its figures lack.
+        s.fold_meter();
         // One large reply may exceed the limit while the client reads it; a client that keeps
         // more than the limit unread for REPLY_STALL is gone or stuck, and is disconnected.
         let stall_deadline =
@@ -219,6 +236,7 @@ pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<
         }
     }
     s.cleanup();
+    s.fold_meter();
     let _ = writer.shutdown().await;
 }
 
@@ -232,11 +250,13 @@ impl Session {
         // being the start of the next (so parsing is included).
         let mut started = std::time::Instant::now();
         while self.out.len() < OUT_SOFT_LIMIT && !self.closing && self.blocked.is_none() {
+            let unparsed = self.inbuf.len();
             match parse_command(&mut self.inbuf, &self.limits, &mut args) {
                 Ok(true) => {
                     count += 1;
+                    let frame = (unparsed - self.inbuf.len()) as u64;
                     // The args vector is reused across commands: no allocation per command.
-                    let family = self.execute(&args);
+                    let family = self.execute_metered(&args, frame);
                     let done = std::time::Instant::now();
                     metrics::record(Protocol::Resp, family, done - started);
                     started = done;
@@ -263,6 +283,62 @@ impl Session {
 
     fn writer(&mut self) -> ReplyWriter<'_> {
         ReplyWriter::new(&mut self.out, self.resp3)
+    }
+
+    /// Quota check, execution and metering of one command whose RESP frame was `bytes_in`
+    /// bytes. A refused command does not run and is not metered; everything else is one
+    /// operation whose reply bytes are what it appended to the output buffer (a blocking
+    /// command's later reply is added when it comes, see `retry_blocked`).
+    fn execute_metered(&mut self, args: &[Bytes], bytes_in: u64) -> Family {
+        if args.first().is_some_and(|a| eq_ic(a, "ferrite.metering")) {
+            // Reading the figures is operator traffic (the admin port's job), not the tenant's.
+            return self.execute(args);
+        }
+        let limited = self.quota.is_active() && !quota_exempt(args);
+        if limited {
+            if let Err(e) = self.quota.admit() {
+                let msg = format!("ERR {e}");
+                self.writer().error(&msg);
+                return args
+                    .first()
+                    .and_then(|name| lookup(name))
+                    .map_or(Family::Other, |spec| Family::from_resp_group(spec.group));
+            }
+        }
+        let start = self.out.len();
+        let family = self.execute(args);
+        let bytes_out = (self.out.len() - start) as u64;
+        self.meter.add(&Counters::op(bytes_in, bytes_out));
+        if limited {
+            self.quota.charge(bytes_in + bytes_out);
+        }
+        family
+    }
+
+    /// Reply bytes produced outside a command's own turn (a blocked command's late reply,
+    /// pub/sub pushes): metered and charged to the tenant, no operation counted.
+    fn meter_late_output(&mut self, start: usize) {
+        let n = self.out.len().saturating_sub(start) as u64;
+        self.meter.bytes_out += n;
+        self.quota.charge(n);
+    }
+
+    /// Hand the usage gathered since the last fold to the shared metering.
+    fn fold_meter(&mut self) {
+        if !self.meter.is_zero() {
+            self.shared.metering.record(&self.tenant, &self.meter);
+            self.meter = Counters::default();
+        }
+    }
+
+    /// Change who this connection is metered and limited as: usage so far stays with the old
+    /// identity. The seam for auth: AUTH / HELLO AUTH call this with the token's id.
+    pub fn set_tenant(&mut self, tenant: MeterKey) {
+        if tenant != self.tenant {
+            self.fold_meter();
+            self.quota = self.shared.quotas.handle(&tenant);
+            self.tenant = tenant;
+        }
     }
 
     /// Execute one command; returns its metrics family.
@@ -369,6 +445,7 @@ impl Session {
             }
         }
         let mut block: Option<BlockRequest> = None;
+        let reply_start = self.out.len();
         {
             let mut w = ReplyWriter::new(&mut self.out, self.resp3);
             let mut ctx = Ctx {
@@ -383,6 +460,7 @@ impl Session {
             };
             (spec.handler)(&mut ctx, args, &mut w);
         }
+        self.meter.messages_published += published(spec, &self.out[reply_start..]);
         if spec.has(flags::WRITE) {
             self.cache.watch().touch(spec.keys(args));
         }
@@ -394,7 +472,10 @@ impl Session {
     fn retry_blocked(&mut self) {
         let Some(b) = self.blocked.take() else { return };
         self.now = self.shared.store.now_ms();
-        if self.run_handler(b.spec, &b.args, true).is_some() {
+        let start = self.out.len();
+        let still_blocked = self.run_handler(b.spec, &b.args, true).is_some();
+        self.meter_late_output(start);
+        if still_blocked {
             self.blocked = Some(b); // still nothing: keep waiting, same deadline
         } else {
             self.shared
@@ -408,7 +489,9 @@ impl Session {
             self.shared
                 .waiters
                 .unregister(self.cache.name_arc(), &b.keys, &b.notify);
+            let start = self.out.len();
             self.writer().null_array();
+            self.meter_late_output(start);
         }
     }
 
@@ -461,6 +544,10 @@ impl Session {
                 self.info.resp.store(2, Ordering::Relaxed);
                 *self.info.name.lock() = None;
                 self.cache = self.shared.store.get_or_create(DEFAULT_CACHE);
+                self.set_tenant(MeterKey::new(
+                    self.tenant.token.clone(),
+                    self.cache.name_arc().clone(),
+                ));
                 self.pubsub = None;
                 self.sync_sub_counts();
                 self.writer().simple("RESET");
@@ -583,11 +670,12 @@ impl Session {
         }
         let cache = self.cache.clone();
         let mut locked: Locked<'_> = cache.lock_all();
-        let mut w = ReplyWriter::new(&mut self.out, self.resp3);
-        w.array(queued.len());
+        ReplyWriter::new(&mut self.out, self.resp3).array(queued.len());
         let mut touched: Vec<Bytes> = Vec::new();
         for args in &queued {
             let spec = lookup(&args[0]).expect("validated when queued");
+            let reply_start = self.out.len();
+            let mut w = ReplyWriter::new(&mut self.out, self.resp3);
             if spec.has(flags::CONN) {
                 // Connection commands inside MULTI (e.g. a queued BLPOP is table-run below;
                 // SELECT/HELLO here) are answered without changing transaction isolation.
@@ -610,6 +698,7 @@ impl Session {
                 block: &mut block,
             };
             (spec.handler)(&mut ctx, args, &mut w);
+            self.meter.messages_published += published(spec, &self.out[reply_start..]);
             if spec.has(flags::WRITE) {
                 touched.extend(spec.keys(args).map(Bytes::copy_from_slice));
             }
@@ -835,8 +924,12 @@ impl Session {
             if ps.sub.drain(256, &mut ps.events) == 0 {
                 return true;
             }
+            let start = self.out.len();
             let mut w = ReplyWriter::new(&mut self.out, resp3);
             for ev in ps.events.drain(..) {
+                if matches!(ev, Event::Message { .. }) {
+                    self.meter.messages_delivered += 1;
+                }
                 match ev {
                     Event::Message {
                         topic,
@@ -895,6 +988,9 @@ impl Session {
                     Event::CacheGone { .. } => {}
                 }
             }
+            let pushed = (self.out.len() - start) as u64;
+            self.meter.bytes_out += pushed;
+            self.quota.charge(pushed);
             if self.out.len() > self.pubsub_limit {
                 return false;
             }
@@ -909,6 +1005,22 @@ impl Session {
         }
         self.unwatch_all();
     }
+}
+
+/// Commands a limited tenant may always run: the connection handshake (HELLO, AUTH, CLIENT
+/// SETINFO/SETNAME, which client libraries send on connect: a throttled tenant must still be
+/// able to connect, and AUTH must stay possible to switch to a token with room left), QUIT and
+/// RESET. They are metered but neither refused nor charged to the limits (a client reconnecting
+/// in a loop would otherwise keep its tenant in debt with handshakes alone).
+fn quota_exempt(args: &[Bytes]) -> bool {
+    ["auth", "hello", "client", "quit", "reset"]
+        .iter()
+        .any(|n| eq_ic(&args[0], n))
+}
+
+/// 1 when `reply` is the integer reply of a PUBLISH/SPUBLISH (the message was accepted).
+fn published(spec: &CommandSpec, reply: &[u8]) -> u64 {
+    (matches!(spec.name, "publish" | "spublish") && reply.first() == Some(&b':')) as u64
 }
 
 /// Redis 7's message for an unknown command, quoting the first arguments.

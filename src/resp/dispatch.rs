@@ -111,7 +111,7 @@ pub const ALL_KEYS: (i32, i32, i32) = (1, -1, 1);
 
 static TABLE: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
 
-fn families() -> [&'static [CommandSpec]; 9] {
+fn families() -> [&'static [CommandSpec]; 10] {
     use crate::resp::commands::*;
     [
         strings::COMMANDS,
@@ -123,6 +123,7 @@ fn families() -> [&'static [CommandSpec]; 9] {
         server::COMMANDS,
         connection::COMMANDS,
         pubsub::COMMANDS,
+        tenancy::COMMANDS,
     ]
 }
 

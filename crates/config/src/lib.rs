@@ -99,10 +99,21 @@
 //! | `http.max_subscriptions` | `10000` | most open HTTP subscriptions (SSE streams + waiting long polls); more get 429 |
 //! | `admin.enabled` | `true` | serve the admin endpoint (metrics, health, console) on `server.admin_port` |
 //! | `admin.max_tail_streams` | `64` | most concurrent console topic tails (SSE streams) on the admin port |
+//! | `quotas.cache_ops_per_sec` | `0` | operations per second allowed to each cache; 0 = unlimited (docs/metering.md) |
+//! | `quotas.cache_bytes_per_sec` | `0` | bytes: bytes in + out per second for each cache; 0 = unlimited |
+//! | `quotas.cache_volume_bytes` | `0` | bytes: bytes in + out per period for each cache; 0 = unlimited |
+//! | `quotas.token_ops_per_sec` | `0` | the same three limits for each token id |
+//! | `quotas.token_bytes_per_sec` | `0` | bytes: see above |
+//! | `quotas.token_volume_bytes` | `0` | bytes: see above |
+//! | `quotas.volume_period_secs` | `2592000` (30 days) | length of a data-volume period |
+//! | `quotas.caches.NAME.*`, `quotas.tokens.ID.*` | (defaults) | per-cache / per-token overrides of `ops_per_sec`, `bytes_per_sec`, `volume_bytes` (TOML only) |
+//! | `metering.max_tracked_keys` | `10000` | distinct (token, cache) pairs metered on their own; the rest add up under `other` |
+//! | `metering.retire_interval_secs` | `300` | how often figures of deleted caches are dropped |
 //!
 //! All integers must be greater than zero except the ports, `shutdown_grace_ms`,
-//! `shards` and `idle_timeout_secs`. List keys (`http.cors_allowed_origins`) are TOML
-//! arrays in the file and comma-separated in `FERRITE_*` variables.
+//! `shards`, `idle_timeout_secs` and the `quotas.*` limits (0 = unlimited). List keys
+//! (`http.cors_allowed_origins`) are TOML arrays in the file and comma-separated in `FERRITE_*`
+//! variables.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -112,6 +123,9 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
+
+mod quotas;
+pub use quotas::*;
 
 // ---------------------------------------------------------------------------
 // Defaults
@@ -271,7 +285,7 @@ pub enum ConfigError {
     /// A `FERRITE_*` variable that is neither a config key nor allowlisted.
     #[error(
         "unknown environment variable {var}: no such config key (expected FERRITE_<SECTION>_<KEY>, \
-         e.g. FERRITE_SERVER_RESP_PORT; sections: server, memory, limits, topics, expiry)"
+         e.g. FERRITE_SERVER_RESP_PORT; sections: server, memory, limits, topics, expiry, grpc, http, admin, quotas, metering)"
     )]
     UnknownEnv {
         /// The variable's name.
@@ -383,6 +397,11 @@ mod byte_size {
         }
         d.deserialize_any(V)
     }
+
+    /// The same for an optional key (override tables): present = `Some`.
+    pub fn deserialize_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        deserialize(d).map(Some)
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -451,6 +470,10 @@ pub struct Config {
     pub http: HttpConfig,
     /// `[admin]`: the admin endpoint (metrics, health, stats, web console).
     pub admin: AdminConfig,
+    /// `[quotas]`: per-cache and per-token rate limits and data-volume quotas (quotas.rs).
+    pub quotas: QuotasConfig,
+    /// `[metering]`: per-tenant usage metering (quotas.rs).
+    pub metering: MeteringConfig,
 }
 
 /// `[server]` section.
@@ -1038,6 +1061,8 @@ impl Config {
             e.active_expire_interval_ms,
         )?;
         positive("expiry.active_expire_budget", e.active_expire_budget as u64)?;
+        self.quotas.validate()?;
+        self.metering.validate()?;
 
         // TOML integers are signed 64-bit; keep every value printable.
         let big = [

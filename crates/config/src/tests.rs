@@ -641,3 +641,59 @@ fn http_section_from_file_and_env() {
         .to_string()
         .contains("http.long_poll_max_wait_ms"));
 }
+
+#[test]
+fn quotas_defaults_are_unlimited_and_overrides_inherit() {
+    let c = Config::default();
+    assert!(!c.quotas.any_limit());
+    let c = Config::from_toml_str(
+        r#"
+[quotas]
+cache_ops_per_sec = 100
+token_bytes_per_sec = "1mb"
+volume_period_secs = 60
+[quotas.caches.hot]
+ops_per_sec = 5
+volume_bytes = "2kb"
+"#,
+    )
+    .unwrap();
+    c.validate().unwrap();
+    assert!(c.quotas.any_limit());
+    assert_eq!(c.quotas.for_cache("other").ops_per_sec, 100);
+    let hot = c.quotas.for_cache("hot");
+    assert_eq!(
+        (hot.ops_per_sec, hot.bytes_per_sec, hot.volume_bytes),
+        (5, 0, 2048)
+    );
+    assert_eq!(c.quotas.for_token("anonymous").bytes_per_sec, 1024 * 1024);
+    // --print-config output parses back to the same configuration.
+    assert_eq!(Config::from_toml_str(&c.to_toml()).unwrap(), c);
+}
+
+#[test]
+fn quotas_env_and_validation() {
+    let c = Config::load_from(
+        &ServeArgs::default(),
+        env(&[
+            ("FERRITE_QUOTAS_TOKEN_OPS_PER_SEC", "7"),
+            ("FERRITE_METERING_MAX_TRACKED_KEYS", "3"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.quotas.token_ops_per_sec, 7);
+    assert_eq!(c.metering.max_tracked_keys, 3);
+    let bad = Config::from_toml_str("[quotas]\nvolume_period_secs = 0\n").unwrap();
+    assert!(bad
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("quotas.volume_period_secs"));
+    let bad = Config::from_toml_str("[metering]\nmax_tracked_keys = 0\n").unwrap();
+    assert!(bad
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("metering.max_tracked_keys"));
+    assert!(Config::from_toml_str("[quotas.caches.x]\nops = 1\n").is_err());
+}

@@ -7,4 +7,5 @@ pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod strings;
+pub mod tenancy;
 pub mod zsets;
