@@ -50,7 +50,12 @@ async fn metering(srv: &TestServer) -> BTreeMap<(String, String), Fig> {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("bulk reply expected, got {header}"));
     let body = c.read_n(len + 2).await;
-    let v: Value = serde_json::from_slice(&body[..len]).unwrap();
+    parse_metering_json(&body[..len])
+}
+
+/// The billing-export JSON (`FERRITE.METERING JSON` and the admin port's `/metering`).
+fn parse_metering_json(body: &[u8]) -> BTreeMap<(String, String), Fig> {
+    let v: Value = serde_json::from_slice(body).unwrap();
     v["tenants"]
         .as_array()
         .unwrap()
@@ -269,6 +274,23 @@ async fn scripted_workload_figures_add_up_exactly() {
 
     // Reading the figures is not metered: reading again gives the same numbers.
     assert_eq!(metering(&srv).await, figures);
+
+    // The admin port serves the same figures: JSON for billing exports, and the Prometheus
+    // lines inside /metrics.
+    let admin = format!("http://{}", srv.running.admin_addr.expect("admin enabled"));
+    let body = reqwest::get(format!("{admin}/metering")).await.unwrap();
+    assert_eq!(body.status(), 200);
+    assert_eq!(parse_metering_json(&body.bytes().await.unwrap()), figures);
+    let scrape = reqwest::get(format!("{admin}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(scrape.contains(&format!(
+        "ferrite_tenant_operations_total{{token=\"anonymous\",cache=\"default\"}} {}\n",
+        resp.ops
+    )));
 
     // The other renderings carry the same numbers.
     let mut raw = RawConn::connect(srv.addr).await;

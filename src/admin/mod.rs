@@ -144,6 +144,7 @@ fn router(state: AdminState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/stats", get(stats))
+        .route("/metering", get(metering))
         .merge(console::routes(&state))
         .fallback(not_found)
         .with_state(state)
@@ -151,7 +152,11 @@ fn router(state: AdminState) -> Router {
 
 /// Prometheus text exposition format 0.0.4.
 async fn metrics(axum::extract::State(st): axum::extract::State<AdminState>) -> Response {
-    let body = prometheus::render(&st.shared);
+    let mut body = prometheus::render(&st.shared);
+    // Per-tenant usage (token id x cache; bounded by `metering.max_tracked_keys`).
+    body.push_str(&crate::service::metering::render_prometheus(
+        &st.shared.metering.snapshot(),
+    ));
     (
         [(
             header::CONTENT_TYPE,
@@ -176,6 +181,12 @@ async fn readyz(axum::extract::State(st): axum::extract::State<AdminState>) -> R
         return json_status(StatusCode::SERVICE_UNAVAILABLE, "starting");
     }
     json_status(StatusCode::OK, "ready")
+}
+
+/// Per-tenant usage as JSON, for billing exports (docs/metering.md).
+async fn metering(axum::extract::State(st): axum::extract::State<AdminState>) -> Response {
+    let body = crate::service::metering::render_json(&st.shared.metering.snapshot());
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn stats(axum::extract::State(st): axum::extract::State<AdminState>) -> Response {
