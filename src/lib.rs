@@ -4,10 +4,12 @@
 //! (`ferrite-storage`, `ferrite-topics`) and know nothing of sockets or protocols. See
 //! ARCHITECTURE.md for the whole picture.
 
+pub mod authz;
 pub mod grpc;
 pub mod resp;
 pub mod server;
 pub mod shared;
+pub mod token_cli;
 
 /// The Redis version Ferrite reports (INFO, HELLO): the command semantics it follows.
 pub const REDIS_COMPAT_VERSION: &str = "7.2.0";

@@ -19,12 +19,19 @@ struct Cli {
 enum Command {
     /// Run the server (the default when no subcommand is given).
     Serve(ServeArgs),
+    /// Mint or revoke auth tokens with the server's key file (docs/auth.md).
+    #[command(subcommand)]
+    Token(ferrite::token_cli::TokenCommand),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Serve(a)) => a,
+        Some(Command::Token(t)) => {
+            println!("{}", ferrite::token_cli::run(t)?);
+            return Ok(());
+        }
         None => ServeArgs::default(),
     };
     let config = Config::load(&args)?;

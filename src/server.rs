@@ -75,6 +75,7 @@ pub fn grpc_limits(g: &ferrite_config::GrpcConfig) -> crate::grpc::GrpcLimits {
 impl Running {
     /// Bind every listener and start serving. Port 0 picks a free port (see `resp_addr`).
     pub async fn start(config: Config) -> anyhow::Result<Running> {
+        let auth = crate::authz::Auth::from_config(&config)?;
         let store = Store::new(store_config(&config), Arc::new(SystemClock));
         let (shutdown_tx, _) = watch::channel(false);
         let bind = format!("{}:{}", config.server.bind, config.server.resp_port);
@@ -97,6 +98,7 @@ impl Running {
             run_id: format!("{:040x}", rand::random::<u128>()),
             shutdown: shutdown_tx,
             resp_addr: RwLock::new(Some(resp_addr)),
+            auth,
         });
         tracing::info!(%resp_addr, "RESP listener bound");
         tracing::info!(%grpc_addr, "gRPC (Momento) listener bound");
@@ -105,6 +107,9 @@ impl Running {
         tasks.spawn(accept_loop(shared.clone(), listener));
         tasks.spawn(active_expiry(shared.clone()));
         tasks.spawn(sweep_topics(shared.clone()));
+        if shared.auth.enforcing() {
+            tasks.spawn(reload_revocations(shared.clone()));
+        }
         let grpc_task = tokio::spawn(crate::grpc::serve(
             shared.clone(),
             grpc_listener,
@@ -233,5 +238,14 @@ async fn sweep_topics(shared: Arc<Shared>) {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         shared.topics.sweep_idle();
+    }
+}
+
+/// Revocations appended to the revocation file by another process (`ferrite token revoke`)
+/// take effect within a second; `FERRITE.REVOKE` takes effect at once.
+async fn reload_revocations(shared: Arc<Shared>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        shared.auth.reload_revocations();
     }
 }

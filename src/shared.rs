@@ -56,6 +56,8 @@ pub struct Shared {
     /// Flipped to true to ask the whole server to shut down (SIGTERM, SHUTDOWN).
     pub shutdown: watch::Sender<bool>,
     pub resp_addr: RwLock<Option<std::net::SocketAddr>>,
+    /// Auth mode, token verification, revocations (src/authz.rs).
+    pub auth: crate::authz::Auth,
 }
 
 impl Shared {

@@ -15,6 +15,7 @@
 //! a write. Limits are [`GrpcLimits`] (Momento's defaults). See docs/grpc.md.
 
 pub mod auth;
+pub mod authz;
 pub mod collections;
 pub mod control;
 pub mod errors;
@@ -210,7 +211,9 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener, limits: GrpcLimit
     use momento_protos::control_client::scs_control_server::ScsControlServer;
     use momento_protos::token::token_server::TokenServer;
 
-    auth::log_development_mode(listener.local_addr().ok());
+    if !shared.auth.enforcing() {
+        auth::log_development_mode(listener.local_addr().ok());
+    }
     let state = GrpcState::new(shared.clone(), limits.clone());
     let max = limits.max_message_bytes;
     let scs = ScsServer::new(scs::CacheService::new(state.clone()))
@@ -251,7 +254,9 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener, limits: GrpcLimit
         .http2_adaptive_window(Some(false))
         .initial_connection_window_size(Some(CONNECTION_WINDOW))
         .initial_stream_window_size(Some(STREAM_WINDOW))
-        .layer(tonic::service::InterceptorLayer::new(auth::authorize))
+        .layer(tonic::service::InterceptorLayer::new(authz::interceptor(
+            shared.clone(),
+        )))
         .add_service(scs)
         .add_service(pubsub)
         .add_service(control)

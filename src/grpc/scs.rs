@@ -7,7 +7,7 @@ use momento_protos::cache_client::scs_server::Scs;
 use momento_protos::cache_client::*;
 use tonic::{Request, Response, Status};
 
-use super::{collections, scalars, GrpcState};
+use super::{authz, collections, scalars, GrpcState};
 
 pub struct CacheService {
     state: Arc<GrpcState>,
@@ -22,7 +22,7 @@ impl CacheService {
 /// One unary RPC: `cache` header -> handler(state, cache, body) -> Response.
 macro_rules! unary {
     ($self:ident, $req:ident, $module:ident :: $f:ident) => {{
-        let cache = $self.state.cache_from_header($req.metadata())?;
+        let cache = authz::authorized_cache(&$self.state, &$req)?;
         $module::$f(&$self.state, &cache, $req.into_inner()).map(Response::new)
     }};
 }
@@ -39,7 +39,7 @@ impl Scs for CacheService {
         &self,
         request: Request<GetBatchRequest>,
     ) -> Result<Response<Self::GetBatchStream>, Status> {
-        let cache = self.state.cache_from_header(request.metadata())?;
+        let cache = authz::authorized_cache(&self.state, &request)?;
         let items = scalars::get_batch(&self.state, &cache, request.into_inner())?;
         Ok(Response::new(tokio_stream::iter(
             items.into_iter().map(Ok).collect::<Vec<_>>(),
@@ -50,7 +50,7 @@ impl Scs for CacheService {
         &self,
         request: Request<SetBatchRequest>,
     ) -> Result<Response<Self::SetBatchStream>, Status> {
-        let cache = self.state.cache_from_header(request.metadata())?;
+        let cache = authz::authorized_cache(&self.state, &request)?;
         let items = scalars::set_batch(&self.state, &cache, request.into_inner())?;
         Ok(Response::new(tokio_stream::iter(
             items.into_iter().map(Ok).collect::<Vec<_>>(),

@@ -27,8 +27,9 @@ use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::{auth, errors, GrpcState};
+use super::{auth, authz, errors, GrpcState};
 use crate::shared::Shared;
+use ferrite_auth::{Principal, TopicAccess};
 
 /// Events taken from the engine per drain.
 const DRAIN_BATCH: usize = 64;
@@ -99,9 +100,22 @@ impl Pubsub for PubsubService {
     type SubscribeStream = ReceiverStream<Result<SubscriptionItem, Status>>;
 
     async fn publish(&self, request: Request<PublishRequest>) -> Result<Response<Empty>, Status> {
-        let publisher = auth::publisher_id(request.metadata());
+        let principal = authz::principal(&request)?;
+        let publisher = if self.state.shared.auth.enforcing() {
+            // Token mode: the token id of the verified token is the publisher id.
+            Some(principal.token_id().clone())
+        } else {
+            auth::publisher_id(request.metadata())
+        };
         let req = request.into_inner();
         self.check_topic(&req.topic)?;
+        crate::authz::check_topic(
+            &principal,
+            &req.cache_name,
+            req.topic.as_bytes(),
+            TopicAccess::Publish,
+        )
+        .map_err(authz::denied)?;
         self.state.cache_named(&req.cache_name)?;
         let (payload, kind) = match req.value.and_then(|v| v.kind) {
             Some(topic_value::Kind::Text(s)) => (Bytes::from(s), MessageKind::Text),
@@ -133,8 +147,16 @@ impl Pubsub for PubsubService {
         &self,
         request: Request<SubscriptionRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let principal = authz::principal(&request)?;
         let req = request.into_inner();
         self.check_topic(&req.topic)?;
+        crate::authz::check_topic(
+            &principal,
+            &req.cache_name,
+            req.topic.as_bytes(),
+            TopicAccess::Subscribe,
+        )
+        .map_err(authz::denied)?;
         self.state.cache_named(&req.cache_name)?;
         let shared = &self.state.shared;
         let mut sub = shared.topics.subscriber();
@@ -158,7 +180,14 @@ impl Pubsub for PubsubService {
             .config()
             .heartbeat_interval
             .max(Duration::from_millis(100));
-        tokio::spawn(pump(shared.clone(), sub, tx, interval, req.cache_name));
+        tokio::spawn(pump(
+            shared.clone(),
+            sub,
+            tx,
+            interval,
+            req.cache_name,
+            principal,
+        ));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 }
@@ -171,6 +200,7 @@ async fn pump(
     tx: mpsc::Sender<Result<SubscriptionItem, Status>>,
     interval: Duration,
     cache_name: String,
+    principal: Principal,
 ) {
     let waiter = sub.waiter();
     let mut shutdown = shared.shutdown.subscribe();
@@ -197,6 +227,11 @@ async fn pump(
                 }
             }
             continue;
+        }
+        // A token revoked (or expired) while subscribed stops receiving at once.
+        if let Err(e) = shared.auth.check(&principal) {
+            let _ = tx.send(Err(authz::unauthenticated(e))).await;
+            return;
         }
         for ev in &events {
             let out = match ev {
