@@ -929,3 +929,17 @@ async fn cli_tokens_work_on_both_protocols_and_revoke() {
         Some("NOAUTH")
     );
 }
+
+#[tokio::test]
+async fn public_bind_requires_tokens() {
+    // like Redis's protected mode: no key file on a public bind = no start
+    let mut cfg = test_config();
+    cfg.server.bind = "0.0.0.0".into();
+    let err = ferrite::server::Running::start(cfg.clone())
+        .await
+        .err()
+        .expect("refuses to start without auth on a public bind");
+    assert!(err.to_string().contains("--token-key"), "{err}");
+    cfg.auth.mode = AuthMode::None;
+    assert!(ferrite::server::Running::start(cfg).await.is_err());
+}

@@ -214,6 +214,8 @@ pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<
                 s.retry_blocked();
             }
             _ = async { waiter.as_ref().expect("guarded").wait().await }, if waiter.is_some() && !s.closing => {
+                // A subscriber may send no commands for hours: read the clock for the expiry check.
+                s.now = shared.store.now_ms();
                 if !s.still_authenticated() {
                     // A revoked or expired token stops receiving at once.
                     tracing::info!(client = info.id, "closing subscriber: its token expired or was revoked");
