@@ -943,3 +943,148 @@ async fn public_bind_requires_tokens() {
     cfg.auth.mode = AuthMode::None;
     assert!(ferrite::server::Running::start(cfg).await.is_err());
 }
+
+#[tokio::test]
+async fn resp_multi_key_transactions_expiry_and_revoked_subscribers() {
+    let s = start().await;
+    let prefix = s.mint(
+        "prefixed",
+        caches(vec![cache_grant(
+            CacheRole::ReadWrite,
+            Some(APP),
+            Selector::Prefix("user:1:".into()),
+        )]),
+    );
+    let mut con = s.resp().await;
+    assert_eq!(resp_code(&mut con, &["AUTH", APP, &prefix]).await, None);
+    // every key of a multi-key command is checked
+    assert_eq!(
+        resp_code(&mut con, &["MSET", "user:1:a", "1", "user:1:b", "2"]).await,
+        None
+    );
+    assert_eq!(
+        resp_code(&mut con, &["MSET", "user:1:a", "1", "other", "2"])
+            .await
+            .as_deref(),
+        Some("NOPERM")
+    );
+    assert_eq!(
+        resp_code(&mut con, &["MGET", "user:1:a", "other"])
+            .await
+            .as_deref(),
+        Some("NOPERM")
+    );
+    assert_eq!(
+        resp_code(&mut con, &["RENAME", "user:1:a", "other"])
+            .await
+            .as_deref(),
+        Some("NOPERM")
+    );
+    assert_eq!(
+        resp_code(&mut con, &["WATCH", "other"]).await.as_deref(),
+        Some("NOPERM")
+    );
+    assert_eq!(
+        resp_code(&mut con, &["DBSIZE"]).await.as_deref(),
+        Some("NOPERM")
+    );
+    assert_eq!(
+        resp_code(&mut con, &["FLUSHALL"]).await.as_deref(),
+        Some("NOPERM")
+    );
+    assert_eq!(
+        resp_code(&mut con, &["INFO"]).await.as_deref(),
+        Some("NOPERM")
+    );
+    assert_eq!(
+        resp_code(&mut con, &["CLIENT", "LIST"]).await.as_deref(),
+        Some("NOPERM")
+    );
+    assert_eq!(resp_code(&mut con, &["CLIENT", "ID"]).await, None);
+    assert_eq!(resp_code(&mut con, &["PING"]).await, None);
+    // a refused command inside MULTI aborts the transaction, and nothing of it runs
+    let mut raw = s.srv.raw().await;
+    raw.cmd(&["AUTH", APP, &prefix]).await;
+    raw.expect(b"+OK\r\n").await;
+    raw.cmd(&["MULTI"]).await;
+    raw.expect(b"+OK\r\n").await;
+    raw.cmd(&["SET", "user:1:t", "x"]).await;
+    raw.expect(b"+QUEUED\r\n").await;
+    raw.cmd(&["SET", "other", "x"]).await;
+    let line = raw.read_n(7).await;
+    assert_eq!(&line, b"-NOPERM");
+    raw.cmd(&["EXEC"]).await;
+    let mut seen = Vec::new();
+    while !seen.ends_with(b"-EXECABORT") {
+        let b = raw.read_n(1).await;
+        assert!(
+            !b.is_empty() && seen.len() < 4096,
+            "no EXECABORT in {:?}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend(b);
+    }
+    assert_eq!(resp_code(&mut con, &["EXISTS", "user:1:t"]).await, None);
+    let n: i64 = redis::cmd("EXISTS")
+        .arg("user:1:t")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+
+    // a token that expires while the connection is open: the next command gets NOAUTH
+    let now = ferrite_auth::now_secs();
+    let short = s.auth.sign_claims(&Claims {
+        jti: "short".into(),
+        iat: now,
+        exp: now + 1,
+        t: "g".into(),
+        p: Permissions::SuperUser,
+    });
+    let mut c2 = s.resp().await;
+    assert_eq!(resp_code(&mut c2, &["AUTH", &short]).await, None);
+    while ferrite_auth::now_secs() <= now + 1 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        resp_code(&mut c2, &["GET", "k"]).await.as_deref(),
+        Some("NOAUTH")
+    );
+
+    // a RESP subscriber whose token is revoked is disconnected at its next message
+    let listener = s.mint(
+        "resp-listener",
+        topics(vec![topic_grant(
+            TopicRole::SubscribeOnly,
+            Some(APP),
+            Selector::All,
+        )]),
+    );
+    let mut sub = s.srv.raw().await;
+    sub.cmd(&["AUTH", APP, &listener]).await;
+    sub.expect(b"+OK\r\n").await;
+    sub.cmd(&["SUBSCRIBE", "news"]).await;
+    sub.expect(b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n")
+        .await;
+    let su = s.mint("root", Permissions::SuperUser);
+    let mut admin = s.resp().await;
+    assert_eq!(resp_code(&mut admin, &["AUTH", APP, &su]).await, None);
+    assert_eq!(
+        resp_code(&mut admin, &["PUBLISH", "news", "first"]).await,
+        None
+    );
+    sub.expect(b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nfirst\r\n")
+        .await;
+    assert_eq!(
+        resp_code(&mut admin, &["FERRITE.REVOKE", "resp-listener"]).await,
+        None
+    );
+    assert_eq!(
+        resp_code(&mut admin, &["PUBLISH", "news", "second"]).await,
+        None
+    );
+    assert!(
+        sub.is_closed().await,
+        "the revoked subscriber is disconnected"
+    );
+}
