@@ -105,13 +105,11 @@ const SCOPE_FLAGS: &[(&str, &str, &str)] = &[
 impl FromArgMatches for ScopeArgs {
     fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
         let mut v: Vec<(usize, &'static str, String)> = Vec::new();
-        for (id, value_name, _) in SCOPE_FLAGS {
+        for (id, _, _) in SCOPE_FLAGS {
             let Some(idx) = m.indices_of(id) else {
                 continue;
             };
-            if value_name.is_empty() {
-                v.extend(idx.map(|i| (i, *id, "*".to_string())));
-            } else if let Some(vals) = m.get_many::<String>(id) {
+            if let Some(vals) = m.get_many::<String>(id) {
                 v.extend(idx.zip(vals).map(|(i, val)| (i, *id, val.clone())));
             }
         }
@@ -131,7 +129,10 @@ impl Args for ScopeArgs {
         SCOPE_FLAGS.iter().fold(cmd, |c, (id, value_name, help)| {
             let arg = Arg::new(*id).long(*id).help(*help);
             c.arg(if value_name.is_empty() {
-                arg.num_args(0).action(ArgAction::Append)
+                // A flag without value: store "*" (all caches) so it keeps its place in the order.
+                arg.num_args(0)
+                    .default_missing_value("*")
+                    .action(ArgAction::Append)
             } else {
                 arg.value_name(*value_name).action(ArgAction::Append)
             })
@@ -294,6 +295,53 @@ mod tests {
         ScopeArgs {
             items: items.iter().map(|(f, v)| (*f, v.to_string())).collect(),
         }
+    }
+
+    #[test]
+    fn scope_flags_keep_their_order() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(subcommand)]
+            cmd: TokenCommand,
+        }
+        let cli = Cli::try_parse_from([
+            "ferrite",
+            "create",
+            "--token-key",
+            "k",
+            "--expires",
+            "1h",
+            "--all-caches",
+            "--role",
+            "read-only",
+            "--cache",
+            "app",
+            "--role",
+            "write-only",
+            "--key",
+            "log",
+        ])
+        .unwrap();
+        let TokenCommand::Create(a) = cli.cmd else {
+            panic!()
+        };
+        let got: Vec<(&str, &str)> = a
+            .scopes
+            .items
+            .iter()
+            .map(|(f, v)| (*f, v.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("all-caches", "*"),
+                ("role", "read-only"),
+                ("cache", "app"),
+                ("role", "write-only"),
+                ("key", "log")
+            ]
+        );
     }
 
     #[test]
