@@ -172,6 +172,22 @@ mod tests {
     }
 
     #[test]
+    fn unsigned_and_other_algorithms_are_refused() {
+        let key = [7u8; 32];
+        let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let payload = e.encode(serde_json::to_vec(&claims()).unwrap());
+        for header in [
+            r#"{"alg":"none","typ":"JWT"}"#,
+            r#"{"alg":"HS512","typ":"JWT"}"#,
+        ] {
+            let forged = format!("{}.{payload}.", e.encode(header));
+            assert!(verify_signature(&key, &forged).is_err(), "{header}");
+            let forged = format!("{}.{payload}.c2ln", e.encode(header));
+            assert!(verify_signature(&key, &forged).is_err(), "{header}");
+        }
+    }
+
+    #[test]
     fn tampered_payload_is_refused() {
         let key = [7u8; 32];
         let jwt = sign(&key, &claims());
