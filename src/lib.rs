@@ -5,6 +5,7 @@
 //! ARCHITECTURE.md for the whole picture.
 
 pub mod admin;
+pub mod authz;
 pub mod cli;
 pub mod grpc;
 pub mod http;
@@ -13,6 +14,7 @@ pub mod resp;
 pub mod server;
 pub mod service;
 pub mod shared;
+pub mod token_cli;
 
 /// The Redis version Ferrite reports (INFO, HELLO): the command semantics it follows.
 pub const REDIS_COMPAT_VERSION: &str = "7.2.0";

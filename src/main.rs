@@ -23,6 +23,9 @@ enum Command {
     /// Client commands against a running server's gRPC API (src/cli).
     #[command(flatten)]
     Client(ferrite::cli::ClientCommand),
+    /// Mint or revoke auth tokens with the server's key file (docs/auth.md).
+    #[command(subcommand)]
+    Token(ferrite::token_cli::TokenCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -30,6 +33,10 @@ fn main() -> anyhow::Result<()> {
     let args = match cli.command {
         Some(Command::Serve(a)) => a,
         Some(Command::Client(c)) => std::process::exit(ferrite::cli::run(c)),
+        Some(Command::Token(t)) => {
+            println!("{}", ferrite::token_cli::run(t)?);
+            return Ok(());
+        }
         None => ServeArgs::default(),
     };
     let config = Config::load(&args)?;

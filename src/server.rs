@@ -83,6 +83,7 @@ pub fn grpc_limits(g: &ferrite_config::GrpcConfig) -> crate::grpc::GrpcLimits {
 impl Running {
     /// Bind every listener and start serving. Port 0 picks a free port (see `resp_addr`).
     pub async fn start(config: Config) -> anyhow::Result<Running> {
+        let auth = crate::authz::Auth::from_config(&config)?;
         let store = Store::new(store_config(&config), Arc::new(SystemClock));
         let (shutdown_tx, _) = watch::channel(false);
         let bind = format!("{}:{}", config.server.bind, config.server.resp_port);
@@ -111,6 +112,7 @@ impl Running {
             resp_addr: RwLock::new(Some(resp_addr)),
             metering,
             quotas,
+            auth,
         });
         tracing::info!(%resp_addr, "RESP listener bound");
         tracing::info!(%grpc_addr, "gRPC (Momento) listener bound");
@@ -121,6 +123,9 @@ impl Running {
         tasks.spawn(active_expiry(shared.clone()));
         tasks.spawn(sweep_topics(shared.clone()));
         tasks.spawn(retire_tenants(shared.clone()));
+        if shared.auth.enforcing() {
+            tasks.spawn(reload_revocations(shared.clone()));
+        }
         let grpc_task = tokio::spawn(crate::grpc::serve(
             shared.clone(),
             grpc_listener,
@@ -312,5 +317,14 @@ async fn retire_tenants(shared: Arc<Shared>) {
         shared
             .quotas
             .retire(|name| store.cache(name).is_some(), |_| true);
+    }
+}
+
+/// Revocations appended to the revocation file by another process (`ferrite token revoke`)
+/// take effect within a second; `FERRITE.REVOKE` takes effect at once.
+async fn reload_revocations(shared: Arc<Shared>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        shared.auth.reload_revocations();
     }
 }

@@ -60,6 +60,8 @@ pub struct Shared {
     pub metering: crate::service::Metering,
     /// Per-cache and per-token limits (service/quota.rs).
     pub quotas: crate::service::Quotas,
+    /// Auth mode, token verification, revocations (src/authz.rs).
+    pub auth: crate::authz::Auth,
 }
 
 impl Shared {

@@ -1,9 +1,16 @@
-//! Authentication (development mode), `token.Token` and the hand-defined `cache_client.Ping`.
+//! `token.Token/GenerateDisposableToken`, the development-mode helpers, and the hand-defined
+//! `cache_client.Ping`.
 //!
-//! Until the tenancy issue lands the gRPC front end runs in an explicit **development auth mode**:
-//! every call is accepted whatever its `authorization` header says, including the empty token that
-//! the SDKs' "Momento local" providers send. The start-up log says so loudly. `authorize` is the
-//! single place a real check will plug in.
+//! Auth mode `token` (docs/auth.md): GenerateDisposableToken is for super-users only (the caller
+//! is the `auth_token` body field, which the JS SDK sends instead of a header, or else the
+//! `authorization` header); it requires an expiry of at most `auth.max_token_ttl_secs` and a
+//! valid, non-super-user permission set, and mints a signed token whose id becomes the
+//! `publisher_id` of what it publishes. Header checks on every call are `authz.rs`'s.
+//!
+//! Auth mode `none` (development, loopback only by default): every call is accepted, including
+//! the empty token that the SDKs' "Momento local" providers send, and GenerateDisposableToken
+//! hands out unsigned `ferrite-dev.<hex token_id>.<random>` keys whose token id still becomes the
+//! `publisher_id`. The start-up log says so loudly.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,12 +36,6 @@ pub fn log_development_mode(addr: Option<SocketAddr>) {
         "gRPC (Momento) API in DEVELOPMENT AUTH MODE: every token is accepted, including the empty one; \
          do not expose this port to untrusted networks"
     );
-}
-
-/// The auth interceptor: development mode accepts every request.
-#[allow(clippy::result_large_err)]
-pub fn authorize(req: Request<()>) -> Result<Request<()>, Status> {
-    Ok(req)
 }
 
 /// `publisher_id` for a publish: the token id embedded in a key we minted, empty otherwise.
@@ -78,6 +79,9 @@ impl Token for TokenService {
         request: Request<GenerateDisposableTokenRequest>,
     ) -> Result<Response<GenerateDisposableTokenResponse>, Status> {
         let local = request.local_addr();
+        if let Some(a) = self.state.shared.auth.authenticator().cloned() {
+            return self.generate_signed(&a, request, local);
+        }
         let req = request.into_inner();
         // Development mode: `auth_token` (the body field the SDKs authenticate this call with) is
         // not checked.
@@ -114,6 +118,157 @@ impl Token for TokenService {
             valid_until: now_s + u64::from(expires.valid_for_seconds),
         }))
     }
+}
+
+impl TokenService {
+    /// Token mode: see the module docs.
+    #[allow(clippy::result_large_err)]
+    fn generate_signed(
+        &self,
+        a: &ferrite_auth::Authenticator,
+        request: Request<GenerateDisposableTokenRequest>,
+        local: Option<SocketAddr>,
+    ) -> Result<Response<GenerateDisposableTokenResponse>, Status> {
+        let caller = if request.get_ref().auth_token.trim().is_empty() {
+            super::authz::principal(&request)?
+        } else {
+            self.state
+                .shared
+                .auth
+                .authenticate(&request.get_ref().auth_token)
+                .map_err(super::authz::unauthenticated)?
+        };
+        crate::authz::check_super_user(&caller, "GenerateDisposableToken")
+            .map_err(super::authz::denied)?;
+        let req = request.into_inner();
+        let Some(expires) = req.expires else {
+            return Err(Status::invalid_argument(
+                "expires is required: disposable tokens must expire",
+            ));
+        };
+        let max = self.state.shared.auth.max_token_ttl_secs;
+        let ttl = u64::from(expires.valid_for_seconds);
+        if ttl == 0 || ttl > max {
+            return Err(Status::invalid_argument(format!(
+                "expires.valid_for_seconds must be between 1 and {max}"
+            )));
+        }
+        let perms = permissions_from_proto(req.permissions).map_err(Status::invalid_argument)?;
+        if req.token_id.len() > MAX_TOKEN_ID {
+            return Err(Status::invalid_argument(format!(
+                "token_id is longer than {MAX_TOKEN_ID} characters"
+            )));
+        }
+        let token_id = (!req.token_id.is_empty()).then_some(req.token_id);
+        let (api_key, claims) = a
+            .issue(perms, ttl, token_id, ferrite_auth::now_secs())
+            .map_err(Status::invalid_argument)?;
+        let endpoint = local
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| "localhost".into());
+        Ok(Response::new(GenerateDisposableTokenResponse {
+            api_key,
+            endpoint,
+            valid_until: claims.exp,
+        }))
+    }
+}
+
+/// Momento's permission messages → ours. Super-user, function permissions, missing or unknown
+/// roles and selectors, and non-UTF-8 key selectors are INVALID_ARGUMENT.
+pub fn permissions_from_proto(
+    p: Option<momento_protos::permission_messages::Permissions>,
+) -> Result<ferrite_auth::Permissions, String> {
+    use ferrite_auth::{CacheGrant, CacheRole, Selector, TopicGrant, TopicRole};
+    use momento_protos::permission_messages as pm;
+    use pm::permissions_type::{
+        cache_item_selector, cache_permissions, cache_selector, topic_permissions, topic_selector,
+    };
+    let kind = p.and_then(|p| p.kind).ok_or("permissions are required")?;
+    let list = match kind {
+        pm::permissions::Kind::SuperUser(_) => {
+            return Err("a disposable token cannot be a super-user".into())
+        }
+        pm::permissions::Kind::Explicit(e) => e.permissions,
+    };
+    let cache_of = |c: Option<String>| -> Result<Option<String>, String> {
+        match c {
+            None => Ok(None),
+            Some(n) if n.is_empty() => Err("cache name must not be empty".into()),
+            Some(n) => Ok(Some(n)),
+        }
+    };
+    let mut caches = Vec::new();
+    let mut topics = Vec::new();
+    for entry in list {
+        match entry.kind.ok_or("empty permission entry")? {
+            pm::permissions_type::Kind::CachePermissions(c) => {
+                let role = match pm::CacheRole::try_from(c.role) {
+                    Ok(pm::CacheRole::CacheReadWrite) => CacheRole::ReadWrite,
+                    Ok(pm::CacheRole::CacheReadOnly) => CacheRole::ReadOnly,
+                    Ok(pm::CacheRole::CacheWriteOnly) => CacheRole::WriteOnly,
+                    _ => return Err(format!("unknown or missing cache role {}", c.role)),
+                };
+                let cache = match c.cache.ok_or("cache permission without a cache selector")? {
+                    cache_permissions::Cache::AllCaches(_) => None,
+                    cache_permissions::Cache::CacheSelector(s) => match s.kind {
+                        Some(cache_selector::Kind::CacheName(n)) => Some(n),
+                        None => return Err("empty cache selector".into()),
+                    },
+                };
+                let utf8 = |b: Vec<u8>| {
+                    String::from_utf8(b).map_err(|_| "key selectors must be UTF-8".to_string())
+                };
+                let items = match c.cache_item {
+                    None | Some(cache_permissions::CacheItem::AllItems(_)) => Selector::All,
+                    Some(cache_permissions::CacheItem::ItemSelector(s)) => match s.kind {
+                        Some(cache_item_selector::Kind::Key(k)) => Selector::Exact(utf8(k)?),
+                        Some(cache_item_selector::Kind::KeyPrefix(k)) => Selector::Prefix(utf8(k)?),
+                        None => return Err("empty item selector".into()),
+                    },
+                };
+                caches.push(CacheGrant {
+                    role,
+                    cache: cache_of(cache)?,
+                    items,
+                });
+            }
+            pm::permissions_type::Kind::TopicPermissions(t) => {
+                let role = match pm::TopicRole::try_from(t.role) {
+                    Ok(pm::TopicRole::TopicReadWrite) => TopicRole::PublishSubscribe,
+                    Ok(pm::TopicRole::TopicReadOnly) => TopicRole::SubscribeOnly,
+                    Ok(pm::TopicRole::TopicWriteOnly) => TopicRole::PublishOnly,
+                    _ => return Err(format!("unknown or missing topic role {}", t.role)),
+                };
+                let cache = match t.cache.ok_or("topic permission without a cache selector")? {
+                    topic_permissions::Cache::AllCaches(_) => None,
+                    topic_permissions::Cache::CacheSelector(s) => match s.kind {
+                        Some(cache_selector::Kind::CacheName(n)) => Some(n),
+                        None => return Err("empty cache selector".into()),
+                    },
+                };
+                let sel = match t.topic {
+                    None | Some(topic_permissions::Topic::AllTopics(_)) => Selector::All,
+                    Some(topic_permissions::Topic::TopicSelector(s)) => match s.kind {
+                        Some(topic_selector::Kind::TopicName(n)) => Selector::Exact(n),
+                        Some(topic_selector::Kind::TopicNamePrefix(n)) => Selector::Prefix(n),
+                        None => return Err("empty topic selector".into()),
+                    },
+                };
+                topics.push(TopicGrant {
+                    role,
+                    cache: cache_of(cache)?,
+                    topics: sel,
+                });
+            }
+            pm::permissions_type::Kind::FunctionPermissions(_) => {
+                return Err("function permissions are not supported by Ferrite".into())
+            }
+        }
+    }
+    let perms = ferrite_auth::Permissions::Explicit { caches, topics };
+    perms.validate().map_err(|e| e.to_string())?;
+    Ok(perms)
 }
 
 /// `cache_client._PingRequest` (empty; `proto/cacheping.proto`).

@@ -58,6 +58,7 @@ impl ScsControl for ControlService {
         &self,
         request: Request<CreateCacheRequest>,
     ) -> Result<Response<CreateCacheResponse>, Status> {
+        super::authz::require_super_user(&request, "CreateCache")?;
         let name = request.into_inner().cache_name;
         self.check_name(&name)?;
         match self.state.shared.store.create_cache(&name) {
@@ -73,6 +74,7 @@ impl ScsControl for ControlService {
         &self,
         request: Request<DeleteCacheRequest>,
     ) -> Result<Response<DeleteCacheResponse>, Status> {
+        super::authz::require_super_user(&request, "DeleteCache")?;
         let name = request.into_inner().cache_name;
         self.check_name(&name)?;
         if name == DEFAULT_CACHE {
@@ -96,6 +98,7 @@ impl ScsControl for ControlService {
         &self,
         request: Request<ListCachesRequest>,
     ) -> Result<Response<ListCachesResponse>, Status> {
+        super::authz::require_super_user(&request, "ListCaches")?;
         let token = request.into_inner().next_token;
         let page = self.state.limits.list_caches_page_size.max(1);
         // `store.caches()` is ordered by name; the token is the last name of the previous page.
@@ -124,6 +127,7 @@ impl ScsControl for ControlService {
         &self,
         request: Request<FlushCacheRequest>,
     ) -> Result<Response<FlushCacheResponse>, Status> {
+        super::authz::require_super_user(&request, "FlushCache")?;
         let name = request.into_inner().cache_name;
         self.check_name(&name)?;
         let cache = self

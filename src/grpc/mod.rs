@@ -15,6 +15,7 @@
 //! a write. Limits are [`GrpcLimits`] (Momento's defaults). See docs/grpc.md.
 
 pub mod auth;
+pub mod authz;
 pub mod collections;
 pub mod control;
 pub mod errors;
@@ -106,9 +107,14 @@ impl GrpcState {
         Arc::new(Self { shared, limits })
     }
 
-    /// Who a call is metered and limited as. The auth seam: today every caller is the
-    /// development-mode token; with auth this becomes the id of the token in `authorization`.
-    pub fn tenant(&self, _md: &MetadataMap, cache: Arc<str>) -> MeterKey {
+    /// Who a call is metered and limited as: the id of the token the interceptor verified (in
+    /// auth mode `token`), or the development-mode `anonymous` tenant.
+    pub fn tenant<T>(&self, req: &tonic::Request<T>, cache: Arc<str>) -> MeterKey {
+        if self.shared.auth.enforcing() {
+            if let Some(p) = req.extensions().get::<ferrite_auth::Principal>() {
+                return MeterKey::new(p.token_id().clone(), cache);
+            }
+        }
         // A per-thread copy of the token id: cloning one process-wide `Arc` on every call would
         // be the shared atomic per operation the metering design avoids.
         thread_local! {
@@ -274,7 +280,9 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener, limits: GrpcLimit
     use momento_protos::control_client::scs_control_server::ScsControlServer;
     use momento_protos::token::token_server::TokenServer;
 
-    auth::log_development_mode(listener.local_addr().ok());
+    if !shared.auth.enforcing() {
+        auth::log_development_mode(listener.local_addr().ok());
+    }
     let state = GrpcState::new(shared.clone(), limits.clone());
     let max = limits.max_message_bytes;
     let scs = ScsServer::new(scs::CacheService::new(state.clone()))
@@ -317,7 +325,9 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener, limits: GrpcLimit
         .initial_stream_window_size(Some(STREAM_WINDOW))
         // Outermost: count and time every call, rejected ones included (see src/metrics.rs).
         .layer(crate::metrics::GrpcMetricsLayer)
-        .layer(tonic::service::InterceptorLayer::new(auth::authorize))
+        .layer(tonic::service::InterceptorLayer::new(authz::interceptor(
+            shared.clone(),
+        )))
         .add_service(scs)
         .add_service(pubsub)
         .add_service(control)

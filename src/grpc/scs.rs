@@ -7,7 +7,7 @@ use momento_protos::cache_client::scs_server::Scs;
 use momento_protos::cache_client::*;
 use tonic::{Request, Response, Status};
 
-use super::{collections, scalars, GrpcState};
+use super::{authz, collections, scalars, GrpcState};
 
 pub struct CacheService {
     state: Arc<GrpcState>,
@@ -24,8 +24,8 @@ impl CacheService {
 macro_rules! unary {
     ($self:ident, $req:ident, $module:ident :: $f:ident) => {{
         let state = &$self.state;
-        let cache = state.cache_from_header($req.metadata())?;
-        let tenant = state.tenant($req.metadata(), cache.name_arc().clone());
+        let cache = authz::authorized_cache(state, &$req)?;
+        let tenant = state.tenant(&$req, cache.name_arc().clone());
         state
             .metered(&tenant, $req.into_inner(), |body| {
                 $module::$f(state, &cache, body)
@@ -47,8 +47,8 @@ impl Scs for CacheService {
         request: Request<GetBatchRequest>,
     ) -> Result<Response<Self::GetBatchStream>, Status> {
         let state = &self.state;
-        let cache = state.cache_from_header(request.metadata())?;
-        let tenant = state.tenant(request.metadata(), cache.name_arc().clone());
+        let cache = authz::authorized_cache(state, &request)?;
+        let tenant = state.tenant(&request, cache.name_arc().clone());
         let items = state.metered_many(&tenant, request.into_inner(), 0, |body| {
             scalars::get_batch(state, &cache, body)
         })?;
@@ -62,8 +62,8 @@ impl Scs for CacheService {
         request: Request<SetBatchRequest>,
     ) -> Result<Response<Self::SetBatchStream>, Status> {
         let state = &self.state;
-        let cache = state.cache_from_header(request.metadata())?;
-        let tenant = state.tenant(request.metadata(), cache.name_arc().clone());
+        let cache = authz::authorized_cache(state, &request)?;
+        let tenant = state.tenant(&request, cache.name_arc().clone());
         let items = state.metered_many(&tenant, request.into_inner(), 0, |body| {
             scalars::set_batch(state, &cache, body)
         })?;

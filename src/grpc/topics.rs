@@ -27,9 +27,10 @@ use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::{auth, errors, GrpcState};
+use super::{auth, authz, errors, GrpcState};
 use crate::service::{Counters, MeterKey, QuotaHandle};
 use crate::shared::Shared;
+use ferrite_auth::{Principal, TopicAccess};
 
 /// Events taken from the engine per drain.
 const DRAIN_BATCH: usize = 64;
@@ -100,12 +101,27 @@ impl Pubsub for PubsubService {
     type SubscribeStream = ReceiverStream<Result<SubscriptionItem, Status>>;
 
     async fn publish(&self, request: Request<PublishRequest>) -> Result<Response<Empty>, Status> {
-        let publisher = auth::publisher_id(request.metadata());
-        let tenant_md = request.metadata().clone();
+        let principal = authz::principal(&request)?;
+        let publisher = if self.state.shared.auth.enforcing() {
+            // Token mode: the token id of the verified token is the publisher id.
+            Some(principal.token_id().clone())
+        } else {
+            auth::publisher_id(request.metadata())
+        };
+        {
+            let r = request.get_ref();
+            self.check_topic(&r.topic)?;
+            crate::authz::check_topic(
+                &principal,
+                &r.cache_name,
+                r.topic.as_bytes(),
+                TopicAccess::Publish,
+            )
+            .map_err(authz::denied)?;
+        }
+        let cache = self.state.cache_named(&request.get_ref().cache_name)?;
+        let tenant = self.state.tenant(&request, cache.name_arc().clone());
         let req = request.into_inner();
-        self.check_topic(&req.topic)?;
-        let cache = self.state.cache_named(&req.cache_name)?;
-        let tenant = self.state.tenant(&tenant_md, cache.name_arc().clone());
         self.state
             .metered_many(&tenant, req, 1, |req| self.publish_now(req, publisher))
             .map(|_| Response::new(Empty {}))
@@ -115,13 +131,23 @@ impl Pubsub for PubsubService {
         &self,
         request: Request<SubscriptionRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        let tenant_md = request.metadata().clone();
-        let req = request.into_inner();
-        self.check_topic(&req.topic)?;
-        let cache = self.state.cache_named(&req.cache_name)?;
+        let principal = authz::principal(&request)?;
+        {
+            let r = request.get_ref();
+            self.check_topic(&r.topic)?;
+            crate::authz::check_topic(
+                &principal,
+                &r.cache_name,
+                r.topic.as_bytes(),
+                TopicAccess::Subscribe,
+            )
+            .map_err(authz::denied)?;
+        }
+        let cache = self.state.cache_named(&request.get_ref().cache_name)?;
         // Opening a subscription is one operation (request bytes in); every message it then
         // delivers counts for the subscriber's tenant in `pump`.
-        let tenant = self.state.tenant(&tenant_md, cache.name_arc().clone());
+        let tenant = self.state.tenant(&request, cache.name_arc().clone());
+        let req = request.into_inner();
         let quota = self.state.admit(&tenant)?;
         let bytes_in = prost::Message::encoded_len(&req) as u64;
         self.state
@@ -159,6 +185,7 @@ impl Pubsub for PubsubService {
             interval,
             req.cache_name,
             meter,
+            principal,
         ));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
@@ -213,6 +240,7 @@ async fn pump(
     interval: Duration,
     cache_name: String,
     meter: StreamMeter,
+    principal: Principal,
 ) {
     let waiter = sub.waiter();
     let mut shutdown = shared.shutdown.subscribe();
@@ -239,6 +267,11 @@ async fn pump(
                 }
             }
             continue;
+        }
+        // A token revoked (or expired) while subscribed stops receiving at once.
+        if let Err(e) = shared.auth.check(&principal) {
+            let _ = tx.send(Err(authz::unauthenticated(e))).await;
+            return;
         }
         // Meter the batch before sending it, so a client never holds a message its tenant's
         // figures lack: one record per drained batch, not per message. Message items count as

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
+use ferrite_auth::{AuthError, Principal};
 use ferrite_resp::{parse_command, ParseLimits, ReplyWriter};
 use ferrite_storage::{Cache, Locked, WatchTicket, DEFAULT_CACHE};
 use ferrite_topics::{Event, Resume, Subscriber, Waiter};
@@ -76,15 +77,25 @@ struct Session {
     /// Engine time for the commands of the current batch: read once per batch, not per
     /// command (clock reads showed up in profiles of pipelined traffic).
     now: u64,
-    /// Who this connection is metered and limited as (service/tenant.rs; auth will set it on
-    /// AUTH, see `set_tenant`).
+    /// Who this connection is metered and limited as (service/tenant.rs): `anonymous` until
+    /// AUTH in auth mode `token`, then the token id; the cache follows `set_cache`.
     tenant: MeterKey,
     /// The tenant's limiters, resolved once per identity (empty when no limit applies).
     quota: QuotaHandle,
     /// Usage not yet folded into `shared.metering`: plain fields, folded once per loop turn so
     /// pipelined commands cost no shared write each.
     meter: Counters,
+    /// Auth mode `token`: commands are checked against `principal` (src/authz.rs).
+    enforcing: bool,
+    /// Who this connection authenticated as; None = not (or no longer) authenticated.
+    principal: Option<Principal>,
+    /// The principal is a super-user: no per-command checks (the hot path stays as it was).
+    unrestricted: bool,
+    /// Why the principal was dropped (expired, revoked), for the next NOAUTH.
+    lost_auth: Option<AuthError>,
 }
+
+const NOAUTH: &str = "NOAUTH Authentication required.";
 
 /// A connection's subscriptions: one engine subscriber (cursors into topic rings, one wake-up
 /// point) plus which channels were subscribed through which command, for the push shapes.
@@ -136,7 +147,15 @@ pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<
         tenant,
         quota,
         meter: Counters::default(),
+        enforcing: shared.auth.enforcing(),
+        principal: None,
+        unrestricted: false,
+        lost_auth: None,
     };
+    if !s.enforcing {
+        s.principal = Some(Principal::unrestricted(""));
+        s.unrestricted = true;
+    }
     let mut shutdown = shared.shutdown.subscribe();
     let (mut reader, mut writer) = stream.into_split();
     let idle_timeout = (idle > 0).then(|| Duration::from_secs(idle));
@@ -213,6 +232,13 @@ pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<
                 s.retry_blocked();
             }
             _ = async { waiter.as_ref().expect("guarded").wait().await }, if waiter.is_some() && !s.closing => {
+                // A subscriber may send no commands for hours: read the clock for the expiry check.
+                s.now = shared.store.now_ms();
+                if !s.still_authenticated() {
+                    // A revoked or expired token stops receiving at once.
+                    tracing::info!(client = info.id, "closing subscriber: its token expired or was revoked");
+                    break;
+                }
                 if !s.deliver_events() {
                     ServerStats::add(&shared.stats.output_limit_disconnects, 1);
                     shared.topics.record_slow_subscriber_disconnect();
@@ -246,6 +272,7 @@ impl Session {
         let mut args: Vec<Bytes> = Vec::with_capacity(8);
         let mut count = 0u64;
         self.now = self.shared.store.now_ms();
+        self.still_authenticated();
         // Per-command latency for metrics: one clock read per command, the end of one command
         // being the start of the next (so parsing is included).
         let mut started = std::time::Instant::now();
@@ -283,6 +310,41 @@ impl Session {
 
     fn writer(&mut self) -> ReplyWriter<'_> {
         ReplyWriter::new(&mut self.out, self.resp3)
+    }
+
+    /// Re-validate the principal (expiry, revocation) once per batch; drops it when no longer
+    /// valid, so later commands get NOAUTH. Returns whether the connection is authenticated.
+    fn still_authenticated(&mut self) -> bool {
+        if !self.enforcing {
+            return true;
+        }
+        let Some(p) = &self.principal else {
+            return false;
+        };
+        match self.shared.auth.check_at(p, self.now / 1000) {
+            Ok(()) => true,
+            Err(e) => {
+                self.principal = None;
+                self.unrestricted = false;
+                self.lost_auth = Some(e);
+                false
+            }
+        }
+    }
+
+    /// Token mode: NOAUTH before authentication, NOPERM outside the token's permissions.
+    fn authorize(&self, spec: &'static CommandSpec, args: &[Bytes]) -> Result<(), String> {
+        let Some(p) = &self.principal else {
+            if matches!(spec.name, "auth" | "hello" | "quit" | "reset") {
+                return Ok(());
+            }
+            return Err(match &self.lost_auth {
+                Some(e) => format!("NOAUTH Authentication required ({e})."),
+                None => NOAUTH.to_string(),
+            });
+        };
+        crate::resp::authz::authorize(p, self.cache.name(), spec, args)
+            .map_err(|d| format!("NOPERM {d}"))
     }
 
     /// Quota check, execution and metering of one command whose RESP frame was `bytes_in`
@@ -366,6 +428,15 @@ impl Session {
             let msg = format!("ERR wrong number of arguments for '{}' command", spec.name);
             self.writer().error(&msg);
             return;
+        }
+        if !self.unrestricted {
+            if let Err(msg) = self.authorize(spec, args) {
+                if let Some((_, err)) = self.multi.as_mut() {
+                    *err = true;
+                }
+                self.writer().error(&msg);
+                return;
+            }
         }
         if self.multi.is_some()
             && !matches!(
@@ -457,6 +528,11 @@ impl Session {
                 exec: None,
                 may_block,
                 block: &mut block,
+                publisher: self
+                    .principal
+                    .as_ref()
+                    .map(|p| p.token_id())
+                    .filter(|id| !id.is_empty()),
             };
             (spec.handler)(&mut ctx, args, &mut w);
         }
@@ -543,11 +619,13 @@ impl Session {
                 self.resp3 = false;
                 self.info.resp.store(2, Ordering::Relaxed);
                 *self.info.name.lock() = None;
-                self.cache = self.shared.store.get_or_create(DEFAULT_CACHE);
-                self.set_tenant(MeterKey::new(
-                    self.tenant.token.clone(),
-                    self.cache.name_arc().clone(),
-                ));
+                self.set_cache(self.shared.store.get_or_create(DEFAULT_CACHE));
+                if self.enforcing {
+                    // Like Redis: RESET drops the authenticated user.
+                    self.principal = None;
+                    self.unrestricted = false;
+                    self.set_tenant(MeterKey::anonymous(self.cache.name_arc().clone()));
+                }
                 self.pubsub = None;
                 self.sync_sub_counts();
                 self.writer().simple("RESET");
@@ -558,9 +636,21 @@ impl Session {
                 self.pubsub_command(spec.name, args)
             }
             "auth" => {
-                // Until the tenancy issue lands every password is accepted (development mode).
-                self.writer().ok();
+                let (user, token) = match args.len() {
+                    2 => (None, &args[1]),
+                    3 => (Some(&args[1]), &args[2]),
+                    _ => {
+                        self.writer().error("ERR syntax error");
+                        return;
+                    }
+                };
+                if let Err(e) = self.authenticate(user.cloned(), token) {
+                    self.writer().error(&e);
+                } else {
+                    self.writer().ok();
+                }
             }
+            "ferrite.revoke" => self.revoke(&args[1]),
             "select" => match crate::resp::args::parse_i64(&args[1]) {
                 Some(0) => self.writer().ok(),
                 Some(_) => self.writer().error("ERR DB index is out of range"),
@@ -575,10 +665,11 @@ impl Session {
 
     fn hello(&mut self, args: &[Bytes]) {
         let mut i = 1;
+        let mut resp3 = self.resp3;
         if args.len() > 1 {
             match crate::resp::args::parse_i64(&args[1]) {
-                Some(2) => self.resp3 = false,
-                Some(3) => self.resp3 = true,
+                Some(2) => resp3 = false,
+                Some(3) => resp3 = true,
                 Some(_) => {
                     self.writer().error("NOPROTO unsupported protocol version");
                     return;
@@ -591,11 +682,14 @@ impl Session {
             }
             i = 2;
         }
+        let mut auth = None;
+        let mut name = None;
         while i < args.len() {
             if eq_ic(&args[i], "auth") && i + 2 < args.len() {
-                i += 3; // accepted in development mode
+                auth = Some((args[i + 1].clone(), args[i + 2].clone()));
+                i += 3;
             } else if eq_ic(&args[i], "setname") && i + 1 < args.len() {
-                *self.info.name.lock() = Some(args[i + 1].clone());
+                name = Some(args[i + 1].clone());
                 i += 2;
             } else {
                 let msg = format!(
@@ -605,6 +699,24 @@ impl Session {
                 self.writer().error(&msg);
                 return;
             }
+        }
+        // Authenticate before anything changes: a failed HELLO leaves the connection as it was.
+        if let Some((user, token)) = auth {
+            if let Err(e) = self.authenticate(Some(user), &token) {
+                self.writer().error(&e);
+                return;
+            }
+        } else if self.principal.is_none() {
+            self.writer().error(
+                "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+                 HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+                 select the RESP protocol version at the same time",
+            );
+            return;
+        }
+        self.resp3 = resp3;
+        if let Some(n) = name {
+            *self.info.name.lock() = Some(n);
         }
         self.info
             .resp
@@ -696,6 +808,11 @@ impl Session {
                 exec: Some(&mut locked),
                 may_block: false,
                 block: &mut block,
+                publisher: self
+                    .principal
+                    .as_ref()
+                    .map(|p| p.token_id())
+                    .filter(|id| !id.is_empty()),
             };
             (spec.handler)(&mut ctx, args, &mut w);
             self.meter.messages_published += published(spec, &self.out[reply_start..]);
@@ -705,6 +822,92 @@ impl Session {
         }
         drop(locked);
         cache.watch().touch(touched.iter().map(|k| &k[..]));
+    }
+
+    fn set_cache(&mut self, cache: Arc<Cache>) {
+        *self.info.cache.lock() = cache.name_arc().clone();
+        // Metering and limits follow the cache the connection uses.
+        self.set_tenant(MeterKey::new(
+            self.tenant.token.clone(),
+            cache.name_arc().clone(),
+        ));
+        self.cache = cache;
+    }
+
+    /// AUTH / HELLO AUTH. The username slot names the cache the connection uses (`default` is
+    /// the default cache, as Redis's default user); the password slot is the token. In auth
+    /// mode `none` any token is accepted and only the cache choice applies. Errors are replies.
+    fn authenticate(&mut self, user: Option<Bytes>, token: &[u8]) -> Result<(), String> {
+        let principal = if self.enforcing {
+            let token = std::str::from_utf8(token)
+                .map_err(|_| AuthError::Malformed)
+                .and_then(|t| self.shared.auth.authenticate(t));
+            match token {
+                Ok(p) => p,
+                Err(e) => return Err(format!("WRONGPASS invalid token: {e}")),
+            }
+        } else {
+            Principal::unrestricted("")
+        };
+        if let Some(user) = user {
+            let Ok(name) = std::str::from_utf8(&user) else {
+                return Err("ERR the cache name (AUTH username) must be UTF-8".into());
+            };
+            let name = if name == "default" {
+                DEFAULT_CACHE
+            } else {
+                name
+            };
+            if !principal.can_use_cache(name) {
+                return Err(format!(
+                    "NOPERM this token has no permission on cache '{name}'"
+                ));
+            }
+            let cache = if name == DEFAULT_CACHE || principal.is_super_user() {
+                self.shared.store.get_or_create(name)
+            } else {
+                match self.shared.store.cache(name) {
+                    Some(c) => c,
+                    None => return Err(format!("ERR cache '{name}' does not exist")),
+                }
+            };
+            if !Arc::ptr_eq(&cache, &self.cache) {
+                self.set_cache(cache);
+            }
+        }
+        self.unrestricted = principal.is_super_user();
+        if self.enforcing {
+            // From now on this connection's usage is metered and limited as the token's.
+            self.set_tenant(MeterKey::new(
+                principal.token_id().clone(),
+                self.cache.name_arc().clone(),
+            ));
+        }
+        self.principal = Some(principal);
+        self.lost_auth = None;
+        Ok(())
+    }
+
+    /// FERRITE.REVOKE <token-id>: 1 if newly revoked, 0 if it already was (super-user only,
+    /// checked by `authorize`).
+    fn revoke(&mut self, id: &[u8]) {
+        let Some(a) = self.shared.auth.authenticator().cloned() else {
+            self.writer().error(
+                "ERR token revocation needs auth mode token (there are no tokens in mode none)",
+            );
+            return;
+        };
+        let Ok(id) = std::str::from_utf8(id) else {
+            self.writer().error("ERR token id must be UTF-8");
+            return;
+        };
+        match a.revoke(id) {
+            Ok(new) => self.writer().int(new as i64),
+            Err(e) => {
+                let msg = format!("ERR cannot revoke: {e}");
+                self.writer().error(&msg)
+            }
+        }
     }
 
     fn pubsub_state(&mut self) -> &mut PubSub {

@@ -169,6 +169,8 @@ pub struct Ctx<'a, 'c> {
     /// Set by a blocking command that found nothing: the connection waits on these keys and
     /// runs the command again when one of them is pushed to (or replies nil at the timeout).
     pub block: &'a mut Option<crate::resp::conn::BlockRequest>,
+    /// Token id of the authenticated principal, if any: the `publisher_id` of what it publishes.
+    pub publisher: Option<&'a Arc<str>>,
 }
 
 impl<'a, 'c> Ctx<'a, 'c> {

@@ -1,5 +1,6 @@
 //! The Redis-protocol (RESP2/RESP3) front end.
 pub mod args;
+pub mod authz;
 pub mod client;
 pub mod commands;
 pub mod conn;

@@ -109,6 +109,10 @@
 //! | `quotas.caches.NAME.*`, `quotas.tokens.ID.*` | (defaults) | per-cache / per-token overrides of `ops_per_sec`, `bytes_per_sec`, `volume_bytes` (TOML only) |
 //! | `metering.max_tracked_keys` | `10000` | distinct (token, cache) pairs metered on their own; the rest add up under `other` |
 //! | `metering.retire_interval_secs` | `300` | how often figures of deleted caches are dropped |
+//! | `auth.mode` | `"auto"` | `auto` (= `none` while `server.bind` is loopback, else `token`), `none` (development: every client may do everything) or `token` (signed tokens required) |
+//! | `auth.token_key_file` | `""` | HMAC key file for tokens; created (random, 0600) on first start if missing; required in `token` mode |
+//! | `auth.max_token_ttl_secs` | `90000` (25 h) | longest lifetime GenerateDisposableToken may give a token |
+//! | `auth.allow_none_on_public` | `false` | let `auth.mode = "none"` run on a non-loopback bind (otherwise start-up is refused) |
 //!
 //! All integers must be greater than zero except the ports, `shutdown_grace_ms`,
 //! `shards`, `idle_timeout_secs` and the `quotas.*` limits (0 = unlimited). List keys
@@ -474,6 +478,8 @@ pub struct Config {
     pub quotas: QuotasConfig,
     /// `[metering]`: per-tenant usage metering (quotas.rs).
     pub metering: MeteringConfig,
+    /// `[auth]`: tokens and permissions (docs/auth.md).
+    pub auth: AuthConfig,
 }
 
 /// `[server]` section.
@@ -723,6 +729,33 @@ impl Default for HttpConfig {
     }
 }
 
+/// `auth.mode`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthMode {
+    /// `none` on a loopback bind, `token` otherwise (like Redis's protected mode).
+    #[default]
+    Auto,
+    /// Development: no credentials needed, everything allowed.
+    None,
+    /// Signed tokens required on every protocol.
+    Token,
+}
+
+impl FromStr for AuthMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(AuthMode::Auto),
+            "none" => Ok(AuthMode::None),
+            "token" => Ok(AuthMode::Token),
+            other => Err(format!(
+                "unknown auth mode {other:?} (expected auto, none or token)"
+            )),
+        }
+    }
+}
+
 impl HttpConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         positive("http.max_body_bytes", self.max_body_bytes)?;
@@ -776,6 +809,72 @@ impl Default for AdminConfig {
     }
 }
 
+/// Default `auth.max_token_ttl_secs`: Momento's documented maximum of 25 hours.
+pub const DEFAULT_AUTH_MAX_TOKEN_TTL_SECS: u64 = 25 * 60 * 60;
+
+/// `[auth]` section.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    pub mode: AuthMode,
+    /// HMAC key file (hex); created on first start if missing. Empty = none configured.
+    pub token_key_file: String,
+    /// Longest lifetime of a token minted by GenerateDisposableToken.
+    pub max_token_ttl_secs: u64,
+    /// Allow `mode = "none"` on a non-loopback bind.
+    pub allow_none_on_public: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            mode: AuthMode::Auto,
+            token_key_file: String::new(),
+            max_token_ttl_secs: DEFAULT_AUTH_MAX_TOKEN_TTL_SECS,
+            allow_none_on_public: false,
+        }
+    }
+}
+
+impl Config {
+    /// The auth mode the server runs in: `Auto` resolved against `server.bind`. Errors (refusing
+    /// to start) when a non-loopback bind would run without auth, or token mode has no key file.
+    pub fn effective_auth_mode(&self) -> Result<AuthMode, ConfigError> {
+        let public = !self.is_loopback_only();
+        let mode = match self.auth.mode {
+            AuthMode::Auto if public => AuthMode::Token,
+            AuthMode::Auto => AuthMode::None,
+            m => m,
+        };
+        if mode == AuthMode::None && public && !self.auth.allow_none_on_public {
+            return Err(invalid(
+                "auth.mode",
+                format!(
+                    "refusing to serve {} without authentication: use --auth token --token-key FILE, \
+                     or set auth.allow_none_on_public = true if this network is trusted",
+                    self.server.bind
+                ),
+            ));
+        }
+        if mode == AuthMode::Token && self.auth.token_key_file.trim().is_empty() {
+            return Err(invalid(
+                "auth.token_key_file",
+                if public && self.auth.mode == AuthMode::Auto {
+                    format!(
+                        "server.bind {} is not loopback, so tokens are required: pass --token-key FILE \
+                         (created on first start if missing)",
+                        self.server.bind
+                    )
+                } else {
+                    "token mode needs a key file: pass --token-key FILE (created on first start if missing)"
+                        .to_string()
+                },
+            ));
+        }
+        Ok(mode)
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Command line
 // ---------------------------------------------------------------------------
@@ -809,12 +908,22 @@ pub struct ServeArgs {
     /// Most simultaneous clients (limits.max_clients).
     #[arg(long, value_name = "N")]
     pub maxclients: Option<usize>,
+    /// Authentication: auto, none or token (auth.mode).
+    #[arg(long = "auth", value_name = "MODE", value_parser = check_auth_flag)]
+    pub auth_mode: Option<String>,
+    /// Token signing key file, created on first start if missing (auth.token_key_file).
+    #[arg(long = "token-key", value_name = "FILE")]
+    pub token_key: Option<PathBuf>,
     /// Log filter, e.g. info or ferrite=debug (overrides FERRITE_LOG; not part of the config).
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
+}
+
+fn check_auth_flag(s: &str) -> Result<String, String> {
+    s.parse::<AuthMode>().map(|_| s.to_string())
 }
 
 fn check_memory_flag(s: &str) -> Result<String, ConfigError> {
@@ -970,6 +1079,16 @@ impl Config {
         if let Some(n) = args.maxclients {
             self.limits.max_clients = n;
         }
+        if let Some(m) = &args.auth_mode {
+            self.auth.mode = m.parse().map_err(|message| ConfigError::InvalidFlag {
+                flag: "--auth".into(),
+                value: m.clone(),
+                message,
+            })?;
+        }
+        if let Some(k) = &args.token_key {
+            self.auth.token_key_file = k.display().to_string();
+        }
         Ok(())
     }
 
@@ -1054,6 +1173,7 @@ impl Config {
 
         self.http.validate()?;
         positive("admin.max_tail_streams", self.admin.max_tail_streams as u64)?;
+        positive("auth.max_token_ttl_secs", self.auth.max_token_ttl_secs)?;
 
         let e = &self.expiry;
         positive(
@@ -1087,6 +1207,7 @@ impl Config {
                 "http.long_poll_max_wait_ms",
                 self.http.long_poll_max_wait_ms,
             ),
+            ("auth.max_token_ttl_secs", self.auth.max_token_ttl_secs),
             (
                 "expiry.active_expire_interval_ms",
                 e.active_expire_interval_ms,

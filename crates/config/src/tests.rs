@@ -697,3 +697,45 @@ fn quotas_env_and_validation() {
         .contains("metering.max_tracked_keys"));
     assert!(Config::from_toml_str("[quotas.caches.x]\nops = 1\n").is_err());
 }
+
+#[test]
+fn auth_mode_resolution() {
+    // loopback: auto = none; public: auto = token, which needs a key file
+    let mut c = Config::default();
+    assert_eq!(c.effective_auth_mode().unwrap(), AuthMode::None);
+    c.server.bind = "0.0.0.0".into();
+    let e = c.effective_auth_mode().unwrap_err().to_string();
+    assert!(e.contains("auth.token_key_file"), "{e}");
+    c.auth.token_key_file = "/tmp/k".into();
+    assert_eq!(c.effective_auth_mode().unwrap(), AuthMode::Token);
+    // explicit none on a public bind is refused unless forced
+    c.auth.mode = AuthMode::None;
+    let e = c.effective_auth_mode().unwrap_err().to_string();
+    assert!(e.contains("auth.mode"), "{e}");
+    c.auth.allow_none_on_public = true;
+    assert_eq!(c.effective_auth_mode().unwrap(), AuthMode::None);
+    // flags and environment
+    let args = ServeArgs {
+        auth_mode: Some("token".into()),
+        token_key: Some("/tmp/key".into()),
+        ..Default::default()
+    };
+    let c = Config::load_from(&args, Vec::new()).unwrap();
+    assert_eq!(c.auth.mode, AuthMode::Token);
+    assert_eq!(c.auth.token_key_file, "/tmp/key");
+    let c = Config::load_from(
+        &ServeArgs::default(),
+        env(&[
+            ("FERRITE_AUTH_MODE", "token"),
+            ("FERRITE_AUTH_MAX_TOKEN_TTL_SECS", "60"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.auth.mode, AuthMode::Token);
+    assert_eq!(c.auth.max_token_ttl_secs, 60);
+    assert!(Config::load_from(
+        &ServeArgs::default(),
+        env(&[("FERRITE_AUTH_MODE", "sometimes")])
+    )
+    .is_err());
+}

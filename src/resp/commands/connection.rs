@@ -65,4 +65,13 @@ pub const COMMANDS: &[CommandSpec] = &[
     ),
     cmd("auth", -2, CONN | FAST | NO_MULTI, NO_KEYS, "connection", H),
     cmd("select", 2, CONN | FAST, NO_KEYS, "connection", H),
+    // Token revocation (docs/auth.md): super-user only, takes effect at once on every protocol.
+    cmd(
+        "ferrite.revoke",
+        2,
+        CONN | ADMIN | NO_MULTI,
+        NO_KEYS,
+        "connection",
+        H,
+    ),
 ];

@@ -83,11 +83,13 @@ fn publish(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     } else {
         MessageKind::Binary
     };
-    match ctx
-        .shared
-        .topics
-        .publish(ctx.cache.name().as_bytes(), &args[1], payload, kind, None)
-    {
+    match ctx.shared.topics.publish(
+        ctx.cache.name().as_bytes(),
+        &args[1],
+        payload,
+        kind,
+        ctx.publisher.cloned(),
+    ) {
         Ok(p) => w.int(p.receivers as i64),
         Err(e) => w.error(&topics_error(&e)),
     }
