@@ -146,7 +146,7 @@ pub(crate) fn render(shared: &Shared) -> String {
         let _ = writeln!(
             w,
             "ferrite_db_keys{{cache=\"{}\"}} {}",
-            escape(&c.name),
+            crate::metrics::escape_label_value(&c.name),
             c.keys
         );
     }
@@ -160,7 +160,7 @@ pub(crate) fn render(shared: &Shared) -> String {
         let _ = writeln!(
             w,
             "ferrite_cache_used_bytes{{cache=\"{}\"}} {}",
-            escape(&c.name),
+            crate::metrics::escape_label_value(&c.name),
             c.used_bytes
         );
     }
@@ -277,24 +277,13 @@ fn counter(w: &mut String, name: &str, help: &str, v: u64) {
     let _ = writeln!(w, "{name} {v}");
 }
 
-/// Label values escape `\`, `"` and newlines (the exposition format's rules).
-fn escape(v: &str) -> String {
-    let mut s = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '\\' => s.push_str("\\\\"),
-            '"' => s.push_str("\\\""),
-            '\n' => s.push_str("\\n"),
-            c => s.push(c),
-        }
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn label_values_are_escaped() {
-        assert_eq!(super::escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        assert_eq!(
+            crate::metrics::escape_label_value("a\"b\\c\nd"),
+            "a\\\"b\\\\c\\nd"
+        );
     }
 }

@@ -31,6 +31,7 @@ use super::{auth, authz, errors, GrpcState};
 use crate::service::{Counters, MeterKey, QuotaHandle};
 use crate::shared::Shared;
 use ferrite_auth::{Principal, TopicAccess};
+use ferrite_storage::Cache;
 
 /// Events taken from the engine per drain.
 const DRAIN_BATCH: usize = 64;
@@ -55,6 +56,23 @@ impl PubsubService {
             )));
         }
         Ok(())
+    }
+
+    /// A valid topic name the caller may use this way, and its cache (NOT_FOUND when missing).
+    /// The permission is checked before the cache is looked up, so a stranger cannot probe
+    /// which caches exist.
+    #[allow(clippy::result_large_err)]
+    fn authorized_topic(
+        &self,
+        principal: &Principal,
+        cache_name: &str,
+        topic: &str,
+        access: TopicAccess,
+    ) -> Result<Arc<Cache>, Status> {
+        self.check_topic(topic)?;
+        crate::authz::check_topic(principal, cache_name, topic.as_bytes(), access)
+            .map_err(authz::denied)?;
+        self.state.cache_named(cache_name)
     }
 }
 
@@ -108,18 +126,9 @@ impl Pubsub for PubsubService {
         } else {
             auth::publisher_id(request.metadata())
         };
-        {
-            let r = request.get_ref();
-            self.check_topic(&r.topic)?;
-            crate::authz::check_topic(
-                &principal,
-                &r.cache_name,
-                r.topic.as_bytes(),
-                TopicAccess::Publish,
-            )
-            .map_err(authz::denied)?;
-        }
-        let cache = self.state.cache_named(&request.get_ref().cache_name)?;
+        let r = request.get_ref();
+        let cache =
+            self.authorized_topic(&principal, &r.cache_name, &r.topic, TopicAccess::Publish)?;
         let tenant = self.state.tenant(&request, cache.name_arc().clone());
         let req = request.into_inner();
         self.state
@@ -132,18 +141,9 @@ impl Pubsub for PubsubService {
         request: Request<SubscriptionRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let principal = authz::principal(&request)?;
-        {
-            let r = request.get_ref();
-            self.check_topic(&r.topic)?;
-            crate::authz::check_topic(
-                &principal,
-                &r.cache_name,
-                r.topic.as_bytes(),
-                TopicAccess::Subscribe,
-            )
-            .map_err(authz::denied)?;
-        }
-        let cache = self.state.cache_named(&request.get_ref().cache_name)?;
+        let r = request.get_ref();
+        let cache =
+            self.authorized_topic(&principal, &r.cache_name, &r.topic, TopicAccess::Subscribe)?;
         // Opening a subscription is one operation (request bytes in); every message it then
         // delivers counts for the subscriber's tenant in `pump`.
         let tenant = self.state.tenant(&request, cache.name_arc().clone());

@@ -222,27 +222,13 @@ pub fn render_prometheus(snapshot: &[(MeterKey, Counters)]) -> String {
             let _ = writeln!(
                 out,
                 "{name}{{token=\"{}\",cache=\"{}\"}} {}",
-                prometheus_label(&k.token),
-                prometheus_label(&k.cache),
+                crate::metrics::escape_label_value(&k.token),
+                crate::metrics::escape_label_value(&k.cache),
                 field(c)
             );
         }
     }
     out
-}
-
-/// Escape a label value (backslash, double quote, newline), as the text format requires.
-fn prometheus_label(v: &str) -> String {
-    let mut s = String::with_capacity(v.len());
-    for ch in v.chars() {
-        match ch {
-            '\\' => s.push_str("\\\\"),
-            '"' => s.push_str("\\\""),
-            '\n' => s.push_str("\\n"),
-            c => s.push(c),
-        }
-    }
-    s
 }
 
 #[derive(Serialize)]
