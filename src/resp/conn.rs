@@ -273,9 +273,9 @@ impl Session {
         let mut count = 0u64;
         self.now = self.shared.store.now_ms();
         self.still_authenticated();
-        // Per-command latency for metrics: one clock read per command, the end of one command
-        // being the start of the next (so parsing is included).
-        let mut started = std::time::Instant::now();
+        // Request metrics: exact counts per family, the batch's time shared evenly (one clock
+        // read per batch; parsing included). See `metrics::BatchTimer`.
+        let mut timer = metrics::BatchTimer::start();
         while self.out.len() < OUT_SOFT_LIMIT && !self.closing && self.blocked.is_none() {
             let unparsed = self.inbuf.len();
             match parse_command(&mut self.inbuf, &self.limits, &mut args) {
@@ -284,9 +284,7 @@ impl Session {
                     let frame = (unparsed - self.inbuf.len()) as u64;
                     // The args vector is reused across commands: no allocation per command.
                     let family = self.execute_metered(&args, frame);
-                    let done = std::time::Instant::now();
-                    metrics::record(Protocol::Resp, family, done - started);
-                    started = done;
+                    timer.add(family);
                     if self.info.killed.load(Ordering::Relaxed) {
                         self.closing = true;
                     }
@@ -300,6 +298,7 @@ impl Session {
                 }
             }
         }
+        timer.finish(Protocol::Resp);
         if count > 0 {
             ServerStats::add(&self.shared.stats.total_commands, count);
         }
