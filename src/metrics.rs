@@ -507,7 +507,7 @@ mod tests {
         assert_eq!(added, 3);
         // Three equal shares of at least 3 ms.
         let sum = after.sum_nanos - before.sum_nanos;
-        assert!(sum >= 3_000_000 && sum % 3 == 0, "{sum}");
+        assert!(sum >= 3_000_000 && sum.is_multiple_of(3), "{sum}");
     }
 
     #[test]
