@@ -8,6 +8,7 @@ pub mod grpc;
 pub mod resp;
 pub mod server;
 pub mod shared;
+pub mod tls;
 
 /// The Redis version Ferrite reports (INFO, HELLO): the command semantics it follows.
 pub const REDIS_COMPAT_VERSION: &str = "7.2.0";

@@ -14,7 +14,7 @@ use ferrite_resp::{parse_command, ParseLimits, ReplyWriter};
 use ferrite_storage::{Cache, Locked, WatchTicket, DEFAULT_CACHE};
 use ferrite_topics::{Event, Resume, Subscriber, Waiter};
 use std::collections::HashSet;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -88,8 +88,35 @@ struct PubSub {
     events: Vec<Event>,
 }
 
-pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<ClientInfo>) {
-    let _ = stream.set_nodelay(true);
+/// A connection stream the loop can read and write at the same time. The loop is generic over
+/// it (monomorphised per stream type, no `dyn`), so plaintext TCP keeps tokio's lock-free owned
+/// halves and pays nothing for TLS existing; a TLS stream is one rustls state machine and is
+/// split with `tokio::io::split` (a lock only that stream's two halves touch).
+pub trait SplitIo: Send + 'static {
+    type Read: AsyncRead + Unpin + Send;
+    type Write: AsyncWrite + Unpin + Send;
+    fn split_io(self) -> (Self::Read, Self::Write);
+}
+
+impl SplitIo for TcpStream {
+    type Read = tokio::net::tcp::OwnedReadHalf;
+    type Write = tokio::net::tcp::OwnedWriteHalf;
+    fn split_io(self) -> (Self::Read, Self::Write) {
+        self.into_split()
+    }
+}
+
+impl SplitIo for crate::tls::TlsConn {
+    type Read = tokio::io::ReadHalf<crate::tls::TlsConn>;
+    type Write = tokio::io::WriteHalf<crate::tls::TlsConn>;
+    fn split_io(self) -> (Self::Read, Self::Write) {
+        tokio::io::split(self)
+    }
+}
+
+/// Serve one RESP client until it leaves, is killed, or the server shuts down. The caller sets
+/// TCP_NODELAY on the socket (before a TLS handshake, if any).
+pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: Arc<ClientInfo>) {
     let (limits, query_limit, reply_limit, idle) = {
         let c = shared.config.read();
         (
@@ -123,7 +150,7 @@ pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<
         pubsub_limit: shared.config.read().limits.pubsub_reply_buffer_limit as usize,
     };
     let mut shutdown = shared.shutdown.subscribe();
-    let (mut reader, mut writer) = stream.into_split();
+    let (mut reader, mut writer) = stream.split_io();
     let idle_timeout = (idle > 0).then(|| Duration::from_secs(idle));
     let mut last_input = Instant::now();
     let mut last_write_progress = Instant::now();
