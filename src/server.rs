@@ -251,13 +251,17 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option<Arc
     }
 }
 
-/// Tell a client over `maxclients` why it is being turned away, then close.
+/// Tell a client over `maxclients` why it is being turned away, then close (bounded: a TLS
+/// close waits on the peer reading).
 async fn reject_client<S: tokio::io::AsyncWrite + Unpin>(mut stream: S) {
     use tokio::io::AsyncWriteExt;
-    let _ = stream
-        .write_all(b"-ERR max number of clients reached\r\n")
-        .await;
-    let _ = stream.shutdown().await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await?;
+        stream.shutdown().await
+    })
+    .await;
 }
 
 async fn active_expiry(shared: Arc<Shared>) {

@@ -576,3 +576,36 @@ async fn bad_tls_configuration_stops_the_start() {
     let e = start_err(c).await;
     assert!(e.contains("tls.self_signed_cert_out"), "{e}");
 }
+
+#[tokio::test]
+async fn large_replies_to_a_slow_reader_arrive_whole() {
+    // Backpressure over TLS: the server's socket fills while a reply is half written, so writes
+    // return Pending and rustls holds records it could not send yet (the connection loop
+    // flushes them once its own buffer is empty). Every reply must arrive whole and in order.
+    let pki = TestPki::new();
+    let srv = TestServer::start_with(pki.config()).await;
+    let mut c = tls_conn(srv.addr, &pki.ca_pem).await;
+    let big: Vec<u8> = (0..8_000_000u32).map(|i| (i % 253) as u8).collect();
+    let _: () = redis::cmd("SET")
+        .arg("big")
+        .arg(&big)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let mut raw = raw_tls(srv.addr, &pki.ca_pem, &[]).await.unwrap();
+    for _ in 0..3 {
+        raw.write_all(b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n")
+            .await
+            .unwrap();
+        // Don't read yet: the server's socket fills up while it still has reply bytes to write.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let header = format!("${}\r\n", big.len());
+        let mut got = vec![0u8; header.len() + big.len() + 2];
+        tokio::time::timeout(Duration::from_secs(20), raw.read_exact(&mut got))
+            .await
+            .expect("the whole reply arrives")
+            .unwrap();
+        assert_eq!(&got[..header.len()], header.as_bytes());
+        assert!(got[header.len()..header.len() + big.len()] == big[..]);
+    }
+}

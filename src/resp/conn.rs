@@ -35,6 +35,8 @@ const READ_BUF_SHRINK_ABOVE: usize = 256 * 1024;
 /// How long more than `limits.reply_buffer_limit` bytes may sit unread before the client is
 /// disconnected.
 const REPLY_STALL: Duration = Duration::from_secs(10);
+/// Longest wait for the last bytes and the close (TLS close_notify) to leave at disconnect.
+const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A command waiting for data (BLPOP & co.).
 struct Blocked {
@@ -95,10 +97,15 @@ struct PubSub {
 pub trait SplitIo: Send + 'static {
     type Read: AsyncRead + Unpin + Send;
     type Write: AsyncWrite + Unpin + Send;
+    /// Whether a write may return before its bytes reached the socket (TLS: rustls accepts the
+    /// plaintext and keeps records it could not send yet), so the loop must flush once its
+    /// output buffer is empty. A constant, so the flush branch compiles away for plain TCP.
+    const BUFFERS_WRITES: bool;
     fn split_io(self) -> (Self::Read, Self::Write);
 }
 
 impl SplitIo for TcpStream {
+    const BUFFERS_WRITES: bool = false;
     type Read = tokio::net::tcp::OwnedReadHalf;
     type Write = tokio::net::tcp::OwnedWriteHalf;
     fn split_io(self) -> (Self::Read, Self::Write) {
@@ -107,6 +114,7 @@ impl SplitIo for TcpStream {
 }
 
 impl SplitIo for crate::tls::TlsConn {
+    const BUFFERS_WRITES: bool = true;
     type Read = tokio::io::ReadHalf<crate::tls::TlsConn>;
     type Write = tokio::io::WriteHalf<crate::tls::TlsConn>;
     fn split_io(self) -> (Self::Read, Self::Write) {
@@ -154,6 +162,8 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
     let idle_timeout = (idle > 0).then(|| Duration::from_secs(idle));
     let mut last_input = Instant::now();
     let mut last_write_progress = Instant::now();
+    // Bytes written into the stream but maybe not yet onto the socket (see BUFFERS_WRITES).
+    let mut unflushed = false;
 
     loop {
         if s.out.is_empty() {
@@ -167,7 +177,7 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
         // more than the limit unread for REPLY_STALL is gone or stuck, and is disconnected.
         let stall_deadline =
             (s.out.len() > s.reply_limit).then(|| last_write_progress + REPLY_STALL);
-        if s.closing && s.out.is_empty() {
+        if s.closing && s.out.is_empty() && !unflushed {
             break;
         }
         let want_read = !s.closing && s.out.len() < OUT_SOFT_LIMIT;
@@ -190,16 +200,26 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
                 s.closing = true;
                 s.blocked = None;
             }
-            r = writer.write(&s.out), if !s.out.is_empty() => match r {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
+            // Write pending replies; once they are all written, flush what a buffering stream
+            // (TLS) still holds. One arm for both: they borrow the same writer.
+            r = async {
+                if s.out.is_empty() {
+                    writer.flush().await.map(|()| None)
+                } else {
+                    writer.write(&s.out).await.map(Some)
+                }
+            }, if !s.out.is_empty() || (S::BUFFERS_WRITES && unflushed) => match r {
+                Ok(Some(0)) | Err(_) => break,
+                Ok(Some(n)) => {
                     last_write_progress = Instant::now();
                     ServerStats::add(&shared.stats.net_output_bytes, n as u64);
                     s.out.advance(n);
+                    unflushed = S::BUFFERS_WRITES;
                     if s.out.is_empty() && s.out.capacity() > READ_BUF_SHRINK_ABOVE {
                         s.out = BytesMut::with_capacity(READ_BUF_INITIAL);
                     }
                 }
+                Ok(None) => unflushed = false,
             },
             r = reader.read_buf(&mut s.inbuf), if want_read => match r {
                 Ok(0) | Err(_) => break,
@@ -245,7 +265,9 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
         }
     }
     s.cleanup();
-    let _ = writer.shutdown().await;
+    // Bounded: over TLS, shutdown sends close_notify and flushes, which waits on a peer that
+    // may never read again.
+    let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, writer.shutdown()).await;
 }
 
 impl Session {

@@ -626,9 +626,8 @@ fn tls_flags_env_and_file() {
     assert!(c.tls.on_for(Listener::Grpc));
     assert_eq!(c.tls.handshake_timeout_ms, 2500);
 
-    let file = TempFile::new(
-        "[tls]\nself_signed = true\nself_signed_cert_out = \"\"\nadmin = false\n",
-    );
+    let file =
+        TempFile::new("[tls]\nself_signed = true\nself_signed_cert_out = \"\"\nadmin = false\n");
     let c = Config::load_from(&file.args(), env(&[])).unwrap();
     assert!(c.tls.self_signed && !c.tls.admin);
     assert_eq!(c.tls.self_signed_cert_out, "");
