@@ -609,3 +609,74 @@ async fn large_replies_to_a_slow_reader_arrive_whole() {
         assert!(got[header.len()..header.len() + big.len()] == big[..]);
     }
 }
+
+/// The stock redis-cli (Debian's redis-tools, built with TLS) trusting the self-signed file.
+/// `.ci/run` installs it; without it the test says so and passes only outside CI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cli_over_tls_with_the_self_signed_file() {
+    let found = std::process::Command::new("sh")
+        .args(["-c", "command -v redis-cli"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        assert!(
+            std::env::var("CI").is_err(),
+            "redis-cli must be installed in CI"
+        );
+        eprintln!("skipping: redis-cli not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("ferrite-selfsigned.pem");
+    let mut cfg = test_config();
+    cfg.tls.self_signed = true;
+    cfg.tls.self_signed_cert_out = pem.to_string_lossy().into_owned();
+    let srv = TestServer::start_with(cfg).await;
+    let cli = |host: &'static str, args: &'static [&'static str]| {
+        let port = srv.addr.port().to_string();
+        let pem = pem.to_string_lossy().into_owned();
+        tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new("redis-cli")
+                .args(["--tls", "--cacert", &pem, "-h", host, "-p", &port])
+                .args(args)
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+        })
+    };
+    assert_eq!(cli("127.0.0.1", &["ping"]).await.unwrap(), "PONG");
+    assert_eq!(cli("localhost", &["set", "k", "v"]).await.unwrap(), "OK");
+    assert_eq!(cli("127.0.0.1", &["get", "k"]).await.unwrap(), "v");
+    // Without --tls, redis-cli gets no answer from the TLS port.
+    let port = srv.addr.port().to_string();
+    let plain = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &port, "ping"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("PONG"));
+}
+
+#[tokio::test]
+async fn shutdown_drops_pending_handshakes_and_closes_tls_clients() {
+    let pki = TestPki::new();
+    let mut cfg = pki.config();
+    cfg.tls.handshake_timeout_ms = 3_600_000;
+    let srv = TestServer::start_with(cfg).await;
+    let mut c = tls_conn(srv.addr, &pki.ca_pem).await;
+    let _: String = redis::cmd("PING").query_async(&mut c).await.unwrap();
+    // A client stuck in its handshake is registered (it counts against maxclients)...
+    let _idle = TcpStream::connect(srv.addr).await.unwrap();
+    let shared = srv.running.shared.clone();
+    eventually("both clients registered", || shared.clients.len() == 2).await;
+    // ...and shutdown does not wait an hour for it: it is dropped with the others.
+    srv.running.shutdown();
+    tokio::time::timeout(Duration::from_secs(30), srv.running.wait())
+        .await
+        .expect("shutdown finishes");
+    eventually("every client unregistered", || shared.clients.is_empty()).await;
+}
