@@ -171,6 +171,9 @@ impl Running {
 /// Accept RESP clients; with `tls`, each connection's handshake runs in its own task.
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option<Arc<ServerTls>>) {
     let mut shutdown = shared.shutdown.subscribe();
+    // Turning a client away over TLS costs a handshake; past this many at once, extra clients
+    // over maxclients are just closed, so a flood cannot grow memory.
+    let tls_rejections = Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_TLS_REJECTIONS));
     loop {
         tokio::select! {
             _ = shutdown.changed() => {
@@ -192,18 +195,23 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option<Arc
                 let max = shared.config.read().limits.max_clients;
                 if shared.clients.len() >= max {
                     ServerStats::add(&shared.stats.rejected_connections, 1);
-                    let tls = tls.clone();
-                    tokio::spawn(async move {
+                    match &tls {
+                        None => {
+                            tokio::spawn(reject_client(stream));
+                        }
                         // Over TLS the error must be encrypted to be readable at all.
-                        match tls {
-                            None => reject_client(stream).await,
-                            Some(tls) => {
-                                if let Some(conn) = tls.handshake(stream, Alpn::None, "resp").await {
-                                    reject_client(conn).await;
-                                }
+                        Some(tls) => {
+                            if let Ok(permit) = tls_rejections.clone().try_acquire_owned() {
+                                let tls = tls.clone();
+                                tokio::spawn(async move {
+                                    if let Some(conn) = tls.handshake(stream, Alpn::None, "resp").await {
+                                        reject_client(conn).await;
+                                    }
+                                    drop(permit);
+                                });
                             }
                         }
-                    });
+                    }
                     continue;
                 }
                 let laddr = stream.local_addr().unwrap_or(addr);
@@ -250,6 +258,9 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option<Arc
         }
     }
 }
+
+/// Most TLS handshakes at once whose only purpose is to send the maxclients error.
+const MAX_PENDING_TLS_REJECTIONS: usize = 64;
 
 /// Tell a client over `maxclients` why it is being turned away, then close (bounded: a TLS
 /// close waits on the peer reading).
