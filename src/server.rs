@@ -92,6 +92,8 @@ impl Running {
         let tls = ServerTls::from_config(&config.tls, &config.server.bind)?;
         let resp_tls = tls.clone().filter(|_| config.tls.on_for(Listener::Resp));
         let grpc_tls = tls.clone().filter(|_| config.tls.on_for(Listener::Grpc));
+        let http_tls = tls.clone().filter(|_| config.tls.on_for(Listener::Http));
+        let admin_tls = tls.clone().filter(|_| config.tls.on_for(Listener::Admin));
         let store = Store::new(store_config(&config), Arc::new(SystemClock));
         let (shutdown_tx, _) = watch::channel(false);
         let bind = format!("{}:{}", config.server.bind, config.server.resp_port);
@@ -124,7 +126,7 @@ impl Running {
         });
         tracing::info!(%resp_addr, tls = resp_tls.is_some(), "RESP listener bound");
         tracing::info!(%grpc_addr, tls = grpc_tls.is_some(), "gRPC (Momento) listener bound");
-        tracing::info!(%http_addr, "HTTP API listener bound");
+        tracing::info!(%http_addr, tls = http_tls.is_some(), "HTTP API listener bound");
 
         let mut tasks = JoinSet::new();
         tasks.spawn(accept_loop(shared.clone(), listener, resp_tls));
@@ -150,6 +152,7 @@ impl Running {
                     &cfg.http,
                     cfg.topics.heartbeat_interval_secs,
                 ),
+                http_tls,
             ))
         };
         // Admin last: `/readyz` turns ready once every other listener is bound.
@@ -164,6 +167,7 @@ impl Running {
                 shared.clone(),
                 &bind,
                 port,
+                admin_tls,
             )?),
             None => None,
         };

@@ -291,6 +291,32 @@ impl tokio_stream::Stream for TlsListener {
     }
 }
 
+/// The shape `axum::serve` takes (the HTTP API and the admin port): HTTP/1.1 and, when the
+/// client picked `h2` by ALPN, HTTP/2 (hyper's automatic builder reads the connection preface).
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsConn;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.rx.recv().await {
+            Some(conn) => {
+                let peer = conn
+                    .peer
+                    .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+                (conn, peer)
+            }
+            // The accept task ended (only when the listener is being dropped): accept nothing
+            // more; the server's graceful shutdown ends the serve loop.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        self.local_addr
+            .ok_or_else(|| io::Error::other("TLS listener has no local address"))
+    }
+}
+
 /// A server-side TLS connection over TCP. Reads and writes decrypt/encrypt through rustls;
 /// the peer and local addresses are kept so front ends see them as on a plain socket.
 pub struct TlsConn {
