@@ -177,4 +177,71 @@ mod tests {
             axum::http::StatusCode::BAD_REQUEST
         );
     }
+
+    fn token_mode() -> (Auth, Arc<ferrite_auth::Authenticator>) {
+        let a = Arc::new(ferrite_auth::Authenticator::new(vec![3u8; 32]));
+        (Auth::with_authenticator(a.clone(), 3600), a)
+    }
+
+    #[test]
+    fn token_mode_needs_a_valid_token() {
+        use axum::http::StatusCode;
+        let (auth, a) = token_mode();
+        for bad in [None, Some(""), Some("nonsense")] {
+            let e = authorize(&auth, bad).unwrap_err();
+            assert_eq!(
+                (e.status, e.code),
+                (StatusCode::UNAUTHORIZED, "unauthenticated")
+            );
+        }
+        let perms = ferrite_auth::Permissions::Explicit {
+            caches: vec![ferrite_auth::CacheGrant {
+                role: ferrite_auth::CacheRole::ReadOnly,
+                cache: Some("app".into()),
+                items: ferrite_auth::Selector::Prefix("u:".into()),
+            }],
+            topics: vec![],
+        };
+        let (jwt, _) = a
+            .issue(perms, 60, Some("reader".into()), ferrite_auth::now_secs())
+            .unwrap();
+        let c = authorize(&auth, Some(&jwt)).unwrap();
+        assert_eq!(&*c.tenant_token, "reader");
+        assert_eq!(c.publisher_id.as_deref(), Some("reader"));
+        assert!(c.check_key("app", b"u:1", CacheAccess::Read).is_ok());
+        for (cache, key, access) in [
+            ("app", &b"x"[..], CacheAccess::Read),
+            ("app", &b"u:1"[..], CacheAccess::Write),
+            ("other", &b"u:1"[..], CacheAccess::Read),
+        ] {
+            let e = c.check_key(cache, key, access).unwrap_err();
+            assert_eq!(
+                (e.status, e.code),
+                (StatusCode::FORBIDDEN, "permission_denied")
+            );
+        }
+        let e = c
+            .check_topic("app", "t", TopicAccess::Subscribe)
+            .unwrap_err();
+        assert_eq!(e.status, StatusCode::FORBIDDEN);
+        assert!(a.revoke("reader").unwrap());
+        assert_eq!(
+            authorize(&auth, Some(&jwt)).unwrap_err().status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
+    #[test]
+    fn mode_none_accepts_anything_as_anonymous() {
+        // The default configuration binds loopback: auth mode `auto` resolves to `none`.
+        let auth = Auth::from_config(&ferrite_config::Config::default()).unwrap();
+        assert!(!auth.enforcing());
+        for t in [None, Some(""), Some("whatever")] {
+            let c = authorize(&auth, t).unwrap();
+            assert_eq!(&*c.tenant_token, crate::service::tenant::ANONYMOUS_TOKEN);
+            assert!(c.publisher_id.is_none());
+            assert!(c.check_key("any", b"k", CacheAccess::Write).is_ok());
+            assert!(c.check_topic("any", "t", TopicAccess::Publish).is_ok());
+        }
+    }
 }

@@ -177,4 +177,48 @@ mod tests {
         assert_eq!(body["error"], "bad_request");
         assert_eq!(body["message"], "bad ttl");
     }
+
+    #[test]
+    fn quota_errors_are_429_with_retry_after() {
+        use crate::service::quota::QuotaScope;
+        use crate::service::{QuotaError, QuotaKind};
+        use std::time::Duration;
+        let q = |kind, ms| QuotaError {
+            kind,
+            scope: QuotaScope::Token,
+            name: "t".into(),
+            limit: 3,
+            period: Duration::from_secs(60),
+            retry_after: Duration::from_millis(ms),
+        };
+        for (kind, ms, code, secs) in [
+            (
+                QuotaKind::OperationsRate,
+                340,
+                "operations_rate_limit_exceeded",
+                "1",
+            ),
+            (
+                QuotaKind::ThroughputRate,
+                2001,
+                "throughput_rate_limit_exceeded",
+                "3",
+            ),
+            (
+                QuotaKind::DataVolume,
+                1000,
+                "throughput_rate_limit_exceeded",
+                "1",
+            ),
+        ] {
+            let e = ApiError::quota(&q(kind, ms));
+            assert_eq!((e.status, e.code), (StatusCode::TOO_MANY_REQUESTS, code));
+            let resp = e.into_response();
+            assert_eq!(resp.headers()[header::RETRY_AFTER], secs);
+            assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/json");
+        }
+        // Other errors carry no Retry-After.
+        let resp = ApiError::bad_request("x").into_response();
+        assert!(resp.headers().get(header::RETRY_AFTER).is_none());
+    }
 }

@@ -212,7 +212,7 @@ async fn record_metrics(
 
 /// CORS for the configured origins; `None` (no layer, no CORS headers) when the list is empty.
 /// Preflights are answered by the layer itself; `Last-Event-ID` is allowed so a fetch-based SSE
-/// client can resume.
+/// client can resume, and `Retry-After` is exposed so a page can honour a 429.
 pub fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     if origins.is_empty() {
         return None;
@@ -237,6 +237,8 @@ pub fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
                 header::CONTENT_TYPE,
                 HeaderName::from_static("last-event-id"),
             ])
+            // Not CORS-safelisted: without this a page cannot read how long a 429 asks it to wait.
+            .expose_headers([header::RETRY_AFTER])
             .max_age(CORS_MAX_AGE),
     )
 }
