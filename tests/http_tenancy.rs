@@ -577,12 +577,23 @@ async fn sse_stream_ends_when_its_token_is_revoked() {
 async fn rate_limit_answers_429_with_retry_after_and_recovers() {
     let mut cfg = test_config();
     cfg.quotas.token_ops_per_sec = 3;
+    cfg.http.cors_allowed_origins = vec!["https://app.example".into()];
     let s = start_with(cfg).await;
     let limited = s.mint("limited", Permissions::SuperUser);
     let root = s.mint("root", Permissions::SuperUser);
     let mut refused = None;
     for i in 0..60 {
-        let r = s.put(APP, &format!("k{i}"), "v", &limited).await;
+        let r = s
+            .req(
+                Method::PUT,
+                &format!("/cache/app?key=k{i}&ttl_seconds=60"),
+                Some(&limited),
+            )
+            .header("origin", "https://app.example")
+            .body("v")
+            .send()
+            .await
+            .unwrap();
         if r.status() == StatusCode::TOO_MANY_REQUESTS {
             refused = Some((i, r));
             break;
@@ -596,6 +607,12 @@ async fn rate_limit_answers_429_with_retry_after_and_recovers() {
         .parse()
         .unwrap();
     assert!(retry >= 1);
+    // A page on an allowed origin may read it (Retry-After is not CORS-safelisted).
+    let exposed = r.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("retry-after"), "{exposed}");
     let body = expect_error(
         r,
         StatusCode::TOO_MANY_REQUESTS,
