@@ -79,11 +79,12 @@ impl AdminServer {
             .thread_name("ferrite-admin")
             .build()
             .context("building the admin runtime")?;
+        let https = tls.is_some();
         let thread = std::thread::Builder::new()
             .name("ferrite-admin".into())
             .spawn(move || runtime.block_on(serve(listener, state, stop_rx, tls)))
             .context("spawning the admin thread")?;
-        tracing::info!(admin_addr = %local, "admin listener bound (metrics, health, console)");
+        tracing::info!(admin_addr = %local, tls = https, "admin listener bound (metrics, health, console)");
         Ok(AdminServer {
             addr: local,
             ready,
