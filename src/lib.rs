@@ -14,6 +14,7 @@ pub mod resp;
 pub mod server;
 pub mod service;
 pub mod shared;
+pub mod tls;
 pub mod token_cli;
 
 /// The Redis version Ferrite reports (INFO, HELLO): the command semantics it follows.

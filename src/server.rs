@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use ferrite_config::{Config, EvictionPolicy as CfgPolicy};
+use ferrite_config::{Config, EvictionPolicy as CfgPolicy, Listener};
 use ferrite_storage::{EvictionPolicy, Store, StoreConfig, SystemClock};
 use parking_lot::{Mutex, RwLock};
 use tokio::net::TcpListener;
@@ -18,6 +18,7 @@ use crate::resp::client::{ClientInfo, ClientRegistry};
 use crate::resp::conn::serve_connection;
 use crate::resp::waiters::KeyWaiters;
 use crate::shared::{ServerStats, Shared};
+use crate::tls::{Alpn, ServerTls};
 
 /// A started server: its bound addresses and a handle to stop it.
 pub struct Running {
@@ -27,6 +28,9 @@ pub struct Running {
     /// The HTTP API listener's bound address.
     pub http_addr: SocketAddr,
     pub shared: Arc<Shared>,
+    /// The TLS identity every TLS listener serves (None when `[tls]` is off); which listeners
+    /// use it is `config.tls.on_for(listener)`.
+    pub tls: Option<Arc<ServerTls>>,
     tasks: Mutex<Option<JoinSet<()>>>,
     /// The gRPC server: on shutdown it stops accepting and finishes in-flight calls.
     grpc_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -84,6 +88,12 @@ impl Running {
     /// Bind every listener and start serving. Port 0 picks a free port (see `resp_addr`).
     pub async fn start(config: Config) -> anyhow::Result<Running> {
         let auth = crate::authz::Auth::from_config(&config)?;
+        // TLS first: a bad certificate or key stops the start before any port is bound.
+        let tls = ServerTls::from_config(&config.tls, &config.server.bind)?;
+        let resp_tls = tls.clone().filter(|_| config.tls.on_for(Listener::Resp));
+        let grpc_tls = tls.clone().filter(|_| config.tls.on_for(Listener::Grpc));
+        let http_tls = tls.clone().filter(|_| config.tls.on_for(Listener::Http));
+        let admin_tls = tls.clone().filter(|_| config.tls.on_for(Listener::Admin));
         let store = Store::new(store_config(&config), Arc::new(SystemClock));
         let (shutdown_tx, _) = watch::channel(false);
         let bind = format!("{}:{}", config.server.bind, config.server.resp_port);
@@ -114,12 +124,12 @@ impl Running {
             quotas,
             auth,
         });
-        tracing::info!(%resp_addr, "RESP listener bound");
-        tracing::info!(%grpc_addr, "gRPC (Momento) listener bound");
-        tracing::info!(%http_addr, "HTTP API listener bound");
+        tracing::info!(%resp_addr, tls = resp_tls.is_some(), "RESP listener bound");
+        tracing::info!(%grpc_addr, tls = grpc_tls.is_some(), "gRPC (Momento) listener bound");
+        tracing::info!(%http_addr, tls = http_tls.is_some(), "HTTP API listener bound");
 
         let mut tasks = JoinSet::new();
-        tasks.spawn(accept_loop(shared.clone(), listener));
+        tasks.spawn(accept_loop(shared.clone(), listener, resp_tls));
         tasks.spawn(active_expiry(shared.clone()));
         tasks.spawn(sweep_topics(shared.clone()));
         tasks.spawn(retire_tenants(shared.clone()));
@@ -130,6 +140,7 @@ impl Running {
             shared.clone(),
             grpc_listener,
             grpc_limits(&shared.config.read().grpc),
+            grpc_tls,
         ));
         let http_task = {
             let cfg = shared.config.read();
@@ -141,6 +152,7 @@ impl Running {
                     &cfg.http,
                     cfg.topics.heartbeat_interval_secs,
                 ),
+                http_tls,
             ))
         };
         // Admin last: `/readyz` turns ready once every other listener is bound.
@@ -155,6 +167,7 @@ impl Running {
                 shared.clone(),
                 &bind,
                 port,
+                admin_tls,
             )?),
             None => None,
         };
@@ -166,6 +179,7 @@ impl Running {
             grpc_addr,
             http_addr,
             shared,
+            tls,
             tasks: Mutex::new(Some(tasks)),
             grpc_task: Mutex::new(Some(grpc_task)),
             http_task: Mutex::new(Some(http_task)),
@@ -228,8 +242,12 @@ impl Running {
     }
 }
 
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+/// Accept RESP clients; with `tls`, each connection's handshake runs in its own task.
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option<Arc<ServerTls>>) {
     let mut shutdown = shared.shutdown.subscribe();
+    // Turning a client away over TLS costs a handshake; past this many at once, extra clients
+    // over maxclients are just closed, so a flood cannot grow memory.
+    let tls_rejections = Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_TLS_REJECTIONS));
     loop {
         tokio::select! {
             _ = shutdown.changed() => {
@@ -246,15 +264,28 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
                         continue;
                     }
                 };
+                let _ = stream.set_nodelay(true);
                 ServerStats::add(&shared.stats.total_connections, 1);
                 let max = shared.config.read().limits.max_clients;
                 if shared.clients.len() >= max {
                     ServerStats::add(&shared.stats.rejected_connections, 1);
-                    tokio::spawn(async move {
-                        use tokio::io::AsyncWriteExt;
-                        let mut stream = stream;
-                        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
-                    });
+                    match &tls {
+                        None => {
+                            tokio::spawn(reject_client(stream));
+                        }
+                        // Over TLS the error must be encrypted to be readable at all.
+                        Some(tls) => {
+                            if let Ok(permit) = tls_rejections.clone().try_acquire_owned() {
+                                let tls = tls.clone();
+                                tokio::spawn(async move {
+                                    if let Some(conn) = tls.handshake(stream, Alpn::None, "resp").await {
+                                        reject_client(conn).await;
+                                    }
+                                    drop(permit);
+                                });
+                            }
+                        }
+                    }
                     continue;
                 }
                 let laddr = stream.local_addr().unwrap_or(addr);
@@ -277,14 +308,45 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
                 });
                 shared.clients.register(info.clone());
                 let sh = shared.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let id = info.id;
-                    serve_connection(sh.clone(), stream, info).await;
+                    match tls {
+                        None => serve_connection(sh.clone(), stream, info).await,
+                        Some(tls) => {
+                            // The client is registered (it counts against maxclients, which
+                            // bounds pending handshakes); CLIENT KILL or shutdown during the
+                            // handshake drops it.
+                            let conn = tokio::select! {
+                                c = tls.handshake(stream, Alpn::None, "resp") => c,
+                                _ = info.kill_notify.notified() => None,
+                            };
+                            if let Some(conn) = conn {
+                                serve_connection(sh.clone(), conn, info).await;
+                            }
+                        }
+                    }
                     sh.clients.unregister(id);
                 });
             }
         }
     }
+}
+
+/// Most TLS handshakes at once whose only purpose is to send the maxclients error.
+const MAX_PENDING_TLS_REJECTIONS: usize = 64;
+
+/// Tell a client over `maxclients` why it is being turned away, then close (bounded: a TLS
+/// close waits on the peer reading).
+async fn reject_client<S: tokio::io::AsyncWrite + Unpin>(mut stream: S) {
+    use tokio::io::AsyncWriteExt;
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await?;
+        stream.shutdown().await
+    })
+    .await;
 }
 
 async fn active_expiry(shared: Arc<Shared>) {

@@ -2,7 +2,8 @@
 //! (`tests/console/console_test.js`). The script loads the page, checks the caches table, drives
 //! RESP traffic and waits for the counters and the operations chart to change, subscribes the
 //! topic tail, publishes over RESP and through the form, and waits for both messages to appear
-//! with their sequence numbers.
+//! with their sequence numbers. `console_token_test.js` does the same against a server in auth
+//! mode `token`, with a super-user token pasted into the page.
 //!
 //! `.ci/run` installs chromium and `npm ci --prefix tests/console`; on a machine without them the
 //! test says so and passes only outside CI (the same convention as tests/redis_tools.rs).
@@ -49,10 +50,59 @@ async fn console_in_headless_chromium() {
     };
     let srv = TestServer::start().await;
     let admin = srv.running.admin_addr.expect("admin endpoint enabled");
+    run_script(
+        &dir.join("console_test.js"),
+        &[format!("http://{admin}/"), srv.addr.to_string()],
+    )
+    .await;
+}
+
+/// The console in auth mode `token`: it loads, asks for a token, and with a pasted super-user
+/// token polls, tails (EventSource `?token=`) and publishes (`Authorization: Bearer`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_with_a_token_in_headless_chromium() {
+    let dir = match prerequisites() {
+        Ok(d) => d,
+        Err(why) => {
+            assert!(
+                std::env::var("CI").is_err(),
+                "the console browser test must run in CI: {why}"
+            );
+            eprintln!("skipping the console browser test: {why}");
+            return;
+        }
+    };
+    let keys = tempfile::tempdir().unwrap();
+    let mut cfg = common::test_config();
+    cfg.auth.mode = ferrite_config::AuthMode::Token;
+    cfg.auth.token_key_file = keys.path().join("token.key").display().to_string();
+    let srv = TestServer::start_with(cfg).await;
+    let (token, _) = srv
+        .running
+        .shared
+        .auth
+        .authenticator()
+        .expect("token mode")
+        .issue(
+            ferrite_auth::Permissions::SuperUser,
+            600,
+            Some("operator".into()),
+            ferrite_auth::now_secs(),
+        )
+        .unwrap();
+    let admin = srv.running.admin_addr.expect("admin endpoint enabled");
+    run_script(
+        &dir.join("console_token_test.js"),
+        &[format!("http://{admin}/"), token],
+    )
+    .await;
+}
+
+/// Run one node script of tests/console and require it to print OK and exit 0.
+async fn run_script(script: &Path, args: &[String]) {
     let child = tokio::process::Command::new("node")
-        .arg(dir.join("console_test.js"))
-        .arg(format!("http://{admin}/"))
-        .arg(srv.addr.to_string())
+        .arg(script)
+        .args(args)
         .kill_on_drop(true)
         .output();
     let out = tokio::time::timeout(Duration::from_secs(180), child)

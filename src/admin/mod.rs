@@ -5,8 +5,11 @@
 //! walks every cache's shards) or a console tab never takes a worker thread from the data path,
 //! and a data path under load can't starve the operator's view of it.
 //!
-//! For operators only: the port has no authentication yet (token auth comes with issue 5), so
-//! it must not be exposed publicly. See docs/observability.md.
+//! For operators only. In auth mode `token` every route but `/healthz`, `/readyz` (orchestrators
+//! probe them) and the console's static page and assets needs a super-user token
+//! (`Authorization: Bearer <token>`, or `?token=` for the browser's `EventSource`): 401 without
+//! a valid one, 403 for a scoped one (`require_admin`). With `[tls]` on for `admin`, it serves
+//! HTTPS (HTTP/1.1 and h2). See docs/observability.md.
 
 mod console;
 mod prometheus;
@@ -52,7 +55,12 @@ pub struct AdminServer {
 impl AdminServer {
     /// Bind `bind:port` (0 = a free port) now, so errors surface from `Running::start`, and serve
     /// on a dedicated thread.
-    pub fn start(shared: Arc<Shared>, bind: &str, port: u16) -> anyhow::Result<AdminServer> {
+    pub fn start(
+        shared: Arc<Shared>,
+        bind: &str,
+        port: u16,
+        tls: Option<Arc<crate::tls::ServerTls>>,
+    ) -> anyhow::Result<AdminServer> {
         let addr = format!("{bind}:{port}");
         let listener = std::net::TcpListener::bind(&addr)
             .with_context(|| format!("binding admin listener on {addr}"))?;
@@ -71,11 +79,12 @@ impl AdminServer {
             .thread_name("ferrite-admin")
             .build()
             .context("building the admin runtime")?;
+        let https = tls.is_some();
         let thread = std::thread::Builder::new()
             .name("ferrite-admin".into())
-            .spawn(move || runtime.block_on(serve(listener, state, stop_rx)))
+            .spawn(move || runtime.block_on(serve(listener, state, stop_rx, tls)))
             .context("spawning the admin thread")?;
-        tracing::info!(admin_addr = %local, "admin listener bound (metrics, health, console)");
+        tracing::info!(admin_addr = %local, tls = https, "admin listener bound (metrics, health, console)");
         Ok(AdminServer {
             addr: local,
             ready,
@@ -108,7 +117,12 @@ impl Drop for AdminServer {
     }
 }
 
-async fn serve(listener: std::net::TcpListener, state: AdminState, stop: watch::Receiver<bool>) {
+async fn serve(
+    listener: std::net::TcpListener,
+    state: AdminState,
+    stop: watch::Receiver<bool>,
+    tls: Option<Arc<crate::tls::ServerTls>>,
+) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -118,7 +132,22 @@ async fn serve(listener: std::net::TcpListener, state: AdminState, stop: watch::
     };
     let app = router(state);
     let stopped = wait_stop(stop.clone());
-    let server = axum::serve(listener, app).with_graceful_shutdown(stopped);
+    // The TLS listener's handshake tasks run on this (admin) runtime, off the data path's.
+    let server = async move {
+        match tls {
+            Some(tls) => {
+                let incoming = tls.listener(listener, crate::tls::Alpn::Http, "admin");
+                axum::serve(incoming, app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            }
+            None => {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            }
+        }
+    };
     tokio::select! {
         r = server => {
             if let Err(e) = r {
@@ -147,7 +176,48 @@ fn router(state: AdminState) -> Router {
         .route("/metering", get(metering))
         .merge(console::routes(&state))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_admin,
+        ))
         .with_state(state)
+}
+
+/// Routes anyone may load in auth mode `token`: the probes orchestrators call without
+/// credentials, and the console's static page and assets (they hold no data; the page asks the
+/// operator for a token and sends it with every API call).
+fn is_open_route(path: &str) -> bool {
+    matches!(
+        path,
+        "/healthz" | "/readyz" | "/" | "/console/app.js" | "/console/app.css"
+    )
+}
+
+/// In auth mode `token`: a super-user token for every other route (401 missing/invalid, 403
+/// not a super-user), from `Authorization` (raw or `Bearer`) or `?token=` (EventSource cannot
+/// send headers). The same JSON error bodies as the HTTP API.
+async fn require_admin(
+    axum::extract::State(st): axum::extract::State<AdminState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use crate::http::auth::{denied, extract_token, unauthenticated};
+    let auth = &st.shared.auth;
+    if !auth.enforcing() || is_open_route(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let checked = (|| {
+        let query = crate::http::params::Query::parse(req.uri().query())?;
+        let token = extract_token(req.headers(), &query)?
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| unauthenticated(ferrite_auth::AuthError::Missing))?;
+        let p = auth.authenticate(&token).map_err(unauthenticated)?;
+        crate::authz::check_super_user(&p, "the admin port").map_err(denied)
+    })();
+    match checked {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
 }
 
 /// Prometheus text exposition format 0.0.4.

@@ -273,8 +273,14 @@ pub async fn bind(bind: &str, port: u16) -> anyhow::Result<(TcpListener, SocketA
     Ok((listener, local))
 }
 
-/// Serve every gRPC service on `listener` until `shared.shutdown` flips.
-pub async fn serve(shared: Arc<Shared>, listener: TcpListener, limits: GrpcLimits) {
+/// Serve every gRPC service on `listener` until `shared.shutdown` flips; with `tls`, HTTP/2 over
+/// TLS (ALPN `h2`, handshakes off the accept loop, see `crate::tls`).
+pub async fn serve(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    limits: GrpcLimits,
+    tls: Option<Arc<crate::tls::ServerTls>>,
+) {
     use momento_protos::cache_client::pubsub::pubsub_server::PubsubServer;
     use momento_protos::cache_client::scs_server::ScsServer;
     use momento_protos::control_client::scs_control_server::ScsControlServer;
@@ -306,8 +312,7 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener, limits: GrpcLimit
         }
         tracing::info!("gRPC listener closed for shutdown");
     };
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let result = tonic::transport::Server::builder()
+    let router = tonic::transport::Server::builder()
         // The SDKs open up to 100 streams per connection (subscriptions are long-lived streams).
         .max_concurrent_streams(Some(limits.max_concurrent_streams))
         // Clients ping (Rust topic channels every 30 s, JS every few seconds): hyper answers every
@@ -332,9 +337,17 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener, limits: GrpcLimit
         .add_service(pubsub)
         .add_service(control)
         .add_service(token)
-        .add_service(ping)
-        .serve_with_incoming_shutdown(incoming, signal)
-        .await;
+        .add_service(ping);
+    let result = match tls {
+        Some(tls) => {
+            let incoming = tls.listener(listener, crate::tls::Alpn::Http, "grpc");
+            router.serve_with_incoming_shutdown(incoming, signal).await
+        }
+        None => {
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            router.serve_with_incoming_shutdown(incoming, signal).await
+        }
+    };
     if let Err(e) = result {
         tracing::error!(error = %e, "gRPC server failed");
     }

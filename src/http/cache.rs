@@ -4,6 +4,10 @@
 //! called with the same `GrpcState`: one implementation of Momento's rules (item size with the
 //! key counted, TTL bounds, eviction before writing, RESP WATCH invalidation) for both APIs. A
 //! scalar is a Redis string in the same cache, so RESP `GET` sees what HTTP `PUT` wrote.
+//!
+//! Every handler: token (401) → key → permission on that key (403, before the cache is looked
+//! up, like gRPC) → cache (404) → quota admission (429) → engine → metering of the caller's
+//! tenant (bytes in = key + request body, bytes out = response body; docs/metering.md).
 
 use std::sync::Arc;
 
@@ -18,6 +22,8 @@ use super::error::ApiError;
 use super::params::Query;
 use super::{auth, path_error, HttpState};
 use crate::grpc::scalars;
+use crate::service::Counters;
+use ferrite_auth::CacheAccess;
 
 /// `GET /cache/{cache}`: 200 with the raw value (`application/octet-stream`), or 404
 /// `key_not_found` / `cache_not_found`.
@@ -29,10 +35,24 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let Path(cache_name) = path.map_err(path_error)?;
     let q = Query::parse(raw.as_deref())?;
-    auth::caller(&headers, &q)?;
+    let caller = auth::caller(st.auth(), &headers, &q)?;
     let key = q.key()?;
+    caller.check_key(&cache_name, &key, CacheAccess::Read)?;
     let cache = st.grpc.cache_named(&cache_name)?;
-    let r = scalars::get(&st.grpc, &cache, GetRequest { cache_key: key })?;
+    let tenant = caller.tenant(cache.name_arc().clone());
+    let quota = st.admit(&tenant)?;
+    let bytes_in = key.len();
+    let r = scalars::get(&st.grpc, &cache, GetRequest { cache_key: key });
+    let bytes_out = match &r {
+        Ok(r) if r.result == ECacheResult::Hit as i32 => r.cache_body.len(),
+        _ => 0,
+    };
+    st.account(
+        &tenant,
+        &quota,
+        Counters::op(bytes_in as u64, bytes_out as u64),
+    );
+    let r = r?;
     if r.result != ECacheResult::Hit as i32 {
         return Err(ApiError::key_not_found());
     }
@@ -53,8 +73,9 @@ pub async fn put(
 ) -> Result<Response, ApiError> {
     let Path(cache_name) = path.map_err(path_error)?;
     let q = Query::parse(raw.as_deref())?;
-    auth::caller(&headers, &q)?;
+    let caller = auth::caller(st.auth(), &headers, &q)?;
     let key = q.key()?;
+    caller.check_key(&cache_name, &key, CacheAccess::Write)?;
     let ttl_secs = q
         .u64("ttl_seconds")?
         .ok_or_else(|| ApiError::bad_request("missing query parameter 'ttl_seconds'"))?;
@@ -69,7 +90,10 @@ pub async fn put(
     }
     let body = body.map_err(|e| st.body_error(e))?;
     let cache = st.grpc.cache_named(&cache_name)?;
-    scalars::set(
+    let tenant = caller.tenant(cache.name_arc().clone());
+    let quota = st.admit(&tenant)?;
+    let bytes_in = key.len() + body.len();
+    let r = scalars::set(
         &st.grpc,
         &cache,
         SetRequest {
@@ -77,7 +101,9 @@ pub async fn put(
             cache_body: body.to_vec(),
             ttl_milliseconds: ttl_secs * 1000,
         },
-    )?;
+    );
+    st.account(&tenant, &quota, Counters::op(bytes_in as u64, 0));
+    r?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -90,9 +116,16 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let Path(cache_name) = path.map_err(path_error)?;
     let q = Query::parse(raw.as_deref())?;
-    auth::caller(&headers, &q)?;
+    let caller = auth::caller(st.auth(), &headers, &q)?;
     let key = q.key()?;
+    // gRPC's Delete needs write access to the key (grpc/authz.rs).
+    caller.check_key(&cache_name, &key, CacheAccess::Write)?;
     let cache = st.grpc.cache_named(&cache_name)?;
-    scalars::delete(&st.grpc, &cache, DeleteRequest { cache_key: key })?;
+    let tenant = caller.tenant(cache.name_arc().clone());
+    let quota = st.admit(&tenant)?;
+    let bytes_in = key.len();
+    let r = scalars::delete(&st.grpc, &cache, DeleteRequest { cache_key: key });
+    st.account(&tenant, &quota, Counters::op(bytes_in as u64, 0));
+    r?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

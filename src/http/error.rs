@@ -19,6 +19,8 @@ pub struct ApiError {
     /// Machine-readable cause (`cache_not_found`, `item_size_limit_exceeded`, ...).
     pub code: &'static str,
     pub message: String,
+    /// Seconds for a `Retry-After` header (429 answers of a quota or rate limit).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -27,7 +29,22 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// A quota or rate limit refused the request: 429 with `Retry-After` and the same cause
+    /// code as gRPC's `err` trailer (`operations_rate_limit_exceeded`,
+    /// `throughput_rate_limit_exceeded`; a data-volume quota is a throughput limit there too).
+    pub fn quota(e: &crate::service::QuotaError) -> Self {
+        use crate::service::QuotaKind;
+        let code = match e.kind {
+            QuotaKind::OperationsRate => grpc_errors::ERR_OPS_RATE,
+            QuotaKind::ThroughputRate | QuotaKind::DataVolume => grpc_errors::ERR_THROUGHPUT,
+        };
+        let mut err = Self::new(StatusCode::TOO_MANY_REQUESTS, code, e.to_string());
+        err.retry_after = Some(e.retry_after_secs());
+        err
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -128,6 +145,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         resp
     }
 }
@@ -155,5 +176,49 @@ mod tests {
         let body: serde_json::Value = serde_json::from_str(&e.body()).unwrap();
         assert_eq!(body["error"], "bad_request");
         assert_eq!(body["message"], "bad ttl");
+    }
+
+    #[test]
+    fn quota_errors_are_429_with_retry_after() {
+        use crate::service::quota::QuotaScope;
+        use crate::service::{QuotaError, QuotaKind};
+        use std::time::Duration;
+        let q = |kind, ms| QuotaError {
+            kind,
+            scope: QuotaScope::Token,
+            name: "t".into(),
+            limit: 3,
+            period: Duration::from_secs(60),
+            retry_after: Duration::from_millis(ms),
+        };
+        for (kind, ms, code, secs) in [
+            (
+                QuotaKind::OperationsRate,
+                340,
+                "operations_rate_limit_exceeded",
+                "1",
+            ),
+            (
+                QuotaKind::ThroughputRate,
+                2001,
+                "throughput_rate_limit_exceeded",
+                "3",
+            ),
+            (
+                QuotaKind::DataVolume,
+                1000,
+                "throughput_rate_limit_exceeded",
+                "1",
+            ),
+        ] {
+            let e = ApiError::quota(&q(kind, ms));
+            assert_eq!((e.status, e.code), (StatusCode::TOO_MANY_REQUESTS, code));
+            let resp = e.into_response();
+            assert_eq!(resp.headers()[header::RETRY_AFTER], secs);
+            assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/json");
+        }
+        // Other errors carry no Retry-After.
+        let resp = ApiError::bad_request("x").into_response();
+        assert!(resp.headers().get(header::RETRY_AFTER).is_none());
     }
 }

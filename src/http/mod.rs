@@ -6,8 +6,9 @@
 //! GET            /topics/{cache}/{topic}           topics.rs   long poll (Momento) / sse.rs: Server-Sent Events
 //! GET            /openapi.json                     openapi.rs  the OpenAPI 3 document of all of the above
 //! ```
-//! `auth.rs` extracts the token (one function) and authorizes it (one seam, development mode for
-//! now); `params.rs` parses query strings; `error.rs` is the JSON error body and the status codes.
+//! `auth.rs` extracts the token (one function) and authorizes it (one seam: 401 / 403 in auth
+//! mode `token`); `HttpState::admit`/`account` apply the caller's quotas (429 + `Retry-After`)
+//! and meter each request for its tenant; `params.rs` parses query strings; `error.rs` is the JSON error body and the status codes.
 //!
 //! The same engines as RESP and gRPC (`Shared`): what one protocol writes the others read. The
 //! cache handlers reuse the gRPC front end's scalar functions and `GrpcState` limits, so Momento's
@@ -37,6 +38,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::grpc::{GrpcLimits, GrpcState};
+use crate::service::{Counters, MeterKey, QuotaHandle};
 use crate::shared::Shared;
 use error::ApiError;
 
@@ -98,6 +100,26 @@ impl HttpState {
                 ),
             )
         })
+    }
+
+    /// Admit one operation of `tenant` before it runs: 429 with `Retry-After` when one of its
+    /// quotas or rate limits refuses it (the request then does nothing and is not metered).
+    pub fn admit(&self, tenant: &MeterKey) -> Result<QuotaHandle, ApiError> {
+        let quota = self.grpc.shared.quotas.handle(tenant);
+        quota.admit().map_err(|e| ApiError::quota(&e))?;
+        Ok(quota)
+    }
+
+    /// Record what a request moved (into this worker thread's metering shard, as gRPC does: no
+    /// shared atomic per request) and charge its bytes to the tenant's byte limits.
+    pub fn account(&self, tenant: &MeterKey, quota: &QuotaHandle, delta: Counters) {
+        self.grpc.shared.metering.record(tenant, &delta);
+        quota.charge(delta.bytes_in + delta.bytes_out);
+    }
+
+    /// The auth state requests are checked against.
+    pub fn auth(&self) -> &crate::authz::Auth {
+        &self.grpc.shared.auth
     }
 
     /// Topic names: 1..=`max_topic_name_bytes` bytes, as on gRPC.
@@ -190,7 +212,7 @@ async fn record_metrics(
 
 /// CORS for the configured origins; `None` (no layer, no CORS headers) when the list is empty.
 /// Preflights are answered by the layer itself; `Last-Event-ID` is allowed so a fetch-based SSE
-/// client can resume.
+/// client can resume, and `Retry-After` is exposed so a page can honour a 429.
 pub fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     if origins.is_empty() {
         return None;
@@ -215,6 +237,8 @@ pub fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
                 header::CONTENT_TYPE,
                 HeaderName::from_static("last-event-id"),
             ])
+            // Not CORS-safelisted: without this a page cannot read how long a 429 asks it to wait.
+            .expose_headers([header::RETRY_AFTER])
             .max_age(CORS_MAX_AGE),
     )
 }
@@ -243,17 +267,22 @@ pub async fn bind(bind: &str, port: u16) -> anyhow::Result<(TcpListener, SocketA
 }
 
 /// Serve the API on `listener` until `shared.shutdown` flips; then stop accepting, let in-flight
-/// requests finish (long polls and SSE streams end at once on shutdown) and return.
+/// requests finish (long polls and SSE streams end at once on shutdown) and return. With `tls`,
+/// HTTPS: HTTP/1.1, or HTTP/2 when the client picks `h2` by ALPN (handshakes off the accept
+/// loop, see `crate::tls`).
 pub async fn serve(
     shared: Arc<Shared>,
     listener: TcpListener,
     limits: GrpcLimits,
     settings: HttpSettings,
+    tls: Option<Arc<crate::tls::ServerTls>>,
 ) {
-    tracing::warn!(
-        addr = ?listener.local_addr().ok(),
-        "HTTP API in DEVELOPMENT AUTH MODE: every token is accepted, including none"
-    );
+    if !shared.auth.enforcing() {
+        tracing::warn!(
+            addr = ?listener.local_addr().ok(),
+            "HTTP API in DEVELOPMENT AUTH MODE: every token is accepted, including none"
+        );
+    }
     let state = HttpState::new(shared.clone(), limits, settings);
     let app = router(state);
     let mut shutdown = shared.shutdown.subscribe();
@@ -265,10 +294,20 @@ pub async fn serve(
         }
         tracing::info!("HTTP listener closed for shutdown");
     };
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(signal)
-        .await
-    {
+    let result = match tls {
+        Some(tls) => {
+            let incoming = tls.listener(listener, crate::tls::Alpn::Http, "http");
+            axum::serve(incoming, app)
+                .with_graceful_shutdown(signal)
+                .await
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(signal)
+                .await
+        }
+    };
+    if let Err(e) = result {
         tracing::error!(error = %e, "HTTP server failed");
     }
 }

@@ -9,7 +9,10 @@
 //! - message (the default event type, `onmessage`): `id: <seq>`, data = the item JSON of the long
 //!   poll (`topic_sequence_number`, `sequence_page`, `value`);
 //! - `event: discontinuity`: data = `{last_topic_sequence, new_topic_sequence, new_sequence_page}`;
-//! - `event: error`, then the end of the stream, when the cache is deleted (data = error JSON);
+//! - `event: error`, then the end of the stream, when the cache is deleted or, in auth mode
+//!   `token`, when the subscriber's token expired or was revoked (data = error JSON:
+//!   `cache_not_found` / `unauthenticated`; the token is re-checked before each batch of
+//!   messages, as the gRPC pump does);
 //! - `: heartbeat` comments whenever nothing was sent for `topics.heartbeat_interval_secs`, so
 //!   proxies keep the connection and clients can tell a quiet topic from a dead connection.
 //!
@@ -18,6 +21,10 @@
 //! behind in the topic's ring and gets a `discontinuity`, as gRPC subscribers do; nothing queues
 //! per client beyond one drained batch. The stream ends when the server shuts down (the browser
 //! then reconnects with `Last-Event-ID`).
+//!
+//! Metering: opening the stream is one operation of the subscriber's tenant (bytes in = the
+//! topic name); each message event counts as one delivered message and its `data` JSON as bytes
+//! out, recorded once per drained batch before the batch is sent (docs/metering.md).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -30,11 +37,16 @@ use ferrite_topics::{Event, Resume, Subscriber, Waiter};
 use futures_util::stream::{self, Stream};
 use tokio::sync::{watch, OwnedSemaphorePermit};
 
-use super::auth::Caller;
+use super::auth::{self, Caller};
 use super::error::ApiError;
 use super::params::Query;
-use super::topics::{discontinuity_json, item_json, open_subscription, resume_from_query};
+use super::topics::{
+    admit_subscription, discontinuity_json, item_json, open_subscription, resume_from_query,
+};
 use super::HttpState;
+use crate::service::{Counters, MeterKey, QuotaHandle};
+use crate::shared::Shared;
+use ferrite_auth::Principal;
 
 /// Events taken from the engine per drain (one batch is all a stream ever holds).
 const DRAIN_BATCH: usize = 64;
@@ -74,8 +86,12 @@ pub async fn subscribe(
         }
         None => resume_from_query(q)?,
     };
+    let (tenant, quota) = admit_subscription(&st, &cache_name, &caller)?;
+    // Opening the stream is the operation; a refused open (no slot, cache gone) still counts,
+    // as a failed gRPC call does.
+    st.account(&tenant, &quota, Counters::op(topic.len() as u64, 0));
     let permit = st.subscription_permit()?;
-    let sub = open_subscription(&st, &cache_name, &topic, resume, &caller)?;
+    let sub = open_subscription(&st, &cache_name, &topic, resume)?;
     let pump = Pump {
         _permit: permit,
         waiter: sub.waiter(),
@@ -83,7 +99,11 @@ pub async fn subscribe(
         ready: VecDeque::with_capacity(DRAIN_BATCH),
         scratch: Vec::with_capacity(DRAIN_BATCH),
         shutdown: st.grpc.shared.shutdown.subscribe(),
-        done: false,
+        closing: false,
+        shared: st.grpc.shared.clone(),
+        principal: caller.principal,
+        tenant,
+        quota,
     };
     let keep_alive = KeepAlive::new()
         .interval(st.settings.heartbeat_interval)
@@ -99,46 +119,81 @@ struct Pump {
     _permit: OwnedSemaphorePermit,
     sub: Subscriber,
     waiter: Waiter,
-    ready: VecDeque<Event>,
+    /// Events of the last drained batch, already rendered and metered.
+    ready: VecDeque<SseEvent>,
     scratch: Vec<Event>,
     shutdown: watch::Receiver<bool>,
-    done: bool,
+    /// The stream ends once `ready` is sent (an `error` event is last in it).
+    closing: bool,
+    shared: Arc<Shared>,
+    /// Re-checked before each batch: revocation or expiry ends the stream.
+    principal: Principal,
+    tenant: MeterKey,
+    quota: QuotaHandle,
+}
+
+impl Pump {
+    /// Render a drained batch into `ready`, metering its messages for the subscriber's tenant
+    /// (one record per batch), or end the stream with an `error` event when the token is no
+    /// longer valid or the cache was deleted.
+    fn take_batch(&mut self) {
+        if let Err(e) = self.shared.auth.check(&self.principal) {
+            self.scratch.clear();
+            self.ready.push_back(
+                SseEvent::default()
+                    .event("error")
+                    .data(auth::unauthenticated(e).body()),
+            );
+            self.closing = true;
+            return;
+        }
+        let mut delta = Counters::default();
+        for ev in self.scratch.drain(..) {
+            let out = match ev {
+                Event::Message { msg, .. } => {
+                    let data = item_json(&msg).to_string();
+                    delta.messages_delivered += 1;
+                    delta.bytes_out += data.len() as u64;
+                    SseEvent::default().id(msg.seq.to_string()).data(data)
+                }
+                Event::Discontinuity {
+                    last_seq,
+                    new_seq,
+                    page,
+                    ..
+                } => SseEvent::default()
+                    .event("discontinuity")
+                    .data(discontinuity_json(last_seq, new_seq, page).to_string()),
+                Event::CacheGone { cache } => {
+                    let name = String::from_utf8_lossy(&cache).into_owned();
+                    self.ready.push_back(
+                        SseEvent::default()
+                            .event("error")
+                            .data(ApiError::cache_not_found(&name).body()),
+                    );
+                    self.closing = true;
+                    break;
+                }
+            };
+            self.ready.push_back(out);
+        }
+        self.scratch.clear();
+        self.shared.metering.record(&self.tenant, &delta);
+        self.quota.charge(delta.bytes_out);
+    }
 }
 
 fn events(pump: Pump) -> impl Stream<Item = Result<SseEvent, Infallible>> {
     stream::unfold(pump, |mut p| async move {
-        if p.done {
-            return None;
-        }
         loop {
-            if let Some(ev) = p.ready.pop_front() {
-                let out = match ev {
-                    Event::Message { msg, .. } => SseEvent::default()
-                        .id(msg.seq.to_string())
-                        .data(item_json(&msg).to_string()),
-                    Event::Discontinuity {
-                        last_seq,
-                        new_seq,
-                        page,
-                        ..
-                    } => SseEvent::default()
-                        .event("discontinuity")
-                        .data(discontinuity_json(last_seq, new_seq, page).to_string()),
-                    Event::CacheGone { cache } => {
-                        p.done = true;
-                        let name = String::from_utf8_lossy(&cache).into_owned();
-                        SseEvent::default()
-                            .event("error")
-                            .data(ApiError::cache_not_found(&name).body())
-                    }
-                };
+            if let Some(out) = p.ready.pop_front() {
                 return Some((Ok(out), p));
             }
-            if *p.shutdown.borrow_and_update() {
+            if p.closing || *p.shutdown.borrow_and_update() {
                 return None;
             }
             if p.sub.drain(DRAIN_BATCH, &mut p.scratch) > 0 {
-                p.ready.extend(p.scratch.drain(..));
+                p.take_batch();
                 continue;
             }
             tokio::select! {

@@ -12,6 +12,11 @@
 //! `http.long_poll_max_wait_ms`. Each poll is its own engine subscription, dropped when the
 //! answer is built, so nothing is kept between polls: the topic's replay ring is what lets the
 //! next poll continue exactly where this one stopped.
+//!
+//! Auth (docs/http.md): publish needs the token's publish permission on the topic, long poll and
+//! SSE its subscribe permission, both checked before the cache is looked up. Each request is one
+//! operation of the caller's tenant, admitted by its quotas first; messages a poll or stream
+//! hands over count as delivered to the subscriber (docs/metering.md).
 
 use std::sync::Arc;
 
@@ -29,6 +34,8 @@ use super::auth::{self, Caller};
 use super::error::ApiError;
 use super::params::Query;
 use super::{path_error, sse, HttpState};
+use crate::service::{Counters, MeterKey, QuotaHandle};
+use ferrite_auth::TopicAccess;
 
 /// `POST /topics/{cache}/{topic}`: the body is the message. `text/*` and `application/json`
 /// bodies are published as Momento `text` (they must be UTF-8); anything else as `binary`.
@@ -42,8 +49,9 @@ pub async fn publish(
 ) -> Result<Response, ApiError> {
     let Path((cache_name, topic)) = path.map_err(path_error)?;
     let q = Query::parse(raw.as_deref())?;
-    let caller = auth::caller(&headers, &q)?;
+    let caller = auth::caller(st.auth(), &headers, &q)?;
     st.check_topic(&topic)?;
+    caller.check_topic(&cache_name, &topic, TopicAccess::Publish)?;
     let body = body.map_err(|e| st.body_error(e))?;
     let kind = if is_text(&headers) {
         if std::str::from_utf8(&body).is_err() {
@@ -67,22 +75,26 @@ pub async fn publish(
             ),
         ));
     }
-    st.grpc.cache_named(&cache_name)?;
+    let cache = st.grpc.cache_named(&cache_name)?;
+    let tenant = caller.tenant(cache.name_arc().clone());
+    let quota = st.admit(&tenant)?;
+    let mut delta = Counters::op((topic.len() + body.len()) as u64, 0);
     // Own the payload: the ring keeps it for the replay window, and the body's `Bytes` may be a
     // slice of hyper's larger read buffer, which it would pin. At most 4 KiB by default.
     let payload = Bytes::copy_from_slice(&body);
     drop(body);
-    st.grpc
-        .shared
-        .topics
-        .publish(
-            cache_name.as_bytes(),
-            topic.as_bytes(),
-            payload,
-            kind,
-            caller.publisher_id.clone(),
-        )
-        .map_err(|e| ApiError::from_topics(&e))?;
+    let published = st.grpc.shared.topics.publish(
+        cache_name.as_bytes(),
+        topic.as_bytes(),
+        payload,
+        kind,
+        caller.publisher_id.clone(),
+    );
+    if published.is_ok() {
+        delta.messages_published = 1;
+    }
+    st.account(&tenant, &quota, delta);
+    published.map_err(|e| ApiError::from_topics(&e))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -111,8 +123,9 @@ pub async fn subscribe(
 ) -> Result<Response, ApiError> {
     let Path((cache_name, topic)) = path.map_err(path_error)?;
     let q = Query::parse(raw.as_deref())?;
-    let caller = auth::caller(&headers, &q)?;
+    let caller = auth::caller(st.auth(), &headers, &q)?;
     st.check_topic(&topic)?;
+    caller.check_topic(&cache_name, &topic, TopicAccess::Subscribe)?;
     if wants_event_stream(&headers) {
         return sse::subscribe(st, cache_name, topic, &headers, &q, caller).await;
     }
@@ -141,6 +154,20 @@ pub fn resume_from_query(q: &Query) -> Result<Option<Resume>, ApiError> {
     Ok((seq > 0).then_some(Resume { seq, page }))
 }
 
+/// A subscription request's admission: the cache must exist (404), then the caller's tenant on
+/// it admits one operation (429). Returns the tenant and its limiters, for metering what the
+/// subscription delivers.
+pub fn admit_subscription(
+    st: &HttpState,
+    cache_name: &str,
+    caller: &Caller,
+) -> Result<(MeterKey, QuotaHandle), ApiError> {
+    let cache = st.grpc.cache_named(cache_name)?;
+    let tenant = caller.tenant(cache.name_arc().clone());
+    let quota = st.admit(&tenant)?;
+    Ok((tenant, quota))
+}
+
 /// Subscribe one engine `Subscriber` to the topic. 404 if the cache does not exist (checked
 /// again after joining, as the gRPC front end does, so a concurrent delete cannot leave us
 /// subscribed to a topic of a dropped cache without a `CacheGone`).
@@ -149,7 +176,6 @@ pub fn open_subscription(
     cache_name: &str,
     topic: &str,
     resume: Option<Resume>,
-    _caller: &Caller,
 ) -> Result<Subscriber, ApiError> {
     let shared = &st.grpc.shared;
     st.grpc.cache_named(cache_name)?;
@@ -170,8 +196,34 @@ async fn long_poll(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     let resume = resume_from_query(q)?;
+    let (tenant, quota) = admit_subscription(&st, &cache_name, &caller)?;
+    let bytes_in = topic.len() as u64;
+    let mut answer = poll_answer(&st, &cache_name, &topic, resume).await;
+    // A token revoked or expired while the poll waited gets no messages, like a gRPC stream.
+    if answer.is_ok() {
+        if let Err(e) = st.auth().check(&caller.principal) {
+            answer = Err(auth::unauthenticated(e));
+        }
+    }
+    let mut delta = Counters::op(bytes_in, 0);
+    if let Ok((body, delivered)) = &answer {
+        delta.bytes_out = body.len() as u64;
+        delta.messages_delivered = *delivered;
+    }
+    st.account(&tenant, &quota, delta);
+    let (body, _) = answer?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// Wait for the poll's items; the JSON answer and how many messages it delivers.
+async fn poll_answer(
+    st: &HttpState,
+    cache_name: &str,
+    topic: &str,
+    resume: Option<Resume>,
+) -> Result<(String, u64), ApiError> {
     let _permit = st.subscription_permit()?;
-    let mut sub = open_subscription(&st, &cache_name, &topic, resume, &caller)?;
+    let mut sub = open_subscription(st, cache_name, topic, resume)?;
     let waiter = sub.waiter();
     let mut shutdown = st.grpc.shared.shutdown.subscribe();
     let deadline = Instant::now() + st.settings.long_poll_max_wait;
@@ -194,10 +246,14 @@ async fn long_poll(
         }
     }
     let mut items = Vec::with_capacity(events.len());
+    let mut delivered = 0;
     for ev in &events {
         match ev {
-            Event::CacheGone { .. } => return Err(ApiError::cache_not_found(&cache_name)),
-            Event::Message { msg, .. } => items.push(json!({ "item": item_json(msg) })),
+            Event::CacheGone { .. } => return Err(ApiError::cache_not_found(cache_name)),
+            Event::Message { msg, .. } => {
+                delivered += 1;
+                items.push(json!({ "item": item_json(msg) }));
+            }
             Event::Discontinuity {
                 last_seq,
                 new_seq,
@@ -207,11 +263,7 @@ async fn long_poll(
                 .push(json!({ "discontinuity": discontinuity_json(*last_seq, *new_seq, *page) })),
         }
     }
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        json!({ "items": items }).to_string(),
-    )
-        .into_response())
+    Ok((json!({ "items": items }).to_string(), delivered))
 }
 
 /// A message in Momento's JSON shape: `{"topic_sequence_number", "sequence_page", "value":

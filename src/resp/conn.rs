@@ -15,7 +15,7 @@ use ferrite_resp::{parse_command, ParseLimits, ReplyWriter};
 use ferrite_storage::{Cache, Locked, WatchTicket, DEFAULT_CACHE};
 use ferrite_topics::{Event, Resume, Subscriber, Waiter};
 use std::collections::HashSet;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -38,6 +38,8 @@ const READ_BUF_SHRINK_ABOVE: usize = 256 * 1024;
 /// How long more than `limits.reply_buffer_limit` bytes may sit unread before the client is
 /// disconnected.
 const REPLY_STALL: Duration = Duration::from_secs(10);
+/// Longest wait for the last bytes and the close (TLS close_notify) to leave at disconnect.
+const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A command waiting for data (BLPOP & co.).
 struct Blocked {
@@ -109,8 +111,41 @@ struct PubSub {
     events: Vec<Event>,
 }
 
-pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<ClientInfo>) {
-    let _ = stream.set_nodelay(true);
+/// A connection stream the loop can read and write at the same time. The loop is generic over
+/// it (monomorphised per stream type, no `dyn`), so plaintext TCP keeps tokio's lock-free owned
+/// halves and pays nothing for TLS existing; a TLS stream is one rustls state machine and is
+/// split with `tokio::io::split` (a lock only that stream's two halves touch).
+pub trait SplitIo: Send + 'static {
+    type Read: AsyncRead + Unpin + Send;
+    type Write: AsyncWrite + Unpin + Send;
+    /// Whether a write may return before its bytes reached the socket (TLS: rustls accepts the
+    /// plaintext and keeps records it could not send yet), so the loop must flush once its
+    /// output buffer is empty. A constant, so the flush branch compiles away for plain TCP.
+    const BUFFERS_WRITES: bool;
+    fn split_io(self) -> (Self::Read, Self::Write);
+}
+
+impl SplitIo for TcpStream {
+    const BUFFERS_WRITES: bool = false;
+    type Read = tokio::net::tcp::OwnedReadHalf;
+    type Write = tokio::net::tcp::OwnedWriteHalf;
+    fn split_io(self) -> (Self::Read, Self::Write) {
+        self.into_split()
+    }
+}
+
+impl SplitIo for crate::tls::TlsConn {
+    const BUFFERS_WRITES: bool = true;
+    type Read = tokio::io::ReadHalf<crate::tls::TlsConn>;
+    type Write = tokio::io::WriteHalf<crate::tls::TlsConn>;
+    fn split_io(self) -> (Self::Read, Self::Write) {
+        tokio::io::split(self)
+    }
+}
+
+/// Serve one RESP client until it leaves, is killed, or the server shuts down. The caller sets
+/// TCP_NODELAY on the socket (before a TLS handshake, if any).
+pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: Arc<ClientInfo>) {
     let (limits, query_limit, reply_limit, idle) = {
         let c = shared.config.read();
         (
@@ -157,10 +192,12 @@ pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<
         s.unrestricted = true;
     }
     let mut shutdown = shared.shutdown.subscribe();
-    let (mut reader, mut writer) = stream.into_split();
+    let (mut reader, mut writer) = stream.split_io();
     let idle_timeout = (idle > 0).then(|| Duration::from_secs(idle));
     let mut last_input = Instant::now();
     let mut last_write_progress = Instant::now();
+    // Bytes written into the stream but maybe not yet onto the socket (see BUFFERS_WRITES).
+    let mut unflushed = false;
 
     loop {
         if s.out.is_empty() {
@@ -177,7 +214,7 @@ pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<
         // more than the limit unread for REPLY_STALL is gone or stuck, and is disconnected.
         let stall_deadline =
             (s.out.len() > s.reply_limit).then(|| last_write_progress + REPLY_STALL);
-        if s.closing && s.out.is_empty() {
+        if s.closing && s.out.is_empty() && !unflushed {
             break;
         }
         let want_read = !s.closing && s.out.len() < OUT_SOFT_LIMIT;
@@ -200,16 +237,26 @@ pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<
                 s.closing = true;
                 s.blocked = None;
             }
-            r = writer.write(&s.out), if !s.out.is_empty() => match r {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
+            // Write pending replies; once they are all written, flush what a buffering stream
+            // (TLS) still holds. One arm for both: they borrow the same writer.
+            r = async {
+                if s.out.is_empty() {
+                    writer.flush().await.map(|()| None)
+                } else {
+                    writer.write(&s.out).await.map(Some)
+                }
+            }, if !s.out.is_empty() || (S::BUFFERS_WRITES && unflushed) => match r {
+                Ok(Some(0)) | Err(_) => break,
+                Ok(Some(n)) => {
                     last_write_progress = Instant::now();
                     ServerStats::add(&shared.stats.net_output_bytes, n as u64);
                     s.out.advance(n);
+                    unflushed = S::BUFFERS_WRITES;
                     if s.out.is_empty() && s.out.capacity() > READ_BUF_SHRINK_ABOVE {
                         s.out = BytesMut::with_capacity(READ_BUF_INITIAL);
                     }
                 }
+                Ok(None) => unflushed = false,
             },
             r = reader.read_buf(&mut s.inbuf), if want_read => match r {
                 Ok(0) | Err(_) => break,
@@ -263,7 +310,9 @@ pub async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, info: Arc<
     }
     s.cleanup();
     s.fold_meter();
-    let _ = writer.shutdown().await;
+    // Bounded: over TLS, shutdown sends close_notify and flushes, which waits on a peer that
+    // may never read again.
+    let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, writer.shutdown()).await;
 }
 
 impl Session {

@@ -53,6 +53,9 @@
 //! | `--admin-port PORT` | `server.admin_port` (0 = pick a free port) |
 //! | `--maxmemory BYTES` | `memory.maxmemory` (`100mb`, `1gb`, `512k`, `12345`) |
 //! | `--maxclients N` | `limits.max_clients` |
+//! | `--tls-cert FILE` | `tls.cert_file` (PEM certificate chain; needs `--tls-key`) |
+//! | `--tls-key FILE` | `tls.key_file` (PEM private key; needs `--tls-cert`) |
+//! | `--tls-self-signed` | `tls.self_signed = true` (generate a certificate at start) |
 //! | `--log-level FILTER` | log filter (not part of the config; overrides `FERRITE_LOG`) |
 //! | `--print-config` | print the effective configuration as TOML and exit |
 //!
@@ -113,6 +116,18 @@
 //! | `auth.token_key_file` | `""` | HMAC key file for tokens; created (random, 0600) on first start if missing; required in `token` mode |
 //! | `auth.max_token_ttl_secs` | `90000` (25 h) | longest lifetime GenerateDisposableToken may give a token |
 //! | `auth.allow_none_on_public` | `false` | let `auth.mode = "none"` run on a non-loopback bind (otherwise start-up is refused) |
+//! | `tls.cert_file` | `""` | PEM certificate chain (leaf first); with `key_file` turns TLS on. `""` = none |
+//! | `tls.key_file` | `""` | PEM private key (PKCS#8, PKCS#1 or SEC1) for `cert_file` |
+//! | `tls.self_signed` | `false` | generate a self-signed certificate at start (SANs: localhost, 127.0.0.1, ::1, the bind address) |
+//! | `tls.self_signed_cert_out` | `"ferrite-selfsigned.pem"` | where the generated certificate's PEM is written for clients to trust; `""` = don't write |
+//! | `tls.resp` | `true` | when TLS is on: the RESP listener speaks TLS |
+//! | `tls.grpc` | `true` | when TLS is on: the gRPC listener speaks TLS (HTTP/2 over TLS, ALPN `h2`) |
+//! | `tls.http` | `true` | when TLS is on: the HTTP listener speaks TLS |
+//! | `tls.admin` | `true` | when TLS is on: the admin / metrics listener speaks TLS |
+//! | `tls.handshake_timeout_ms` | `10000` | a client that has not finished its TLS handshake by then is disconnected |
+//!
+//! TLS is on when `tls.cert_file`/`tls.key_file` or `tls.self_signed` is set; the per-listener
+//! switches only matter then. Each TLS listener speaks only TLS (no plaintext on the same port).
 //!
 //! All integers must be greater than zero except the ports, `shutdown_grace_ms`,
 //! `shards`, `idle_timeout_secs` and the `quotas.*` limits (0 = unlimited). List keys
@@ -205,6 +220,11 @@ pub const DEFAULT_ACTIVE_EXPIRE_INTERVAL_MS: u64 = 100;
 /// Default `expiry.active_expire_budget`: keys checked per shard per tick.
 pub const DEFAULT_ACTIVE_EXPIRE_BUDGET: usize = 200;
 
+/// Default `tls.self_signed_cert_out`: relative to the working directory.
+pub const DEFAULT_TLS_SELF_SIGNED_CERT_OUT: &str = "ferrite-selfsigned.pem";
+/// Default `tls.handshake_timeout_ms`.
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+
 /// Prefix of the environment variables that set configuration keys.
 pub const ENV_PREFIX: &str = "FERRITE_";
 /// `FERRITE_*` variables that are not configuration keys but are read by the
@@ -289,7 +309,7 @@ pub enum ConfigError {
     /// A `FERRITE_*` variable that is neither a config key nor allowlisted.
     #[error(
         "unknown environment variable {var}: no such config key (expected FERRITE_<SECTION>_<KEY>, \
-         e.g. FERRITE_SERVER_RESP_PORT; sections: server, memory, limits, topics, expiry, grpc, http, admin, quotas, metering)"
+         e.g. FERRITE_SERVER_RESP_PORT; sections: server, memory, limits, topics, expiry, grpc, http, admin, quotas, metering, auth, tls)"
     )]
     UnknownEnv {
         /// The variable's name.
@@ -480,6 +500,8 @@ pub struct Config {
     pub metering: MeteringConfig,
     /// `[auth]`: tokens and permissions (docs/auth.md).
     pub auth: AuthConfig,
+    /// `[tls]`: TLS on the listeners (off by default).
+    pub tls: TlsConfig,
 }
 
 /// `[server]` section.
@@ -729,6 +751,47 @@ impl Default for HttpConfig {
     }
 }
 
+/// `[tls]` section. Paths are strings (`""` = not set) so that `FERRITE_TLS_*` variables can
+/// set them like any other key.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: String,
+    /// PEM private key for `cert_file`.
+    pub key_file: String,
+    /// Generate a self-signed certificate at start instead of reading files.
+    pub self_signed: bool,
+    /// Where the generated certificate's PEM is written; `""` = don't write it.
+    pub self_signed_cert_out: String,
+    /// Whether the RESP listener uses TLS (when TLS is on).
+    pub resp: bool,
+    /// Whether the gRPC listener uses TLS (when TLS is on).
+    pub grpc: bool,
+    /// Whether the HTTP listener uses TLS (when TLS is on).
+    pub http: bool,
+    /// Whether the admin / metrics listener uses TLS (when TLS is on).
+    pub admin: bool,
+    /// Longest time a client may take to finish its TLS handshake, in milliseconds.
+    pub handshake_timeout_ms: u64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            cert_file: String::new(),
+            key_file: String::new(),
+            self_signed: false,
+            self_signed_cert_out: DEFAULT_TLS_SELF_SIGNED_CERT_OUT.to_string(),
+            resp: true,
+            grpc: true,
+            http: true,
+            admin: true,
+            handshake_timeout_ms: DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+        }
+    }
+}
+
 /// `auth.mode`.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -782,6 +845,80 @@ impl HttpConfig {
                     ),
                 ));
             }
+        }
+        Ok(())
+    }
+}
+
+/// A listener that can speak TLS, for [`TlsConfig::on_for`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listener {
+    /// The RESP (Redis protocol) listener.
+    Resp,
+    /// The Momento-compatible gRPC listener.
+    Grpc,
+    /// The HTTP API listener.
+    Http,
+    /// The admin / metrics listener.
+    Admin,
+}
+
+impl TlsConfig {
+    /// Whether TLS is configured at all (certificate files or a self-signed certificate).
+    pub fn enabled(&self) -> bool {
+        self.self_signed || !self.cert_file.is_empty() || !self.key_file.is_empty()
+    }
+
+    /// Whether `listener` speaks TLS.
+    pub fn on_for(&self, listener: Listener) -> bool {
+        self.enabled()
+            && match listener {
+                Listener::Resp => self.resp,
+                Listener::Grpc => self.grpc,
+                Listener::Http => self.http,
+                Listener::Admin => self.admin,
+            }
+    }
+
+    /// Both files or neither, not together with `self_signed`, and the files readable: a
+    /// mistake here is reported at start-up, not at the first client's handshake.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let (cert, key) = (self.cert_file.trim(), self.key_file.trim());
+        if self.self_signed && (!cert.is_empty() || !key.is_empty()) {
+            return Err(invalid(
+                "tls.self_signed",
+                "cannot be combined with tls.cert_file / tls.key_file: use either your own \
+                 certificate or a generated one",
+            ));
+        }
+        match (cert.is_empty(), key.is_empty()) {
+            (false, true) => {
+                return Err(invalid(
+                    "tls.key_file",
+                    "tls.cert_file is set but tls.key_file is not: both are needed (--tls-cert \
+                     FILE --tls-key FILE)",
+                ))
+            }
+            (true, false) => {
+                return Err(invalid(
+                    "tls.cert_file",
+                    "tls.key_file is set but tls.cert_file is not: both are needed (--tls-cert \
+                     FILE --tls-key FILE)",
+                ))
+            }
+            _ => {}
+        }
+        for (key_name, path) in [("tls.cert_file", cert), ("tls.key_file", key)] {
+            if path.is_empty() {
+                continue;
+            }
+            if let Err(e) = std::fs::File::open(path) {
+                return Err(invalid(key_name, format!("cannot read {path:?}: {e}")));
+            }
+        }
+        positive("tls.handshake_timeout_ms", self.handshake_timeout_ms)?;
+        if self.handshake_timeout_ms > i64::MAX as u64 {
+            return Err(invalid("tls.handshake_timeout_ms", "is too large"));
         }
         Ok(())
     }
@@ -914,6 +1051,16 @@ pub struct ServeArgs {
     /// Token signing key file, created on first start if missing (auth.token_key_file).
     #[arg(long = "token-key", value_name = "FILE")]
     pub token_key: Option<PathBuf>,
+    /// PEM certificate chain for TLS on every listener (tls.cert_file; needs --tls-key).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert (tls.key_file).
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// TLS with a certificate generated at start; its PEM is written to
+    /// tls.self_signed_cert_out for clients to trust (tls.self_signed).
+    #[arg(long)]
+    pub tls_self_signed: bool,
     /// Log filter, e.g. info or ferrite=debug (overrides FERRITE_LOG; not part of the config).
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
@@ -1089,6 +1236,15 @@ impl Config {
         if let Some(k) = &args.token_key {
             self.auth.token_key_file = k.display().to_string();
         }
+        if let Some(p) = &args.tls_cert {
+            self.tls.cert_file = p.to_string_lossy().into_owned();
+        }
+        if let Some(p) = &args.tls_key {
+            self.tls.key_file = p.to_string_lossy().into_owned();
+        }
+        if args.tls_self_signed {
+            self.tls.self_signed = true;
+        }
         Ok(())
     }
 
@@ -1183,6 +1339,8 @@ impl Config {
         positive("expiry.active_expire_budget", e.active_expire_budget as u64)?;
         self.quotas.validate()?;
         self.metering.validate()?;
+
+        self.tls.validate()?;
 
         // TOML integers are signed 64-bit; keep every value printable.
         let big = [

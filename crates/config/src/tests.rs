@@ -739,3 +739,119 @@ fn auth_mode_resolution() {
     )
     .is_err());
 }
+
+#[test]
+fn tls_is_off_by_default_and_on_per_listener() {
+    let c = Config::default();
+    assert!(!c.tls.enabled());
+    for l in [
+        Listener::Resp,
+        Listener::Grpc,
+        Listener::Http,
+        Listener::Admin,
+    ] {
+        assert!(!c.tls.on_for(l), "{l:?}");
+    }
+    let mut t = TlsConfig {
+        self_signed: true,
+        grpc: false,
+        ..TlsConfig::default()
+    };
+    assert!(t.enabled());
+    assert!(t.on_for(Listener::Resp));
+    assert!(!t.on_for(Listener::Grpc));
+    assert!(t.on_for(Listener::Http));
+    t.self_signed = false;
+    assert!(!t.on_for(Listener::Resp));
+}
+
+#[test]
+fn tls_flags_env_and_file() {
+    let cert = TempFile::new("not checked here: only readability is");
+    let key = TempFile::new("key");
+    let cert_path = cert.0.to_string_lossy().into_owned();
+    let key_path = key.0.to_string_lossy().into_owned();
+
+    let args = cli(&["--tls-cert", &cert_path, "--tls-key", &key_path]);
+    let c = Config::load_from(&args, env(&[])).unwrap();
+    assert_eq!(c.tls.cert_file, cert_path);
+    assert_eq!(c.tls.key_file, key_path);
+    assert!(c.tls.on_for(Listener::Resp));
+
+    let c = Config::load_from(&cli(&["--tls-self-signed"]), env(&[])).unwrap();
+    assert!(c.tls.self_signed);
+
+    let c = Config::load_from(
+        &ServeArgs::default(),
+        env(&[
+            ("FERRITE_TLS_CERT_FILE", &cert_path),
+            ("FERRITE_TLS_KEY_FILE", &key_path),
+            ("FERRITE_TLS_RESP", "false"),
+            ("FERRITE_TLS_HANDSHAKE_TIMEOUT_MS", "2500"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.tls.cert_file, cert_path);
+    assert!(!c.tls.on_for(Listener::Resp));
+    assert!(c.tls.on_for(Listener::Grpc));
+    assert_eq!(c.tls.handshake_timeout_ms, 2500);
+
+    let file =
+        TempFile::new("[tls]\nself_signed = true\nself_signed_cert_out = \"\"\nadmin = false\n");
+    let c = Config::load_from(&file.args(), env(&[])).unwrap();
+    assert!(c.tls.self_signed && !c.tls.admin);
+    assert_eq!(c.tls.self_signed_cert_out, "");
+    // The printed configuration reads back the same.
+    assert_eq!(Config::from_toml_str(&c.to_toml()).unwrap(), c);
+}
+
+#[test]
+fn tls_validation_errors() {
+    let cert = TempFile::new("cert");
+    let cert_path = cert.0.to_string_lossy().into_owned();
+    let err = |t: TlsConfig| {
+        let c = Config {
+            tls: t,
+            ..Config::default()
+        };
+        c.validate().unwrap_err().to_string()
+    };
+    // Certificate without key, key without certificate.
+    let e = err(TlsConfig {
+        cert_file: cert_path.clone(),
+        ..TlsConfig::default()
+    });
+    assert!(e.contains("tls.key_file") && e.contains("both"), "{e}");
+    let e = err(TlsConfig {
+        key_file: cert_path.clone(),
+        ..TlsConfig::default()
+    });
+    assert!(e.contains("tls.cert_file") && e.contains("both"), "{e}");
+    // A file that isn't there names the key and the path.
+    let missing = "/nonexistent/ferrite-test/key.pem";
+    let e = err(TlsConfig {
+        cert_file: cert_path.clone(),
+        key_file: missing.into(),
+        ..TlsConfig::default()
+    });
+    assert!(e.contains("tls.key_file") && e.contains(missing), "{e}");
+    // Own certificate and a generated one at once.
+    let e = err(TlsConfig {
+        cert_file: cert_path.clone(),
+        key_file: cert_path.clone(),
+        self_signed: true,
+        ..TlsConfig::default()
+    });
+    assert!(e.contains("tls.self_signed"), "{e}");
+    let e = err(TlsConfig {
+        self_signed: true,
+        handshake_timeout_ms: 0,
+        ..TlsConfig::default()
+    });
+    assert!(e.contains("tls.handshake_timeout_ms"), "{e}");
+    // The flag path reports the same way.
+    let e = Config::load_from(&cli(&["--tls-cert", &cert_path]), env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("tls.key_file"), "{e}");
+}

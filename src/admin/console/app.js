@@ -85,9 +85,43 @@ function renderCaches(caches) {
   }));
 }
 
+// ---- admin token (auth mode token) ----
+// In auth mode `token` every admin API route needs a super-user token. The operator pastes it
+// once; it lives in sessionStorage (this tab only, gone when the tab closes) and goes out as
+// `Authorization: Bearer` on fetches and as `?token=` on the EventSource (which cannot send
+// headers). In auth mode `none` it is simply not needed.
+const TOKEN_KEY = 'ferrite-admin-token';
+
+function adminToken() {
+  return sessionStorage.getItem(TOKEN_KEY) || '';
+}
+
+function authHeaders(extra) {
+  const h = Object.assign({}, extra || {});
+  const t = adminToken();
+  if (t) h['authorization'] = 'Bearer ' + t;
+  return h;
+}
+
+function withToken(url) {
+  const t = adminToken();
+  return t ? url + (url.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(t) : url;
+}
+
+$('admin-token').value = adminToken();
+$('token-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const t = $('admin-token').value.trim();
+  if (t) sessionStorage.setItem(TOKEN_KEY, t); else sessionStorage.removeItem(TOKEN_KEY);
+  poll();
+});
+
 async function poll() {
   try {
-    const r = await fetch('/stats', { cache: 'no-store' });
+    const r = await fetch('/stats', { cache: 'no-store', headers: authHeaders() });
+    if (r.status === 401 || r.status === 403) {
+      throw new Error((await r.json()).message + ': paste a super-user token above');
+    }
     if (!r.ok) throw new Error('HTTP ' + r.status);
     const s = await r.json();
     const now = performance.now();
@@ -157,7 +191,7 @@ $('tail-form').addEventListener('submit', (ev) => {
   $('tail-messages').replaceChildren();
   $('tail-status').textContent = 'connecting to ' + cache + '/' + topic + '…';
   // EventSource resumes by itself with Last-Event-ID (the last sequence number) after a drop.
-  source = new EventSource(path(cache, topic) + '/events');
+  source = new EventSource(withToken(path(cache, topic) + '/events'));
   source.onopen = () => { $('tail-status').textContent = 'subscribed to ' + cache + '/' + topic; };
   source.addEventListener('message', (e) => {
     const m = JSON.parse(e.data);
@@ -191,13 +225,13 @@ $('pub-form').addEventListener('submit', async (ev) => {
   try {
     const r = await fetch(path(cache, topic), {
       method: 'POST',
-      headers: { 'content-type': 'text/plain; charset=utf-8' },
+      headers: authHeaders({ 'content-type': 'text/plain; charset=utf-8' }),
       body: $('pub-message').value,
     });
     const j = await r.json();
     $('pub-result').textContent = r.ok
       ? 'published as #' + j.sequence_number + ' (' + j.receivers + ' receivers)'
-      : 'error: ' + j.error;
+      : 'error: ' + (j.message || j.error);
   } catch (e) {
     $('pub-result').textContent = 'error: ' + e.message;
   }
