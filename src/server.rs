@@ -369,7 +369,8 @@ async fn sweep_topics(shared: Arc<Shared>) {
 }
 
 /// Drop metering figures and quota limiters of deleted caches (bounded label and limiter sets).
-/// Token ids are all alive until auth lands; it will pass its revocation/expiry check here.
+/// Figures of expired or revoked tokens are kept: their usage is still owed for billing, and the
+/// tracked set is bounded by `metering.max_tracked_keys` anyway.
 async fn retire_tenants(shared: Arc<Shared>) {
     let every = Duration::from_secs(shared.config.read().metering.retire_interval_secs);
     loop {
