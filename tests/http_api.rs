@@ -1152,3 +1152,42 @@ async fn http2_prior_knowledge_works_too() {
     let item: Value = serde_json::from_str(&m.data).unwrap();
     assert_eq!(item["value"]["binary"], "eA==");
 }
+
+/// One HTTP/1.1 keep-alive GET on a raw socket; returns the status line once the response head
+/// has arrived (the connection stays open).
+async fn raw_keepalive_get(s: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    s.write_all(b"GET /openapi.json HTTP/1.1\r\nhost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = s.read(&mut buf).await.unwrap();
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn open_connections_are_capped() {
+    let mut cfg = test_config();
+    cfg.http.max_connections = 2;
+    let srv = TestServer::start_with(cfg).await;
+    let addr = srv.running.http_addr;
+    let mut a = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut b = tokio::net::TcpStream::connect(addr).await.unwrap();
+    assert_eq!(raw_keepalive_get(&mut a).await, "HTTP/1.1 200 OK");
+    assert_eq!(raw_keepalive_get(&mut b).await, "HTTP/1.1 200 OK");
+    // A third client gets through the kernel's backlog, but is not served while two are open.
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let waiting = tokio::time::timeout(Duration::from_millis(500), raw_keepalive_get(&mut c)).await;
+    assert!(waiting.is_err(), "served beyond the cap: {waiting:?}");
+    // Closing one frees its slot: the waiting client is served.
+    drop(a);
+    let status = tokio::time::timeout(Duration::from_secs(10), raw_keepalive_get(&mut c))
+        .await
+        .expect("served once a slot is free");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(raw_keepalive_get(&mut b).await, "HTTP/1.1 200 OK");
+}

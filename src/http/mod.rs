@@ -17,11 +17,14 @@
 
 pub mod auth;
 pub mod cache;
+mod capped;
 pub mod error;
 pub mod openapi;
 pub mod params;
 pub mod sse;
 pub mod topics;
+
+use capped::CappedListener;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -54,6 +57,7 @@ pub struct HttpSettings {
     pub heartbeat_interval: Duration,
     pub cors_allowed_origins: Vec<String>,
     pub max_subscriptions: usize,
+    pub max_connections: usize,
 }
 
 impl HttpSettings {
@@ -65,6 +69,7 @@ impl HttpSettings {
             heartbeat_interval: Duration::from_secs(heartbeat_interval_secs.max(1)),
             cors_allowed_origins: http.cors_allowed_origins.clone(),
             max_subscriptions: http.max_subscriptions.max(1),
+            max_connections: http.max_connections.max(1),
         }
     }
 }
@@ -283,6 +288,7 @@ pub async fn serve(
             "HTTP API in DEVELOPMENT AUTH MODE: every token is accepted, including none"
         );
     }
+    let state_max_connections = settings.max_connections;
     let state = HttpState::new(shared.clone(), limits, settings);
     let app = router(state);
     let mut shutdown = shared.shutdown.subscribe();
@@ -294,15 +300,16 @@ pub async fn serve(
         }
         tracing::info!("HTTP listener closed for shutdown");
     };
+    let max_connections = state_max_connections;
     let result = match tls {
         Some(tls) => {
             let incoming = tls.listener(listener, crate::tls::Alpn::Http, "http");
-            axum::serve(incoming, app)
+            axum::serve(CappedListener::new(incoming, max_connections), app)
                 .with_graceful_shutdown(signal)
                 .await
         }
         None => {
-            axum::serve(listener, app)
+            axum::serve(CappedListener::new(listener, max_connections), app)
                 .with_graceful_shutdown(signal)
                 .await
         }

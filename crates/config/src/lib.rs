@@ -100,6 +100,7 @@
 //! | `http.long_poll_max_wait_ms` | `30000` | longest a topic long poll waits before answering with no items |
 //! | `http.long_poll_max_items` | `100` | most items and discontinuities in one long-poll answer |
 //! | `http.max_subscriptions` | `10000` | most open HTTP subscriptions (SSE streams + waiting long polls); more get 429 |
+//! | `http.max_connections` | `10000` | most open HTTP connections; further clients wait in the listen backlog until one closes |
 //! | `admin.enabled` | `true` | serve the admin endpoint (metrics, health, console) on `server.admin_port` |
 //! | `admin.max_tail_streams` | `64` | most concurrent console topic tails (SSE streams) on the admin port |
 //! | `quotas.cache_ops_per_sec` | `0` | operations per second allowed to each cache; 0 = unlimited (docs/metering.md) |
@@ -719,6 +720,8 @@ pub const DEFAULT_HTTP_LONG_POLL_MAX_WAIT_MS: u64 = 30_000;
 pub const DEFAULT_HTTP_LONG_POLL_MAX_ITEMS: usize = 100;
 /// Most HTTP subscriptions (SSE streams and waiting long polls) open at once.
 pub const DEFAULT_HTTP_MAX_SUBSCRIPTIONS: usize = 10_000;
+/// Most HTTP connections open at once.
+pub const DEFAULT_HTTP_MAX_CONNECTIONS: usize = 10_000;
 
 /// `[http]` section. The item size, TTL and publish limits are `[grpc]`'s: both APIs enforce the
 /// same Momento rules.
@@ -737,6 +740,8 @@ pub struct HttpConfig {
     pub long_poll_max_items: usize,
     /// Most HTTP subscriptions (SSE streams + waiting long polls) open at once; more get 429.
     pub max_subscriptions: usize,
+    /// Most open HTTP connections; more wait in the listen backlog until one closes.
+    pub max_connections: usize,
 }
 
 impl Default for HttpConfig {
@@ -747,6 +752,7 @@ impl Default for HttpConfig {
             long_poll_max_wait_ms: DEFAULT_HTTP_LONG_POLL_MAX_WAIT_MS,
             long_poll_max_items: DEFAULT_HTTP_LONG_POLL_MAX_ITEMS,
             max_subscriptions: DEFAULT_HTTP_MAX_SUBSCRIPTIONS,
+            max_connections: DEFAULT_HTTP_MAX_CONNECTIONS,
         }
     }
 }
@@ -825,6 +831,7 @@ impl HttpConfig {
         positive("http.long_poll_max_wait_ms", self.long_poll_max_wait_ms)?;
         positive("http.long_poll_max_items", self.long_poll_max_items as u64)?;
         positive("http.max_subscriptions", self.max_subscriptions as u64)?;
+        positive("http.max_connections", self.max_connections as u64)?;
         let origins = &self.cors_allowed_origins;
         if origins.iter().any(|o| o == "*") && origins.len() > 1 {
             return Err(invalid(
