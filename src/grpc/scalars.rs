@@ -42,12 +42,11 @@ fn peek_scalar(s: &mut Shard, key: &[u8], now: u64) -> Result<Option<Bytes>, Sta
 
 /// Read with hit/miss accounting.
 fn get_scalar(s: &mut Shard, key: &[u8], now: u64) -> Result<Option<Bytes>, Status> {
-    match s.get(key, now) {
+    // The response owns its bytes: copy them out of the shard while it is locked.
+    match s.read_str(key, now, Bytes::copy_from_slice) {
         None => Ok(None),
-        Some(e) => match &e.value {
-            Value::Str(b) => Ok(Some(b.clone())),
-            other => Err(errors::wrong_type(other.kind())),
-        },
+        Some(Ok(b)) => Ok(Some(b)),
+        Some(Err(kind)) => Err(errors::wrong_type(kind)),
     }
 }
 

@@ -272,7 +272,7 @@ proptest! {
         // Live key sets agree (after letting time expire both sides identically).
         let now = clock.now();
         let mut engine_keys: Vec<Vec<u8>> = (0..cache.shard_count())
-            .flat_map(|i| cache.lock_shard(i).iter_live(now).map(|(k, _)| k.to_vec()).collect::<Vec<_>>())
+            .flat_map(|i| cache.lock_shard(i).live_keys(now).into_iter().map(|k| k.to_vec()).collect::<Vec<_>>())
             .collect();
         engine_keys.sort();
         let mut model_keys: Vec<Vec<u8>> = model
@@ -444,12 +444,12 @@ fn scan_returns_every_key_present_throughout_despite_deletes() {
         );
     }
     let mut seen = std::collections::HashSet::new();
-    let mut pos = None;
+    let mut pos = 0;
     let mut round = 0u32;
     loop {
         let mut shard = cache.lock_shard(0);
-        let rest = shard.scan(pos, 10, 1, |k, _| {
-            seen.insert(k.clone());
+        let (rest, _) = shard.scan(pos, 10, 1, |k, _| {
+            seen.insert(k.to_vec());
         });
         // Between steps, delete keys that are "volatile" (odd) — they may or may not be seen.
         let victim = format!("k{}", round * 2 + 1);
@@ -458,7 +458,7 @@ fn scan_returns_every_key_present_throughout_despite_deletes() {
         if rest == 0 {
             break;
         }
-        pos = Some(rest);
+        pos = rest;
     }
     for i in (0..1000u32).step_by(2) {
         assert!(seen.contains(format!("k{i}").as_bytes()), "k{i} missed");

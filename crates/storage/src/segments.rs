@@ -1,0 +1,633 @@
+//! The compact store for small strings: records appended to per-shard segments, found through a
+//! hash table of 8-byte locators (Pelikan Segcache's layout, in safe Rust).
+//!
+//! Why: a string in the general `IndexMap<Bytes, Entry>` costs ~190 bytes at 16 B key + 32 B
+//! value (two 32-byte `Bytes` handles, a 48-byte entry, two mallocs). Here the same item is one
+//! record of 8 bytes of header + key + value inside a shared `Vec<u8>`, plus one 8-byte slot in
+//! a `hashbrown::HashTable` — no allocation per item (see docs/storage.md for the numbers).
+//!
+//! Record layout (little endian), at a 4-byte-unaligned offset inside a segment:
+//!
+//! ```text
+//!   [flags u8][key len u8][value len u16][LRU clock u32][expiry u64, only if flags & TTL][key][value]
+//! ```
+//!
+//! A locator is `slot << 32 | offset`. Records never move in place: overwrite and delete clear
+//! the record's LIVE flag and count its bytes as dead in its segment; a segment with more dead
+//! than live bytes is *compacted* (its live records are re-appended at the head, their locators
+//! updated, the segment freed), so memory follows the live data. Because records only ever move
+//! to the head, and every new segment gets a higher sequence number, a cursor that walks
+//! segments in ascending sequence order sees every record that stays live for the whole walk at
+//! least once (SCAN's guarantee): a record ahead of the cursor can only move further ahead.
+//!
+//! Eviction is by segment (Segcache's merge eviction, CLOCK-style): the oldest segment is
+//! emptied; records read since they were written (the HOT flag, set by `touch`) get a second
+//! chance at the head with the flag cleared, the rest are dropped. That frees whole segments,
+//! which is what returns memory; evicting scattered records would free nothing until compaction.
+
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use rand::Rng;
+
+use crate::value::ALLOC_OVERHEAD;
+use crate::FastBuild;
+
+/// Longest key stored here (the header keeps its length in one byte).
+pub const MAX_KEY: usize = 255;
+/// Longest value stored here; larger strings live in the general map, where one allocation per
+/// value is a small overhead anyway.
+pub const MAX_VALUE: usize = 4096;
+/// A segment's full size. Small enough that evicting one is a fine-grained step (and its
+/// allocation stays below glibc's mmap threshold churn), large enough that the per-segment
+/// overhead is noise.
+pub const SEGMENT_SIZE: usize = 64 * 1024;
+/// The first segment of a shard starts this small and doubles, so an almost empty shard (there
+/// are many shards per cache, and many caches) costs almost nothing.
+const FIRST_CAPACITY: usize = 512;
+/// What one live key costs in the index besides its record: an 8-byte locator plus a control
+/// byte per bucket, at hashbrown's load factor (7/8 at most, half that just after doubling).
+pub const INDEX_COST: usize = 14;
+/// What a segment costs besides its bytes: its slot in `segs` and the allocation header.
+pub const SEGMENT_OVERHEAD: usize = std::mem::size_of::<Option<Segment>>() + ALLOC_OVERHEAD;
+
+const LIVE: u8 = 1;
+const TTL: u8 = 2;
+/// Read since written (or since its last second chance): survives the next eviction pass.
+const HOT: u8 = 4;
+const HEADER: usize = 8;
+
+/// True when a string item of these sizes is stored here.
+#[inline]
+pub fn fits(key_len: usize, value_len: usize) -> bool {
+    key_len <= MAX_KEY && value_len <= MAX_VALUE
+}
+
+#[inline]
+fn record_len(key_len: usize, value_len: usize, ttl: bool) -> usize {
+    HEADER + if ttl { 8 } else { 0 } + key_len + value_len
+}
+
+#[inline]
+fn locator(slot: usize, off: usize) -> u64 {
+    (slot as u64) << 32 | off as u64
+}
+
+#[inline]
+fn split(loc: u64) -> (usize, usize) {
+    ((loc >> 32) as usize, (loc & 0xffff_ffff) as usize)
+}
+
+/// A borrowed view of one record.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    pub key: &'a [u8],
+    pub value: &'a [u8],
+    /// Absolute expiry in Unix ms; 0 = never.
+    pub expires_at: u64,
+    /// Coarse last-access clock (same unit as `Entry::access`).
+    pub access: u32,
+    flags: u8,
+    /// Total bytes of the record, header included.
+    len: usize,
+}
+
+impl Record<'_> {
+    #[inline]
+    pub fn is_live(&self) -> bool {
+        self.flags & LIVE != 0
+    }
+    #[inline]
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.expires_at != 0 && self.expires_at <= now
+    }
+    /// Bytes the record occupies in its segment.
+    pub fn size(&self) -> usize {
+        self.len
+    }
+}
+
+fn parse(data: &[u8], off: usize) -> Record<'_> {
+    let flags = data[off];
+    let klen = data[off + 1] as usize;
+    let vlen = u16::from_le_bytes([data[off + 2], data[off + 3]]) as usize;
+    let access = u32::from_le_bytes(data[off + 4..off + 8].try_into().expect("4 bytes"));
+    let mut p = off + HEADER;
+    let expires_at = if flags & TTL != 0 {
+        p += 8;
+        u64::from_le_bytes(data[p - 8..p].try_into().expect("8 bytes"))
+    } else {
+        0
+    };
+    Record {
+        key: &data[p..p + klen],
+        value: &data[p + klen..p + klen + vlen],
+        expires_at,
+        access,
+        flags,
+        len: p + klen + vlen - off,
+    }
+}
+
+pub struct Segment {
+    data: Vec<u8>,
+    /// Creation order; a cursor over ascending `seq` is how SCAN and active expiry walk.
+    seq: u64,
+    live: u32,
+    dead_bytes: usize,
+    /// LRU clock when the segment was opened: its age, compared with the general map's samples
+    /// when choosing what to evict.
+    created: u32,
+}
+
+/// A walk position over segments: (segment sequence number, byte offset inside it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SegCursor {
+    pub seq: u64,
+    pub off: usize,
+}
+
+/// What an eviction pass over one segment did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EvictOutcome {
+    pub evicted: usize,
+    pub expired: usize,
+}
+
+pub struct SegmentStore {
+    index: HashTable<u64>,
+    segs: Vec<Option<Segment>>,
+    free_slots: Vec<usize>,
+    head: Option<usize>,
+    next_seq: u64,
+    hasher: FastBuild,
+    /// Bytes this store costs: written segment bytes (dead included until compaction) +
+    /// `INDEX_COST` per key + `SEGMENT_OVERHEAD` per segment. Kept exact and incremental.
+    bytes: usize,
+    expire_cursor: SegCursor,
+    /// The LRU clock of the latest write: a new segment's `created`.
+    clock_hint: u32,
+    /// Reused buffer for moving a record (compaction) without an allocation each time.
+    scratch: Vec<u8>,
+}
+
+impl Default for SegmentStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SegmentStore {
+    pub fn new() -> Self {
+        Self {
+            index: HashTable::new(),
+            segs: Vec::new(),
+            free_slots: Vec::new(),
+            head: None,
+            next_seq: 1,
+            hasher: FastBuild::default(),
+            bytes: 0,
+            expire_cursor: SegCursor::default(),
+            clock_hint: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Number of live keys (expired ones included until they are noticed).
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+    /// What this store costs, in bytes (what the shard charges the budget for it).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+    /// Segments currently allocated (tests and MEMORY-style introspection).
+    pub fn segment_count(&self) -> usize {
+        self.segs.iter().filter(|s| s.is_some()).count()
+    }
+
+    fn seg(&self, slot: usize) -> &Segment {
+        self.segs[slot]
+            .as_ref()
+            .expect("locator points at a live segment")
+    }
+
+    /// The record a locator points at.
+    pub fn record(&self, loc: u64) -> Record<'_> {
+        let (slot, off) = split(loc);
+        parse(&self.seg(slot).data, off)
+    }
+
+    fn key_at(segs: &[Option<Segment>], loc: u64) -> &[u8] {
+        let (slot, off) = split(loc);
+        let data = &segs[slot].as_ref().expect("live segment").data;
+        let klen = data[off + 1] as usize;
+        let p = off + HEADER + if data[off] & TTL != 0 { 8 } else { 0 };
+        &data[p..p + klen]
+    }
+
+    /// Locator of `key`'s live record, if it is here (expired or not).
+    pub fn find(&self, key: &[u8]) -> Option<u64> {
+        if key.len() > MAX_KEY || self.index.is_empty() {
+            return None;
+        }
+        let h = self.hasher.hash_one(key);
+        self.index
+            .find(h, |&l| Self::key_at(&self.segs, l) == key)
+            .copied()
+    }
+
+    /// A read: refresh the LRU clock and mark the record hot (second chance on eviction).
+    pub fn touch(&mut self, loc: u64, access: u32) {
+        let (slot, off) = split(loc);
+        let data = &mut self.segs[slot].as_mut().expect("live segment").data;
+        data[off] |= HOT;
+        data[off + 4..off + 8].copy_from_slice(&access.to_le_bytes());
+    }
+
+    /// Store `key -> value` (both must `fits`). If the key was here, `on_replaced` sees the old
+    /// record before it is marked dead.
+    pub fn insert(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        expires_at: u64,
+        access: u32,
+        on_replaced: impl FnOnce(Record<'_>),
+    ) {
+        debug_assert!(fits(key.len(), value.len()));
+        let h = self.hasher.hash_one(key);
+        let new = self.append(key, value, expires_at, access);
+        let Self {
+            index,
+            segs,
+            hasher,
+            ..
+        } = self;
+        let old = match index.find_mut(h, |&l| l != new && Self::key_at(segs, l) == key) {
+            Some(slot) => Some(std::mem::replace(slot, new)),
+            None => {
+                index.insert_unique(h, new, |&l| hasher.hash_one(Self::key_at(segs, l)));
+                self.bytes += INDEX_COST;
+                None
+            }
+        };
+        if let Some(old) = old {
+            on_replaced(self.record(old));
+            self.kill(old);
+        }
+    }
+
+    /// Remove `key`; `f` sees its record before it is marked dead.
+    pub fn remove_with<R>(&mut self, key: &[u8], f: impl FnOnce(Record<'_>) -> R) -> Option<R> {
+        let loc = self.find(key)?;
+        let r = f(self.record(loc));
+        self.unlink(loc);
+        self.kill(loc);
+        Some(r)
+    }
+
+    /// Remove the record at `loc` (its key's index slot and the record itself).
+    pub fn remove_at(&mut self, loc: u64) {
+        self.unlink(loc);
+        self.kill(loc);
+    }
+
+    /// Drop `loc` from the index (the record stays until `kill`).
+    fn unlink(&mut self, loc: u64) {
+        let h = self.hasher.hash_one(self.record(loc).key);
+        match self.index.find_entry(h, |&l| l == loc) {
+            Ok(e) => {
+                e.remove();
+                self.bytes -= INDEX_COST;
+            }
+            Err(_) => unreachable!("a live record is always indexed"),
+        }
+    }
+
+    /// Point `key`'s index slot from `old` to `new` (compaction, second chances).
+    fn relink(&mut self, old: u64, new: u64) {
+        let h = self.hasher.hash_one(self.record(new).key);
+        *self
+            .index
+            .find_mut(h, |&l| l == old)
+            .expect("a live record is always indexed") = new;
+    }
+
+    /// Mark a record dead; free or compact its segment when that pays.
+    fn kill(&mut self, loc: u64) {
+        let (slot, off) = split(loc);
+        let seg = self.segs[slot].as_mut().expect("live segment");
+        let len = parse(&seg.data, off).len;
+        seg.data[off] &= !LIVE;
+        seg.live -= 1;
+        seg.dead_bytes += len;
+        if seg.live == 0 {
+            self.free_segment(slot);
+        } else if seg.dead_bytes * 2 > seg.data.len() {
+            self.compact(slot);
+        }
+    }
+
+    fn free_segment(&mut self, slot: usize) {
+        let seg = self.segs[slot].take().expect("live segment");
+        self.bytes -= seg.data.len() + SEGMENT_OVERHEAD;
+        if self.head == Some(slot) {
+            self.head = None;
+        }
+        self.free_slots.push(slot);
+    }
+
+    /// Re-append the live records of `slot` at the head and free it.
+    fn compact(&mut self, slot: usize) {
+        self.empty_segment(slot, false, |_| true);
+    }
+
+    /// Empty segment `slot`: for each live record `keep` decides: true = re-append it at the
+    /// head (its locator updated), false = drop it (unlinked). Then free the segment.
+    ///
+    /// The segment stays in `segs` during the walk (the index reads keys through locators),
+    /// it stops being the head first (so appends go elsewhere), and its slot is reused only
+    /// after every record was handled, so an old and a new locator can never be confused.
+    fn empty_segment(
+        &mut self,
+        slot: usize,
+        clear_hot: bool,
+        mut keep: impl FnMut(&Record<'_>) -> bool,
+    ) {
+        if self.head == Some(slot) {
+            self.head = None;
+        }
+        let mut buf = std::mem::take(&mut self.scratch);
+        let mut off = 0;
+        loop {
+            let seg = self.seg(slot);
+            if off >= seg.data.len() {
+                break;
+            }
+            let r = parse(&seg.data, off);
+            let len = r.len;
+            if r.is_live() {
+                let old = locator(slot, off);
+                if keep(&r) {
+                    buf.clear();
+                    buf.extend_from_slice(&seg.data[off..off + len]);
+                    let new = self.append_raw(&buf, clear_hot);
+                    self.relink(old, new);
+                } else {
+                    self.unlink(old);
+                }
+            }
+            off += len;
+        }
+        self.scratch = buf;
+        let seg = self.segs[slot].take().expect("live segment");
+        self.bytes -= seg.data.len() + SEGMENT_OVERHEAD;
+        self.free_slots.push(slot);
+    }
+
+    /// Append a new record for `key -> value`; returns its locator (not yet indexed).
+    fn append(&mut self, key: &[u8], value: &[u8], expires_at: u64, access: u32) -> u64 {
+        let ttl = expires_at != 0;
+        let len = record_len(key.len(), value.len(), ttl);
+        self.clock_hint = access;
+        let slot = self.head_with_room(len);
+        let seg = self.segs[slot].as_mut().expect("head is live");
+        let off = seg.data.len();
+        seg.data.push(LIVE | if ttl { TTL } else { 0 });
+        seg.data.push(key.len() as u8);
+        seg.data
+            .extend_from_slice(&(value.len() as u16).to_le_bytes());
+        seg.data.extend_from_slice(&access.to_le_bytes());
+        if ttl {
+            seg.data.extend_from_slice(&expires_at.to_le_bytes());
+        }
+        seg.data.extend_from_slice(key);
+        seg.data.extend_from_slice(value);
+        seg.live += 1;
+        self.bytes += len;
+        locator(slot, off)
+    }
+
+    /// Append a copy of an existing live record (compaction keeps its HOT flag; a second
+    /// chance consumes it).
+    fn append_raw(&mut self, raw: &[u8], clear_hot: bool) -> u64 {
+        let slot = self.head_with_room(raw.len());
+        let seg = self.segs[slot].as_mut().expect("head is live");
+        let off = seg.data.len();
+        seg.data.extend_from_slice(raw);
+        if clear_hot {
+            seg.data[off] &= !HOT;
+        }
+        seg.live += 1;
+        self.bytes += raw.len();
+        locator(slot, off)
+    }
+
+    /// A head segment with room for `len` more bytes: grow the head (doubling up to
+    /// `SEGMENT_SIZE`) or open a new one.
+    fn head_with_room(&mut self, len: usize) -> usize {
+        if let Some(h) = self.head {
+            let seg = self.segs[h].as_mut().expect("head is live");
+            let need = seg.data.len() + len;
+            if need <= SEGMENT_SIZE {
+                if need > seg.data.capacity() {
+                    let target = (seg.data.capacity() * 2).max(need).min(SEGMENT_SIZE);
+                    seg.data.reserve_exact(target - seg.data.len());
+                }
+                return h;
+            }
+        }
+        let seg = Segment {
+            data: Vec::with_capacity(FIRST_CAPACITY.max(len)),
+            seq: self.next_seq,
+            live: 0,
+            dead_bytes: 0,
+            created: self.clock_hint,
+        };
+        self.next_seq += 1;
+        self.bytes += SEGMENT_OVERHEAD;
+        let slot = match self.free_slots.pop() {
+            Some(s) => {
+                self.segs[s] = Some(seg);
+                s
+            }
+            None => {
+                self.segs.push(Some(seg));
+                self.segs.len() - 1
+            }
+        };
+        self.head = Some(slot);
+        slot
+    }
+
+    /// Slot of the segment with the smallest sequence number ≥ `seq`.
+    fn slot_at_or_after(&self, seq: u64) -> Option<usize> {
+        self.segs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().filter(|s| s.seq >= seq).map(|s| (s.seq, i)))
+            .min()
+            .map(|(_, i)| i)
+    }
+
+    /// The creation clock of the oldest segment: what `evict_oldest` would evict.
+    pub fn oldest_created(&self) -> Option<u32> {
+        self.slot_at_or_after(0).map(|s| self.seg(s).created)
+    }
+
+    /// Evict the oldest segment: expired records go, records read since written get a second
+    /// chance at the head, the rest are evicted. None when the store is empty.
+    pub fn evict_oldest(&mut self, now: u64) -> Option<EvictOutcome> {
+        let slot = self.slot_at_or_after(0)?;
+        let mut out = EvictOutcome::default();
+        self.empty_segment(slot, true, |r| {
+            if r.is_expired(now) {
+                out.expired += 1;
+                false
+            } else if r.flags & HOT != 0 {
+                true
+            } else {
+                out.evicted += 1;
+                false
+            }
+        });
+        Some(out)
+    }
+
+    /// Walk records from `cur` in (segment seq, offset) order, at most `budget` records
+    /// (dead ones included, so the work is bounded). `f` gets each live record and its locator
+    /// and may not change the store; returns where to continue, None when the walk is done.
+    fn walk(
+        &self,
+        mut cur: SegCursor,
+        budget: usize,
+        mut f: impl FnMut(u64, &Record<'_>),
+    ) -> (Option<SegCursor>, usize) {
+        let mut examined = 0;
+        while examined < budget {
+            let Some(slot) = self.slot_at_or_after(cur.seq) else {
+                return (None, examined);
+            };
+            let seg = self.seg(slot);
+            if seg.seq != cur.seq {
+                cur = SegCursor {
+                    seq: seg.seq,
+                    off: 0,
+                };
+            }
+            if cur.off >= seg.data.len() {
+                cur = SegCursor {
+                    seq: seg.seq + 1,
+                    off: 0,
+                };
+                continue;
+            }
+            let r = parse(&seg.data, cur.off);
+            examined += 1;
+            if r.is_live() {
+                f(locator(slot, cur.off), &r);
+            }
+            cur.off += r.len;
+        }
+        (Some(cur), examined)
+    }
+
+    /// One SCAN step; see the module docs for why ascending segment order keeps SCAN's
+    /// guarantee. Returns (next cursor or None when done, records examined).
+    pub fn scan(
+        &self,
+        cur: SegCursor,
+        budget: usize,
+        now: u64,
+        mut visit: impl FnMut(&[u8]),
+    ) -> (Option<SegCursor>, usize) {
+        self.walk(cur, budget, |_, r| {
+            if !r.is_expired(now) {
+                visit(r.key);
+            }
+        })
+    }
+
+    /// Active expiry: examine up to `budget` records from a rotating cursor, remove expired
+    /// ones. Returns (examined, expired).
+    pub fn expire_step(&mut self, now: u64, budget: usize) -> (usize, usize) {
+        let mut examined = 0;
+        let mut expired = 0;
+        let mut wrapped = false;
+        let mut victims: Vec<Vec<u8>> = Vec::new();
+        while examined < budget && !self.is_empty() {
+            victims.clear();
+            let (next, n) = self.walk(self.expire_cursor, budget - examined, |_, r| {
+                if r.is_expired(now) {
+                    victims.push(r.key.to_vec());
+                }
+            });
+            examined += n;
+            // Removing may compact a segment and move records, so victims are looked up again
+            // by key; the cursor is by sequence number and stays valid (moved records land
+            // ahead of it).
+            for key in &victims {
+                if let Some(loc) = self.find(key) {
+                    if self.record(loc).is_expired(now) {
+                        self.remove_at(loc);
+                        expired += 1;
+                    }
+                }
+            }
+            match next {
+                Some(c) => self.expire_cursor = c,
+                None => {
+                    self.expire_cursor = SegCursor::default();
+                    if wrapped || n == 0 {
+                        break;
+                    }
+                    wrapped = true;
+                }
+            }
+        }
+        (examined, expired)
+    }
+
+    /// Every live, unexpired record.
+    pub fn for_each_live(&self, now: u64, mut f: impl FnMut(&Record<'_>)) {
+        for seg in self.segs.iter().flatten() {
+            let mut off = 0;
+            while off < seg.data.len() {
+                let r = parse(&seg.data, off);
+                if r.is_live() && !r.is_expired(now) {
+                    f(&r);
+                }
+                off += r.len;
+            }
+        }
+    }
+
+    /// A uniformly chosen segment's uniformly chosen live record (RANDOMKEY): O(segment).
+    pub fn random_live(&self, rng: &mut impl Rng) -> Option<u64> {
+        let occupied: Vec<usize> = (0..self.segs.len())
+            .filter(|&i| self.segs[i].is_some())
+            .collect();
+        if occupied.is_empty() {
+            return None;
+        }
+        let slot = occupied[rng.gen_range(0..occupied.len())];
+        let seg = self.seg(slot);
+        let mut nth = rng.gen_range(0..seg.live as usize);
+        let mut off = 0;
+        while off < seg.data.len() {
+            let r = parse(&seg.data, off);
+            if r.is_live() {
+                if nth == 0 {
+                    return Some(locator(slot, off));
+                }
+                nth -= 1;
+            }
+            off += r.len;
+        }
+        unreachable!("a segment's live count matches its records")
+    }
+}
