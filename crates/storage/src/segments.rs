@@ -631,3 +631,212 @@ impl SegmentStore {
         unreachable!("a segment's live count matches its records")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{HashMap, HashSet};
+
+    /// What `bytes` should be, recounted from the structure itself.
+    fn recount(s: &SegmentStore) -> usize {
+        s.segs
+            .iter()
+            .flatten()
+            .map(|g| g.data.len() + SEGMENT_OVERHEAD)
+            .sum::<usize>()
+            + s.len() * INDEX_COST
+    }
+
+    fn get(s: &SegmentStore, k: &[u8]) -> Option<Vec<u8>> {
+        s.find(k).map(|l| s.record(l).value.to_vec())
+    }
+
+    fn key(i: u32) -> Vec<u8> {
+        format!("key:{i:08}").into_bytes()
+    }
+
+    #[test]
+    fn insert_overwrite_remove_and_bytes_back_to_zero() {
+        let mut s = SegmentStore::new();
+        s.insert(b"a", b"1", 0, 0, |_| panic!("new key"));
+        s.insert(b"b", b"22", 1234, 0, |_| panic!("new key"));
+        let mut old = None;
+        s.insert(b"a", b"333", 0, 0, |r| old = Some(r.value.to_vec()));
+        assert_eq!(old.as_deref(), Some(&b"1"[..]));
+        assert_eq!(get(&s, b"a").as_deref(), Some(&b"333"[..]));
+        assert_eq!(s.record(s.find(b"b").unwrap()).expires_at, 1234);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.bytes(), recount(&s));
+        assert_eq!(
+            s.remove_with(b"a", |r| r.value.to_vec()),
+            Some(b"333".to_vec())
+        );
+        assert_eq!(s.remove_with(b"a", |_| ()), None);
+        s.remove_with(b"b", |_| ());
+        assert!(s.is_empty());
+        assert_eq!(s.segment_count(), 0);
+        assert_eq!(s.bytes(), 0);
+    }
+
+    #[test]
+    fn compaction_frees_segments_and_keeps_every_live_value() {
+        let mut s = SegmentStore::new();
+        let n = 20_000u32;
+        for i in 0..n {
+            s.insert(&key(i), &[i as u8; 40], 0, 0, |_| {});
+        }
+        let full = s.segment_count();
+        assert!(full > 10, "{full} segments");
+        // Delete three quarters, overwrite some survivors: old segments go mostly dead.
+        for i in 0..n {
+            if i % 4 != 0 {
+                s.remove_with(&key(i), |_| ());
+            } else if i % 8 == 0 {
+                s.insert(&key(i), b"new", 0, 0, |_| {});
+            }
+        }
+        assert_eq!(s.len(), (n / 4) as usize);
+        assert!(
+            s.segment_count() * 2 < full,
+            "{} segments left of {full}",
+            s.segment_count()
+        );
+        for i in (0..n).step_by(4) {
+            let want: Vec<u8> = if i % 8 == 0 {
+                b"new".to_vec()
+            } else {
+                vec![i as u8; 40]
+            };
+            assert_eq!(get(&s, &key(i)), Some(want), "key {i}");
+        }
+        assert_eq!(s.bytes(), recount(&s));
+        // No segment stays more than half dead.
+        for g in s.segs.iter().flatten() {
+            assert!(g.dead_bytes * 2 <= g.data.len());
+        }
+    }
+
+    #[test]
+    fn scan_sees_every_key_present_throughout_despite_compaction() {
+        let mut s = SegmentStore::new();
+        let n = 5_000u32;
+        for i in 0..n {
+            s.insert(&key(i), b"v", 0, 0, |_| {});
+        }
+        let mut seen = HashSet::new();
+        let mut cur = Some(SegCursor::default());
+        let mut round = 0u32;
+        while let Some(c) = cur {
+            let (next, _) = s.scan(c, 37, 0, |k| {
+                seen.insert(k.to_vec());
+            });
+            cur = next;
+            // Between steps: delete odd keys (they may or may not be seen) and overwrite even
+            // ones (which moves them to the head), triggering compactions all along.
+            for j in 0..20 {
+                let i = (round * 20 + j) % n;
+                if i % 2 == 1 {
+                    s.remove_with(&key(i), |_| ());
+                } else {
+                    s.insert(&key(i), b"w", 0, 0, |_| {});
+                }
+            }
+            round += 1;
+            assert!(round < 100_000, "scan does not end");
+        }
+        for i in (0..n).step_by(2) {
+            assert!(seen.contains(&key(i)), "key {i} missed");
+        }
+        assert_eq!(s.bytes(), recount(&s));
+    }
+
+    #[test]
+    fn eviction_gives_read_records_a_second_chance() {
+        let mut s = SegmentStore::new();
+        let mut i = 0u32;
+        while s.segment_count() < 3 {
+            s.insert(&key(i), &[1u8; 100], 0, 7, |_| {});
+            i += 1;
+        }
+        let oldest = s.slot_at_or_after(0).unwrap();
+        let in_oldest: Vec<Vec<u8>> = {
+            let mut v = Vec::new();
+            s.for_each_live(0, |r| v.push(r.key.to_vec()));
+            v.into_iter()
+                .filter(|k| split(s.find(k).unwrap()).0 == oldest)
+                .collect()
+        };
+        let hot: Vec<&Vec<u8>> = in_oldest.iter().step_by(10).collect();
+        for k in &hot {
+            let l = s.find(k).unwrap();
+            s.touch(l, 9);
+        }
+        let before = s.len();
+        let out = s.evict_oldest(0).unwrap();
+        assert_eq!(out.evicted, in_oldest.len() - hot.len());
+        assert_eq!(s.len(), before - out.evicted);
+        for k in &hot {
+            assert!(s.find(k).is_some(), "hot key evicted");
+            assert_eq!(s.record(s.find(k).unwrap()).access, 9);
+        }
+        assert_eq!(s.bytes(), recount(&s));
+        // The second chance is used up: the next pass over them evicts them.
+        while s.evict_oldest(0).is_some() {}
+        assert!(s.is_empty());
+        assert_eq!(s.bytes(), 0);
+    }
+
+    #[test]
+    fn expire_step_is_bounded_and_removes_only_expired() {
+        let mut s = SegmentStore::new();
+        for i in 0..3000u32 {
+            let exp = if i % 3 == 0 { 500 } else { 0 };
+            s.insert(&key(i), b"v", exp, 0, |_| {});
+        }
+        let (examined, _) = s.expire_step(1000, 100);
+        assert!(examined <= 100);
+        for _ in 0..200 {
+            s.expire_step(1000, 100);
+        }
+        assert_eq!(s.len(), 2000);
+        let mut live = HashMap::new();
+        s.for_each_live(1000, |r| {
+            live.insert(r.key.to_vec(), ());
+        });
+        for i in 0..3000u32 {
+            assert_eq!(live.contains_key(&key(i)), i % 3 != 0, "key {i}");
+        }
+        assert_eq!(s.bytes(), recount(&s));
+    }
+
+    #[test]
+    fn random_live_returns_live_keys_and_limits_are_respected() {
+        let mut s = SegmentStore::new();
+        let mut rng = rand::thread_rng();
+        assert!(s.random_live(&mut rng).is_none());
+        for i in 0..500u32 {
+            s.insert(&key(i), b"v", 0, 0, |_| {});
+        }
+        for i in 0..500u32 {
+            if i % 5 != 0 {
+                s.remove_with(&key(i), |_| ());
+            }
+        }
+        for _ in 0..100 {
+            let l = s.random_live(&mut rng).unwrap();
+            let r = s.record(l);
+            assert!(r.is_live());
+            assert_eq!(s.find(r.key), Some(l));
+        }
+        assert!(fits(MAX_KEY, MAX_VALUE));
+        assert!(!fits(MAX_KEY + 1, 1));
+        assert!(!fits(1, MAX_VALUE + 1));
+        // The largest record fits a segment, and its lengths fit the header.
+        s.insert(&[b'k'; MAX_KEY], &[b'v'; MAX_VALUE], 99, 0, |_| {});
+        let r = s.record(s.find(&[b'k'; MAX_KEY]).unwrap());
+        assert_eq!(
+            (r.key.len(), r.value.len(), r.expires_at),
+            (MAX_KEY, MAX_VALUE, 99)
+        );
+    }
+}
