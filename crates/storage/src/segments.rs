@@ -541,6 +541,28 @@ impl SegmentStore {
         (Some(cur), examined)
     }
 
+    /// A cursor comes from a client: if its offset is not a record boundary of its segment (a
+    /// forged or corrupted cursor), move it to the next boundary, so a record is never parsed
+    /// from the middle. Boundaries of a segment never change (records do not move inside one,
+    /// and a sequence number is never reused), so real cursors are unaffected. O(segment).
+    fn align(&self, cur: SegCursor) -> SegCursor {
+        let Some(slot) = self.slot_at_or_after(cur.seq) else {
+            return cur;
+        };
+        let seg = self.seg(slot);
+        if seg.seq != cur.seq {
+            return SegCursor {
+                seq: seg.seq,
+                off: 0,
+            };
+        }
+        let mut off = 0;
+        while off < cur.off && off < seg.data.len() {
+            off += parse(&seg.data, off).len;
+        }
+        SegCursor { seq: cur.seq, off }
+    }
+
     /// One SCAN step; see the module docs for why ascending segment order keeps SCAN's
     /// guarantee. Returns (next cursor or None when done, records examined).
     pub fn scan(
@@ -550,6 +572,7 @@ impl SegmentStore {
         now: u64,
         mut visit: impl FnMut(&[u8]),
     ) -> (Option<SegCursor>, usize) {
+        let cur = self.align(cur);
         self.walk(cur, budget, |_, r| {
             if !r.is_expired(now) {
                 visit(r.key);
@@ -753,6 +776,35 @@ mod tests {
             assert!(seen.contains(&key(i)), "key {i} missed");
         }
         assert_eq!(s.bytes(), recount(&s));
+    }
+
+    #[test]
+    fn a_forged_scan_cursor_is_aligned_to_a_record() {
+        let mut s = SegmentStore::new();
+        for i in 0..100u32 {
+            s.insert(&key(i), b"value", 0, 0, |_| {});
+        }
+        let seq = s.seg(s.slot_at_or_after(0).unwrap()).seq;
+        for off in [1, 3, 17, 100, 999, 65_535, 1 << 20] {
+            let mut got = Vec::new();
+            let c = SegCursor { seq, off };
+            s.scan(c, 1000, 0, |k| got.push(k.to_vec()));
+            assert!(
+                got.iter().all(|k| k.len() == 12 && k.starts_with(b"key:")),
+                "{got:?}"
+            );
+        }
+        let mut got = 0;
+        s.scan(
+            SegCursor {
+                seq: u64::MAX >> 20,
+                off: 5,
+            },
+            10,
+            0,
+            |_| got += 1,
+        );
+        assert_eq!(got, 0);
     }
 
     #[test]
