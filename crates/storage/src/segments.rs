@@ -43,7 +43,8 @@ pub const MAX_VALUE: usize = 4096;
 /// overhead is noise.
 pub const SEGMENT_SIZE: usize = 64 * 1024;
 /// The first segment of a shard starts this small and doubles, so an almost empty shard (there
-/// are many shards per cache, and many caches) costs almost nothing.
+/// are many shards per cache, and many caches) costs almost nothing; later ones are allocated
+/// whole.
 const FIRST_CAPACITY: usize = 512;
 /// What one live key costs in the index besides its record: an 8-byte locator plus a control
 /// byte per bucket, at hashbrown's load factor (7/8 at most, half that just after doubling).
@@ -446,8 +447,16 @@ impl SegmentStore {
                 return h;
             }
         }
+        // Only a shard's first segment starts small and doubles (small shards stay small); once
+        // a shard has filled one, segments are allocated whole: growing each by doubling left
+        // the freed half-size chunks behind as heap fragmentation (~20 B/item of RSS at 1M).
+        let cap = if self.segs.iter().any(|s| s.is_some()) {
+            SEGMENT_SIZE
+        } else {
+            FIRST_CAPACITY.max(len)
+        };
         let seg = Segment {
-            data: Vec::with_capacity(FIRST_CAPACITY.max(len)),
+            data: Vec::with_capacity(cap),
             seq: self.next_seq,
             live: 0,
             dead_bytes: 0,

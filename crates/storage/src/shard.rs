@@ -239,6 +239,18 @@ impl Shard {
         }
     }
 
+    /// A key's type and expiry without reading its value (EXISTS, TYPE, TTL): unlike `peek`, no
+    /// copy of a compact string is made. No hit is counted and LRU is not touched.
+    pub fn peek_meta(&mut self, key: &[u8], now: u64) -> Option<(ValueKind, u64)> {
+        match self.live_slot(key, now)? {
+            Slot::Seg(loc) => Some((ValueKind::String, self.seg.record(loc).expires_at)),
+            Slot::Map(idx) => {
+                let e = &self.map[idx];
+                Some((e.kind(), e.expires_at))
+            }
+        }
+    }
+
     /// The hot read path for strings (GET): counts a hit or miss and refreshes LRU like `get`,
     /// and lends the bytes to `f` instead of copying them into an `Entry`. `Some(Err(kind))`
     /// when the key holds another type.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
-use ferrite_storage::{Cache, Entry, Shard, Value, ValueKind};
+use ferrite_storage::{Cache, Shard, Value, ValueKind};
 use rand::Rng;
 
 use crate::resp::args::*;
@@ -87,7 +87,7 @@ fn exists(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     // Duplicates count once per occurrence, like Redis.
     let n = ctx.with_keys(keys.iter().map(|k| &k[..]), |l, now| {
         keys.iter()
-            .filter(|k| l.shard(k).peek(k, now).is_some())
+            .filter(|k| l.shard(k).peek_meta(k, now).is_some())
             .count()
     });
     w.int(n as i64);
@@ -232,7 +232,7 @@ fn ttl_generic(
     absolute: bool,
 ) {
     let key = &args[1];
-    let exp = ctx.with_key(key, |s, now| s.peek(key, now).map(|e| e.expires_at));
+    let exp = ctx.with_key(key, |s, now| s.peek_meta(key, now).map(|(_, at)| at));
     let reply = match exp {
         None => -2,
         Some(0) => -1,
@@ -279,7 +279,7 @@ fn persist(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 
 fn type_cmd(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let key = &args[1];
-    let kind = ctx.with_key(key, |s, now| s.peek(key, now).map(Entry::kind));
+    let kind = ctx.with_key(key, |s, now| s.peek_meta(key, now).map(|(kind, _)| kind));
     w.simple(kind.map(ValueKind::name).unwrap_or("none"));
 }
 
