@@ -312,6 +312,18 @@ impl SegmentStore {
             }
             Err(_) => unreachable!("a live record is always indexed"),
         }
+        // hashbrown never shrinks by itself: after mass deletes give the table back, so RSS
+        // follows the live keys (the flat INDEX_COST per key assumes a table sized for them).
+        // Shrinking to twice the live count when under a quarter full keeps this amortised O(1).
+        if self.index.capacity() > 1024 && self.index.len() * 4 < self.index.capacity() {
+            let Self {
+                index,
+                segs,
+                hasher,
+                ..
+            } = self;
+            index.shrink_to(index.len() * 2, |&l| hasher.hash_one(Self::key_at(segs, l)));
+        }
     }
 
     /// Point `key`'s index slot from `old` to `new` (compaction, second chances).
@@ -747,6 +759,13 @@ mod tests {
             assert_eq!(get(&s, &key(i)), Some(want), "key {i}");
         }
         assert_eq!(s.bytes(), recount(&s));
+        // The index gave back what the deletes freed (it had room for all 20k keys).
+        assert!(
+            s.index.capacity() < 4 * s.len(),
+            "{} for {}",
+            s.index.capacity(),
+            s.len()
+        );
         // No segment stays more than half dead.
         for g in s.segs.iter().flatten() {
             assert!(g.dead_bytes * COMPACT_DENOMINATOR <= g.data.len());
