@@ -92,6 +92,35 @@ async fn strings_keep_values_and_ttls_while_moving_between_stores() {
     let _: () = q(&mut c, &["SET", "n", "back"]).await.unwrap();
     assert_eq!(q::<String>(&mut c, &["TYPE", "n"]).await.unwrap(), "string");
 
+    // The other string writers.
+    let _: () = q(&mut c, &["SETEX", "e", "100", "ev"]).await.unwrap();
+    assert_eq!(q::<String>(&mut c, &["GET", "e"]).await.unwrap(), "ev");
+    assert!((1..=100).contains(&q::<i64>(&mut c, &["TTL", "e"]).await.unwrap()));
+    let _: () = q(&mut c, &["PSETEX", "e", "100000", "pv"]).await.unwrap();
+    assert_eq!(q::<String>(&mut c, &["GET", "e"]).await.unwrap(), "pv");
+    assert!(q::<i64>(&mut c, &["PTTL", "e"]).await.unwrap() > 0);
+    let _: () = q(&mut c, &["MSET", "m1", "a", "m2", "b"]).await.unwrap();
+    let got: Vec<String> = q(&mut c, &["MGET", "m1", "m2"]).await.unwrap();
+    assert_eq!(got, ["a", "b"]);
+    assert_eq!(
+        q::<i64>(&mut c, &["MSETNX", "m2", "x", "m3", "y"])
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        q::<i64>(&mut c, &["MSETNX", "m3", "y", "m4", "z"])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(q::<String>(&mut c, &["GET", "m3"]).await.unwrap(), "y");
+    assert_eq!(
+        q::<String>(&mut c, &["GETSET", "m1", "c"]).await.unwrap(),
+        "a"
+    );
+    assert_eq!(q::<String>(&mut c, &["GET", "m1"]).await.unwrap(), "c");
+
     // RENAME and COPY keep value and expiry.
     let ttl_before: i64 = q(&mut c, &["PTTL", "s"]).await.unwrap();
     let _: () = q(&mut c, &["RENAME", "s", "r"]).await.unwrap();

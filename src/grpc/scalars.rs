@@ -107,12 +107,7 @@ fn prepare_write(st: &GrpcState, key: &[u8], value_len: usize, ttl_ms: u64) -> R
 }
 
 fn store(s: &mut Shard, key: &[u8], value: &[u8], at: u64, now: u64) {
-    s.insert(
-        key,
-        Value::Str(ferrite_storage::value::owned(value)),
-        at,
-        now,
-    );
+    s.set_str(key, value, at, now);
 }
 
 pub fn set(st: &GrpcState, cache: &Cache, req: SetRequest) -> Result<SetResponse, Status> {

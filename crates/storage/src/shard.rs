@@ -349,6 +349,28 @@ impl Shard {
         }
     }
 
+    /// Store a string (SET and friends). The bytes are copied exactly once, into a segment record
+    /// or an exact-size allocation, so callers pass slices of their read buffer; nothing is
+    /// returned, so a replaced value is not copied out either (`insert` materialises it).
+    pub fn set_str(&mut self, key: &[u8], value: &[u8], expires_at: u64, now: u64) {
+        if !segments::fits(key.len(), value.len()) {
+            self.insert(key, Value::Str(crate::value::owned(value)), expires_at, now);
+            return;
+        }
+        let mut expired = false;
+        if let Some(idx) = self.map.get_index_of(key) {
+            expired = self.remove_index(idx).1.is_expired(now);
+        }
+        self.seg
+            .insert(key, value, expires_at, lru_clock(now), |r| {
+                expired = r.is_expired(now)
+            });
+        self.sync_seg();
+        if expired {
+            self.stats.expired += 1;
+        }
+    }
+
     /// A small string: append to the segment store; the key must leave the map.
     fn insert_small(
         &mut self,

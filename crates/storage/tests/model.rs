@@ -143,9 +143,14 @@ fn run(op: &Op, cache: &Cache, model: &mut Model, clock: &ManualClock) -> (Strin
         Op::Set { key, val, len, ttl } => {
             let exp = ttl.map(|t| now + t as u64).unwrap_or(0);
             let v = vec![val; len as usize];
-            cache
-                .lock_key(&k(key))
-                .insert(&k(key), Value::Str(Bytes::from(v.clone())), exp, now);
+            // Both write paths: `set_str` (SET's, borrowing) and `insert` (owned values).
+            let mut shard = cache.lock_key(&k(key));
+            if val % 2 == 0 {
+                shard.set_str(&k(key), &v, exp, now);
+            } else {
+                shard.insert(&k(key), Value::Str(Bytes::from(v.clone())), exp, now);
+            }
+            drop(shard);
             model.items.insert(key, (MVal::Str(v), exp));
             ("ok".into(), "ok".into())
         }
