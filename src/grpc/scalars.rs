@@ -42,12 +42,11 @@ fn peek_scalar(s: &mut Shard, key: &[u8], now: u64) -> Result<Option<Bytes>, Sta
 
 /// Read with hit/miss accounting.
 fn get_scalar(s: &mut Shard, key: &[u8], now: u64) -> Result<Option<Bytes>, Status> {
-    match s.get(key, now) {
+    // The response owns its bytes: copy them out of the shard while it is locked.
+    match s.read_str(key, now, Bytes::copy_from_slice) {
         None => Ok(None),
-        Some(e) => match &e.value {
-            Value::Str(b) => Ok(Some(b.clone())),
-            other => Err(errors::wrong_type(other.kind())),
-        },
+        Some(Ok(b)) => Ok(Some(b)),
+        Some(Err(kind)) => Err(errors::wrong_type(kind)),
     }
 }
 
@@ -108,12 +107,7 @@ fn prepare_write(st: &GrpcState, key: &[u8], value_len: usize, ttl_ms: u64) -> R
 }
 
 fn store(s: &mut Shard, key: &[u8], value: &[u8], at: u64, now: u64) {
-    s.insert(
-        key,
-        Value::Str(ferrite_storage::value::owned(value)),
-        at,
-        now,
-    );
+    s.set_str(key, value, at, now);
 }
 
 pub fn set(st: &GrpcState, cache: &Cache, req: SetRequest) -> Result<SetResponse, Status> {

@@ -14,6 +14,7 @@
 pub mod budget;
 pub mod cache;
 pub mod clock;
+pub mod segments;
 pub mod shard;
 pub mod store;
 pub mod types;
@@ -23,7 +24,7 @@ pub use budget::{EvictionPolicy, MemoryBudget};
 pub use bytes::Bytes;
 pub use cache::{Cache, Locked, WatchRegistry, WatchTicket};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
-pub use shard::{Entry, EntryMut, Shard, ShardStats};
+pub use shard::{Entry, EntryMut, KeyInfo, Shard, ShardStats};
 pub use store::{Store, StoreConfig, StoreError, DEFAULT_CACHE};
 pub use value::{Value, ValueKind};
 

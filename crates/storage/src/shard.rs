@@ -8,6 +8,14 @@
 //! incremental active-expiry sweep (a cursor over positions), and a SCAN cursor with Redis's
 //! guarantee (visit positions downward: `swap_remove` only ever moves the *last* element, which a
 //! downward cursor has either already visited or will visit).
+//!
+//! Small strings (key ≤ 255 B, value ≤ 4 KiB) do not live in the map but in a
+//! [`SegmentStore`] (records in per-shard segments, ~8 bytes of metadata per item instead of
+//! ~140). A key lives in exactly one of the two. Readers of the general API (`get`, `peek`,
+//! `remove`) see a segment record as an `Entry` materialised into a per-shard view; the hot
+//! read path (`read_str`) borrows the bytes instead. Mutable access (`get_mut`) moves the item
+//! to the map ("promotion"), where in-place mutations (APPEND, INCR, EXPIRE) work as before; the
+//! next plain SET of a small string moves it back.
 
 use std::sync::Arc;
 
@@ -16,6 +24,7 @@ use indexmap::IndexMap;
 use rand::Rng;
 
 use crate::budget::MemoryBudget;
+use crate::segments::{self, Record, SegCursor, SegmentStore};
 use crate::value::{bytes_cost, Value, ValueKind};
 use crate::FastBuild;
 
@@ -69,10 +78,45 @@ pub struct ShardStats {
     pub evicted: u64,
 }
 
+/// Where a live key is.
+#[derive(Clone, Copy)]
+enum Slot {
+    Map(usize),
+    Seg(u64),
+}
+
+/// What a shard-level walk reports per key (KEYS, SCAN, INFO keyspace).
+#[derive(Debug, Clone, Copy)]
+pub struct KeyInfo<'a> {
+    pub key: &'a [u8],
+    pub kind: ValueKind,
+    /// Absolute expiry in Unix ms; 0 = never.
+    pub expires_at: u64,
+}
+
+/// Bit of a shard-local SCAN cursor that says the map is done and the segment store is being
+/// walked; below it: the map's remaining positions, or (segment seq << 16 | offset).
+const SCAN_SEGMENTS: u64 = 1 << 46;
+const SCAN_OFF_BITS: u32 = 16;
+
+fn entry_of(r: &Record<'_>) -> Entry {
+    Entry {
+        value: Value::Str(Bytes::copy_from_slice(r.value)),
+        expires_at: r.expires_at,
+        access: r.access,
+    }
+}
+
 pub struct Shard {
     map: IndexMap<Bytes, Entry, FastBuild>,
-    /// Bytes charged for this shard's entries.
+    /// Small strings (see the module docs).
+    seg: SegmentStore,
+    /// A segment record materialised for `get`/`peek`, which hand out `&Entry`.
+    view: Entry,
+    /// Bytes charged for this shard's entries (map entries + `seg.bytes()`).
     used: usize,
+    /// The part of `used` that is `seg.bytes()`, as last charged.
+    seg_charged: usize,
     budget: Arc<MemoryBudget>,
     expire_cursor: usize,
     pub stats: ShardStats,
@@ -82,7 +126,10 @@ impl Shard {
     pub fn new(budget: Arc<MemoryBudget>) -> Self {
         Self {
             map: IndexMap::with_hasher(FastBuild::default()),
+            seg: SegmentStore::new(),
+            view: Entry::new(Value::Str(Bytes::new()), 0),
             used: 0,
+            seg_charged: 0,
             budget,
             expire_cursor: 0,
             stats: ShardStats::default(),
@@ -90,10 +137,18 @@ impl Shard {
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.map.len() + self.seg.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.map.is_empty() && self.seg.is_empty()
+    }
+    /// Keys held in the compact segment store (the rest are in the map).
+    pub fn segment_keys(&self) -> usize {
+        self.seg.len()
+    }
+    /// Segments allocated by the compact store.
+    pub fn segment_count(&self) -> usize {
+        self.seg.segment_count()
     }
     pub fn used_bytes(&self) -> usize {
         self.used
@@ -104,7 +159,43 @@ impl Shard {
         self.budget.charge(delta);
     }
 
-    /// Position of a live key, expiring it lazily if its time has come.
+    /// Charge the budget for whatever the segment store's size did since the last call.
+    fn sync_seg(&mut self) {
+        let now = self.seg.bytes();
+        let delta = now as isize - self.seg_charged as isize;
+        self.seg_charged = now;
+        self.charge(delta);
+    }
+
+    /// Where a live key is, expiring it lazily if its time has come.
+    fn live_slot(&mut self, key: &[u8], now: u64) -> Option<Slot> {
+        if let Some(loc) = self.seg.find(key) {
+            if self.seg.record(loc).is_expired(now) {
+                self.seg.remove_at(loc);
+                self.sync_seg();
+                self.stats.expired += 1;
+                return None;
+            }
+            return Some(Slot::Seg(loc));
+        }
+        self.live_index(key, now).map(Slot::Map)
+    }
+
+    /// Move a segment record into the map (for mutable access); returns its map position.
+    fn promote(&mut self, loc: u64) -> usize {
+        let (key, e) = {
+            let r = self.seg.record(loc);
+            (crate::value::owned(r.key), entry_of(&r))
+        };
+        self.seg.remove_at(loc);
+        self.sync_seg();
+        let size = entry_size(&key, &e);
+        let (idx, _) = self.map.insert_full(key, e);
+        self.charge(size as isize);
+        idx
+    }
+
+    /// Position of a live key in the map, expiring it lazily if its time has come.
     fn live_index(&mut self, key: &[u8], now: u64) -> Option<usize> {
         let idx = self.map.get_index_of(key)?;
         if self.map[idx].is_expired(now) {
@@ -117,8 +208,14 @@ impl Shard {
 
     /// Read access; counts a keyspace hit or miss and refreshes the LRU clock.
     pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
-        match self.live_index(key, now) {
-            Some(idx) => {
+        match self.live_slot(key, now) {
+            Some(Slot::Seg(loc)) => {
+                self.stats.hits += 1;
+                self.seg.touch(loc, lru_clock(now));
+                self.view = entry_of(&self.seg.record(loc));
+                Some(&self.view)
+            }
+            Some(Slot::Map(idx)) => {
                 self.stats.hits += 1;
                 let e = &mut self.map[idx];
                 e.access = lru_clock(now);
@@ -133,14 +230,65 @@ impl Shard {
 
     /// Look without counting a hit or touching LRU state (TYPE, EXISTS, TTL, OBJECT).
     pub fn peek(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
-        let idx = self.live_index(key, now)?;
-        Some(&self.map[idx])
+        match self.live_slot(key, now)? {
+            Slot::Seg(loc) => {
+                self.view = entry_of(&self.seg.record(loc));
+                Some(&self.view)
+            }
+            Slot::Map(idx) => Some(&self.map[idx]),
+        }
+    }
+
+    /// A key's type and expiry without reading its value (EXISTS, TYPE, TTL): unlike `peek`, no
+    /// copy of a compact string is made. No hit is counted and LRU is not touched.
+    pub fn peek_meta(&mut self, key: &[u8], now: u64) -> Option<(ValueKind, u64)> {
+        match self.live_slot(key, now)? {
+            Slot::Seg(loc) => Some((ValueKind::String, self.seg.record(loc).expires_at)),
+            Slot::Map(idx) => {
+                let e = &self.map[idx];
+                Some((e.kind(), e.expires_at))
+            }
+        }
+    }
+
+    /// The hot read path for strings (GET): counts a hit or miss and refreshes LRU like `get`,
+    /// and lends the bytes to `f` instead of copying them into an `Entry`. `Some(Err(kind))`
+    /// when the key holds another type.
+    pub fn read_str<R>(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Option<Result<R, ValueKind>> {
+        match self.live_slot(key, now) {
+            Some(Slot::Seg(loc)) => {
+                self.stats.hits += 1;
+                self.seg.touch(loc, lru_clock(now));
+                Some(Ok(f(self.seg.record(loc).value)))
+            }
+            Some(Slot::Map(idx)) => {
+                self.stats.hits += 1;
+                let e = &mut self.map[idx];
+                e.access = lru_clock(now);
+                Some(match &e.value {
+                    Value::Str(b) => Ok(f(b)),
+                    other => Err(other.kind()),
+                })
+            }
+            None => {
+                self.stats.misses += 1;
+                None
+            }
+        }
     }
 
     /// Mutable access. Memory accounting and removal of emptied collections happen when the
     /// returned guard is dropped, so callers can mutate freely.
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<EntryMut<'_>> {
-        let idx = self.live_index(key, now)?;
+        let idx = match self.live_slot(key, now)? {
+            Slot::Seg(loc) => self.promote(loc),
+            Slot::Map(idx) => idx,
+        };
         Some(self.entry_mut_at(idx, now))
     }
 
@@ -162,8 +310,9 @@ impl Shard {
         now: u64,
         make: impl FnOnce() -> Value,
     ) -> EntryMut<'_> {
-        let idx = match self.live_index(key, now) {
-            Some(idx) => idx,
+        let idx = match self.live_slot(key, now) {
+            Some(Slot::Seg(loc)) => self.promote(loc),
+            Some(Slot::Map(idx)) => idx,
             None => {
                 let key = crate::value::owned(key);
                 let e = Entry::new(make(), 0);
@@ -178,6 +327,83 @@ impl Shard {
 
     /// Insert or replace; returns the previous live entry.
     pub fn insert(&mut self, key: &[u8], value: Value, expires_at: u64, now: u64) -> Option<Entry> {
+        if let Value::Str(b) = &value {
+            if segments::fits(key.len(), b.len()) {
+                return self.insert_small(key, b, expires_at, now);
+            }
+        }
+        // Not a small string: it goes to the map, so the key must leave the segments.
+        let mut old_seg = None;
+        self.seg.remove_with(key, |r| old_seg = Some(entry_of(&r)));
+        if old_seg.is_some() {
+            self.sync_seg();
+        }
+        let replaced = self.insert_in_map(key, value, expires_at, now);
+        match old_seg {
+            Some(old) if old.is_expired(now) => {
+                self.stats.expired += 1;
+                None
+            }
+            Some(old) => Some(old),
+            None => replaced,
+        }
+    }
+
+    /// Store a string (SET and friends). The bytes are copied exactly once, into a segment record
+    /// or an exact-size allocation, so callers pass slices of their read buffer; nothing is
+    /// returned, so a replaced value is not copied out either (`insert` materialises it).
+    pub fn set_str(&mut self, key: &[u8], value: &[u8], expires_at: u64, now: u64) {
+        if !segments::fits(key.len(), value.len()) {
+            self.insert(key, Value::Str(crate::value::owned(value)), expires_at, now);
+            return;
+        }
+        let mut expired = false;
+        if let Some(idx) = self.map.get_index_of(key) {
+            expired = self.remove_index(idx).1.is_expired(now);
+        }
+        self.seg
+            .insert(key, value, expires_at, lru_clock(now), |r| {
+                expired = r.is_expired(now)
+            });
+        self.sync_seg();
+        if expired {
+            self.stats.expired += 1;
+        }
+    }
+
+    /// A small string: append to the segment store; the key must leave the map.
+    fn insert_small(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        expires_at: u64,
+        now: u64,
+    ) -> Option<Entry> {
+        let mut old = None;
+        if let Some(idx) = self.map.get_index_of(key) {
+            old = Some(self.remove_index(idx).1);
+        }
+        self.seg
+            .insert(key, value, expires_at, lru_clock(now), |r| {
+                old = Some(entry_of(&r))
+            });
+        self.sync_seg();
+        match old {
+            Some(o) if o.is_expired(now) => {
+                self.stats.expired += 1;
+                None
+            }
+            o => o,
+        }
+    }
+
+    fn insert_in_map(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        expires_at: u64,
+        now: u64,
+    ) -> Option<Entry> {
         let mut e = Entry::new(value, expires_at);
         e.access = lru_clock(now);
         if let Some(idx) = self.map.get_index_of(key) {
@@ -202,8 +428,31 @@ impl Shard {
 
     /// Remove a live key.
     pub fn remove(&mut self, key: &[u8], now: u64) -> Option<Entry> {
-        let idx = self.live_index(key, now)?;
-        Some(self.remove_index(idx).1)
+        match self.live_slot(key, now)? {
+            Slot::Seg(loc) => {
+                let e = entry_of(&self.seg.record(loc));
+                self.seg.remove_at(loc);
+                self.sync_seg();
+                Some(e)
+            }
+            Slot::Map(idx) => Some(self.remove_index(idx).1),
+        }
+    }
+
+    /// Remove a live key without handing back its value (DEL): true when it existed.
+    pub fn delete(&mut self, key: &[u8], now: u64) -> bool {
+        match self.live_slot(key, now) {
+            Some(Slot::Seg(loc)) => {
+                self.seg.remove_at(loc);
+                self.sync_seg();
+                true
+            }
+            Some(Slot::Map(idx)) => {
+                self.remove_index(idx);
+                true
+            }
+            None => false,
+        }
     }
 
     fn remove_index(&mut self, idx: usize) -> (Bytes, Entry) {
@@ -217,21 +466,55 @@ impl Shard {
     pub fn clear(&mut self) {
         let used = self.used as isize;
         self.map = IndexMap::with_hasher(FastBuild::default());
+        self.seg = SegmentStore::new();
+        self.seg_charged = 0;
         self.charge(-used);
         self.expire_cursor = 0;
     }
 
-    /// Iterate live entries (KEYS, FLUSH-like admin views). O(n): callers are admin commands.
-    pub fn iter_live(&self, now: u64) -> impl Iterator<Item = (&Bytes, &Entry)> {
-        self.map.iter().filter(move |(_, e)| !e.is_expired(now))
+    /// Visit every live key (KEYS, INFO keyspace, tests). O(n): callers are admin commands.
+    pub fn for_each_live(&self, now: u64, mut f: impl FnMut(KeyInfo<'_>)) {
+        for (k, e) in self.map.iter().filter(|(_, e)| !e.is_expired(now)) {
+            f(KeyInfo {
+                key: k,
+                kind: e.kind(),
+                expires_at: e.expires_at,
+            });
+        }
+        self.seg.for_each_live(now, |r| {
+            f(KeyInfo {
+                key: r.key,
+                kind: ValueKind::String,
+                expires_at: r.expires_at,
+            })
+        });
+    }
+
+    /// Every live key, copied (tests and admin views).
+    pub fn live_keys(&self, now: u64) -> Vec<Bytes> {
+        let mut out = Vec::with_capacity(self.len());
+        self.for_each_live(now, |k| out.push(Bytes::copy_from_slice(k.key)));
+        out
     }
 
     /// A uniformly random live key (tries a few samples to skip expired ones).
     pub fn random_key(&mut self, now: u64) -> Option<Bytes> {
         let mut rng = rand::thread_rng();
         for _ in 0..16 {
-            if self.map.is_empty() {
+            if self.is_empty() {
                 return None;
+            }
+            // Pick a store in proportion to its keys, so every key is about equally likely.
+            if rng.gen_range(0..self.len()) < self.seg.len() {
+                let loc = self.seg.random_live(&mut rng)?;
+                let r = self.seg.record(loc);
+                if r.is_expired(now) {
+                    self.seg.remove_at(loc);
+                    self.sync_seg();
+                    self.stats.expired += 1;
+                    continue;
+                }
+                return Some(Bytes::copy_from_slice(r.key));
             }
             let idx = rng.gen_range(0..self.map.len());
             if self.map[idx].is_expired(now) {
@@ -244,31 +527,92 @@ impl Shard {
         None
     }
 
-    /// One SCAN step. `pos` is how many positions remain unvisited (visit `pos-1` down to 0);
-    /// pass `None` to start. Returns the new remaining count (0 = shard done).
+    /// One SCAN step over a shard-local cursor: 0 starts, a returned 0 means the shard is done.
+    /// Visits up to `count` positions; returns (next cursor, positions examined).
+    ///
+    /// The map is walked first, by positions downward (see the module docs); then the segment
+    /// store in ascending (segment seq, offset) order (see `segments`). Both keep Redis's
+    /// guarantee; a key that moves between the two during a scan (a promotion or a SET after
+    /// one) may be returned twice, which SCAN allows, and is present in one of them throughout.
+    /// Cursor layout: bit 46 = in the segment phase; below it the map's remaining positions,
+    /// or segment seq << 16 | offset (segments are 64 KiB, so offsets fit in 16 bits).
     pub fn scan(
         &mut self,
-        pos: Option<usize>,
+        cursor: u64,
         count: usize,
         now: u64,
-        mut visit: impl FnMut(&Bytes, &Entry),
-    ) -> usize {
-        let mut pos = pos.unwrap_or(self.map.len()).min(self.map.len());
-        let mut seen = 0;
-        while pos > 0 && seen < count {
-            pos -= 1;
-            seen += 1;
-            let (k, e) = self.map.get_index(pos).expect("in range");
-            if !e.is_expired(now) {
-                visit(k, e);
+        mut visit: impl FnMut(&[u8], ValueKind),
+    ) -> (u64, usize) {
+        let mut examined = 0;
+        let mut seg_cur = SegCursor::default();
+        if cursor & SCAN_SEGMENTS == 0 {
+            let start = if cursor == 0 {
+                self.map.len()
+            } else {
+                cursor as usize
+            };
+            let mut pos = start.min(self.map.len());
+            while pos > 0 && examined < count {
+                pos -= 1;
+                examined += 1;
+                let (k, e) = self.map.get_index(pos).expect("in range");
+                if !e.is_expired(now) {
+                    visit(k, e.kind());
+                }
             }
+            if pos > 0 {
+                return (pos as u64, examined);
+            }
+        } else {
+            let c = cursor & (SCAN_SEGMENTS - 1);
+            seg_cur = SegCursor {
+                seq: c >> SCAN_OFF_BITS,
+                off: (c & ((1 << SCAN_OFF_BITS) - 1)) as usize,
+            };
         }
-        pos
+        if examined >= count {
+            // The map is done but the budget too: continue with the segments next call.
+            return (SCAN_SEGMENTS, examined);
+        }
+        let (next, n) = self.seg.scan(seg_cur, count - examined, now, |k| {
+            visit(k, ValueKind::String)
+        });
+        examined += n;
+        match next {
+            None => (0, examined),
+            // The end of a full segment is the start of the next one (keeps `off` in 16 bits).
+            Some(c) if c.off >= segments::SEGMENT_SIZE => {
+                (SCAN_SEGMENTS | ((c.seq + 1) << SCAN_OFF_BITS), examined)
+            }
+            Some(c) => (
+                SCAN_SEGMENTS | (c.seq << SCAN_OFF_BITS) | c.off as u64,
+                examined,
+            ),
+        }
     }
 
     /// One bounded step of active expiry: examine up to `budget` entries from a rotating
     /// cursor and remove the expired ones. Returns (examined, expired).
     pub fn expire_step(&mut self, now: u64, budget: usize) -> (usize, usize) {
+        // Share the budget between the two stores (all of it when one is empty).
+        let seg_budget = if self.map.is_empty() {
+            budget
+        } else if self.seg.is_empty() {
+            0
+        } else {
+            budget / 2
+        };
+        let (mut examined, mut expired) = (0, 0);
+        if seg_budget > 0 {
+            (examined, expired) = self.seg.expire_step(now, seg_budget);
+            self.sync_seg();
+            self.stats.expired += expired as u64;
+        }
+        let (e2, x2) = self.expire_map_step(now, budget - examined);
+        (examined + e2, expired + x2)
+    }
+
+    fn expire_map_step(&mut self, now: u64, budget: usize) -> (usize, usize) {
         let mut examined = 0;
         let mut expired = 0;
         while examined < budget && !self.map.is_empty() {
@@ -293,9 +637,23 @@ impl Shard {
 
     /// Evict one entry chosen by sampled LRU (an expired sample wins outright).
     /// Returns the bytes freed, or None when the shard is empty.
+    ///
+    /// With small strings in segments, the candidates are the map's sampled victim and the
+    /// segment store's oldest segment; the older (by LRU clock) goes. A segment eviction frees
+    /// a whole segment at once (its hot records get a second chance at the head).
     pub fn evict_one(&mut self, samples: usize, now: u64) -> Option<usize> {
         if self.map.is_empty() {
-            return None;
+            return self.evict_segment(now);
+        }
+        if let Some(created) = self.seg.oldest_created() {
+            // The map's candidate is only known after sampling; compare its age with the oldest
+            // segment's: a segment older than a random map entry is a good victim already.
+            let clock = lru_clock(now);
+            let sample = rand::thread_rng().gen_range(0..self.map.len());
+            let map_idle = clock.wrapping_sub(self.map[sample].access);
+            if clock.wrapping_sub(created) >= map_idle {
+                return self.evict_segment(now);
+            }
         }
         let mut rng = rand::thread_rng();
         let mut victim = rng.gen_range(0..self.map.len());
@@ -324,11 +682,24 @@ impl Shard {
         Some(before - self.used)
     }
 
+    fn evict_segment(&mut self, now: u64) -> Option<usize> {
+        let before = self.used;
+        let out = self.seg.evict_oldest(now)?;
+        self.sync_seg();
+        self.stats.evicted += out.evicted as u64;
+        self.stats.expired += out.expired as u64;
+        Some(before.saturating_sub(self.used))
+    }
+
     /// Size in bytes charged for `key` (MEMORY USAGE).
     pub fn memory_usage(&mut self, key: &[u8], now: u64) -> Option<usize> {
-        let idx = self.live_index(key, now)?;
-        let (k, e) = self.map.get_index(idx).expect("live");
-        Some(entry_size(k, e))
+        match self.live_slot(key, now)? {
+            Slot::Seg(loc) => Some(self.seg.record(loc).size() + segments::INDEX_COST),
+            Slot::Map(idx) => {
+                let (k, e) = self.map.get_index(idx).expect("live");
+                Some(entry_size(k, e))
+            }
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
-use ferrite_storage::{Cache, Entry, Shard, Value, ValueKind};
+use ferrite_storage::{Cache, Shard, Value, ValueKind};
 use rand::Rng;
 
 use crate::resp::args::*;
@@ -77,9 +77,7 @@ fn shard_count(ctx: &Ctx<'_, '_>) -> usize {
 fn del(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let keys = &args[1..];
     let n = ctx.with_keys(keys.iter().map(|k| &k[..]), |l, now| {
-        keys.iter()
-            .filter(|k| l.shard(k).remove(k, now).is_some())
-            .count()
+        keys.iter().filter(|k| l.shard(k).delete(k, now)).count()
     });
     w.int(n as i64);
 }
@@ -89,7 +87,7 @@ fn exists(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     // Duplicates count once per occurrence, like Redis.
     let n = ctx.with_keys(keys.iter().map(|k| &k[..]), |l, now| {
         keys.iter()
-            .filter(|k| l.shard(k).peek(k, now).is_some())
+            .filter(|k| l.shard(k).peek_meta(k, now).is_some())
             .count()
     });
     w.int(n as i64);
@@ -234,7 +232,7 @@ fn ttl_generic(
     absolute: bool,
 ) {
     let key = &args[1];
-    let exp = ctx.with_key(key, |s, now| s.peek(key, now).map(|e| e.expires_at));
+    let exp = ctx.with_key(key, |s, now| s.peek_meta(key, now).map(|(_, at)| at));
     let reply = match exp {
         None => -2,
         Some(0) => -1,
@@ -281,7 +279,7 @@ fn persist(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 
 fn type_cmd(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let key = &args[1];
-    let kind = ctx.with_key(key, |s, now| s.peek(key, now).map(Entry::kind));
+    let kind = ctx.with_key(key, |s, now| s.peek_meta(key, now).map(|(kind, _)| kind));
     w.simple(kind.map(ValueKind::name).unwrap_or("none"));
 }
 
@@ -293,11 +291,11 @@ fn keys(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let all = pat == b"*";
     let mut out: Vec<Bytes> = Vec::new();
     ctx.for_each_shard(|s, now| {
-        out.extend(
-            s.iter_live(now)
-                .filter(|(k, _)| all || glob::matches(pat, k))
-                .map(|(k, _)| k.clone()),
-        );
+        s.for_each_live(now, |k| {
+            if all || glob::matches(pat, k.key) {
+                out.push(Bytes::copy_from_slice(k.key));
+            }
+        });
     });
     w.array(out.len());
     for k in &out {
@@ -305,14 +303,14 @@ fn keys(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     }
 }
 
-/// SCAN cursor layout: `remaining << SCAN_SHARD_BITS | shard`.
+/// SCAN cursor layout: `local << SCAN_SHARD_BITS | shard`.
 ///
-/// `shard` is the index of the shard being scanned; `remaining` is Shard::scan's downward
-/// position (how many positions of that shard are still unvisited), with 0 meaning "that shard
-/// has not been started" (a shard whose scan reached 0 is finished, so the cursor moves on to
-/// the next shard with remaining = 0). Cursor 0 is therefore "shard 0, not started" (the start),
-/// and the reply cursor is 0 once the last shard is done. Shard::scan's downward walk keeps
-/// Redis's guarantee: a key present for the whole iteration is returned at least once.
+/// `shard` is the index of the shard being scanned; `local` is Shard::scan's own cursor (47
+/// bits), with 0 meaning "that shard has not been started" (Shard::scan returns 0 when a shard
+/// is finished, so the cursor moves on to the next shard with local = 0). Cursor 0 is therefore
+/// "shard 0, not started" (the start), and the reply cursor is 0 once the last shard is done.
+/// Shard::scan keeps Redis's guarantee: a key present for the whole iteration is returned at
+/// least once.
 const SCAN_SHARD_BITS: u32 = 16;
 const SCAN_SHARD_MASK: u64 = (1 << SCAN_SHARD_BITS) - 1;
 
@@ -354,20 +352,14 @@ fn scan(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 
     let n = shard_count(ctx);
     let mut shard = (cursor & SCAN_SHARD_MASK) as usize;
-    let mut remaining = (cursor >> SCAN_SHARD_BITS) as usize;
+    let mut remaining = cursor >> SCAN_SHARD_BITS;
     let mut out: Vec<Bytes> = Vec::new();
     let mut budget = count;
     while shard < n && budget > 0 {
-        let start = if remaining == 0 {
-            None
-        } else {
-            Some(remaining)
-        };
         let (left, examined) = with_shard(ctx, shard, |s, now| {
-            let from = start.unwrap_or(s.len()).min(s.len());
-            let left = s.scan(start, budget, now, |k, e| {
+            s.scan(remaining, budget, now, |k, kind| {
                 if let Some(t) = type_filter {
-                    if !eq_ic(t, e.kind().name()) {
+                    if !eq_ic(t, kind.name()) {
                         return;
                     }
                 }
@@ -376,9 +368,8 @@ fn scan(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
                         return;
                     }
                 }
-                out.push(k.clone());
-            });
-            (left, from - left)
+                out.push(Bytes::copy_from_slice(k));
+            })
         });
         budget = budget.saturating_sub(examined);
         if left == 0 {
@@ -391,7 +382,7 @@ fn scan(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let next = if shard >= n {
         0
     } else {
-        (remaining as u64) << SCAN_SHARD_BITS | shard as u64
+        remaining << SCAN_SHARD_BITS | shard as u64
     };
     w.array(2);
     w.bulk(next.to_string().as_bytes());

@@ -475,7 +475,7 @@ fn info_section(ctx: &mut Ctx<'_, '_>, section: &str, out: &mut String) {
             ctx.for_each_shard(|s, now| {
                 keys += s.len();
                 // O(keys): there is no per-shard count of volatile keys.
-                expires += s.iter_live(now).filter(|(_, e)| e.expires_at != 0).count();
+                s.for_each_live(now, |k| expires += usize::from(k.expires_at != 0));
             });
             if keys > 0 {
                 let _ = write!(out, "db0:keys={keys},expires={expires},avg_ttl=0\r\n");

@@ -55,10 +55,13 @@ fn read_str(shard: &mut Shard, key: &[u8], now: u64) -> Result<Option<Bytes>, ()
 }
 
 fn get(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
-    match ctx.with_key(&args[1], |s, now| read_str(s, &args[1], now)) {
-        Ok(Some(v)) => w.bulk(&v),
-        Ok(None) => w.null(),
-        Err(()) => w.error(ERR_WRONGTYPE),
+    // The hot path: the value is written into the reply straight from the shard (under its
+    // lock), with no copy into an owned buffer first.
+    let found = ctx.with_key(&args[1], |s, now| s.read_str(&args[1], now, |v| w.bulk(v)));
+    match found {
+        Some(Ok(())) => {}
+        None => w.null(),
+        Some(Err(_)) => w.error(ERR_WRONGTYPE),
     }
 }
 
@@ -158,14 +161,7 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     if !(o.nx || o.xx || o.get || o.keepttl) {
         // Plain SET (the common case): one hash lookup, no look at the old value.
         let exp = o.expire_at.unwrap_or(0);
-        ctx.with_key(key, |s, now| {
-            s.insert(
-                key,
-                Value::Str(ferrite_storage::value::owned(value)),
-                exp,
-                now,
-            )
-        });
+        ctx.with_key(key, |s, now| s.set_str(key, value, exp, now));
         w.ok();
         return;
     }
@@ -186,12 +182,7 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             (None, true) => old_exp,
             (None, false) => 0,
         };
-        s.insert(
-            key,
-            Value::Str(ferrite_storage::value::owned(value)),
-            exp,
-            now,
-        );
+        s.set_str(key, value, exp, now);
         Out::Done(old_val)
     });
     match out {
@@ -214,12 +205,7 @@ fn setnx(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         if s.peek(&args[1], now).is_some() {
             false
         } else {
-            s.insert(
-                &args[1],
-                Value::Str(ferrite_storage::value::owned(&args[2])),
-                0,
-                now,
-            );
+            s.set_str(&args[1], &args[2], 0, now);
             true
         }
     });
@@ -237,12 +223,7 @@ fn setex_common(
         return;
     };
     ctx.with_key(&args[1], |s, now| {
-        s.insert(
-            &args[1],
-            Value::Str(ferrite_storage::value::owned(&args[3])),
-            at,
-            now,
-        );
+        s.set_str(&args[1], &args[3], at, now);
     });
     w.ok();
 }
@@ -276,8 +257,7 @@ fn mset(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     }
     ctx.with_keys(mset_pairs(args).map(|(k, _)| &k[..]), |l, now| {
         for (k, v) in mset_pairs(args) {
-            l.shard(k)
-                .insert(k, Value::Str(ferrite_storage::value::owned(v)), 0, now);
+            l.shard(k).set_str(k, v, 0, now);
         }
     });
     w.ok();
@@ -293,8 +273,7 @@ fn msetnx(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             return false;
         }
         for (k, v) in mset_pairs(args) {
-            l.shard(k)
-                .insert(k, Value::Str(ferrite_storage::value::owned(v)), 0, now);
+            l.shard(k).set_str(k, v, 0, now);
         }
         true
     });
@@ -304,12 +283,7 @@ fn msetnx(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 fn getset(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let r = ctx.with_key(&args[1], |s, now| {
         let old = read_str(s, &args[1], now)?;
-        s.insert(
-            &args[1],
-            Value::Str(ferrite_storage::value::owned(&args[2])),
-            0,
-            now,
-        );
+        s.set_str(&args[1], &args[2], 0, now);
         Ok::<_, ()>(old)
     });
     match r {
