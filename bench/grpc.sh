@@ -13,6 +13,9 @@
 # Ferrite is pinned to SERVER_CPU (0), every client to CLIENT_CPU (1).
 #
 # Modes: quick = 1 rep, 5 s windows (~2 min); full = 3 reps, 10 s windows (~8 min).
+# FLOOR_BIN=/path/to/grpc_null_server (from ../shared/bench/grpcfloor; `apt-get install protobuf-compiler`, then
+#   cargo build --release --target-dir /tmp/grpcfloor-target in that folder) adds the floor of the gRPC path: the
+#   same Get load against a do-nothing tonic server on the same core, and Ferrite's ops per CPU-second against it.
 # Knobs (env): REPS SECS WARMUP RATES="5000 10000 20000" OPS="get set" GCONNS=4 GCONC=16 VALUE=32
 #   KEYS=100000 RB_N (requests per redis-benchmark run) FBIN (skip the ferrite build) GBIN (skip the
 #   grpcbench build) FARGS SERVER_CPU CLIENT_CPU FPORT GPORT OUT MAX_SECONDS GB_TARGET
@@ -35,6 +38,8 @@ FPORT=${FPORT:-6479}
 GPORT=${GPORT:-50061}
 MAX_SECONDS=${MAX_SECONDS:-1800}
 GB_TARGET=${GB_TARGET:-/tmp/grpcbench-target}
+FLOOR_BIN=${FLOOR_BIN:-}
+FLOOR_PORT=${FLOOR_PORT:-50071}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 bench_init grpc
@@ -99,6 +104,23 @@ for rep in $(seq 1 "$REPS"); do
     done
   done
 done
+if [[ -n "$FLOOR_BIN" ]]; then
+  port_free "$FLOOR_PORT" || { echo "port $FLOOR_PORT busy" >&2; exit 1; }
+  # grpc_null_server PORT VSIZE SECONDS: single-threaded runtime, Get answers Hit with VSIZE bytes
+  taskset -c "$SERVER_CPU" timeout "$MAX_SECONDS" "$FLOOR_BIN" "$FLOOR_PORT" "$VALUE" "$MAX_SECONDS" \
+    > "$OUT/floor.log" 2>&1 &
+  FLOOR_PID=$!; STARTED_PIDS+=("$FLOOR_PID"); wait_port "$FLOOR_PORT" "$FLOOR_PID" || exit 1
+  FLOOR_SPID=$(child_of "$FLOOR_PID"); STARTED_PIDS+=("$FLOOR_SPID")
+  for rep in $(seq 1 "$REPS"); do
+    for rate in $RATES 0; do
+      RUN "floor|get|$rate|$rep" "$FLOOR_SPID" "$OUT/raw/floor-get-r$rate-rep$rep.txt" $((SECS * 3 + 60)) \
+        taskset -c "$CLIENT_CPU" "$GBIN" --addr "http://$H:$FLOOR_PORT" --op get --rate "$rate" \
+          --duration "$SECS" --warmup "$WARMUP" --conns "$GCONNS" --concurrency "$GCONC" \
+          --keys "$KEYS" --value-size "$VALUE" --no-preload --label "floor get rep$rep" \
+        || log "grpcbench failed against the floor server: rate $rate rep $rep"
+    done
+  done
+fi
 echo "loadavg at end: $(cat /proc/loadavg)" >> "$OUT/env.txt"
 
 python3 - "$OUT" <<'EOF'
@@ -111,14 +133,14 @@ def med(xs):
 def f0(x): return 'n/a' if x is None else f'{x:,.0f}'
 def f2(x): return 'n/a' if x is None else f'{x:.2f}'
 def f3(x): return 'n/a' if x is None else f'{x:.3f}'
-grpc, resp = {}, {}
+grpc, resp, floor = {}, {}, {}
 for m in meta:
     parts = m['label'].split('|')
-    if parts[0] == 'grpc':
+    if parts[0] in ('grpc', 'floor'):
         js = [l for l in open(m['out'], errors='replace') if l.startswith('{')]
         if not js: continue
         r = json.loads(js[-1]); r['meta'] = m
-        grpc.setdefault((parts[1], int(parts[2])), []).append(r)
+        (grpc if parts[0] == 'grpc' else floor).setdefault((parts[1], int(parts[2])), []).append(r)
     elif parts[0] == 'resp':
         rows = [l.strip().strip('"').split('","') for l in open(m['out'], errors='replace') if l.startswith('"')]
         hdr = rows[0] if rows else []
@@ -172,6 +194,22 @@ for op in sorted({k[0] for k in grpc}):
         P(f"- {op.upper()} closed-loop gRPC ops/s >= 1/2 of RESP ({shape.replace('-', ' ')}): {f0(c)} vs {f0(b)} "
           f"(x{c / b:.2f}): **{'met' if c >= b / 2 else 'not met'}**")
 P('')
+if floor:
+    P('Floor of the gRPC path: the same Get load against a do-nothing tonic server (../shared/bench/grpcfloor) on the same core:')
+    P('')
+    P('| offered ops/s | floor ops/s | floor response p99 / service p99 ms | floor CPU s/s | floor ops per CPU-s | ferrite ops per CPU-s | ferrite / floor |')
+    P('|---|---|---|---|---|---|---|')
+    for rate in sorted({k[1] for k in floor}, key=lambda r: (r == 0, r)):
+        fl = floor[('get', rate)]; fe = grpc.get(('get', rate), [])
+        opcpu = lambda rs: med([r['ops'] / (r['meta']['server_cpu'] / r['meta']['wall']) for r in rs if r['meta']['server_cpu'] > 0])
+        a, b = opcpu(fl), opcpu(fe)
+        P(f"| {'closed loop' if rate == 0 else f0(rate)} | {f0(med([r['ops'] for r in fl]))} | "
+          f"{f3(med([r['response_ms']['p99'] for r in fl]))} / {f3(med([r['service_ms']['p99'] for r in fl]))} | "
+          f"{f2(med([r['meta']['server_cpu'] / r['meta']['wall'] for r in fl]))} | {f0(a)} | {f0(b)} | "
+          f"{'n/a' if not a or not b else f'{b / a:.2f}'} |")
+    P('')
+    P('(ops per CPU-second uses the server CPU over the whole grpcbench run, warm-up included, for both servers alike.)')
+    P('')
 P('Client CPU (grpcbench / redis-benchmark, CPU s per wall s; 1.00 = the client CPU is saturated and the figures are client-bound):')
 P('')
 P('| run | client CPU s/s | ferrite CPU s/s | steal s/s |')

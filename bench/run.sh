@@ -15,6 +15,7 @@
 #   FBIN (skip the build), SCALE_CPUS="0 0-1 0-3 ..." (optional: a scaling table, Ferrite's server
 #   CPU set per point vs single-threaded redis-server, for many-core machines; CLIENT_CPU must not
 #   overlap the largest set), plus each part's own knobs. Every part leaves nothing running.
+#   FLOOR_BIN (path to ../shared/bench/grpcfloor's grpc_null_server) adds the gRPC floor to the grpc part.
 set -u -o pipefail
 MODE=${1:-quick}
 case "$MODE" in quick|full) ;; *) echo "usage: $0 [quick|full]" >&2; exit 2 ;; esac
