@@ -69,6 +69,7 @@
 //! | `server.http_port` | `8081` | HTTP API port; 0 = pick a free port |
 //! | `server.admin_port` | `9091` | admin / metrics port; 0 = pick a free port |
 //! | `server.shutdown_grace_ms` | `5000` | how long shutdown waits for connections to drain |
+//! | `server.worker_threads` | `0` | data-path worker threads; 0 = one per CPU the process may run on. With 1, a current-thread scheduler (cheaper than a one-worker work-stealing pool) |
 //! | `memory.maxmemory` | ¼ of RAM | bytes: memory limit for stored data; a quarter of physical RAM (`MemTotal` in `/proc/meminfo`, capped by a cgroup memory limit), or 1 GiB if that cannot be read |
 //! | `memory.eviction` | `"allkeys-lru"` | `"allkeys-lru"` (sampled LRU) or `"noeviction"` (writes fail with OOM when full) |
 //! | `memory.eviction_samples` | `5` | keys sampled per eviction (1–64), like Redis `maxmemory-samples` |
@@ -131,7 +132,7 @@
 //! switches only matter then. Each TLS listener speaks only TLS (no plaintext on the same port).
 //!
 //! All integers must be greater than zero except the ports, `shutdown_grace_ms`,
-//! `shards`, `idle_timeout_secs` and the `quotas.*` limits (0 = unlimited). List keys
+//! `worker_threads`, `shards`, `idle_timeout_secs` and the `quotas.*` limits (0 = unlimited). List keys
 //! (`http.cors_allowed_origins`) are TOML arrays in the file and comma-separated in `FERRITE_*`
 //! variables.
 
@@ -521,6 +522,19 @@ pub struct ServerConfig {
     pub admin_port: u16,
     /// How long shutdown waits for connections to drain, in milliseconds.
     pub shutdown_grace_ms: u64,
+    /// Data-path worker threads; 0 = one per CPU in the process's affinity mask.
+    pub worker_threads: usize,
+}
+
+impl ServerConfig {
+    /// Worker threads to run: `worker_threads`, or one per CPU this process may run on (its
+    /// affinity mask, so `taskset -c 0 ferrite` gives 1).
+    pub fn effective_worker_threads(&self) -> usize {
+        match self.worker_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -532,6 +546,7 @@ impl Default for ServerConfig {
             http_port: DEFAULT_HTTP_PORT,
             admin_port: DEFAULT_ADMIN_PORT,
             shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
+            worker_threads: 0,
         }
     }
 }
@@ -1352,6 +1367,7 @@ impl Config {
         // TOML integers are signed 64-bit; keep every value printable.
         let big = [
             ("server.shutdown_grace_ms", s.shutdown_grace_ms),
+            ("server.worker_threads", s.worker_threads as u64),
             ("memory.maxmemory", m.maxmemory),
             ("limits.max_bulk_len", l.max_bulk_len),
             ("limits.max_multibulk_len", l.max_multibulk_len),

@@ -855,3 +855,18 @@ fn tls_validation_errors() {
         .to_string();
     assert!(e.contains("tls.key_file"), "{e}");
 }
+
+#[test]
+fn worker_threads_auto_and_explicit() {
+    let c = Config::default();
+    assert_eq!(c.server.worker_threads, 0);
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(c.server.effective_worker_threads(), cpus);
+    let c = Config::load_from(
+        &ServeArgs::default(),
+        env(&[("FERRITE_SERVER_WORKER_THREADS", "3")]),
+    )
+    .unwrap();
+    assert_eq!(c.server.effective_worker_threads(), 3);
+    assert_eq!(Config::from_toml_str(&c.to_toml()).unwrap(), c);
+}
