@@ -1040,3 +1040,28 @@ impl AuthServer {
             .as_u16()
     }
 }
+
+#[tokio::test]
+async fn idle_sse_stream_ends_when_its_token_is_revoked() {
+    let mut cfg = test_config();
+    cfg.topics.heartbeat_interval_secs = 1;
+    let s = start_with(cfg).await;
+    let root = s.mint("root", Permissions::SuperUser);
+    let sub = s.mint(
+        "idle-sub",
+        topics(vec![topic_grant(TopicRole::SubscribeOnly, APP)]),
+    );
+    let mut stream = s.sse(APP, "quiet", &sub).await;
+    assert_eq!(stream.status(), 200);
+    let mut buf = String::new();
+    assert_eq!(s.publish(APP, "quiet", "one", &root).await.status(), 204);
+    assert!(read_sse_until(&mut stream, &mut buf, |b| b.contains("\"one\"")).await);
+    // Nothing else is published: the stream must still notice the revocation on its own.
+    assert!(s.auth.revoke("idle-sub").unwrap());
+    assert!(
+        read_sse_until(&mut stream, &mut buf, |b| b.contains("event: error")).await,
+        "{buf}"
+    );
+    assert!(buf.contains("unauthenticated"), "{buf}");
+    assert!(!read_sse_until(&mut stream, &mut buf, |_| false).await);
+}

@@ -255,6 +255,12 @@ async fn pump(
             tokio::select! {
                 _ = waiter.wait() => {}
                 _ = tokio::time::sleep_until(last_sent + interval) => {
+                    // An idle subscription notices a revoked or expired token at its heartbeat,
+                    // not only when the next message comes.
+                    if let Err(e) = shared.auth.check(&principal) {
+                        let _ = tx.send(Err(authz::unauthenticated(e))).await;
+                        return;
+                    }
                     if tx.send(Ok(heartbeat())).await.is_err() {
                         return;
                     }

@@ -29,6 +29,7 @@
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -102,6 +103,7 @@ pub async fn subscribe(
         closing: false,
         shared: st.grpc.shared.clone(),
         principal: caller.principal,
+        recheck: st.settings.heartbeat_interval,
         tenant,
         quota,
     };
@@ -128,23 +130,36 @@ struct Pump {
     shared: Arc<Shared>,
     /// Re-checked before each batch: revocation or expiry ends the stream.
     principal: Principal,
+    /// How often an idle stream re-checks its token (the heartbeat interval).
+    recheck: Duration,
     tenant: MeterKey,
     quota: QuotaHandle,
 }
 
 impl Pump {
+    /// Whether the subscriber's token is still valid (expiry, revocation); if not, queue the
+    /// `error` event that ends the stream.
+    fn still_authenticated(&mut self) -> bool {
+        match self.shared.auth.check(&self.principal) {
+            Ok(()) => true,
+            Err(e) => {
+                self.ready.push_back(
+                    SseEvent::default()
+                        .event("error")
+                        .data(auth::unauthenticated(e).body()),
+                );
+                self.closing = true;
+                false
+            }
+        }
+    }
+
     /// Render a drained batch into `ready`, metering its messages for the subscriber's tenant
     /// (one record per batch), or end the stream with an `error` event when the token is no
     /// longer valid or the cache was deleted.
     fn take_batch(&mut self) {
-        if let Err(e) = self.shared.auth.check(&self.principal) {
+        if !self.still_authenticated() {
             self.scratch.clear();
-            self.ready.push_back(
-                SseEvent::default()
-                    .event("error")
-                    .data(auth::unauthenticated(e).body()),
-            );
-            self.closing = true;
             return;
         }
         let mut delta = Counters::default();
@@ -199,6 +214,9 @@ fn events(pump: Pump) -> impl Stream<Item = Result<SseEvent, Infallible>> {
             tokio::select! {
                 _ = p.waiter.wait() => {}
                 r = p.shutdown.changed() => if r.is_err() { return None; },
+                // An idle stream notices a revoked or expired token within one heartbeat
+                // interval, not only when the next message comes.
+                _ = tokio::time::sleep(p.recheck) => { p.still_authenticated(); }
             }
         }
     })
