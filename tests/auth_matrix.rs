@@ -1088,3 +1088,45 @@ async fn resp_multi_key_transactions_expiry_and_revoked_subscribers() {
         "the revoked subscriber is disconnected"
     );
 }
+
+#[tokio::test]
+async fn idle_grpc_subscription_ends_at_its_heartbeat_when_the_token_is_revoked() {
+    let s = start().await;
+    let sub_only = topics(vec![topic_grant(
+        TopicRole::SubscribeOnly,
+        Some(APP),
+        Selector::All,
+    )]);
+    let jwt = s.jwt("idle-listener", sub_only);
+    let mut ps = s.pubsub().await;
+    let mut stream = ps
+        .subscribe(with_token(&jwt, sub_req(APP, "silent")))
+        .await
+        .unwrap()
+        .into_inner();
+    // The stream opens with a heartbeat: the subscription is in place.
+    let first = tokio::time::timeout(Duration::from_secs(10), stream.message())
+        .await
+        .expect("a first item")
+        .unwrap()
+        .expect("a heartbeat");
+    assert!(matches!(
+        first.kind,
+        Some(subscription_item::Kind::Heartbeat(_))
+    ));
+    s.auth.revoke("idle-listener").unwrap();
+    // Nothing is published: the next heartbeat time ends the stream (default interval 5 s).
+    let end = loop {
+        match tokio::time::timeout(Duration::from_secs(15), stream.message())
+            .await
+            .expect("the stream ends on its own")
+        {
+            Ok(Some(item)) => assert!(
+                !matches!(item.kind, Some(subscription_item::Kind::Item(_))),
+                "a revoked token received a message"
+            ),
+            other => break other,
+        }
+    };
+    assert_eq!(end.unwrap_err().code(), tonic::Code::Unauthenticated);
+}
