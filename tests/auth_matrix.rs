@@ -1116,10 +1116,12 @@ async fn idle_grpc_subscription_ends_at_its_heartbeat_when_the_token_is_revoked(
     ));
     s.auth.revoke("idle-listener").unwrap();
     // Nothing is published: the next heartbeat time ends the stream (default interval 5 s).
+    // Heartbeats keep coming on a stream that did not notice, so bound the whole wait.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     let end = loop {
-        match tokio::time::timeout(Duration::from_secs(15), stream.message())
+        match tokio::time::timeout_at(deadline, stream.message())
             .await
-            .expect("the stream ends on its own")
+            .expect("the stream ends on its own within 15 s")
         {
             Ok(Some(item)) => assert!(
                 !matches!(item.kind, Some(subscription_item::Kind::Item(_))),
