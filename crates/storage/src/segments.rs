@@ -255,7 +255,16 @@ impl SegmentStore {
     }
 
     /// Store `key -> value` (both must `fits`). If the key was here, `on_replaced` sees the old
-    /// record before it is marked dead.
+    /// record before it is overwritten or marked dead.
+    ///
+    /// An overwrite with a value of the same length (and the same has-a-TTL shape) rewrites the
+    /// record in place: no append, no dead bytes, so no compaction later and no index update.
+    /// Measured with `redis-benchmark -t set -r 100000 -P 16`: appending every overwrite made
+    /// compaction's re-appends and relinks ~38% of the server's CPU (perf), because a uniformly
+    /// overwritten keyspace keeps every segment a third dead. Same-size rewrites are the common
+    /// case for a cache (fixed-size values, counters, refreshed entries). The rewritten record
+    /// is marked HOT: being written counts as being used, so segment eviction gives it the same
+    /// second chance a read would, instead of evicting it with its segment's older neighbours.
     pub fn insert(
         &mut self,
         key: &[u8],
@@ -266,24 +275,52 @@ impl SegmentStore {
     ) {
         debug_assert!(fits(key.len(), value.len()));
         let h = self.hasher.hash_one(key);
-        let new = self.append(key, value, expires_at, access);
-        let Self {
-            index,
-            segs,
-            hasher,
-            ..
-        } = self;
-        let old = match index.find_mut(h, |&l| l != new && Self::key_at(segs, l) == key) {
-            Some(slot) => Some(std::mem::replace(slot, new)),
-            None => {
-                index.insert_unique(h, new, |&l| hasher.hash_one(Self::key_at(segs, l)));
-                self.bytes += INDEX_COST;
-                None
-            }
+        let old = if self.index.is_empty() {
+            None
+        } else {
+            let segs = &self.segs;
+            self.index
+                .find(h, |&l| Self::key_at(segs, l) == key)
+                .copied()
         };
         if let Some(old) = old {
-            on_replaced(self.record(old));
-            self.kill(old);
+            let r = self.record(old);
+            if r.value.len() == value.len() && (r.expires_at != 0) == (expires_at != 0) {
+                let value_at = r.len - value.len();
+                on_replaced(r);
+                self.clock_hint = access;
+                let (slot, off) = split(old);
+                let data = &mut self.segs[slot].as_mut().expect("live segment").data;
+                data[off] |= HOT;
+                data[off + 4..off + HEADER].copy_from_slice(&access.to_le_bytes());
+                if expires_at != 0 {
+                    data[off + HEADER..off + HEADER + 8].copy_from_slice(&expires_at.to_le_bytes());
+                }
+                data[off + value_at..off + value_at + value.len()].copy_from_slice(value);
+                return;
+            }
+        }
+        let new = self.append(key, value, expires_at, access);
+        match old {
+            Some(old) => {
+                // The old locator is known: find its slot by locator, no key comparison.
+                *self
+                    .index
+                    .find_mut(h, |&l| l == old)
+                    .expect("a live record is always indexed") = new;
+                on_replaced(self.record(old));
+                self.kill(old);
+            }
+            None => {
+                let Self {
+                    index,
+                    segs,
+                    hasher,
+                    ..
+                } = self;
+                index.insert_unique(h, new, |&l| hasher.hash_one(Self::key_at(segs, l)));
+                self.bytes += INDEX_COST;
+            }
         }
     }
 
@@ -725,6 +762,47 @@ mod tests {
         assert!(s.is_empty());
         assert_eq!(s.segment_count(), 0);
         assert_eq!(s.bytes(), 0);
+    }
+
+    #[test]
+    fn same_size_overwrite_is_in_place_and_counts_as_a_use() {
+        let mut s = SegmentStore::new();
+        s.insert(b"k", b"aaaa", 0, 1, |_| panic!("new key"));
+        s.insert(b"t", b"xx", 500, 1, |_| panic!("new key"));
+        let (loc_k, loc_t, bytes) = (s.find(b"k").unwrap(), s.find(b"t").unwrap(), s.bytes());
+        let mut old = None;
+        s.insert(b"k", b"bbbb", 0, 7, |r| old = Some(r.value.to_vec()));
+        s.insert(b"t", b"yy", 900, 8, |r| assert_eq!(r.expires_at, 500));
+        assert_eq!(old.as_deref(), Some(&b"aaaa"[..]));
+        // Same locators, no bytes appended, and the new contents read back.
+        assert_eq!(
+            (s.find(b"k").unwrap(), s.find(b"t").unwrap()),
+            (loc_k, loc_t)
+        );
+        assert_eq!(s.bytes(), bytes);
+        let (k, t) = (s.record(loc_k), s.record(loc_t));
+        assert_eq!((k.value, k.access, k.expires_at), (&b"bbbb"[..], 7, 0));
+        assert_eq!((t.value, t.access, t.expires_at), (&b"yy"[..], 8, 900));
+        assert!(k.flags & HOT != 0 && k.is_live());
+        // Another length, or gaining/losing a TTL, appends a new record.
+        s.insert(b"k", b"ccc", 0, 9, |_| {});
+        s.insert(b"t", b"zz", 0, 9, |_| {});
+        assert_ne!(s.find(b"k").unwrap(), loc_k);
+        assert_eq!(s.record(s.find(b"t").unwrap()).expires_at, 0);
+        assert_eq!(get(&s, b"k").as_deref(), Some(&b"ccc"[..]));
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.bytes(), recount(&s));
+        // A rewritten record in the oldest segment survives one eviction pass, like a read one.
+        let mut s = SegmentStore::new();
+        for i in 0..3000u32 {
+            s.insert(&key(i), &[0u8; 40], 0, 0, |_| {});
+        }
+        s.insert(&key(0), &[1u8; 40], 0, 5, |_| {});
+        let out = s.evict_oldest(0).unwrap();
+        assert!(out.evicted > 0);
+        assert!(s.find(&key(1)).is_none(), "untouched neighbour evicted");
+        assert_eq!(get(&s, &key(0)).as_deref(), Some(&[1u8; 40][..]));
+        assert_eq!(s.bytes(), recount(&s));
     }
 
     #[test]
