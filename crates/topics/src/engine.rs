@@ -97,6 +97,55 @@ pub(crate) struct TopicState {
     pattern_epoch: u64,
     pub(crate) last_activity_ms: u64,
     pub(crate) dead: bool,
+    /// The last message trimmed from the ring that nobody else held: the next publish reuses
+    /// its allocation (and its payload buffer when the size fits), so a warm topic publishes
+    /// without allocating (`tests/zero_alloc.rs`). At most one per topic.
+    spare: Option<Arc<Message>>,
+}
+
+/// A payload handed to [`Topics::publish`]: bytes the caller already owns, or a slice to copy
+/// (into a recycled buffer when there is one).
+pub enum Payload<'a> {
+    /// Kept as it is (gRPC and HTTP bodies arrive owned).
+    Owned(Bytes),
+    /// Copied by the engine (RESP: a slice of the connection's read buffer).
+    Copy(&'a [u8]),
+}
+
+impl Payload<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Payload::Owned(b) => b.len(),
+            Payload::Copy(s) => s.len(),
+        }
+    }
+    /// The payload as `Bytes`, reusing `old` (a recycled message's payload) for a copy when
+    /// nobody else holds it and it is large enough.
+    fn into_bytes(self, old: Bytes) -> Bytes {
+        match self {
+            Payload::Owned(b) => b,
+            Payload::Copy(src) => match old.try_into_mut() {
+                Ok(mut buf) if buf.capacity() >= src.len() => {
+                    buf.clear();
+                    buf.extend_from_slice(src);
+                    buf.freeze()
+                }
+                _ => Bytes::copy_from_slice(src),
+            },
+        }
+    }
+}
+
+impl From<Bytes> for Payload<'_> {
+    fn from(b: Bytes) -> Self {
+        Payload::Owned(b)
+    }
+}
+
+impl<'a> From<&'a [u8]> for Payload<'a> {
+    fn from(s: &'a [u8]) -> Self {
+        Payload::Copy(s)
+    }
 }
 
 /// A cursor of one subscriber on one topic (direct, or created lazily for a matching pattern).
@@ -260,7 +309,10 @@ impl TopicState {
                 break;
             }
             let len = front.payload.len();
-            self.ring.pop_front();
+            let gone = self.ring.pop_front().expect("front exists");
+            if self.spare.is_none() && Arc::strong_count(&gone) == 1 {
+                self.spare = Some(gone);
+            }
             self.ring_bytes -= len;
             n += 1;
             bytes += len as u64;
@@ -414,16 +466,16 @@ impl Topics {
     ///
     /// The ring keeps `payload` for up to the replay window: pass an owned buffer, not a slice of a large
     /// read buffer (which the ring would pin).
-    pub fn publish(
+    pub fn publish<'a>(
         &self,
         cache: &[u8],
         topic: &[u8],
-        payload: Bytes,
+        payload: impl Into<Payload<'a>>,
         kind: MessageKind,
         publisher_id: Option<Arc<str>>,
     ) -> Result<Published, TopicsError> {
         self.inner
-            .publish(cache, topic, payload, kind, publisher_id)
+            .publish(cache, topic, payload.into(), kind, publisher_id)
     }
 
     /// Topics of `cache` with at least one direct subscriber, optionally filtered by a glob
@@ -592,6 +644,7 @@ impl Inner {
                     pattern_epoch: 0,
                     last_activity_ms: now,
                     dead: false,
+                    spare: None,
                 }),
             });
             map.entry(cs.name.clone())
@@ -607,7 +660,7 @@ impl Inner {
         &self,
         cache: &[u8],
         topic: &[u8],
-        payload: Bytes,
+        payload: Payload<'_>,
         kind: MessageKind,
         publisher_id: Option<Arc<str>>,
     ) -> Result<Published, TopicsError> {
@@ -625,15 +678,33 @@ impl Inner {
             st.refresh_patterns(t);
             let seq = st.next_seq;
             st.next_seq += 1;
-            let msg = Message {
-                seq,
-                page: st.page,
-                payload,
-                kind,
-                publisher_id,
-                published_at_ms: now,
+            let page = st.page;
+            // Reuse the last trimmed message's allocation when nobody else holds it.
+            let msg = match st
+                .spare
+                .take()
+                .map(|mut a| (Arc::get_mut(&mut a).is_some(), a))
+            {
+                Some((true, mut recycled)) => {
+                    let m = Arc::get_mut(&mut recycled).expect("checked unique");
+                    m.seq = seq;
+                    m.page = page;
+                    m.payload = payload.into_bytes(std::mem::take(&mut m.payload));
+                    m.kind = kind;
+                    m.publisher_id = publisher_id;
+                    m.published_at_ms = now;
+                    recycled
+                }
+                _ => Arc::new(Message {
+                    seq,
+                    page,
+                    payload: payload.into_bytes(Bytes::new()),
+                    kind,
+                    publisher_id,
+                    published_at_ms: now,
+                }),
             };
-            st.ring.push_back(Arc::new(msg));
+            st.ring.push_back(msg);
             st.ring_bytes += size;
             counters.published.fetch_add(1, Ordering::Relaxed);
             counters.retained_messages.fetch_add(1, Ordering::Relaxed);

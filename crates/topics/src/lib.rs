@@ -85,7 +85,7 @@ pub use config::{
     DEFAULT_MAX_TOPICS_PER_CACHE, DEFAULT_REPLAY_MAX_AGE, DEFAULT_REPLAY_MAX_BYTES,
     DEFAULT_REPLAY_MAX_MESSAGES, DEFAULT_SHARDS,
 };
-pub use engine::Topics;
+pub use engine::{Payload, Topics};
 pub use metrics::MetricsSnapshot;
 pub use subscriber::{Subscriber, Waiter};
 pub use types::{

@@ -82,3 +82,52 @@ fn dropped_subscriber_leaves_no_cycle() {
     assert_eq!(topics.topic_info(b"c", b"t").unwrap().pattern_cursors, 0);
     assert!(shared.upgrade().is_none(), "SubShared leaked");
 }
+
+#[test]
+fn trimmed_messages_are_recycled_only_when_nobody_holds_them() {
+    let topics = Topics::new(TopicsConfig {
+        replay: ReplayWindow {
+            max_messages: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let mut s = topics.subscriber();
+    s.subscribe(b"c", b"t", None).unwrap();
+    let publish = |p: &[u8]| {
+        topics
+            .publish(b"c", b"t", p, MessageKind::Text, None)
+            .unwrap()
+    };
+    let drain = |s: &mut crate::Subscriber| {
+        let mut ev = Vec::new();
+        s.drain(usize::MAX, &mut ev);
+        ev.into_iter()
+            .filter_map(|e| match e {
+                Event::Message { msg, .. } => Some(msg),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    publish(b"one");
+    let held = drain(&mut s);
+    // "one" is trimmed twice over, but the subscriber still holds it: it must not be reused.
+    publish(b"two");
+    publish(b"six");
+    assert_eq!(held[0].payload, Bytes::from_static(b"one"));
+    let three = drain(&mut s);
+    assert_eq!(three.len(), 1, "only the retained message is replayed");
+    let reused_at = Arc::as_ptr(&three[0]) as usize;
+    drop(three);
+    publish(b"ten"); // trims "six", which nobody holds any more: it becomes the spare
+    drain(&mut s);
+    publish(b"new");
+    let got = drain(&mut s);
+    assert_eq!(got[0].payload, Bytes::from_static(b"new"));
+    assert_eq!(got[0].seq, 5);
+    assert_eq!(
+        Arc::as_ptr(&got[0]) as usize,
+        reused_at,
+        "allocation recycled"
+    );
+}

@@ -75,10 +75,10 @@ pub fn topics_error(e: &TopicsError) -> String {
 }
 
 fn publish(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
-    // Own the payload: the topic ring keeps it for the replay window, and a slice would pin
-    // the connection's whole read buffer for that long.
-    let payload = Bytes::copy_from_slice(&args[2]);
-    let kind = if std::str::from_utf8(&payload).is_ok() {
+    // The engine copies the payload (into a recycled buffer when the topic has one): the ring
+    // keeps it for the replay window, and a slice would pin the connection's read buffer.
+    let payload = &args[2][..];
+    let kind = if std::str::from_utf8(payload).is_ok() {
         MessageKind::Text
     } else {
         MessageKind::Binary
