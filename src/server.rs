@@ -305,6 +305,8 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option<Arc
                     cache: Mutex::new(Arc::from(ferrite_storage::DEFAULT_CACHE)),
                     killed: false.into(),
                     kill_notify: Default::default(),
+                    read_buf_bytes: 0.into(),
+                    reply_buf_bytes: 0.into(),
                 });
                 shared.clients.register(info.clone());
                 let sh = shared.clone();

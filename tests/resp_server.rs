@@ -930,3 +930,55 @@ async fn shutdown_stops_the_server() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A field of one CLIENT LIST line, as a number.
+fn client_field(line: &str, field: &str) -> u64 {
+    line.split(' ')
+        .find_map(|kv| kv.strip_prefix(field)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("no {field} in {line}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_grown_reply_buffer_is_given_back_once_it_stays_empty() {
+    let srv = TestServer::start().await;
+    let mut reader = srv.client().await;
+    let mut admin = srv.client().await;
+    let _: () = q(&mut reader, &["CLIENT", "SETNAME", "bigreader"])
+        .await
+        .unwrap();
+    let big = "x".repeat(2 * 1024 * 1024);
+    let _: () = q(&mut reader, &["SET", "big", &big]).await.unwrap();
+    let got: String = q(&mut reader, &["GET", "big"]).await.unwrap();
+    assert_eq!(got.len(), big.len());
+    let omem = |list: String| {
+        let line = list
+            .lines()
+            .find(|l| l.contains(" name=bigreader "))
+            .expect("the reader is listed")
+            .to_string();
+        (client_field(&line, "omem"), client_field(&line, "rbs"))
+    };
+    // The 2 MiB reply needed a reply buffer that large, and the 2 MiB SET a read buffer.
+    let (grown, rbs) = omem(q(&mut admin, &["CLIENT", "LIST"]).await.unwrap());
+    assert!(grown >= 2 * 1024 * 1024, "omem={grown}");
+    assert!(rbs >= 2 * 1024 * 1024, "rbs={rbs}");
+    // Idle now: both go back to their small initial size (not at once, so busy connections
+    // do not regrow them over and over; see BUF_SHRINK_AFTER).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (out, inb) = omem(q(&mut admin, &["CLIENT", "LIST"]).await.unwrap());
+        if out <= 64 * 1024 && inb <= 64 * 1024 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "buffers still omem={out} rbs={inb} after 10 s idle"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // It still works, and grows again on demand.
+    let got: String = q(&mut reader, &["GET", "big"]).await.unwrap();
+    assert_eq!(got.len(), big.len());
+}

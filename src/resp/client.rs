@@ -25,6 +25,11 @@ pub struct ClientInfo {
     /// Set by CLIENT KILL / shutdown; the connection loop watches `kill_notify`.
     pub killed: AtomicBool,
     pub kill_notify: Notify,
+    /// Capacity of the connection's read buffer (CLIENT LIST `rbs`), updated once per batch.
+    pub read_buf_bytes: AtomicU64,
+    /// Capacity of its reply buffer (CLIENT LIST `omem`), updated once per batch and when it
+    /// is given back after staying empty.
+    pub reply_buf_bytes: AtomicU64,
 }
 
 impl ClientInfo {
@@ -40,6 +45,8 @@ impl ClientInfo {
         let idle = now_ms.saturating_sub(self.last_active_ms.load(Ordering::Relaxed)) / 1000;
         let sub = self.subscriptions.load(Ordering::Relaxed);
         let psub = self.psubscriptions.load(Ordering::Relaxed);
+        let rbs = self.read_buf_bytes.load(Ordering::Relaxed);
+        let omem = self.reply_buf_bytes.load(Ordering::Relaxed);
         let flags = if sub + psub > 0 {
             "P"
         } else if self.in_multi.load(Ordering::Relaxed) {
@@ -48,7 +55,7 @@ impl ClientInfo {
             "N"
         };
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name= lib-ver=",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name= lib-ver=",
             self.id,
             self.addr,
             self.laddr,
@@ -59,6 +66,9 @@ impl ClientInfo {
             sub,
             psub,
             if self.in_multi.load(Ordering::Relaxed) { 0 } else { -1 },
+            rbs,
+            omem,
+            rbs + omem,
             self.last_cmd.lock(),
             self.resp.load(Ordering::Relaxed),
         )

@@ -78,7 +78,8 @@ fn publish(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     // The engine copies the payload (into a recycled buffer when the topic has one): the ring
     // keeps it for the replay window, and a slice would pin the connection's read buffer.
     let payload = &args[2][..];
-    let kind = if std::str::from_utf8(payload).is_ok() {
+    // simdutf8: std's validation was ~4% of 1 KiB fan-out CPU.
+    let kind = if simdutf8::basic::from_utf8(payload).is_ok() {
         MessageKind::Text
     } else {
         MessageKind::Binary
