@@ -19,6 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
+mod common;
+
 struct Counting;
 
 static SERVER_ALLOCS: AtomicU64 = AtomicU64::new(0);
@@ -69,13 +71,7 @@ fn start_counted_server() -> SocketAddr {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let mut cfg = ferrite_config::Config::default();
-                cfg.server.bind = "127.0.0.1".into();
-                cfg.server.resp_port = 0;
-                cfg.server.grpc_port = 0;
-                cfg.server.http_port = 0;
-                cfg.server.admin_port = 0;
-                cfg.memory.maxmemory = 64 * 1024 * 1024;
+                let mut cfg = common::test_config();
                 // The active expiry tick hands its work to a blocking thread (a task allocation
                 // every 100 ms): background work, not the request path, so it is kept out of
                 // the measured window.
