@@ -253,3 +253,71 @@ async fn stalled_subscriber_is_disconnected_and_others_keep_receiving() {
     let info: String = q(&mut c, &["INFO", "stats"]).await.unwrap_or_default();
     let _ = info;
 }
+
+/// Large payloads are written to subscribers by reference (gathered writes) between the bytes
+/// of the reply buffer; small ones are copied. A mix of sizes around the threshold, enough to
+/// fill the socket buffers (so writes are partial and resume mid-payload), must arrive byte for
+/// byte in order, on a direct and on a pattern subscription.
+#[tokio::test]
+async fn large_and_small_payloads_interleave_exactly() {
+    let srv = TestServer::start().await;
+    let mut direct = srv.raw().await;
+    direct.cmd(&["SUBSCRIBE", "mix"]).await;
+    direct.expect(&push3("subscribe", "mix", 1)).await;
+    let mut pattern = srv.raw().await;
+    pattern.cmd(&["PSUBSCRIBE", "mi?"]).await;
+    pattern.expect(&push3("psubscribe", "mi?", 1)).await;
+
+    let sizes = [10, 600, 3000, 70_000, 511, 512, 513, 5, 200_000, 1024];
+    let mut payloads = Vec::new();
+    for round in 0..3 {
+        for (i, n) in sizes.iter().enumerate() {
+            let c = (b'a' + ((round * sizes.len() + i) % 26) as u8) as char;
+            payloads.push(c.to_string().repeat(*n));
+        }
+    }
+    let mut publisher = srv.raw().await;
+    let mut pipeline = Vec::new();
+    for p in &payloads {
+        pipeline.extend_from_slice(
+            format!(
+                "*3\r\n$7\r\nPUBLISH\r\n$3\r\nmix\r\n${}\r\n{p}\r\n",
+                p.len()
+            )
+            .as_bytes(),
+        );
+    }
+    publisher.send(&pipeline).await;
+    publisher.expect(&b":2\r\n".repeat(payloads.len())).await;
+
+    let mut want_direct = Vec::new();
+    let mut want_pattern = Vec::new();
+    for p in &payloads {
+        want_direct.extend_from_slice(&message("mix", p));
+        want_pattern.extend_from_slice(
+            format!(
+                "*4\r\n$8\r\npmessage\r\n$3\r\nmi?\r\n$3\r\nmix\r\n${}\r\n{p}\r\n",
+                p.len()
+            )
+            .as_bytes(),
+        );
+    }
+    // Read in small steps so the server's writes stay partial for a while.
+    for (conn, want) in [(&mut direct, want_direct), (&mut pattern, want_pattern)] {
+        let mut got = Vec::new();
+        while got.len() < want.len() {
+            let step = (want.len() - got.len()).min(7_919);
+            let chunk = conn.read_n(step).await;
+            assert!(!chunk.is_empty(), "stream ended after {} bytes", got.len());
+            got.extend_from_slice(&chunk);
+        }
+        assert!(
+            got == want,
+            "delivered bytes differ from what was published"
+        );
+    }
+    // Still in sync afterwards.
+    publisher.cmd(&["PUBLISH", "mix", "tail"]).await;
+    publisher.expect(b":2\r\n").await;
+    direct.expect(&message("mix", "tail")).await;
+}

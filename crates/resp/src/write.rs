@@ -126,6 +126,20 @@ impl<'a> ReplyWriter<'a> {
         put_bulk(self.buf, b);
     }
 
+    /// Only the header `$len\r\n` of a bulk string: the caller supplies the `len` bytes and the
+    /// closing CRLF itself (the server queues large pub/sub payloads by reference this way).
+    #[inline]
+    pub fn bulk_header(&mut self, len: usize) {
+        self.buf.reserve(24);
+        put_header(self.buf, b'$', len as u64);
+    }
+
+    /// Bytes in the underlying buffer so far.
+    #[inline]
+    pub fn written(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Null bulk: RESP2 `$-1\r\n`, RESP3 `_\r\n`.
     #[inline]
     pub fn null(&mut self) {
