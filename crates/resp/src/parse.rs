@@ -315,12 +315,18 @@ fn scan_inline(buf: &[u8], limits: &ParseLimits) -> Result<Scan, ProtocolError> 
             } else {
                 nl
             };
+            if line_len > limits.max_inline_len {
+                return Err(ProtocolError::stat("too big inline request"));
+            }
             Ok(Scan::Inline {
                 frame_len: nl + 1,
                 line_len,
             })
         }
-        None if buf.len() > limits.max_inline_len => {
+        // Only once the whole window has arrived without a newline: checking the bytes seen so
+        // far against the line limit alone refused a line of exactly max_inline_len bytes whose
+        // "\n" came in a later read, while accepting it when it came in one read.
+        None if window.len() == limits.max_inline_len.saturating_add(2) => {
             Err(ProtocolError::stat("too big inline request"))
         }
         None => Ok(Scan::Incomplete(None)),

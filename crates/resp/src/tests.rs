@@ -105,8 +105,16 @@ fn limits_are_configurable() {
         parse_all(&long_bulk_hdr, &l).unwrap_err(),
         "too big bulk count string"
     );
+    // A line longer than the limit is refused once the limit plus a CRLF arrived without a
+    // newline, or once its newline arrives: the same answer however the bytes were split.
     assert_eq!(
-        parse_all(&[b'a'; 17], &l).unwrap_err(),
+        parse_all(&[b'a'; 18], &l).unwrap_err(),
+        "too big inline request"
+    );
+    let mut long_line = vec![b'a'; 17];
+    long_line.push(b'\n');
+    assert_eq!(
+        parse_all(&long_line, &l).unwrap_err(),
         "too big inline request"
     );
     // At the limit it is merely incomplete.
@@ -117,6 +125,24 @@ fn limits_are_configurable() {
     let mut line = vec![b'a'; 16];
     line.extend_from_slice(b"\r\n");
     assert_eq!(parse_all(&line, &l).unwrap().0, vec![vec![vec![b'a'; 16]]]);
+}
+
+/// Found by the `resp_parse` fuzz target: a line of exactly the limit whose "\n" arrives in a
+/// later read than its "\r" was refused, while the same bytes in one read were accepted.
+#[test]
+fn a_line_at_the_limit_is_accepted_however_it_is_split() {
+    let l = ParseLimits {
+        max_inline_len: 16,
+        ..ParseLimits::default()
+    };
+    let mut buf = BytesMut::new();
+    let mut args = Vec::new();
+    buf.extend_from_slice(&[b'a'; 16]);
+    buf.extend_from_slice(b"\r");
+    assert_eq!(parse_command(&mut buf, &l, &mut args), Ok(false));
+    buf.extend_from_slice(b"\n");
+    assert_eq!(parse_command(&mut buf, &l, &mut args), Ok(true));
+    assert_eq!(args, vec![Bytes::from(vec![b'a'; 16])]);
 }
 
 #[test]
