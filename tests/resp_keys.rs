@@ -581,3 +581,31 @@ async fn resp3_shapes() {
         buf.extend(b);
     }
 }
+
+/// Redis 7's glob answers, found different by the `glob` fuzz target: `*`-only patterns other
+/// than a lone `*` do not match the empty key (a lone `*` is "no pattern" in KEYS and the SCAN
+/// family, so it does), and `[b-]` is a range from `]` to `b`. Checked against redis-server
+/// 7.0.15 by hand (`SET "" 1`, `KEYS ***` lists only the other keys).
+#[tokio::test]
+async fn glob_patterns_answer_as_redis() {
+    let srv = TestServer::start().await;
+    let mut c = srv.client().await;
+    ok(&mut c, &["MSET", "", "1", "ab", "2", "a]", "3", "ac", "4"]).await;
+    let keys = |p: &'static str| {
+        let mut c = c.clone();
+        async move { sorted(q::<Vec<String>>(&mut c, &["KEYS", p]).await.unwrap()) }
+    };
+    assert_eq!(keys("*").await, ["", "a]", "ab", "ac"]);
+    assert_eq!(keys("***").await, ["a]", "ab", "ac"]);
+    assert_eq!(keys("a[b-]").await, ["a]", "ab"]);
+    let (_, scanned): (String, Vec<String>) =
+        q(&mut c, &["SCAN", "0", "MATCH", "*", "COUNT", "100"])
+            .await
+            .unwrap();
+    assert_eq!(sorted(scanned), ["", "a]", "ab", "ac"]);
+    // ZSCAN MATCH * is "no pattern" too, as in Redis: the empty member is listed.
+    assert_eq!(int(&mut c, &["ZADD", "z", "1", "", "2", "m"]).await, 2);
+    let (_, items): (String, Vec<String>) =
+        q(&mut c, &["ZSCAN", "z", "0", "MATCH", "*"]).await.unwrap();
+    assert_eq!(items, ["", "1", "m", "2"]);
+}

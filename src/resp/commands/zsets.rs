@@ -1277,7 +1277,8 @@ fn zscan(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
                 count = usize::try_from(c).unwrap_or(usize::MAX);
                 i += 2;
             } else if eq_ic(&args[i], "match") && left >= 2 {
-                pattern = Some(&args[i + 1][..]);
+                let p = &args[i + 1][..];
+                pattern = if p == b"*" { None } else { Some(p) };
                 i += 2;
             } else {
                 return Err(ERR_SYNTAX);
