@@ -4,8 +4,8 @@
 //! The walk iterates `ferrite::resp::dispatch::table()`, so a new command is covered without
 //! touching this file: commands without a template below get arguments built from their key
 //! specs (keys where the specs say, `1` at a `numkeys`, filler up to the arity). Each template
-//! is run once with every key slot in scope, then once per (slot, data type) with that slot
-//! replaced by a foreign key of that type. Before every run all keys are re-seeded through a
+//! is run once with every key slot in scope, then for each slot twice with that slot replaced by
+//! a foreign key: one of the type the command expects there, one of another type. Before every run all keys are re-seeded through a
 //! super-user connection; after it the keys outside the token's scope are compared with the
 //! seed (TYPE, TTL presence and full contents) and the reply is searched for foreign data
 //! (values marked `FOREIGN`, numbers containing `9191919`, foreign key names).
@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use common::{test_config, RawConn, TestServer};
-use ferrite::resp::dispatch::{table, BeginSearch, CommandSpec, FindKeys};
+use ferrite::resp::dispatch::{ks, table, BeginSearch, CommandSpec, FindKeys};
 use ferrite_auth::{Authenticator, CacheGrant, CacheRole, Permissions, Selector};
 use ferrite_config::AuthMode;
 
@@ -208,6 +208,8 @@ fn from_specs(spec: &CommandSpec) -> String {
         };
         let b = b as usize;
         match ks.find {
+            // a channel, not a key
+            FindKeys::Range { .. } if ks.has(ks::NOT_KEY) => put(b, "chan", &mut args),
             FindKeys::Range { lastkey, .. } => {
                 put(b, "{n}", &mut args);
                 if lastkey > 0 {
@@ -482,6 +484,7 @@ async fn walk(kind: Kind) {
     let mut failures = Vec::new();
     let (mut in_scope_ok, mut in_scope_runs) = (0, 0);
     let mut in_scope_errors = Vec::new();
+    let mut seeded: BTreeMap<char, Vec<String>> = BTreeMap::new();
     for name in names {
         let spec = table()[name];
         let list: Vec<String> = match templates.get(name) {
@@ -500,15 +503,28 @@ async fn walk(kind: Kind) {
                 .find(|&t| t != 'n')
                 .unwrap_or('s');
             // (slot replaced, its foreign type), None = everything in scope
+            // Each slot in turn holds a foreign key of the type the command expects there, and
+            // one of another type (a type-agnostic slot: a string and a sorted set).
             let mut variants: Vec<Option<(usize, char)>> = vec![None];
-            for (i, _) in slots.iter().enumerate() {
-                for t in TYPES {
-                    variants.push(Some((i, t)));
-                }
+            for (i, &(_, t)) in slots.iter().enumerate() {
+                let other = match t {
+                    'n' => ['s', 'z'],
+                    's' => ['s', 'h'],
+                    t => [t, 's'],
+                };
+                variants.extend(other.map(|t| Some((i, t))));
             }
             for v in variants {
                 s.seed(one_key_type).await;
-                let before = s.dump(&keys).await;
+                // Seeding is deterministic: one snapshot per type of `mine:x`.
+                let before = match seeded.get(&one_key_type) {
+                    Some(b) => b.clone(),
+                    None => {
+                        let b = s.dump(&keys).await;
+                        seeded.insert(one_key_type, b.clone());
+                        b
+                    }
+                };
                 let mut cmd: Vec<String> = vec![name.to_string()];
                 for (j, a) in args.iter().enumerate() {
                     match slots.iter().position(|&(p, _)| p == j) {
@@ -568,6 +584,11 @@ async fn walk(kind: Kind) {
                     };
                     if outside && a != b {
                         failures.push(format!("{cmd:?} changed {key}: {b} -> {a}"));
+                    }
+                    // Nor was foreign data copied into the token's own keys (*STORE, moves).
+                    let copied = a.contains("FOREIGN") || a.contains("9191919");
+                    if !outside && copied && matches!(kind, Kind::OneKey | Kind::Prefix) {
+                        failures.push(format!("{cmd:?} copied foreign data into {key}: {a}"));
                     }
                 }
             }
