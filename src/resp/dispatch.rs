@@ -354,10 +354,6 @@ impl CommandSpec {
         self.iter_specs_a(args, |s| s.writes() && !s.has(ks::NOT_KEY))
             .map(|(k, _)| k)
     }
-    /// Every argument a key spec names, channels included (COMMAND GETKEYS).
-    pub fn spec_args<'a>(&self, args: &'a [Bytes]) -> Keys<'a> {
-        self.iter_specs_a(args, |_| true)
-    }
     fn iter_specs_a<'a>(&self, args: &'a [Bytes], want: fn(&KeySpec) -> bool) -> Keys<'a> {
         Keys {
             args,
@@ -538,5 +534,136 @@ impl<'a, 'c> Ctx<'a, 'c> {
     /// Wake clients blocked (BLPOP & co.) on `key` in this cache.
     pub fn signal_key(&self, key: &[u8]) {
         self.shared.waiters.signal(self.cache.name(), key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<Bytes> {
+        s.split_whitespace()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn range_specs() {
+        let a = args("mset a 1 b 2 c 3");
+        let s = key_range(1, -1, 2, ks::OW);
+        assert_eq!(s.positions(&a), Ok(Some((1, 6, 2))));
+        let spec = table()["mset"];
+        let keys: Vec<&[u8]> = spec.keys(&a).collect();
+        assert_eq!(keys, [&b"a"[..], b"b", b"c"]);
+        let a = args("blpop a b c 0");
+        assert_eq!(
+            key_range(1, -2, 1, ks::RW).positions(&a),
+            Ok(Some((1, 3, 1)))
+        );
+        // a key beyond the arguments: none
+        assert_eq!(key(2, ks::RO).positions(&args("object help")), Ok(None));
+        // limit 2 keeps half of the keys
+        let half = KeySpec {
+            flags: ks::RO,
+            begin: BeginSearch::Index(1),
+            find: FindKeys::Range {
+                lastkey: -1,
+                step: 1,
+                limit: 2,
+            },
+        };
+        assert_eq!(half.positions(&args("c a b c d")), Ok(Some((1, 2, 1))));
+        assert!(half.movable());
+        assert!(!key(1, ks::RO).movable());
+    }
+
+    #[test]
+    fn keynum_specs() {
+        let s = keynum(2, ks::RO);
+        assert_eq!(
+            s.positions(&args("zunionstore d 2 a b WEIGHTS 1 2")),
+            Ok(Some((3, 4, 1)))
+        );
+        assert_eq!(
+            s.positions(&args("zunionstore d 0 a")),
+            Err(KeysError::NotPositive)
+        );
+        assert_eq!(
+            s.positions(&args("zunionstore d x a")),
+            Err(KeysError::NotInteger)
+        );
+        assert_eq!(
+            s.positions(&args("zunionstore d 3 a b")),
+            Err(KeysError::TooMany)
+        );
+        let huge = format!("zunionstore d {} a", i64::MAX);
+        assert_eq!(s.positions(&args(&huge)), Err(KeysError::TooMany));
+        assert!(s.movable());
+    }
+
+    #[test]
+    fn keyword_specs() {
+        let fwd = KeySpec {
+            flags: ks::RO,
+            begin: BeginSearch::Keyword {
+                keyword: "STREAMS",
+                start_from: 1,
+            },
+            find: FindKeys::Range {
+                lastkey: -1,
+                step: 1,
+                limit: 2,
+            },
+        };
+        let a = args("xread COUNT 2 streams s1 s2 0 0");
+        assert_eq!(fwd.positions(&a), Ok(Some((4, 5, 1))));
+        assert_eq!(fwd.positions(&args("xread COUNT 2")), Ok(None));
+        let back = KeySpec {
+            flags: ks::RO,
+            begin: BeginSearch::Keyword {
+                keyword: "keys",
+                start_from: -2,
+            },
+            find: FindKeys::Range {
+                lastkey: -1,
+                step: 1,
+                limit: 0,
+            },
+        };
+        assert_eq!(
+            back.positions(&args("migrate h p KEYS a b")),
+            Ok(Some((4, 5, 1)))
+        );
+        // searching backward from argc - 2 does not see a KEYS in the last argument
+        assert_eq!(back.positions(&args("migrate h p a KEYS")), Ok(None));
+    }
+
+    #[test]
+    fn every_command_has_consistent_key_specs() {
+        for (name, spec) in table() {
+            for s in spec.key_specs {
+                let access = s.flags & (ks::RO | ks::RW | ks::OW | ks::RM);
+                assert!(
+                    access.count_ones() == 1 || s.has(ks::NOT_KEY),
+                    "{name}: exactly one of RO/RW/OW/RM"
+                );
+                assert!(
+                    !s.writes() || spec.has(flags::WRITE),
+                    "{name}: a spec that writes belongs to a WRITE command"
+                );
+                if let BeginSearch::Index(i) = s.begin {
+                    assert!(i >= 1, "{name}");
+                }
+            }
+            if spec.has(flags::READONLY) {
+                assert!(spec.key_specs.iter().all(|s| !s.writes()), "{name}");
+            }
+            if spec.has(flags::WRITE) && !spec.has(flags::KEYSPACE) && !spec.has(flags::SUPER) {
+                assert!(
+                    spec.key_specs.iter().any(|s| s.writes()),
+                    "{name}: writes no key"
+                );
+            }
+        }
     }
 }

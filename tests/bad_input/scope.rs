@@ -312,6 +312,85 @@ async fn malformed_numkeys_is_an_error_before_anything_runs() {
     );
     let r = call(&mut c, &["COMMAND", "GETKEYS", "PING"]).await;
     assert_eq!(r, R::Err("ERR The command has no key arguments".into()));
+    // A shard channel is not a key (Redis's NOT_KEY spec).
+    let r = call(&mut c, &["COMMAND", "GETKEYS", "SPUBLISH", "ch", "m"]).await;
+    assert_eq!(r, R::Err("ERR The command has no key arguments".into()));
+}
+
+/// COMMAND INFO answers from the key specs in Redis 7's layout (RESP2: maps as flat arrays).
+#[tokio::test]
+async fn command_info_shows_the_key_specs() {
+    let s = start().await;
+    let mut c = s.admin().await;
+    let r = call(&mut c, &["COMMAND", "INFO", "ZUNIONSTORE"]).await;
+    let R::Agg(entries) = r else { panic!("{r:?}") };
+    let R::Agg(info) = &entries[0] else { panic!() };
+    assert_eq!(info.len(), 10);
+    assert_eq!(info[0], R::Str("zunionstore".into()));
+    assert_eq!(&info[3..6], &[R::Int(1), R::Int(1), R::Int(1)]);
+    let R::Agg(flags) = &info[2] else { panic!() };
+    assert!(flags.contains(&R::Str("movablekeys".into())), "{flags:?}");
+    let s_ = |x: &str| R::Str(x.into());
+    let spec = |flags: &[&str], begin: R, find: R| {
+        R::Agg(vec![
+            s_("flags"),
+            R::Agg(flags.iter().map(|f| s_(f)).collect()),
+            s_("begin_search"),
+            begin,
+            s_("find_keys"),
+            find,
+        ])
+    };
+    let index = |i| {
+        R::Agg(vec![
+            s_("type"),
+            s_("index"),
+            s_("spec"),
+            R::Agg(vec![s_("index"), R::Int(i)]),
+        ])
+    };
+    let expected = R::Agg(vec![
+        spec(
+            &["OW", "update"],
+            index(1),
+            R::Agg(vec![
+                s_("type"),
+                s_("range"),
+                s_("spec"),
+                R::Agg(vec![
+                    s_("lastkey"),
+                    R::Int(0),
+                    s_("keystep"),
+                    R::Int(1),
+                    s_("limit"),
+                    R::Int(0),
+                ]),
+            ]),
+        ),
+        spec(
+            &["RO", "access"],
+            index(2),
+            R::Agg(vec![
+                s_("type"),
+                s_("keynum"),
+                s_("spec"),
+                R::Agg(vec![
+                    s_("keynumidx"),
+                    R::Int(0),
+                    s_("firstkey"),
+                    R::Int(1),
+                    s_("keystep"),
+                    R::Int(1),
+                ]),
+            ]),
+        ),
+    ]);
+    assert_eq!(info[8], expected);
+    // ZUNION: no legacy range, movable keys.
+    let r = call(&mut c, &["COMMAND", "INFO", "ZUNION"]).await;
+    let R::Agg(entries) = r else { panic!() };
+    let R::Agg(info) = &entries[0] else { panic!() };
+    assert_eq!(&info[3..6], &[R::Int(0), R::Int(0), R::Int(0)]);
 }
 
 /// Re-AUTH as a token that may not subscribe to a topic ends that subscription (with the

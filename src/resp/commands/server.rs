@@ -1001,7 +1001,8 @@ fn command(_: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         let Some(spec) = lookup_name(&args[2]) else {
             return w.error("ERR Invalid command specified");
         };
-        if spec.key_specs.is_empty() {
+        // Channels (NOT_KEY specs: SPUBLISH, SSUBSCRIBE) are not keys, as in Redis.
+        if !spec.has_keys() {
             return w.error("ERR The command has no key arguments");
         }
         let cmd_args = &args[2..];
@@ -1011,7 +1012,7 @@ fn command(_: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         if spec.check_keys(cmd_args).is_err() {
             return w.error("ERR Invalid arguments specified for command");
         }
-        let keys: Vec<&[u8]> = spec.spec_args(cmd_args).map(|(k, _)| k).collect();
+        let keys: Vec<&[u8]> = spec.keys(cmd_args).collect();
         if keys.is_empty() {
             return w.error("ERR Invalid arguments specified for command");
         }
