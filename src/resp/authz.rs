@@ -1,18 +1,23 @@
-//! Which permission a RESP command needs, from its table row (flags, key positions) plus the
-//! few commands whose needs depend on their arguments. The checks themselves are
-//! `crate::authz`'s, shared with gRPC and HTTP; this module only classifies Redis commands.
+//! Which permission a RESP command needs, derived from its table row: the command flags and
+//! the Redis 7 key specifications (`dispatch::KeySpec`), plus the few commands whose needs
+//! depend on their arguments (flag `ARG_ACCESS`). The checks themselves are `crate::authz`'s,
+//! shared with gRPC and HTTP; this module only classifies Redis commands.
 //!
 //! Classes (docs/auth.md has the table):
-//! - `ADMIN` commands, CONFIG, INFO, FLUSHALL, CLIENT other than ID/INFO/GET-SETNAME,
-//!   FERRITE.REVOKE: super-user.
-//! - keyspace-wide commands (KEYS, SCAN, RANDOMKEY, DBSIZE: read; FLUSHDB: write): all-keys
-//!   permission on the connection's cache.
-//! - commands with keys: every key is checked. READONLY → read; WRITE → write; writes whose
-//!   effect depends on what is stored (SETNX, SET NX/XX, ZADD NX/XX/GT/LT, ...) → conditional
-//!   write; writes that also return or copy stored data (GETSET, pops, INCR, *STORE, ...) → read
-//!   and write. WATCH → read on its keys.
-//! - PUBLISH/SPUBLISH: publish on the topic; (S|T)SUBSCRIBE: subscribe on each topic;
-//!   PSUBSCRIBE and PUBSUB: subscribe on all topics of the cache.
+//! - `ADMIN` or `SUPER` commands (CONFIG, INFO, FLUSHALL, FERRITE.REVOKE, ...), and CLIENT
+//!   other than ID/INFO/GET-SETNAME/...: super-user.
+//! - `KEYSPACE` commands (KEYS, SCAN, RANDOMKEY, DBSIZE: READONLY → read; FLUSHDB: WRITE →
+//!   write): all-keys permission on the connection's cache.
+//! - every key every key spec finds is checked, with the access its spec's flags declare
+//!   (`key_access`): RO or ACCESS → read (a read-only spec without ACCESS, EXISTS/TYPE/TTL,
+//!   still reveals what is stored); RW/OW/RM → write, or conditional write when the spec is
+//!   `CONDITIONAL` (SETNX, LPUSHX, HSETNX, ... whose outcome reveals what is stored). So a pop
+//!   (RW ACCESS DELETE) needs read and write, a *STORE source (RO ACCESS) read and its
+//!   destination (OW UPDATE) write, and WATCH (RO) read.
+//! - `ARG_ACCESS`: SET ... GET → read and write; SET NX/XX, ZADD NX/XX/GT/LT, EXPIRE-family
+//!   NX/XX/GT/LT → conditional write (instead of the spec's access).
+//! - `TOPIC` commands: PUBLISH/SPUBLISH publish on the topic; (S|T)SUBSCRIBE subscribe on each
+//!   topic; PSUBSCRIBE and PUBSUB subscribe on all topics of the cache.
 //! - Everything else (PING, ECHO, TIME, COMMAND, MULTI/EXEC, UNSUBSCRIBE, ...) is allowed.
 
 use bytes::Bytes;
@@ -20,109 +25,73 @@ use ferrite_auth::{CacheAccess, Principal, TopicAccess};
 
 use crate::authz::{self, Denied};
 use crate::resp::args::eq_ic;
-use crate::resp::dispatch::{flags, CommandSpec};
-
-/// Writes that also read what is stored (return it, or compute from it).
-const READ_AND_WRITE: &[&str] = &[
-    "getset",
-    "getdel",
-    "getex",
-    "incr",
-    "decr",
-    "incrby",
-    "decrby",
-    "incrbyfloat",
-    "hincrby",
-    "hincrbyfloat",
-    "zincrby",
-    "lpop",
-    "rpop",
-    "blpop",
-    "brpop",
-    "lmove",
-    "blmove",
-    "rpoplpush",
-    "brpoplpush",
-    "spop",
-    "zpopmin",
-    "zpopmax",
-    "sunionstore",
-    "sinterstore",
-    "sdiffstore",
-    "zunionstore",
-    "zinterstore",
-    "zdiffstore",
-    "rename",
-];
-
-/// Writes whose effect depends on what is stored.
-const CONDITIONAL: &[&str] = &[
-    "setnx", "msetnx", "hsetnx", "lpushx", "rpushx", "renamenx", "linsert", "lrem", "smove",
-];
+use crate::resp::dispatch::{flags, ks, CommandSpec};
 
 /// Options that make SET / ZADD / EXPIRE-family conditional.
 fn has_condition_option(args: &[Bytes]) -> bool {
-    args[1..]
-        .iter()
+    args.iter()
         .any(|a| eq_ic(a, "nx") || eq_ic(a, "xx") || eq_ic(a, "gt") || eq_ic(a, "lt"))
+}
+
+/// The accesses one key needs, from its key spec's flags: (read, write, conditional write).
+pub fn key_access(flags: u16) -> (bool, bool, bool) {
+    let read = flags & (ks::RO | ks::ACCESS) != 0;
+    let writes = flags & (ks::RW | ks::OW | ks::RM) != 0;
+    let cond = writes && flags & ks::CONDITIONAL != 0;
+    (read, writes && !cond, cond)
 }
 
 enum Need {
     Nothing,
     SuperUser,
     AllKeys(CacheAccess),
+    /// Every key with its spec's access.
+    Specs,
+    /// Every key with this access instead (argument-dependent commands).
     Keys(&'static [CacheAccess]),
 }
 
 fn need(spec: &CommandSpec, args: &[Bytes]) -> Need {
     use CacheAccess::*;
-    if spec.has(flags::ADMIN) {
+    if spec.has(flags::ADMIN | flags::SUPER) {
         return Need::SuperUser;
     }
-    match spec.name {
-        "info" | "flushall" | "ferrite.revoke" => return Need::SuperUser,
-        "client" => {
-            let sub = &args[1];
-            let harmless = [
-                "id", "info", "getname", "setname", "setinfo", "no-evict", "reply",
-            ];
-            return if harmless.iter().any(|h| eq_ic(sub, h)) {
-                Need::Nothing
-            } else {
-                Need::SuperUser
-            };
-        }
-        "keys" | "scan" | "randomkey" | "dbsize" => return Need::AllKeys(Read),
-        "flushdb" => return Need::AllKeys(Write),
-        "watch" => return Need::Keys(&[Read]),
-        _ => {}
+    if spec.has(flags::KEYSPACE) {
+        return Need::AllKeys(if spec.has(flags::WRITE) { Write } else { Read });
     }
-    if spec.first_key == 0 {
-        return Need::Nothing;
-    }
-    if spec.has(flags::WRITE) {
-        if READ_AND_WRITE.contains(&spec.name) {
-            return Need::Keys(&[Read, Write]);
-        }
-        if CONDITIONAL.contains(&spec.name) {
-            return Need::Keys(&[ConditionalWrite]);
-        }
+    if spec.has(flags::ARG_ACCESS) {
+        // The only name comparisons: commands whose access depends on their arguments.
         match spec.name {
+            "client" => {
+                let harmless = [
+                    "id", "info", "getname", "setname", "setinfo", "no-evict", "reply",
+                ];
+                return if harmless.iter().any(|h| eq_ic(&args[1], h)) {
+                    Need::Nothing
+                } else {
+                    Need::SuperUser
+                };
+            }
+            // SET key value [NX|XX] [GET] ...: skip the value (a value "nx" is not an option).
             "set" if args[3..].iter().any(|a| eq_ic(a, "get")) => {
                 return Need::Keys(&[Read, Write])
             }
-            // skip the value: a value "nx" is not an option
             "set" | "expire" | "pexpire" | "expireat" | "pexpireat"
-                if has_condition_option(&args[2..]) =>
+                if has_condition_option(&args[3..]) =>
             {
                 return Need::Keys(&[ConditionalWrite])
             }
-            "zadd" if has_condition_option(&args[1..]) => return Need::Keys(&[ConditionalWrite]),
+            // SET's spec says RW ACCESS (for GET, VARIABLE_FLAGS); without GET it only writes.
+            "set" => return Need::Keys(&[Write]),
+            "zadd" if has_condition_option(&args[2..]) => return Need::Keys(&[ConditionalWrite]),
             _ => {}
         }
-        return Need::Keys(&[Write]);
     }
-    Need::Keys(&[Read])
+    if spec.has_keys() {
+        Need::Specs
+    } else {
+        Need::Nothing
+    }
 }
 
 /// May `p` run this command (already arity-checked) on `cache`? Connection-level commands
@@ -133,36 +102,49 @@ pub fn authorize(
     spec: &CommandSpec,
     args: &[Bytes],
 ) -> Result<(), Denied> {
-    match spec.name {
-        "publish" | "spublish" => {
-            return authz::check_topic(p, cache, &args[1], TopicAccess::Publish)
-        }
-        "subscribe" | "ssubscribe" => {
-            for t in &args[1..] {
-                authz::check_topic(p, cache, t, TopicAccess::Subscribe)?;
+    if spec.has(flags::TOPIC) {
+        match spec.name {
+            "publish" | "spublish" => {
+                return authz::check_topic(p, cache, &args[1], TopicAccess::Publish)
             }
-            return Ok(());
+            "subscribe" | "ssubscribe" => {
+                for t in &args[1..] {
+                    authz::check_topic(p, cache, t, TopicAccess::Subscribe)?;
+                }
+                return Ok(());
+            }
+            "tsubscribe" => return authz::check_topic(p, cache, &args[1], TopicAccess::Subscribe),
+            _ => return authz::check_all_topics(p, cache, TopicAccess::Subscribe), // psubscribe, pubsub
         }
-        "tsubscribe" => return authz::check_topic(p, cache, &args[1], TopicAccess::Subscribe),
-        "psubscribe" | "pubsub" => {
-            return authz::check_all_topics(p, cache, TopicAccess::Subscribe)
-        }
-        _ => {}
     }
     match need(spec, args) {
         Need::Nothing => Ok(()),
         Need::SuperUser => authz::check_super_user(p, &format!("'{}'", spec.name)),
         Need::AllKeys(a) => authz::check_all_keys(p, cache, a),
-        Need::Keys(accesses) => {
-            let keys: &mut dyn Iterator<Item = &[u8]> = if spec.name == "watch" {
-                &mut args[1..].iter().map(|k| &k[..])
-            } else {
-                &mut spec.keys(args)
-            };
+        Need::Specs => {
             if p.full_cache_access(cache) {
                 return Ok(());
             }
-            for k in keys {
+            for (k, f) in spec.keys_with_flags(args) {
+                let (read, write, cond) = key_access(f);
+                let k = std::iter::once(k);
+                if read {
+                    authz::check_cache_keys(p, cache, CacheAccess::Read, k.clone())?;
+                }
+                if write {
+                    authz::check_cache_keys(p, cache, CacheAccess::Write, k.clone())?;
+                }
+                if cond {
+                    authz::check_cache_keys(p, cache, CacheAccess::ConditionalWrite, k)?;
+                }
+            }
+            Ok(())
+        }
+        Need::Keys(accesses) => {
+            if p.full_cache_access(cache) {
+                return Ok(());
+            }
+            for k in spec.keys(args) {
                 for &a in accesses {
                     authz::check_cache_keys(p, cache, a, std::iter::once(k))?;
                 }

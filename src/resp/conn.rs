@@ -613,16 +613,21 @@ impl Session {
         }
     }
 
+    /// The NOAUTH error for a connection without a (valid) principal.
+    fn noauth_message(&self) -> String {
+        match &self.lost_auth {
+            Some(e) => format!("NOAUTH Authentication required ({e})."),
+            None => NOAUTH.to_string(),
+        }
+    }
+
     /// Token mode: NOAUTH before authentication, NOPERM outside the token's permissions.
     fn authorize(&self, spec: &'static CommandSpec, args: &[Bytes]) -> Result<(), String> {
         let Some(p) = &self.principal else {
             if matches!(spec.name, "auth" | "hello" | "quit" | "reset") {
                 return Ok(());
             }
-            return Err(match &self.lost_auth {
-                Some(e) => format!("NOAUTH Authentication required ({e})."),
-                None => NOAUTH.to_string(),
-            });
+            return Err(self.noauth_message());
         };
         crate::resp::authz::authorize(p, self.cache.name(), spec, args)
             .map_err(|d| format!("NOPERM {d}"))
@@ -710,6 +715,18 @@ impl Session {
             let msg = format!("ERR wrong number of arguments for '{}' command", spec.name);
             self.writer().error(&msg);
             return;
+        }
+        if spec.movable {
+            // Key positions follow `numkeys`: a malformed one is an error before the command is
+            // authorized, queued or run, so its keys are exactly the ones checked.
+            if let Err(e) = spec.check_keys(args) {
+                if let Some((_, err)) = self.multi.as_mut() {
+                    *err = true;
+                }
+                let msg = spec.keys_error(e);
+                self.writer().error(&msg);
+                return;
+            }
         }
         if !self.unrestricted {
             if let Err(msg) = self.authorize(spec, args) {
@@ -820,7 +837,7 @@ impl Session {
         }
         self.meter.messages_published += published(spec, &self.out[reply_start..]);
         if spec.has(flags::WRITE) {
-            self.cache.watch().touch(spec.keys(args));
+            self.cache.watch().touch(spec.written_keys(args));
         }
         block
     }
@@ -830,6 +847,18 @@ impl Session {
     fn retry_blocked(&mut self) {
         let Some(b) = self.blocked.take() else { return };
         self.now = self.shared.store.now_ms();
+        if !self.still_authenticated() {
+            // The token that authorized the command expired or was revoked while it waited: it
+            // is not served; it gets the error the connection's next command would get.
+            self.shared
+                .waiters
+                .unregister(self.cache.name_arc(), &b.keys, &b.notify);
+            let start = self.out.len();
+            let msg = self.noauth_message();
+            self.writer().error(&msg);
+            self.meter_late_output(start);
+            return;
+        }
         let start = self.out.len();
         let still_blocked = self.run_handler(b.spec, &b.args, true).is_some();
         self.meter_late_output(start);
@@ -1099,7 +1128,7 @@ impl Session {
             (spec.handler)(&mut ctx, args, &mut w);
             self.meter.messages_published += published(spec, &self.out[reply_start..]);
             if spec.has(flags::WRITE) {
-                touched.extend(spec.keys(args).map(Bytes::copy_from_slice));
+                touched.extend(spec.written_keys(args).map(Bytes::copy_from_slice));
             }
         }
         drop(locked);
@@ -1167,7 +1196,64 @@ impl Session {
         }
         self.principal = Some(principal);
         self.lost_auth = None;
+        self.recheck_subscriptions();
         Ok(())
+    }
+
+    /// After a (re-)AUTH: a subscription must not outlive the token that authorized it. Every
+    /// subscription (of any cache) is checked against the new principal and those it may not
+    /// have are dropped, with the unsubscribe push a client expects; what is kept is authorized
+    /// by the current token, whose expiry and revocation the connection enforces (a subscriber
+    /// is disconnected at its next message once it is no longer valid).
+    fn recheck_subscriptions(&mut self) {
+        let (Some(p), Some(ps)) = (self.principal.as_ref(), self.pubsub.as_mut()) else {
+            return;
+        };
+        if p.is_super_user() {
+            return;
+        }
+        let resp3 = self.resp3;
+        for (cache, topic) in ps.sub.channels() {
+            let cache_name = String::from_utf8_lossy(&cache);
+            if p.can_topic(&cache_name, &topic, ferrite_auth::TopicAccess::Subscribe) {
+                continue;
+            }
+            ps.sub.unsubscribe(&cache, &topic);
+            let kind: &[u8] = if ps.sharded.remove(&topic) {
+                b"sunsubscribe"
+            } else if ps.sequenced.remove(&topic) {
+                b"tunsubscribe"
+            } else {
+                b"unsubscribe"
+            };
+            let count = ps.sub.subscription_count() as i64;
+            let mut w = ReplyWriter::new(&mut self.out, resp3);
+            w.push(3);
+            w.bulk(kind);
+            w.bulk(&topic);
+            w.int(count);
+        }
+        for (cache, pattern) in ps.sub.patterns() {
+            let cache_name = String::from_utf8_lossy(&cache);
+            if p.can_topic_all(&cache_name, ferrite_auth::TopicAccess::Subscribe) {
+                continue;
+            }
+            ps.sub.punsubscribe(&cache, &pattern);
+            let count = ps.sub.subscription_count() as i64;
+            let mut w = ReplyWriter::new(&mut self.out, resp3);
+            w.push(3);
+            w.bulk(b"punsubscribe");
+            w.bulk(&pattern);
+            w.int(count);
+        }
+        self.sync_sub_counts();
+        if self
+            .pubsub
+            .as_ref()
+            .is_some_and(|p| p.sub.subscription_count() == 0)
+        {
+            self.pubsub = None;
+        }
     }
 
     /// FERRITE.REVOKE <token-id>: 1 if newly revoked, 0 if it already was (super-user only,

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
 use ferrite_storage::{Cache, Locked, Shard};
 
+use crate::resp::args::eq_ic;
 use crate::resp::client::ClientInfo;
 use crate::shared::Shared;
 
@@ -32,6 +33,240 @@ pub mod flags {
     /// Blocking variant (BLPOP...): inside MULTI it runs as non-blocking.
     pub const BLOCKING: u32 = 1 << 7;
     pub const FAST: u32 = 1 << 8;
+    /// Ferrite, auth mode `token`: only a super-user may run it (crosses caches or shows server
+    /// internals: INFO, FLUSHALL, FERRITE.REVOKE). ADMIN implies it. Not shown by COMMAND INFO.
+    pub const SUPER: u32 = 1 << 9;
+    /// Ferrite, auth mode `token`: reads (READONLY) or writes (WRITE) the whole keyspace of the
+    /// connection's cache without naming keys (KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHDB): needs
+    /// all-keys permission. Not shown by COMMAND INFO.
+    pub const KEYSPACE: u32 = 1 << 10;
+    /// Ferrite, auth mode `token`: the access the key specs declare is refined by arguments
+    /// (SET GET/NX/XX, ZADD NX/XX/GT/LT, EXPIRE NX/XX/GT/LT, CLIENT subcommands); see
+    /// `resp::authz::need`. Not shown by COMMAND INFO.
+    pub const ARG_ACCESS: u32 = 1 << 11;
+    /// Ferrite, auth mode `token`: names topics, checked against topic grants (PUBLISH,
+    /// SUBSCRIBE, ...; see `resp::authz::authorize`). Not shown by COMMAND INFO.
+    pub const TOPIC: u32 = 1 << 12;
+}
+
+/// Key-spec flags: Redis 7's `CMD_KEY_*` (docs: "Command key specifications"), plus one of
+/// Ferrite's own. Each key spec carries exactly one of RO/RW/OW/RM, and any of the logical
+/// flags saying what the command does with the key's data.
+pub mod ks {
+    /// Read-only: reads the value (or its metadata) without changing it.
+    pub const RO: u16 = 1 << 0;
+    /// Read-write: modifies the value, possibly after reading it.
+    pub const RW: u16 = 1 << 1;
+    /// Overwrite: replaces the value without reading it.
+    pub const OW: u16 = 1 << 2;
+    /// Remove: deletes the key.
+    pub const RM: u16 = 1 << 3;
+    /// Returns, copies or uses the user data of the value.
+    pub const ACCESS: u16 = 1 << 4;
+    /// Updates data in the value (new value, or elements changed).
+    pub const UPDATE: u16 = 1 << 5;
+    /// Adds data to the value without changing or deleting existing data.
+    pub const INSERT: u16 = 1 << 6;
+    /// Deletes data from the value.
+    pub const DELETE: u16 = 1 << 7;
+    /// Not a key (a shard channel, a topic): skipped where keys are meant.
+    pub const NOT_KEY: u16 = 1 << 8;
+    /// The spec may not find every key (never set on Ferrite's commands).
+    pub const INCOMPLETE: u16 = 1 << 9;
+    /// The flags depend on the arguments (SET ... GET).
+    pub const VARIABLE_FLAGS: u16 = 1 << 10;
+    /// Ferrite only (shown by COMMAND INFO as `ferrite_conditional`): the write depends on
+    /// what is stored without returning it (SETNX, LPUSHX, HSETNX, ...). A token needs
+    /// conditional-write permission: its outcome reveals whether the key or element exists.
+    pub const CONDITIONAL: u16 = 1 << 11;
+
+    /// Every flag and its COMMAND INFO name, in Redis's order.
+    pub const NAMES: &[(u16, &str)] = &[
+        (RO, "RO"),
+        (RW, "RW"),
+        (OW, "OW"),
+        (RM, "RM"),
+        (ACCESS, "access"),
+        (UPDATE, "update"),
+        (INSERT, "insert"),
+        (DELETE, "delete"),
+        (NOT_KEY, "not_key"),
+        (INCOMPLETE, "incomplete"),
+        (VARIABLE_FLAGS, "variable_flags"),
+        (CONDITIONAL, "ferrite_conditional"),
+    ];
+}
+
+/// Where the search for a spec's keys begins (Redis's `begin_search`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BeginSearch {
+    /// At this argument index (1 = the first argument after the command name).
+    Index(i32),
+    /// After the first argument equal (case-insensitively) to `keyword`, searched from
+    /// `start_from` (a positive index searches forward, a negative one backward from argc +
+    /// start_from).
+    Keyword {
+        keyword: &'static str,
+        start_from: i32,
+    },
+}
+
+/// How the keys are found from where the search began (Redis's `find_keys`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FindKeys {
+    /// Keys from the begin index up to `lastkey` (≥ 0: relative to the begin index; -1 the
+    /// last argument, -2 the one before, ...), every `step`; `limit` > 1 keeps 1/limit of them.
+    Range { lastkey: i32, step: i32, limit: i32 },
+    /// The argument `keynumidx` after the begin index is the number of keys; they start
+    /// `firstkey` after the begin index, every `step`.
+    Keynum {
+        keynumidx: i32,
+        firstkey: i32,
+        step: i32,
+    },
+}
+
+/// One Redis 7 key specification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeySpec {
+    pub flags: u16,
+    pub begin: BeginSearch,
+    pub find: FindKeys,
+}
+
+impl KeySpec {
+    pub const fn has(&self, f: u16) -> bool {
+        self.flags & f != 0
+    }
+    /// Whether the command changes this key (WATCH invalidation).
+    pub const fn writes(&self) -> bool {
+        self.flags & (ks::RW | ks::OW | ks::RM) != 0
+    }
+    /// Whether the key argument positions depend on the arguments (Redis's "movablekeys").
+    pub const fn movable(&self) -> bool {
+        !matches!(
+            (self.begin, self.find),
+            (BeginSearch::Index(_), FindKeys::Range { limit: 0 | 1, .. })
+        )
+    }
+
+    /// The argument indexes of this spec's keys: (first, last inclusive, step), or None when the
+    /// invocation has none. `Err` when a `numkeys` argument is malformed or names more keys
+    /// than there are arguments.
+    pub fn positions(&self, args: &[Bytes]) -> Result<Option<(usize, usize, usize)>, KeysError> {
+        let argc = args.len() as i64;
+        let begin: i64 = match self.begin {
+            BeginSearch::Index(i) => i as i64,
+            BeginSearch::Keyword {
+                keyword,
+                start_from,
+            } => {
+                let found = if start_from >= 0 {
+                    (start_from as i64..argc).find(|&i| eq_ic(&args[i as usize], keyword))
+                } else {
+                    let from = argc + start_from as i64;
+                    (1..=from)
+                        .rev()
+                        .find(|&i| eq_ic(&args[i as usize], keyword))
+                };
+                match found {
+                    Some(i) => i + 1,
+                    None => return Ok(None),
+                }
+            }
+        };
+        if begin < 1 || begin >= argc {
+            return Ok(None);
+        }
+        match self.find {
+            FindKeys::Range {
+                lastkey,
+                step,
+                limit,
+            } => {
+                let mut last = if lastkey >= 0 {
+                    begin + lastkey as i64
+                } else {
+                    argc + lastkey as i64
+                };
+                last = last.min(argc - 1);
+                if last < begin {
+                    return Ok(None);
+                }
+                let step = step.max(1) as i64;
+                if limit > 1 {
+                    let count = (last - begin) / step + 1;
+                    let keep = (count / limit as i64).max(1);
+                    last = begin + (keep - 1) * step;
+                }
+                Ok(Some((begin as usize, last as usize, step as usize)))
+            }
+            FindKeys::Keynum {
+                keynumidx,
+                firstkey,
+                step,
+            } => {
+                let idx = begin + keynumidx as i64;
+                if idx >= argc {
+                    return Ok(None);
+                }
+                let n = match crate::resp::args::parse_i64(&args[idx as usize]) {
+                    Some(n) => n,
+                    None => return Err(KeysError::NotInteger),
+                };
+                if n < 1 {
+                    return Err(KeysError::NotPositive);
+                }
+                let first = begin + firstkey as i64;
+                let step = step.max(1) as i64;
+                let last = (n - 1)
+                    .checked_mul(step)
+                    .and_then(|d| d.checked_add(first))
+                    .filter(|&l| l < argc)
+                    .ok_or(KeysError::TooMany)?;
+                Ok(Some((first as usize, last as usize, step as usize)))
+            }
+        }
+    }
+}
+
+/// A `numkeys` argument that does not describe the keys that follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeysError {
+    NotInteger,
+    NotPositive,
+    TooMany,
+}
+
+/// A key at one argument index: Redis's `index` + `range {lastkey 0, step 1, limit 0}`.
+pub const fn key(index: i32, flags: u16) -> KeySpec {
+    key_range(index, 0, 1, flags)
+}
+
+/// Keys from `index` to `lastkey` (relative, or negative from the end) every `step`.
+pub const fn key_range(index: i32, lastkey: i32, step: i32, flags: u16) -> KeySpec {
+    KeySpec {
+        flags,
+        begin: BeginSearch::Index(index),
+        find: FindKeys::Range {
+            lastkey,
+            step,
+            limit: 0,
+        },
+    }
+}
+
+/// `numkeys` at `index`, the keys right after it (Redis's `keynum {0, 1, 1}`).
+pub const fn keynum(index: i32, flags: u16) -> KeySpec {
+    KeySpec {
+        flags,
+        begin: BeginSearch::Index(index),
+        find: FindKeys::Keynum {
+            keynumidx: 0,
+            firstkey: 1,
+            step: 1,
+        },
+    }
 }
 
 pub type Handler = fn(&mut Ctx<'_, '_>, &[Bytes], &mut ReplyWriter<'_>);
@@ -42,14 +277,52 @@ pub struct CommandSpec {
     /// Redis arity: N = exactly N args (with the name), -N = at least N.
     pub arity: i32,
     pub flags: u32,
-    /// Key positions (1-based, Redis's first/last/step; last -1 = the last argument,
-    /// -2 = all but the last). 0 = no keys.
-    pub first_key: i32,
-    pub last_key: i32,
-    pub step: i32,
+    /// Redis 7 key specifications: where the keys are and what the command does with each.
+    /// Permissions (`resp::authz`), WATCH invalidation, COMMAND INFO/GETKEYS all read these.
+    pub key_specs: &'static [KeySpec],
+    /// Some key spec's positions depend on the arguments (`numkeys`): the arguments are checked
+    /// (`check_keys`) before the command is authorized or run.
+    pub movable: bool,
     pub handler: Handler,
     /// ACL-ish category for metrics and COMMAND INFO ("string", "hash", "connection", ...).
     pub group: &'static str,
+}
+
+/// Iterator over the keys of an invocation (no allocation).
+pub struct Keys<'a> {
+    args: &'a [Bytes],
+    specs: std::slice::Iter<'static, KeySpec>,
+    /// Keep only specs passing this filter.
+    want: fn(&KeySpec) -> bool,
+    /// The current spec's remaining positions, and its flags.
+    next: usize,
+    last: usize,
+    step: usize,
+    flags: u16,
+}
+
+impl<'a> Iterator for Keys<'a> {
+    /// A key and its spec's flags.
+    type Item = (&'a [u8], u16);
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.next <= self.last && self.step > 0 {
+                let i = self.next;
+                self.next += self.step;
+                return Some((&self.args[i][..], self.flags));
+            }
+            let spec = self.specs.next()?;
+            if !(self.want)(spec) {
+                continue;
+            }
+            if let Ok(Some((first, last, step))) = spec.positions(self.args) {
+                self.next = first;
+                self.last = last;
+                self.step = step;
+                self.flags = spec.flags;
+            }
+        }
+    }
 }
 
 impl CommandSpec {
@@ -63,24 +336,59 @@ impl CommandSpec {
     pub fn has(&self, f: u32) -> bool {
         self.flags & f != 0
     }
-    /// The key arguments of an invocation.
+    /// Whether any key spec names real keys (not only channels).
+    pub fn has_keys(&self) -> bool {
+        self.key_specs.iter().any(|s| !s.has(ks::NOT_KEY))
+    }
+    /// The key arguments of an invocation, with their key-spec flags (channels excluded). For
+    /// a movable-key command call `check_keys` first: a malformed `numkeys` yields no keys.
+    pub fn keys_with_flags<'a>(&self, args: &'a [Bytes]) -> Keys<'a> {
+        self.iter_specs_a(args, |s| !s.has(ks::NOT_KEY))
+    }
+    /// The key arguments of an invocation (channels excluded).
     pub fn keys<'a>(&self, args: &'a [Bytes]) -> impl Iterator<Item = &'a [u8]> + 'a {
-        let n = args.len() as i32;
-        let first = self.first_key;
-        let last = if self.last_key < 0 {
-            n + self.last_key
-        } else {
-            self.last_key.min(n - 1)
-        };
-        let step = self.step.max(1) as usize;
-        let range = if first <= 0 || first > last {
-            0..0
-        } else {
-            first as usize..last as usize + 1
-        };
-        range
-            .step_by(step)
-            .filter_map(move |i| args.get(i).map(|b| &b[..]))
+        self.keys_with_flags(args).map(|(k, _)| k)
+    }
+    /// The keys an invocation may change (RW, OW, RM specs): what WATCH invalidation touches.
+    pub fn written_keys<'a>(&self, args: &'a [Bytes]) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.iter_specs_a(args, |s| s.writes() && !s.has(ks::NOT_KEY))
+            .map(|(k, _)| k)
+    }
+    fn iter_specs_a<'a>(&self, args: &'a [Bytes], want: fn(&KeySpec) -> bool) -> Keys<'a> {
+        Keys {
+            args,
+            specs: self.key_specs.iter(),
+            want,
+            next: 1,
+            last: 0,
+            step: 0,
+            flags: 0,
+        }
+    }
+    /// For movable-key commands: is every `numkeys` well formed (an integer ≥ 1 naming no more
+    /// keys than there are arguments)? Checked before the command is authorized or run, so its
+    /// keys are exactly what the command will touch.
+    pub fn check_keys(&self, args: &[Bytes]) -> Result<(), KeysError> {
+        for s in self.key_specs {
+            s.positions(args)?;
+        }
+        Ok(())
+    }
+    /// The error reply for a malformed `numkeys`, in the words each Redis command uses.
+    pub fn keys_error(&self, e: KeysError) -> String {
+        match (self.group, e) {
+            ("list", _) if e != KeysError::TooMany => "ERR numkeys should be greater than 0".into(),
+            ("set", KeysError::TooMany) => {
+                "ERR Number of keys can't be greater than number of args".into()
+            }
+            ("set", _) => "ERR numkeys should be greater than 0".into(),
+            (_, KeysError::NotInteger) => crate::resp::args::ERR_NOT_INT.into(),
+            (_, KeysError::NotPositive) => format!(
+                "ERR at least 1 input key is needed for '{}' command",
+                self.name
+            ),
+            (_, KeysError::TooMany) => "ERR syntax error".into(),
+        }
     }
 }
 
@@ -89,25 +397,28 @@ pub const fn cmd(
     name: &'static str,
     arity: i32,
     flags: u32,
-    keys: (i32, i32, i32),
+    key_specs: &'static [KeySpec],
     group: &'static str,
     handler: Handler,
 ) -> CommandSpec {
+    let mut movable = false;
+    let mut i = 0;
+    while i < key_specs.len() {
+        movable |= key_specs[i].movable();
+        i += 1;
+    }
     CommandSpec {
         name,
         arity,
         flags,
-        first_key: keys.0,
-        last_key: keys.1,
-        step: keys.2,
+        key_specs,
+        movable,
         handler,
         group,
     }
 }
 
-pub const NO_KEYS: (i32, i32, i32) = (0, 0, 0);
-pub const KEY1: (i32, i32, i32) = (1, 1, 1);
-pub const ALL_KEYS: (i32, i32, i32) = (1, -1, 1);
+pub const NO_KEYS: &[KeySpec] = &[];
 
 /// Command name → spec. foldhash, not SipHash: the lookup runs for every command, and SipHash was
 /// ~1% of pipelined GET CPU (the keys are our own command names, not attacker-chosen).
@@ -223,5 +534,136 @@ impl<'a, 'c> Ctx<'a, 'c> {
     /// Wake clients blocked (BLPOP & co.) on `key` in this cache.
     pub fn signal_key(&self, key: &[u8]) {
         self.shared.waiters.signal(self.cache.name(), key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<Bytes> {
+        s.split_whitespace()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn range_specs() {
+        let a = args("mset a 1 b 2 c 3");
+        let s = key_range(1, -1, 2, ks::OW);
+        assert_eq!(s.positions(&a), Ok(Some((1, 6, 2))));
+        let spec = table()["mset"];
+        let keys: Vec<&[u8]> = spec.keys(&a).collect();
+        assert_eq!(keys, [&b"a"[..], b"b", b"c"]);
+        let a = args("blpop a b c 0");
+        assert_eq!(
+            key_range(1, -2, 1, ks::RW).positions(&a),
+            Ok(Some((1, 3, 1)))
+        );
+        // a key beyond the arguments: none
+        assert_eq!(key(2, ks::RO).positions(&args("object help")), Ok(None));
+        // limit 2 keeps half of the keys
+        let half = KeySpec {
+            flags: ks::RO,
+            begin: BeginSearch::Index(1),
+            find: FindKeys::Range {
+                lastkey: -1,
+                step: 1,
+                limit: 2,
+            },
+        };
+        assert_eq!(half.positions(&args("c a b c d")), Ok(Some((1, 2, 1))));
+        assert!(half.movable());
+        assert!(!key(1, ks::RO).movable());
+    }
+
+    #[test]
+    fn keynum_specs() {
+        let s = keynum(2, ks::RO);
+        assert_eq!(
+            s.positions(&args("zunionstore d 2 a b WEIGHTS 1 2")),
+            Ok(Some((3, 4, 1)))
+        );
+        assert_eq!(
+            s.positions(&args("zunionstore d 0 a")),
+            Err(KeysError::NotPositive)
+        );
+        assert_eq!(
+            s.positions(&args("zunionstore d x a")),
+            Err(KeysError::NotInteger)
+        );
+        assert_eq!(
+            s.positions(&args("zunionstore d 3 a b")),
+            Err(KeysError::TooMany)
+        );
+        let huge = format!("zunionstore d {} a", i64::MAX);
+        assert_eq!(s.positions(&args(&huge)), Err(KeysError::TooMany));
+        assert!(s.movable());
+    }
+
+    #[test]
+    fn keyword_specs() {
+        let fwd = KeySpec {
+            flags: ks::RO,
+            begin: BeginSearch::Keyword {
+                keyword: "STREAMS",
+                start_from: 1,
+            },
+            find: FindKeys::Range {
+                lastkey: -1,
+                step: 1,
+                limit: 2,
+            },
+        };
+        let a = args("xread COUNT 2 streams s1 s2 0 0");
+        assert_eq!(fwd.positions(&a), Ok(Some((4, 5, 1))));
+        assert_eq!(fwd.positions(&args("xread COUNT 2")), Ok(None));
+        let back = KeySpec {
+            flags: ks::RO,
+            begin: BeginSearch::Keyword {
+                keyword: "keys",
+                start_from: -2,
+            },
+            find: FindKeys::Range {
+                lastkey: -1,
+                step: 1,
+                limit: 0,
+            },
+        };
+        assert_eq!(
+            back.positions(&args("migrate h p KEYS a b")),
+            Ok(Some((4, 5, 1)))
+        );
+        // searching backward from argc - 2 does not see a KEYS in the last argument
+        assert_eq!(back.positions(&args("migrate h p a KEYS")), Ok(None));
+    }
+
+    #[test]
+    fn every_command_has_consistent_key_specs() {
+        for (name, spec) in table() {
+            for s in spec.key_specs {
+                let access = s.flags & (ks::RO | ks::RW | ks::OW | ks::RM);
+                assert!(
+                    access.count_ones() == 1 || s.has(ks::NOT_KEY),
+                    "{name}: exactly one of RO/RW/OW/RM"
+                );
+                assert!(
+                    !s.writes() || spec.has(flags::WRITE),
+                    "{name}: a spec that writes belongs to a WRITE command"
+                );
+                if let BeginSearch::Index(i) = s.begin {
+                    assert!(i >= 1, "{name}");
+                }
+            }
+            if spec.has(flags::READONLY) {
+                assert!(spec.key_specs.iter().all(|s| !s.writes()), "{name}");
+            }
+            if spec.has(flags::WRITE) && !spec.has(flags::KEYSPACE) && !spec.has(flags::SUPER) {
+                assert!(
+                    spec.key_specs.iter().any(|s| s.writes()),
+                    "{name}: writes no key"
+                );
+            }
+        }
     }
 }

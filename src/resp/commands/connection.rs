@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
 
-use crate::resp::dispatch::{cmd, flags::*, CommandSpec, Ctx, NO_KEYS};
+use crate::resp::dispatch::{cmd, flags::*, key_range, ks::*, CommandSpec, Ctx, NO_KEYS};
 
 fn handled_by_connection(_: &mut Ctx<'_, '_>, _: &[Bytes], w: &mut ReplyWriter<'_>) {
     w.error("ERR command is handled by the connection loop");
@@ -34,7 +34,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "watch",
         -2,
         CONN | FAST | NO_MULTI,
-        NO_KEYS,
+        &[key_range(1, -1, 1, RO)],
         "transactions",
         H,
     ),
@@ -69,7 +69,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd(
         "ferrite.revoke",
         2,
-        CONN | ADMIN | NO_MULTI,
+        CONN | ADMIN | NO_MULTI | SUPER,
         NO_KEYS,
         "connection",
         H,

@@ -11,35 +11,77 @@ use ferrite_storage::{Shard, Value};
 use rand::Rng;
 
 use crate::resp::args::*;
-use crate::resp::dispatch::{cmd, flags::*, CommandSpec, Ctx, KEY1};
+use crate::resp::dispatch::{cmd, flags::*, key, ks::*, CommandSpec, Ctx};
 use crate::resp::glob;
 
 const H: &str = "hash";
 
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd("hset", -4, WRITE | DENYOOM | FAST, KEY1, H, hset),
-    cmd("hmset", -4, WRITE | DENYOOM | FAST, KEY1, H, hmset),
-    cmd("hsetnx", 4, WRITE | DENYOOM | FAST, KEY1, H, hsetnx),
-    cmd("hget", 3, READONLY | FAST, KEY1, H, hget),
-    cmd("hmget", -3, READONLY | FAST, KEY1, H, hmget),
-    cmd("hgetall", 2, READONLY, KEY1, H, hgetall),
-    cmd("hdel", -3, WRITE | FAST, KEY1, H, hdel),
-    cmd("hlen", 2, READONLY | FAST, KEY1, H, hlen),
-    cmd("hexists", 3, READONLY | FAST, KEY1, H, hexists),
-    cmd("hincrby", 4, WRITE | DENYOOM | FAST, KEY1, H, hincrby),
+    cmd(
+        "hset",
+        -4,
+        WRITE | DENYOOM | FAST,
+        &[key(1, RW | UPDATE)],
+        H,
+        hset,
+    ),
+    cmd(
+        "hmset",
+        -4,
+        WRITE | DENYOOM | FAST,
+        &[key(1, RW | UPDATE)],
+        H,
+        hmset,
+    ),
+    cmd(
+        "hsetnx",
+        4,
+        WRITE | DENYOOM | FAST,
+        &[key(1, RW | INSERT | CONDITIONAL)],
+        H,
+        hsetnx,
+    ),
+    cmd("hget", 3, READONLY | FAST, &[key(1, RO | ACCESS)], H, hget),
+    cmd(
+        "hmget",
+        -3,
+        READONLY | FAST,
+        &[key(1, RO | ACCESS)],
+        H,
+        hmget,
+    ),
+    cmd("hgetall", 2, READONLY, &[key(1, RO | ACCESS)], H, hgetall),
+    cmd("hdel", -3, WRITE | FAST, &[key(1, RW | DELETE)], H, hdel),
+    cmd("hlen", 2, READONLY | FAST, &[key(1, RO)], H, hlen),
+    cmd("hexists", 3, READONLY | FAST, &[key(1, RO)], H, hexists),
+    cmd(
+        "hincrby",
+        4,
+        WRITE | DENYOOM | FAST,
+        &[key(1, RW | ACCESS | UPDATE)],
+        H,
+        hincrby,
+    ),
     cmd(
         "hincrbyfloat",
         4,
         WRITE | DENYOOM | FAST,
-        KEY1,
+        &[key(1, RW | ACCESS | UPDATE)],
         H,
         hincrbyfloat,
     ),
-    cmd("hkeys", 2, READONLY, KEY1, H, hkeys),
-    cmd("hvals", 2, READONLY, KEY1, H, hvals),
-    cmd("hstrlen", 3, READONLY | FAST, KEY1, H, hstrlen),
-    cmd("hscan", -3, READONLY, KEY1, H, hscan),
-    cmd("hrandfield", -2, READONLY, KEY1, H, hrandfield),
+    cmd("hkeys", 2, READONLY, &[key(1, RO | ACCESS)], H, hkeys),
+    cmd("hvals", 2, READONLY, &[key(1, RO | ACCESS)], H, hvals),
+    cmd("hstrlen", 3, READONLY | FAST, &[key(1, RO)], H, hstrlen),
+    cmd("hscan", -3, READONLY, &[key(1, RO | ACCESS)], H, hscan),
+    cmd(
+        "hrandfield",
+        -2,
+        READONLY,
+        &[key(1, RO | ACCESS)],
+        H,
+        hrandfield,
+    ),
 ];
 
 const ERR_HASH_NOT_INT: &str = "ERR hash value is not an integer";

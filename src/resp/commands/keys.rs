@@ -13,41 +13,138 @@ use ferrite_storage::{Cache, Shard, Value, ValueKind};
 use rand::Rng;
 
 use crate::resp::args::*;
-use crate::resp::dispatch::{cmd, flags::*, CommandSpec, Ctx, ALL_KEYS, KEY1, NO_KEYS};
+use crate::resp::dispatch::{cmd, flags::*, key, key_range, ks::*, CommandSpec, Ctx, NO_KEYS};
 use crate::resp::glob;
 
 const G: &str = "generic";
-/// Key positions of two-key commands (RENAME, RENAMENX, COPY).
-const KEY12: (i32, i32, i32) = (1, 2, 1);
-/// Key position of `OBJECT <sub> key` and `MEMORY USAGE key`.
-const KEY2: (i32, i32, i32) = (2, 2, 1);
 
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd("del", -2, WRITE, ALL_KEYS, G, del),
-    cmd("unlink", -2, WRITE | FAST, ALL_KEYS, G, del),
-    cmd("exists", -2, READONLY | FAST, ALL_KEYS, G, exists),
-    cmd("touch", -2, READONLY | FAST, ALL_KEYS, G, touch),
-    cmd("expire", -3, WRITE | FAST, KEY1, G, expire),
-    cmd("pexpire", -3, WRITE | FAST, KEY1, G, pexpire),
-    cmd("expireat", -3, WRITE | FAST, KEY1, G, expireat),
-    cmd("pexpireat", -3, WRITE | FAST, KEY1, G, pexpireat),
-    cmd("expiretime", 2, READONLY | FAST, KEY1, G, expiretime),
-    cmd("pexpiretime", 2, READONLY | FAST, KEY1, G, pexpiretime),
-    cmd("ttl", 2, READONLY | FAST, KEY1, G, ttl),
-    cmd("pttl", 2, READONLY | FAST, KEY1, G, pttl),
-    cmd("persist", 2, WRITE | FAST, KEY1, G, persist),
-    cmd("type", 2, READONLY | FAST, KEY1, G, type_cmd),
-    cmd("keys", 2, READONLY, NO_KEYS, G, keys),
-    cmd("scan", -2, READONLY, NO_KEYS, G, scan),
-    cmd("rename", 3, WRITE, KEY12, G, rename),
-    cmd("renamenx", 3, WRITE | FAST, KEY12, G, renamenx),
-    cmd("copy", -3, WRITE | DENYOOM, KEY12, G, copy),
-    cmd("randomkey", 1, READONLY, NO_KEYS, G, randomkey),
-    cmd("dbsize", 1, READONLY | FAST, NO_KEYS, G, dbsize),
-    cmd("flushdb", -1, WRITE, NO_KEYS, G, flushdb),
-    cmd("flushall", -1, WRITE, NO_KEYS, G, flushall),
-    cmd("object", -2, READONLY, KEY2, G, object),
-    cmd("memory", -2, READONLY, KEY2, G, memory),
+    cmd(
+        "del",
+        -2,
+        WRITE,
+        &[key_range(1, -1, 1, RM | DELETE)],
+        G,
+        del,
+    ),
+    cmd(
+        "unlink",
+        -2,
+        WRITE | FAST,
+        &[key_range(1, -1, 1, RM | DELETE)],
+        G,
+        del,
+    ),
+    cmd(
+        "exists",
+        -2,
+        READONLY | FAST,
+        &[key_range(1, -1, 1, RO)],
+        G,
+        exists,
+    ),
+    cmd(
+        "touch",
+        -2,
+        READONLY | FAST,
+        &[key_range(1, -1, 1, RO)],
+        G,
+        touch,
+    ),
+    cmd(
+        "expire",
+        -3,
+        WRITE | FAST | ARG_ACCESS,
+        &[key(1, RW | UPDATE)],
+        G,
+        expire,
+    ),
+    cmd(
+        "pexpire",
+        -3,
+        WRITE | FAST | ARG_ACCESS,
+        &[key(1, RW | UPDATE)],
+        G,
+        pexpire,
+    ),
+    cmd(
+        "expireat",
+        -3,
+        WRITE | FAST | ARG_ACCESS,
+        &[key(1, RW | UPDATE)],
+        G,
+        expireat,
+    ),
+    cmd(
+        "pexpireat",
+        -3,
+        WRITE | FAST | ARG_ACCESS,
+        &[key(1, RW | UPDATE)],
+        G,
+        pexpireat,
+    ),
+    cmd(
+        "expiretime",
+        2,
+        READONLY | FAST,
+        &[key(1, RO | ACCESS)],
+        G,
+        expiretime,
+    ),
+    cmd(
+        "pexpiretime",
+        2,
+        READONLY | FAST,
+        &[key(1, RO | ACCESS)],
+        G,
+        pexpiretime,
+    ),
+    cmd("ttl", 2, READONLY | FAST, &[key(1, RO | ACCESS)], G, ttl),
+    cmd("pttl", 2, READONLY | FAST, &[key(1, RO | ACCESS)], G, pttl),
+    cmd(
+        "persist",
+        2,
+        WRITE | FAST,
+        &[key(1, RW | UPDATE)],
+        G,
+        persist,
+    ),
+    cmd("type", 2, READONLY | FAST, &[key(1, RO)], G, type_cmd),
+    cmd("keys", 2, READONLY | KEYSPACE, NO_KEYS, G, keys),
+    cmd("scan", -2, READONLY | KEYSPACE, NO_KEYS, G, scan),
+    cmd(
+        "rename",
+        3,
+        WRITE,
+        &[key(1, RW | ACCESS | DELETE), key(2, OW | UPDATE)],
+        G,
+        rename,
+    ),
+    cmd(
+        "renamenx",
+        3,
+        WRITE | FAST,
+        &[
+            key(1, RW | ACCESS | DELETE),
+            key(2, OW | INSERT | CONDITIONAL),
+        ],
+        G,
+        renamenx,
+    ),
+    cmd(
+        "copy",
+        -3,
+        WRITE | DENYOOM,
+        &[key(1, RO | ACCESS), key(2, OW | UPDATE)],
+        G,
+        copy,
+    ),
+    cmd("randomkey", 1, READONLY | KEYSPACE, NO_KEYS, G, randomkey),
+    cmd("dbsize", 1, READONLY | FAST | KEYSPACE, NO_KEYS, G, dbsize),
+    cmd("flushdb", -1, WRITE | KEYSPACE, NO_KEYS, G, flushdb),
+    cmd("flushall", -1, WRITE | SUPER, NO_KEYS, G, flushall),
+    cmd("object", -2, READONLY, &[key(2, RO)], G, object),
+    cmd("memory", -2, READONLY, &[key(2, RO)], G, memory),
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -14,37 +14,34 @@ use ferrite_storage::{Shard, Value};
 
 use crate::resp::args::*;
 use crate::resp::conn::BlockRequest;
-use crate::resp::dispatch::{cmd, flags::*, CommandSpec, Ctx, KEY1};
+use crate::resp::dispatch::{cmd, flags::*, key, key_range, keynum, ks::*, CommandSpec, Ctx};
 
 const L: &str = "list";
 
 #[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd("lpush", -3, WRITE | DENYOOM | FAST, KEY1, L, lpush),
-    cmd("rpush", -3, WRITE | DENYOOM | FAST, KEY1, L, rpush),
-    cmd("lpushx", -3, WRITE | DENYOOM | FAST, KEY1, L, lpushx),
-    cmd("rpushx", -3, WRITE | DENYOOM | FAST, KEY1, L, rpushx),
-    cmd("lpop", -2, WRITE | FAST, KEY1, L, lpop),
-    cmd("rpop", -2, WRITE | FAST, KEY1, L, rpop),
-    cmd("llen", 2, READONLY | FAST, KEY1, L, llen),
-    cmd("lrange", 4, READONLY, KEY1, L, lrange),
-    cmd("lindex", 3, READONLY, KEY1, L, lindex),
-    cmd("lset", 4, WRITE | DENYOOM, KEY1, L, lset),
-    cmd("lrem", 4, WRITE, KEY1, L, lrem),
-    cmd("ltrim", 4, WRITE, KEY1, L, ltrim),
-    cmd("linsert", 5, WRITE | DENYOOM, KEY1, L, linsert),
-    cmd("lpos", -3, READONLY, KEY1, L, lpos),
-    cmd("lmove", 5, WRITE | DENYOOM, (1, 2, 1), L, lmove),
-    cmd("rpoplpush", 3, WRITE | DENYOOM, (1, 2, 1), L, rpoplpush),
-    // Keys follow numkeys, which the table cannot express: declare everything from the first
-    // key up to the argument before last (the LEFT/RIGHT word always follows the keys), so no
-    // key is missed; at worst LEFT/COUNT are over-declared (a spurious WATCH touch).
-    cmd("lmpop", -4, WRITE, (2, -2, 1), L, lmpop),
-    cmd("blpop", -3, WRITE | BLOCKING, (1, -2, 1), L, blpop),
-    cmd("brpop", -3, WRITE | BLOCKING, (1, -2, 1), L, brpop),
-    cmd("blmove", 6, WRITE | DENYOOM | BLOCKING, (1, 2, 1), L, blmove),
-    cmd("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, (1, 2, 1), L, brpoplpush),
-    cmd("blmpop", -5, WRITE | BLOCKING, (3, -2, 1), L, blmpop),
+    cmd("lpush", -3, WRITE | DENYOOM | FAST, &[key(1, RW | INSERT)], L, lpush),
+    cmd("rpush", -3, WRITE | DENYOOM | FAST, &[key(1, RW | INSERT)], L, rpush),
+    cmd("lpushx", -3, WRITE | DENYOOM | FAST, &[key(1, RW | INSERT | CONDITIONAL)], L, lpushx),
+    cmd("rpushx", -3, WRITE | DENYOOM | FAST, &[key(1, RW | INSERT | CONDITIONAL)], L, rpushx),
+    cmd("lpop", -2, WRITE | FAST, &[key(1, RW | ACCESS | DELETE)], L, lpop),
+    cmd("rpop", -2, WRITE | FAST, &[key(1, RW | ACCESS | DELETE)], L, rpop),
+    cmd("llen", 2, READONLY | FAST, &[key(1, RO)], L, llen),
+    cmd("lrange", 4, READONLY, &[key(1, RO | ACCESS)], L, lrange),
+    cmd("lindex", 3, READONLY, &[key(1, RO | ACCESS)], L, lindex),
+    cmd("lset", 4, WRITE | DENYOOM, &[key(1, RW | UPDATE)], L, lset),
+    cmd("lrem", 4, WRITE, &[key(1, RW | DELETE | CONDITIONAL)], L, lrem),
+    cmd("ltrim", 4, WRITE, &[key(1, RW | DELETE)], L, ltrim),
+    cmd("linsert", 5, WRITE | DENYOOM, &[key(1, RW | INSERT | CONDITIONAL)], L, linsert),
+    cmd("lpos", -3, READONLY, &[key(1, RO | ACCESS)], L, lpos),
+    cmd("lmove", 5, WRITE | DENYOOM, &[key(1, RW | ACCESS | DELETE), key(2, RW | INSERT)], L, lmove),
+    cmd("rpoplpush", 3, WRITE | DENYOOM, &[key(1, RW | ACCESS | DELETE), key(2, RW | INSERT)], L, rpoplpush),
+    cmd("lmpop", -4, WRITE, &[keynum(1, RW | ACCESS | DELETE)], L, lmpop),
+    cmd("blpop", -3, WRITE | BLOCKING, &[key_range(1, -2, 1, RW | ACCESS | DELETE)], L, blpop),
+    cmd("brpop", -3, WRITE | BLOCKING, &[key_range(1, -2, 1, RW | ACCESS | DELETE)], L, brpop),
+    cmd("blmove", 6, WRITE | DENYOOM | BLOCKING, &[key(1, RW | ACCESS | DELETE), key(2, RW | INSERT)], L, blmove),
+    cmd("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, &[key(1, RW | ACCESS | DELETE), key(2, RW | INSERT)], L, brpoplpush),
+    cmd("blmpop", -5, WRITE | BLOCKING, &[keynum(2, RW | ACCESS | DELETE)], L, blmpop),
 ];
 
 const ERR_MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";

@@ -18,7 +18,7 @@ use ferrite_resp::ReplyWriter;
 use ferrite_topics::{MessageKind, TopicsError};
 
 use crate::resp::args::eq_ic;
-use crate::resp::dispatch::{cmd, flags::*, CommandSpec, Ctx, NO_KEYS};
+use crate::resp::dispatch::{cmd, flags::*, key, key_range, ks::*, CommandSpec, Ctx, NO_KEYS};
 
 const G: &str = "pubsub";
 
@@ -28,10 +28,24 @@ fn handled_by_connection(_: &mut Ctx<'_, '_>, _: &[Bytes], w: &mut ReplyWriter<'
 const H: crate::resp::dispatch::Handler = handled_by_connection;
 
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd("publish", 3, PUBSUB_OK | FAST, NO_KEYS, G, publish),
-    cmd("spublish", 3, PUBSUB_OK | FAST, NO_KEYS, G, publish),
-    cmd("pubsub", -2, PUBSUB_OK, NO_KEYS, G, pubsub),
-    cmd("subscribe", -2, CONN | PUBSUB_OK | NO_MULTI, NO_KEYS, G, H),
+    cmd("publish", 3, PUBSUB_OK | FAST | TOPIC, NO_KEYS, G, publish),
+    cmd(
+        "spublish",
+        3,
+        PUBSUB_OK | FAST | TOPIC,
+        &[key(1, NOT_KEY)],
+        G,
+        publish,
+    ),
+    cmd("pubsub", -2, PUBSUB_OK | TOPIC, NO_KEYS, G, pubsub),
+    cmd(
+        "subscribe",
+        -2,
+        CONN | PUBSUB_OK | NO_MULTI | TOPIC,
+        NO_KEYS,
+        G,
+        H,
+    ),
     cmd(
         "unsubscribe",
         -1,
@@ -40,7 +54,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         G,
         H,
     ),
-    cmd("psubscribe", -2, CONN | PUBSUB_OK | NO_MULTI, NO_KEYS, G, H),
+    cmd(
+        "psubscribe",
+        -2,
+        CONN | PUBSUB_OK | NO_MULTI | TOPIC,
+        NO_KEYS,
+        G,
+        H,
+    ),
     cmd(
         "punsubscribe",
         -1,
@@ -49,21 +70,35 @@ pub const COMMANDS: &[CommandSpec] = &[
         G,
         H,
     ),
-    cmd("ssubscribe", -2, CONN | PUBSUB_OK | NO_MULTI, NO_KEYS, G, H),
+    cmd(
+        "ssubscribe",
+        -2,
+        CONN | PUBSUB_OK | NO_MULTI | TOPIC,
+        &[key_range(1, -1, 1, NOT_KEY)],
+        G,
+        H,
+    ),
     cmd(
         "sunsubscribe",
         -1,
         CONN | PUBSUB_OK | NO_MULTI,
-        NO_KEYS,
+        &[key_range(1, -1, 1, NOT_KEY)],
         G,
         H,
     ),
-    cmd("tsubscribe", -2, CONN | PUBSUB_OK | NO_MULTI, NO_KEYS, G, H),
+    cmd(
+        "tsubscribe",
+        -2,
+        CONN | PUBSUB_OK | NO_MULTI | TOPIC,
+        &[key(1, NOT_KEY)],
+        G,
+        H,
+    ),
     cmd(
         "tunsubscribe",
         -1,
         CONN | PUBSUB_OK | NO_MULTI,
-        NO_KEYS,
+        &[key_range(1, -1, 1, NOT_KEY)],
         G,
         H,
     ),

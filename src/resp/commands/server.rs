@@ -17,7 +17,7 @@ use ferrite_storage::{Cache, ShardStats};
 
 use crate::resp::args::*;
 use crate::resp::client::ClientInfo;
-use crate::resp::dispatch::{cmd, flags::*, table, CommandSpec, Ctx, NO_KEYS};
+use crate::resp::dispatch::{cmd, flags::*, ks::*, table, CommandSpec, Ctx, NO_KEYS};
 
 const G: &str = "server";
 const C: &str = "connection";
@@ -26,10 +26,10 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("ping", -1, FAST | PUBSUB_OK, NO_KEYS, C, ping),
     cmd("echo", 2, FAST, NO_KEYS, C, echo),
     cmd("time", 1, FAST, NO_KEYS, G, time),
-    cmd("info", -1, 0, NO_KEYS, G, info),
+    cmd("info", -1, SUPER, NO_KEYS, G, info),
     cmd("config", -2, ADMIN, NO_KEYS, G, config),
     cmd("command", -1, 0, NO_KEYS, G, command),
-    cmd("client", -2, 0, NO_KEYS, C, client),
+    cmd("client", -2, ARG_ACCESS, NO_KEYS, C, client),
     cmd("shutdown", -1, ADMIN | NO_MULTI, NO_KEYS, G, shutdown),
     cmd("lastsave", 1, FAST, NO_KEYS, G, lastsave),
     cmd("save", 1, ADMIN | NO_MULTI, NO_KEYS, G, no_persistence),
@@ -749,7 +749,135 @@ fn flag_names(spec: &CommandSpec) -> Vec<&'static str> {
     if spec.group == "pubsub" {
         v.push("pubsub");
     }
+    if legacy_range(spec).3 {
+        v.push("movablekeys");
+    }
     v
+}
+
+/// Redis's legacy (first, last, step) key range, computed from the key specs as Redis's
+/// populateCommandLegacyRangeSpec does, and whether the command has "movablekeys".
+fn legacy_range(spec: &CommandSpec) -> (i64, i64, i64, bool) {
+    use crate::resp::dispatch::{BeginSearch, FindKeys};
+    let specs = spec.key_specs;
+    if specs.is_empty() {
+        return (0, 0, 0, false);
+    }
+    let absolute = |pos: i32, lastkey: i32| -> i64 {
+        if lastkey < 0 {
+            lastkey as i64
+        } else {
+            (pos + lastkey) as i64
+        }
+    };
+    if let [s] = specs {
+        if let (BeginSearch::Index(pos), FindKeys::Range { lastkey, step, .. }) = (s.begin, s.find)
+        {
+            let movable = s.has(INCOMPLETE);
+            return (pos as i64, absolute(pos, lastkey), step as i64, movable);
+        }
+    }
+    let (mut first, mut last, mut prev_last) = (i64::MAX, 0i64, 0i64);
+    let mut movable = false;
+    // Redis compares last keys as unsigned: a negative (from the end) one is the largest.
+    let unsigned = |x: i64| x as u64;
+    for s in specs {
+        let (BeginSearch::Index(pos), FindKeys::Range { lastkey, step, .. }) = (s.begin, s.find)
+        else {
+            movable = true;
+            continue;
+        };
+        if step != 1 || (prev_last != 0 && prev_last != pos as i64 - 1) {
+            movable = true;
+            continue;
+        }
+        movable |= s.has(INCOMPLETE);
+        first = first.min(pos as i64);
+        let l = absolute(pos, lastkey);
+        if unsigned(l) > unsigned(last) {
+            last = l;
+        }
+        prev_last = l;
+    }
+    if first == i64::MAX {
+        return (0, 0, 0, true);
+    }
+    (first, last, 1, movable)
+}
+
+/// One key spec in COMMAND INFO's format (maps; flattened to arrays in RESP2, as Redis does).
+fn key_spec_info(w: &mut ReplyWriter<'_>, s: &crate::resp::dispatch::KeySpec) {
+    use crate::resp::dispatch::{BeginSearch, FindKeys};
+    w.map(3);
+    w.bulk(b"flags");
+    let names: Vec<&str> = NAMES
+        .iter()
+        .filter(|(f, _)| s.has(*f))
+        .map(|&(_, n)| n)
+        .collect();
+    w.set(names.len());
+    for n in names {
+        w.simple(n);
+    }
+    w.bulk(b"begin_search");
+    w.map(2);
+    w.bulk(b"type");
+    match s.begin {
+        BeginSearch::Index(i) => {
+            w.bulk(b"index");
+            w.bulk(b"spec");
+            w.map(1);
+            w.bulk(b"index");
+            w.int(i as i64);
+        }
+        BeginSearch::Keyword {
+            keyword,
+            start_from,
+        } => {
+            w.bulk(b"keyword");
+            w.bulk(b"spec");
+            w.map(2);
+            w.bulk(b"keyword");
+            w.bulk(keyword.as_bytes());
+            w.bulk(b"startfrom");
+            w.int(start_from as i64);
+        }
+    }
+    w.bulk(b"find_keys");
+    w.map(2);
+    w.bulk(b"type");
+    match s.find {
+        FindKeys::Range {
+            lastkey,
+            step,
+            limit,
+        } => {
+            w.bulk(b"range");
+            w.bulk(b"spec");
+            w.map(3);
+            w.bulk(b"lastkey");
+            w.int(lastkey as i64);
+            w.bulk(b"keystep");
+            w.int(step as i64);
+            w.bulk(b"limit");
+            w.int(limit as i64);
+        }
+        FindKeys::Keynum {
+            keynumidx,
+            firstkey,
+            step,
+        } => {
+            w.bulk(b"keynum");
+            w.bulk(b"spec");
+            w.map(3);
+            w.bulk(b"keynumidx");
+            w.int(keynumidx as i64);
+            w.bulk(b"firstkey");
+            w.int(firstkey as i64);
+            w.bulk(b"keystep");
+            w.int(step as i64);
+        }
+    }
 }
 
 fn acl_categories(spec: &CommandSpec) -> Vec<String> {
@@ -777,7 +905,7 @@ fn acl_categories(spec: &CommandSpec) -> Vec<String> {
     if spec.has(BLOCKING) {
         v.push("@blocking".into());
     }
-    if spec.first_key > 0 {
+    if spec.has_keys() {
         v.push("@keyspace".into());
     }
     v.dedup();
@@ -793,16 +921,20 @@ fn command_info(w: &mut ReplyWriter<'_>, spec: &CommandSpec) {
     for f in flags {
         w.simple(f);
     }
-    w.int(spec.first_key as i64);
-    w.int(spec.last_key as i64);
-    w.int(spec.step as i64);
+    let (first, last, step, _) = legacy_range(spec);
+    w.int(first);
+    w.int(last);
+    w.int(step);
     let cats = acl_categories(spec);
     w.set(cats.len());
     for c in &cats {
         w.simple(c);
     }
     w.set(0); // tips
-    w.array(0); // key specs
+    w.array(spec.key_specs.len());
+    for ks in spec.key_specs {
+        key_spec_info(w, ks);
+    }
     w.array(0); // subcommands
 }
 
@@ -865,16 +997,24 @@ fn command(_: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         if !arity_ok(args, -3) {
             return subcommand_arity(w, "command|getkeys");
         }
+        // Redis's order of checks and errors.
         let Some(spec) = lookup_name(&args[2]) else {
             return w.error("ERR Invalid command specified");
         };
+        // Channels (NOT_KEY specs: SPUBLISH, SSUBSCRIBE) are not keys, as in Redis.
+        if !spec.has_keys() {
+            return w.error("ERR The command has no key arguments");
+        }
         let cmd_args = &args[2..];
         if !spec.arity_ok(cmd_args.len()) {
             return w.error("ERR Invalid number of arguments specified for command");
         }
+        if spec.check_keys(cmd_args).is_err() {
+            return w.error("ERR Invalid arguments specified for command");
+        }
         let keys: Vec<&[u8]> = spec.keys(cmd_args).collect();
         if keys.is_empty() {
-            return w.error("ERR The command has no key arguments");
+            return w.error("ERR Invalid arguments specified for command");
         }
         w.array(keys.len());
         for k in keys {

@@ -15,30 +15,115 @@ use crate::resp::args::*;
 use crate::resp::commands::hashes::{
     parse_cursor, parse_scan_opts, scan_matches, scan_reply_header, scan_step, ERR_RANGE_LONG,
 };
-use crate::resp::dispatch::{cmd, flags::*, CommandSpec, Ctx, ALL_KEYS, KEY1};
+use crate::resp::dispatch::{cmd, flags::*, key, key_range, keynum, ks::*, CommandSpec, Ctx};
 
 const S: &str = "set";
 
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd("sadd", -3, WRITE | DENYOOM | FAST, KEY1, S, sadd),
-    cmd("srem", -3, WRITE | FAST, KEY1, S, srem),
-    cmd("smembers", 2, READONLY, KEY1, S, smembers),
-    cmd("sismember", 3, READONLY | FAST, KEY1, S, sismember),
-    cmd("smismember", -3, READONLY | FAST, KEY1, S, smismember),
-    cmd("scard", 2, READONLY | FAST, KEY1, S, scard),
-    cmd("spop", -2, WRITE | FAST, KEY1, S, spop),
-    cmd("srandmember", -2, READONLY, KEY1, S, srandmember),
-    cmd("smove", 4, WRITE | FAST, (1, 2, 1), S, smove),
-    cmd("sunion", -2, READONLY, ALL_KEYS, S, sunion),
-    cmd("sinter", -2, READONLY, ALL_KEYS, S, sinter),
-    cmd("sdiff", -2, READONLY, ALL_KEYS, S, sdiff),
-    cmd("sunionstore", -3, WRITE | DENYOOM, ALL_KEYS, S, sunionstore),
-    cmd("sinterstore", -3, WRITE | DENYOOM, ALL_KEYS, S, sinterstore),
-    cmd("sdiffstore", -3, WRITE | DENYOOM, ALL_KEYS, S, sdiffstore),
-    // Keys follow numkeys; the table cannot express that, so it over-declares (harmless for
-    // WATCH: extra touches only).
-    cmd("sintercard", -3, READONLY, (2, -1, 1), S, sintercard),
-    cmd("sscan", -3, READONLY, KEY1, S, sscan),
+    cmd(
+        "sadd",
+        -3,
+        WRITE | DENYOOM | FAST,
+        &[key(1, RW | INSERT)],
+        S,
+        sadd,
+    ),
+    cmd("srem", -3, WRITE | FAST, &[key(1, RW | DELETE)], S, srem),
+    cmd("smembers", 2, READONLY, &[key(1, RO | ACCESS)], S, smembers),
+    cmd("sismember", 3, READONLY | FAST, &[key(1, RO)], S, sismember),
+    cmd(
+        "smismember",
+        -3,
+        READONLY | FAST,
+        &[key(1, RO | ACCESS)],
+        S,
+        smismember,
+    ),
+    cmd("scard", 2, READONLY | FAST, &[key(1, RO)], S, scard),
+    cmd(
+        "spop",
+        -2,
+        WRITE | FAST,
+        &[key(1, RW | ACCESS | DELETE)],
+        S,
+        spop,
+    ),
+    cmd(
+        "srandmember",
+        -2,
+        READONLY,
+        &[key(1, RO | ACCESS)],
+        S,
+        srandmember,
+    ),
+    cmd(
+        "smove",
+        4,
+        WRITE | FAST,
+        &[
+            key(1, RW | ACCESS | DELETE),
+            key(2, RW | INSERT | CONDITIONAL),
+        ],
+        S,
+        smove,
+    ),
+    cmd(
+        "sunion",
+        -2,
+        READONLY,
+        &[key_range(1, -1, 1, RO | ACCESS)],
+        S,
+        sunion,
+    ),
+    cmd(
+        "sinter",
+        -2,
+        READONLY,
+        &[key_range(1, -1, 1, RO | ACCESS)],
+        S,
+        sinter,
+    ),
+    cmd(
+        "sdiff",
+        -2,
+        READONLY,
+        &[key_range(1, -1, 1, RO | ACCESS)],
+        S,
+        sdiff,
+    ),
+    cmd(
+        "sunionstore",
+        -3,
+        WRITE | DENYOOM,
+        &[key(1, OW | UPDATE), key_range(2, -1, 1, RO | ACCESS)],
+        S,
+        sunionstore,
+    ),
+    cmd(
+        "sinterstore",
+        -3,
+        WRITE | DENYOOM,
+        &[key(1, RW | UPDATE), key_range(2, -1, 1, RO | ACCESS)],
+        S,
+        sinterstore,
+    ),
+    cmd(
+        "sdiffstore",
+        -3,
+        WRITE | DENYOOM,
+        &[key(1, OW | UPDATE), key_range(2, -1, 1, RO | ACCESS)],
+        S,
+        sdiffstore,
+    ),
+    cmd(
+        "sintercard",
+        -3,
+        READONLY,
+        &[keynum(1, RO | ACCESS)],
+        S,
+        sintercard,
+    ),
+    cmd("sscan", -3, READONLY, &[key(1, RO | ACCESS)], S, sscan),
 ];
 
 const ERR_MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";
