@@ -93,3 +93,103 @@ async fn random_member_reply_past_the_limit_is_refused_midway() {
         .unwrap();
     assert_eq!(v.len(), 100);
 }
+
+fn info_field(info: &str, name: &str) -> u64 {
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("INFO has no {name}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Finding 1/6: SETRANGE with an offset near 512 MiB used to allocate (and zero) the whole
+/// value before any memory check; under an 8 MiB maxmemory it is refused with OOM before
+/// allocating, leaves no key behind, and the server keeps answering.
+#[tokio::test]
+async fn setrange_huge_offset_is_oom_checked_before_allocating() {
+    let mut cfg = test_config();
+    cfg.memory.maxmemory = 8 << 20;
+    cfg.memory.eviction = ferrite_config::EvictionPolicy::Noeviction;
+    let srv = TestServer::start_with(cfg).await;
+    let mut raw = srv.raw().await;
+    raw.roundtrip(
+        &["SETRANGE", "big", "536870911", "x"],
+        b"-OOM command not allowed when used memory > 'maxmemory'.\r\n",
+    )
+    .await;
+    raw.roundtrip(&["EXISTS", "big"], b":0\r\n").await;
+    // Past 512 MiB: Redis's proto-max-bulk-len error, also before any work.
+    raw.roundtrip(
+        &["SETRANGE", "big", "536870912", "x"],
+        b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n",
+    )
+    .await;
+    // APPEND growing past the budget is refused the same way, keeping the old value.
+    let chunk = "a".repeat(1 << 20);
+    let mut oom = false;
+    for _ in 0..16 {
+        raw.cmd(&["APPEND", "s", &chunk]).await;
+        let head = raw.read_n(1).await;
+        if head == b"-" {
+            let rest = raw.read_n(57).await;
+            assert_eq!(
+                String::from_utf8_lossy(&rest),
+                "OOM command not allowed when used memory > 'maxmemory'.\r\n"
+            );
+            oom = true;
+            break;
+        }
+        assert_eq!(head, b":");
+        // The new length, "NNNNNNN\r\n" (7 digits below 10 MB).
+        let _ = raw.read_n(9).await;
+    }
+    assert!(oom, "APPEND never hit maxmemory");
+    let mut c = srv.client().await;
+    let info: String = q(&mut c, &["INFO", "memory"]).await.unwrap();
+    assert!(info_field(&info, "used_memory") <= 8 << 20, "{info}");
+    raw.roundtrip(&["PING"], b"+PONG\r\n").await;
+}
+
+/// Finding 6: APPEND grows in place (amortised doubling) and SETRANGE writes in place; the
+/// content is exact and what is charged is the capacity allocated (at most ~2x the length).
+#[tokio::test]
+async fn append_and_setrange_grow_in_place_with_exact_content() {
+    let srv = TestServer::start().await;
+    let mut c = srv.client().await;
+    let chunk: String = (0..65536).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    for i in 1..=64usize {
+        let n: usize = q(&mut c, &["APPEND", "k", &chunk]).await.unwrap();
+        assert_eq!(n, i * chunk.len());
+    }
+    let n: usize = q(&mut c, &["SETRANGE", "k", "100000", "HELLO"]).await.unwrap();
+    assert_eq!(n, 64 * 65536);
+    let got: String = q(&mut c, &["GETRANGE", "k", "99998", "100006"])
+        .await
+        .unwrap();
+    let mut want = chunk.as_bytes()[(99998 % 65536)..(99998 % 65536) + 2].to_vec();
+    want.extend_from_slice(b"HELLO");
+    want.extend_from_slice(&chunk.as_bytes()[(100005 % 65536)..(100005 % 65536) + 2]);
+    assert_eq!(got.as_bytes(), &want[..]);
+    let whole: Vec<u8> = q(&mut c, &["GET", "k"]).await.unwrap();
+    assert_eq!(whole.len(), 64 * 65536);
+    assert_eq!(&whole[100000..100005], b"HELLO");
+    assert_eq!(&whole[..65536], chunk.as_bytes());
+    let usage: u64 = q(&mut c, &["MEMORY", "USAGE", "k"]).await.unwrap();
+    assert!(
+        usage >= 64 * 65536 && usage <= 2 * 64 * 65536 + 4096,
+        "MEMORY USAGE {usage}"
+    );
+    // Appending to a value a reader also holds (copy-on-write) and past the 4 KiB compact
+    // string size both keep the content.
+    let _: () = q(&mut c, &["SET", "small", "abc"]).await.unwrap();
+    for _ in 0..3000 {
+        let _: usize = q(&mut c, &["APPEND", "small", "xyz"]).await.unwrap();
+    }
+    let v: String = q(&mut c, &["GET", "small"]).await.unwrap();
+    assert_eq!(v.len(), 3 + 9000);
+    assert!(v.starts_with("abcxyzxyz") && v.ends_with("xyzxyz"));
+    let _: () = q(&mut c, &["DEL", "k", "small"]).await.unwrap();
+    let info: String = q(&mut c, &["INFO", "memory"]).await.unwrap();
+    assert!(info_field(&info, "used_memory") < 1 << 20, "{info}");
+}
