@@ -44,7 +44,8 @@ async fn refused_then_ping(raw: &mut RawConn, parts: &[&str]) {
 async fn random_member_huge_negative_counts_are_refused() {
     let srv = TestServer::start_with(small_reply_limit()).await;
     let mut raw = srv.raw().await;
-    raw.roundtrip(&["SADD", "s", "a", "b", "c"], b":3\r\n").await;
+    raw.roundtrip(&["SADD", "s", "a", "b", "c"], b":3\r\n")
+        .await;
     raw.roundtrip(&["HSET", "h", "a", "1", "b", "2"], b":2\r\n")
         .await;
     raw.roundtrip(&["ZADD", "z", "1", "a", "2", "b"], b":2\r\n")
@@ -151,7 +152,10 @@ async fn setrange_huge_offset_is_oom_checked_before_allocating() {
     assert!(oom, "APPEND never hit maxmemory");
     let mut c = srv.client().await;
     let info: String = q(&mut c, &["INFO", "memory"]).await.unwrap();
-    assert!(info_field(&info, "used_memory") <= (8 << 20) + SLACK, "{info}");
+    assert!(
+        info_field(&info, "used_memory") <= (8 << 20) + SLACK,
+        "{info}"
+    );
     raw.roundtrip(&["PING"], b"+PONG\r\n").await;
 }
 
@@ -161,12 +165,16 @@ async fn setrange_huge_offset_is_oom_checked_before_allocating() {
 async fn append_and_setrange_grow_in_place_with_exact_content() {
     let srv = TestServer::start().await;
     let mut c = srv.client().await;
-    let chunk: String = (0..65536).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    let chunk: String = (0..65536)
+        .map(|i| (b'a' + (i % 26) as u8) as char)
+        .collect();
     for i in 1..=64usize {
         let n: usize = q(&mut c, &["APPEND", "k", &chunk]).await.unwrap();
         assert_eq!(n, i * chunk.len());
     }
-    let n: usize = q(&mut c, &["SETRANGE", "k", "100000", "HELLO"]).await.unwrap();
+    let n: usize = q(&mut c, &["SETRANGE", "k", "100000", "HELLO"])
+        .await
+        .unwrap();
     assert_eq!(n, 64 * 65536);
     let got: String = q(&mut c, &["GETRANGE", "k", "99998", "100006"])
         .await
@@ -181,7 +189,7 @@ async fn append_and_setrange_grow_in_place_with_exact_content() {
     assert_eq!(&whole[..65536], chunk.as_bytes());
     let usage: u64 = q(&mut c, &["MEMORY", "USAGE", "k"]).await.unwrap();
     assert!(
-        usage >= 64 * 65536 && usage <= 2 * 64 * 65536 + 4096,
+        (64 * 65536..=2 * 64 * 65536 + 4096).contains(&usage),
         "MEMORY USAGE {usage}"
     );
     // Appending to a value a reader also holds (copy-on-write) and past the 4 KiB compact
@@ -247,7 +255,11 @@ async fn topic_replay_rings_are_in_the_memory_budget() {
         }
         let rest = raw.read_n(54).await;
         assert_eq!(
-            format!("{}{}", String::from_utf8_lossy(&r), String::from_utf8_lossy(&rest)),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&r),
+                String::from_utf8_lossy(&rest)
+            ),
             "-OOM command not allowed when used memory > 'maxmemory'.\r\n"
         );
         break;
@@ -278,7 +290,10 @@ async fn idle_topics_free_their_ring_after_the_idle_ttl() {
             .unwrap();
     }
     let (_, info) = used_memory(&mut c).await;
-    assert!(info_field(&info, "used_memory_topics") >= 10 * (100 << 10), "{info}");
+    assert!(
+        info_field(&info, "used_memory_topics") >= 10 * (100 << 10),
+        "{info}"
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(4);
     loop {
         let (_, info) = used_memory(&mut c).await;
@@ -316,7 +331,11 @@ async fn multi_queue_past_maxmemory_is_refused_and_aborts_exec() {
         }
         let rest = raw.read_n(50).await;
         assert_eq!(
-            format!("{}{}", String::from_utf8_lossy(&r), String::from_utf8_lossy(&rest)),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&r),
+                String::from_utf8_lossy(&rest)
+            ),
             "-OOM command not allowed when used memory > 'maxmemory'.\r\n"
         );
         break;

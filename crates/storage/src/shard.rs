@@ -743,10 +743,18 @@ impl Shard {
     /// APPEND: add `data` at the end of the string at `key` (created when missing), growing its
     /// allocation in place with amortised doubling: O(appended) on average instead of a copy of
     /// the whole value per call. Returns the new length.
-    pub fn append_str(&mut self, key: &[u8], data: &[u8], now: u64) -> Result<usize, StrWriteError> {
-        self.write_str(key, now, |len| len.checked_add(data.len()), |m| {
-            m.extend_from_slice(data)
-        })
+    pub fn append_str(
+        &mut self,
+        key: &[u8],
+        data: &[u8],
+        now: u64,
+    ) -> Result<usize, StrWriteError> {
+        self.write_str(
+            key,
+            now,
+            |len| len.checked_add(data.len()),
+            |m| m.extend_from_slice(data),
+        )
     }
 
     /// SETRANGE: overwrite the string at `key` from `off` with `data`, zero-padding a shorter
@@ -760,13 +768,18 @@ impl Shard {
         now: u64,
     ) -> Result<usize, StrWriteError> {
         let end = off.checked_add(data.len());
-        self.write_str(key, now, |len| end.map(|e| e.max(len)), |m| {
-            let end = off + data.len();
-            if m.len() < end {
-                m.resize(end, 0);
-            }
-            m[off..end].copy_from_slice(data);
-        })
+        self.write_str(
+            key,
+            now,
+            |len| end.map(|e| e.max(len)),
+            |m| {
+                let end = off + data.len();
+                if m.len() < end {
+                    m.resize(end, 0);
+                }
+                m[off..end].copy_from_slice(data);
+            },
+        )
     }
 
     /// Bytes the budget would be charged if the string at `key` were made `new_len` long by
@@ -976,7 +989,10 @@ mod in_place_string_tests {
         };
         let before = (ptr(&mut s), capacity(&mut s, b"k"), s.used_bytes());
         assert_eq!(s.setrange_str(b"k", 10, b"hello", 0), Ok((1 << 20) + 1));
-        assert_eq!((ptr(&mut s), capacity(&mut s, b"k"), s.used_bytes()), before);
+        assert_eq!(
+            (ptr(&mut s), capacity(&mut s, b"k"), s.used_bytes()),
+            before
+        );
         assert_eq!(&value(&mut s, b"k")[8..17], b"\0\0hello\0\0");
     }
 
@@ -997,10 +1013,7 @@ mod in_place_string_tests {
             Err(StrWriteError::TooLarge)
         );
         s.insert(b"h", Value::Hash(Box::default()), 0, 0);
-        assert_eq!(
-            s.append_str(b"h", b"x", 0),
-            Err(StrWriteError::WrongType)
-        );
+        assert_eq!(s.append_str(b"h", b"x", 0), Err(StrWriteError::WrongType));
     }
 
     #[derive(Debug, Clone)]

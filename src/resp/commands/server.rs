@@ -394,7 +394,11 @@ fn info_section(ctx: &mut Ctx<'_, '_>, section: &str, out: &mut String) {
             // What `used_memory` is made of (Redis has the last two as well).
             let topics = sh.topics.retained_memory();
             let clients = sh.stats.client_memory();
-            field!(out, "used_memory_dataset", used.saturating_sub(topics + clients));
+            field!(
+                out,
+                "used_memory_dataset",
+                used.saturating_sub(topics + clients)
+            );
             field!(out, "used_memory_topics", topics);
             field!(out, "mem_clients_normal", clients);
             field!(out, "used_memory_rss", rss);

@@ -830,7 +830,11 @@ fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     }
     // A negative count repeats members as often as asked: bound the reply before the work.
     let asked = if l < 0 { l.unsigned_abs() } else { 0 };
-    let min_elem = if withscores { MIN_BULK + MIN_SCORE } else { MIN_BULK };
+    let min_elem = if withscores {
+        MIN_BULK + MIN_SCORE
+    } else {
+        MIN_BULK
+    };
     let Some(budget) = ReplyBudget::start(ctx, w, asked, min_elem) else {
         return;
     };
