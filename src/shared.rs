@@ -22,9 +22,12 @@ pub struct ServerStats {
     pub net_output_bytes: AtomicU64,
     pub protocol_errors: AtomicU64,
     pub output_limit_disconnects: AtomicU64,
-    /// Bytes RESP connections hold in read/reply buffers and MULTI queues, as charged to the
-    /// memory budget (INFO `mem_clients_normal`). Signed: charges and releases race.
-    pub client_memory: std::sync::atomic::AtomicI64,
+    /// Bytes queued MULTI commands hold, charged to the memory budget (part of `used_memory`).
+    /// Signed: charges and releases race.
+    pub multi_queued: std::sync::atomic::AtomicI64,
+    /// Bytes RESP connections hold in read and reply buffers (not in the budget: see
+    /// `Session::charge_buffers`).
+    pub client_buffers: std::sync::atomic::AtomicI64,
 }
 
 impl ServerStats {
@@ -34,9 +37,13 @@ impl ServerStats {
     pub fn add_signed(c: &std::sync::atomic::AtomicI64, n: isize) {
         c.fetch_add(n as i64, Ordering::Relaxed);
     }
-    /// Client buffer bytes (see `client_memory`), never negative.
+    /// Bytes of queued MULTI commands (in `used_memory`).
+    pub fn multi_memory(&self) -> u64 {
+        self.multi_queued.load(Ordering::Relaxed).max(0) as u64
+    }
+    /// Client memory as Redis's `mem_clients_normal`: read/reply buffers plus MULTI queues.
     pub fn client_memory(&self) -> u64 {
-        self.client_memory.load(Ordering::Relaxed).max(0) as u64
+        self.client_buffers.load(Ordering::Relaxed).max(0) as u64 + self.multi_memory()
     }
     pub fn reset(&self) {
         for c in [

@@ -132,7 +132,7 @@ pub(crate) fn render(shared: &Shared) -> String {
     gauge(
         w,
         "ferrite_memory_used_bytes",
-        "Bytes charged to the memory budget: stored data, topic replay rings, client buffers.",
+        "Bytes charged to the memory budget: stored data, topic replay rings, MULTI queues.",
         s.memory_used_bytes,
     );
     gauge(
@@ -150,7 +150,7 @@ pub(crate) fn render(shared: &Shared) -> String {
     gauge(
         w,
         "ferrite_memory_clients_bytes",
-        "Part of ferrite_memory_used_bytes held by RESP client read/reply buffers and MULTI queues.",
+        "RESP client memory: read/reply buffers (not charged to maxmemory) plus MULTI queues (charged).",
         s.memory_clients_bytes,
     );
     header(w, "ferrite_db_keys", "gauge", "Keys per cache.");

@@ -192,7 +192,7 @@ struct Session {
     multi: Option<(Vec<Vec<Bytes>>, bool)>,
     /// Bytes the queued MULTI commands hold, charged to the memory budget (see `queue_cost`).
     multi_bytes: usize,
-    /// Bytes of the read and reply buffers charged to the memory budget, as of the last batch.
+    /// Bytes of the read and reply buffers as last published (see `charge_buffers`).
     buf_charged: usize,
     watches: Vec<(Arc<Cache>, WatchTicket)>,
     blocked: Option<Blocked>,
@@ -762,7 +762,7 @@ impl Session {
                 return;
             }
             self.shared.store.budget().charge(cost as isize);
-            ServerStats::add_signed(&self.shared.stats.client_memory, cost as isize);
+            ServerStats::add_signed(&self.shared.stats.multi_queued, cost as isize);
             self.multi_bytes += cost;
             self.multi.as_mut().expect("in multi").0.push(args.to_vec());
             self.writer().simple("QUEUED");
@@ -1529,8 +1529,7 @@ impl Session {
         self.release_multi_memory();
         // The buffers go with the connection.
         let charged = std::mem::take(&mut self.buf_charged) as isize;
-        self.shared.store.budget().charge(-charged);
-        ServerStats::add_signed(&self.shared.stats.client_memory, -charged);
+        ServerStats::add_signed(&self.shared.stats.client_buffers, -charged);
     }
 
     /// The queued MULTI commands were run or dropped: give their bytes back to the budget.
@@ -1538,20 +1537,21 @@ impl Session {
         let n = std::mem::take(&mut self.multi_bytes) as isize;
         if n != 0 {
             self.shared.store.budget().charge(-n);
-            ServerStats::add_signed(&self.shared.stats.client_memory, -n);
+            ServerStats::add_signed(&self.shared.stats.multi_queued, -n);
         }
     }
 
-    /// Charge the budget for what the read and reply buffers hold (Redis counts client buffers
-    /// in `used_memory` too). Once per batch, and an atomic add only when the size changed, so
-    /// the per-command path pays nothing.
+    /// Publish what the read and reply buffers hold (INFO `mem_clients_normal`, /metrics). Once
+    /// per batch, and an atomic add only when the size changed, so the per-command path pays
+    /// nothing. Not charged to the eviction budget: a pipelining client's read buffer grows to
+    /// MiBs for a moment (bounded by `limits.query_buffer_limit`), and evicting keys for it would
+    /// throw data away for a transient buffer; MULTI queues, which live until EXEC, are charged.
     fn charge_buffers(&mut self) {
         let now = self.inbuf.capacity().max(self.in_peak) + self.out.capacity().max(self.out_peak);
         if now != self.buf_charged {
             let delta = now as isize - self.buf_charged as isize;
             self.buf_charged = now;
-            self.shared.store.budget().charge(delta);
-            ServerStats::add_signed(&self.shared.stats.client_memory, delta);
+            ServerStats::add_signed(&self.shared.stats.client_buffers, delta);
         }
     }
 }
