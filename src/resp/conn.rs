@@ -512,11 +512,11 @@ impl Session {
     }
 }
 
-/// What one queued MULTI command holds: its argument bytes (slices that pin the read buffer they
-/// came from), a `Bytes` handle per argument and the argument vector's allocation.
+/// What one queued MULTI command holds: its arguments (owned copies, each its own allocation), a
+/// `Bytes` handle per argument and the argument vector's allocation.
 fn queue_cost(args: &[Bytes]) -> usize {
     args.iter()
-        .map(|a| a.len() + std::mem::size_of::<Bytes>())
+        .map(|a| ferrite_storage::value::bytes_cost(a.len()) + std::mem::size_of::<Bytes>())
         .sum::<usize>()
         + std::mem::size_of::<Vec<Bytes>>()
         + ferrite_storage::value::ALLOC_OVERHEAD
@@ -764,7 +764,10 @@ impl Session {
             self.shared.store.budget().charge(cost as isize);
             ServerStats::add_signed(&self.shared.stats.multi_queued, cost as isize);
             self.multi_bytes += cost;
-            self.multi.as_mut().expect("in multi").0.push(args.to_vec());
+            // Owned copies: slices would pin the read buffers they came from (whole chunks of
+            // pipelined input, more than `queue_cost` counts) until EXEC.
+            let owned = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+            self.multi.as_mut().expect("in multi").0.push(owned);
             self.writer().simple("QUEUED");
             return;
         }
