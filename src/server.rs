@@ -107,6 +107,7 @@ impl Running {
             crate::http::bind(&config.server.bind, config.server.http_port).await?;
         let now = store.now_ms();
         let topics = ferrite_topics::Topics::new(topics_config(&config));
+        crate::shared::share_memory_budget(&store, &topics);
         let metering = crate::service::Metering::new(config.metering.max_tracked_keys);
         let quotas = crate::service::Quotas::new(&config.quotas);
         let shared = Arc::new(Shared {
@@ -132,6 +133,7 @@ impl Running {
         tasks.spawn(accept_loop(shared.clone(), listener, resp_tls));
         tasks.spawn(active_expiry(shared.clone()));
         tasks.spawn(sweep_topics(shared.clone()));
+        tasks.spawn(background_eviction(shared.clone()));
         tasks.spawn(retire_tenants(shared.clone()));
         if shared.auth.enforcing() {
             tasks.spawn(reload_revocations(shared.clone()));
@@ -362,7 +364,26 @@ async fn active_expiry(shared: Arc<Shared>) {
     }
 }
 
-/// Free topics nobody uses any more (no subscribers, nothing retained, idle).
+/// How often the background evictor looks at the budget.
+const BACKGROUND_EVICTION_EVERY: Duration = Duration::from_millis(100);
+
+/// Eviction otherwise runs only before writes: after one huge write (or a CONFIG SET maxmemory
+/// lower), memory would stay over the limit while only reads arrive. Every 100 ms, when used
+/// memory is over the limit, trim replay windows and evict keys (allkeys-lru) back under it, on
+/// the blocking pool (it takes shard locks one at a time).
+async fn background_eviction(shared: Arc<Shared>) {
+    loop {
+        tokio::time::sleep(BACKGROUND_EVICTION_EVERY).await;
+        let b = shared.store.budget();
+        if b.used() <= b.limit() {
+            continue;
+        }
+        let store = shared.store.clone();
+        let _ = tokio::task::spawn_blocking(move || store.ensure_memory(0)).await;
+    }
+}
+
+/// Free topics nobody uses any more (no subscribers, idle).
 async fn sweep_topics(shared: Arc<Shared>) {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;

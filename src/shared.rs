@@ -1,10 +1,10 @@
 //! State shared by every connection and front end.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use ferrite_config::Config;
-use ferrite_storage::Store;
+use ferrite_storage::{MemoryBudget, Store};
 use parking_lot::RwLock;
 use tokio::sync::watch;
 
@@ -22,11 +22,28 @@ pub struct ServerStats {
     pub net_output_bytes: AtomicU64,
     pub protocol_errors: AtomicU64,
     pub output_limit_disconnects: AtomicU64,
+    /// Bytes queued MULTI commands hold, charged to the memory budget (part of `used_memory`).
+    /// Signed: charges and releases race.
+    pub multi_queued: std::sync::atomic::AtomicI64,
+    /// Bytes RESP connections hold in read and reply buffers (not in the budget: see
+    /// `Session::charge_buffers`).
+    pub client_buffers: std::sync::atomic::AtomicI64,
 }
 
 impl ServerStats {
     pub fn add(c: &AtomicU64, n: u64) {
         c.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn add_signed(c: &std::sync::atomic::AtomicI64, n: isize) {
+        c.fetch_add(n as i64, Ordering::Relaxed);
+    }
+    /// Bytes of queued MULTI commands (in `used_memory`).
+    pub fn multi_memory(&self) -> u64 {
+        self.multi_queued.load(Ordering::Relaxed).max(0) as u64
+    }
+    /// Client memory as Redis's `mem_clients_normal`: read/reply buffers plus MULTI queues.
+    pub fn client_memory(&self) -> u64 {
+        self.client_buffers.load(Ordering::Relaxed).max(0) as u64 + self.multi_memory()
     }
     pub fn reset(&self) {
         for c in [
@@ -68,4 +85,41 @@ impl Shared {
     pub fn request_shutdown(&self) {
         let _ = self.shutdown.send(true);
     }
+}
+
+/// Topic replay rings charged to the cache engine's memory budget (`maxmemory`), so keys and
+/// retained messages live under one limit (issue 12, finding 4).
+struct TopicsMemory {
+    budget: Arc<MemoryBudget>,
+    /// Weak: the store holds the topics (its reclaimer), not the other way round.
+    store: Weak<Store>,
+}
+
+impl ferrite_topics::MemoryAccount for TopicsMemory {
+    #[inline]
+    fn charge(&self, delta: isize) {
+        self.budget.charge(delta);
+    }
+    #[inline]
+    fn reserve(&self, bytes: usize) -> bool {
+        if !self.budget.would_exceed(bytes as u64) {
+            return true;
+        }
+        // Over the limit: trim replay windows (and evict keys under an evicting policy).
+        self.store
+            .upgrade()
+            .is_some_and(|s| s.ensure_memory(bytes as u64).is_ok())
+    }
+}
+
+/// Wire the two engines to one budget: topics charge what their rings retain and ask for room
+/// before a publish; the store trims replay windows (oldest messages of every topic) before it
+/// evicts keys or refuses a write.
+pub fn share_memory_budget(store: &Arc<Store>, topics: &ferrite_topics::Topics) {
+    topics.set_memory_account(Arc::new(TopicsMemory {
+        budget: store.budget_handle(),
+        store: Arc::downgrade(store),
+    }));
+    let t = topics.clone();
+    store.set_reclaimer(Box::new(move |wanted| t.shrink_replay(wanted)));
 }

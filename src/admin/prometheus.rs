@@ -132,7 +132,7 @@ pub(crate) fn render(shared: &Shared) -> String {
     gauge(
         w,
         "ferrite_memory_used_bytes",
-        "Bytes charged to the memory budget by stored data.",
+        "Bytes charged to the memory budget: stored data, topic replay rings, MULTI queues.",
         s.memory_used_bytes,
     );
     gauge(
@@ -140,6 +140,18 @@ pub(crate) fn render(shared: &Shared) -> String {
         "ferrite_memory_max_bytes",
         "The memory budget (memory.maxmemory).",
         s.memory_max_bytes,
+    );
+    gauge(
+        w,
+        "ferrite_memory_topics_bytes",
+        "Part of ferrite_memory_used_bytes held by topic replay rings.",
+        s.memory_topics_bytes,
+    );
+    gauge(
+        w,
+        "ferrite_memory_clients_bytes",
+        "RESP client memory: read/reply buffers (not charged to maxmemory) plus MULTI queues (charged).",
+        s.memory_clients_bytes,
     );
     header(w, "ferrite_db_keys", "gauge", "Keys per cache.");
     for c in &s.caches {
@@ -246,6 +258,12 @@ pub(crate) fn render(shared: &Shared) -> String {
         "ferrite_topic_slow_subscriber_disconnects_total",
         "Subscribers disconnected because they stopped reading.",
         t.slow_subscriber_disconnects,
+    );
+    counter(
+        w,
+        "ferrite_topic_rejected_memory_total",
+        "Publishes refused because the memory budget was spent even after trimming replay windows.",
+        t.rejected_memory,
     );
     gauge(
         w,

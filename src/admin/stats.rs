@@ -29,6 +29,10 @@ pub(crate) struct ServerSnapshot {
     pub output_limit_disconnects: u64,
     pub memory_used_bytes: u64,
     pub memory_max_bytes: u64,
+    /// Part of `memory_used_bytes` held by topic replay rings.
+    pub memory_topics_bytes: u64,
+    /// RESP client memory: read/reply buffers (not in `memory_used_bytes`) + MULTI queues (in it).
+    pub memory_clients_bytes: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub expired_keys: u64,
@@ -68,6 +72,8 @@ impl ServerSnapshot {
             output_limit_disconnects: s.output_limit_disconnects.load(Relaxed),
             memory_used_bytes: shared.store.budget().used(),
             memory_max_bytes: shared.store.budget().limit(),
+            memory_topics_bytes: shared.topics.retained_memory(),
+            memory_clients_bytes: s.client_memory(),
             keyspace_hits: ks.hits,
             keyspace_misses: ks.misses,
             expired_keys: ks.expired,
@@ -128,6 +134,8 @@ pub(crate) fn collect(shared: &Shared) -> Value {
         "memory": {
             "used_bytes": s.memory_used_bytes,
             "max_bytes": s.memory_max_bytes,
+            "topics_bytes": s.memory_topics_bytes,
+            "clients_bytes": s.memory_clients_bytes,
         },
         "keys": s.keys(),
         "keyspace": {
@@ -163,6 +171,7 @@ pub(crate) fn collect(shared: &Shared) -> Value {
             "discontinuities": t.discontinuities,
             "rejected_too_large": t.rejected_too_large,
             "rejected_limit": t.rejected_limit,
+            "rejected_memory": t.rejected_memory,
             "slow_subscriber_disconnects": t.slow_subscriber_disconnects,
             "retained_messages": t.retained_messages,
             "retained_bytes": t.retained_bytes,

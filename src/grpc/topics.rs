@@ -87,6 +87,7 @@ fn topics_error(e: TopicsError) -> Status {
         TopicsError::TooManyTopics { .. } | TopicsError::TooManyPatterns { .. } => {
             Status::resource_exhausted(e.to_string())
         }
+        TopicsError::OutOfMemory => errors::out_of_memory(),
     }
 }
 

@@ -123,6 +123,8 @@ impl ApiError {
                 "limit_exceeded",
                 e.to_string(),
             ),
+            // The same answer a cache write gets when maxmemory is reached.
+            TopicsError::OutOfMemory => Self::from_status(&grpc_errors::out_of_memory()),
         }
     }
 

@@ -190,6 +190,10 @@ struct Session {
     reply_limit: usize,
     /// Some while inside MULTI: the queued commands, and whether queueing hit an error.
     multi: Option<(Vec<Vec<Bytes>>, bool)>,
+    /// Bytes the queued MULTI commands hold, charged to the memory budget (see `queue_cost`).
+    multi_bytes: usize,
+    /// Bytes of the read and reply buffers as last published (see `charge_buffers`).
+    buf_charged: usize,
     watches: Vec<(Arc<Cache>, WatchTicket)>,
     blocked: Option<Blocked>,
     /// Flush what is pending, then close (QUIT, protocol error, shutdown).
@@ -300,6 +304,8 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
         query_limit,
         reply_limit,
         multi: None,
+        multi_bytes: 0,
+        buf_charged: 0,
         watches: Vec::new(),
         blocked: None,
         closing: false,
@@ -506,6 +512,16 @@ impl Session {
     }
 }
 
+/// What one queued MULTI command holds: its arguments (owned copies, each its own allocation), a
+/// `Bytes` handle per argument and the argument vector's allocation.
+fn queue_cost(args: &[Bytes]) -> usize {
+    args.iter()
+        .map(|a| ferrite_storage::value::bytes_cost(a.len()) + std::mem::size_of::<Bytes>())
+        .sum::<usize>()
+        + std::mem::size_of::<Vec<Bytes>>()
+        + ferrite_storage::value::ALLOC_OVERHEAD
+}
+
 /// Sleep until `deadline`, or forever when there is none. The timer arms of the connection loop
 /// use it so that a disabled arm costs nothing: `select!` evaluates every arm's expression each
 /// turn, and `sleep_until(deadline.unwrap_or_else(Instant::now))` read the clock (and built a
@@ -559,6 +575,7 @@ impl Session {
         }
         timer.finish(Protocol::Resp);
         self.publish_client_info();
+        self.charge_buffers();
         // Drop the references into the read buffer before it is reused.
         args.clear();
         self.args = args;
@@ -587,6 +604,7 @@ impl Session {
             self.out_peak = 0;
         }
         self.publish_client_info();
+        self.charge_buffers();
     }
 
     fn writer(&mut self) -> ReplyWriter<'_> {
@@ -752,7 +770,21 @@ impl Session {
                 self.writer().error(&msg);
                 return;
             }
-            self.multi.as_mut().expect("in multi").0.push(args.to_vec());
+            // Queued commands hold memory until EXEC: count it in the budget, and refuse
+            // queueing past it like Redis (OOM, and EXEC then answers EXECABORT).
+            let cost = queue_cost(args);
+            if self.shared.store.ensure_memory(cost as u64).is_err() {
+                self.multi.as_mut().expect("in multi").1 = true;
+                self.writer().error(ERR_OOM);
+                return;
+            }
+            self.shared.store.budget().charge(cost as isize);
+            ServerStats::add_signed(&self.shared.stats.multi_queued, cost as isize);
+            self.multi_bytes += cost;
+            // Owned copies: slices would pin the read buffers they came from (whole chunks of
+            // pipelined input, more than `queue_cost` counts) until EXEC.
+            let owned = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+            self.multi.as_mut().expect("in multi").0.push(owned);
             self.writer().simple("QUEUED");
             return;
         }
@@ -896,6 +928,7 @@ impl Session {
             }
             "discard" => {
                 if self.multi.take().is_some() {
+                    self.release_multi_memory();
                     self.info.in_multi.store(false, Ordering::Relaxed);
                     self.unwatch_all();
                     self.writer().ok();
@@ -925,6 +958,7 @@ impl Session {
             }
             "reset" => {
                 self.multi = None;
+                self.release_multi_memory();
                 self.info.in_multi.store(false, Ordering::Relaxed);
                 self.unwatch_all();
                 self.resp3 = false;
@@ -1063,6 +1097,7 @@ impl Session {
             self.writer().error("ERR EXEC without MULTI");
             return;
         };
+        self.release_multi_memory();
         self.info.in_multi.store(false, Ordering::Relaxed);
         if had_error {
             self.unwatch_all();
@@ -1579,6 +1614,34 @@ impl Session {
                 .unregister(self.cache.name_arc(), &b.keys, &b.notify);
         }
         self.unwatch_all();
+        self.multi = None;
+        self.release_multi_memory();
+        // The buffers go with the connection.
+        let charged = std::mem::take(&mut self.buf_charged) as isize;
+        ServerStats::add_signed(&self.shared.stats.client_buffers, -charged);
+    }
+
+    /// The queued MULTI commands were run or dropped: give their bytes back to the budget.
+    fn release_multi_memory(&mut self) {
+        let n = std::mem::take(&mut self.multi_bytes) as isize;
+        if n != 0 {
+            self.shared.store.budget().charge(-n);
+            ServerStats::add_signed(&self.shared.stats.multi_queued, -n);
+        }
+    }
+
+    /// Publish what the read and reply buffers hold (INFO `mem_clients_normal`, /metrics). Once
+    /// per batch, and an atomic add only when the size changed, so the per-command path pays
+    /// nothing. Not charged to the eviction budget: a pipelining client's read buffer grows to
+    /// MiBs for a moment (bounded by `limits.query_buffer_limit`), and evicting keys for it would
+    /// throw data away for a transient buffer; MULTI queues, which live until EXEC, are charged.
+    fn charge_buffers(&mut self) {
+        let now = self.inbuf.capacity().max(self.in_peak) + self.out.capacity().max(self.out_peak);
+        if now != self.buf_charged {
+            let delta = now as isize - self.buf_charged as isize;
+            self.buf_charged = now;
+            ServerStats::add_signed(&self.shared.stats.client_buffers, delta);
+        }
     }
 }
 

@@ -140,6 +140,13 @@ impl<'a> ReplyWriter<'a> {
         self.buf.len()
     }
 
+    /// Drop everything written after `mark` (a value of [`Self::written`]): a reply found to
+    /// be too large half-way is replaced by an error (no-op when `mark` is past the end).
+    #[inline]
+    pub fn truncate(&mut self, mark: usize) {
+        self.buf.truncate(mark);
+    }
+
     /// Null bulk: RESP2 `$-1\r\n`, RESP3 `_\r\n`.
     #[inline]
     pub fn null(&mut self) {

@@ -24,7 +24,7 @@ pub use budget::{EvictionPolicy, MemoryBudget};
 pub use bytes::Bytes;
 pub use cache::{Cache, Locked, WatchRegistry, WatchTicket};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
-pub use shard::{Entry, EntryMut, KeyInfo, Shard, ShardStats};
+pub use shard::{Entry, EntryMut, KeyInfo, Shard, ShardStats, StrWriteError, MAX_STRING};
 pub use store::{Store, StoreConfig, StoreError, DEFAULT_CACHE};
 pub use value::{Value, ValueKind};
 

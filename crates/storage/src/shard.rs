@@ -40,6 +40,11 @@ pub struct Entry {
     pub expires_at: u64,
     /// Coarse last-access time (Unix ms >> 10, about a second), for sampled LRU and OBJECT IDLETIME.
     pub access: u32,
+    /// Bytes allocated past the end of a string grown in place by [`Shard::append_str`] or
+    /// [`Shard::setrange_str`] (its capacity minus its length); 0 for exact-size values. Charged
+    /// with the entry, so the budget sees the allocation really made. Fits the padding after
+    /// `access`, so `Entry` is no larger for it.
+    spare: u32,
 }
 
 impl Entry {
@@ -48,7 +53,19 @@ impl Entry {
             value,
             expires_at,
             access: 0,
+            spare: 0,
         }
+    }
+
+    /// Replace the value (dropping any spare capacity the old string had).
+    pub fn set_value(&mut self, value: Value) {
+        self.value = value;
+        self.spare = 0;
+    }
+
+    /// Spare capacity of a string grown in place (see the field): tests and MEMORY USAGE.
+    pub fn spare_capacity(&self) -> usize {
+        self.spare as usize
     }
     #[inline]
     pub fn is_expired(&self, now: u64) -> bool {
@@ -66,7 +83,38 @@ fn lru_clock(now_ms: u64) -> u32 {
 
 #[inline]
 fn entry_size(key: &[u8], e: &Entry) -> usize {
-    ENTRY_OVERHEAD + bytes_cost(key.len()) + e.value.heap_bytes()
+    let grown = if e.spare > 0 {
+        e.spare as usize + GROWN_OVERHEAD
+    } else {
+        0
+    };
+    ENTRY_OVERHEAD + bytes_cost(key.len()) + e.value.heap_bytes() + grown
+}
+
+/// What a string grown in place costs besides its capacity: `bytes`' shared header
+/// (buffer pointer, capacity, reference count) and its allocation overhead.
+pub const GROWN_OVERHEAD: usize = 24 + crate::value::ALLOC_OVERHEAD;
+
+/// Largest string APPEND/SETRANGE may build (Redis's proto-max-bulk-len default).
+pub const MAX_STRING: usize = 512 * 1024 * 1024;
+
+/// Why an in-place string write was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrWriteError {
+    /// The key holds another type.
+    WrongType,
+    /// The result would pass [`MAX_STRING`].
+    TooLarge,
+    /// The memory the write must allocate would pass the budget's limit.
+    OutOfMemory,
+}
+
+/// Capacity to grow a string to when `needed` bytes no longer fit in `cap`: doubling, so a run
+/// of appends copies each byte O(1) times on average, never more than [`MAX_STRING`] unless
+/// `needed` itself is (which callers refuse first).
+#[inline]
+fn grown_capacity(cap: usize, needed: usize) -> usize {
+    needed.max(cap.saturating_mul(2).min(MAX_STRING))
 }
 
 /// Counters kept under the shard lock (no shared atomics on the hot path); summed on demand.
@@ -104,6 +152,7 @@ fn entry_of(r: &Record<'_>) -> Entry {
         value: Value::Str(Bytes::copy_from_slice(r.value)),
         expires_at: r.expires_at,
         access: r.access,
+        spare: 0,
     }
 }
 
@@ -691,6 +740,122 @@ impl Shard {
         Some(before.saturating_sub(self.used))
     }
 
+    /// APPEND: add `data` at the end of the string at `key` (created when missing), growing its
+    /// allocation in place with amortised doubling: O(appended) on average instead of a copy of
+    /// the whole value per call. Returns the new length.
+    pub fn append_str(
+        &mut self,
+        key: &[u8],
+        data: &[u8],
+        now: u64,
+    ) -> Result<usize, StrWriteError> {
+        self.write_str(
+            key,
+            now,
+            |len| len.checked_add(data.len()),
+            |m| m.extend_from_slice(data),
+        )
+    }
+
+    /// SETRANGE: overwrite the string at `key` from `off` with `data`, zero-padding a shorter
+    /// string (created when missing). O(written) when the allocation has room; growth doubles
+    /// like [`Self::append_str`]. Returns the new length.
+    pub fn setrange_str(
+        &mut self,
+        key: &[u8],
+        off: usize,
+        data: &[u8],
+        now: u64,
+    ) -> Result<usize, StrWriteError> {
+        let end = off.checked_add(data.len());
+        self.write_str(
+            key,
+            now,
+            |len| end.map(|e| e.max(len)),
+            |m| {
+                let end = off + data.len();
+                if m.len() < end {
+                    m.resize(end, 0);
+                }
+                m[off..end].copy_from_slice(data);
+            },
+        )
+    }
+
+    /// Bytes the budget would be charged if the string at `key` were made `new_len` long by
+    /// [`Self::append_str`]/[`Self::setrange_str`] (0 when it has room): what callers make room
+    /// for before taking the shard lock.
+    pub fn str_growth(&mut self, key: &[u8], new_len: usize, now: u64) -> u64 {
+        let (len, cap) = match self.live_slot(key, now) {
+            None => (0, 0),
+            Some(Slot::Seg(loc)) => {
+                let l = self.seg.record(loc).value.len();
+                (l, l)
+            }
+            Some(Slot::Map(idx)) => match &self.map[idx].value {
+                Value::Str(b) => (b.len(), b.len() + self.map[idx].spare as usize),
+                _ => return 0,
+            },
+        };
+        if new_len <= cap {
+            0
+        } else {
+            (grown_capacity(cap, new_len) - len) as u64
+        }
+    }
+
+    /// The in-place string write both commands share: `new_len(old_len)` says how long the result
+    /// is (None: overflow), `write` changes the buffer. The growth is checked against the budget
+    /// before anything is allocated.
+    fn write_str(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        new_len: impl FnOnce(usize) -> Option<usize>,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<usize, StrWriteError> {
+        // Check type and size before creating anything, so a refused write leaves no key behind.
+        let (len, cap) = match self.live_slot(key, now) {
+            None => (0, 0),
+            Some(Slot::Seg(loc)) => {
+                let l = self.seg.record(loc).value.len();
+                (l, l)
+            }
+            Some(Slot::Map(idx)) => match &self.map[idx].value {
+                Value::Str(b) => (b.len(), b.len() + self.map[idx].spare as usize),
+                _ => return Err(StrWriteError::WrongType),
+            },
+        };
+        let target = new_len(len).ok_or(StrWriteError::TooLarge)?;
+        if target > MAX_STRING {
+            return Err(StrWriteError::TooLarge);
+        }
+        let new_cap = if target > cap {
+            grown_capacity(cap, target)
+        } else {
+            cap
+        };
+        if new_cap > cap && self.budget.would_exceed((new_cap - cap) as u64) {
+            return Err(StrWriteError::OutOfMemory);
+        }
+        let mut e = self.get_or_insert_with(key, now, || Value::Str(Bytes::new()));
+        let Value::Str(b) = &mut e.value else {
+            unreachable!("checked above");
+        };
+        // The only handle on the allocation: taken back without a copy (a reader still holding
+        // the bytes makes this one copy into a new allocation instead).
+        let mut v: Vec<u8> = Vec::from(std::mem::take(b));
+        if v.capacity() < new_cap {
+            // Exact, so the budget check above holds; `realloc` moves big buffers by remapping.
+            v.reserve_exact(new_cap - v.len());
+        }
+        write(&mut v);
+        let (len, cap) = (v.len(), v.capacity());
+        *b = Bytes::from(v);
+        e.spare = (cap - len) as u32;
+        Ok(len)
+    }
+
     /// Size in bytes charged for `key` (MEMORY USAGE).
     pub fn memory_usage(&mut self, key: &[u8], now: u64) -> Option<usize> {
         match self.live_slot(key, now)? {
@@ -751,5 +916,177 @@ impl Drop for EntryMut<'_> {
         }
         self.shard
             .charge(new_size as isize - self.old_size as isize);
+    }
+}
+
+#[cfg(test)]
+mod in_place_string_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn shard() -> (Shard, Arc<MemoryBudget>) {
+        let budget = Arc::new(MemoryBudget::new(1 << 40));
+        (Shard::new(budget.clone()), budget)
+    }
+
+    fn value(s: &mut Shard, key: &[u8]) -> Vec<u8> {
+        match &s.peek(key, 0).expect("present").value {
+            Value::Str(b) => b.to_vec(),
+            other => panic!("not a string: {:?}", other.kind()),
+        }
+    }
+
+    fn capacity(s: &mut Shard, key: &[u8]) -> usize {
+        let e = s.peek(key, 0).expect("present");
+        let Value::Str(b) = &e.value else {
+            panic!("not a string")
+        };
+        b.len() + e.spare_capacity()
+    }
+
+    /// Appends grow the allocation by doubling: 1,000 appends of 64 KiB reallocate ~log2 times,
+    /// not 1,000 times, and what is charged is the capacity really allocated.
+    #[test]
+    fn appends_reallocate_logarithmically_and_charge_capacity() {
+        let (mut s, budget) = shard();
+        let chunk = vec![7u8; 64 * 1024];
+        let mut growths = 0;
+        let mut last_cap = 0;
+        for i in 1..=1000usize {
+            let n = s.append_str(b"k", &chunk, 0).unwrap();
+            assert_eq!(n, i * chunk.len());
+            let cap = capacity(&mut s, b"k");
+            assert!(cap >= n && cap <= 2 * n, "capacity {cap} for length {n}");
+            if cap != last_cap {
+                growths += 1;
+                last_cap = cap;
+            }
+            // Exact accounting: the entry is charged for its capacity, and the budget agrees.
+            let charged = s.memory_usage(b"k", 0).unwrap();
+            assert_eq!(
+                charged,
+                ENTRY_OVERHEAD
+                    + bytes_cost(1)
+                    + bytes_cost(n)
+                    + if cap > n { cap - n + GROWN_OVERHEAD } else { 0 }
+            );
+            assert_eq!(budget.used() as usize, s.used_bytes());
+            assert_eq!(s.used_bytes(), charged);
+        }
+        assert!(growths <= 12, "{growths} reallocations for 1000 appends");
+        assert!(s.delete(b"k", 0));
+        assert_eq!(budget.used(), 0);
+    }
+
+    /// A SETRANGE inside the string writes in place: no growth, the same allocation.
+    #[test]
+    fn setrange_inside_writes_in_place() {
+        let (mut s, _) = shard();
+        s.setrange_str(b"k", 1 << 20, b"x", 0).unwrap();
+        let ptr = |s: &mut Shard| match &s.peek(b"k", 0).unwrap().value {
+            Value::Str(b) => b.as_ptr(),
+            _ => unreachable!(),
+        };
+        let before = (ptr(&mut s), capacity(&mut s, b"k"), s.used_bytes());
+        assert_eq!(s.setrange_str(b"k", 10, b"hello", 0), Ok((1 << 20) + 1));
+        assert_eq!(
+            (ptr(&mut s), capacity(&mut s, b"k"), s.used_bytes()),
+            before
+        );
+        assert_eq!(&value(&mut s, b"k")[8..17], b"\0\0hello\0\0");
+    }
+
+    /// A write that would allocate past the budget is refused before allocating, and a
+    /// refused write on a missing key leaves no key behind.
+    #[test]
+    fn growth_past_the_budget_is_refused_first() {
+        let budget = Arc::new(MemoryBudget::new(1 << 20));
+        let mut s = Shard::new(budget.clone());
+        assert_eq!(
+            s.setrange_str(b"k", 100 << 20, b"x", 0),
+            Err(StrWriteError::OutOfMemory)
+        );
+        assert!(s.peek(b"k", 0).is_none());
+        assert_eq!(budget.used(), 0);
+        assert_eq!(
+            s.setrange_str(b"k", MAX_STRING, b"x", 0),
+            Err(StrWriteError::TooLarge)
+        );
+        s.insert(b"h", Value::Hash(Box::default()), 0, 0);
+        assert_eq!(s.append_str(b"h", b"x", 0), Err(StrWriteError::WrongType));
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Append(Vec<u8>),
+        SetRange(usize, Vec<u8>),
+        Set(Vec<u8>),
+        /// A reader holds a clone of the bytes across the next write (copy-on-write path).
+        Hold,
+        Del,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let data = proptest::collection::vec(any::<u8>(), 0..6000);
+        prop_oneof![
+            4 => data.clone().prop_map(Op::Append),
+            3 => (0usize..20_000, data.clone()).prop_map(|(o, d)| Op::SetRange(o, d)),
+            1 => data.prop_map(Op::Set),
+            1 => Just(Op::Hold),
+            1 => Just(Op::Del),
+        ]
+    }
+
+    proptest! {
+        /// Against a plain `Vec<u8>` model: same bytes, same lengths, capacity within 2x, and
+        /// the shard's charge always equals MEMORY USAGE and returns to zero at the end.
+        #[test]
+        fn in_place_writes_match_a_vec_model(ops in proptest::collection::vec(op(), 1..60)) {
+            let (mut s, budget) = shard();
+            let mut model: Option<Vec<u8>> = None;
+            let mut held = None;
+            for op in ops {
+                match op {
+                    Op::Append(d) => {
+                        let m = model.get_or_insert_with(Vec::new);
+                        m.extend_from_slice(&d);
+                        prop_assert_eq!(s.append_str(b"k", &d, 0), Ok(m.len()));
+                    }
+                    Op::SetRange(off, d) => {
+                        if d.is_empty() { continue; }
+                        let m = model.get_or_insert_with(Vec::new);
+                        if m.len() < off + d.len() { m.resize(off + d.len(), 0); }
+                        m[off..off + d.len()].copy_from_slice(&d);
+                        prop_assert_eq!(s.setrange_str(b"k", off, &d, 0), Ok(m.len()));
+                    }
+                    Op::Set(d) => {
+                        s.set_str(b"k", &d, 0, 0);
+                        model = Some(d);
+                    }
+                    Op::Hold => {
+                        held = s.peek(b"k", 0).map(|e| e.value.clone());
+                    }
+                    Op::Del => {
+                        prop_assert_eq!(s.delete(b"k", 0), model.take().is_some());
+                    }
+                }
+                match &model {
+                    Some(m) => {
+                        prop_assert_eq!(&value(&mut s, b"k"), m);
+                        let cap = capacity(&mut s, b"k");
+                        prop_assert!(cap >= m.len() && cap <= (2 * m.len()).max(1));
+                        if s.segment_keys() == 0 {
+                            // A map entry (segments charge whole records and dead bytes).
+                            prop_assert_eq!(s.memory_usage(b"k", 0).unwrap(), s.used_bytes());
+                        }
+                    }
+                    None => prop_assert!(s.is_empty()),
+                }
+                prop_assert_eq!(budget.used() as usize, s.used_bytes());
+            }
+            drop(held);
+            s.clear();
+            prop_assert_eq!(budget.used(), 0);
+        }
     }
 }

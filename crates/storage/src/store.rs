@@ -58,7 +58,13 @@ pub struct Store {
     evict_cursor: AtomicUsize,
     /// Totals from deleted caches, so INFO counters never go backwards.
     retired: parking_lot::Mutex<ShardStats>,
+    /// Frees memory held outside the caches but charged to the same budget (topic replay
+    /// rings), asked before keys are evicted; returns bytes freed.
+    reclaimer: std::sync::OnceLock<Reclaimer>,
 }
+
+/// See [`Store::set_reclaimer`].
+pub type Reclaimer = Box<dyn Fn(u64) -> u64 + Send + Sync>;
 
 impl Store {
     pub fn new(cfg: StoreConfig, clock: SharedClock) -> Arc<Self> {
@@ -69,6 +75,7 @@ impl Store {
             cfg: RwLock::new(cfg),
             evict_cursor: AtomicUsize::new(0),
             retired: parking_lot::Mutex::new(ShardStats::default()),
+            reclaimer: std::sync::OnceLock::new(),
         });
         store.get_or_create(DEFAULT_CACHE);
         store
@@ -83,6 +90,16 @@ impl Store {
     }
     pub fn budget(&self) -> &MemoryBudget {
         &self.budget
+    }
+    /// The budget itself, for other engines that charge it (the topics engine).
+    pub fn budget_handle(&self) -> Arc<MemoryBudget> {
+        self.budget.clone()
+    }
+    /// Register what frees non-key memory charged to the budget (topic replay rings): called
+    /// with the bytes wanted before any key is evicted, and under `noeviction` too (retained
+    /// messages are history, not data). Only the first registration counts.
+    pub fn set_reclaimer(&self, f: Reclaimer) {
+        let _ = self.reclaimer.set(f);
     }
     pub fn config(&self) -> StoreConfig {
         self.cfg.read().clone()
@@ -158,7 +175,17 @@ impl Store {
             let c = self.cfg.read();
             (c.policy, c.eviction_samples)
         };
-        if incoming > self.budget.limit() || policy == EvictionPolicy::NoEviction {
+        if incoming > self.budget.limit() {
+            return Err(StoreError::OutOfMemory);
+        }
+        if let Some(reclaim) = self.reclaimer.get() {
+            let over = (self.budget.used() + incoming).saturating_sub(self.budget.limit());
+            reclaim(over);
+            if !self.budget.would_exceed(incoming) {
+                return Ok(());
+            }
+        }
+        if policy == EvictionPolicy::NoEviction {
             return Err(StoreError::OutOfMemory);
         }
         let caches = self.caches();

@@ -22,6 +22,9 @@ use crate::types::{Message, MessageKind, Published, Resume, TopicInfo, TopicsErr
 
 pub(crate) type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
+/// Largest payload buffer a topic keeps for reuse after trimming its message (see `recycle`).
+const SPARE_PAYLOAD_MAX: usize = 16 * 1024;
+
 /// Slot value of a subscription that is not (or no longer) attached to a topic.
 pub(crate) const DETACHED: usize = usize::MAX;
 
@@ -310,17 +313,48 @@ impl TopicState {
             }
             let len = front.payload.len();
             let gone = self.ring.pop_front().expect("front exists");
-            if self.spare.is_none() && Arc::strong_count(&gone) == 1 {
-                self.spare = Some(gone);
-            }
+            self.recycle(gone);
             self.ring_bytes -= len;
             n += 1;
             bytes += len as u64;
         }
-        if n > 0 {
-            counters.retained_messages.fetch_sub(n, Ordering::Relaxed);
-            counters.retained_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        counters.release(n, bytes);
+    }
+
+    /// Keep a trimmed message nobody else holds for the next publish to reuse. Its payload
+    /// buffer is kept only when small: a large one would sit outside the accounting until the
+    /// next publish (300 idle topics x 1 MiB).
+    fn recycle(&mut self, mut gone: Arc<Message>) {
+        if self.spare.is_none() {
+            if let Some(m) = Arc::get_mut(&mut gone) {
+                if m.payload.len() > SPARE_PAYLOAD_MAX {
+                    m.payload = Bytes::new();
+                }
+                self.spare = Some(gone);
+            }
         }
+    }
+
+    /// Under memory pressure: drop the oldest half of the ring (all of a one-message ring).
+    /// Returns (messages, payload bytes) dropped; subscribers behind get a discontinuity.
+    fn shed_half(&mut self, counters: &ShardCounters) -> (u64, u64) {
+        let keep = self.ring_bytes / 2;
+        let (mut n, mut bytes) = (0u64, 0u64);
+        while self.ring_bytes > keep || (self.ring_bytes == 0 && !self.ring.is_empty()) {
+            let Some(gone) = self.ring.pop_front() else {
+                break;
+            };
+            let len = gone.payload.len();
+            self.recycle(gone);
+            self.ring_bytes -= len;
+            n += 1;
+            bytes += len as u64;
+            if self.ring_bytes == 0 && len == 0 && self.ring.is_empty() {
+                break;
+            }
+        }
+        counters.release(n, bytes);
+        (n, bytes)
     }
 
     /// Where a new (or repositioned) cursor starts.
@@ -403,12 +437,7 @@ impl TopicState {
             s.slot.store(DETACHED, Ordering::Release);
             out.push(s);
         }
-        counters
-            .retained_messages
-            .fetch_sub(self.ring.len() as u64, Ordering::Relaxed);
-        counters
-            .retained_bytes
-            .fetch_sub(self.ring_bytes as u64, Ordering::Relaxed);
+        counters.release(self.ring.len() as u64, self.ring_bytes as u64);
         self.ring.clear();
         self.ring_bytes = 0;
         out
@@ -544,6 +573,39 @@ impl Topics {
         self.inner.sweep_idle()
     }
 
+    /// Charge retained messages to `account` from now on (once; later calls are ignored).
+    /// Messages already retained are charged at once, so the account sees all of them.
+    pub fn set_memory_account(&self, account: Arc<dyn crate::MemoryAccount>) {
+        for shard in self.inner.shards.iter() {
+            if shard.counters.account.set(account.clone()).is_ok() {
+                let m = shard.counters.retained_messages.load(Ordering::Relaxed);
+                let b = shard.counters.retained_bytes.load(Ordering::Relaxed);
+                account.charge(crate::retained_cost(m, b) as isize);
+            }
+        }
+    }
+
+    /// Memory pressure: drop the oldest retained messages of every topic (halving each ring per
+    /// pass) until about `wanted` bytes were freed or nothing is retained. Returns bytes freed,
+    /// as charged ([`crate::retained_cost`]).
+    pub fn shrink_replay(&self, wanted: u64) -> u64 {
+        self.inner.shrink_replay(wanted)
+    }
+
+    /// Bytes the replay rings hold, as charged to the memory account.
+    pub fn retained_memory(&self) -> u64 {
+        self.inner
+            .shards
+            .iter()
+            .map(|s| {
+                crate::retained_cost(
+                    s.counters.retained_messages.load(Ordering::Relaxed),
+                    s.counters.retained_bytes.load(Ordering::Relaxed),
+                )
+            })
+            .sum()
+    }
+
     /// Count a subscriber the front end disconnected because its socket stopped reading.
     pub fn record_slow_subscriber_disconnect(&self) {
         self.inner
@@ -672,6 +734,13 @@ impl Inner {
                 .fetch_add(1, Ordering::Relaxed);
             return Err(TopicsError::MessageTooLarge { size, max });
         }
+        // Room in the memory budget first, with no topic lock held: making room may trim rings.
+        if let Some(a) = self.shards[0].counters.account.get() {
+            if !a.reserve(crate::retained_cost(1, size as u64) as usize) {
+                self.metrics.rejected_memory.fetch_add(1, Ordering::Relaxed);
+                return Err(TopicsError::OutOfMemory);
+            }
+        }
         let now = self.now();
         let publisher_id = publisher_id.unwrap_or_else(|| self.empty_publisher.clone());
         self.with_topic(cache, topic, now, |t, st, counters| {
@@ -707,10 +776,7 @@ impl Inner {
             st.ring.push_back(msg);
             st.ring_bytes += size;
             counters.published.fetch_add(1, Ordering::Relaxed);
-            counters.retained_messages.fetch_add(1, Ordering::Relaxed);
-            counters
-                .retained_bytes
-                .fetch_add(size as u64, Ordering::Relaxed);
+            counters.retain(1, size as u64);
             st.trim(now, counters);
             st.last_activity_ms = now;
             for s in st.subs.iter().chain(st.psubs.iter()) {
@@ -909,6 +975,34 @@ impl Inner {
         freed
     }
 
+    fn shrink_replay(&self, wanted: u64) -> u64 {
+        let mut freed = 0u64;
+        // Each pass halves every ring; ~64 passes empty any ring of u64-sized byte counts.
+        for _ in 0..64 {
+            let mut any = false;
+            for shard in self.shards.iter() {
+                let map = shard.topics.read();
+                for topics in map.values() {
+                    for t in topics.values() {
+                        let mut st = t.state.lock();
+                        let (n, b) = st.shed_half(&shard.counters);
+                        if n > 0 {
+                            any = true;
+                            freed += crate::retained_cost(n, b);
+                        }
+                    }
+                }
+                if freed >= wanted {
+                    return freed;
+                }
+            }
+            if !any {
+                break;
+            }
+        }
+        freed
+    }
+
     fn sweep_idle(&self) -> usize {
         let now = self.now();
         let ttl = self.config.idle_topic_ttl.as_millis() as u64;
@@ -921,7 +1015,9 @@ impl Inner {
                     st.trim(now, &shard.counters);
                     st.refresh_patterns(t);
                     let idle = now.saturating_sub(st.last_activity_ms) >= ttl;
-                    if st.subs.is_empty() && st.ring.is_empty() && idle {
+                    // An idle topic nobody subscribes to is freed with its ring: retained
+                    // messages do not keep it (and its memory) alive past the idle TTL.
+                    if st.subs.is_empty() && idle {
                         st.kill(&shard.counters);
                         t.cache_state.topic_count.fetch_sub(1, Ordering::AcqRel);
                         freed += 1;

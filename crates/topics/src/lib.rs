@@ -86,6 +86,27 @@ pub use config::{
     DEFAULT_REPLAY_MAX_MESSAGES, DEFAULT_SHARDS,
 };
 pub use engine::{Payload, Topics};
+
+/// Where the engine charges the memory its replay rings retain: the server's memory budget,
+/// shared with the cache engine (`maxmemory`), so topics and keys live under one limit.
+pub trait MemoryAccount: Send + Sync {
+    /// The retained memory changed by `delta` bytes.
+    fn charge(&self, delta: isize);
+    /// Room for `bytes` more before a publish; the account may trim rings
+    /// ([`Topics::shrink_replay`]: no topic lock is held when this runs) or evict keys first.
+    /// `false` refuses the publish with [`TopicsError::OutOfMemory`].
+    fn reserve(&self, bytes: usize) -> bool;
+}
+
+/// What one retained message costs besides its payload: the `Message` with its `Arc` counts, its
+/// allocation and the payload allocation's overhead (16 B each, glibc), and its ring slot.
+pub const MESSAGE_OVERHEAD: usize = std::mem::size_of::<Message>() + 16 + 16 + 16 + 8;
+
+/// Bytes charged for `msgs` retained messages of `bytes` payload bytes in all.
+#[inline]
+pub fn retained_cost(msgs: u64, bytes: u64) -> u64 {
+    bytes + msgs * MESSAGE_OVERHEAD as u64
+}
 pub use metrics::MetricsSnapshot;
 pub use subscriber::{Subscriber, Waiter};
 pub use types::{

@@ -16,6 +16,8 @@ pub struct MetricsSnapshot {
     pub rejected_too_large: u64,
     /// Subscribes/publishes rejected by a topic, subscriber or pattern limit (counter).
     pub rejected_limit: u64,
+    /// Publishes refused because the memory budget was spent even after trimming (counter).
+    pub rejected_memory: u64,
     /// Subscribers the front end disconnected because their socket stopped reading (counter).
     pub slow_subscriber_disconnects: u64,
     /// Topics created (counter).
@@ -41,6 +43,33 @@ pub(crate) struct ShardCounters {
     pub(crate) published: AtomicU64,
     pub(crate) retained_messages: AtomicU64,
     pub(crate) retained_bytes: AtomicU64,
+    /// Where retained memory is charged, once the server wired one (`Topics::set_memory_account`).
+    pub(crate) account: std::sync::OnceLock<std::sync::Arc<dyn crate::MemoryAccount>>,
+}
+
+impl ShardCounters {
+    /// `msgs` messages of `bytes` payload bytes entered a ring.
+    #[inline]
+    pub(crate) fn retain(&self, msgs: u64, bytes: u64) {
+        self.retained_messages.fetch_add(msgs, Relaxed);
+        self.retained_bytes.fetch_add(bytes, Relaxed);
+        if let Some(a) = self.account.get() {
+            a.charge(crate::retained_cost(msgs, bytes) as isize);
+        }
+    }
+
+    /// `msgs` messages of `bytes` payload bytes left a ring.
+    #[inline]
+    pub(crate) fn release(&self, msgs: u64, bytes: u64) {
+        if msgs == 0 {
+            return;
+        }
+        self.retained_messages.fetch_sub(msgs, Relaxed);
+        self.retained_bytes.fetch_sub(bytes, Relaxed);
+        if let Some(a) = self.account.get() {
+            a.charge(-(crate::retained_cost(msgs, bytes) as isize));
+        }
+    }
 }
 
 #[derive(Default)]
@@ -49,6 +78,7 @@ pub(crate) struct Metrics {
     pub(crate) discontinuities: AtomicU64,
     pub(crate) rejected_too_large: AtomicU64,
     pub(crate) rejected_limit: AtomicU64,
+    pub(crate) rejected_memory: AtomicU64,
     pub(crate) slow_subscriber_disconnects: AtomicU64,
     pub(crate) topics_created: AtomicU64,
     pub(crate) topics_freed: AtomicU64,
@@ -67,6 +97,7 @@ impl Metrics {
             discontinuities: self.discontinuities.load(Relaxed),
             rejected_too_large: self.rejected_too_large.load(Relaxed),
             rejected_limit: self.rejected_limit.load(Relaxed),
+            rejected_memory: self.rejected_memory.load(Relaxed),
             slow_subscriber_disconnects: self.slow_subscriber_disconnects.load(Relaxed),
             topics_created: self.topics_created.load(Relaxed),
             topics_freed: self.topics_freed.load(Relaxed),

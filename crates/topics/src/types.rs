@@ -119,6 +119,10 @@ pub struct TopicInfo {
 /// Errors with the limit that was hit.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TopicsError {
+    /// The memory budget is spent even after trimming replay windows (and evicting keys, under
+    /// an evicting policy).
+    #[error("command not allowed when used memory > 'maxmemory'")]
+    OutOfMemory,
     /// Payload larger than `max_message_bytes`.
     #[error("message of {size} bytes exceeds the maximum of {max} bytes")]
     MessageTooLarge {

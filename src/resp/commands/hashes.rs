@@ -11,6 +11,7 @@ use ferrite_storage::{Shard, Value};
 use rand::Rng;
 
 use crate::resp::args::*;
+use crate::resp::commands::bounded::{ReplyBudget, MIN_BULK};
 use crate::resp::dispatch::{cmd, flags::*, key, ks::*, CommandSpec, Ctx};
 use crate::resp::glob;
 
@@ -490,6 +491,13 @@ fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     };
     let header =
         |w: &mut ReplyWriter<'_>, n: usize| w.array(if withvalues && !resp3 { n * 2 } else { n });
+    // A negative count repeats fields as often as asked: bound the reply before the work.
+    let asked = if l < 0 { l.unsigned_abs() } else { 0 };
+    let min_elem = if withvalues { 2 * MIN_BULK } else { MIN_BULK };
+    let Some(budget) = ReplyBudget::start(ctx, w, asked, min_elem) else {
+        return;
+    };
+    let mut over = false;
     reply_read(
         ctx,
         key,
@@ -506,21 +514,36 @@ fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
                 header(w, count);
                 for _ in 0..count {
                     emit(w, h.get_index(rng.gen_range(0..size)).expect("in range"));
+                    if budget.exceeded(w) {
+                        over = true;
+                        break;
+                    }
                 }
             } else if l as u64 >= size as u64 {
                 header(w, size);
                 for kv in h.iter() {
                     emit(w, kv);
+                    if budget.exceeded(w) {
+                        over = true;
+                        break;
+                    }
                 }
             } else {
                 let count = l as usize;
                 header(w, count);
                 for i in rand::seq::index::sample(&mut rng, size, count) {
                     emit(w, h.get_index(i).expect("in range"));
+                    if budget.exceeded(w) {
+                        over = true;
+                        break;
+                    }
                 }
             }
         },
     );
+    if over {
+        budget.refuse(w, l.unsigned_abs());
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

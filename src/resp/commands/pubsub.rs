@@ -106,7 +106,10 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 /// Redis-protocol text for a topics error.
 pub fn topics_error(e: &TopicsError) -> String {
-    format!("ERR {e}")
+    match e {
+        TopicsError::OutOfMemory => crate::resp::args::ERR_OOM.to_string(),
+        _ => format!("ERR {e}"),
+    }
 }
 
 fn publish(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {

@@ -391,6 +391,16 @@ fn info_section(ctx: &mut Ctx<'_, '_>, section: &str, out: &mut String) {
             };
             field!(out, "used_memory", used);
             field!(out, "used_memory_human", bytes_to_human(used));
+            // What `used_memory` is made of (Redis has the last two as well).
+            let topics = sh.topics.retained_memory();
+            let clients = sh.stats.client_memory();
+            field!(
+                out,
+                "used_memory_dataset",
+                used.saturating_sub(topics + clients)
+            );
+            field!(out, "used_memory_topics", topics);
+            field!(out, "mem_clients_normal", clients);
             field!(out, "used_memory_rss", rss);
             field!(out, "used_memory_rss_human", bytes_to_human(rss));
             field!(out, "maxmemory", maxmemory);

@@ -12,6 +12,7 @@ use ferrite_storage::{Locked, Shard, Value};
 use rand::Rng;
 
 use crate::resp::args::*;
+use crate::resp::commands::bounded::{ReplyBudget, MIN_BULK};
 use crate::resp::commands::hashes::{
     parse_cursor, parse_scan_opts, scan_matches, scan_reply_header, scan_step, ERR_RANGE_LONG,
 };
@@ -372,6 +373,12 @@ fn srandmember(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         w.error(ERR_RANGE_LONG);
         return;
     }
+    // A negative count repeats members as often as asked: bound the reply before the work.
+    let asked = if l < 0 { l.unsigned_abs() } else { 0 };
+    let Some(budget) = ReplyBudget::start(ctx, w, asked, MIN_BULK) else {
+        return;
+    };
+    let mut over = false;
     reply_read(
         ctx,
         key,
@@ -388,21 +395,36 @@ fn srandmember(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
                 w.array(count);
                 for _ in 0..count {
                     w.bulk(v.get_index(rng.gen_range(0..size)).expect("in range"));
+                    if budget.exceeded(w) {
+                        over = true;
+                        break;
+                    }
                 }
             } else if l as u64 >= size as u64 {
                 w.array(size);
                 for m in v.iter() {
                     w.bulk(m);
+                    if budget.exceeded(w) {
+                        over = true;
+                        break;
+                    }
                 }
             } else {
                 let count = l as usize;
                 w.array(count);
                 for i in rand::seq::index::sample(&mut rng, size, count) {
                     w.bulk(v.get_index(i).expect("in range"));
+                    if budget.exceeded(w) {
+                        over = true;
+                        break;
+                    }
                 }
             }
         },
     );
+    if over {
+        budget.refuse(w, l.unsigned_abs());
+    }
 }
 
 fn smove(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {

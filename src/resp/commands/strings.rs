@@ -1,8 +1,8 @@
 //! String commands.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
-use ferrite_storage::{Shard, Value};
+use ferrite_storage::{Shard, StrWriteError, Value, MAX_STRING};
 
 use crate::resp::args::*;
 use crate::resp::dispatch::{cmd, flags::*, key, key_range, ks::*, CommandSpec, Ctx};
@@ -151,9 +151,6 @@ pub const COMMANDS: &[CommandSpec] = &[
         setrange,
     ),
 ];
-
-/// Largest string SETRANGE/APPEND may build (Redis's proto-max-bulk-len default).
-const MAX_STRING: usize = 512 * 1024 * 1024;
 
 /// Read a string value: Ok(None) when missing, Err(()) after writing WRONGTYPE.
 fn read_str(shard: &mut Shard, key: &[u8], now: u64) -> Result<Option<Bytes>, ()> {
@@ -490,7 +487,7 @@ fn incr_by(ctx: &mut Ctx<'_, '_>, key: &[u8], delta: i64) -> Result<i64, NumErr>
         };
         let cur = parse_i64(b).ok_or(NumErr::NotInt)?;
         let next = cur.checked_add(delta).ok_or(NumErr::Overflow)?;
-        e.value = Value::Str(Bytes::from(next.to_string()));
+        e.set_value(Value::Str(Bytes::from(next.to_string())));
         Ok(next)
     })
 }
@@ -542,7 +539,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         }
         // Redis prints INCRBYFLOAT results with %.17Lf and trims zeros: never an exponent.
         let text = Bytes::from(format!("{next}"));
-        e.value = Value::Str(text.clone());
+        e.set_value(Value::Str(text.clone()));
         Ok(text)
     });
     match r {
@@ -553,25 +550,54 @@ fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 
 fn append(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let key = &args[1];
-    let r = ctx.with_key(key, |s, now| {
-        let mut e = s.get_or_insert_with(key, now, || Value::Str(Bytes::new()));
-        let Value::Str(b) = &e.value else {
-            return Err("WRONGTYPE");
-        };
-        if b.len() + args[2].len() > MAX_STRING {
-            return Err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+    let r = grow_str(
+        ctx,
+        key,
+        |s, now| s.append_str(key, &args[2], now),
+        |s, now| str_len(s, key, now).checked_add(args[2].len()),
+    );
+    str_write_reply(r, w);
+}
+
+/// Length of the string at `key` (0 when missing or another type: the write reports that).
+fn str_len(s: &mut Shard, key: &[u8], now: u64) -> usize {
+    // `peek`, not a read: the pre-check must not count a hit or touch LRU.
+    match s.peek(key, now).map(|e| &e.value) {
+        Some(Value::Str(b)) => b.len(),
+        _ => 0,
+    }
+}
+
+/// Run an in-place string write (APPEND, SETRANGE). Outside EXEC, room for the growth it will
+/// allocate is made first (eviction locks shards, so it must run before this command locks its
+/// own); the write then checks the budget again under the lock, before allocating.
+fn grow_str(
+    ctx: &mut Ctx<'_, '_>,
+    key: &[u8],
+    write: impl FnOnce(&mut Shard, u64) -> Result<usize, StrWriteError>,
+    new_len: impl FnOnce(&mut Shard, u64) -> Option<usize>,
+) -> Result<usize, StrWriteError> {
+    if ctx.exec.is_none() {
+        let growth = ctx.with_key(key, |s, now| {
+            new_len(s, now).map(|n| s.str_growth(key, n.min(MAX_STRING), now))
+        });
+        if let Some(g) = growth.filter(|&g| g > 0) {
+            if ctx.shared.store.ensure_memory(g).is_err() {
+                return Err(StrWriteError::OutOfMemory);
+            }
         }
-        let mut nb = BytesMut::with_capacity(b.len() + args[2].len());
-        nb.extend_from_slice(b);
-        nb.extend_from_slice(&args[2]);
-        let len = nb.len();
-        e.value = Value::Str(nb.freeze());
-        Ok(len)
-    });
+    }
+    ctx.with_key(key, write)
+}
+
+fn str_write_reply(r: Result<usize, StrWriteError>, w: &mut ReplyWriter<'_>) {
     match r {
         Ok(n) => w.int(n as i64),
-        Err("WRONGTYPE") => w.error(ERR_WRONGTYPE),
-        Err(m) => w.error(m),
+        Err(StrWriteError::WrongType) => w.error(ERR_WRONGTYPE),
+        Err(StrWriteError::TooLarge) => {
+            w.error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+        }
+        Err(StrWriteError::OutOfMemory) => w.error(ERR_OOM),
     }
 }
 
@@ -616,30 +642,24 @@ fn setrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     }
     let off = off as usize;
     let val = &args[3];
-    if off + val.len() > MAX_STRING {
+    if off.saturating_add(val.len()) > MAX_STRING {
         w.error("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
         return;
     }
     let key = &args[1];
-    let r = ctx.with_key(key, |s, now| {
-        if val.is_empty() {
-            return read_str(s, key, now).map(|v| v.map(|b| b.len()).unwrap_or(0));
+    if val.is_empty() {
+        // Redis: no change, not even creating the key; the reply is the current length.
+        match ctx.with_key(key, |s, now| read_str(s, key, now)) {
+            Ok(v) => w.int(v.map(|b| b.len()).unwrap_or(0) as i64),
+            Err(()) => w.error(ERR_WRONGTYPE),
         }
-        let mut e = s.get_or_insert_with(key, now, || Value::Str(Bytes::new()));
-        let Value::Str(b) = &e.value else {
-            return Err(());
-        };
-        let mut nb = BytesMut::from(&b[..]);
-        if nb.len() < off + val.len() {
-            nb.resize(off + val.len(), 0);
-        }
-        nb[off..off + val.len()].copy_from_slice(val);
-        let len = nb.len();
-        e.value = Value::Str(nb.freeze());
-        Ok(len)
-    });
-    match r {
-        Ok(n) => w.int(n as i64),
-        Err(()) => w.error(ERR_WRONGTYPE),
+        return;
     }
+    let r = grow_str(
+        ctx,
+        key,
+        |s, now| s.setrange_str(key, off, val, now),
+        |s, now| Some(str_len(s, key, now).max(off + val.len())),
+    );
+    str_write_reply(r, w);
 }

@@ -16,6 +16,7 @@ use ferrite_storage::{Locked, Shard, Value};
 use rand::Rng;
 
 use crate::resp::args::*;
+use crate::resp::commands::bounded::{ReplyBudget, MIN_BULK, MIN_SCORE};
 use crate::resp::dispatch::{cmd, flags::*, key, keynum, ks::*, CommandSpec, Ctx};
 use crate::resp::glob;
 
@@ -988,6 +989,17 @@ fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         w.error("ERR value is out of range");
         return;
     }
+    // A negative count repeats members as often as asked: bound the reply before the work.
+    let asked = if l < 0 { l.unsigned_abs() } else { 0 };
+    let min_elem = if withscores {
+        MIN_BULK + MIN_SCORE
+    } else {
+        MIN_BULK
+    };
+    let Some(budget) = ReplyBudget::start(ctx, w, asked, min_elem) else {
+        return;
+    };
+    let mut over = false;
     let r = read(ctx, key, |z| {
         let Some(z) = z.filter(|_| l != 0) else {
             w.array(0);
@@ -1002,12 +1014,20 @@ fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             for _ in 0..n {
                 let (m, s) = z.get_index(rng.gen_range(0..len)).expect("in range");
                 write_elem(w, m, s, withscores);
+                if budget.exceeded(w) {
+                    over = true;
+                    break;
+                }
             }
         } else if l as usize >= len {
             // The whole set; Redis walks it from the highest score down.
             write_header(w, len, withscores);
             for (m, s) in z.iter().rev() {
                 write_elem(w, m, s, withscores);
+                if budget.exceeded(w) {
+                    over = true;
+                    break;
+                }
             }
         } else {
             let n = l as usize;
@@ -1015,11 +1035,17 @@ fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             for i in rand::seq::index::sample(&mut rng, len, n).iter() {
                 let (m, s) = z.get_index(i).expect("in range");
                 write_elem(w, m, s, withscores);
+                if budget.exceeded(w) {
+                    over = true;
+                    break;
+                }
             }
         }
     });
     if r.is_err() {
         w.error(ERR_WRONGTYPE);
+    } else if over {
+        budget.refuse(w, l.unsigned_abs());
     }
 }
 
