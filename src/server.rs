@@ -109,7 +109,10 @@ impl Running {
         let topics = ferrite_topics::Topics::new(topics_config(&config));
         let metering = crate::service::Metering::new(config.metering.max_tracked_keys);
         let quotas = crate::service::Quotas::new(&config.quotas);
+        let resp_input =
+            crate::resp::inflight::InputBudget::new(config.limits.resp_input_budget as usize);
         let shared = Arc::new(Shared {
+            resp_input,
             store,
             topics,
             config: RwLock::new(config),

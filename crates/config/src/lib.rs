@@ -69,6 +69,7 @@
 //! | `server.http_port` | `8081` | HTTP API port; 0 = pick a free port |
 //! | `server.admin_port` | `9091` | admin / metrics port; 0 = pick a free port |
 //! | `server.shutdown_grace_ms` | `5000` | how long shutdown waits for connections to drain |
+//! | `server.tcp_backlog` | `511` | listen backlog of every listener (Redis `tcp-backlog`); the kernel caps it at `net.core.somaxconn` |
 //! | `server.worker_threads` | `0` | data-path worker threads; 0 = one per CPU the process may run on. With 1, a current-thread scheduler (cheaper than a one-worker work-stealing pool) |
 //! | `memory.maxmemory` | ¼ of RAM | bytes: memory limit for stored data; a quarter of physical RAM (`MemTotal` in `/proc/meminfo`, capped by a cgroup memory limit), or 1 GiB if that cannot be read |
 //! | `memory.eviction` | `"allkeys-lru"` | `"allkeys-lru"` (sampled LRU) or `"noeviction"` (writes fail with OOM when full) |
@@ -77,6 +78,7 @@
 //! | `limits.max_bulk_len` | `536870912` (512 MiB) | bytes: largest RESP bulk string (`proto-max-bulk-len`) |
 //! | `limits.max_multibulk_len` | `1048576` | most elements in one RESP command array |
 //! | `limits.query_buffer_limit` | `1073741824` (1 GiB) | bytes: largest unparsed input per client (`client-query-buffer-limit`) |
+//! | `limits.resp_input_budget` | `268435456` (256 MiB) | bytes: unparsed RESP input buffered across all connections; past it, connections holding over 64 KiB of a partial command stop reading until it drains |
 //! | `limits.max_clients` | `10000` | most simultaneous client connections (`maxclients`) |
 //! | `limits.reply_buffer_limit` | `67108864` (64 MiB) | bytes: a client whose pending reply bytes exceed this is disconnected |
 //! | `limits.pubsub_reply_buffer_limit` | `33554432` (32 MiB) | bytes: the same for a client in pub/sub mode |
@@ -191,6 +193,10 @@ pub const DEFAULT_MAX_BULK_LEN: u64 = 512 * MIB;
 pub const DEFAULT_MAX_MULTIBULK_LEN: u64 = 1024 * 1024;
 /// Default `limits.query_buffer_limit`: 1 GiB (Redis `client-query-buffer-limit`).
 pub const DEFAULT_QUERY_BUFFER_LIMIT: u64 = GIB;
+/// Default `limits.resp_input_budget`: 256 MiB of unparsed RESP input across all connections.
+pub const DEFAULT_RESP_INPUT_BUDGET: u64 = 256 * MIB;
+/// Default `server.tcp_backlog` (Redis `tcp-backlog`).
+pub const DEFAULT_TCP_BACKLOG: u32 = 511;
 /// Default `limits.max_clients` (Redis `maxclients`).
 pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
 /// Default `limits.reply_buffer_limit`: 64 MiB (Redis `client-output-buffer-limit normal`).
@@ -524,6 +530,8 @@ pub struct ServerConfig {
     pub shutdown_grace_ms: u64,
     /// Data-path worker threads; 0 = one per CPU in the process's affinity mask.
     pub worker_threads: usize,
+    /// Listen backlog of every listener (Redis `tcp-backlog`).
+    pub tcp_backlog: u32,
 }
 
 impl ServerConfig {
@@ -547,6 +555,7 @@ impl Default for ServerConfig {
             admin_port: DEFAULT_ADMIN_PORT,
             shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
             worker_threads: 0,
+            tcp_backlog: DEFAULT_TCP_BACKLOG,
         }
     }
 }
@@ -601,6 +610,9 @@ pub struct LimitsConfig {
     /// Largest unparsed input buffered per client, in bytes.
     #[serde(deserialize_with = "byte_size::deserialize")]
     pub query_buffer_limit: u64,
+    /// Unparsed RESP input buffered across all connections, in bytes.
+    #[serde(deserialize_with = "byte_size::deserialize")]
+    pub resp_input_budget: u64,
     /// Most simultaneous client connections.
     pub max_clients: usize,
     /// A client whose pending reply bytes exceed this is disconnected.
@@ -619,6 +631,7 @@ impl Default for LimitsConfig {
             max_bulk_len: DEFAULT_MAX_BULK_LEN,
             max_multibulk_len: DEFAULT_MAX_MULTIBULK_LEN,
             query_buffer_limit: DEFAULT_QUERY_BUFFER_LIMIT,
+            resp_input_budget: DEFAULT_RESP_INPUT_BUDGET,
             max_clients: DEFAULT_MAX_CLIENTS,
             reply_buffer_limit: DEFAULT_REPLY_BUFFER_LIMIT,
             pubsub_reply_buffer_limit: DEFAULT_PUBSUB_REPLY_BUFFER_LIMIT,
@@ -1317,6 +1330,8 @@ impl Config {
         positive("limits.max_bulk_len", l.max_bulk_len)?;
         positive("limits.max_multibulk_len", l.max_multibulk_len)?;
         positive("limits.query_buffer_limit", l.query_buffer_limit)?;
+        positive("limits.resp_input_budget", l.resp_input_budget)?;
+        positive("server.tcp_backlog", u64::from(s.tcp_backlog))?;
         positive("limits.max_clients", l.max_clients as u64)?;
         positive("limits.reply_buffer_limit", l.reply_buffer_limit)?;
         positive(
@@ -1372,6 +1387,7 @@ impl Config {
             ("limits.max_bulk_len", l.max_bulk_len),
             ("limits.max_multibulk_len", l.max_multibulk_len),
             ("limits.query_buffer_limit", l.query_buffer_limit),
+            ("limits.resp_input_budget", l.resp_input_budget),
             ("limits.reply_buffer_limit", l.reply_buffer_limit),
             (
                 "limits.pubsub_reply_buffer_limit",
