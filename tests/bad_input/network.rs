@@ -208,3 +208,35 @@ async fn resp_listener_input_budget_stops_reading_instead_of_buffering() {
     }
     assert_eq!(srv.running.shared.resp_input.used(), 0);
 }
+
+// ---- finding 7: small ones ---------------------------------------------------------------
+
+#[tokio::test]
+async fn hello_setname_cannot_forge_a_client_list_line() {
+    let srv = TestServer::start().await;
+    let mut c = srv.raw().await;
+    let bad = "a\nid=999 addr=6.6.6.6:1 name=forged";
+    c.cmd(&["HELLO", "3", "SETNAME", bad]).await;
+    c.expect(&err(
+        "ERR Client names cannot contain spaces, newlines or special characters.",
+    ))
+    .await;
+    for bad in ["with space", "tab\there", "nul\0", "\u{7f}"] {
+        c.cmd(&["HELLO", "2", "SETNAME", bad]).await;
+        c.expect(&err(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ))
+        .await;
+    }
+    // The failed HELLO changed nothing: still RESP2, still no name.
+    c.roundtrip(&["CLIENT", "GETNAME"], b"$-1\r\n").await;
+    let mut admin = srv.client().await;
+    let list: String = q(&mut admin, &["CLIENT", "LIST"]).await.unwrap();
+    assert!(!list.contains("id=999"), "{list}");
+    assert_eq!(list.lines().count(), 2, "{list}");
+    // A valid name is still set by HELLO.
+    c.cmd(&["HELLO", "2", "SETNAME", "good-name"]).await;
+    let hello = crate::common::reply::read_reply(&mut c).await;
+    assert!(matches!(hello, crate::common::reply::R::Agg(..)), "{hello:?}");
+    c.roundtrip(&["CLIENT", "GETNAME"], b"$9\r\ngood-name\r\n").await;
+}
