@@ -240,3 +240,69 @@ async fn hello_setname_cannot_forge_a_client_list_line() {
     assert!(matches!(hello, crate::common::reply::R::Agg(..)), "{hello:?}");
     c.roundtrip(&["CLIENT", "GETNAME"], b"$9\r\ngood-name\r\n").await;
 }
+
+// ---- finding 5: slowloris and handshakes -------------------------------------------------
+
+/// A rustls client trusting the server's self-signed certificate, offering `http/1.1`.
+async fn https_get(addr: std::net::SocketAddr, ca_pem: &str, path: &str) -> std::io::Result<String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let mut cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await?;
+    tls.write_all(format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").as_bytes())
+        .await?;
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out).await;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+#[tokio::test]
+async fn tls_idle_connections_past_the_pending_cap_do_not_keep_new_clients_waiting() {
+    let mut cfg = test_config();
+    cfg.tls.self_signed = true;
+    cfg.tls.self_signed_cert_out = String::new();
+    cfg.tls.resp = false;
+    cfg.tls.max_pending_handshakes = 16;
+    // Long enough that waiting for the idle ones to time out would fail the test.
+    cfg.tls.handshake_timeout_ms = 60_000;
+    let srv = TestServer::start_with(cfg).await;
+    let tls = srv.running.tls.clone().unwrap();
+    let pem = tls.self_signed_pem().unwrap().to_string();
+    let http = srv.running.http_addr;
+    // 300 connections that never send a ClientHello: far more than the 16 pending allowed.
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        idle.push(tokio::net::TcpStream::connect(http).await.unwrap());
+    }
+    // A real client is still served: the oldest idle handshakes make room for it.
+    let got = tokio::time::timeout(Duration::from_secs(5), https_get(http, &pem, "/openapi.json"))
+        .await
+        .expect("an HTTPS client waited behind idle handshakes")
+        .unwrap();
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    assert!(tls.stats().handshakes_evicted() > 0);
+    // The same on the gRPC-TLS listener's accept path: another round of idle sockets, then a
+    // TLS handshake (ALPN h2) still completes.
+    for _ in 0..100 {
+        idle.push(tokio::net::TcpStream::connect(srv.grpc_addr()).await.unwrap());
+    }
+    let grpc = tokio::time::timeout(Duration::from_secs(5), https_get(srv.grpc_addr(), &pem, "/"))
+        .await
+        .expect("a gRPC-TLS client waited behind idle handshakes");
+    assert!(grpc.is_ok(), "{grpc:?}");
+    drop(idle);
+}

@@ -129,6 +129,7 @@
 //! | `tls.http` | `true` | when TLS is on: the HTTP listener speaks TLS |
 //! | `tls.admin` | `true` | when TLS is on: the admin / metrics listener speaks TLS |
 //! | `tls.handshake_timeout_ms` | `10000` | a client that has not finished its TLS handshake by then is disconnected |
+//! | `tls.max_pending_handshakes` | `1024` | handshakes in progress per gRPC/HTTP/admin TLS listener; at the cap the oldest pending one is dropped, so new clients are still accepted |
 //!
 //! TLS is on when `tls.cert_file`/`tls.key_file` or `tls.self_signed` is set; the per-listener
 //! switches only matter then. Each TLS listener speaks only TLS (no plaintext on the same port).
@@ -232,6 +233,8 @@ pub const DEFAULT_ACTIVE_EXPIRE_BUDGET: usize = 200;
 pub const DEFAULT_TLS_SELF_SIGNED_CERT_OUT: &str = "ferrite-selfsigned.pem";
 /// Default `tls.handshake_timeout_ms`.
 pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+/// Default `tls.max_pending_handshakes`.
+pub const DEFAULT_TLS_MAX_PENDING_HANDSHAKES: usize = 1024;
 
 /// Prefix of the environment variables that set configuration keys.
 pub const ENV_PREFIX: &str = "FERRITE_";
@@ -808,6 +811,8 @@ pub struct TlsConfig {
     pub admin: bool,
     /// Longest time a client may take to finish its TLS handshake, in milliseconds.
     pub handshake_timeout_ms: u64,
+    /// Handshakes in progress per listener; at the cap the oldest pending one is dropped.
+    pub max_pending_handshakes: usize,
 }
 
 impl Default for TlsConfig {
@@ -822,6 +827,7 @@ impl Default for TlsConfig {
             http: true,
             admin: true,
             handshake_timeout_ms: DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+            max_pending_handshakes: DEFAULT_TLS_MAX_PENDING_HANDSHAKES,
         }
     }
 }
@@ -952,6 +958,10 @@ impl TlsConfig {
             }
         }
         positive("tls.handshake_timeout_ms", self.handshake_timeout_ms)?;
+        positive(
+            "tls.max_pending_handshakes",
+            self.max_pending_handshakes as u64,
+        )?;
         if self.handshake_timeout_ms > i64::MAX as u64 {
             return Err(invalid("tls.handshake_timeout_ms", "is too large"));
         }
