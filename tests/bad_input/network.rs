@@ -306,3 +306,99 @@ async fn tls_idle_connections_past_the_pending_cap_do_not_keep_new_clients_waiti
     assert!(grpc.is_ok(), "{grpc:?}");
     drop(idle);
 }
+
+// ---- finding 3: gRPC before auth ---------------------------------------------------------
+
+const FIVE_S: Duration = Duration::from_secs(5);
+
+/// Open a raw HTTP/2 connection and start a gRPC call to `path` whose message declares
+/// `declared` bytes but only 1 KiB of it is ever sent; the stream stays open. Returns the
+/// response head (or an error), waited for at most `wait`.
+async fn grpc_partial_call(
+    addr: std::net::SocketAddr,
+    path: &str,
+    token: Option<&str>,
+    declared: u32,
+    wait: Duration,
+) -> Result<http::Response<h2::RecvStream>, String> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(conn);
+    let mut client = client.ready().await.unwrap();
+    let mut req = http::Request::post(format!("http://localhost{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("cache", "default");
+    if let Some(t) = token {
+        req = req.header("authorization", t);
+    }
+    let (resp, mut body) = client.send_request(req.body(()).unwrap(), false).unwrap();
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&declared.to_be_bytes());
+    frame.extend(vec![7u8; 1024]);
+    body.send_data(frame.into(), false).unwrap();
+    let r = tokio::time::timeout(wait, resp).await;
+    // Keep the stream open until the answer came (or not).
+    drop(body);
+    match r {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => Err(format!("h2 error: {e}")),
+        Err(_) => Err(format!("no answer within {wait:?}: the server waits for the message")),
+    }
+}
+
+#[tokio::test]
+async fn grpc_unauthenticated_call_is_refused_at_its_headers_before_the_message() {
+    let s = token_server(test_config()).await;
+    let addr = s.srv.grpc_addr();
+    // No token: UNAUTHENTICATED (16) in a trailers-only answer, while the 4 MiB message has
+    // barely started to arrive. It used to be read and decoded first.
+    for token in [None, Some(""), Some("  ")] {
+        let r = grpc_partial_call(addr, "/cache_client.Scs/Set", token, 4 << 20, FIVE_S)
+            .await
+            .unwrap_or_else(|e| panic!("token {token:?}: {e}"));
+        assert_eq!(
+            r.headers().get("grpc-status").map(|v| v.to_str().unwrap()),
+            Some("16"),
+            "{:?}",
+            r.headers()
+        );
+    }
+    // A bad token likewise (the interceptor, also at the headers).
+    let r = grpc_partial_call(addr, "/cache_client.Scs/Set", Some("not-a-token"), 4 << 20, FIVE_S)
+        .await
+        .unwrap();
+    assert_eq!(r.headers().get("grpc-status").unwrap(), "16");
+    // Ping stays open without a token (the Go SDK pings before it has one).
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(conn);
+    let mut client = client.ready().await.unwrap();
+    let req = http::Request::post("http://localhost/cache_client.Ping/Ping")
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+    let (resp, mut body) = client.send_request(req, false).unwrap();
+    body.send_data(vec![0u8, 0, 0, 0, 0].into(), true).unwrap();
+    let resp = tokio::time::timeout(Duration::from_secs(5), resp)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut recv = resp.into_body();
+    while let Some(d) = recv.data().await {
+        d.unwrap();
+    }
+    let trailers = recv.trailers().await.unwrap().unwrap();
+    assert_eq!(trailers.get("grpc-status").unwrap(), "0");
+    // With a valid token the same partial call is not refused: the server waits for the rest.
+    let waited = grpc_partial_call(
+        addr,
+        "/cache_client.Scs/Set",
+        Some(&s.token),
+        4 << 20,
+        Duration::from_millis(300),
+    )
+    .await;
+    assert!(waited.is_err(), "{waited:?}");
+}
