@@ -265,10 +265,14 @@ impl GrpcState {
 }
 
 /// Bind the gRPC listener (`bind:port`, port 0 = a free port).
-pub async fn bind(bind: &str, port: u16) -> anyhow::Result<(TcpListener, SocketAddr)> {
+pub async fn bind(
+    bind: &str,
+    port: u16,
+    backlog: u32,
+) -> anyhow::Result<(TcpListener, SocketAddr)> {
     use anyhow::Context;
     let addr = format!("{bind}:{port}");
-    let listener = TcpListener::bind(&addr)
+    let listener = crate::net::bind(&addr, backlog)
         .await
         .with_context(|| format!("binding gRPC listener on {addr}"))?;
     let local = listener.local_addr()?;

@@ -261,10 +261,14 @@ async fn method_not_allowed(method: Method) -> ApiError {
 }
 
 /// Bind the HTTP listener (`bind:port`, port 0 = a free port).
-pub async fn bind(bind: &str, port: u16) -> anyhow::Result<(TcpListener, SocketAddr)> {
+pub async fn bind(
+    bind: &str,
+    port: u16,
+    backlog: u32,
+) -> anyhow::Result<(TcpListener, SocketAddr)> {
     use anyhow::Context;
     let addr = format!("{bind}:{port}");
-    let listener = TcpListener::bind(&addr)
+    let listener = crate::net::bind(&addr, backlog)
         .await
         .with_context(|| format!("binding HTTP listener on {addr}"))?;
     let local = listener.local_addr()?;
