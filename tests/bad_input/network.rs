@@ -402,3 +402,103 @@ async fn grpc_unauthenticated_call_is_refused_at_its_headers_before_the_message(
     .await;
     assert!(waited.is_err(), "{waited:?}");
 }
+
+// ---- finding 3 and 5: HTTP ---------------------------------------------------------------
+
+/// Send `head` (a request head, CRLFCRLF included) and some body bytes on a fresh connection,
+/// then read what comes back within `wait` (the connection stays open, the body unfinished).
+async fn http_partial(addr: std::net::SocketAddr, head: &str, body: &[u8], wait: Duration) -> String {
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    c.write_all(head.as_bytes()).await.unwrap();
+    c.write_all(body).await.unwrap();
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, c.read(&mut buf)).await {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+        if out.windows(4).any(|w| w == b"\r\n\r\n") && out.ends_with(b"}") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn http_unauthenticated_request_gets_401_before_its_body_is_read() {
+    let s = token_server(test_config()).await;
+    let http = s.srv.running.http_addr;
+    // A 5 MB PUT without a token, of which only 1 KiB is sent: 401 at once. The body used to be
+    // read (and buffered) first, so this waited for bytes that never come.
+    let got = http_partial(
+        http,
+        "PUT /cache/default?key=k&ttl_seconds=60 HTTP/1.1\r\nhost: x\r\ncontent-length: 5000000\r\n\r\n",
+        &[b'x'; 1024],
+        FIVE_S,
+    )
+    .await;
+    assert!(got.starts_with("HTTP/1.1 401"), "{got:?}");
+    assert!(got.contains("\"unauthenticated\""), "{got}");
+    // Publishing likewise.
+    let got = http_partial(
+        http,
+        "POST /topics/default/t HTTP/1.1\r\nhost: x\r\ncontent-length: 4000\r\n\r\n",
+        b"partial",
+        FIVE_S,
+    )
+    .await;
+    assert!(got.starts_with("HTTP/1.1 401"), "{got:?}");
+    // A declared length over http.max_body_bytes is refused before reading (authenticated).
+    let got = http_partial(
+        http,
+        &format!(
+            "PUT /cache/default?key=k&ttl_seconds=60 HTTP/1.1\r\nhost: x\r\nauthorization: {}\r\ncontent-length: 999999999\r\n\r\n",
+            s.token
+        ),
+        b"x",
+        FIVE_S,
+    )
+    .await;
+    assert!(got.starts_with("HTTP/1.1 413"), "{got:?}");
+}
+
+#[tokio::test]
+async fn http_body_that_never_arrives_gets_408() {
+    let mut cfg = test_config();
+    cfg.http.body_read_timeout_ms = 200;
+    let srv = TestServer::start_with(cfg).await;
+    let got = http_partial(
+        srv.running.http_addr,
+        "PUT /cache/default?key=k&ttl_seconds=60 HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n",
+        b"only some",
+        FIVE_S,
+    )
+    .await;
+    assert!(got.starts_with("HTTP/1.1 408"), "{got:?}");
+    assert!(got.contains("\"request_timeout\""), "{got}");
+}
+
+#[tokio::test]
+async fn sse_subscriber_over_the_cap_gets_429_not_the_backlog() {
+    let mut cfg = test_config();
+    // The connection cap as low as the subscription cap (the defaults were both 10,000).
+    cfg.http.max_subscriptions = 3;
+    cfg.http.max_connections = 3;
+    let srv = TestServer::start_with(cfg).await;
+    let http = srv.running.http_addr;
+    let sse = "GET /topics/default/t HTTP/1.1\r\nhost: x\r\naccept: text/event-stream\r\n\r\n";
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let mut c = tokio::net::TcpStream::connect(http).await.unwrap();
+        c.write_all(sse.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 1024];
+        let n = tokio::time::timeout(FIVE_S, c.read(&mut buf)).await.unwrap().unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&buf[..n]));
+        open.push(c);
+    }
+    let got = http_partial(http, sse, b"", FIVE_S).await;
+    assert!(got.starts_with("HTTP/1.1 429"), "{got:?}");
+    assert!(got.contains("\"limit_exceeded\""), "{got}");
+}

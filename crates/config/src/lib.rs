@@ -103,7 +103,9 @@
 //! | `http.long_poll_max_wait_ms` | `30000` | longest a topic long poll waits before answering with no items |
 //! | `http.long_poll_max_items` | `100` | most items and discontinuities in one long-poll answer |
 //! | `http.max_subscriptions` | `10000` | most open HTTP subscriptions (SSE streams + waiting long polls); more get 429 |
-//! | `http.max_connections` | `10000` | most open HTTP connections; further clients wait in the listen backlog until one closes |
+//! | `http.max_connections` | `10000` | most open HTTP connections; further clients wait in the listen backlog until one closes. At least `http.max_subscriptions` + 1 are allowed, so a subscriber over its cap reaches its 429 |
+//! | `http.body_read_timeout_ms` | `30000` | a request body must arrive within this long after its head; else 408 |
+//! | `http.max_inflight_body_bytes` | `268435456` (256 MiB) | bytes: request bodies being read or handled at once on the HTTP listener; past it, requests wait for room (503 after `body_read_timeout_ms`) |
 //! | `admin.enabled` | `true` | serve the admin endpoint (metrics, health, console) on `server.admin_port` |
 //! | `admin.max_tail_streams` | `64` | most concurrent console topic tails (SSE streams) on the admin port |
 //! | `quotas.cache_ops_per_sec` | `0` | operations per second allowed to each cache; 0 = unlimited (docs/metering.md) |
@@ -753,6 +755,10 @@ pub const DEFAULT_HTTP_LONG_POLL_MAX_ITEMS: usize = 100;
 pub const DEFAULT_HTTP_MAX_SUBSCRIPTIONS: usize = 10_000;
 /// Most HTTP connections open at once.
 pub const DEFAULT_HTTP_MAX_CONNECTIONS: usize = 10_000;
+/// Longest a request body may take to arrive after its head.
+pub const DEFAULT_HTTP_BODY_READ_TIMEOUT_MS: u64 = 30_000;
+/// Request body bytes being read or handled at once on the HTTP listener.
+pub const DEFAULT_HTTP_MAX_INFLIGHT_BODY_BYTES: u64 = 256 * MIB;
 
 /// `[http]` section. The item size, TTL and publish limits are `[grpc]`'s: both APIs enforce the
 /// same Momento rules.
@@ -773,6 +779,11 @@ pub struct HttpConfig {
     pub max_subscriptions: usize,
     /// Most open HTTP connections; more wait in the listen backlog until one closes.
     pub max_connections: usize,
+    /// Longest a request body may take to arrive after its head, in milliseconds.
+    pub body_read_timeout_ms: u64,
+    /// Request body bytes being read or handled at once.
+    #[serde(deserialize_with = "byte_size::deserialize")]
+    pub max_inflight_body_bytes: u64,
 }
 
 impl Default for HttpConfig {
@@ -784,6 +795,8 @@ impl Default for HttpConfig {
             long_poll_max_items: DEFAULT_HTTP_LONG_POLL_MAX_ITEMS,
             max_subscriptions: DEFAULT_HTTP_MAX_SUBSCRIPTIONS,
             max_connections: DEFAULT_HTTP_MAX_CONNECTIONS,
+            body_read_timeout_ms: DEFAULT_HTTP_BODY_READ_TIMEOUT_MS,
+            max_inflight_body_bytes: DEFAULT_HTTP_MAX_INFLIGHT_BODY_BYTES,
         }
     }
 }
@@ -866,6 +879,8 @@ impl HttpConfig {
         positive("http.long_poll_max_items", self.long_poll_max_items as u64)?;
         positive("http.max_subscriptions", self.max_subscriptions as u64)?;
         positive("http.max_connections", self.max_connections as u64)?;
+        positive("http.body_read_timeout_ms", self.body_read_timeout_ms)?;
+        positive("http.max_inflight_body_bytes", self.max_inflight_body_bytes)?;
         let origins = &self.cors_allowed_origins;
         if origins.iter().any(|o| o == "*") && origins.len() > 1 {
             return Err(invalid(
@@ -1410,6 +1425,11 @@ impl Config {
             ("topics.heartbeat_interval_secs", t.heartbeat_interval_secs),
             ("topics.idle_topic_ttl_secs", t.idle_topic_ttl_secs),
             ("http.max_body_bytes", self.http.max_body_bytes),
+            ("http.body_read_timeout_ms", self.http.body_read_timeout_ms),
+            (
+                "http.max_inflight_body_bytes",
+                self.http.max_inflight_body_bytes,
+            ),
             (
                 "http.long_poll_max_wait_ms",
                 self.http.long_poll_max_wait_ms,
