@@ -19,7 +19,10 @@ pub async fn bind(addr: &str, backlog: u32) -> io::Result<TcpListener> {
         }
     }
     Err(last.unwrap_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, "the address resolves to nothing")
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolves to nothing",
+        )
     }))
 }
 
@@ -39,7 +42,10 @@ pub fn bind_std(addr: &str, backlog: u32) -> io::Result<std::net::TcpListener> {
         }
     }
     Err(last.unwrap_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, "the address resolves to nothing")
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolves to nothing",
+        )
     }))
 }
 

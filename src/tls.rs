@@ -17,10 +17,10 @@
 //! [`Alpn::None`]: a rustls server that offers protocols rejects a client whose ALPN list shares
 //! none of them, and Redis clients may offer their own names.
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};

@@ -253,10 +253,8 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = futures_util::future::Either<
-        S::Future,
-        std::future::Ready<Result<S::Response, S::Error>>,
-    >;
+    type Future =
+        futures_util::future::Either<S::Future, std::future::Ready<Result<S::Response, S::Error>>>;
 
     fn poll_ready(
         &mut self,

@@ -178,16 +178,16 @@ impl HttpState {
             return Err(ApiError::payload_too_large(max));
         }
         // Unknown length (chunked): charge the most it may be.
-        let charge = declared.map_or(max, |n| n as usize).clamp(1, self.settings.max_inflight_body_bytes);
+        let charge = declared
+            .map_or(max, |n| n as usize)
+            .clamp(1, self.settings.max_inflight_body_bytes);
         let deadline = tokio::time::Instant::now() + self.settings.body_read_timeout;
         let permit = tokio::time::timeout_at(
             deadline,
             self.body_bytes.clone().acquire_many_owned(charge as u32),
         )
         .await
-        .map_err(|_| {
-            ApiError::unavailable("too many request bodies in flight; retry later")
-        })?
+        .map_err(|_| ApiError::unavailable("too many request bodies in flight; retry later"))?
         .expect("the body semaphore is never closed");
         let bytes = tokio::time::timeout_at(deadline, axum::body::to_bytes(body, max))
             .await

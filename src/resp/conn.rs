@@ -24,8 +24,8 @@ use tokio::time::Instant;
 use crate::metrics::{self, Family, Protocol};
 use crate::resp::args::{eq_ic, ERR_OOM};
 use crate::resp::client::ClientInfo;
-use crate::resp::inflight::INPUT_CHARGE_ABOVE;
 use crate::resp::dispatch::{flags, lookup, CommandSpec, Ctx};
+use crate::resp::inflight::INPUT_CHARGE_ABOVE;
 use crate::service::{Counters, MeterKey, QuotaHandle};
 use crate::shared::{ServerStats, Shared};
 
@@ -513,7 +513,9 @@ impl Session {
         if len > INPUT_CHARGE_ABOVE || self.charged > 0 {
             let now = if len > INPUT_CHARGE_ABOVE { len } else { 0 };
             if now != self.charged {
-                self.shared.resp_input.set(self.info.id, &mut self.charged, now);
+                self.shared
+                    .resp_input
+                    .set(self.info.id, &mut self.charged, now);
             }
         }
     }

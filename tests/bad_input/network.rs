@@ -39,7 +39,11 @@ async fn token_server(mut cfg: Config) -> TokenServer {
             ferrite_auth::now_secs(),
         )
         .unwrap();
-    TokenServer { srv, token: jwt, dir }
+    TokenServer {
+        srv,
+        token: jwt,
+        dir,
+    }
 }
 
 /// A RESP command as bytes.
@@ -100,7 +104,9 @@ async fn resp_unauthenticated_multibulk_and_bulk_lengths_are_refused_from_the_he
     assert!(c.is_closed().await);
     // At the thresholds a command is parsed (and refused by auth, not by the parser).
     let mut c = RawConn::connect(s.srv.addr).await;
-    let ten: Vec<&[u8]> = vec![b"MSET", b"a", b"1", b"b", b"2", b"c", b"3", b"d", b"4", b"e"];
+    let ten: Vec<&[u8]> = vec![
+        b"MSET", b"a", b"1", b"b", b"2", b"c", b"3", b"d", b"4", b"e",
+    ];
     c.send(&resp(&ten)).await;
     c.expect(&err("NOAUTH Authentication required.")).await;
     let big = vec![b'x'; 16384];
@@ -139,7 +145,10 @@ async fn resp_declared_bulk_length_reserves_only_what_arrived() {
             break rbs;
         }
     };
-    assert!(rbs >= 100 * 1024, "the bytes that arrived are buffered: rbs={rbs}");
+    assert!(
+        rbs >= 100 * 1024,
+        "the bytes that arrived are buffered: rbs={rbs}"
+    );
     // The buffer follows what arrived (amortised doubling), not what was declared: it used to
     // reserve the whole 400 MB here.
     assert!(rbs <= 1024 * 1024, "rbs={rbs} for 100 KiB received");
@@ -158,7 +167,8 @@ async fn resp_listener_input_budget_stops_reading_instead_of_buffering() {
     let mut uploaders = Vec::new();
     for i in 0..4 {
         let mut c = srv.raw().await;
-        c.roundtrip(&["CLIENT", "SETNAME", &format!("up{i}")], OK).await;
+        c.roundtrip(&["CLIENT", "SETNAME", &format!("up{i}")], OK)
+            .await;
         let mut head = format!("*3\r\n$3\r\nSET\r\n$2\r\nk{i}\r\n${}\r\n", 2 * SENT).into_bytes();
         head.extend(vec![b'x'; SENT]);
         let (rd, mut wr) = c.stream.into_split();
@@ -237,14 +247,22 @@ async fn hello_setname_cannot_forge_a_client_list_line() {
     // A valid name is still set by HELLO.
     c.cmd(&["HELLO", "2", "SETNAME", "good-name"]).await;
     let hello = crate::common::reply::read_reply(&mut c).await;
-    assert!(matches!(hello, crate::common::reply::R::Agg(..)), "{hello:?}");
-    c.roundtrip(&["CLIENT", "GETNAME"], b"$9\r\ngood-name\r\n").await;
+    assert!(
+        matches!(hello, crate::common::reply::R::Agg(..)),
+        "{hello:?}"
+    );
+    c.roundtrip(&["CLIENT", "GETNAME"], b"$9\r\ngood-name\r\n")
+        .await;
 }
 
 // ---- finding 5: slowloris and handshakes -------------------------------------------------
 
 /// A rustls client trusting the server's self-signed certificate, offering `http/1.1`.
-async fn https_get(addr: std::net::SocketAddr, ca_pem: &str, path: &str) -> std::io::Result<String> {
+async fn https_get(
+    addr: std::net::SocketAddr,
+    ca_pem: &str,
+    path: &str,
+) -> std::io::Result<String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, ServerName};
     let mut roots = rustls::RootCertStore::empty();
@@ -263,8 +281,10 @@ async fn https_get(addr: std::net::SocketAddr, ca_pem: &str, path: &str) -> std:
     let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await?;
-    tls.write_all(format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").as_bytes())
-        .await?;
+    tls.write_all(
+        format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").as_bytes(),
+    )
+    .await?;
     let mut out = Vec::new();
     let _ = tls.read_to_end(&mut out).await;
     Ok(String::from_utf8_lossy(&out).into_owned())
@@ -289,20 +309,30 @@ async fn tls_idle_connections_past_the_pending_cap_do_not_keep_new_clients_waiti
         idle.push(tokio::net::TcpStream::connect(http).await.unwrap());
     }
     // A real client is still served: the oldest idle handshakes make room for it.
-    let got = tokio::time::timeout(Duration::from_secs(5), https_get(http, &pem, "/openapi.json"))
-        .await
-        .expect("an HTTPS client waited behind idle handshakes")
-        .unwrap();
+    let got = tokio::time::timeout(
+        Duration::from_secs(5),
+        https_get(http, &pem, "/openapi.json"),
+    )
+    .await
+    .expect("an HTTPS client waited behind idle handshakes")
+    .unwrap();
     assert!(got.starts_with("HTTP/1.1 200"), "{got}");
     assert!(tls.stats().handshakes_evicted() > 0);
     // The same on the gRPC-TLS listener's accept path: another round of idle sockets, then a
     // TLS handshake (ALPN h2) still completes.
     for _ in 0..100 {
-        idle.push(tokio::net::TcpStream::connect(srv.grpc_addr()).await.unwrap());
+        idle.push(
+            tokio::net::TcpStream::connect(srv.grpc_addr())
+                .await
+                .unwrap(),
+        );
     }
-    let grpc = tokio::time::timeout(Duration::from_secs(5), https_get(srv.grpc_addr(), &pem, "/"))
-        .await
-        .expect("a gRPC-TLS client waited behind idle handshakes");
+    let grpc = tokio::time::timeout(
+        Duration::from_secs(5),
+        https_get(srv.grpc_addr(), &pem, "/"),
+    )
+    .await
+    .expect("a gRPC-TLS client waited behind idle handshakes");
     assert!(grpc.is_ok(), "{grpc:?}");
     drop(idle);
 }
@@ -343,7 +373,9 @@ async fn grpc_partial_call(
     match r {
         Ok(Ok(r)) => Ok(r),
         Ok(Err(e)) => Err(format!("h2 error: {e}")),
-        Err(_) => Err(format!("no answer within {wait:?}: the server waits for the message")),
+        Err(_) => Err(format!(
+            "no answer within {wait:?}: the server waits for the message"
+        )),
     }
 }
 
@@ -365,9 +397,15 @@ async fn grpc_unauthenticated_call_is_refused_at_its_headers_before_the_message(
         );
     }
     // A bad token likewise (the interceptor, also at the headers).
-    let r = grpc_partial_call(addr, "/cache_client.Scs/Set", Some("not-a-token"), 4 << 20, FIVE_S)
-        .await
-        .unwrap();
+    let r = grpc_partial_call(
+        addr,
+        "/cache_client.Scs/Set",
+        Some("not-a-token"),
+        4 << 20,
+        FIVE_S,
+    )
+    .await
+    .unwrap();
     assert_eq!(r.headers().get("grpc-status").unwrap(), "16");
     // Ping stays open without a token (the Go SDK pings before it has one).
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -407,7 +445,12 @@ async fn grpc_unauthenticated_call_is_refused_at_its_headers_before_the_message(
 
 /// Send `head` (a request head, CRLFCRLF included) and some body bytes on a fresh connection,
 /// then read what comes back within `wait` (the connection stays open, the body unfinished).
-async fn http_partial(addr: std::net::SocketAddr, head: &str, body: &[u8], wait: Duration) -> String {
+async fn http_partial(
+    addr: std::net::SocketAddr,
+    head: &str,
+    body: &[u8],
+    wait: Duration,
+) -> String {
     let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
     c.write_all(head.as_bytes()).await.unwrap();
     c.write_all(body).await.unwrap();
@@ -494,8 +537,15 @@ async fn sse_subscriber_over_the_cap_gets_429_not_the_backlog() {
         let mut c = tokio::net::TcpStream::connect(http).await.unwrap();
         c.write_all(sse.as_bytes()).await.unwrap();
         let mut buf = vec![0u8; 1024];
-        let n = tokio::time::timeout(FIVE_S, c.read(&mut buf)).await.unwrap().unwrap();
-        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&buf[..n]));
+        let n = tokio::time::timeout(FIVE_S, c.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            buf[..n].starts_with(b"HTTP/1.1 200"),
+            "{:?}",
+            String::from_utf8_lossy(&buf[..n])
+        );
         open.push(c);
     }
     let got = http_partial(http, sse, b"", FIVE_S).await;
