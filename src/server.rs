@@ -97,20 +97,24 @@ impl Running {
         let store = Store::new(store_config(&config), Arc::new(SystemClock));
         let (shutdown_tx, _) = watch::channel(false);
         let bind = format!("{}:{}", config.server.bind, config.server.resp_port);
-        let listener = TcpListener::bind(&bind)
+        let backlog = config.server.tcp_backlog;
+        let listener = crate::net::bind(&bind, backlog)
             .await
             .with_context(|| format!("binding RESP listener on {bind}"))?;
         let resp_addr = listener.local_addr()?;
         let (grpc_listener, grpc_addr) =
-            crate::grpc::bind(&config.server.bind, config.server.grpc_port).await?;
+            crate::grpc::bind(&config.server.bind, config.server.grpc_port, backlog).await?;
         let (http_listener, http_addr) =
-            crate::http::bind(&config.server.bind, config.server.http_port).await?;
+            crate::http::bind(&config.server.bind, config.server.http_port, backlog).await?;
         let now = store.now_ms();
         let topics = ferrite_topics::Topics::new(topics_config(&config));
         crate::shared::share_memory_budget(&store, &topics);
         let metering = crate::service::Metering::new(config.metering.max_tracked_keys);
         let quotas = crate::service::Quotas::new(&config.quotas);
+        let resp_input =
+            crate::resp::inflight::InputBudget::new(config.limits.resp_input_budget as usize);
         let shared = Arc::new(Shared {
+            resp_input,
             store,
             topics,
             config: RwLock::new(config),
@@ -244,8 +248,11 @@ impl Running {
     }
 }
 
-/// Accept RESP clients; with `tls`, each connection's handshake runs in its own task.
+/// Accept RESP clients; with `tls`, each connection's handshake runs in its own task. Every
+/// wake-up drains all connections the kernel has ready (up to `ACCEPT_BURST`), so a burst of
+/// connects does not wait one runtime turn per connection while the listen backlog overflows.
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option<Arc<ServerTls>>) {
+    use futures_util::FutureExt;
     let mut shutdown = shared.shutdown.subscribe();
     // Turning a client away over TLS costs a handshake; past this many at once, extra clients
     // over maxclients are just closed, so a flood cannot grow memory.
@@ -257,84 +264,106 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option<Arc
                 return;
             }
             r = listener.accept() => {
-                let (stream, addr) = match r {
-                    Ok(x) => x,
-                    Err(e) => {
-                        // EMFILE and friends: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                ServerStats::add(&shared.stats.total_connections, 1);
-                let max = shared.config.read().limits.max_clients;
-                if shared.clients.len() >= max {
-                    ServerStats::add(&shared.stats.rejected_connections, 1);
-                    match &tls {
-                        None => {
-                            tokio::spawn(reject_client(stream));
-                        }
-                        // Over TLS the error must be encrypted to be readable at all.
-                        Some(tls) => {
-                            if let Ok(permit) = tls_rejections.clone().try_acquire_owned() {
-                                let tls = tls.clone();
-                                tokio::spawn(async move {
-                                    if let Some(conn) = tls.handshake(stream, Alpn::None, "resp").await {
-                                        reject_client(conn).await;
-                                    }
-                                    drop(permit);
-                                });
-                            }
+                let mut next = Some(r);
+                let mut burst = 0;
+                while let Some(r) = next.take() {
+                    match r {
+                        Ok((stream, addr)) => admit(&shared, &tls, &tls_rejections, stream, addr),
+                        Err(e) => {
+                            // EMFILE and friends: back off instead of spinning.
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            break;
                         }
                     }
-                    continue;
+                    burst += 1;
+                    if burst < ACCEPT_BURST {
+                        // Ready now or not at all: never waits.
+                        next = listener.accept().now_or_never();
+                    }
                 }
-                let laddr = stream.local_addr().unwrap_or(addr);
-                let now = shared.store.now_ms();
-                let info = Arc::new(ClientInfo {
-                    id: shared.clients.next_id(),
-                    addr,
-                    laddr,
-                    created_ms: now,
-                    name: Mutex::new(None),
-                    last_active_ms: now.into(),
-                    last_cmd: Mutex::new("NULL"),
-                    resp: 2.into(),
-                    subscriptions: 0.into(),
-                    psubscriptions: 0.into(),
-                    in_multi: false.into(),
-                    cache: Mutex::new(Arc::from(ferrite_storage::DEFAULT_CACHE)),
-                    killed: false.into(),
-                    kill_notify: Default::default(),
-                    read_buf_bytes: 0.into(),
-                    reply_buf_bytes: 0.into(),
-                });
-                shared.clients.register(info.clone());
-                let sh = shared.clone();
-                let tls = tls.clone();
-                tokio::spawn(async move {
-                    let id = info.id;
-                    match tls {
-                        None => serve_connection(sh.clone(), stream, info).await,
-                        Some(tls) => {
-                            // The client is registered (it counts against maxclients, which
-                            // bounds pending handshakes); CLIENT KILL or shutdown during the
-                            // handshake drops it.
-                            let conn = tokio::select! {
-                                c = tls.handshake(stream, Alpn::None, "resp") => c,
-                                _ = info.kill_notify.notified() => None,
-                            };
-                            if let Some(conn) = conn {
-                                serve_connection(sh.clone(), conn, info).await;
-                            }
-                        }
-                    }
-                    sh.clients.unregister(id);
-                });
             }
         }
     }
+}
+
+/// Most connections accepted in one wake-up before the loop yields (and checks for shutdown).
+const ACCEPT_BURST: usize = 256;
+
+/// Register and serve (or turn away, past maxclients) one accepted RESP client.
+fn admit(
+    shared: &Arc<Shared>,
+    tls: &Option<Arc<ServerTls>>,
+    tls_rejections: &Arc<tokio::sync::Semaphore>,
+    stream: tokio::net::TcpStream,
+    addr: SocketAddr,
+) {
+    let _ = stream.set_nodelay(true);
+    ServerStats::add(&shared.stats.total_connections, 1);
+    let max = shared.config.read().limits.max_clients;
+    if shared.clients.len() >= max {
+        ServerStats::add(&shared.stats.rejected_connections, 1);
+        match tls {
+            None => {
+                tokio::spawn(reject_client(stream));
+            }
+            // Over TLS the error must be encrypted to be readable at all.
+            Some(tls) => {
+                if let Ok(permit) = tls_rejections.clone().try_acquire_owned() {
+                    let tls = tls.clone();
+                    tokio::spawn(async move {
+                        if let Some(conn) = tls.handshake(stream, Alpn::None, "resp").await {
+                            reject_client(conn).await;
+                        }
+                        drop(permit);
+                    });
+                }
+            }
+        }
+        return;
+    }
+    let laddr = stream.local_addr().unwrap_or(addr);
+    let now = shared.store.now_ms();
+    let info = Arc::new(ClientInfo {
+        id: shared.clients.next_id(),
+        addr,
+        laddr,
+        created_ms: now,
+        name: Mutex::new(None),
+        last_active_ms: now.into(),
+        last_cmd: Mutex::new("NULL"),
+        resp: 2.into(),
+        subscriptions: 0.into(),
+        psubscriptions: 0.into(),
+        in_multi: false.into(),
+        cache: Mutex::new(Arc::from(ferrite_storage::DEFAULT_CACHE)),
+        killed: false.into(),
+        kill_notify: Default::default(),
+        read_buf_bytes: 0.into(),
+        reply_buf_bytes: 0.into(),
+    });
+    shared.clients.register(info.clone());
+    let sh = shared.clone();
+    let tls = tls.clone();
+    tokio::spawn(async move {
+        let id = info.id;
+        match tls {
+            None => serve_connection(sh.clone(), stream, info).await,
+            Some(tls) => {
+                // The client is registered (it counts against maxclients, which
+                // bounds pending handshakes); CLIENT KILL or shutdown during the
+                // handshake drops it.
+                let conn = tokio::select! {
+                    c = tls.handshake(stream, Alpn::None, "resp") => c,
+                    _ = info.kill_notify.notified() => None,
+                };
+                if let Some(conn) = conn {
+                    serve_connection(sh.clone(), conn, info).await;
+                }
+            }
+        }
+        sh.clients.unregister(id);
+    });
 }
 
 /// Most TLS handshakes at once whose only purpose is to send the maxclients error.

@@ -79,6 +79,8 @@ pub struct Shared {
     pub quotas: crate::service::Quotas,
     /// Auth mode, token verification, revocations (src/authz.rs).
     pub auth: crate::authz::Auth,
+    /// Unparsed RESP input buffered across all connections (`limits.resp_input_budget`).
+    pub resp_input: crate::resp::inflight::InputBudget,
 }
 
 impl Shared {

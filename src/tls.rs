@@ -17,10 +17,11 @@
 //! [`Alpn::None`]: a rustls server that offers protocols rejects a client whose ALPN list shares
 //! none of them, and Redis clients may offer their own names.
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -32,13 +33,15 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 use tokio_rustls::TlsAcceptor;
 
-/// Handshakes one [`TlsListener`] runs at once. Each costs a task and rustls' buffers until it
-/// finishes or times out; past this the listener stops accepting (the kernel backlog holds new
-/// connections) instead of growing memory.
-pub const MAX_PENDING_HANDSHAKES: usize = 1024;
+/// Default of the handshakes one [`TlsListener`] runs at once (`tls.max_pending_handshakes`).
+/// Each costs a task and rustls' buffers until it finishes or times out. At the cap the listener
+/// keeps accepting and drops the OLDEST pending handshake: stopping accepting instead let 1,100
+/// idle connections that never sent a ClientHello delay every new client until they timed out,
+/// while a real client finishes its handshake in milliseconds, long before it is the oldest.
+pub const MAX_PENDING_HANDSHAKES: usize = ferrite_config::DEFAULT_TLS_MAX_PENDING_HANDSHAKES;
 /// Finished connections a [`TlsListener`] holds for its server to pick up.
 const READY_QUEUE: usize = 128;
 
@@ -57,6 +60,8 @@ pub struct TlsStats {
     pub handshakes: AtomicU64,
     pub handshake_failures: AtomicU64,
     pub handshake_timeouts: AtomicU64,
+    /// Pending handshakes dropped to make room for newer ones (the cap was reached).
+    pub handshakes_evicted: AtomicU64,
 }
 
 impl TlsStats {
@@ -69,6 +74,9 @@ impl TlsStats {
     pub fn handshake_timeouts(&self) -> u64 {
         self.handshake_timeouts.load(Ordering::Relaxed)
     }
+    pub fn handshakes_evicted(&self) -> u64 {
+        self.handshakes_evicted.load(Ordering::Relaxed)
+    }
 }
 
 /// The server's TLS identity and settings, shared by every TLS listener.
@@ -76,6 +84,7 @@ pub struct ServerTls {
     stream_acceptor: TlsAcceptor,
     http_acceptor: TlsAcceptor,
     handshake_timeout: Duration,
+    max_pending: usize,
     stats: TlsStats,
     /// SHA-256 of the leaf certificate, `AB:CD:...` (as `openssl x509 -fingerprint -sha256`).
     fingerprint: String,
@@ -138,6 +147,7 @@ impl ServerTls {
             stream_acceptor: TlsAcceptor::from(Arc::new(stream_config)),
             http_acceptor: TlsAcceptor::from(Arc::new(http_config)),
             handshake_timeout: Duration::from_millis(cfg.handshake_timeout_ms),
+            max_pending: cfg.max_pending_handshakes.max(1),
             stats: TlsStats::default(),
             fingerprint,
             self_signed_pem,
@@ -223,15 +233,11 @@ async fn accept_and_handshake(
     name: &'static str,
     ready: mpsc::Sender<TlsConn>,
 ) {
-    let pending = Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES));
+    // Pending handshakes, oldest first: each holds the sender whose drop (or send) cancels it.
+    // Finished ones are noticed lazily (their receiver is gone) and pruned.
+    let mut pending: VecDeque<oneshot::Sender<()>> = VecDeque::new();
+    let live = Arc::new(AtomicUsize::new(0));
     loop {
-        let permit = tokio::select! {
-            _ = ready.closed() => return,
-            p = pending.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-        };
         let accepted = tokio::select! {
             _ = ready.closed() => return,
             r = listener.accept() => r,
@@ -246,11 +252,33 @@ async fn accept_and_handshake(
             }
         };
         let _ = tcp.set_nodelay(true);
+        // At the cap: drop the oldest handshake still pending, rather than stop accepting.
+        while live.load(Ordering::Relaxed) >= tls.max_pending {
+            let Some(oldest) = pending.pop_front() else {
+                break;
+            };
+            if !oldest.is_closed() && oldest.send(()).is_ok() {
+                tls.stats.handshakes_evicted.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(listener = name, "dropped the oldest pending TLS handshake");
+                // Counted down by its task as it ends; don't wait for that.
+                break;
+            }
+        }
+        if pending.len() >= 2 * tls.max_pending {
+            pending.retain(|p| !p.is_closed());
+        }
+        let (cancel_tx, cancel_rx) = oneshot::channel();
+        pending.push_back(cancel_tx);
+        live.fetch_add(1, Ordering::Relaxed);
+        let live = live.clone();
         let tls = tls.clone();
         let ready = ready.clone();
         tokio::spawn(async move {
-            let conn = tls.handshake(tcp, alpn, name).await;
-            drop(permit);
+            let conn = tokio::select! {
+                c = tls.handshake(tcp, alpn, name) => c,
+                _ = cancel_rx => None,
+            };
+            live.fetch_sub(1, Ordering::Relaxed);
             if let Some(conn) = conn {
                 // Err only when the server stopped listening: the connection is dropped.
                 let _ = ready.send(conn).await;

@@ -1173,6 +1173,9 @@ async fn raw_keepalive_get(s: &mut tokio::net::TcpStream) -> String {
 async fn open_connections_are_capped() {
     let mut cfg = test_config();
     cfg.http.max_connections = 2;
+    // The connection cap is at least one above the subscription cap (so an extra subscriber is
+    // answered 429): keep that below 2.
+    cfg.http.max_subscriptions = 1;
     let srv = TestServer::start_with(cfg).await;
     let addr = srv.running.http_addr;
     let mut a = tokio::net::TcpStream::connect(addr).await.unwrap();

@@ -62,7 +62,8 @@ impl AdminServer {
         tls: Option<Arc<crate::tls::ServerTls>>,
     ) -> anyhow::Result<AdminServer> {
         let addr = format!("{bind}:{port}");
-        let listener = std::net::TcpListener::bind(&addr)
+        let backlog = shared.config.read().server.tcp_backlog;
+        let listener = crate::net::bind_std(&addr, backlog)
             .with_context(|| format!("binding admin listener on {addr}"))?;
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;

@@ -51,6 +51,8 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 1024;
 /// HTTP/2 flow-control windows (per connection, per stream).
 const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
+/// Largest GenerateDisposableToken request (permissions + an auth token: a few KiB at most).
+const TOKEN_MAX_MESSAGE_BYTES: usize = 64 * 1024;
 const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
 /// Caches per ListCaches page.
 pub const DEFAULT_LIST_CACHES_PAGE_SIZE: usize = 100;
@@ -263,10 +265,14 @@ impl GrpcState {
 }
 
 /// Bind the gRPC listener (`bind:port`, port 0 = a free port).
-pub async fn bind(bind: &str, port: u16) -> anyhow::Result<(TcpListener, SocketAddr)> {
+pub async fn bind(
+    bind: &str,
+    port: u16,
+    backlog: u32,
+) -> anyhow::Result<(TcpListener, SocketAddr)> {
     use anyhow::Context;
     let addr = format!("{bind}:{port}");
-    let listener = TcpListener::bind(&addr)
+    let listener = crate::net::bind(&addr, backlog)
         .await
         .with_context(|| format!("binding gRPC listener on {addr}"))?;
     let local = listener.local_addr()?;
@@ -300,7 +306,10 @@ pub async fn serve(
     let control = ScsControlServer::new(control::ControlService::new(state.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
-    let token = TokenServer::new(auth::TokenService::new(state.clone()));
+    // GenerateDisposableToken may be authenticated by a body field (see `authz::AuthGateLayer`),
+    // so its message is decoded before auth: keep that small.
+    let token = TokenServer::new(auth::TokenService::new(state.clone()))
+        .max_decoding_message_size(TOKEN_MAX_MESSAGE_BYTES);
     let ping = auth::PingServer;
 
     let mut shutdown = shared.shutdown.subscribe();
@@ -333,6 +342,10 @@ pub async fn serve(
         .layer(tonic::service::InterceptorLayer::new(authz::interceptor(
             shared.clone(),
         )))
+        // Token mode: a call without a token is refused at its headers, before its body.
+        .layer(authz::AuthGateLayer {
+            enforcing: shared.auth.enforcing(),
+        })
         .add_service(scs)
         .add_service(pubsub)
         .add_service(control)

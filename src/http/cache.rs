@@ -11,8 +11,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -69,7 +68,7 @@ pub async fn put(
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-    body: Result<Bytes, BytesRejection>,
+    body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     let Path(cache_name) = path.map_err(path_error)?;
     let q = Query::parse(raw.as_deref())?;
@@ -88,7 +87,8 @@ pub async fn put(
             "ttl_seconds of {ttl_secs} exceeds the maximum TTL of {max_ttl_secs} seconds"
         )));
     }
-    let body = body.map_err(|e| st.body_error(e))?;
+    // Only now, authorized and validated, is the body read.
+    let (body, _inflight) = st.read_body(&headers, body).await?;
     let cache = st.grpc.cache_named(&cache_name)?;
     let tenant = caller.tenant(cache.name_arc().clone());
     let quota = st.admit(&tenant)?;

@@ -30,7 +30,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::routing::{get, MethodRouter};
@@ -58,7 +59,13 @@ pub struct HttpSettings {
     pub cors_allowed_origins: Vec<String>,
     pub max_subscriptions: usize,
     pub max_connections: usize,
+    pub body_read_timeout: Duration,
+    pub max_inflight_body_bytes: usize,
 }
+
+/// Connections always allowed beyond `http.max_subscriptions`, so a subscriber over that cap is
+/// accepted and answered 429 instead of waiting in the listen backlog.
+const SUBSCRIPTION_HEADROOM: usize = 1;
 
 impl HttpSettings {
     pub fn from_config(http: &HttpConfig, heartbeat_interval_secs: u64) -> Self {
@@ -69,7 +76,13 @@ impl HttpSettings {
             heartbeat_interval: Duration::from_secs(heartbeat_interval_secs.max(1)),
             cors_allowed_origins: http.cors_allowed_origins.clone(),
             max_subscriptions: http.max_subscriptions.max(1),
-            max_connections: http.max_connections.max(1),
+            max_connections: http
+                .max_connections
+                .max(http.max_subscriptions.saturating_add(SUBSCRIPTION_HEADROOM)),
+            body_read_timeout: Duration::from_millis(http.body_read_timeout_ms.max(1)),
+            max_inflight_body_bytes: usize::try_from(http.max_inflight_body_bytes)
+                .unwrap_or(usize::MAX)
+                .clamp(1, Semaphore::MAX_PERMITS),
         }
     }
 }
@@ -81,6 +94,8 @@ pub struct HttpState {
     /// One permit per open subscription (SSE stream or waiting long poll): bounds how many
     /// engine subscribers and response streams HTTP clients can hold at once.
     subscriptions: Arc<Semaphore>,
+    /// One permit per request body byte being read or handled (`http.max_inflight_body_bytes`).
+    body_bytes: Arc<Semaphore>,
 }
 
 impl HttpState {
@@ -88,6 +103,7 @@ impl HttpState {
         Arc::new(Self {
             grpc: GrpcState::new(shared, limits),
             subscriptions: Arc::new(Semaphore::new(settings.max_subscriptions)),
+            body_bytes: Arc::new(Semaphore::new(settings.max_inflight_body_bytes)),
             settings,
         })
     }
@@ -141,13 +157,60 @@ impl HttpState {
         Ok(())
     }
 
-    /// A body that could not be read: over `http.max_body_bytes` (413) or broken (400).
-    pub fn body_error(&self, e: BytesRejection) -> ApiError {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::payload_too_large(self.settings.max_body_bytes)
-        } else {
-            ApiError::bad_request(format!("cannot read the request body: {e}"))
+    /// Read a request body, AFTER the caller was authenticated and authorized (handlers take
+    /// the raw `Body`, so nothing is read before the 401/403: 100 unauthenticated 5 MB PUTs used
+    /// to make the server buffer 498 MB). Over `http.max_body_bytes` (by `Content-Length`, before
+    /// reading, or as it arrives): 413. The body's bytes are charged to the listener-wide
+    /// `http.max_inflight_body_bytes` until the returned permit is dropped (keep it for the
+    /// handler's life); past it the request waits for room, 503 after `http.body_read_timeout_ms`.
+    /// A body that does not arrive within that timeout: 408.
+    pub async fn read_body(
+        &self,
+        headers: &axum::http::HeaderMap,
+        body: axum::body::Body,
+    ) -> Result<(Bytes, OwnedSemaphorePermit), ApiError> {
+        let max = self.settings.max_body_bytes;
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > max as u64) {
+            return Err(ApiError::payload_too_large(max));
         }
+        // Unknown length (chunked): charge the most it may be.
+        let charge = declared
+            .map_or(max, |n| n as usize)
+            .clamp(1, self.settings.max_inflight_body_bytes);
+        let deadline = tokio::time::Instant::now() + self.settings.body_read_timeout;
+        let permit = tokio::time::timeout_at(
+            deadline,
+            self.body_bytes.clone().acquire_many_owned(charge as u32),
+        )
+        .await
+        .map_err(|_| ApiError::unavailable("too many request bodies in flight; retry later"))?
+        .expect("the body semaphore is never closed");
+        let bytes = tokio::time::timeout_at(deadline, axum::body::to_bytes(body, max))
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    format!(
+                        "the request body did not arrive within {} ms",
+                        self.settings.body_read_timeout.as_millis()
+                    ),
+                )
+            })?
+            .map_err(|e| {
+                if std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                {
+                    ApiError::payload_too_large(max)
+                } else {
+                    ApiError::bad_request(format!("cannot read the request body: {e}"))
+                }
+            })?;
+        Ok((bytes, permit))
     }
 }
 
@@ -261,10 +324,14 @@ async fn method_not_allowed(method: Method) -> ApiError {
 }
 
 /// Bind the HTTP listener (`bind:port`, port 0 = a free port).
-pub async fn bind(bind: &str, port: u16) -> anyhow::Result<(TcpListener, SocketAddr)> {
+pub async fn bind(
+    bind: &str,
+    port: u16,
+    backlog: u32,
+) -> anyhow::Result<(TcpListener, SocketAddr)> {
     use anyhow::Context;
     let addr = format!("{bind}:{port}");
-    let listener = TcpListener::bind(&addr)
+    let listener = crate::net::bind(&addr, backlog)
         .await
         .with_context(|| format!("binding HTTP listener on {addr}"))?;
     let local = listener.local_addr()?;

@@ -21,7 +21,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -45,14 +45,15 @@ pub async fn publish(
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-    body: Result<Bytes, BytesRejection>,
+    body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     let Path((cache_name, topic)) = path.map_err(path_error)?;
     let q = Query::parse(raw.as_deref())?;
     let caller = auth::caller(st.auth(), &headers, &q)?;
     st.check_topic(&topic)?;
     caller.check_topic(&cache_name, &topic, TopicAccess::Publish)?;
-    let body = body.map_err(|e| st.body_error(e))?;
+    // Only now, authorized, is the body read.
+    let (body, _inflight) = st.read_body(&headers, body).await?;
     let kind = if is_text(&headers) {
         if std::str::from_utf8(&body).is_err() {
             return Err(ApiError::bad_request(

@@ -25,6 +25,7 @@ use crate::metrics::{self, Family, Protocol};
 use crate::resp::args::{eq_ic, ERR_OOM};
 use crate::resp::client::ClientInfo;
 use crate::resp::dispatch::{flags, lookup, CommandSpec, Ctx};
+use crate::resp::inflight::INPUT_CHARGE_ABOVE;
 use crate::service::{Counters, MeterKey, QuotaHandle};
 use crate::shared::{ServerStats, Shared};
 
@@ -186,6 +187,11 @@ struct Session {
     /// When to give large empty buffers back.
     shrink_at: Option<Instant>,
     limits: ParseLimits,
+    /// `limits` with Redis's pre-AUTH caps, used while auth is required and not done.
+    preauth_limits: ParseLimits,
+    /// Bytes of `inbuf` charged to the listener-wide input budget (0 while it holds less than
+    /// `INPUT_CHARGE_ABOVE`: ordinary requests never touch the shared counter).
+    charged: usize,
     query_limit: usize,
     reply_limit: usize,
     /// Some while inside MULTI: the queued commands, and whether queueing hit an error.
@@ -300,6 +306,11 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
         out_peak: 0,
         shrink_at: None,
         out: BytesMut::with_capacity(READ_BUF_INITIAL),
+        preauth_limits: ParseLimits {
+            unauthenticated: true,
+            ..limits.clone()
+        },
+        charged: 0,
         limits,
         query_limit,
         reply_limit,
@@ -367,7 +378,10 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
         if s.closing && !s.has_pending() && !unflushed {
             break;
         }
-        let want_read = !s.closing && pending < OUT_SOFT_LIMIT;
+        // Past the listener-wide input budget, a connection holding a large partial command
+        // waits (TCP back-pressure) until some charged input is executed or dropped.
+        let input_blocked = s.charged > 0 && shared.resp_input.must_wait(info.id, s.charged);
+        let want_read = !s.closing && pending < OUT_SOFT_LIMIT && !input_blocked;
         let block_deadline = s.blocked.as_ref().and_then(|b| b.deadline);
         let block_notify = s.blocked.as_ref().map(|b| b.notify.clone());
         let idle_deadline = idle_timeout.map(|d| last_input + d);
@@ -428,12 +442,12 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
                         break;
                     }
                     if s.inbuf.capacity() - s.inbuf.len() < 512 {
-                        // Grow geometrically; a bulk in progress reserves what it needs.
-                        let want = ferrite_resp::pending_bulk_hint(&s.inbuf).unwrap_or(s.inbuf.len());
-                        s.inbuf.reserve(want.min(s.query_limit).max(READ_BUF_INITIAL));
+                        s.grow_inbuf();
                     }
+                    s.charge_input();
                 }
             },
+            _ = shared.resp_input.released(), if input_blocked => {}
             _ = async { block_notify.as_ref().expect("guarded").notified().await }, if block_notify.is_some() => {
                 s.retry_blocked();
             }
@@ -475,12 +489,43 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
     }
     s.cleanup();
     s.fold_meter();
+    shared.resp_input.set(info.id, &mut s.charged, 0);
     // Bounded: over TLS, shutdown sends close_notify and flushes, which waits on a peer that
     // may never read again.
     let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, writer.shutdown()).await;
 }
 
 impl Session {
+    /// Make room to read more: double what the buffer holds (amortised growth), never past
+    /// what the command in progress still declares it needs, nor the query buffer limit. Memory
+    /// follows the bytes that really arrived: a declared 500 MB bulk reserves nothing until its
+    /// bytes come (it used to reserve the whole declared length once 16 KiB of it arrived).
+    fn grow_inbuf(&mut self) {
+        let len = self.inbuf.len();
+        let mut want = len.max(READ_BUF_INITIAL);
+        if let Some(rest) = ferrite_resp::pending_bulk_hint(&self.inbuf) {
+            want = want.min(rest.max(4096));
+        }
+        let room = self.query_limit.saturating_sub(len).max(4096);
+        self.inbuf.reserve(want.min(room));
+    }
+
+    /// Charge (or release) this connection's unparsed input against the listener-wide budget.
+    /// Costs one branch while the buffer holds less than `INPUT_CHARGE_ABOVE` and nothing is
+    /// charged: ordinary requests never touch the shared counter.
+    #[inline]
+    fn charge_input(&mut self) {
+        let len = self.inbuf.len();
+        if len > INPUT_CHARGE_ABOVE || self.charged > 0 {
+            let now = if len > INPUT_CHARGE_ABOVE { len } else { 0 };
+            if now != self.charged {
+                self.shared
+                    .resp_input
+                    .set(self.info.id, &mut self.charged, now);
+            }
+        }
+    }
+
     /// Reply bytes not yet written: the buffer plus the payloads queued by reference.
     fn pending(&self) -> usize {
         self.out.len() + self.spliced.bytes
@@ -553,7 +598,13 @@ impl Session {
         let mut timer = metrics::BatchTimer::start();
         while self.pending() < OUT_SOFT_LIMIT && !self.closing && self.blocked.is_none() {
             let unparsed = self.inbuf.len();
-            match parse_command(&mut self.inbuf, &self.limits, &mut args) {
+            // Before AUTH (auth required), Redis 7's caps: refused from the header alone.
+            let limits = if self.principal.is_some() {
+                &self.limits
+            } else {
+                &self.preauth_limits
+            };
+            match parse_command(&mut self.inbuf, limits, &mut args) {
                 Ok(true) => {
                     count += 1;
                     let frame = (unparsed - self.inbuf.len()) as u64;
@@ -579,6 +630,7 @@ impl Session {
         // Drop the references into the read buffer before it is reused.
         args.clear();
         self.args = args;
+        self.charge_input();
         if count > 0 {
             ServerStats::add(&self.shared.stats.total_commands, count);
         }
@@ -1034,6 +1086,14 @@ impl Session {
                 auth = Some((args[i + 1].clone(), args[i + 2].clone()));
                 i += 3;
             } else if eq_ic(&args[i], "setname") && i + 1 < args.len() {
+                // Checked as CLIENT SETNAME checks it (Redis 7 does so while parsing options):
+                // a newline or space in a name would forge lines or fields in CLIENT LIST.
+                if !crate::resp::commands::server::valid_attr(&args[i + 1]) {
+                    self.writer().error(
+                        "ERR Client names cannot contain spaces, newlines or special characters.",
+                    );
+                    return;
+                }
                 name = Some(args[i + 1].clone());
                 i += 2;
             } else {
@@ -1061,7 +1121,8 @@ impl Session {
         }
         self.resp3 = resp3;
         if let Some(n) = name {
-            *self.info.name.lock() = Some(n);
+            // Copied: a slice would pin the whole request frame. Empty clears, as in CLIENT SETNAME.
+            *self.info.name.lock() = (!n.is_empty()).then(|| Bytes::copy_from_slice(&n));
         }
         self.info
             .resp

@@ -6,4 +6,5 @@ pub mod commands;
 pub mod conn;
 pub mod dispatch;
 pub mod glob;
+pub mod inflight;
 pub mod waiters;

@@ -69,6 +69,7 @@
 //! | `server.http_port` | `8081` | HTTP API port; 0 = pick a free port |
 //! | `server.admin_port` | `9091` | admin / metrics port; 0 = pick a free port |
 //! | `server.shutdown_grace_ms` | `5000` | how long shutdown waits for connections to drain |
+//! | `server.tcp_backlog` | `511` | listen backlog of every listener (Redis `tcp-backlog`); the kernel caps it at `net.core.somaxconn` |
 //! | `server.worker_threads` | `0` | data-path worker threads; 0 = one per CPU the process may run on. With 1, a current-thread scheduler (cheaper than a one-worker work-stealing pool) |
 //! | `memory.maxmemory` | ¼ of RAM | bytes: memory limit for stored data; a quarter of physical RAM (`MemTotal` in `/proc/meminfo`, capped by a cgroup memory limit), or 1 GiB if that cannot be read |
 //! | `memory.eviction` | `"allkeys-lru"` | `"allkeys-lru"` (sampled LRU) or `"noeviction"` (writes fail with OOM when full) |
@@ -77,6 +78,7 @@
 //! | `limits.max_bulk_len` | `536870912` (512 MiB) | bytes: largest RESP bulk string (`proto-max-bulk-len`) |
 //! | `limits.max_multibulk_len` | `1048576` | most elements in one RESP command array |
 //! | `limits.query_buffer_limit` | `1073741824` (1 GiB) | bytes: largest unparsed input per client (`client-query-buffer-limit`) |
+//! | `limits.resp_input_budget` | `268435456` (256 MiB) | bytes: unparsed RESP input buffered across all connections; past it, connections holding over 64 KiB of a partial command stop reading until it drains |
 //! | `limits.max_clients` | `10000` | most simultaneous client connections (`maxclients`) |
 //! | `limits.reply_buffer_limit` | `67108864` (64 MiB) | bytes: a client whose pending reply bytes exceed this is disconnected |
 //! | `limits.pubsub_reply_buffer_limit` | `33554432` (32 MiB) | bytes: the same for a client in pub/sub mode |
@@ -101,7 +103,9 @@
 //! | `http.long_poll_max_wait_ms` | `30000` | longest a topic long poll waits before answering with no items |
 //! | `http.long_poll_max_items` | `100` | most items and discontinuities in one long-poll answer |
 //! | `http.max_subscriptions` | `10000` | most open HTTP subscriptions (SSE streams + waiting long polls); more get 429 |
-//! | `http.max_connections` | `10000` | most open HTTP connections; further clients wait in the listen backlog until one closes |
+//! | `http.max_connections` | `10000` | most open HTTP connections; further clients wait in the listen backlog until one closes. At least `http.max_subscriptions` + 1 are allowed, so a subscriber over its cap reaches its 429 |
+//! | `http.body_read_timeout_ms` | `30000` | a request body must arrive within this long after its head; else 408 |
+//! | `http.max_inflight_body_bytes` | `268435456` (256 MiB) | bytes: request bodies being read or handled at once on the HTTP listener; past it, requests wait for room (503 after `body_read_timeout_ms`) |
 //! | `admin.enabled` | `true` | serve the admin endpoint (metrics, health, console) on `server.admin_port` |
 //! | `admin.max_tail_streams` | `64` | most concurrent console topic tails (SSE streams) on the admin port |
 //! | `quotas.cache_ops_per_sec` | `0` | operations per second allowed to each cache; 0 = unlimited (docs/metering.md) |
@@ -127,6 +131,7 @@
 //! | `tls.http` | `true` | when TLS is on: the HTTP listener speaks TLS |
 //! | `tls.admin` | `true` | when TLS is on: the admin / metrics listener speaks TLS |
 //! | `tls.handshake_timeout_ms` | `10000` | a client that has not finished its TLS handshake by then is disconnected |
+//! | `tls.max_pending_handshakes` | `1024` | handshakes in progress per gRPC/HTTP/admin TLS listener; at the cap the oldest pending one is dropped, so new clients are still accepted |
 //!
 //! TLS is on when `tls.cert_file`/`tls.key_file` or `tls.self_signed` is set; the per-listener
 //! switches only matter then. Each TLS listener speaks only TLS (no plaintext on the same port).
@@ -191,6 +196,10 @@ pub const DEFAULT_MAX_BULK_LEN: u64 = 512 * MIB;
 pub const DEFAULT_MAX_MULTIBULK_LEN: u64 = 1024 * 1024;
 /// Default `limits.query_buffer_limit`: 1 GiB (Redis `client-query-buffer-limit`).
 pub const DEFAULT_QUERY_BUFFER_LIMIT: u64 = GIB;
+/// Default `limits.resp_input_budget`: 256 MiB of unparsed RESP input across all connections.
+pub const DEFAULT_RESP_INPUT_BUDGET: u64 = 256 * MIB;
+/// Default `server.tcp_backlog` (Redis `tcp-backlog`).
+pub const DEFAULT_TCP_BACKLOG: u32 = 511;
 /// Default `limits.max_clients` (Redis `maxclients`).
 pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
 /// Default `limits.reply_buffer_limit`: 64 MiB (Redis `client-output-buffer-limit normal`).
@@ -226,6 +235,8 @@ pub const DEFAULT_ACTIVE_EXPIRE_BUDGET: usize = 200;
 pub const DEFAULT_TLS_SELF_SIGNED_CERT_OUT: &str = "ferrite-selfsigned.pem";
 /// Default `tls.handshake_timeout_ms`.
 pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+/// Default `tls.max_pending_handshakes`.
+pub const DEFAULT_TLS_MAX_PENDING_HANDSHAKES: usize = 1024;
 
 /// Prefix of the environment variables that set configuration keys.
 pub const ENV_PREFIX: &str = "FERRITE_";
@@ -524,6 +535,8 @@ pub struct ServerConfig {
     pub shutdown_grace_ms: u64,
     /// Data-path worker threads; 0 = one per CPU in the process's affinity mask.
     pub worker_threads: usize,
+    /// Listen backlog of every listener (Redis `tcp-backlog`).
+    pub tcp_backlog: u32,
 }
 
 impl ServerConfig {
@@ -547,6 +560,7 @@ impl Default for ServerConfig {
             admin_port: DEFAULT_ADMIN_PORT,
             shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
             worker_threads: 0,
+            tcp_backlog: DEFAULT_TCP_BACKLOG,
         }
     }
 }
@@ -601,6 +615,9 @@ pub struct LimitsConfig {
     /// Largest unparsed input buffered per client, in bytes.
     #[serde(deserialize_with = "byte_size::deserialize")]
     pub query_buffer_limit: u64,
+    /// Unparsed RESP input buffered across all connections, in bytes.
+    #[serde(deserialize_with = "byte_size::deserialize")]
+    pub resp_input_budget: u64,
     /// Most simultaneous client connections.
     pub max_clients: usize,
     /// A client whose pending reply bytes exceed this is disconnected.
@@ -619,6 +636,7 @@ impl Default for LimitsConfig {
             max_bulk_len: DEFAULT_MAX_BULK_LEN,
             max_multibulk_len: DEFAULT_MAX_MULTIBULK_LEN,
             query_buffer_limit: DEFAULT_QUERY_BUFFER_LIMIT,
+            resp_input_budget: DEFAULT_RESP_INPUT_BUDGET,
             max_clients: DEFAULT_MAX_CLIENTS,
             reply_buffer_limit: DEFAULT_REPLY_BUFFER_LIMIT,
             pubsub_reply_buffer_limit: DEFAULT_PUBSUB_REPLY_BUFFER_LIMIT,
@@ -737,6 +755,10 @@ pub const DEFAULT_HTTP_LONG_POLL_MAX_ITEMS: usize = 100;
 pub const DEFAULT_HTTP_MAX_SUBSCRIPTIONS: usize = 10_000;
 /// Most HTTP connections open at once.
 pub const DEFAULT_HTTP_MAX_CONNECTIONS: usize = 10_000;
+/// Longest a request body may take to arrive after its head.
+pub const DEFAULT_HTTP_BODY_READ_TIMEOUT_MS: u64 = 30_000;
+/// Request body bytes being read or handled at once on the HTTP listener.
+pub const DEFAULT_HTTP_MAX_INFLIGHT_BODY_BYTES: u64 = 256 * MIB;
 
 /// `[http]` section. The item size, TTL and publish limits are `[grpc]`'s: both APIs enforce the
 /// same Momento rules.
@@ -757,6 +779,11 @@ pub struct HttpConfig {
     pub max_subscriptions: usize,
     /// Most open HTTP connections; more wait in the listen backlog until one closes.
     pub max_connections: usize,
+    /// Longest a request body may take to arrive after its head, in milliseconds.
+    pub body_read_timeout_ms: u64,
+    /// Request body bytes being read or handled at once.
+    #[serde(deserialize_with = "byte_size::deserialize")]
+    pub max_inflight_body_bytes: u64,
 }
 
 impl Default for HttpConfig {
@@ -768,6 +795,8 @@ impl Default for HttpConfig {
             long_poll_max_items: DEFAULT_HTTP_LONG_POLL_MAX_ITEMS,
             max_subscriptions: DEFAULT_HTTP_MAX_SUBSCRIPTIONS,
             max_connections: DEFAULT_HTTP_MAX_CONNECTIONS,
+            body_read_timeout_ms: DEFAULT_HTTP_BODY_READ_TIMEOUT_MS,
+            max_inflight_body_bytes: DEFAULT_HTTP_MAX_INFLIGHT_BODY_BYTES,
         }
     }
 }
@@ -795,6 +824,8 @@ pub struct TlsConfig {
     pub admin: bool,
     /// Longest time a client may take to finish its TLS handshake, in milliseconds.
     pub handshake_timeout_ms: u64,
+    /// Handshakes in progress per listener; at the cap the oldest pending one is dropped.
+    pub max_pending_handshakes: usize,
 }
 
 impl Default for TlsConfig {
@@ -809,6 +840,7 @@ impl Default for TlsConfig {
             http: true,
             admin: true,
             handshake_timeout_ms: DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+            max_pending_handshakes: DEFAULT_TLS_MAX_PENDING_HANDSHAKES,
         }
     }
 }
@@ -847,6 +879,8 @@ impl HttpConfig {
         positive("http.long_poll_max_items", self.long_poll_max_items as u64)?;
         positive("http.max_subscriptions", self.max_subscriptions as u64)?;
         positive("http.max_connections", self.max_connections as u64)?;
+        positive("http.body_read_timeout_ms", self.body_read_timeout_ms)?;
+        positive("http.max_inflight_body_bytes", self.max_inflight_body_bytes)?;
         let origins = &self.cors_allowed_origins;
         if origins.iter().any(|o| o == "*") && origins.len() > 1 {
             return Err(invalid(
@@ -939,6 +973,10 @@ impl TlsConfig {
             }
         }
         positive("tls.handshake_timeout_ms", self.handshake_timeout_ms)?;
+        positive(
+            "tls.max_pending_handshakes",
+            self.max_pending_handshakes as u64,
+        )?;
         if self.handshake_timeout_ms > i64::MAX as u64 {
             return Err(invalid("tls.handshake_timeout_ms", "is too large"));
         }
@@ -1317,6 +1355,8 @@ impl Config {
         positive("limits.max_bulk_len", l.max_bulk_len)?;
         positive("limits.max_multibulk_len", l.max_multibulk_len)?;
         positive("limits.query_buffer_limit", l.query_buffer_limit)?;
+        positive("limits.resp_input_budget", l.resp_input_budget)?;
+        positive("server.tcp_backlog", u64::from(s.tcp_backlog))?;
         positive("limits.max_clients", l.max_clients as u64)?;
         positive("limits.reply_buffer_limit", l.reply_buffer_limit)?;
         positive(
@@ -1372,6 +1412,7 @@ impl Config {
             ("limits.max_bulk_len", l.max_bulk_len),
             ("limits.max_multibulk_len", l.max_multibulk_len),
             ("limits.query_buffer_limit", l.query_buffer_limit),
+            ("limits.resp_input_budget", l.resp_input_budget),
             ("limits.reply_buffer_limit", l.reply_buffer_limit),
             (
                 "limits.pubsub_reply_buffer_limit",
@@ -1384,6 +1425,11 @@ impl Config {
             ("topics.heartbeat_interval_secs", t.heartbeat_interval_secs),
             ("topics.idle_topic_ttl_secs", t.idle_topic_ttl_secs),
             ("http.max_body_bytes", self.http.max_body_bytes),
+            ("http.body_read_timeout_ms", self.http.body_read_timeout_ms),
+            (
+                "http.max_inflight_body_bytes",
+                self.http.max_inflight_body_bytes,
+            ),
             (
                 "http.long_poll_max_wait_ms",
                 self.http.long_poll_max_wait_ms,

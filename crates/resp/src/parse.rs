@@ -27,7 +27,16 @@ pub struct ParseLimits {
     /// Longest inline request line, and the longest a `*`/`$` header may grow
     /// without its CRLF before we give up (Redis `PROTO_INLINE_MAX_SIZE`, 64 KiB).
     pub max_inline_len: usize,
+    /// The client has not authenticated (auth required): Redis 7 then also refuses a multibulk
+    /// count above [`UNAUTH_MAX_MULTIBULK_LEN`] and a bulk length above [`UNAUTH_MAX_BULK_LEN`],
+    /// from the header alone, so an unauthenticated client cannot make the server buffer more.
+    pub unauthenticated: bool,
 }
+
+/// Most arguments in one command before AUTH (Redis `networking.c`: 10).
+pub const UNAUTH_MAX_MULTIBULK_LEN: usize = 10;
+/// Largest bulk argument before AUTH (Redis `networking.c`: 16384 bytes).
+pub const UNAUTH_MAX_BULK_LEN: usize = 16384;
 
 impl Default for ParseLimits {
     fn default() -> Self {
@@ -35,6 +44,7 @@ impl Default for ParseLimits {
             max_bulk_len: 512 * 1024 * 1024,
             max_multibulk_len: 1024 * 1024,
             max_inline_len: 64 * 1024,
+            unauthenticated: false,
         }
     }
 }
@@ -141,7 +151,8 @@ pub fn pending_bulk_hint(buf: &[u8]) -> Option<usize> {
     let limits = ParseLimits {
         max_bulk_len: usize::MAX,
         max_multibulk_len: usize::MAX,
-        ..ParseLimits::default()
+        max_inline_len: ParseLimits::default().max_inline_len,
+        unauthenticated: false,
     };
     match scan_multibulk(buf, &limits) {
         Ok(Scan::Incomplete(hint)) => hint,
@@ -191,6 +202,10 @@ fn scan_multibulk(buf: &[u8], limits: &ParseLimits) -> Result<Scan, ProtocolErro
         Some(n) if (n as u64) <= limits.max_multibulk_len as u64 => n as usize,
         _ => return Err(ProtocolError::stat("invalid multibulk length")),
     };
+    // Redis order: the absolute maximum first, then the pre-AUTH one.
+    if limits.unauthenticated && count > UNAUTH_MAX_MULTIBULK_LEN {
+        return Err(ProtocolError::stat("unauthenticated multibulk length"));
+    }
     let mut pos = cr + 2;
     for _ in 0..count {
         if pos >= buf.len() {
@@ -208,6 +223,9 @@ fn scan_multibulk(buf: &[u8], limits: &ParseLimits) -> Result<Scan, ProtocolErro
             Some(n) if n >= 0 && (n as u64) <= limits.max_bulk_len as u64 => n as usize,
             _ => return Err(ProtocolError::stat("invalid bulk length")),
         };
+        if limits.unauthenticated && len > UNAUTH_MAX_BULK_LEN {
+            return Err(ProtocolError::stat("unauthenticated bulk length"));
+        }
         pos = cr + 2;
         // Like Redis, the two bytes after the payload are assumed to be CRLF
         // and skipped unchecked.

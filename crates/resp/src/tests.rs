@@ -84,6 +84,7 @@ fn limits_are_configurable() {
         max_bulk_len: 3,
         max_multibulk_len: 2,
         max_inline_len: 16,
+        unauthenticated: false,
     };
     assert!(parse_all(b"*2\r\n$3\r\nabc\r\n$3\r\ndef\r\n", &l).is_ok());
     assert_eq!(
@@ -297,7 +298,7 @@ proptest! {
 
     #[test]
     fn prop_garbage_never_panics(input in prop::collection::vec(any::<u8>(), 0..200)) {
-        let small = ParseLimits { max_bulk_len: 50, max_multibulk_len: 8, max_inline_len: 64 };
+        let small = ParseLimits { max_bulk_len: 50, max_multibulk_len: 8, max_inline_len: 64, unauthenticated: false };
         let mut buf = BytesMut::from(&input[..]);
         let mut args = Vec::new();
         let mut guard = 0;
@@ -494,4 +495,42 @@ fn encode_frames() {
     let mut out = BytesMut::new();
     encode_push_of_bulks(&[], false, &mut out);
     assert_eq!(&out[..], b"*0\r\n");
+}
+
+#[test]
+fn unauthenticated_limits_are_redis_7s() {
+    let pre = ParseLimits {
+        unauthenticated: true,
+        ..ParseLimits::default()
+    };
+    // Refused from the header alone, before any payload arrived.
+    assert_eq!(
+        parse_all(b"*11\r\n", &pre).unwrap_err(),
+        "unauthenticated multibulk length"
+    );
+    assert_eq!(
+        parse_all(b"*1\r\n$16385\r\n", &pre).unwrap_err(),
+        "unauthenticated bulk length"
+    );
+    assert_eq!(
+        parse_all(b"*1\r\n$500000000\r\n", &pre).unwrap_err(),
+        "unauthenticated bulk length"
+    );
+    // The absolute limits come first, as in Redis.
+    assert_eq!(
+        parse_all(b"*3000000000\r\n", &pre).unwrap_err(),
+        "invalid multibulk length"
+    );
+    // At the thresholds: accepted.
+    let mut ten = b"*10\r\n".to_vec();
+    for _ in 0..10 {
+        ten.extend_from_slice(b"$1\r\na\r\n");
+    }
+    assert_eq!(parse_all(&ten, &pre).unwrap().0.len(), 1);
+    let mut big = b"*1\r\n$16384\r\n".to_vec();
+    big.extend_from_slice(&[b'x'; 16384]);
+    big.extend_from_slice(b"\r\n");
+    assert_eq!(parse_all(&big, &pre).unwrap().0.len(), 1);
+    // Authenticated: no such limits.
+    assert!(parse_all(b"*11\r\n", &lim()).is_ok());
 }

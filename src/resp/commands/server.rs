@@ -1093,7 +1093,9 @@ fn command_list(args: &[Bytes], w: &mut ReplyWriter<'_>) {
 // ---------------------------------------------------------------------------
 
 /// Redis's validateClientAttr: printable ASCII without spaces.
-fn valid_attr(b: &[u8]) -> bool {
+/// Redis's rule for client names and library attributes: printable ASCII, no spaces. Shared by
+/// CLIENT SETNAME/SETINFO and HELLO SETNAME, so neither can forge a line of CLIENT LIST.
+pub(crate) fn valid_attr(b: &[u8]) -> bool {
     b.iter().all(|&c| (b'!'..=b'~').contains(&c))
 }
 
