@@ -18,6 +18,7 @@ fn limits() -> ParseLimits {
         max_bulk_len: 512,
         max_multibulk_len: 16,
         max_inline_len: 128,
+        ..ParseLimits::default()
     }
 }
 
