@@ -353,7 +353,9 @@ fn commands(input: &[u8], w: &World) -> Vec<Vec<Vec<u8>>> {
                     }
                 })
                 .collect();
-            let name = std::str::from_utf8(args.first()?).ok()?.to_ascii_lowercase();
+            let name = std::str::from_utf8(args.first()?)
+                .ok()?
+                .to_ascii_lowercase();
             // Unknown names are sent (they must get an error); left-out ones are skipped.
             let known = ferrite::resp::dispatch::lookup(name.as_bytes());
             if known.is_some() && !w.commands.contains(&known.unwrap().name) {
