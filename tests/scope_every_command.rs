@@ -16,13 +16,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::Arc;
 
-use common::{test_config, RawConn, TestServer};
+use common::tokens::TokenServer;
+use common::RawConn;
 use ferrite::resp::dispatch::{ks, table, BeginSearch, CommandSpec, FindKeys};
-use ferrite_auth::{Authenticator, CacheGrant, CacheRole, Permissions, Selector};
-use ferrite_config::AuthMode;
+use ferrite_auth::{CacheGrant, CacheRole, Permissions, Selector};
 
 const APP: &str = "app";
 /// Data types of the seeded keys: string, integer string, hash, list, set, sorted set.
@@ -238,47 +236,20 @@ enum Kind {
 }
 
 struct Srv {
-    srv: TestServer,
-    auth: Arc<Authenticator>,
-    dir: PathBuf,
+    tokens: TokenServer,
     admin: redis::aio::MultiplexedConnection,
 }
 
-impl Drop for Srv {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 async fn start() -> Srv {
-    let dir = std::env::temp_dir().join(format!("ferrite-every-{:x}", rand::random::<u64>()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut cfg = test_config();
-    cfg.auth.mode = AuthMode::Token;
-    cfg.auth.token_key_file = dir.join("token.key").display().to_string();
-    let srv = TestServer::start_with(cfg).await;
-    let auth = srv.running.shared.auth.authenticator().unwrap().clone();
-    srv.running.shared.store.create_cache(APP).unwrap();
-    let (su, _) = auth
-        .issue(
-            Permissions::SuperUser,
-            600,
-            Some("admin".into()),
-            ferrite_auth::now_secs(),
-        )
-        .unwrap();
-    let url = format!("redis://{APP}:{su}@{}/", srv.addr);
+    let tokens = TokenServer::start(&[APP]).await;
+    let su = tokens.mint("admin", Permissions::SuperUser);
+    let url = format!("redis://{APP}:{su}@{}/", tokens.srv.addr);
     let admin = redis::Client::open(url)
         .unwrap()
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    Srv {
-        srv,
-        auth,
-        dir,
-        admin,
-    }
+    Srv { tokens, admin }
 }
 
 fn seed_cmds(p: &mut redis::Pipeline, key: &str, t: char, marker: &str) {
@@ -464,16 +435,7 @@ fn parse(template: &str) -> (Vec<String>, Vec<(usize, char)>) {
 
 async fn walk(kind: Kind) {
     let mut s = start().await;
-    let token = s
-        .auth
-        .issue(
-            perms(kind),
-            600,
-            Some(format!("{kind:?}")),
-            ferrite_auth::now_secs(),
-        )
-        .unwrap()
-        .0;
+    let token = s.tokens.mint(&format!("{kind:?}"), perms(kind));
     let templates = templates();
     let mut names: Vec<&'static str> = table().keys().copied().collect();
     names.sort();
@@ -535,7 +497,7 @@ async fn walk(kind: Kind) {
                         None => cmd.push(a.clone()),
                     }
                 }
-                let mut c = s.srv.raw().await;
+                let mut c = s.tokens.srv.raw().await;
                 c.cmd(&["AUTH", APP, &token]).await;
                 let auth = Box::pin(reply(&mut c)).await;
                 assert_eq!(auth, Some((false, "OK".into())), "AUTH");

@@ -1,55 +1,31 @@
 //! Scoped tokens against commands that used to read or change keys outside their scope, and
 //! subscriptions or blocked commands that outlived their token (issue 12 finding 2).
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use ferrite_auth::{
-    Authenticator, CacheGrant, CacheRole, Permissions, Selector, TopicGrant, TopicRole,
-};
-use ferrite_config::AuthMode;
+use ferrite_auth::{CacheGrant, CacheRole, Permissions, Selector, TopicGrant, TopicRole};
 
-use crate::common::{test_config, RawConn, TestServer};
+use crate::common::tokens::TokenServer;
+use crate::common::RawConn;
 
 const APP: &str = "app";
 const OTHER: &str = "other";
 
-struct AuthSrv {
-    srv: TestServer,
-    auth: Arc<Authenticator>,
-    dir: PathBuf,
-}
-
-impl Drop for AuthSrv {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+/// The shared token-mode server, with `app` and `other` created.
+struct AuthSrv(TokenServer);
 
 async fn start() -> AuthSrv {
-    let dir = std::env::temp_dir().join(format!("ferrite-scope-{:x}", rand::random::<u64>()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut cfg = test_config();
-    cfg.auth.mode = AuthMode::Token;
-    cfg.auth.token_key_file = dir.join("token.key").display().to_string();
-    let srv = TestServer::start_with(cfg).await;
-    let auth = srv.running.shared.auth.authenticator().unwrap().clone();
-    srv.running.shared.store.create_cache(APP).unwrap();
-    srv.running.shared.store.create_cache(OTHER).unwrap();
-    AuthSrv { srv, auth, dir }
+    AuthSrv(TokenServer::start(&[APP, OTHER]).await)
+}
+
+impl std::ops::Deref for AuthSrv {
+    type Target = TokenServer;
+    fn deref(&self) -> &TokenServer {
+        &self.0
+    }
 }
 
 impl AuthSrv {
-    fn mint_ttl(&self, id: &str, perms: Permissions, ttl: u64) -> String {
-        self.auth
-            .issue(perms, ttl, Some(id.into()), ferrite_auth::now_secs())
-            .unwrap()
-            .0
-    }
-    fn mint(&self, id: &str, perms: Permissions) -> String {
-        self.mint_ttl(id, perms, 600)
-    }
     /// A connection authenticated into `cache` with `token` (RESP3 when `resp3`).
     async fn conn(&self, cache: &str, token: &str, resp3: bool) -> RawConn {
         let mut c = self.srv.raw().await;

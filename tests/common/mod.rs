@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod reply;
+pub mod tokens;
 
 use std::net::SocketAddr;
 use std::time::Duration;

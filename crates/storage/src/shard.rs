@@ -786,21 +786,29 @@ impl Shard {
     /// [`Self::append_str`]/[`Self::setrange_str`] (0 when it has room): what callers make room
     /// for before taking the shard lock.
     pub fn str_growth(&mut self, key: &[u8], new_len: usize, now: u64) -> u64 {
-        let (len, cap) = match self.live_slot(key, now) {
-            None => (0, 0),
-            Some(Slot::Seg(loc)) => {
-                let l = self.seg.record(loc).value.len();
-                (l, l)
-            }
-            Some(Slot::Map(idx)) => match &self.map[idx].value {
-                Value::Str(b) => (b.len(), b.len() + self.map[idx].spare as usize),
-                _ => return 0,
-            },
+        let Some((len, cap)) = self.str_len_and_capacity(key, now) else {
+            return 0;
         };
         if new_len <= cap {
             0
         } else {
             (grown_capacity(cap, new_len) - len) as u64
+        }
+    }
+
+    /// Length and allocated capacity of the string at `key` ((0, 0) when missing; None when it
+    /// holds another type). Compact strings in segments have no spare room.
+    fn str_len_and_capacity(&mut self, key: &[u8], now: u64) -> Option<(usize, usize)> {
+        match self.live_slot(key, now) {
+            None => Some((0, 0)),
+            Some(Slot::Seg(loc)) => {
+                let l = self.seg.record(loc).value.len();
+                Some((l, l))
+            }
+            Some(Slot::Map(idx)) => match &self.map[idx].value {
+                Value::Str(b) => Some((b.len(), b.len() + self.map[idx].spare as usize)),
+                _ => None,
+            },
         }
     }
 
@@ -815,17 +823,9 @@ impl Shard {
         write: impl FnOnce(&mut Vec<u8>),
     ) -> Result<usize, StrWriteError> {
         // Check type and size before creating anything, so a refused write leaves no key behind.
-        let (len, cap) = match self.live_slot(key, now) {
-            None => (0, 0),
-            Some(Slot::Seg(loc)) => {
-                let l = self.seg.record(loc).value.len();
-                (l, l)
-            }
-            Some(Slot::Map(idx)) => match &self.map[idx].value {
-                Value::Str(b) => (b.len(), b.len() + self.map[idx].spare as usize),
-                _ => return Err(StrWriteError::WrongType),
-            },
-        };
+        let (len, cap) = self
+            .str_len_and_capacity(key, now)
+            .ok_or(StrWriteError::WrongType)?;
         let target = new_len(len).ok_or(StrWriteError::TooLarge)?;
         if target > MAX_STRING {
             return Err(StrWriteError::TooLarge);
