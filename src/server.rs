@@ -80,6 +80,8 @@ pub fn grpc_limits(g: &ferrite_config::GrpcConfig) -> crate::grpc::GrpcLimits {
         max_ttl_ms: g.max_ttl_secs.saturating_mul(1000),
         max_publish_bytes: g.max_publish_bytes as usize,
         max_concurrent_streams: g.max_concurrent_streams,
+        max_inflight_request_bytes: usize::try_from(g.max_inflight_request_bytes)
+            .unwrap_or(usize::MAX),
         ..Default::default()
     }
 }

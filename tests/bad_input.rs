@@ -5,6 +5,8 @@
 
 mod common;
 
+#[path = "bad_input/grpc_inflight.rs"]
+mod grpc_inflight;
 #[path = "bad_input/memory.rs"]
 mod memory;
 #[path = "bad_input/network.rs"]

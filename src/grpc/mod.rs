@@ -19,6 +19,7 @@ pub mod authz;
 pub mod collections;
 pub mod control;
 pub mod errors;
+pub mod inflight;
 pub mod scalars;
 pub mod scs;
 pub mod topics;
@@ -49,6 +50,9 @@ pub const DEFAULT_MAX_PUBLISH_BYTES: usize = 4 * 1024;
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: the SDKs assume at least 100 per connection.
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 1024;
+/// Longest a request stream waits for room in `max_inflight_request_bytes` before it fails with
+/// RESOURCE_EXHAUSTED (uploads holding the whole budget and each waiting for more end by then).
+const INFLIGHT_REQUEST_WAIT: Duration = Duration::from_secs(10);
 /// HTTP/2 flow-control windows (per connection, per stream).
 const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
 /// Largest GenerateDisposableToken request (permissions + an auth token: a few KiB at most).
@@ -75,6 +79,8 @@ pub struct GrpcLimits {
     pub max_publish_bytes: usize,
     pub max_message_bytes: usize,
     pub max_concurrent_streams: u32,
+    /// Request bytes being received at once across the listener (see `inflight`).
+    pub max_inflight_request_bytes: usize,
     pub list_caches_page_size: usize,
     pub max_cache_name_bytes: usize,
     pub max_topic_name_bytes: usize,
@@ -90,6 +96,8 @@ impl Default for GrpcLimits {
             max_publish_bytes: DEFAULT_MAX_PUBLISH_BYTES,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
+            max_inflight_request_bytes: ferrite_config::DEFAULT_GRPC_MAX_INFLIGHT_REQUEST_BYTES
+                as usize,
             list_caches_page_size: DEFAULT_LIST_CACHES_PAGE_SIZE,
             max_cache_name_bytes: DEFAULT_MAX_CACHE_NAME_BYTES,
             max_topic_name_bytes: DEFAULT_MAX_TOPIC_NAME_BYTES,
@@ -345,6 +353,13 @@ pub async fn serve(
         // Token mode: a call without a token is refused at its headers, before its body.
         .layer(authz::AuthGateLayer {
             enforcing: shared.auth.enforcing(),
+        })
+        // Inside the gate: refused calls are never read, so only admitted ones are charged.
+        .layer(inflight::RequestBytesLayer {
+            budget: inflight::RequestBytesBudget::new(
+                limits.max_inflight_request_bytes,
+                INFLIGHT_REQUEST_WAIT,
+            ),
         })
         .add_service(scs)
         .add_service(pubsub)

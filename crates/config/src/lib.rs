@@ -98,6 +98,7 @@
 //! | `grpc.max_ttl_secs` | `86400` | longest TTL a gRPC request may set |
 //! | `grpc.max_publish_bytes` | `4096` | bytes: largest topic message published over gRPC |
 //! | `grpc.max_concurrent_streams` | `1024` | HTTP/2 streams per connection (at least 100) |
+//! | `grpc.max_inflight_request_bytes` | `268435456` (256 MiB) | bytes: request messages being received at once on the gRPC listener (bodies past 64 KiB are counted); past it, their streams wait for room (RESOURCE_EXHAUSTED after 10 s) |
 //! | `http.cors_allowed_origins` | `[]` | origins allowed by CORS (`["*"]` = any); empty = CORS off. Env: comma-separated |
 //! | `http.max_body_bytes` | `5242880` (5 MiB) | bytes: largest HTTP request body |
 //! | `http.long_poll_max_wait_ms` | `30000` | longest a topic long poll waits before answering with no items |
@@ -713,6 +714,8 @@ pub const DEFAULT_GRPC_MAX_TTL_SECS: u64 = 24 * 60 * 60;
 pub const DEFAULT_GRPC_MAX_PUBLISH_BYTES: u64 = 4 * 1024;
 /// HTTP/2 concurrent streams per connection (the SDKs need at least 100).
 pub const DEFAULT_GRPC_MAX_CONCURRENT_STREAMS: u32 = 1024;
+/// Request bytes being received at once on the gRPC listener.
+pub const DEFAULT_GRPC_MAX_INFLIGHT_REQUEST_BYTES: u64 = 256 * MIB;
 
 /// `[grpc]` section.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -731,6 +734,9 @@ pub struct GrpcConfig {
     pub max_publish_bytes: u64,
     /// HTTP/2 concurrent streams per connection.
     pub max_concurrent_streams: u32,
+    /// Request message bytes being received at once, across the listener.
+    #[serde(deserialize_with = "byte_size::deserialize")]
+    pub max_inflight_request_bytes: u64,
 }
 
 impl Default for GrpcConfig {
@@ -741,6 +747,7 @@ impl Default for GrpcConfig {
             max_ttl_secs: DEFAULT_GRPC_MAX_TTL_SECS,
             max_publish_bytes: DEFAULT_GRPC_MAX_PUBLISH_BYTES,
             max_concurrent_streams: DEFAULT_GRPC_MAX_CONCURRENT_STREAMS,
+            max_inflight_request_bytes: DEFAULT_GRPC_MAX_INFLIGHT_REQUEST_BYTES,
         }
     }
 }
@@ -1382,6 +1389,10 @@ impl Config {
         positive("grpc.max_element_bytes", g.max_element_bytes)?;
         positive("grpc.max_ttl_secs", g.max_ttl_secs)?;
         positive("grpc.max_publish_bytes", g.max_publish_bytes)?;
+        positive(
+            "grpc.max_inflight_request_bytes",
+            g.max_inflight_request_bytes,
+        )?;
         if g.max_concurrent_streams < 100 {
             return Err(invalid(
                 "grpc.max_concurrent_streams",
