@@ -7,11 +7,10 @@
 mod common;
 mod grpc_util;
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{test_config, TestServer};
+use common::test_config;
+use common::tokens::TokenServer;
 use ferrite_auth::{
     Authenticator, CacheGrant, CacheRole, Claims, Permissions, Selector, TopicGrant, TopicRole,
 };
@@ -27,60 +26,34 @@ use tonic::transport::Channel;
 const APP: &str = "app";
 const OTHER: &str = "other";
 
-struct AuthServer {
-    srv: TestServer,
-    auth: Arc<Authenticator>,
-    key_file: PathBuf,
-    dir: PathBuf,
-}
+/// A token-mode server with caches `app` and `other` (tokens up to an hour).
+struct AuthServer(TokenServer);
 
-impl Drop for AuthServer {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+impl std::ops::Deref for AuthServer {
+    type Target = TokenServer;
+    fn deref(&self) -> &TokenServer {
+        &self.0
     }
 }
 
 async fn start() -> AuthServer {
-    let dir = std::env::temp_dir().join(format!("ferrite-auth-{:x}", rand::random::<u64>()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let key_file = dir.join("token.key");
     let mut cfg = test_config();
-    cfg.auth.mode = AuthMode::Token;
-    cfg.auth.token_key_file = key_file.display().to_string();
     cfg.auth.max_token_ttl_secs = 3600;
-    let srv = TestServer::start_with(cfg).await;
-    assert!(key_file.exists(), "the key file is created on first start");
-    let auth = srv
-        .running
-        .shared
-        .auth
-        .authenticator()
-        .expect("token mode")
-        .clone();
-    srv.running.shared.store.create_cache(APP).unwrap();
-    srv.running.shared.store.create_cache(OTHER).unwrap();
-    AuthServer {
-        srv,
-        auth,
-        key_file,
-        dir,
-    }
+    let s = TokenServer::start_with(cfg, &[APP, OTHER]).await;
+    assert!(
+        s.key_file.exists(),
+        "the key file is created on first start"
+    );
+    AuthServer(s)
 }
 
 impl AuthServer {
     /// A token in the v1 form the SDKs and `AUTH` take.
     fn mint(&self, id: &str, perms: Permissions) -> String {
-        let (jwt, _) = self
-            .auth
-            .issue(perms, 600, Some(id.into()), ferrite_auth::now_secs())
-            .unwrap();
-        ferrite_auth::token::wrap_v1("localhost", &jwt).unwrap()
+        self.0.mint_v1(id, perms)
     }
     fn jwt(&self, id: &str, perms: Permissions) -> String {
-        self.auth
-            .issue(perms, 600, Some(id.into()), ferrite_auth::now_secs())
-            .unwrap()
-            .0
+        self.0.mint(id, perms)
     }
     fn endpoint(&self) -> String {
         self.srv.grpc_endpoint()

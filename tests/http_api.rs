@@ -7,6 +7,7 @@ mod grpc_util;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use common::http::{expect_error, json_of};
 use common::{q, test_config, TestServer};
 use ferrite_config::Config;
 use futures_util::StreamExt;
@@ -30,25 +31,6 @@ fn quick_config() -> Config {
     let mut c = test_config();
     c.http.long_poll_max_wait_ms = 300;
     c
-}
-
-async fn json_of(resp: Response) -> Value {
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string());
-    assert_eq!(ct.as_deref(), Some("application/json"));
-    let text = resp.text().await.unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-/// Assert an error answer: status plus the JSON body's `error` code (the message must be there).
-async fn expect_error(resp: Response, status: StatusCode, code: &str) -> Value {
-    assert_eq!(resp.status(), status, "for {}", resp.url());
-    let body = json_of(resp).await;
-    assert_eq!(body["error"], code, "{body}");
-    assert!(!body["message"].as_str().unwrap().is_empty(), "{body}");
-    body
 }
 
 /// Wait until `topic` in the default cache has `n` direct subscribers (RESP `PUBSUB NUMSUB`

@@ -9,15 +9,16 @@
 mod common;
 mod grpc_util;
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{test_config, TestServer};
+use common::http::{expect_error, json_of};
+use common::pki::TestPki;
+use common::test_config;
+use common::tokens::TokenServer;
 use ferrite_auth::{
     Authenticator, CacheGrant, CacheRole, Permissions, Selector, TopicGrant, TopicRole,
 };
-use ferrite_config::{AuthMode, Config};
+use ferrite_config::Config;
 use momento_protos::cache_client::pubsub::pubsub_client::PubsubClient;
 use momento_protos::cache_client::pubsub::{subscription_item, topic_value, SubscriptionRequest};
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
@@ -28,42 +29,24 @@ const OTHER: &str = "other";
 /// Long enough for anything a loaded CI machine does; never a timing assertion.
 const PATIENCE: Duration = Duration::from_secs(10);
 
+/// A token-mode server with caches `app` and `other`, and an HTTP client for it.
 struct AuthServer {
-    srv: TestServer,
-    auth: Arc<Authenticator>,
-    dir: PathBuf,
+    tokens: TokenServer,
     http: Client,
 }
 
-impl Drop for AuthServer {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+impl std::ops::Deref for AuthServer {
+    type Target = TokenServer;
+    fn deref(&self) -> &TokenServer {
+        &self.tokens
     }
 }
 
-/// A token-mode server (key file created at start) with caches `app` and `other`.
 async fn start_with(mut cfg: Config) -> AuthServer {
-    let dir = std::env::temp_dir().join(format!("ferrite-httpauth-{:x}", rand::random::<u64>()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let key_file = dir.join("token.key");
-    cfg.auth.mode = AuthMode::Token;
-    cfg.auth.token_key_file = key_file.display().to_string();
     cfg.auth.max_token_ttl_secs = 3600;
     cfg.http.long_poll_max_wait_ms = 300;
-    let srv = TestServer::start_with(cfg).await;
-    let auth = srv
-        .running
-        .shared
-        .auth
-        .authenticator()
-        .expect("token mode")
-        .clone();
-    srv.running.shared.store.create_cache(APP).unwrap();
-    srv.running.shared.store.create_cache(OTHER).unwrap();
     AuthServer {
-        srv,
-        auth,
-        dir,
+        tokens: TokenServer::start_with(cfg, &[APP, OTHER]).await,
         http: Client::new(),
     }
 }
@@ -75,11 +58,7 @@ async fn start() -> AuthServer {
 impl AuthServer {
     /// A token in the v1 form the SDKs use (what a browser would be handed).
     fn mint(&self, id: &str, perms: Permissions) -> String {
-        let (jwt, _) = self
-            .auth
-            .issue(perms, 600, Some(id.into()), ferrite_auth::now_secs())
-            .unwrap();
-        ferrite_auth::token::wrap_v1("localhost", &jwt).unwrap()
+        self.tokens.mint_v1(id, perms)
     }
     fn base(&self) -> String {
         format!("http://{}", self.srv.running.http_addr)
@@ -161,25 +140,6 @@ fn topics(g: Vec<TopicGrant>) -> Permissions {
         caches: vec![],
         topics: g,
     }
-}
-
-async fn json_of(resp: Response) -> Value {
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string());
-    assert_eq!(ct.as_deref(), Some("application/json"));
-    let text = resp.text().await.unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-/// An error answer: status plus the JSON body's `error` code, with a message.
-async fn expect_error(resp: Response, status: StatusCode, code: &str) -> Value {
-    assert_eq!(resp.status(), status, "for {}", resp.url());
-    let body = json_of(resp).await;
-    assert_eq!(body["error"], code, "{body}");
-    assert!(!body["message"].as_str().unwrap().is_empty(), "{body}");
-    body
 }
 
 /// The operation families of the HTTP matrix.
@@ -878,43 +838,6 @@ async fn admin_routes_need_a_super_user_token_in_token_mode() {
 
 // ---- TLS ----
 
-struct TestCa {
-    _dir: tempfile::TempDir,
-    ca_pem: String,
-    cert_file: PathBuf,
-    key_file: PathBuf,
-}
-
-/// A test CA and a server certificate it signed (localhost, 127.0.0.1), as PEM files.
-fn test_ca() -> TestCa {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "Ferrite HTTP test CA");
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let leaf = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf_cert = leaf.signed_by(&leaf_key, &ca_cert, &ca_key).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cert_file = dir.path().join("server.pem");
-    let key_file = dir.path().join("server-key.pem");
-    std::fs::write(&cert_file, leaf_cert.pem()).unwrap();
-    std::fs::write(&key_file, leaf_key.serialize_pem()).unwrap();
-    TestCa {
-        _dir: dir,
-        ca_pem: ca_cert.pem(),
-        cert_file,
-        key_file,
-    }
-}
-
 fn tls_client(ca_pem: &str, http1_only: bool) -> Client {
     let mut b = Client::builder()
         .use_rustls_tls()
@@ -928,7 +851,7 @@ fn tls_client(ca_pem: &str, http1_only: bool) -> Client {
 
 #[tokio::test]
 async fn http_api_and_admin_over_tls() {
-    let ca = test_ca();
+    let ca = TestPki::new();
     let mut cfg = test_config();
     cfg.tls.cert_file = ca.cert_file.display().to_string();
     cfg.tls.key_file = ca.key_file.display().to_string();

@@ -21,64 +21,12 @@ async fn exp(c: &mut RawConn, expected: &[u8]) {
     Box::pin(c.expect(expected)).await
 }
 
-/// Read one line (without its CRLF) from a raw connection.
-async fn read_line(c: &mut RawConn) -> String {
-    let mut line = Vec::new();
-    loop {
-        let b = Box::pin(c.read_n(1)).await;
-        assert!(
-            !b.is_empty(),
-            "connection closed or timed out after {:?}",
-            String::from_utf8_lossy(&line)
-        );
-        line.push(b[0]);
-        if line.ends_with(b"\r\n") {
-            line.truncate(line.len() - 2);
-            return String::from_utf8_lossy(&line).into_owned();
-        }
-    }
-}
-
-/// Read one complete RESP2/RESP3 reply and return its raw text.
-async fn read_reply(c: &mut RawConn) -> String {
-    let line = read_line(c).await;
-    let mut out = format!("{line}\r\n");
-    let (kind, rest) = line.split_at(1);
-    match kind {
-        "$" | "=" | "!" => {
-            let n: i64 = rest.parse().unwrap();
-            if n >= 0 {
-                out.push_str(&String::from_utf8_lossy(
-                    &Box::pin(c.read_n(n as usize + 2)).await,
-                ));
-            }
-        }
-        "*" | "~" | ">" | "%" | "|" => {
-            let n: i64 = rest.parse().unwrap();
-            let n = if kind == "%" || kind == "|" { n * 2 } else { n };
-            for _ in 0..n.max(0) {
-                out.push_str(&Box::pin(read_reply(c)).await);
-            }
-        }
-        _ => {}
-    }
-    out
-}
-
 fn encode(parts: &[&str]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", parts.len()).into_bytes();
     for p in parts {
         out.extend_from_slice(format!("${}\r\n{}\r\n", p.len(), p).as_bytes());
     }
     out
-}
-
-async fn info(c: &mut redis::aio::MultiplexedConnection, section: &str) -> HashMap<String, String> {
-    let text: String = q(c, &["INFO", section]).await.unwrap();
-    text.split("\r\n")
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
 }
 
 fn int_field(f: &HashMap<String, String>, name: &str) -> u64 {
@@ -110,11 +58,11 @@ async fn resp2_and_resp3() {
     rt(&mut r, &["SET", "k", "v"], b"+OK\r\n").await;
     rt(&mut r, &["GET", "nothing"], b"$-1\r\n").await;
     r.cmd(&["HELLO"]).await;
-    let hello = read_reply(&mut r).await;
+    let hello = read_raw_reply(&mut r).await;
     assert!(hello.starts_with("*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$5\r\n7.2.0\r\n$5\r\nproto\r\n:2\r\n"), "{hello}");
 
     r.cmd(&["HELLO", "3"]).await;
-    let hello = read_reply(&mut r).await;
+    let hello = read_raw_reply(&mut r).await;
     assert!(
         hello.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n"),
         "{hello}"
@@ -141,7 +89,7 @@ async fn resp2_and_resp3() {
     // A failed HELLO leaves the protocol as it was.
     rt(&mut r, &["GET", "nothing"], b"_\r\n").await;
     r.cmd(&["HELLO", "2"]).await;
-    assert!(read_reply(&mut r).await.starts_with("*14\r\n"));
+    assert!(read_raw_reply(&mut r).await.starts_with("*14\r\n"));
     rt(&mut r, &["GET", "nothing"], b"$-1\r\n").await;
 }
 
@@ -306,7 +254,7 @@ async fn multi_exec_discard() {
 
     // RESP3: an empty transaction, and EXEC's array.
     r.cmd(&["HELLO", "3"]).await;
-    read_reply(&mut r).await;
+    read_raw_reply(&mut r).await;
     rt(&mut r, &["MULTI"], b"+OK\r\n").await;
     rt(&mut r, &["EXEC"], b"*0\r\n").await;
 }
@@ -467,7 +415,7 @@ async fn max_clients_limit() {
     loop {
         let mut d = srv.raw().await;
         d.cmd(&["PING"]).await;
-        let reply = read_line(&mut d).await;
+        let reply = read_raw_line(&mut d).await;
         if reply == "+PONG" {
             break;
         }
@@ -674,7 +622,7 @@ async fn client_kill_of_self_replies_then_closes() {
     let srv = TestServer::start().await;
     let mut c = srv.raw().await;
     c.cmd(&["CLIENT", "ID"]).await;
-    let id = read_line(&mut c).await;
+    let id = read_raw_line(&mut c).await;
     let id = id.trim_start_matches(':').trim().to_string();
     c.cmd(&["CLIENT", "KILL", "ID", &id, "SKIPME", "no"]).await;
     exp(&mut c, b":1\r\n").await;

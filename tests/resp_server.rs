@@ -19,62 +19,6 @@ async fn exp(c: &mut RawConn, expected: &[u8]) {
     Box::pin(c.expect(expected)).await
 }
 
-/// Read one line (without its CRLF) from a raw connection.
-async fn read_line(c: &mut RawConn) -> String {
-    let mut line = Vec::new();
-    loop {
-        let b = Box::pin(c.read_n(1)).await;
-        assert!(
-            !b.is_empty(),
-            "connection closed or timed out after {:?}",
-            String::from_utf8_lossy(&line)
-        );
-        line.push(b[0]);
-        if line.ends_with(b"\r\n") {
-            line.truncate(line.len() - 2);
-            return String::from_utf8_lossy(&line).into_owned();
-        }
-    }
-}
-
-/// Read one complete RESP2/RESP3 reply and return its raw text.
-async fn read_reply(c: &mut RawConn) -> String {
-    let line = read_line(c).await;
-    let mut out = format!("{line}\r\n");
-    let (kind, rest) = line.split_at(1);
-    match kind {
-        "$" | "=" | "!" => {
-            let n: i64 = rest.parse().unwrap();
-            if n >= 0 {
-                out.push_str(&String::from_utf8_lossy(
-                    &Box::pin(c.read_n(n as usize + 2)).await,
-                ));
-            }
-        }
-        "*" | "~" | ">" | "%" | "|" => {
-            let n: i64 = rest.parse().unwrap();
-            let n = if kind == "%" || kind == "|" { n * 2 } else { n };
-            for _ in 0..n.max(0) {
-                out.push_str(&Box::pin(read_reply(c)).await);
-            }
-        }
-        _ => {}
-    }
-    out
-}
-
-fn info_fields(text: &str) -> HashMap<String, String> {
-    text.split("\r\n")
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-async fn info(c: &mut redis::aio::MultiplexedConnection, section: &str) -> HashMap<String, String> {
-    let text: String = q(c, &["INFO", section]).await.unwrap();
-    info_fields(&text)
-}
-
 fn int_field(f: &HashMap<String, String>, name: &str) -> u64 {
     f.get(name)
         .unwrap_or_else(|| panic!("INFO has no {name}"))
@@ -139,7 +83,7 @@ async fn ping_in_subscribe_mode() {
     // RESP3 has no subscribe-mode restriction: PING replies as usual.
     let mut r3 = srv.raw().await;
     r3.cmd(&["HELLO", "3"]).await;
-    read_reply(&mut r3).await;
+    read_raw_reply(&mut r3).await;
     r3.cmd(&["SUBSCRIBE", "ch"]).await;
     exp(&mut r3, b">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n").await;
     rt(&mut r3, &["PING"], b"+PONG\r\n").await;
@@ -281,9 +225,9 @@ async fn info_resp3_is_verbatim_and_works_inside_exec() {
     let srv = TestServer::start().await;
     let mut r = srv.raw().await;
     r.cmd(&["HELLO", "3"]).await;
-    read_reply(&mut r).await;
+    read_raw_reply(&mut r).await;
     r.cmd(&["INFO", "server"]).await;
-    let reply = read_reply(&mut r).await;
+    let reply = read_raw_reply(&mut r).await;
     assert!(
         reply.starts_with('=') && reply.contains("\r\ntxt:# Server\r\nredis_version:7.2.0\r\n"),
         "{reply}"
@@ -305,7 +249,7 @@ async fn info_resp3_is_verbatim_and_works_inside_exec() {
         rt(&mut r, cmd, b"+QUEUED\r\n").await;
     }
     r.cmd(&["EXEC"]).await;
-    let reply = tokio::time::timeout(Duration::from_secs(5), read_reply(&mut r))
+    let reply = tokio::time::timeout(Duration::from_secs(5), read_raw_reply(&mut r))
         .await
         .expect("EXEC must not deadlock");
     assert!(reply.starts_with("*5\r\n"), "{reply}");
@@ -456,7 +400,7 @@ async fn config_get_set() {
 
     // RESP3: a map.
     r.cmd(&["HELLO", "3"]).await;
-    read_reply(&mut r).await;
+    read_raw_reply(&mut r).await;
     rt(
         &mut r,
         &["CONFIG", "GET", "appendonly"],
@@ -610,9 +554,9 @@ async fn command_introspection() {
     rt(&mut r, &["COMMAND", "INFO", "nosuch"], b"*1\r\n$-1\r\n").await;
     // RESP3: flags are sets, DOCS is a map.
     r.cmd(&["HELLO", "3"]).await;
-    read_reply(&mut r).await;
+    read_raw_reply(&mut r).await;
     r.cmd(&["COMMAND", "INFO", "ping"]).await;
-    let reply = read_reply(&mut r).await;
+    let reply = read_raw_reply(&mut r).await;
     assert!(
         reply.starts_with("*1\r\n*10\r\n$4\r\nping\r\n:-1\r\n~"),
         "{reply}"
@@ -646,7 +590,7 @@ async fn client_name_id_list_info() {
     .await;
     rt(&mut r, &["CLIENT", "GETNAME"], b"$8\r\nworker-1\r\n").await;
     r.cmd(&["CLIENT", "ID"]).await;
-    let id: u64 = read_line(&mut r)
+    let id: u64 = read_raw_line(&mut r)
         .await
         .trim_start_matches(':')
         .parse()
@@ -691,7 +635,7 @@ async fn client_name_id_list_info() {
     assert_eq!(replicas, "");
 
     r.cmd(&["CLIENT", "INFO"]).await;
-    let reply = read_reply(&mut r).await;
+    let reply = read_raw_reply(&mut r).await;
     assert!(
         reply.contains(&format!("id={id} "))
             && reply.contains("name=worker-1")
@@ -758,9 +702,9 @@ async fn client_name_id_list_info() {
 
     // RESP3: CLIENT LIST is a verbatim string.
     r.cmd(&["HELLO", "3"]).await;
-    read_reply(&mut r).await;
+    read_raw_reply(&mut r).await;
     r.cmd(&["CLIENT", "LIST", "ID", &id.to_string()]).await;
-    let reply = read_reply(&mut r).await;
+    let reply = read_raw_reply(&mut r).await;
     assert!(
         reply.starts_with('=') && reply.contains("\r\ntxt:id="),
         "{reply}"
@@ -773,7 +717,7 @@ async fn client_kill_closes_other_connections() {
     let mut me = srv.raw().await;
     let mut victim = srv.raw().await;
     victim.cmd(&["CLIENT", "ID"]).await;
-    let vid = read_line(&mut victim)
+    let vid = read_raw_line(&mut victim)
         .await
         .trim_start_matches(':')
         .to_string();

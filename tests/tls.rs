@@ -10,10 +10,10 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::pki::TestPki;
 use common::{test_config, TestServer};
 use ferrite::server::Running;
 use ferrite_config::Config;
@@ -22,68 +22,11 @@ use momento_protos::cache_client as pb;
 use momento_protos::cache_client::pubsub as ps;
 use momento_protos::cache_client::pubsub::pubsub_client::PubsubClient;
 use momento_protos::cache_client::scs_client::ScsClient;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
-
-/// A test CA and a server certificate it signed (names: localhost, 127.0.0.1), as PEM files.
-struct TestPki {
-    dir: tempfile::TempDir,
-    ca_pem: String,
-    cert_file: PathBuf,
-    key_file: PathBuf,
-    /// The CA's own key, PEM: a valid key that does not match the server certificate.
-    ca_key_file: PathBuf,
-}
-
-impl TestPki {
-    fn new() -> TestPki {
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "Ferrite test CA");
-        ca.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca_key = KeyPair::generate().unwrap();
-        let ca_cert = ca.self_signed(&ca_key).unwrap();
-
-        let mut leaf =
-            CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-        leaf.distinguished_name
-            .push(DnType::CommonName, "ferrite test server");
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf_cert = leaf.signed_by(&leaf_key, &ca_cert, &ca_key).unwrap();
-
-        let dir = tempfile::tempdir().unwrap();
-        let cert_file = dir.path().join("server.pem");
-        let key_file = dir.path().join("server-key.pem");
-        let ca_key_file = dir.path().join("ca-key.pem");
-        std::fs::write(&cert_file, leaf_cert.pem()).unwrap();
-        std::fs::write(&key_file, leaf_key.serialize_pem()).unwrap();
-        std::fs::write(&ca_key_file, ca_key.serialize_pem()).unwrap();
-        TestPki {
-            dir,
-            ca_pem: ca_cert.pem(),
-            cert_file,
-            key_file,
-            ca_key_file,
-        }
-    }
-
-    /// Server config with TLS from this PKI's files.
-    fn config(&self) -> Config {
-        let mut c = test_config();
-        c.tls.cert_file = self.cert_file.to_string_lossy().into_owned();
-        c.tls.key_file = self.key_file.to_string_lossy().into_owned();
-        c
-    }
-}
 
 /// The `redis` crate builds its rustls config with the process-wide default provider; with both
 /// ring and aws-lc-rs compiled in, one has to be named.

@@ -2,9 +2,12 @@
 //! clients (the `redis` crate and raw RESP bytes).
 #![allow(dead_code)]
 
+pub mod http;
+pub mod pki;
 pub mod reply;
 pub mod tokens;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -147,4 +150,65 @@ pub async fn q<T: redis::FromRedisValue>(
         cmd.arg(*a);
     }
     cmd.query_async(c).await
+}
+
+/// One reply line (CRLF stripped), read byte by byte; panics if the connection ends first.
+pub async fn read_raw_line(c: &mut RawConn) -> String {
+    let mut line = Vec::new();
+    loop {
+        let b = Box::pin(c.read_n(1)).await;
+        assert!(
+            !b.is_empty(),
+            "connection closed or timed out after {:?}",
+            String::from_utf8_lossy(&line)
+        );
+        line.push(b[0]);
+        if line.ends_with(b"\r\n") {
+            line.truncate(line.len() - 2);
+            return String::from_utf8_lossy(&line).into_owned();
+        }
+    }
+}
+
+/// One complete RESP2/RESP3 reply, as its raw text (CRLFs included).
+pub async fn read_raw_reply(c: &mut RawConn) -> String {
+    let line = read_raw_line(c).await;
+    let mut out = format!("{line}\r\n");
+    let (kind, rest) = line.split_at(1);
+    match kind {
+        "$" | "=" | "!" => {
+            let n: i64 = rest.parse().unwrap();
+            if n >= 0 {
+                out.push_str(&String::from_utf8_lossy(
+                    &Box::pin(c.read_n(n as usize + 2)).await,
+                ));
+            }
+        }
+        "*" | "~" | ">" | "%" | "|" => {
+            let n: i64 = rest.parse().unwrap();
+            let n = if kind == "%" || kind == "|" { n * 2 } else { n };
+            for _ in 0..n.max(0) {
+                out.push_str(&Box::pin(read_raw_reply(c)).await);
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The `field:value` lines of an INFO reply.
+pub fn info_fields(text: &str) -> HashMap<String, String> {
+    text.split("\r\n")
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// `INFO section`, as fields.
+pub async fn info(
+    c: &mut redis::aio::MultiplexedConnection,
+    section: &str,
+) -> HashMap<String, String> {
+    let text: String = q(c, &["INFO", section]).await.unwrap();
+    info_fields(&text)
 }
