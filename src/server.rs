@@ -80,6 +80,7 @@ pub fn grpc_limits(g: &ferrite_config::GrpcConfig) -> crate::grpc::GrpcLimits {
         max_ttl_ms: g.max_ttl_secs.saturating_mul(1000),
         max_publish_bytes: g.max_publish_bytes as usize,
         max_concurrent_streams: g.max_concurrent_streams,
+        handshake_timeout: std::time::Duration::from_millis(g.handshake_timeout_ms.max(1)),
         ..Default::default()
     }
 }

@@ -719,3 +719,73 @@ async fn http_idle_keep_alive_connections_are_closed_at_the_idle_timeout() {
         .unwrap();
     assert!(got.starts_with("HTTP/1.1 200"), "{got:?}");
 }
+
+// ---- finding 7: gRPC connections that never start a call ---------------------------------
+
+/// The HTTP/2 client preface and an empty SETTINGS frame: a handshake, then nothing.
+const H2_PREFACE_AND_SETTINGS: &[u8] =
+    b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+
+#[tokio::test]
+async fn grpc_shutdown_does_not_wait_for_connections_that_never_started_a_call() {
+    let mut cfg = test_config();
+    let grace = Duration::from_secs(10);
+    cfg.server.shutdown_grace_ms = grace.as_millis() as u64;
+    let srv = TestServer::start_with(cfg).await;
+    let grpc = srv.grpc_addr();
+    // One connection that sends nothing, one that sends only part of the preface, one that
+    // finishes the HTTP/2 handshake but never reads (so never acknowledges the server's GOAWAY
+    // ping) and never starts a call. The server used to wait out the whole grace for them.
+    let silent = tokio::net::TcpStream::connect(grpc).await.unwrap();
+    let mut partial = tokio::net::TcpStream::connect(grpc).await.unwrap();
+    partial
+        .write_all(&H2_PREFACE_AND_SETTINGS[..10])
+        .await
+        .unwrap();
+    let mut handshaken = tokio::net::TcpStream::connect(grpc).await.unwrap();
+    handshaken.write_all(H2_PREFACE_AND_SETTINGS).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = tokio::time::Instant::now();
+    srv.running.shutdown();
+    tokio::time::timeout(grace / 2, srv.running.wait())
+        .await
+        .unwrap_or_else(|_| panic!("shutdown waited for idle gRPC connections ({grace:?} grace)"));
+    let took = started.elapsed();
+    assert!(took < grace / 2, "shutdown took {took:?}");
+    drop((silent, partial, handshaken));
+}
+
+#[tokio::test]
+async fn grpc_connection_without_a_handshake_is_closed_at_the_handshake_timeout() {
+    let mut cfg = test_config();
+    cfg.grpc.handshake_timeout_ms = 300;
+    let srv = TestServer::start_with(cfg).await;
+    let grpc = srv.grpc_addr();
+    let mut silent = RawConn::connect(grpc).await;
+    let mut partial = RawConn::connect(grpc).await;
+    partial.send(&H2_PREFACE_AND_SETTINGS[..20]).await;
+    let t0 = tokio::time::Instant::now();
+    assert!(
+        silent.is_closed().await,
+        "a silent gRPC connection stayed open"
+    );
+    assert!(partial.is_closed().await, "a half preface stayed open");
+    let took = t0.elapsed();
+    assert!(took >= Duration::from_millis(250), "closed after {took:?}");
+    // A real client is not affected: it sends the preface at once; its calls then take as long
+    // as they like (here: one call after waiting past the handshake timeout).
+    let tcp = tokio::net::TcpStream::connect(grpc).await.unwrap();
+    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(conn);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let mut client = client.ready().await.unwrap();
+    let req = http::Request::post("http://localhost/cache_client.Ping/Ping")
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+    let (resp, mut body) = client.send_request(req, false).unwrap();
+    body.send_data(vec![0u8, 0, 0, 0, 0].into(), true).unwrap();
+    let resp = tokio::time::timeout(FIVE_S, resp).await.unwrap().unwrap();
+    assert_eq!(resp.status(), 200);
+}
