@@ -82,6 +82,7 @@ pub fn grpc_limits(g: &ferrite_config::GrpcConfig) -> crate::grpc::GrpcLimits {
         max_concurrent_streams: g.max_concurrent_streams,
         max_inflight_request_bytes: usize::try_from(g.max_inflight_request_bytes)
             .unwrap_or(usize::MAX),
+        handshake_timeout: std::time::Duration::from_millis(g.handshake_timeout_ms.max(1)),
         ..Default::default()
     }
 }

@@ -319,8 +319,8 @@ impl tokio_stream::Stream for TlsListener {
     }
 }
 
-/// The shape `axum::serve` takes (the HTTP API and the admin port): HTTP/1.1 and, when the
-/// client picked `h2` by ALPN, HTTP/2 (hyper's automatic builder reads the connection preface).
+/// The accept side of the HTTP API's and admin port's serve loop (`crate::http::conn`, on
+/// axum's `Listener` trait): HTTP/1.1, or HTTP/2 when the client picked `h2` by ALPN.
 impl axum::serve::Listener for TlsListener {
     type Io = TlsConn;
     type Addr = SocketAddr;
@@ -334,7 +334,7 @@ impl axum::serve::Listener for TlsListener {
                 (conn, peer)
             }
             // The accept task ended (only when the listener is being dropped): accept nothing
-            // more; the server's graceful shutdown ends the serve loop.
+            // more; the serve loop ends on its shutdown signal.
             None => std::future::pending().await,
         }
     }

@@ -131,32 +131,26 @@ async fn serve(
             return;
         }
     };
+    // The HTTP API's head and idle timeouts (a slow or idle client must not hold the admin
+    // port either); no connection cap: it is for operators, and unauthenticated requests get
+    // only the probes and static files.
+    let limits = crate::http::conn::ConnLimits::from_config(&state.shared.config.read().http, None);
     let app = router(state);
-    let stopped = wait_stop(stop.clone());
     // The TLS listener's handshake tasks run on this (admin) runtime, off the data path's.
-    let server = async move {
+    let server = async {
         match tls {
             Some(tls) => {
                 let incoming = tls.listener(listener, crate::tls::Alpn::Http, "admin");
-                axum::serve(incoming, app)
-                    .with_graceful_shutdown(stopped)
-                    .await
+                crate::http::conn::serve(incoming, app, limits, stop.clone()).await
             }
-            None => {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(stopped)
-                    .await
-            }
+            None => crate::http::conn::serve(listener, app, limits, stop.clone()).await,
         }
     };
     tokio::select! {
-        r = server => {
-            if let Err(e) = r {
-                tracing::error!(error = %e, "admin server failed");
-            }
-        }
-        // Graceful shutdown waits for open connections; don't let one hold the process up.
-        _ = async { wait_stop(stop).await; tokio::time::sleep(STOP_GRACE).await } => {}
+        _ = server => {}
+        // The drain waits for in-flight requests; don't let one hold the process up. Dropping
+        // the server aborts its connections.
+        _ = async { wait_stop(stop.clone()).await; tokio::time::sleep(STOP_GRACE).await } => {}
     }
 }
 

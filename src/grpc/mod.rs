@@ -19,6 +19,7 @@ pub mod authz;
 pub mod collections;
 pub mod control;
 pub mod errors;
+pub mod handshake;
 pub mod inflight;
 pub mod scalars;
 pub mod scs;
@@ -30,6 +31,7 @@ use std::time::Duration;
 
 use ferrite_storage::Cache;
 use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
 use tonic::metadata::MetadataMap;
 use tonic::transport::server::TcpIncoming;
 use tonic::Status;
@@ -85,6 +87,8 @@ pub struct GrpcLimits {
     pub max_cache_name_bytes: usize,
     pub max_topic_name_bytes: usize,
     pub subscription_buffer: usize,
+    /// `grpc.handshake_timeout_ms`: the HTTP/2 preface and first SETTINGS must arrive in time.
+    pub handshake_timeout: Duration,
 }
 
 impl Default for GrpcLimits {
@@ -102,6 +106,9 @@ impl Default for GrpcLimits {
             max_cache_name_bytes: DEFAULT_MAX_CACHE_NAME_BYTES,
             max_topic_name_bytes: DEFAULT_MAX_TOPIC_NAME_BYTES,
             subscription_buffer: DEFAULT_SUBSCRIPTION_BUFFER,
+            handshake_timeout: Duration::from_millis(
+                ferrite_config::DEFAULT_GRPC_HANDSHAKE_TIMEOUT_MS,
+            ),
         }
     }
 }
@@ -366,13 +373,21 @@ pub async fn serve(
         .add_service(control)
         .add_service(token)
         .add_service(ping);
+    // Every connection is watched until its first call: a bounded handshake, and closed at once
+    // on shutdown (tonic's graceful shutdown would wait for it), see `handshake`.
+    let stop = shared.shutdown.subscribe();
+    let timeout = limits.handshake_timeout;
     let result = match tls {
         Some(tls) => {
-            let incoming = tls.listener(listener, crate::tls::Alpn::Http, "grpc");
+            let incoming = tls
+                .listener(listener, crate::tls::Alpn::Http, "grpc")
+                .map(handshake::guard(timeout, stop));
             router.serve_with_incoming_shutdown(incoming, signal).await
         }
         None => {
-            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            let incoming = TcpIncoming::from(listener)
+                .with_nodelay(Some(true))
+                .map(handshake::guard(timeout, stop));
             router.serve_with_incoming_shutdown(incoming, signal).await
         }
     };

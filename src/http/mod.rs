@@ -17,14 +17,12 @@
 
 pub mod auth;
 pub mod cache;
-mod capped;
+pub mod conn;
 pub mod error;
 pub mod openapi;
 pub mod params;
 pub mod sse;
 pub mod topics;
-
-use capped::CappedListener;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -61,6 +59,9 @@ pub struct HttpSettings {
     pub max_connections: usize,
     pub body_read_timeout: Duration,
     pub max_inflight_body_bytes: usize,
+    /// Request-head and idle bounds of every connection (`http.header_read_timeout_ms`,
+    /// `http.idle_timeout_ms`), and the connection cap above.
+    pub conn: conn::ConnLimits,
 }
 
 /// Connections always allowed beyond `http.max_subscriptions`, so a subscriber over that cap is
@@ -69,6 +70,9 @@ const SUBSCRIPTION_HEADROOM: usize = 1;
 
 impl HttpSettings {
     pub fn from_config(http: &HttpConfig, heartbeat_interval_secs: u64) -> Self {
+        let max_connections = http
+            .max_connections
+            .max(http.max_subscriptions.saturating_add(SUBSCRIPTION_HEADROOM));
         Self {
             max_body_bytes: usize::try_from(http.max_body_bytes).unwrap_or(usize::MAX),
             long_poll_max_wait: Duration::from_millis(http.long_poll_max_wait_ms),
@@ -76,13 +80,12 @@ impl HttpSettings {
             heartbeat_interval: Duration::from_secs(heartbeat_interval_secs.max(1)),
             cors_allowed_origins: http.cors_allowed_origins.clone(),
             max_subscriptions: http.max_subscriptions.max(1),
-            max_connections: http
-                .max_connections
-                .max(http.max_subscriptions.saturating_add(SUBSCRIPTION_HEADROOM)),
+            max_connections,
             body_read_timeout: Duration::from_millis(http.body_read_timeout_ms.max(1)),
             max_inflight_body_bytes: usize::try_from(http.max_inflight_body_bytes)
                 .unwrap_or(usize::MAX)
                 .clamp(1, Semaphore::MAX_PERMITS),
+            conn: conn::ConnLimits::from_config(http, Some(max_connections)),
         }
     }
 }
@@ -341,7 +344,7 @@ pub async fn bind(
 /// Serve the API on `listener` until `shared.shutdown` flips; then stop accepting, let in-flight
 /// requests finish (long polls and SSE streams end at once on shutdown) and return. With `tls`,
 /// HTTPS: HTTP/1.1, or HTTP/2 when the client picks `h2` by ALPN (handshakes off the accept
-/// loop, see `crate::tls`).
+/// loop, see `crate::tls`). Connections are capped and timed by `conn::serve`.
 pub async fn serve(
     shared: Arc<Shared>,
     listener: TcpListener,
@@ -355,33 +358,16 @@ pub async fn serve(
             "HTTP API in DEVELOPMENT AUTH MODE: every token is accepted, including none"
         );
     }
-    let state_max_connections = settings.max_connections;
+    let conn_limits = settings.conn;
     let state = HttpState::new(shared.clone(), limits, settings);
     let app = router(state);
-    let mut shutdown = shared.shutdown.subscribe();
-    let signal = async move {
-        while !*shutdown.borrow_and_update() {
-            if shutdown.changed().await.is_err() {
-                break;
-            }
-        }
-        tracing::info!("HTTP listener closed for shutdown");
-    };
-    let max_connections = state_max_connections;
-    let result = match tls {
+    let stop = shared.shutdown.subscribe();
+    match tls {
         Some(tls) => {
             let incoming = tls.listener(listener, crate::tls::Alpn::Http, "http");
-            axum::serve(CappedListener::new(incoming, max_connections), app)
-                .with_graceful_shutdown(signal)
-                .await
+            conn::serve(incoming, app, conn_limits, stop).await
         }
-        None => {
-            axum::serve(CappedListener::new(listener, max_connections), app)
-                .with_graceful_shutdown(signal)
-                .await
-        }
-    };
-    if let Err(e) = result {
-        tracing::error!(error = %e, "HTTP server failed");
+        None => conn::serve(listener, app, conn_limits, stop).await,
     }
+    tracing::info!("HTTP listener closed for shutdown");
 }

@@ -552,3 +552,240 @@ async fn sse_subscriber_over_the_cap_gets_429_not_the_backlog() {
     assert!(got.starts_with("HTTP/1.1 429"), "{got:?}");
     assert!(got.contains("\"limit_exceeded\""), "{got}");
 }
+
+// ---- finding 5: HTTP slowloris and idle keep-alive ---------------------------------------
+
+/// How a connection that dribbles a request head ended.
+#[derive(Debug, PartialEq)]
+enum Dribble {
+    /// The server closed it (EOF or reset) after `sent` bytes; `reply` is what it wrote first.
+    Closed { sent: usize, reply: String },
+    /// Still open when the client gave up.
+    StillOpen { sent: usize },
+}
+
+/// Send a request head one byte every 50 ms, never finishing it (a header line that never
+/// ends), until the server closes the connection or `give_up` passes.
+async fn dribble(addr: std::net::SocketAddr, give_up: Duration) -> Dribble {
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = b"GET /openapi.json HTTP/1.1\r\nhost: x\r\nx-slow: ";
+    let deadline = tokio::time::Instant::now() + give_up;
+    let mut sent = 0;
+    let mut buf = vec![0u8; 1024];
+    loop {
+        let byte = head.get(sent).copied().unwrap_or(b'a');
+        if c.write_all(&[byte]).await.is_err() {
+            return Dribble::Closed {
+                sent,
+                reply: String::new(),
+            };
+        }
+        sent += 1;
+        let pause = tokio::time::sleep(Duration::from_millis(50));
+        tokio::select! {
+            r = c.read(&mut buf) => {
+                let reply = match r {
+                    Ok(n) => String::from_utf8_lossy(&buf[..n]).into_owned(),
+                    Err(_) => String::new(),
+                };
+                return Dribble::Closed { sent, reply };
+            }
+            _ = pause => {}
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Dribble::StillOpen { sent };
+        }
+    }
+}
+
+/// One complete `GET path` with `connection: close`; the whole answer.
+async fn http_get_close(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    c.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn http_slowloris_heads_are_cut_off_and_other_clients_served() {
+    let mut cfg = test_config();
+    // Two connection slots (max_connections is at least max_subscriptions + 1).
+    cfg.http.max_subscriptions = 1;
+    cfg.http.max_connections = 2;
+    cfg.http.header_read_timeout_ms = 300;
+    let srv = TestServer::start_with(cfg).await;
+    let http = srv.running.http_addr;
+    let admin = srv.running.admin_addr.unwrap();
+    // Six connections dribbling a head on the HTTP port (three times the slots), one on the
+    // admin port. Before the header-read timeout they held the slots for as long as they kept
+    // dribbling, and nobody else was ever accepted.
+    let slow: Vec<_> = (0..6)
+        .map(|_| tokio::spawn(dribble(http, Duration::from_secs(8))))
+        .collect();
+    let slow_admin = tokio::spawn(dribble(admin, Duration::from_secs(8)));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A normal client behind them is served: each wave of slow heads is cut off 300 ms after
+    // its accept, which frees its slot.
+    let got = tokio::time::timeout(
+        Duration::from_secs(5),
+        http_get_close(http, "/openapi.json"),
+    )
+    .await
+    .expect("a normal client waited behind slow request heads");
+    assert!(got.starts_with("HTTP/1.1 200"), "{got:?}");
+    for s in slow {
+        match s.await.unwrap() {
+            // Closed without an answer (hyper has none for a head that never finished), after
+            // a few bytes of the request line: 300 ms is ~6 bytes at one per 50 ms.
+            Dribble::Closed { sent, reply } => {
+                assert!(
+                    reply.is_empty() || reply.starts_with("HTTP/1.1 408"),
+                    "{reply:?}"
+                );
+                assert!(sent < 40, "closed only after {sent} bytes");
+            }
+            other => panic!("a slow head was never cut off: {other:?}"),
+        }
+    }
+    match slow_admin.await.unwrap() {
+        Dribble::Closed { sent, .. } => assert!(sent < 40, "admin: {sent} bytes"),
+        other => panic!("admin port: a slow head was never cut off: {other:?}"),
+    }
+    // The admin port still answers.
+    let got = http_get_close(admin, "/healthz").await;
+    assert!(got.starts_with("HTTP/1.1 200"), "{got:?}");
+}
+
+#[tokio::test]
+async fn http_idle_keep_alive_connections_are_closed_at_the_idle_timeout() {
+    let mut cfg = test_config();
+    cfg.http.idle_timeout_ms = 300;
+    // Longer than the test: what closes the connections here is the idle timeout.
+    cfg.http.header_read_timeout_ms = 60_000;
+    cfg.http.long_poll_max_wait_ms = 800;
+    let srv = TestServer::start_with(cfg).await;
+    let http = srv.running.http_addr;
+
+    // HTTP/1.1: one request, answered, then nothing.
+    let mut c = tokio::net::TcpStream::connect(http).await.unwrap();
+    c.write_all(b"GET /no-such-route HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(FIVE_S, c.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 404"), "{:?}", &buf[..n]);
+    let idle_from = tokio::time::Instant::now();
+    let r = tokio::time::timeout(FIVE_S, c.read(&mut buf))
+        .await
+        .expect("an idle keep-alive connection was never closed");
+    assert!(matches!(r, Ok(0) | Err(_)), "{r:?}");
+    let idle = idle_from.elapsed();
+    assert!(idle >= Duration::from_millis(250), "closed after {idle:?}");
+
+    // HTTP/2 (prior knowledge on the plain port): one request, then no open stream. The server
+    // says GOAWAY and closes; the client's connection task ends.
+    let tcp = tokio::net::TcpStream::connect(http).await.unwrap();
+    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    let conn = tokio::spawn(conn);
+    let mut client = client.ready().await.unwrap();
+    let req = http::Request::get("http://localhost/no-such-route")
+        .body(())
+        .unwrap();
+    let (resp, _) = client.send_request(req, true).unwrap();
+    let resp = tokio::time::timeout(FIVE_S, resp).await.unwrap().unwrap();
+    assert_eq!(resp.status(), 404);
+    drop(resp);
+    let idle_from = tokio::time::Instant::now();
+    tokio::time::timeout(FIVE_S, conn)
+        .await
+        .expect("an idle HTTP/2 connection was never closed")
+        .unwrap()
+        .ok();
+    let idle = idle_from.elapsed();
+    assert!(idle >= Duration::from_millis(250), "closed after {idle:?}");
+    // `client` is still held: the connection ended because the server closed it.
+    drop(client);
+
+    // A connection that was served and is in use is not cut: a long poll (no message comes)
+    // outlives the idle timeout and answers with no items.
+    let got = tokio::time::timeout(FIVE_S, http_get_close(http, "/topics/default/quiet"))
+        .await
+        .unwrap();
+    assert!(got.starts_with("HTTP/1.1 200"), "{got:?}");
+}
+
+// ---- finding 7: gRPC connections that never start a call ---------------------------------
+
+/// The HTTP/2 client preface and an empty SETTINGS frame: a handshake, then nothing.
+const H2_PREFACE_AND_SETTINGS: &[u8] =
+    b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+
+#[tokio::test]
+async fn grpc_shutdown_does_not_wait_for_connections_that_never_started_a_call() {
+    let mut cfg = test_config();
+    let grace = Duration::from_secs(10);
+    cfg.server.shutdown_grace_ms = grace.as_millis() as u64;
+    let srv = TestServer::start_with(cfg).await;
+    let grpc = srv.grpc_addr();
+    // One connection that sends nothing, one that sends only part of the preface, one that
+    // finishes the HTTP/2 handshake but never reads (so never acknowledges the server's GOAWAY
+    // ping) and never starts a call. The server used to wait out the whole grace for them.
+    let silent = tokio::net::TcpStream::connect(grpc).await.unwrap();
+    let mut partial = tokio::net::TcpStream::connect(grpc).await.unwrap();
+    partial
+        .write_all(&H2_PREFACE_AND_SETTINGS[..10])
+        .await
+        .unwrap();
+    let mut handshaken = tokio::net::TcpStream::connect(grpc).await.unwrap();
+    handshaken.write_all(H2_PREFACE_AND_SETTINGS).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = tokio::time::Instant::now();
+    srv.running.shutdown();
+    tokio::time::timeout(grace / 2, srv.running.wait())
+        .await
+        .unwrap_or_else(|_| panic!("shutdown waited for idle gRPC connections ({grace:?} grace)"));
+    let took = started.elapsed();
+    assert!(took < grace / 2, "shutdown took {took:?}");
+    drop((silent, partial, handshaken));
+}
+
+#[tokio::test]
+async fn grpc_connection_without_a_handshake_is_closed_at_the_handshake_timeout() {
+    let mut cfg = test_config();
+    cfg.grpc.handshake_timeout_ms = 300;
+    let srv = TestServer::start_with(cfg).await;
+    let grpc = srv.grpc_addr();
+    let mut silent = RawConn::connect(grpc).await;
+    let mut partial = RawConn::connect(grpc).await;
+    partial.send(&H2_PREFACE_AND_SETTINGS[..20]).await;
+    let t0 = tokio::time::Instant::now();
+    assert!(
+        silent.is_closed().await,
+        "a silent gRPC connection stayed open"
+    );
+    assert!(partial.is_closed().await, "a half preface stayed open");
+    let took = t0.elapsed();
+    assert!(took >= Duration::from_millis(250), "closed after {took:?}");
+    // A real client is not affected: it sends the preface at once; its calls then take as long
+    // as they like (here: one call after waiting past the handshake timeout).
+    let tcp = tokio::net::TcpStream::connect(grpc).await.unwrap();
+    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(conn);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let mut client = client.ready().await.unwrap();
+    let req = http::Request::post("http://localhost/cache_client.Ping/Ping")
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+    let (resp, mut body) = client.send_request(req, false).unwrap();
+    body.send_data(vec![0u8, 0, 0, 0, 0].into(), true).unwrap();
+    let resp = tokio::time::timeout(FIVE_S, resp).await.unwrap().unwrap();
+    assert_eq!(resp.status(), 200);
+}

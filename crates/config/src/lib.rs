@@ -99,6 +99,7 @@
 //! | `grpc.max_publish_bytes` | `4096` | bytes: largest topic message published over gRPC |
 //! | `grpc.max_concurrent_streams` | `1024` | HTTP/2 streams per connection (at least 100) |
 //! | `grpc.max_inflight_request_bytes` | `268435456` (256 MiB) | bytes: request messages being received at once on the gRPC listener (bodies past 64 KiB are counted); past it, their streams wait for room (RESOURCE_EXHAUSTED after 10 s) |
+//! | `grpc.handshake_timeout_ms` | `10000` | a gRPC connection must send the HTTP/2 preface and its SETTINGS frame within this long of being accepted (after TLS, if on); else it is closed. On shutdown, connections that never started a call are closed at once |
 //! | `http.cors_allowed_origins` | `[]` | origins allowed by CORS (`["*"]` = any); empty = CORS off. Env: comma-separated |
 //! | `http.max_body_bytes` | `5242880` (5 MiB) | bytes: largest HTTP request body |
 //! | `http.long_poll_max_wait_ms` | `30000` | longest a topic long poll waits before answering with no items |
@@ -107,6 +108,8 @@
 //! | `http.max_connections` | `10000` | most open HTTP connections; further clients wait in the listen backlog until one closes. At least `http.max_subscriptions` + 1 are allowed, so a subscriber over its cap reaches its 429 |
 //! | `http.body_read_timeout_ms` | `30000` | a request body must arrive within this long after its head; else 408 |
 //! | `http.max_inflight_body_bytes` | `268435456` (256 MiB) | bytes: request bodies being read or handled at once on the HTTP listener; past it, requests wait for room (503 after `body_read_timeout_ms`) |
+//! | `http.header_read_timeout_ms` | `10000` | a request head (request line + headers) must arrive within this long: from the accept for a connection's first request, from the first byte for later ones; else the connection is closed. Also the HTTP API's and the admin port's |
+//! | `http.idle_timeout_ms` | `60000` | a keep-alive connection with no request in flight (HTTP/1.1: waiting for the next request's first byte; HTTP/2: no open stream) is closed after this long. HTTP API and admin port |
 //! | `admin.enabled` | `true` | serve the admin endpoint (metrics, health, console) on `server.admin_port` |
 //! | `admin.max_tail_streams` | `64` | most concurrent console topic tails (SSE streams) on the admin port |
 //! | `quotas.cache_ops_per_sec` | `0` | operations per second allowed to each cache; 0 = unlimited (docs/metering.md) |
@@ -716,6 +719,9 @@ pub const DEFAULT_GRPC_MAX_PUBLISH_BYTES: u64 = 4 * 1024;
 pub const DEFAULT_GRPC_MAX_CONCURRENT_STREAMS: u32 = 1024;
 /// Request bytes being received at once on the gRPC listener.
 pub const DEFAULT_GRPC_MAX_INFLIGHT_REQUEST_BYTES: u64 = 256 * MIB;
+/// Longest a gRPC connection may take to send the HTTP/2 preface and SETTINGS (a real client
+/// sends them at once on connecting), as `tls.handshake_timeout_ms` bounds the TLS handshake.
+pub const DEFAULT_GRPC_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
 
 /// `[grpc]` section.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -737,6 +743,8 @@ pub struct GrpcConfig {
     /// Request message bytes being received at once, across the listener.
     #[serde(deserialize_with = "byte_size::deserialize")]
     pub max_inflight_request_bytes: u64,
+    /// Longest a connection may take to send the HTTP/2 preface and SETTINGS, in milliseconds.
+    pub handshake_timeout_ms: u64,
 }
 
 impl Default for GrpcConfig {
@@ -748,6 +756,7 @@ impl Default for GrpcConfig {
             max_publish_bytes: DEFAULT_GRPC_MAX_PUBLISH_BYTES,
             max_concurrent_streams: DEFAULT_GRPC_MAX_CONCURRENT_STREAMS,
             max_inflight_request_bytes: DEFAULT_GRPC_MAX_INFLIGHT_REQUEST_BYTES,
+            handshake_timeout_ms: DEFAULT_GRPC_HANDSHAKE_TIMEOUT_MS,
         }
     }
 }
@@ -766,6 +775,13 @@ pub const DEFAULT_HTTP_MAX_CONNECTIONS: usize = 10_000;
 pub const DEFAULT_HTTP_BODY_READ_TIMEOUT_MS: u64 = 30_000;
 /// Request body bytes being read or handled at once on the HTTP listener.
 pub const DEFAULT_HTTP_MAX_INFLIGHT_BODY_BYTES: u64 = 256 * MIB;
+/// Longest a request head may take to arrive (nginx's `client_header_timeout` is 60 s, Go
+/// servers commonly set 5-10 s): long enough for any real client on a slow link, short enough
+/// that connections dribbling a head do not hold connection slots for long.
+pub const DEFAULT_HTTP_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+/// Longest a keep-alive connection may sit with no request in flight (nginx's
+/// `keepalive_timeout` is 75 s): browsers and pooled clients reuse connections within that.
+pub const DEFAULT_HTTP_IDLE_TIMEOUT_MS: u64 = 60_000;
 
 /// `[http]` section. The item size, TTL and publish limits are `[grpc]`'s: both APIs enforce the
 /// same Momento rules.
@@ -791,6 +807,10 @@ pub struct HttpConfig {
     /// Request body bytes being read or handled at once.
     #[serde(deserialize_with = "byte_size::deserialize")]
     pub max_inflight_body_bytes: u64,
+    /// Longest a request head may take to arrive, in milliseconds (HTTP API and admin port).
+    pub header_read_timeout_ms: u64,
+    /// Longest a connection may sit with no request in flight, in milliseconds.
+    pub idle_timeout_ms: u64,
 }
 
 impl Default for HttpConfig {
@@ -804,6 +824,8 @@ impl Default for HttpConfig {
             max_connections: DEFAULT_HTTP_MAX_CONNECTIONS,
             body_read_timeout_ms: DEFAULT_HTTP_BODY_READ_TIMEOUT_MS,
             max_inflight_body_bytes: DEFAULT_HTTP_MAX_INFLIGHT_BODY_BYTES,
+            header_read_timeout_ms: DEFAULT_HTTP_HEADER_READ_TIMEOUT_MS,
+            idle_timeout_ms: DEFAULT_HTTP_IDLE_TIMEOUT_MS,
         }
     }
 }
@@ -888,6 +910,9 @@ impl HttpConfig {
         positive("http.max_connections", self.max_connections as u64)?;
         positive("http.body_read_timeout_ms", self.body_read_timeout_ms)?;
         positive("http.max_inflight_body_bytes", self.max_inflight_body_bytes)?;
+        // No "0 = off": a listener without these bounds is what slowloris needs.
+        positive("http.header_read_timeout_ms", self.header_read_timeout_ms)?;
+        positive("http.idle_timeout_ms", self.idle_timeout_ms)?;
         let origins = &self.cors_allowed_origins;
         if origins.iter().any(|o| o == "*") && origins.len() > 1 {
             return Err(invalid(
@@ -1393,6 +1418,7 @@ impl Config {
             "grpc.max_inflight_request_bytes",
             g.max_inflight_request_bytes,
         )?;
+        positive("grpc.handshake_timeout_ms", g.handshake_timeout_ms)?;
         if g.max_concurrent_streams < 100 {
             return Err(invalid(
                 "grpc.max_concurrent_streams",
@@ -1437,6 +1463,12 @@ impl Config {
             ("topics.idle_topic_ttl_secs", t.idle_topic_ttl_secs),
             ("http.max_body_bytes", self.http.max_body_bytes),
             ("http.body_read_timeout_ms", self.http.body_read_timeout_ms),
+            (
+                "http.header_read_timeout_ms",
+                self.http.header_read_timeout_ms,
+            ),
+            ("http.idle_timeout_ms", self.http.idle_timeout_ms),
+            ("grpc.handshake_timeout_ms", g.handshake_timeout_ms),
             (
                 "http.max_inflight_body_bytes",
                 self.http.max_inflight_body_bytes,

@@ -643,6 +643,69 @@ fn http_section_from_file_and_env() {
 }
 
 #[test]
+fn connection_timeouts_from_file_env_and_validation() {
+    let d = Config::default();
+    assert_eq!(
+        (
+            d.http.header_read_timeout_ms,
+            d.http.idle_timeout_ms,
+            d.grpc.handshake_timeout_ms
+        ),
+        (
+            DEFAULT_HTTP_HEADER_READ_TIMEOUT_MS,
+            DEFAULT_HTTP_IDLE_TIMEOUT_MS,
+            DEFAULT_GRPC_HANDSHAKE_TIMEOUT_MS
+        )
+    );
+    let c = Config::from_toml_str(
+        "[http]\nheader_read_timeout_ms = 300\nidle_timeout_ms = 400\n\
+         [grpc]\nhandshake_timeout_ms = 500\n",
+    )
+    .unwrap();
+    c.validate().unwrap();
+    assert_eq!(
+        (
+            c.http.header_read_timeout_ms,
+            c.http.idle_timeout_ms,
+            c.grpc.handshake_timeout_ms
+        ),
+        (300, 400, 500)
+    );
+    assert_eq!(Config::from_toml_str(&c.to_toml()).unwrap(), c);
+    let c = Config::load_from(
+        &ServeArgs::default(),
+        env(&[
+            ("FERRITE_HTTP_HEADER_READ_TIMEOUT_MS", "1500"),
+            ("FERRITE_HTTP_IDLE_TIMEOUT_MS", "2500"),
+            ("FERRITE_GRPC_HANDSHAKE_TIMEOUT_MS", "3500"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.http.header_read_timeout_ms, 1500);
+    assert_eq!(c.http.idle_timeout_ms, 2500);
+    assert_eq!(c.grpc.handshake_timeout_ms, 3500);
+    // 0 is refused rather than meaning "off": an unbounded wait is what slowloris needs.
+    type Set = fn(&mut Config);
+    let zero: [(Set, &str); 3] = [
+        (
+            |c| c.http.header_read_timeout_ms = 0,
+            "http.header_read_timeout_ms",
+        ),
+        (|c| c.http.idle_timeout_ms = 0, "http.idle_timeout_ms"),
+        (
+            |c| c.grpc.handshake_timeout_ms = 0,
+            "grpc.handshake_timeout_ms",
+        ),
+    ];
+    for (set, key) in zero {
+        let mut c = Config::default();
+        set(&mut c);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains(key), "{e}");
+    }
+}
+
+#[test]
 fn quotas_defaults_are_unlimited_and_overrides_inherit() {
     let c = Config::default();
     assert!(!c.quotas.any_limit());
