@@ -1,11 +1,10 @@
 //! Unauthenticated and slow clients on every listener: pre-auth limits, slowloris, handshakes,
 //! backlog, and the small protocol findings (issue 12 findings 3, 5 and 7).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use ferrite_auth::Permissions;
-use ferrite_config::{AuthMode, Config};
+use ferrite_config::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::reply::{err, OK};
@@ -13,37 +12,21 @@ use crate::common::{q, test_config, RawConn, TestServer};
 
 /// A server in auth mode `token`, and a super-user token for it.
 struct TokenServer {
-    srv: TestServer,
+    tokens: crate::common::tokens::TokenServer,
     token: String,
-    dir: PathBuf,
 }
 
-impl Drop for TokenServer {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+impl std::ops::Deref for TokenServer {
+    type Target = crate::common::tokens::TokenServer;
+    fn deref(&self) -> &Self::Target {
+        &self.tokens
     }
 }
 
-async fn token_server(mut cfg: Config) -> TokenServer {
-    let dir = std::env::temp_dir().join(format!("ferrite-net-{:x}", rand::random::<u64>()));
-    std::fs::create_dir_all(&dir).unwrap();
-    cfg.auth.mode = AuthMode::Token;
-    cfg.auth.token_key_file = dir.join("token.key").display().to_string();
-    let srv = TestServer::start_with(cfg).await;
-    let auth = srv.running.shared.auth.authenticator().unwrap().clone();
-    let (jwt, _) = auth
-        .issue(
-            Permissions::SuperUser,
-            600,
-            Some("root".into()),
-            ferrite_auth::now_secs(),
-        )
-        .unwrap();
-    TokenServer {
-        srv,
-        token: jwt,
-        dir,
-    }
+async fn token_server(cfg: Config) -> TokenServer {
+    let tokens = crate::common::tokens::TokenServer::start_with(cfg, &[]).await;
+    let token = tokens.mint("root", Permissions::SuperUser);
+    TokenServer { tokens, token }
 }
 
 /// A RESP command as bytes.
