@@ -23,6 +23,7 @@ use tokio::time::Instant;
 
 use crate::metrics::{self, Family, Protocol};
 use crate::resp::args::{eq_ic, ERR_OOM};
+use crate::resp::buffers::{fit_read_buf, read_buf_needs_fit, BUF_INITIAL, BUF_SHRINK_ABOVE};
 use crate::resp::client::ClientInfo;
 use crate::resp::dispatch::{flags, lookup, CommandSpec, Ctx};
 use crate::resp::inflight::INPUT_CHARGE_ABOVE;
@@ -33,10 +34,6 @@ use crate::shared::{ServerStats, Shared};
 /// then leave in large writes, and a client that stops reading stops being served instead of
 /// growing our memory.
 const OUT_SOFT_LIMIT: usize = 64 * 1024;
-/// Initial read buffer; grows on demand, and shrinks back after a large request so idle
-/// connections stay cheap.
-const READ_BUF_INITIAL: usize = 16 * 1024;
-const READ_BUF_SHRINK_ABOVE: usize = 256 * 1024;
 /// Pub/sub payloads this large are not copied into the reply buffer: the reply queue holds the
 /// message itself and the socket write gathers it (`write_vectored`). With 1 KiB messages to 10
 /// subscribers, copying each payload into every subscriber's buffer was ~19% of the server's CPU
@@ -137,11 +134,11 @@ fn bulk_payload(w: &mut ReplyWriter<'_>, msg: &Arc<Message>, spliced: &mut Splic
     w.raw(b"\r\n");
 }
 
-/// A read or reply buffer that grew past `READ_BUF_SHRINK_ABOVE` is given back after it has
-/// stayed empty this long. Not at once: a busy connection (a publisher of 1 KiB messages, a
-/// subscriber of a fast topic) empties and refills a large buffer thousands of times a second,
-/// and giving it back each time would regrow it by doubling (realloc copies, fresh pages).
-/// How large a buffer grew is tracked by its peak fill (`in_peak`/`out_peak`): `BytesMut`
+/// A reply buffer that grew past `BUF_SHRINK_ABOVE` is given back after it has stayed empty
+/// this long (the read buffer is fitted after every batch instead: `resp/buffers.rs`). Not at
+/// once: a busy connection (a subscriber of a fast topic) empties and refills a large buffer
+/// thousands of times a second, and giving it back each time would regrow it by doubling
+/// (realloc copies, fresh pages). How large it grew is tracked by its peak fill: `BytesMut`
 /// reports only the free room after its read position, not its allocation, which is why the
 /// old "empty and capacity() > limit" test almost never fired and an idle connection kept a
 /// multi-MiB buffer from one large reply forever (`a_grown_reply_buffer_is_given_back_...`).
@@ -181,8 +178,9 @@ struct Session {
     spliced: Spliced,
     /// Name of the last command run, for CLIENT LIST (see `publish_client_info`).
     last_cmd: &'static str,
-    /// Largest fill of each buffer since it was last given back (see `BUF_SHRINK_AFTER`).
-    in_peak: usize,
+    /// Size of `inbuf`'s allocation: exact, every allocation of it is made by `fit_read_buf`.
+    in_alloc: usize,
+    /// Largest fill of the reply buffer since it was last given back (see `BUF_SHRINK_AFTER`).
     out_peak: usize,
     /// When to give large empty buffers back.
     shrink_at: Option<Instant>,
@@ -298,14 +296,14 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
         info: info.clone(),
         cache,
         resp3: false,
-        inbuf: BytesMut::with_capacity(READ_BUF_INITIAL),
+        inbuf: BytesMut::with_capacity(BUF_INITIAL),
         args: Vec::with_capacity(8),
         spliced: Spliced::default(),
         last_cmd: "NULL",
-        in_peak: 0,
+        in_alloc: BUF_INITIAL,
         out_peak: 0,
         shrink_at: None,
-        out: BytesMut::with_capacity(READ_BUF_INITIAL),
+        out: BytesMut::with_capacity(BUF_INITIAL),
         preauth_limits: ParseLimits {
             unauthenticated: true,
             ..limits.clone()
@@ -355,14 +353,24 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
     let mut unflushed = false;
 
     loop {
-        if !s.out.is_empty() {
-            s.out_peak = s.out_peak.max(s.out.len());
-        }
         if s.has_pending() || !s.inbuf.is_empty() {
             s.shrink_at = None;
         }
         if s.blocked.is_none() && !s.closing {
             s.process_input();
+        }
+        // After this turn's commands (and last turn's deliveries) appended their replies, and
+        // before any of it is written.
+        if !s.out.is_empty() {
+            s.out_peak = s.out_peak.max(s.out.len());
+        }
+        // Room for the next read is decided here, after parsing, from what the unparsed tail
+        // still needs (see `resp/buffers.rs`: deciding it right after a read, before the
+        // commands it brought were consumed, doubled the buffer on every full read).
+        if read_buf_needs_fit(&s.inbuf, s.in_alloc)
+            && fit_read_buf(&mut s.inbuf, &mut s.in_alloc, s.query_limit)
+        {
+            s.charge_buffers();
         }
         // Every arm below that produces output loops back here: usage is folded before the
         // replies it describes are written, so a client never sees a reply its figures lack.
@@ -436,13 +444,9 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
                     if idle_timeout.is_some() {
                         last_input = Instant::now();
                     }
-                    s.in_peak = s.in_peak.max(s.inbuf.len());
                     if s.inbuf.len() > s.query_limit {
                         tracing::warn!(client = info.id, "closing client: query buffer limit reached");
                         break;
-                    }
-                    if s.inbuf.capacity() - s.inbuf.len() < 512 {
-                        s.grow_inbuf();
                     }
                     s.charge_input();
                 }
@@ -496,20 +500,6 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
 }
 
 impl Session {
-    /// Make room to read more: double what the buffer holds (amortised growth), never past
-    /// what the command in progress still declares it needs, nor the query buffer limit. Memory
-    /// follows the bytes that really arrived: a declared 500 MB bulk reserves nothing until its
-    /// bytes come (it used to reserve the whole declared length once 16 KiB of it arrived).
-    fn grow_inbuf(&mut self) {
-        let len = self.inbuf.len();
-        let mut want = len.max(READ_BUF_INITIAL);
-        if let Some(rest) = ferrite_resp::pending_bulk_hint(&self.inbuf) {
-            want = want.min(rest.max(4096));
-        }
-        let room = self.query_limit.saturating_sub(len).max(4096);
-        self.inbuf.reserve(want.min(room));
-    }
-
     /// Charge (or release) this connection's unparsed input against the listener-wide budget.
     /// Costs one branch while the buffer holds less than `INPUT_CHARGE_ABOVE` and nothing is
     /// charged: ordinary requests never touch the shared counter.
@@ -546,7 +536,7 @@ impl Session {
         *self.info.last_cmd.lock() = self.last_cmd;
         // What each buffer holds allocated, as far as can be known: its peak fill since it was
         // last given back, or its room, whichever is larger.
-        let rbs = self.inbuf.capacity().max(self.in_peak);
+        let rbs = self.in_alloc;
         let omem = self.out.capacity().max(self.out_peak);
         self.info
             .read_buf_bytes
@@ -639,7 +629,7 @@ impl Session {
 
     /// Schedule giving large buffers back, if one grew large and both are empty now.
     fn arm_shrink(&mut self) {
-        let grew = self.in_peak.max(self.out_peak) > READ_BUF_SHRINK_ABOVE;
+        let grew = self.out_peak > BUF_SHRINK_ABOVE;
         if grew && self.shrink_at.is_none() && self.inbuf.is_empty() && !self.has_pending() {
             self.shrink_at = Some(Instant::now() + BUF_SHRINK_AFTER);
         }
@@ -647,12 +637,8 @@ impl Session {
 
     fn shrink_buffers(&mut self) {
         self.shrink_at = None;
-        if self.inbuf.is_empty() && self.in_peak > READ_BUF_SHRINK_ABOVE {
-            self.inbuf = BytesMut::with_capacity(READ_BUF_INITIAL);
-            self.in_peak = 0;
-        }
-        if !self.has_pending() && self.out_peak > READ_BUF_SHRINK_ABOVE {
-            self.out = BytesMut::with_capacity(READ_BUF_INITIAL);
+        if !self.has_pending() && self.out_peak > BUF_SHRINK_ABOVE {
+            self.out = BytesMut::with_capacity(BUF_INITIAL);
             self.out_peak = 0;
         }
         self.publish_client_info();
@@ -1697,7 +1683,7 @@ impl Session {
     /// MiBs for a moment (bounded by `limits.query_buffer_limit`), and evicting keys for it would
     /// throw data away for a transient buffer; MULTI queues, which live until EXEC, are charged.
     fn charge_buffers(&mut self) {
-        let now = self.inbuf.capacity().max(self.in_peak) + self.out.capacity().max(self.out_peak);
+        let now = self.in_alloc + self.out.capacity().max(self.out_peak);
         if now != self.buf_charged {
             let delta = now as isize - self.buf_charged as isize;
             self.buf_charged = now;
