@@ -860,7 +860,9 @@ impl Session {
             // (see `retry_blocked`), so later pushes can't slip through either.
             notify.notify_one();
             self.blocked = Some(Blocked {
-                args: args.to_vec(),
+                // Owned copies, as for MULTI: slices would pin the read buffer they came from
+                // (all of it, outside what `in_alloc` counts once the buffer is replaced).
+                args: args.iter().map(|a| Bytes::copy_from_slice(a)).collect(),
                 spec,
                 keys: req.keys,
                 deadline: req.timeout.map(|t| Instant::now() + t),
