@@ -134,14 +134,14 @@ fn bulk_payload(w: &mut ReplyWriter<'_>, msg: &Arc<Message>, spliced: &mut Splic
     w.raw(b"\r\n");
 }
 
-/// A reply buffer that grew past `BUF_SHRINK_ABOVE` is given back after it has stayed empty
-/// this long (the read buffer is fitted after every batch instead: `resp/buffers.rs`). Not at
-/// once: a busy connection (a subscriber of a fast topic) empties and refills a large buffer
-/// thousands of times a second, and giving it back each time would regrow it by doubling
-/// (realloc copies, fresh pages). How large it grew is tracked by its peak fill: `BytesMut`
-/// reports only the free room after its read position, not its allocation, which is why the
-/// old "empty and capacity() > limit" test almost never fired and an idle connection kept a
-/// multi-MiB buffer from one large reply forever (`a_grown_reply_buffer_is_given_back_...`).
+/// A subscriber's reply buffer that grew past `BUF_SHRINK_ABOVE` is given back after it has
+/// stayed empty this long. Not at once: a subscriber of a fast topic empties and refills a
+/// large buffer thousands of times a second, and giving it back each time would regrow it by
+/// doubling (one small message after another: realloc copies, fresh pages). Other connections
+/// give a large reply buffer back as soon as it is written out (`reply_drained`): a large reply
+/// is appended in one piece, so growing for the next one costs one allocation, and holding it
+/// would keep memory charged to `maxmemory` for nothing. (The read buffer is fitted after every
+/// batch: `resp/buffers.rs`.)
 const BUF_SHRINK_AFTER: Duration = Duration::from_millis(500);
 /// How long more than `limits.reply_buffer_limit` bytes may sit unread before the client is
 /// disconnected.
@@ -180,9 +180,16 @@ struct Session {
     last_cmd: &'static str,
     /// Size of `inbuf`'s allocation: exact, every allocation of it is made by `fit_read_buf`.
     in_alloc: usize,
-    /// Largest fill of the reply buffer since it was last given back (see `BUF_SHRINK_AFTER`).
-    out_peak: usize,
-    /// When to give large empty buffers back.
+    /// Size of `out`'s allocation, and the address of its end, which names the allocation:
+    /// `BytesMut` grows it behind our back (ReplyWriter appends) and says only how much room
+    /// is left after the read position (`capacity()`), so the size is followed from outside
+    /// (`sync_out`). Exact whenever the buffer was last emptied.
+    out_alloc: usize,
+    out_end: usize,
+    /// Bytes of the allocation before the read position (already written out), as of the last
+    /// `sync_out`.
+    out_off: usize,
+    /// When to give a subscriber's large empty reply buffer back.
     shrink_at: Option<Instant>,
     limits: ParseLimits,
     /// `limits` with Redis's pre-AUTH caps, used while auth is required and not done.
@@ -301,7 +308,10 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
         spliced: Spliced::default(),
         last_cmd: "NULL",
         in_alloc: BUF_INITIAL,
-        out_peak: 0,
+        // Set by the first `sync_out` (no allocation ends at address 0).
+        out_alloc: 0,
+        out_end: 0,
+        out_off: 0,
         shrink_at: None,
         out: BytesMut::with_capacity(BUF_INITIAL),
         preauth_limits: ParseLimits {
@@ -359,19 +369,15 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
         if s.blocked.is_none() && !s.closing {
             s.process_input();
         }
-        // After this turn's commands (and last turn's deliveries) appended their replies, and
-        // before any of it is written.
-        if !s.out.is_empty() {
-            s.out_peak = s.out_peak.max(s.out.len());
-        }
         // Room for the next read is decided here, after parsing, from what the unparsed tail
         // still needs (see `resp/buffers.rs`: deciding it right after a read, before the
         // commands it brought were consumed, doubled the buffer on every full read).
-        if read_buf_needs_fit(&s.inbuf, s.in_alloc)
-            && fit_read_buf(&mut s.inbuf, &mut s.in_alloc, s.query_limit)
-        {
-            s.charge_buffers();
+        if read_buf_needs_fit(&s.inbuf, s.in_alloc) {
+            fit_read_buf(&mut s.inbuf, &mut s.in_alloc, s.query_limit);
         }
+        // Every arm below that appends replies or moves a buffer loops back here. A compare or
+        // two unless an allocation changed.
+        s.charge_buffers();
         // Every arm below that produces output loops back here: usage is folded before the
         // replies it describes are written, so a client never sees a reply its figures lack.
         s.fold_meter();
@@ -481,7 +487,8 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
                 break;
             }
             _ = sleep_opt(s.shrink_at), if s.shrink_at.is_some() => {
-                // Both buffers stayed empty (any traffic since cancelled this).
+                // Both buffers stayed empty (any traffic since cancelled this); the loop's top
+                // publishes the new size.
                 s.shrink_buffers();
             }
             _ = sleep_opt(idle_deadline),
@@ -528,22 +535,60 @@ impl Session {
     /// `written` bytes of the pending reply reached the socket.
     fn consume(&mut self, written: usize) {
         consume(&mut self.out, &mut self.spliced, written);
+        if self.out.is_empty() {
+            self.reply_drained();
+        }
+    }
+
+    /// Follow `out`'s allocation (see `out_alloc`). The end address stays put while the read
+    /// position advances and when `BytesMut` moves pending bytes back to the front; it changes
+    /// when `BytesMut` reallocates, which keeps the front already written out ahead of the
+    /// data (`Vec::reserve` on the whole allocation). If `BytesMut` had first moved the data to
+    /// the front in the same batch, this overcounts by that front until the buffer is next
+    /// emptied: an overestimate, never an underestimate, and it does not accumulate.
+    #[inline]
+    fn sync_out(&mut self) {
+        let (ptr, room) = (self.out.as_ptr() as usize, self.out.capacity());
+        let end = ptr + room;
+        if end == self.out_end {
+            self.out_off = ptr.saturating_sub(end - self.out_alloc);
+        } else {
+            self.out_alloc = room + self.out_off;
+            self.out_end = end;
+        }
+    }
+
+    /// Every reply byte in `out` was written. A large allocation is given back now (a
+    /// subscriber's after `BUF_SHRINK_AFTER`); a small one is moved back to its start, where
+    /// `capacity()` is the whole allocation again, so `out_alloc` is exact from here. Neither
+    /// allocates (the move copies nothing: the buffer is empty).
+    fn reply_drained(&mut self) {
+        self.sync_out();
+        if self.out_alloc > BUF_SHRINK_ABOVE && self.pubsub.is_none() {
+            self.reset_out();
+            return;
+        }
+        // Asking one byte more than the room: `try_reclaim` moves the read position back to
+        // the start of the allocation, or declines when it is there already.
+        let _ = self.out.try_reclaim(self.out.capacity() + 1);
+        self.out_alloc = self.out.capacity();
+        self.out_end = self.out.as_ptr() as usize + self.out_alloc;
+        self.out_off = 0;
+    }
+
+    /// A new, small reply buffer.
+    fn reset_out(&mut self) {
+        self.out = BytesMut::with_capacity(BUF_INITIAL);
+        self.out_alloc = self.out.capacity();
+        self.out_end = self.out.as_ptr() as usize + self.out_alloc;
+        self.out_off = 0;
     }
 
     /// What CLIENT LIST shows of this connection and only this task changes: the last command
-    /// and the buffer sizes. Once per batch: a lock per command was ~2% of pipelined GET CPU.
+    /// (the buffer sizes are published by `charge_buffers`, when they change). Once per batch:
+    /// a lock per command was ~2% of pipelined GET CPU.
     fn publish_client_info(&self) {
         *self.info.last_cmd.lock() = self.last_cmd;
-        // What each buffer holds allocated, as far as can be known: its peak fill since it was
-        // last given back, or its room, whichever is larger.
-        let rbs = self.in_alloc;
-        let omem = self.out.capacity().max(self.out_peak);
-        self.info
-            .read_buf_bytes
-            .store(rbs as u64, Ordering::Relaxed);
-        self.info
-            .reply_buf_bytes
-            .store(omem as u64, Ordering::Relaxed);
     }
 }
 
@@ -615,8 +660,8 @@ impl Session {
             }
         }
         timer.finish(Protocol::Resp);
-        self.publish_client_info();
         self.charge_buffers();
+        self.publish_client_info();
         // Drop the references into the read buffer before it is reused.
         args.clear();
         self.args = args;
@@ -627,9 +672,10 @@ impl Session {
         self.arm_shrink();
     }
 
-    /// Schedule giving large buffers back, if one grew large and both are empty now.
+    /// Schedule giving a subscriber's large reply buffer back, once it is empty (see
+    /// `BUF_SHRINK_AFTER`; other connections' go back at once, in `reply_drained`).
     fn arm_shrink(&mut self) {
-        let grew = self.out_peak > BUF_SHRINK_ABOVE;
+        let grew = self.out_alloc > BUF_SHRINK_ABOVE;
         if grew && self.shrink_at.is_none() && self.inbuf.is_empty() && !self.has_pending() {
             self.shrink_at = Some(Instant::now() + BUF_SHRINK_AFTER);
         }
@@ -637,12 +683,9 @@ impl Session {
 
     fn shrink_buffers(&mut self) {
         self.shrink_at = None;
-        if !self.has_pending() && self.out_peak > BUF_SHRINK_ABOVE {
-            self.out = BytesMut::with_capacity(BUF_INITIAL);
-            self.out_peak = 0;
+        if !self.has_pending() && self.out_alloc > BUF_SHRINK_ABOVE {
+            self.reset_out();
         }
-        self.publish_client_info();
-        self.charge_buffers();
     }
 
     fn writer(&mut self) -> ReplyWriter<'_> {
@@ -1679,17 +1722,25 @@ impl Session {
         }
     }
 
-    /// Publish what the read and reply buffers hold (INFO `mem_clients_normal`, /metrics). Once
-    /// per batch, and an atomic add only when the size changed, so the per-command path pays
-    /// nothing. Not charged to the eviction budget: a pipelining client's read buffer grows to
+    /// Publish what the read and reply buffers hold (INFO `mem_clients_normal`, /metrics, CLIENT
+    /// LIST). Once per loop turn, and an atomic add only when an allocation changed, so the
+    /// per-command path pays nothing. Not charged to the eviction budget: a pipelining client's read buffer grows to
     /// MiBs for a moment (bounded by `limits.query_buffer_limit`), and evicting keys for it would
     /// throw data away for a transient buffer; MULTI queues, which live until EXEC, are charged.
     fn charge_buffers(&mut self) {
-        let now = self.in_alloc + self.out.capacity().max(self.out_peak);
+        self.sync_out();
+        let now = self.in_alloc + self.out_alloc;
         if now != self.buf_charged {
             let delta = now as isize - self.buf_charged as isize;
             self.buf_charged = now;
             ServerStats::add_signed(&self.shared.stats.client_buffers, delta);
+            // CLIENT LIST's `rbs` and `omem`.
+            self.info
+                .read_buf_bytes
+                .store(self.in_alloc as u64, Ordering::Relaxed);
+            self.info
+                .reply_buf_bytes
+                .store(self.out_alloc as u64, Ordering::Relaxed);
         }
     }
 }
