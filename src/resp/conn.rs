@@ -1707,10 +1707,20 @@ impl Session {
         }
         self.unwatch_all();
         self.multi = None;
+        self.release_memory();
+    }
+
+    /// Give back everything this connection charged to the memory budget: its MULTI queue and
+    /// its buffers. At the end of the loop (the close may still wait on the peer for a few
+    /// seconds) and again on drop, so a panic or a cancelled task leaks no charge; once is
+    /// enough, the second finds nothing.
+    fn release_memory(&mut self) {
         self.release_multi_memory();
-        // The buffers go with the connection.
         let charged = std::mem::take(&mut self.buf_charged) as isize;
-        ServerStats::add_signed(&self.shared.stats.client_buffers, -charged);
+        if charged != 0 {
+            self.shared.store.budget().charge(-charged);
+            ServerStats::add_signed(&self.shared.stats.client_buffers, -charged);
+        }
     }
 
     /// The queued MULTI commands were run or dropped: give their bytes back to the budget.
@@ -1722,17 +1732,27 @@ impl Session {
         }
     }
 
-    /// Publish what the read and reply buffers hold (INFO `mem_clients_normal`, /metrics, CLIENT
-    /// LIST). Once per loop turn, and an atomic add only when an allocation changed, so the
-    /// per-command path pays nothing. Not charged to the eviction budget: a pipelining client's read buffer grows to
-    /// MiBs for a moment (bounded by `limits.query_buffer_limit`), and evicting keys for it would
-    /// throw data away for a transient buffer; MULTI queues, which live until EXEC, are charged.
+    /// Charge the memory budget (`maxmemory`) for what the read and reply buffers' allocations
+    /// hold, as Redis counts client buffers in `used_memory`, and publish it (INFO
+    /// `mem_clients_normal`, /metrics, CLIENT LIST). Once per loop turn, and atomic adds only
+    /// when an allocation changed, so the per-command path pays nothing. Growth first makes room
+    /// as a write does (trims replay windows, evicts keys under allkeys-lru; Redis evicts for
+    /// client buffers too) but is never refused: the bytes are already allocated, and what
+    /// bounds them is `limits.query_buffer_limit` / `reply_buffer_limit`. Under noeviction the
+    /// charge stands and writes get OOM until the buffer shrinks. This could only be done once the
+    /// buffers stopped ratcheting (`resp/buffers.rs`, `reply_drained`): a pipelining client's read
+    /// buffer used to sit at MiBs and evict keys for nothing.
     fn charge_buffers(&mut self) {
         self.sync_out();
         let now = self.in_alloc + self.out_alloc;
         if now != self.buf_charged {
             let delta = now as isize - self.buf_charged as isize;
             self.buf_charged = now;
+            if delta > 0 {
+                // No shard lock is held here (between batches), so eviction may lock shards.
+                let _ = self.shared.store.ensure_memory(delta as u64);
+            }
+            self.shared.store.budget().charge(delta);
             ServerStats::add_signed(&self.shared.stats.client_buffers, delta);
             // CLIENT LIST's `rbs` and `omem`.
             self.info
@@ -1742,6 +1762,12 @@ impl Session {
                 .reply_buf_bytes
                 .store(self.out_alloc as u64, Ordering::Relaxed);
         }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.release_memory();
     }
 }
 
