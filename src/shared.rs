@@ -25,8 +25,8 @@ pub struct ServerStats {
     /// Bytes queued MULTI commands hold, charged to the memory budget (part of `used_memory`).
     /// Signed: charges and releases race.
     pub multi_queued: std::sync::atomic::AtomicI64,
-    /// Bytes RESP connections hold in read and reply buffers (not in the budget: see
-    /// `Session::charge_buffers`).
+    /// Bytes RESP connections' read and reply buffers hold allocated, charged to the memory
+    /// budget (part of `used_memory`; see `Session::charge_buffers`). Signed, as above.
     pub client_buffers: std::sync::atomic::AtomicI64,
 }
 
@@ -41,7 +41,8 @@ impl ServerStats {
     pub fn multi_memory(&self) -> u64 {
         self.multi_queued.load(Ordering::Relaxed).max(0) as u64
     }
-    /// Client memory as Redis's `mem_clients_normal`: read/reply buffers plus MULTI queues.
+    /// Client memory as Redis's `mem_clients_normal`: read/reply buffers plus MULTI queues, both
+    /// in `used_memory`.
     pub fn client_memory(&self) -> u64 {
         self.client_buffers.load(Ordering::Relaxed).max(0) as u64 + self.multi_memory()
     }

@@ -150,7 +150,7 @@ pub(crate) fn render(shared: &Shared) -> String {
     gauge(
         w,
         "ferrite_memory_clients_bytes",
-        "RESP client memory: read/reply buffers (not charged to maxmemory) plus MULTI queues (charged).",
+        "RESP client memory: read/reply buffers plus MULTI queues (both charged to maxmemory).",
         s.memory_clients_bytes,
     );
     header(w, "ferrite_db_keys", "gauge", "Keys per cache.");

@@ -31,7 +31,7 @@ pub(crate) struct ServerSnapshot {
     pub memory_max_bytes: u64,
     /// Part of `memory_used_bytes` held by topic replay rings.
     pub memory_topics_bytes: u64,
-    /// RESP client memory: read/reply buffers (not in `memory_used_bytes`) + MULTI queues (in it).
+    /// RESP client memory: read/reply buffers + MULTI queues (both in `memory_used_bytes`).
     pub memory_clients_bytes: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,

@@ -23,6 +23,7 @@ use tokio::time::Instant;
 
 use crate::metrics::{self, Family, Protocol};
 use crate::resp::args::{eq_ic, ERR_OOM};
+use crate::resp::buffers::{fit_read_buf, read_buf_needs_fit, BUF_INITIAL, BUF_SHRINK_ABOVE};
 use crate::resp::client::ClientInfo;
 use crate::resp::dispatch::{flags, lookup, CommandSpec, Ctx};
 use crate::resp::inflight::INPUT_CHARGE_ABOVE;
@@ -33,10 +34,6 @@ use crate::shared::{ServerStats, Shared};
 /// then leave in large writes, and a client that stops reading stops being served instead of
 /// growing our memory.
 const OUT_SOFT_LIMIT: usize = 64 * 1024;
-/// Initial read buffer; grows on demand, and shrinks back after a large request so idle
-/// connections stay cheap.
-const READ_BUF_INITIAL: usize = 16 * 1024;
-const READ_BUF_SHRINK_ABOVE: usize = 256 * 1024;
 /// Pub/sub payloads this large are not copied into the reply buffer: the reply queue holds the
 /// message itself and the socket write gathers it (`write_vectored`). With 1 KiB messages to 10
 /// subscribers, copying each payload into every subscriber's buffer was ~19% of the server's CPU
@@ -137,14 +134,14 @@ fn bulk_payload(w: &mut ReplyWriter<'_>, msg: &Arc<Message>, spliced: &mut Splic
     w.raw(b"\r\n");
 }
 
-/// A read or reply buffer that grew past `READ_BUF_SHRINK_ABOVE` is given back after it has
-/// stayed empty this long. Not at once: a busy connection (a publisher of 1 KiB messages, a
-/// subscriber of a fast topic) empties and refills a large buffer thousands of times a second,
-/// and giving it back each time would regrow it by doubling (realloc copies, fresh pages).
-/// How large a buffer grew is tracked by its peak fill (`in_peak`/`out_peak`): `BytesMut`
-/// reports only the free room after its read position, not its allocation, which is why the
-/// old "empty and capacity() > limit" test almost never fired and an idle connection kept a
-/// multi-MiB buffer from one large reply forever (`a_grown_reply_buffer_is_given_back_...`).
+/// A subscriber's reply buffer that grew past `BUF_SHRINK_ABOVE` is given back after it has
+/// stayed empty this long. Not at once: a subscriber of a fast topic empties and refills a
+/// large buffer thousands of times a second, and giving it back each time would regrow it by
+/// doubling (one small message after another: realloc copies, fresh pages). Other connections
+/// give a large reply buffer back as soon as it is written out (`reply_drained`): a large reply
+/// is appended in one piece, so growing for the next one costs one allocation, and holding it
+/// would keep memory charged to `maxmemory` for nothing. (The read buffer is fitted after every
+/// batch: `resp/buffers.rs`.)
 const BUF_SHRINK_AFTER: Duration = Duration::from_millis(500);
 /// How long more than `limits.reply_buffer_limit` bytes may sit unread before the client is
 /// disconnected.
@@ -181,10 +178,18 @@ struct Session {
     spliced: Spliced,
     /// Name of the last command run, for CLIENT LIST (see `publish_client_info`).
     last_cmd: &'static str,
-    /// Largest fill of each buffer since it was last given back (see `BUF_SHRINK_AFTER`).
-    in_peak: usize,
-    out_peak: usize,
-    /// When to give large empty buffers back.
+    /// Size of `inbuf`'s allocation: exact, every allocation of it is made by `fit_read_buf`.
+    in_alloc: usize,
+    /// Size of `out`'s allocation, and the address of its end, which names the allocation:
+    /// `BytesMut` grows it behind our back (ReplyWriter appends) and says only how much room
+    /// is left after the read position (`capacity()`), so the size is followed from outside
+    /// (`sync_out`). Exact whenever the buffer was last emptied.
+    out_alloc: usize,
+    out_end: usize,
+    /// Bytes of the allocation before the read position (already written out), as of the last
+    /// `sync_out`.
+    out_off: usize,
+    /// When to give a subscriber's large empty reply buffer back.
     shrink_at: Option<Instant>,
     limits: ParseLimits,
     /// `limits` with Redis's pre-AUTH caps, used while auth is required and not done.
@@ -298,14 +303,17 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
         info: info.clone(),
         cache,
         resp3: false,
-        inbuf: BytesMut::with_capacity(READ_BUF_INITIAL),
+        inbuf: BytesMut::with_capacity(BUF_INITIAL),
         args: Vec::with_capacity(8),
         spliced: Spliced::default(),
         last_cmd: "NULL",
-        in_peak: 0,
-        out_peak: 0,
+        in_alloc: BUF_INITIAL,
+        // Set by the first `sync_out` (no allocation ends at address 0).
+        out_alloc: 0,
+        out_end: 0,
+        out_off: 0,
         shrink_at: None,
-        out: BytesMut::with_capacity(READ_BUF_INITIAL),
+        out: BytesMut::with_capacity(BUF_INITIAL),
         preauth_limits: ParseLimits {
             unauthenticated: true,
             ..limits.clone()
@@ -355,15 +363,21 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
     let mut unflushed = false;
 
     loop {
-        if !s.out.is_empty() {
-            s.out_peak = s.out_peak.max(s.out.len());
-        }
         if s.has_pending() || !s.inbuf.is_empty() {
             s.shrink_at = None;
         }
         if s.blocked.is_none() && !s.closing {
             s.process_input();
         }
+        // Room for the next read is decided here, after parsing, from what the unparsed tail
+        // still needs (see `resp/buffers.rs`: deciding it right after a read, before the
+        // commands it brought were consumed, doubled the buffer on every full read).
+        if read_buf_needs_fit(&s.inbuf, s.in_alloc) {
+            fit_read_buf(&mut s.inbuf, &mut s.in_alloc, s.query_limit);
+        }
+        // Every arm below that appends replies or moves a buffer loops back here. A compare or
+        // two unless an allocation changed.
+        s.charge_buffers();
         // Every arm below that produces output loops back here: usage is folded before the
         // replies it describes are written, so a client never sees a reply its figures lack.
         s.fold_meter();
@@ -436,13 +450,9 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
                     if idle_timeout.is_some() {
                         last_input = Instant::now();
                     }
-                    s.in_peak = s.in_peak.max(s.inbuf.len());
                     if s.inbuf.len() > s.query_limit {
                         tracing::warn!(client = info.id, "closing client: query buffer limit reached");
                         break;
-                    }
-                    if s.inbuf.capacity() - s.inbuf.len() < 512 {
-                        s.grow_inbuf();
                     }
                     s.charge_input();
                 }
@@ -477,7 +487,8 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
                 break;
             }
             _ = sleep_opt(s.shrink_at), if s.shrink_at.is_some() => {
-                // Both buffers stayed empty (any traffic since cancelled this).
+                // Both buffers stayed empty (any traffic since cancelled this); the loop's top
+                // publishes the new size.
                 s.shrink_buffers();
             }
             _ = sleep_opt(idle_deadline),
@@ -496,20 +507,6 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
 }
 
 impl Session {
-    /// Make room to read more: double what the buffer holds (amortised growth), never past
-    /// what the command in progress still declares it needs, nor the query buffer limit. Memory
-    /// follows the bytes that really arrived: a declared 500 MB bulk reserves nothing until its
-    /// bytes come (it used to reserve the whole declared length once 16 KiB of it arrived).
-    fn grow_inbuf(&mut self) {
-        let len = self.inbuf.len();
-        let mut want = len.max(READ_BUF_INITIAL);
-        if let Some(rest) = ferrite_resp::pending_bulk_hint(&self.inbuf) {
-            want = want.min(rest.max(4096));
-        }
-        let room = self.query_limit.saturating_sub(len).max(4096);
-        self.inbuf.reserve(want.min(room));
-    }
-
     /// Charge (or release) this connection's unparsed input against the listener-wide budget.
     /// Costs one branch while the buffer holds less than `INPUT_CHARGE_ABOVE` and nothing is
     /// charged: ordinary requests never touch the shared counter.
@@ -538,22 +535,60 @@ impl Session {
     /// `written` bytes of the pending reply reached the socket.
     fn consume(&mut self, written: usize) {
         consume(&mut self.out, &mut self.spliced, written);
+        if self.out.is_empty() {
+            self.reply_drained();
+        }
+    }
+
+    /// Follow `out`'s allocation (see `out_alloc`). The end address stays put while the read
+    /// position advances and when `BytesMut` moves pending bytes back to the front; it changes
+    /// when `BytesMut` reallocates, which keeps the front already written out ahead of the
+    /// data (`Vec::reserve` on the whole allocation). If `BytesMut` had first moved the data to
+    /// the front in the same batch, this overcounts by that front until the buffer is next
+    /// emptied: an overestimate, never an underestimate, and it does not accumulate.
+    #[inline]
+    fn sync_out(&mut self) {
+        let (ptr, room) = (self.out.as_ptr() as usize, self.out.capacity());
+        let end = ptr + room;
+        if end == self.out_end {
+            self.out_off = ptr.saturating_sub(end - self.out_alloc);
+        } else {
+            self.out_alloc = room + self.out_off;
+            self.out_end = end;
+        }
+    }
+
+    /// Every reply byte in `out` was written. A large allocation is given back now (a
+    /// subscriber's after `BUF_SHRINK_AFTER`); a small one is moved back to its start, where
+    /// `capacity()` is the whole allocation again, so `out_alloc` is exact from here. Neither
+    /// allocates (the move copies nothing: the buffer is empty).
+    fn reply_drained(&mut self) {
+        self.sync_out();
+        if self.out_alloc > BUF_SHRINK_ABOVE && self.pubsub.is_none() {
+            self.reset_out();
+            return;
+        }
+        // Asking one byte more than the room: `try_reclaim` moves the read position back to
+        // the start of the allocation, or declines when it is there already.
+        let _ = self.out.try_reclaim(self.out.capacity() + 1);
+        self.out_alloc = self.out.capacity();
+        self.out_end = self.out.as_ptr() as usize + self.out_alloc;
+        self.out_off = 0;
+    }
+
+    /// A new, small reply buffer.
+    fn reset_out(&mut self) {
+        self.out = BytesMut::with_capacity(BUF_INITIAL);
+        self.out_alloc = self.out.capacity();
+        self.out_end = self.out.as_ptr() as usize + self.out_alloc;
+        self.out_off = 0;
     }
 
     /// What CLIENT LIST shows of this connection and only this task changes: the last command
-    /// and the buffer sizes. Once per batch: a lock per command was ~2% of pipelined GET CPU.
+    /// (the buffer sizes are published by `charge_buffers`, when they change). Once per batch:
+    /// a lock per command was ~2% of pipelined GET CPU.
     fn publish_client_info(&self) {
         *self.info.last_cmd.lock() = self.last_cmd;
-        // What each buffer holds allocated, as far as can be known: its peak fill since it was
-        // last given back, or its room, whichever is larger.
-        let rbs = self.inbuf.capacity().max(self.in_peak);
-        let omem = self.out.capacity().max(self.out_peak);
-        self.info
-            .read_buf_bytes
-            .store(rbs as u64, Ordering::Relaxed);
-        self.info
-            .reply_buf_bytes
-            .store(omem as u64, Ordering::Relaxed);
     }
 }
 
@@ -625,8 +660,8 @@ impl Session {
             }
         }
         timer.finish(Protocol::Resp);
-        self.publish_client_info();
         self.charge_buffers();
+        self.publish_client_info();
         // Drop the references into the read buffer before it is reused.
         args.clear();
         self.args = args;
@@ -637,9 +672,10 @@ impl Session {
         self.arm_shrink();
     }
 
-    /// Schedule giving large buffers back, if one grew large and both are empty now.
+    /// Schedule giving a subscriber's large reply buffer back, once it is empty (see
+    /// `BUF_SHRINK_AFTER`; other connections' go back at once, in `reply_drained`).
     fn arm_shrink(&mut self) {
-        let grew = self.in_peak.max(self.out_peak) > READ_BUF_SHRINK_ABOVE;
+        let grew = self.out_alloc > BUF_SHRINK_ABOVE;
         if grew && self.shrink_at.is_none() && self.inbuf.is_empty() && !self.has_pending() {
             self.shrink_at = Some(Instant::now() + BUF_SHRINK_AFTER);
         }
@@ -647,16 +683,9 @@ impl Session {
 
     fn shrink_buffers(&mut self) {
         self.shrink_at = None;
-        if self.inbuf.is_empty() && self.in_peak > READ_BUF_SHRINK_ABOVE {
-            self.inbuf = BytesMut::with_capacity(READ_BUF_INITIAL);
-            self.in_peak = 0;
+        if !self.has_pending() && self.out_alloc > BUF_SHRINK_ABOVE {
+            self.reset_out();
         }
-        if !self.has_pending() && self.out_peak > READ_BUF_SHRINK_ABOVE {
-            self.out = BytesMut::with_capacity(READ_BUF_INITIAL);
-            self.out_peak = 0;
-        }
-        self.publish_client_info();
-        self.charge_buffers();
     }
 
     fn writer(&mut self) -> ReplyWriter<'_> {
@@ -874,7 +903,9 @@ impl Session {
             // (see `retry_blocked`), so later pushes can't slip through either.
             notify.notify_one();
             self.blocked = Some(Blocked {
-                args: args.to_vec(),
+                // Owned copies, as for MULTI: slices would pin the read buffer they came from
+                // (all of it, outside what `in_alloc` counts once the buffer is replaced).
+                args: args.iter().map(|a| Bytes::copy_from_slice(a)).collect(),
                 spec,
                 keys: req.keys,
                 deadline: req.timeout.map(|t| Instant::now() + t),
@@ -1676,10 +1707,20 @@ impl Session {
         }
         self.unwatch_all();
         self.multi = None;
+        self.release_memory();
+    }
+
+    /// Give back everything this connection charged to the memory budget: its MULTI queue and
+    /// its buffers. At the end of the loop (the close may still wait on the peer for a few
+    /// seconds) and again on drop, so a panic or a cancelled task leaks no charge; once is
+    /// enough, the second finds nothing.
+    fn release_memory(&mut self) {
         self.release_multi_memory();
-        // The buffers go with the connection.
         let charged = std::mem::take(&mut self.buf_charged) as isize;
-        ServerStats::add_signed(&self.shared.stats.client_buffers, -charged);
+        if charged != 0 {
+            self.shared.store.budget().charge(-charged);
+            ServerStats::add_signed(&self.shared.stats.client_buffers, -charged);
+        }
     }
 
     /// The queued MULTI commands were run or dropped: give their bytes back to the budget.
@@ -1691,18 +1732,42 @@ impl Session {
         }
     }
 
-    /// Publish what the read and reply buffers hold (INFO `mem_clients_normal`, /metrics). Once
-    /// per batch, and an atomic add only when the size changed, so the per-command path pays
-    /// nothing. Not charged to the eviction budget: a pipelining client's read buffer grows to
-    /// MiBs for a moment (bounded by `limits.query_buffer_limit`), and evicting keys for it would
-    /// throw data away for a transient buffer; MULTI queues, which live until EXEC, are charged.
+    /// Charge the memory budget (`maxmemory`) for what the read and reply buffers' allocations
+    /// hold, as Redis counts client buffers in `used_memory`, and publish it (INFO
+    /// `mem_clients_normal`, /metrics, CLIENT LIST). Once per loop turn, and atomic adds only
+    /// when an allocation changed, so the per-command path pays nothing. Growth first makes room
+    /// as a write does (trims replay windows, evicts keys under allkeys-lru; Redis evicts for
+    /// client buffers too) but is never refused: the bytes are already allocated, and what
+    /// bounds them is `limits.query_buffer_limit` / `reply_buffer_limit`. Under noeviction the
+    /// charge stands and writes get OOM until the buffer shrinks. This could only be done once the
+    /// buffers stopped ratcheting (`resp/buffers.rs`, `reply_drained`): a pipelining client's read
+    /// buffer used to sit at MiBs and evict keys for nothing.
     fn charge_buffers(&mut self) {
-        let now = self.inbuf.capacity().max(self.in_peak) + self.out.capacity().max(self.out_peak);
+        self.sync_out();
+        let now = self.in_alloc + self.out_alloc;
         if now != self.buf_charged {
             let delta = now as isize - self.buf_charged as isize;
             self.buf_charged = now;
+            if delta > 0 {
+                // No shard lock is held here (between batches), so eviction may lock shards.
+                let _ = self.shared.store.ensure_memory(delta as u64);
+            }
+            self.shared.store.budget().charge(delta);
             ServerStats::add_signed(&self.shared.stats.client_buffers, delta);
+            // CLIENT LIST's `rbs` and `omem`.
+            self.info
+                .read_buf_bytes
+                .store(self.in_alloc as u64, Ordering::Relaxed);
+            self.info
+                .reply_buf_bytes
+                .store(self.out_alloc as u64, Ordering::Relaxed);
         }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.release_memory();
     }
 }
 

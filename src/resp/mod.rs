@@ -1,6 +1,7 @@
 //! The Redis-protocol (RESP2/RESP3) front end.
 pub mod args;
 pub mod authz;
+pub mod buffers;
 pub mod client;
 pub mod commands;
 pub mod conn;

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use crate::common::*;
 
-/// What `used_memory` may pass `maxmemory` by: client buffers (16 KiB read + 16 KiB reply per
-/// connection) are charged after each batch without evicting first.
+/// What `used_memory` may pass `maxmemory` by: a write makes room for its argument bytes before
+/// it runs, not for the per-entry overheads it then charges; client buffers make room before
+/// they are charged, but a noeviction server cannot.
 const SLACK: u64 = 128 << 10;
 
 /// A small reply limit keeps the tests quick: 1 MiB.
@@ -343,7 +344,6 @@ async fn multi_queue_past_maxmemory_is_refused_and_aborts_exec() {
     assert!(queued > 1000, "only {queued} queued under 4 MiB");
     let mut c = srv.client().await;
     let (used, info) = used_memory(&mut c).await;
-    // Slack: connection buffers are charged after each batch, without evicting first.
     assert!(used <= (4 << 20) + SLACK, "{info}");
     assert!(info_field(&info, "mem_clients_normal") >= 1 << 20, "{info}");
     raw.roundtrip(
@@ -387,4 +387,110 @@ async fn background_tick_evicts_while_only_reads_arrive() {
         let _: Option<String> = q(&mut c, &["GET", "k0"]).await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Declares an 8 MB value and sends half of it.
+fn half_of_an_8mb_set() -> Vec<u8> {
+    let mut partial = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$8000000\r\n".to_vec();
+    partial.extend(vec![b'x'; 4_000_000]);
+    partial
+}
+
+/// Polls INFO memory until `until(used_memory, info)` holds, for up to 5 s; the last figures.
+async fn used_memory_until(
+    c: &mut redis::aio::MultiplexedConnection,
+    what: &str,
+    until: impl Fn(u64, &str) -> bool,
+) -> (u64, String) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (used, info) = used_memory(c).await;
+        if until(used, &info) {
+            return (used, info);
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}\n{info}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Finding 4: a connection's read buffer is memory in the budget, as Redis counts client query
+/// buffers in `used_memory`. A client (authenticated: auth mode `none`) that sends 4 MB of a
+/// declared 8 MB value and pauses makes its read buffer hold 4-8 MB (doubling from what
+/// arrived); `used_memory` rises by that, and falls back once the value is complete (the buffer
+/// is given back; the 8 MB are then the key's) and when a client disconnects mid-value. Before,
+/// the buffers were only reported (`mem_clients_normal`), outside `used_memory`.
+#[tokio::test]
+async fn a_partial_bulk_in_the_read_buffer_is_charged_to_used_memory() {
+    let srv = TestServer::start().await;
+    let mut c = srv.client().await;
+    let (base, _) = used_memory(&mut c).await;
+    let mut raw = srv.raw().await;
+    raw.send(&half_of_an_8mb_set()).await;
+    let (held, info) = used_memory_until(&mut c, "used_memory never rose", |used, _| {
+        used >= base + 4_000_000
+    })
+    .await;
+    assert!(held <= base + 8_500_000, "{held} - {base}\n{info}");
+    assert!(
+        info_field(&info, "mem_clients_normal") >= 4_000_000,
+        "{info}"
+    );
+    assert!(info_field(&info, "used_memory_dataset") < 1 << 20, "{info}");
+
+    // The rest arrives: the value is stored and the read buffer goes back to 16 KiB.
+    let mut rest = vec![b'x'; 4_000_000];
+    rest.extend_from_slice(b"\r\n");
+    raw.send(&rest).await;
+    raw.expect(b"+OK\r\n").await;
+    let (stored, info) = used_memory_until(&mut c, "the read buffer was kept", |_, info| {
+        info_field(info, "mem_clients_normal") < 1 << 20
+    })
+    .await;
+    assert!(
+        (base + 8_000_000..base + 8_000_000 + (1 << 20)).contains(&stored),
+        "{stored} - {base}\n{info}"
+    );
+
+    // A client that disconnects mid-value gives its buffer back.
+    let mut quitter = srv.raw().await;
+    quitter.send(&half_of_an_8mb_set()).await;
+    used_memory_until(&mut c, "used_memory never rose", |used, _| {
+        used >= stored + 4_000_000
+    })
+    .await;
+    drop(quitter);
+    used_memory_until(&mut c, "the buffer's charge outlived it", |used, _| {
+        used < stored + (1 << 20)
+    })
+    .await;
+    raw.roundtrip(&["STRLEN", "k"], b":8000000\r\n").await;
+}
+
+/// Finding 4: what client buffers hold counts against `maxmemory` like data: under allkeys-lru a
+/// buffer that grows evicts keys to stay under the limit, as Redis evicts for client buffers.
+/// 13.7 MiB of keys under a 16 MiB limit, then a client holding 4 MB of a partial value (a 4 MiB
+/// read buffer): keys are evicted and `used_memory` stays at the limit. Before, nothing was
+/// evicted and the process held ~18 MiB under a 16 MiB `maxmemory`.
+#[tokio::test]
+async fn client_buffers_evict_keys_under_maxmemory() {
+    let mut cfg = test_config();
+    cfg.memory.maxmemory = 16 << 20;
+    let srv = TestServer::start_with(cfg).await;
+    let mut c = srv.client().await;
+    let v = "v".repeat(100 << 10);
+    for i in 0..140 {
+        let _: () = q(&mut c, &["SET", &format!("key{i}"), &v]).await.unwrap();
+    }
+    let mut raw = srv.raw().await;
+    raw.send(&half_of_an_8mb_set()).await;
+    let (used, info) =
+        used_memory_until(&mut c, "the partial value was never buffered", |_, info| {
+            info_field(info, "mem_clients_normal") >= 4_000_000
+        })
+        .await;
+    assert!(used <= (16 << 20) + SLACK, "{info}");
+    let stats: String = q(&mut c, &["INFO", "stats"]).await.unwrap();
+    assert!(info_field(&stats, "evicted_keys") > 0, "{stats}\n{info}");
+    let keys: u64 = q(&mut c, &["DBSIZE"]).await.unwrap();
+    assert!(keys < 140, "{keys} keys\n{info}");
 }

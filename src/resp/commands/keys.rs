@@ -837,14 +837,17 @@ fn memory(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         if !exact(2, w) {
             return;
         }
-        let used = ctx.shared.store.budget().used() as i64;
+        let used = ctx.shared.store.budget().used();
+        // As INFO's `used_memory_dataset`: the budget less topic rings and client memory
+        // (read/reply buffers, MULTI queues), which it also covers.
+        let others = ctx.shared.topics.retained_memory() + ctx.shared.stats.client_memory();
         let keys = ctx.dbsize() as i64;
         let limit = ctx.shared.store.budget().limit() as i64;
         w.map(4);
         w.bulk(b"total.allocated");
-        w.int(used);
+        w.int(used as i64);
         w.bulk(b"dataset.bytes");
-        w.int(used);
+        w.int(used.saturating_sub(others) as i64);
         w.bulk(b"keys.count");
         w.int(keys);
         w.bulk(b"maxmemory");
