@@ -276,7 +276,9 @@ class Server:
             ]
             if self.tls:
                 cmd.append("--tls-self-signed")
-            env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
+            # The server refuses unknown FERRITE_* variables; the harness's own is not config.
+            env = {k: v for k, v in os.environ.items() if k != "FERRITE_BIN"}
+            env["RUST_LOG"] = os.environ.get("RUST_LOG", "warn")
         else:
             cmd = [
                 self.h.redis_bin, "--bind", HOST, "--port", str(self.resp_port),

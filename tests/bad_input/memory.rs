@@ -160,8 +160,31 @@ async fn setrange_huge_offset_is_oom_checked_before_allocating() {
     raw.roundtrip(&["PING"], b"+PONG\r\n").await;
 }
 
-/// Finding 6: APPEND grows in place (amortised doubling) and SETRANGE writes in place; the
-/// content is exact and what is charged is the capacity allocated (at most ~2x the length).
+/// Finding 6, follow-up: growth room is bounded like Redis's (twice the length below 1 MiB, 1 MiB
+/// more above), so under a 16 MiB `maxmemory` (noeviction) a value appended to 12 MiB fits.
+/// With plain doubling the 8 MiB value's next growth asked for 16 MiB and was refused with OOM
+/// at ~8 MiB, half of what Redis holds under the same limit.
+#[tokio::test]
+async fn appends_can_grow_a_value_to_most_of_maxmemory() {
+    let mut cfg = test_config();
+    cfg.memory.maxmemory = 16 << 20;
+    cfg.memory.eviction = ferrite_config::EvictionPolicy::Noeviction;
+    let srv = TestServer::start_with(cfg).await;
+    let mut c = srv.client().await;
+    let chunk = "z".repeat(64 << 10);
+    for i in 1..=192usize {
+        let r: redis::RedisResult<usize> = q(&mut c, &["APPEND", "v", &chunk]).await;
+        match r {
+            Ok(n) => assert_eq!(n, i * chunk.len()),
+            Err(e) => panic!("APPEND #{i} (to {} KiB): {e}", i * 64),
+        }
+    }
+    let usage: u64 = q(&mut c, &["MEMORY", "USAGE", "v"]).await.unwrap();
+    assert!(usage <= (12 << 20) + (1 << 20) + 4096, "MEMORY USAGE {usage}");
+}
+
+/// Finding 6: APPEND grows in place (amortised) and SETRANGE writes in place; the content is
+/// exact and what is charged is the capacity allocated (at most ~2x the length).
 #[tokio::test]
 async fn append_and_setrange_grow_in_place_with_exact_content() {
     let srv = TestServer::start().await;
