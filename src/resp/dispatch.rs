@@ -530,11 +530,6 @@ impl<'a, 'c> Ctx<'a, 'c> {
         self.for_each_shard(|s, _| n += s.len());
         n
     }
-
-    /// Wake clients blocked (BLPOP & co.) on `key` in this cache.
-    pub fn signal_key(&self, key: &[u8]) {
-        self.shared.waiters.signal(self.cache.name(), key);
-    }
 }
 
 #[cfg(test)]
