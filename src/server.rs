@@ -116,13 +116,26 @@ impl Running {
         let quotas = crate::service::Quotas::new(&config.quotas);
         let resp_input =
             crate::resp::inflight::InputBudget::new(config.limits.resp_input_budget as usize);
+        // The change feed's store-wide listeners: every write, whoever makes it, reaches them.
+        let waiters = Arc::new(KeyWaiters::default());
+        store.add_listener(waiters.clone());
+        let keyspace_events = crate::service::keyspace_events::KeyspaceEvents::new(
+            config.notifications.queue_capacity,
+        );
+        store.add_listener(keyspace_events.clone());
+        if let Some(f) = crate::service::keyspace_events::parse_classes(
+            config.notifications.keyspace_events.as_bytes(),
+        ) {
+            keyspace_events.set_classes(&store, f);
+        }
         let shared = Arc::new(Shared {
             resp_input,
             store,
             topics,
             config: RwLock::new(config),
             clients: ClientRegistry::default(),
-            waiters: KeyWaiters::default(),
+            waiters,
+            keyspace_events,
             stats: ServerStats::default(),
             started_ms: now,
             run_id: format!("{:040x}", rand::random::<u128>()),
@@ -139,6 +152,7 @@ impl Running {
         let mut tasks = JoinSet::new();
         tasks.spawn(accept_loop(shared.clone(), listener, resp_tls));
         tasks.spawn(active_expiry(shared.clone()));
+        tasks.spawn(shared.keyspace_events.clone().run(shared.topics.clone()));
         tasks.spawn(sweep_topics(shared.clone()));
         tasks.spawn(background_eviction(shared.clone()));
         tasks.spawn(retire_tenants(shared.clone()));

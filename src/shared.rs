@@ -67,7 +67,10 @@ pub struct Shared {
     /// Effective configuration; CONFIG SET updates the settings that can change at run time.
     pub config: RwLock<Config>,
     pub clients: ClientRegistry,
-    pub waiters: KeyWaiters,
+    /// Blocked-list wake-ups: a listener of the store's change feed.
+    pub waiters: Arc<KeyWaiters>,
+    /// Redis keyspace notifications: a listener of the store's change feed.
+    pub keyspace_events: Arc<crate::service::keyspace_events::KeyspaceEvents>,
     pub stats: ServerStats,
     pub started_ms: u64,
     pub run_id: String,

@@ -202,6 +202,27 @@ pub(crate) fn render(shared: &Shared) -> String {
         s.evicted_keys,
     );
 
+    // Keyspace notifications (service/keyspace_events.rs).
+    let ke = shared.keyspace_events.stats();
+    counter(
+        w,
+        "ferrite_keyspace_notifications_queued_total",
+        "Keyspace notification events queued for publishing.",
+        ke.queued,
+    );
+    counter(
+        w,
+        "ferrite_keyspace_notifications_published_total",
+        "Keyspace notification messages published (__keyspace and __keyevent count one each).",
+        ke.published,
+    );
+    counter(
+        w,
+        "ferrite_keyspace_notifications_dropped_total",
+        "Keyspace notification events dropped: the queue was full, or the publish was refused.",
+        ke.dropped,
+    );
+
     // Topics (pub/sub).
     let t = &s.topics;
     gauge(w, "ferrite_topics", "Live topics.", t.topics);

@@ -13,8 +13,9 @@
 //! - every element is checked against `max_element_bytes` (RESOURCE_EXHAUSTED
 //!   `element_size_limit_exceeded`) before anything is stored; a dictionary element is its
 //!   field plus its value;
-//! - writes make room with `ensure_memory` before locking, touch RESP's WATCH registry after,
-//!   and list pushes wake RESP clients blocked on the key;
+//! - writes make room with `ensure_memory` before locking and say which Redis event they are
+//!   (`hset`, `rpush`, `zadd`, ...) to the engine's change feed, which is what invalidates
+//!   RESP WATCHes, wakes RESP clients blocked on a list and sends keyspace notifications;
 //! - an emptied collection disappears (the engine's `EntryMut` drop removes it), so Missing and
 //!   ItemGetType report it absent.
 
@@ -26,7 +27,7 @@ pub use sorted_sets::*;
 
 use bytes::Bytes;
 use ferrite_storage::value::{HashValue, ListValue, SetValue, ZSetValue};
-use ferrite_storage::{Cache, Value};
+use ferrite_storage::{Cache, Change, Value};
 use momento_protos::cache_client::*;
 use rand::Rng;
 use tonic::Status;
@@ -41,7 +42,12 @@ pub(crate) trait Coll: Sized {
     fn new_value() -> Value;
     fn of(v: &Value) -> Option<&Self>;
     fn of_mut(v: &mut Value) -> Option<&mut Self>;
+    fn count(&self) -> usize;
 }
+
+/// Which change-feed events a collection write made, from its result and the collection's
+/// length before and after (empty: it changed nothing).
+pub(crate) type Events<R> = fn(&R, usize, usize) -> &'static [Change];
 
 macro_rules! coll {
     ($t:ty, $variant:ident) => {
@@ -60,6 +66,9 @@ macro_rules! coll {
                     Value::$variant(c) => Some(c),
                     _ => None,
                 }
+            }
+            fn count(&self) -> usize {
+                self.len()
             }
         }
     };
@@ -83,10 +92,6 @@ pub(crate) fn coll_ttl(st: &GrpcState, ttl_ms: u64, refresh: bool) -> Result<Col
         at: st.expires_at(ttl_ms, st.now_ms())?,
         refresh,
     })
-}
-
-pub(crate) fn touch(cache: &Cache, key: &[u8]) {
-    cache.watch().touch([key]);
 }
 
 /// Every element within the element size limit.
@@ -128,24 +133,27 @@ pub(crate) fn modify<C: Coll, R>(
     key: &[u8],
     ttl: Option<CollTtl>,
     f: impl FnOnce(&mut C) -> Result<R, Status>,
+    events: Events<R>,
 ) -> Result<Option<R>, Status> {
     let now = st.now_ms();
-    let r = {
-        let mut s = cache.lock_key(key);
-        let Some(mut e) = s.get_mut(key, now) else {
-            return Ok(None);
-        };
-        let kind = e.kind();
-        let Some(c) = C::of_mut(&mut e.value) else {
-            return Err(errors::wrong_type(kind));
-        };
-        let r = f(c)?;
-        if let Some(t) = ttl.filter(|t| t.refresh) {
-            e.expires_at = t.at;
-        }
-        r
+    let mut s = cache.lock_key(key);
+    let Some(mut e) = s.get_mut(key, now) else {
+        return Ok(None);
     };
-    touch(cache, key);
+    let kind = e.kind();
+    let Some(c) = C::of_mut(&mut e.value) else {
+        return Err(errors::wrong_type(kind));
+    };
+    let before = c.count();
+    let r = f(c)?;
+    let after = C::of(&e.value).map_or(0, C::count);
+    for &ev in events(&r, before, after) {
+        e.changed(ev);
+    }
+    if let Some(t) = ttl.filter(|t| t.refresh) {
+        e.expires_at = t.at;
+        e.changed(Change::Expire);
+    }
     Ok(Some(r))
 }
 
@@ -159,25 +167,32 @@ pub(crate) fn upsert<C: Coll, R>(
     ttl: CollTtl,
     incoming: usize,
     f: impl FnOnce(&mut C) -> Result<R, Status>,
+    events: Events<R>,
 ) -> Result<R, Status> {
     st.ensure_memory(key.len() + incoming)?;
     let now = st.now_ms();
-    let r = {
-        let mut s = cache.lock_key(key);
-        let existed = match s.peek(key, now) {
-            None => false,
-            Some(e) if C::of(&e.value).is_some() => true,
-            Some(e) => return Err(errors::wrong_type(e.kind())),
-        };
-        let mut e = s.get_or_insert_with(key, now, C::new_value);
-        let c = C::of_mut(&mut e.value).expect("type checked under the same lock");
-        let r = f(c)?;
-        if !existed || ttl.refresh {
-            e.expires_at = ttl.at;
-        }
-        r
+    let mut s = cache.lock_key(key);
+    let existed = match s.peek(key, now) {
+        None => false,
+        Some(e) if C::of(&e.value).is_some() => true,
+        Some(e) => return Err(errors::wrong_type(e.kind())),
     };
-    touch(cache, key);
+    let mut e = s.get_or_insert_with(key, now, C::new_value);
+    let c = C::of_mut(&mut e.value).expect("type checked under the same lock");
+    let before = c.count();
+    let r = f(c)?;
+    let after = C::of(&e.value).map_or(0, C::count);
+    if !existed || ttl.refresh {
+        e.expires_at = ttl.at;
+    }
+    // The TTL a new collection gets is part of its first write: reported with it, and as an
+    // `expire` only when an existing collection's TTL is refreshed.
+    for &ev in events(&r, before, after) {
+        e.changed(ev);
+    }
+    if existed && ttl.refresh {
+        e.changed(Change::Expire);
+    }
     Ok(r)
 }
 
@@ -188,18 +203,12 @@ pub(crate) fn delete_coll<C: Coll>(
     key: &[u8],
 ) -> Result<bool, Status> {
     let now = st.now_ms();
-    let removed = {
-        let mut s = cache.lock_key(key);
-        match s.peek(key, now) {
-            None => false,
-            Some(e) if C::of(&e.value).is_none() => return Err(errors::wrong_type(e.kind())),
-            Some(_) => s.remove(key, now).is_some(),
-        }
-    };
-    if removed {
-        touch(cache, key);
+    let mut s = cache.lock_key(key);
+    match s.peek(key, now) {
+        None => Ok(false),
+        Some(e) if C::of(&e.value).is_none() => Err(errors::wrong_type(e.kind())),
+        Some(_) => Ok(s.remove(key, now).is_some()),
     }
-    Ok(removed)
 }
 
 /// Lengths travel as u32.
@@ -277,12 +286,20 @@ pub fn dictionary_set(
     }
     let ttl = coll_ttl(st, req.ttl_milliseconds, req.refresh_ttl)?;
     let items = req.items;
-    upsert::<HashValue, _>(st, cache, &req.dictionary_name, ttl, incoming, |h| {
-        for it in items {
-            h.insert(owned(it.field), owned(it.value));
-        }
-        Ok(())
-    })?;
+    upsert::<HashValue, _>(
+        st,
+        cache,
+        &req.dictionary_name,
+        ttl,
+        incoming,
+        |h| {
+            for it in items {
+                h.insert(owned(it.field), owned(it.value));
+            }
+            Ok(())
+        },
+        |_, _, _| &[Change::HSet],
+    )?;
     Ok(DictionarySetResponse {})
 }
 
@@ -321,6 +338,7 @@ pub fn dictionary_increment(
             h.insert(owned(field), Bytes::from(v.to_string()));
             Ok(v)
         },
+        |_, _, _| &[Change::HIncrBy],
     )?;
     Ok(DictionaryIncrementResponse { value })
 }
@@ -337,12 +355,19 @@ pub fn dictionary_delete(
             delete_coll::<HashValue>(st, cache, &req.dictionary_name)?;
         }
         Some(D::Some(some)) => {
-            modify::<HashValue, _>(st, cache, &req.dictionary_name, None, |h| {
-                for f in &some.fields {
-                    h.remove(f);
-                }
-                Ok(())
-            })?;
+            modify::<HashValue, _>(
+                st,
+                cache,
+                &req.dictionary_name,
+                None,
+                |h| {
+                    for f in &some.fields {
+                        h.remove(f);
+                    }
+                    Ok(())
+                },
+                |_, before, after| if after < before { &[Change::HDel] } else { &[] },
+            )?;
         }
     }
     Ok(DictionaryDeleteResponse {})
@@ -417,12 +442,20 @@ pub fn set_union(
     let incoming = check_elements(st, &req.elements)?;
     let ttl = coll_ttl(st, req.ttl_milliseconds, req.refresh_ttl)?;
     let elements = req.elements;
-    upsert::<SetValue, _>(st, cache, &req.set_name, ttl, incoming, |s| {
-        for e in elements {
-            s.insert(owned(e));
-        }
-        Ok(())
-    })?;
+    upsert::<SetValue, _>(
+        st,
+        cache,
+        &req.set_name,
+        ttl,
+        incoming,
+        |s| {
+            for e in elements {
+                s.insert(owned(e));
+            }
+            Ok(())
+        },
+        |_, before, after| if after > before { &[Change::SAdd] } else { &[] },
+    )?;
     Ok(SetUnionResponse {})
 }
 
@@ -445,27 +478,42 @@ pub fn set_difference(
         Some(D::Subtrahend(sub)) => match sub.subtrahend_set {
             None => return Err(errors::invalid("SetDifference needs a subtrahend set")),
             Some(Sub::Identity(_)) => delete_coll::<SetValue>(st, cache, &req.set_name)?,
-            Some(Sub::Set(set)) => modify::<SetValue, _>(st, cache, &req.set_name, None, |s| {
-                for e in &set.elements {
-                    s.remove(e);
-                }
-                Ok(())
-            })?
+            Some(Sub::Set(set)) => modify::<SetValue, _>(
+                st,
+                cache,
+                &req.set_name,
+                None,
+                |s| {
+                    for e in &set.elements {
+                        s.remove(e);
+                    }
+                    Ok(())
+                },
+                |_, before, after| if after < before { &[Change::SRem] } else { &[] },
+            )?
             .is_some(),
         },
         Some(D::Minuend(min)) => {
             let incoming = check_elements(st, &min.elements)?;
             st.ensure_memory(incoming)?;
-            modify::<SetValue, _>(st, cache, &req.set_name, None, |s| {
-                let mut next = SetValue::new();
-                for e in min.elements {
-                    if !s.contains(&e) {
-                        next.insert(owned(e));
+            modify::<SetValue, _>(
+                st,
+                cache,
+                &req.set_name,
+                None,
+                |s| {
+                    let mut next = SetValue::new();
+                    for e in min.elements {
+                        if !s.contains(&e) {
+                            next.insert(owned(e));
+                        }
                     }
-                }
-                *s = next;
-                Ok(())
-            })?
+                    *s = next;
+                    Ok(())
+                },
+                // The set is replaced by a difference: Redis's SDIFFSTORE event.
+                |_, _, _| &[Change::SDiffStore],
+            )?
             .is_some()
         }
     };
@@ -518,18 +566,25 @@ pub fn set_pop(
 ) -> Result<SetPopResponse, Status> {
     use set_pop_response::{Found, Missing, Set as S};
     let count = req.count as usize;
-    let elements = modify::<SetValue, _>(st, cache, &req.set_name, None, |s| {
-        let mut rng = rand::thread_rng();
-        let n = count.min(s.len());
-        let mut out = Vec::with_capacity(n);
-        for _ in 0..n {
-            let i = rng.gen_range(0..s.len());
-            if let Some(m) = s.swap_remove_index(i) {
-                out.push(m.to_vec());
+    let elements = modify::<SetValue, _>(
+        st,
+        cache,
+        &req.set_name,
+        None,
+        |s| {
+            let mut rng = rand::thread_rng();
+            let n = count.min(s.len());
+            let mut out = Vec::with_capacity(n);
+            for _ in 0..n {
+                let i = rng.gen_range(0..s.len());
+                if let Some(m) = s.swap_remove_index(i) {
+                    out.push(m.to_vec());
+                }
             }
-        }
-        Ok(out)
-    })?;
+            Ok(out)
+        },
+        |_, before, after| if after < before { &[Change::SPop] } else { &[] },
+    )?;
     Ok(SetPopResponse {
         set: Some(match elements {
             Some(elements) => S::Found(Found { elements }),

@@ -2,12 +2,13 @@
 //! same cache, so RESP sees what gRPC writes and the other way round.
 //!
 //! Each handler locks the key's shard for its engine work only (no `.await` here at all), makes
-//! room with `ensure_memory` before a write, and touches RESP's WATCH registry after one.
+//! room with `ensure_memory` before a write. WATCH invalidation, blocked-list wake-ups and
+//! keyspace notifications follow from the engine's change feed, which every write reaches.
 
 use std::hash::{Hash, Hasher};
 
 use bytes::Bytes;
-use ferrite_storage::{Cache, Shard, Value, ValueKind};
+use ferrite_storage::{Cache, Change, Shard, Value, ValueKind};
 use momento_protos::cache_client::*;
 use tonic::Status;
 
@@ -48,10 +49,6 @@ fn get_scalar(s: &mut Shard, key: &[u8], now: u64) -> Result<Option<Bytes>, Stat
         Some(Ok(b)) => Ok(Some(b)),
         Some(Err(kind)) => Err(errors::wrong_type(kind)),
     }
-}
-
-fn touch(cache: &Cache, key: &[u8]) {
-    cache.watch().touch([key]);
 }
 
 pub fn get(st: &GrpcState, cache: &Cache, req: GetRequest) -> Result<GetResponse, Status> {
@@ -125,7 +122,6 @@ pub fn set(st: &GrpcState, cache: &Cache, req: SetRequest) -> Result<SetResponse
         at,
         now,
     );
-    touch(cache, &req.cache_key);
     Ok(SetResponse {
         result: OK,
         message: String::new(),
@@ -156,7 +152,6 @@ pub fn set_batch(
             at,
             now,
         );
-        touch(cache, &r.cache_key);
         out.push(SetResponse {
             result: OK,
             message: String::new(),
@@ -186,9 +181,6 @@ fn set_when(
             false
         }
     };
-    if stored {
-        touch(cache, key);
-    }
     Ok(stored)
 }
 
@@ -283,9 +275,6 @@ pub fn set_if_not_exists(
             true
         }
     };
-    if stored {
-        touch(cache, &req.cache_key);
-    }
     Ok(SetIfNotExistsResponse {
         result: Some(if stored {
             R::Stored(Stored {})
@@ -298,13 +287,7 @@ pub fn set_if_not_exists(
 /// Delete any item (any type); deleting a missing key succeeds.
 pub fn delete(st: &GrpcState, cache: &Cache, req: DeleteRequest) -> Result<DeleteResponse, Status> {
     let now = st.now_ms();
-    let removed = cache
-        .lock_key(&req.cache_key)
-        .remove(&req.cache_key, now)
-        .is_some();
-    if removed {
-        touch(cache, &req.cache_key);
-    }
+    cache.lock_key(&req.cache_key).remove(&req.cache_key, now);
     Ok(DeleteResponse {})
 }
 
@@ -347,15 +330,16 @@ pub fn increment(
         let v = base.checked_add(req.amount).ok_or_else(|| {
             Status::failed_precondition("increment would overflow a 64-bit integer")
         })?;
-        s.insert(
+        // Redis's event for an increment (Momento's TTL refresh is part of the write).
+        s.insert_as(
             &req.cache_key,
             Value::Str(Bytes::from(v.to_string())),
             at,
             now,
+            Change::IncrBy,
         );
         v
     };
-    touch(cache, &req.cache_key);
     Ok(IncrementResponse { value })
 }
 
@@ -390,6 +374,7 @@ pub fn update_ttl(
                 };
                 if apply {
                     e.expires_at = new_at;
+                    e.changed(Change::Expire);
                     R::Set(Set {})
                 } else {
                     R::NotSet(NotSet {})
@@ -398,9 +383,6 @@ pub fn update_ttl(
         };
         r
     };
-    if matches!(result, R::Set(_)) {
-        touch(cache, &req.cache_key);
-    }
     Ok(UpdateTtlResponse {
         result: Some(result),
     })

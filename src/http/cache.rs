@@ -2,8 +2,9 @@
 //!
 //! The engine work is the gRPC front end's scalar handlers (`grpc::scalars::{get,set,delete}`),
 //! called with the same `GrpcState`: one implementation of Momento's rules (item size with the
-//! key counted, TTL bounds, eviction before writing, RESP WATCH invalidation) for both APIs. A
-//! scalar is a Redis string in the same cache, so RESP `GET` sees what HTTP `PUT` wrote.
+//! key counted, TTL bounds, eviction before writing, the Redis event each write reports to the
+//! engine's change feed) for both APIs. A scalar is a Redis string in the same cache, so RESP
+//! `GET` sees what HTTP `PUT` wrote.
 //!
 //! Every handler: token (401) → key → permission on that key (403, before the cache is looked
 //! up, like gRPC) → cache (404) → quota admission (429) → engine → metering of the caller's

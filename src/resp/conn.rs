@@ -153,6 +153,8 @@ const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 struct Blocked {
     args: Vec<Bytes>,
     spec: &'static CommandSpec,
+    /// The cache whose feed the registration holds (released on unregistering).
+    cache: Arc<Cache>,
     keys: Vec<Bytes>,
     deadline: Option<Instant>,
     notify: Arc<Notify>,
@@ -897,7 +899,7 @@ impl Session {
             let notify = Arc::new(Notify::new());
             self.shared
                 .waiters
-                .register(self.cache.name_arc(), &req.keys, &notify);
+                .register(&self.cache, &req.keys, &notify);
             // A push between the handler releasing its shard lock and this registration would
             // have signalled nobody: retry once now. Retries then run while still registered
             // (see `retry_blocked`), so later pushes can't slip through either.
@@ -907,6 +909,7 @@ impl Session {
                 // (all of it, outside what `in_alloc` counts once the buffer is replaced).
                 args: args.iter().map(|a| Bytes::copy_from_slice(a)).collect(),
                 spec,
+                cache: self.cache.clone(),
                 keys: req.keys,
                 deadline: req.timeout.map(|t| Instant::now() + t),
                 notify,
@@ -950,10 +953,9 @@ impl Session {
             };
             (spec.handler)(&mut ctx, args, &mut w);
         }
+        // WATCH invalidation and blocked-list wake-ups need nothing here: the engine's change
+        // feed reports every write the handler made.
         self.meter.messages_published += published(spec, &self.out[reply_start..]);
-        if spec.has(flags::WRITE) {
-            self.cache.watch().touch(spec.written_keys(args));
-        }
         block
     }
 
@@ -965,9 +967,7 @@ impl Session {
         if !self.still_authenticated() {
             // The token that authorized the command expired or was revoked while it waited: it
             // is not served; it gets the error the connection's next command would get.
-            self.shared
-                .waiters
-                .unregister(self.cache.name_arc(), &b.keys, &b.notify);
+            self.shared.waiters.unregister(&b.cache, &b.keys, &b.notify);
             let start = self.out.len();
             let msg = self.noauth_message();
             self.writer().error(&msg);
@@ -980,17 +980,13 @@ impl Session {
         if still_blocked {
             self.blocked = Some(b); // still nothing: keep waiting, same deadline
         } else {
-            self.shared
-                .waiters
-                .unregister(self.cache.name_arc(), &b.keys, &b.notify);
+            self.shared.waiters.unregister(&b.cache, &b.keys, &b.notify);
         }
     }
 
     fn unblock_timeout(&mut self) {
         if let Some(b) = self.blocked.take() {
-            self.shared
-                .waiters
-                .unregister(self.cache.name_arc(), &b.keys, &b.notify);
+            self.shared.waiters.unregister(&b.cache, &b.keys, &b.notify);
             let start = self.out.len();
             self.writer().null_array();
             self.meter_late_output(start);
@@ -1221,7 +1217,6 @@ impl Session {
         let cache = self.cache.clone();
         let mut locked: Locked<'_> = cache.lock_all();
         ReplyWriter::new(&mut self.out, self.resp3).array(queued.len());
-        let mut touched: Vec<Bytes> = Vec::new();
         for args in &queued {
             let spec = lookup(&args[0]).expect("validated when queued");
             let reply_start = self.out.len();
@@ -1254,12 +1249,10 @@ impl Session {
             };
             (spec.handler)(&mut ctx, args, &mut w);
             self.meter.messages_published += published(spec, &self.out[reply_start..]);
-            if spec.has(flags::WRITE) {
-                touched.extend(spec.written_keys(args).map(Bytes::copy_from_slice));
-            }
         }
+        // Every write above reached WATCHes and blocked clients through the change feed, under
+        // the locks, so a client watching these keys sees them changed before EXEC returns.
         drop(locked);
-        cache.watch().touch(touched.iter().map(|k| &k[..]));
     }
 
     fn set_cache(&mut self, cache: Arc<Cache>) {
@@ -1701,9 +1694,7 @@ impl Session {
 
     fn cleanup(&mut self) {
         if let Some(b) = self.blocked.take() {
-            self.shared
-                .waiters
-                .unregister(self.cache.name_arc(), &b.keys, &b.notify);
+            self.shared.waiters.unregister(&b.cache, &b.keys, &b.notify);
         }
         self.unwatch_all();
         self.multi = None;
@@ -1821,6 +1812,7 @@ mod splice_tests {
             kind: MessageKind::Binary,
             publisher_id: Arc::from(""),
             published_at_ms: 0,
+            stamp: 0,
         })
     }
 

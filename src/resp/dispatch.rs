@@ -2,8 +2,9 @@
 //!
 //! Each command family module exports `COMMANDS: &[CommandSpec]`. A spec carries what generic
 //! code needs to know without running the command (arity, flags, key positions), so arity
-//! errors, OOM rejection, WATCH invalidation and MULTI queueing are handled once, here and in
-//! the connection loop, not in every handler.
+//! errors, OOM rejection and MULTI queueing are handled once, here and in the connection loop,
+//! not in every handler. WATCH invalidation and blocked-list wake-ups are not the front end's
+//! job at all: the engine's change feed reports every write (ARCHITECTURE.md).
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -18,7 +19,7 @@ use crate::shared::Shared;
 
 /// Command flags (a bitset, like Redis's command flags).
 pub mod flags {
-    /// Modifies the keyspace: WATCH invalidation applies.
+    /// Modifies the keyspace (the write itself reports its changes to the engine's feed).
     pub const WRITE: u32 = 1 << 0;
     pub const READONLY: u32 = 1 << 1;
     /// May grow memory: rejected with OOM when eviction cannot make room.
@@ -138,7 +139,7 @@ impl KeySpec {
     pub const fn has(&self, f: u16) -> bool {
         self.flags & f != 0
     }
-    /// Whether the command changes this key (WATCH invalidation).
+    /// Whether the command may change this key.
     pub const fn writes(&self) -> bool {
         self.flags & (ks::RW | ks::OW | ks::RM) != 0
     }
@@ -278,7 +279,7 @@ pub struct CommandSpec {
     pub arity: i32,
     pub flags: u32,
     /// Redis 7 key specifications: where the keys are and what the command does with each.
-    /// Permissions (`resp::authz`), WATCH invalidation, COMMAND INFO/GETKEYS all read these.
+    /// Permissions (`resp::authz`) and COMMAND INFO/GETKEYS read these.
     pub key_specs: &'static [KeySpec],
     /// Some key spec's positions depend on the arguments (`numkeys`): the arguments are checked
     /// (`check_keys`) before the command is authorized or run.
@@ -348,11 +349,6 @@ impl CommandSpec {
     /// The key arguments of an invocation (channels excluded).
     pub fn keys<'a>(&self, args: &'a [Bytes]) -> impl Iterator<Item = &'a [u8]> + 'a {
         self.keys_with_flags(args).map(|(k, _)| k)
-    }
-    /// The keys an invocation may change (RW, OW, RM specs): what WATCH invalidation touches.
-    pub fn written_keys<'a>(&self, args: &'a [Bytes]) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.iter_specs_a(args, |s| s.writes() && !s.has(ks::NOT_KEY))
-            .map(|(k, _)| k)
     }
     fn iter_specs_a<'a>(&self, args: &'a [Bytes], want: fn(&KeySpec) -> bool) -> Keys<'a> {
         Keys {
@@ -529,11 +525,6 @@ impl<'a, 'c> Ctx<'a, 'c> {
         let mut n = 0;
         self.for_each_shard(|s, _| n += s.len());
         n
-    }
-
-    /// Wake clients blocked (BLPOP & co.) on `key` in this cache.
-    pub fn signal_key(&self, key: &[u8]) {
-        self.shared.waiters.signal(self.cache.name(), key);
     }
 }
 

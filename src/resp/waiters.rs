@@ -1,65 +1,85 @@
-//! Wake-ups for blocked list commands (BLPOP, BRPOP, BLMOVE).
+//! Wake-ups for blocked list commands (BLPOP, BRPOP, BLMOVE, BLMPOP).
 //!
-//! A blocked client registers one `Notify` under every key it waits on; a push to that key
-//! wakes all of them and each retries its pop (the loser goes back to waiting). Writers pay one
-//! relaxed atomic load when nobody is blocked anywhere.
+//! A blocked client registers one `Notify` under every key it waits on. `KeyWaiters` is a
+//! listener of the engine's change feed: whenever a change leaves a list (or sorted set) under
+//! a waited-on key, whoever made it (RESP, a gRPC or HTTP list push, a RENAME, a transaction),
+//! every waiter on that key is woken and retries its pop (the loser goes back to waiting). No
+//! command has to remember to signal.
+//!
+//! While a client is blocked it holds its cache's feed active; with nobody blocked (and nothing
+//! else listening) writers pay the feed's one branch.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use ferrite_storage::{Cache, ChangeEvent, ChangeListener};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-type WaitKey = (Arc<str>, Bytes);
+/// cache name -> key -> waiters. Nested so a feed event looks its key up by `&str`/`&[u8]`
+/// without allocating.
+type WaitMap = HashMap<Arc<str>, HashMap<Bytes, Vec<Arc<Notify>>>>;
 
 #[derive(Default)]
 pub struct KeyWaiters {
     blocked: AtomicUsize,
-    map: Mutex<HashMap<WaitKey, Vec<Arc<Notify>>>>,
+    map: Mutex<WaitMap>,
 }
 
 impl KeyWaiters {
-    pub fn register(&self, cache: &Arc<str>, keys: &[Bytes], n: &Arc<Notify>) {
-        let mut map = self.map.lock();
-        for k in keys {
-            map.entry((cache.clone(), k.clone()))
-                .or_default()
-                .push(n.clone());
+    pub fn register(&self, cache: &Cache, keys: &[Bytes], n: &Arc<Notify>) {
+        {
+            let mut map = self.map.lock();
+            let per_cache = map.entry(cache.name_arc().clone()).or_default();
+            for k in keys {
+                per_cache.entry(k.clone()).or_default().push(n.clone());
+            }
         }
         self.blocked.fetch_add(1, Ordering::SeqCst);
+        // From here on the cache's writes reach `on_change`.
+        cache.feed().hold();
     }
 
-    pub fn unregister(&self, cache: &Arc<str>, keys: &[Bytes], n: &Arc<Notify>) {
-        let mut map = self.map.lock();
-        for k in keys {
-            let wk = (cache.clone(), k.clone());
-            if let Some(v) = map.get_mut(&wk) {
-                v.retain(|x| !Arc::ptr_eq(x, n));
-                if v.is_empty() {
-                    map.remove(&wk);
+    pub fn unregister(&self, cache: &Cache, keys: &[Bytes], n: &Arc<Notify>) {
+        cache.feed().release();
+        {
+            let mut map = self.map.lock();
+            if let Some(per_cache) = map.get_mut(cache.name()) {
+                for k in keys {
+                    if let Some(v) = per_cache.get_mut(&k[..]) {
+                        v.retain(|x| !Arc::ptr_eq(x, n));
+                        if v.is_empty() {
+                            per_cache.remove(&k[..]);
+                        }
+                    }
+                }
+                if per_cache.is_empty() {
+                    map.remove(cache.name());
                 }
             }
         }
         self.blocked.fetch_sub(1, Ordering::SeqCst);
     }
 
-    #[inline]
-    pub fn signal(&self, cache: &str, key: &[u8]) {
-        if self.blocked.load(Ordering::SeqCst) == 0 {
+    pub fn blocked_clients(&self) -> usize {
+        self.blocked.load(Ordering::Relaxed)
+    }
+}
+
+impl ChangeListener for KeyWaiters {
+    /// Called under the shard lock: a leaf lock and `notify_one` only.
+    fn on_change(&self, ev: &ChangeEvent<'_>) {
+        // Only a list or sorted set left under the key can serve a blocked pop.
+        if !ev.value.is_poppable() || self.blocked.load(Ordering::Relaxed) == 0 {
             return;
         }
         let map = self.map.lock();
-        let wk: WaitKey = (Arc::from(cache), Bytes::copy_from_slice(key));
-        if let Some(v) = map.get(&wk) {
+        if let Some(v) = map.get(&**ev.cache).and_then(|m| m.get(ev.key)) {
             for n in v {
                 n.notify_one();
             }
         }
-    }
-
-    pub fn blocked_clients(&self) -> usize {
-        self.blocked.load(Ordering::Relaxed)
     }
 }

@@ -7,8 +7,12 @@
 //! - `quota.rs`: per-cache and per-token rate limits and data-volume quotas, and the one
 //!   decision type (`QuotaError`) every protocol turns into its own error.
 //!
+//! - `keyspace_events.rs`: Redis keyspace notifications, published from the engine's change
+//!   feed to every protocol's subscribers (docs/topics.md, "Keyspace notifications").
+//!
 //! See docs/metering.md.
 
+pub mod keyspace_events;
 pub mod metering;
 pub mod quota;
 pub mod tenant;

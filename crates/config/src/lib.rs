@@ -93,6 +93,8 @@
 //! | `topics.idle_topic_ttl_secs` | `60` | a topic with no subscribers is dropped after this long |
 //! | `expiry.active_expire_interval_ms` | `100` | period of the active expiry cycle |
 //! | `expiry.active_expire_budget` | `200` | keys checked per shard per expiry cycle |
+//! | `notifications.keyspace_events` | `""` | Redis's `notify-keyspace-events` classes at start (`""` = off; e.g. `KEA`) |
+//! | `notifications.queue_capacity` | `65536` | keyspace notifications waiting to be published; more are dropped and counted |
 //! | `grpc.max_item_bytes` | `5242880` (5 MiB) | bytes: largest item (key + value) over gRPC |
 //! | `grpc.max_element_bytes` | `131072` (128 KiB) | bytes: largest collection element over gRPC |
 //! | `grpc.max_ttl_secs` | `86400` | longest TTL a gRPC request may set |
@@ -326,7 +328,7 @@ pub enum ConfigError {
     /// A `FERRITE_*` variable that is neither a config key nor allowlisted.
     #[error(
         "unknown environment variable {var}: no such config key (expected FERRITE_<SECTION>_<KEY>, \
-         e.g. FERRITE_SERVER_RESP_PORT; sections: server, memory, limits, topics, expiry, grpc, http, admin, quotas, metering, auth, tls)"
+         e.g. FERRITE_SERVER_RESP_PORT; sections: server, memory, limits, topics, expiry, grpc, http, admin, quotas, metering, auth, tls, notifications)"
     )]
     UnknownEnv {
         /// The variable's name.
@@ -519,6 +521,33 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `[tls]`: TLS on the listeners (off by default).
     pub tls: TlsConfig,
+    /// `[notifications]`: Redis keyspace notifications from the engine's change feed.
+    pub notifications: NotificationsConfig,
+}
+
+/// Default `notifications.queue_capacity`.
+pub const DEFAULT_NOTIFY_QUEUE_CAPACITY: usize = 65_536;
+/// The class letters `notifications.keyspace_events` (and `CONFIG SET notify-keyspace-events`)
+/// accept: Redis 7's.
+pub const KEYSPACE_EVENT_CLASSES: &str = "KEg$lshzxetmndA";
+
+/// `[notifications]` section.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationsConfig {
+    /// Redis's `notify-keyspace-events` at start ("" = none); CONFIG SET changes it at run time.
+    pub keyspace_events: String,
+    /// Notifications waiting to be published at once; past it they are dropped and counted.
+    pub queue_capacity: usize,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        NotificationsConfig {
+            keyspace_events: String::new(),
+            queue_capacity: DEFAULT_NOTIFY_QUEUE_CAPACITY,
+        }
+    }
 }
 
 /// `[server]` section.
@@ -1408,6 +1437,19 @@ impl Config {
         positive("topics.max_topics_per_cache", t.max_topics_per_cache as u64)?;
         positive("topics.heartbeat_interval_secs", t.heartbeat_interval_secs)?;
         positive("topics.idle_topic_ttl_secs", t.idle_topic_ttl_secs)?;
+
+        let n = &self.notifications;
+        positive("notifications.queue_capacity", n.queue_capacity as u64)?;
+        if let Some(c) = n
+            .keyspace_events
+            .chars()
+            .find(|c| !KEYSPACE_EVENT_CLASSES.contains(*c))
+        {
+            return Err(invalid(
+                "notifications.keyspace_events",
+                format!("{c:?} is not a keyspace event class (one of {KEYSPACE_EVENT_CLASSES})"),
+            ));
+        }
 
         let g = &self.grpc;
         positive("grpc.max_item_bytes", g.max_item_bytes)?;

@@ -933,3 +933,29 @@ fn worker_threads_auto_and_explicit() {
     assert_eq!(c.server.effective_worker_threads(), 3);
     assert_eq!(Config::from_toml_str(&c.to_toml()).unwrap(), c);
 }
+
+#[test]
+fn notifications_section_takes_redis_classes() {
+    let c = Config::load_from(
+        &ServeArgs::default(),
+        env(&[
+            ("FERRITE_NOTIFICATIONS_KEYSPACE_EVENTS", "KEA"),
+            ("FERRITE_NOTIFICATIONS_QUEUE_CAPACITY", "10"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.notifications.keyspace_events, "KEA");
+    assert_eq!(c.notifications.queue_capacity, 10);
+    assert_eq!(Config::default().notifications.keyspace_events, "");
+    let c = Config::from_toml_str("[notifications]\nkeyspace_events = \"Ex\"\n").unwrap();
+    assert_eq!(c.notifications.keyspace_events, "Ex");
+    for bad in ["KEw", "kea"] {
+        let mut c = Config::default();
+        c.notifications.keyspace_events = bad.into();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("notifications.keyspace_events"), "{e}");
+    }
+    let mut c = Config::default();
+    c.notifications.queue_capacity = 0;
+    assert!(c.validate().is_err());
+}

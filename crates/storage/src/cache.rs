@@ -9,6 +9,7 @@ use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::budget::MemoryBudget;
+use crate::feed::{Change, ChangeEvent, Feed, FeedHub};
 use crate::shard::{Shard, ShardStats};
 
 /// Shards of one cache. Locks are `parking_lot` mutexes held only for the duration of one
@@ -19,22 +20,36 @@ pub struct Cache {
     mask: usize,
     /// Picks the shard. A fixed seed per cache so the choice is stable for the cache's lifetime.
     router: foldhash::fast::FixedState,
-    watch: WatchRegistry,
+    /// The change feed every shard of this cache emits into (WATCH is one of its listeners).
+    feed: Arc<Feed>,
 }
 
 impl Cache {
-    /// `shards` is rounded up to a power of two.
+    /// `shards` is rounded up to a power of two. A cache on its own (tests): its feed has no
+    /// store-wide listeners.
     pub fn new(name: &str, shards: usize, budget: Arc<MemoryBudget>) -> Self {
+        Self::with_hub(name, shards, budget, Arc::default())
+    }
+
+    /// A cache whose feed also reaches `hub`'s listeners (what [`crate::Store`] builds).
+    pub fn with_hub(
+        name: &str,
+        shards: usize,
+        budget: Arc<MemoryBudget>,
+        hub: Arc<FeedHub>,
+    ) -> Self {
+        let name: Arc<str> = Arc::from(name);
+        let feed = Arc::new(Feed::new(name.clone(), hub));
         let n = shards.max(1).next_power_of_two();
         let shards = (0..n)
-            .map(|_| Mutex::new(Shard::new(budget.clone())))
+            .map(|_| Mutex::new(Shard::with_feed(budget.clone(), feed.clone())))
             .collect::<Vec<_>>();
         Self {
-            name: Arc::from(name),
+            name,
             shards: shards.into_boxed_slice(),
             mask: n - 1,
             router: foldhash::fast::FixedState::with_seed(0x5eed_f3e2_17e0_c0de),
-            watch: WatchRegistry::default(),
+            feed,
         }
     }
 
@@ -120,16 +135,22 @@ impl Cache {
         t
     }
 
-    /// Remove every key (FLUSHDB). Watched keys all count as modified.
+    /// Remove every key (FLUSHDB). Each shard emits [`Change::Flush`], so watched keys all
+    /// count as modified.
     pub fn flush(&self) {
         for s in self.shards.iter() {
             s.lock().clear();
         }
-        self.watch.epoch.fetch_add(1, Ordering::SeqCst);
     }
 
-    pub fn watch(&self) -> &WatchRegistry {
-        &self.watch
+    /// This cache's change feed: WATCH (`watch`, `unwatch`, `still_valid`) and holds.
+    pub fn watch(&self) -> &Feed {
+        &self.feed
+    }
+
+    /// This cache's change feed.
+    pub fn feed(&self) -> &Arc<Feed> {
+        &self.feed
     }
 }
 
@@ -162,10 +183,12 @@ impl<'c> Locked<'c> {
     }
 }
 
-/// WATCH support: a version per watched key, bumped by writes while anyone watches.
+/// WATCH support: a version per watched key, bumped by the cache's change feed.
 ///
-/// Writers pay one relaxed atomic load when nobody watches. Only keys someone watches are in
-/// the map, so it stays as small as the set of watched keys.
+/// A listener of the feed ([`Feed::emit`] calls it first), so every write reaches it whoever
+/// made it (any protocol, expiry, eviction, FLUSHDB). A WATCH holds the feed active; writers
+/// pay one relaxed load when nothing holds it. Only keys someone watches are in the map, so it
+/// stays as small as the set of watched keys.
 #[derive(Default)]
 pub struct WatchRegistry {
     watchers: AtomicUsize,
@@ -182,8 +205,26 @@ pub struct WatchTicket {
     epoch: u64,
 }
 
-impl WatchRegistry {
+impl Feed {
+    /// WATCH `key`: remember its version; the feed stays active until [`Self::unwatch`].
     pub fn watch(&self, key: &[u8]) -> WatchTicket {
+        self.hold();
+        self.registry().watch(key)
+    }
+
+    pub fn unwatch(&self, ticket: &WatchTicket) {
+        self.registry().unwatch(ticket);
+        self.release();
+    }
+
+    /// Is the watched key unchanged since the ticket was taken?
+    pub fn still_valid(&self, ticket: &WatchTicket) -> bool {
+        self.registry().still_valid(ticket)
+    }
+}
+
+impl WatchRegistry {
+    fn watch(&self, key: &[u8]) -> WatchTicket {
         let mut keys = self.keys.lock();
         let slot = keys.entry(Bytes::copy_from_slice(key)).or_insert((0, 0));
         slot.1 += 1;
@@ -195,7 +236,7 @@ impl WatchRegistry {
         }
     }
 
-    pub fn unwatch(&self, ticket: &WatchTicket) {
+    fn unwatch(&self, ticket: &WatchTicket) {
         let mut keys = self.keys.lock();
         if let Some(slot) = keys.get_mut(&ticket.key[..]) {
             slot.1 -= 1;
@@ -206,8 +247,7 @@ impl WatchRegistry {
         self.watchers.fetch_sub(1, Ordering::SeqCst);
     }
 
-    /// Is the watched key unchanged since the ticket was taken?
-    pub fn still_valid(&self, ticket: &WatchTicket) -> bool {
+    fn still_valid(&self, ticket: &WatchTicket) -> bool {
         if self.epoch.load(Ordering::SeqCst) != ticket.epoch {
             return false;
         }
@@ -218,22 +258,18 @@ impl WatchRegistry {
             .unwrap_or(false)
     }
 
-    /// Called after a write command with the keys it wrote.
-    #[inline]
-    pub fn touch<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) {
-        if self.watchers.load(Ordering::Relaxed) == 0 {
+    /// The feed's first listener: a change of a watched key bumps its version; a flush
+    /// fails every watch taken before it.
+    pub(crate) fn on_change(&self, ev: &ChangeEvent<'_>) {
+        if ev.change == Change::Flush {
+            self.epoch.fetch_add(1, Ordering::SeqCst);
             return;
         }
-        let mut map = self.keys.lock();
-        for k in keys {
-            if let Some(slot) = map.get_mut(k) {
-                slot.0 += 1;
-            }
+        if !ev.change.modifies() || self.watchers.load(Ordering::Relaxed) == 0 {
+            return;
         }
-    }
-
-    /// Every watched key counts as modified (FLUSHDB, cache deletion).
-    pub fn touch_all(&self) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
+        if let Some(slot) = self.keys.lock().get_mut(ev.key) {
+            slot.0 += 1;
+        }
     }
 }

@@ -14,6 +14,7 @@
 pub mod budget;
 pub mod cache;
 pub mod clock;
+pub mod feed;
 pub mod segments;
 pub mod shard;
 pub mod store;
@@ -24,6 +25,7 @@ pub use budget::{EvictionPolicy, MemoryBudget};
 pub use bytes::Bytes;
 pub use cache::{Cache, Locked, WatchRegistry, WatchTicket};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use feed::{Change, ChangeEvent, ChangeListener, Feed, ValueRef};
 pub use shard::{Entry, EntryMut, KeyInfo, Shard, ShardStats, StrWriteError, MAX_STRING};
 pub use store::{Store, StoreConfig, StoreError, DEFAULT_CACHE};
 pub use value::{Value, ValueKind};

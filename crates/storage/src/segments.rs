@@ -545,16 +545,28 @@ impl SegmentStore {
     /// Evict the oldest segment: expired records go, records read since written get a second
     /// chance at the head, the rest are evicted. None when the store is empty.
     pub fn evict_oldest(&mut self, now: u64) -> Option<EvictOutcome> {
+        self.evict_oldest_with(now, |_, _| {})
+    }
+
+    /// [`Self::evict_oldest`], telling `gone(key, expired)` about each record dropped (the
+    /// shard's change feed: `evicted` or `expired`).
+    pub fn evict_oldest_with(
+        &mut self,
+        now: u64,
+        mut gone: impl FnMut(&[u8], bool),
+    ) -> Option<EvictOutcome> {
         let slot = self.slot_at_or_after(0)?;
         let mut out = EvictOutcome::default();
         self.empty_segment(slot, true, |r| {
             if r.is_expired(now) {
                 out.expired += 1;
+                gone(r.key, true);
                 false
             } else if r.flags & HOT != 0 {
                 true
             } else {
                 out.evicted += 1;
+                gone(r.key, false);
                 false
             }
         });
@@ -641,6 +653,16 @@ impl SegmentStore {
     /// Active expiry: examine up to `budget` records from a rotating cursor, remove expired
     /// ones. Returns (examined, expired).
     pub fn expire_step(&mut self, now: u64, budget: usize) -> (usize, usize) {
+        self.expire_step_with(now, budget, |_| {})
+    }
+
+    /// [`Self::expire_step`], telling `expired(key)` about each record removed.
+    pub fn expire_step_with(
+        &mut self,
+        now: u64,
+        budget: usize,
+        mut on_expired: impl FnMut(&[u8]),
+    ) -> (usize, usize) {
         let mut examined = 0;
         let mut expired = 0;
         let mut wrapped = false;
@@ -661,6 +683,7 @@ impl SegmentStore {
                     if self.record(loc).is_expired(now) {
                         self.remove_at(loc);
                         expired += 1;
+                        on_expired(key);
                     }
                 }
             }

@@ -24,6 +24,7 @@ use indexmap::IndexMap;
 use rand::Rng;
 
 use crate::budget::MemoryBudget;
+use crate::feed::{Change, Feed, ValueRef};
 use crate::segments::{self, Record, SegCursor, SegmentStore};
 use crate::value::{bytes_cost, Value, ValueKind};
 use crate::FastBuild;
@@ -181,10 +182,18 @@ pub struct Shard {
     budget: Arc<MemoryBudget>,
     expire_cursor: usize,
     pub stats: ShardStats,
+    /// The cache's change feed: every mutation below emits into it (one branch when idle).
+    feed: Arc<Feed>,
 }
 
 impl Shard {
+    /// A shard on its own (tests, benches): its feed has no listeners.
     pub fn new(budget: Arc<MemoryBudget>) -> Self {
+        Self::with_feed(budget, Feed::detached())
+    }
+
+    /// A shard of a cache, emitting its changes into the cache's `feed`.
+    pub fn with_feed(budget: Arc<MemoryBudget>, feed: Arc<Feed>) -> Self {
         Self {
             map: IndexMap::with_hasher(FastBuild::default()),
             seg: SegmentStore::new(),
@@ -194,7 +203,51 @@ impl Shard {
             budget,
             expire_cursor: 0,
             stats: ShardStats::default(),
+            feed,
         }
+    }
+
+    /// Emit a change of `key` (what the feed's listeners see). One relaxed load and branch
+    /// when nothing listens; the event is built only when something does.
+    #[inline(always)]
+    fn note(&self, key: &[u8], change: Change, expires_at: u64, value: ValueRef<'_>) {
+        if self.feed.active() {
+            self.feed.emit(key, change, expires_at, value);
+        }
+    }
+
+    /// A key left because its TTL passed.
+    #[inline(always)]
+    fn note_expired(&self, key: &[u8]) {
+        self.note(key, Change::Expired, 0, ValueRef::Gone);
+    }
+
+    /// Emit `change` for `key` with its current value and TTL (no lazy expiry, no LRU touch).
+    fn note_current(&self, key: &[u8], change: Change, now: u64) {
+        if !self.feed.active() {
+            return;
+        }
+        if let Some(loc) = self.seg.find(key) {
+            let r = self.seg.record(loc);
+            if !r.is_expired(now) {
+                return self
+                    .feed
+                    .emit(key, change, r.expires_at, ValueRef::Str(r.value));
+            }
+        }
+        match self.map.get(key) {
+            Some(e) => self
+                .feed
+                .emit(key, change, e.expires_at, ValueRef::Value(&e.value)),
+            None => self.feed.emit(key, change, 0, ValueRef::Gone),
+        }
+    }
+
+    /// Tell the feed that `key` changed in a way no mutation method below reports by itself:
+    /// SET's `expire` after its `set`, EXPIRE/PERSIST done through [`EntryMut`] report via
+    /// [`EntryMut::changed`] instead. The event carries the key's current value and TTL.
+    pub fn notify(&mut self, key: &[u8], change: Change, now: u64) {
+        self.note_current(key, change, now);
     }
 
     pub fn len(&self) -> usize {
@@ -235,6 +288,7 @@ impl Shard {
                 self.seg.remove_at(loc);
                 self.sync_seg();
                 self.stats.expired += 1;
+                self.note_expired(key);
                 return None;
             }
             return Some(Slot::Seg(loc));
@@ -262,6 +316,7 @@ impl Shard {
         if self.map[idx].is_expired(now) {
             self.remove_index(idx);
             self.stats.expired += 1;
+            self.note_expired(key);
             return None;
         }
         Some(idx)
@@ -284,6 +339,7 @@ impl Shard {
             }
             None => {
                 self.stats.misses += 1;
+                self.note(key, Change::KeyMiss, 0, ValueRef::Gone);
                 None
             }
         }
@@ -338,6 +394,7 @@ impl Shard {
             }
             None => {
                 self.stats.misses += 1;
+                self.note(key, Change::KeyMiss, 0, ValueRef::Gone);
                 None
             }
         }
@@ -350,10 +407,10 @@ impl Shard {
             Slot::Seg(loc) => self.promote(loc),
             Slot::Map(idx) => idx,
         };
-        Some(self.entry_mut_at(idx, now))
+        Some(self.entry_mut_at(idx, now, false))
     }
 
-    fn entry_mut_at(&mut self, idx: usize, now: u64) -> EntryMut<'_> {
+    fn entry_mut_at(&mut self, idx: usize, now: u64, created: bool) -> EntryMut<'_> {
         let (k, e) = self.map.get_index_mut(idx).expect("index is live");
         e.access = lru_clock(now);
         let old_size = entry_size(k, e);
@@ -361,6 +418,8 @@ impl Shard {
             shard: self,
             idx,
             old_size,
+            created,
+            reported: false,
         }
     }
 
@@ -371,23 +430,55 @@ impl Shard {
         now: u64,
         make: impl FnOnce() -> Value,
     ) -> EntryMut<'_> {
-        let idx = match self.live_slot(key, now) {
-            Some(Slot::Seg(loc)) => self.promote(loc),
-            Some(Slot::Map(idx)) => idx,
+        let (idx, created) = match self.live_slot(key, now) {
+            Some(Slot::Seg(loc)) => (self.promote(loc), false),
+            Some(Slot::Map(idx)) => (idx, false),
             None => {
                 let key = crate::value::owned(key);
                 let e = Entry::new(make(), 0);
                 let size = entry_size(&key, &e);
                 let (idx, _) = self.map.insert_full(key, e);
                 self.charge(size as isize);
-                idx
+                (idx, true)
             }
         };
-        self.entry_mut_at(idx, now)
+        self.entry_mut_at(idx, now, created)
     }
 
-    /// Insert or replace; returns the previous live entry.
+    /// Insert or replace; returns the previous live entry. Emits `set` (see [`Self::insert_as`]).
     pub fn insert(&mut self, key: &[u8], value: Value, expires_at: u64, now: u64) -> Option<Entry> {
+        self.insert_as(key, value, expires_at, now, Change::Set)
+    }
+
+    /// Insert or replace, reporting the write to the feed as `change` (RENAME's `rename_to`,
+    /// COPY's `copy_to`, SINTERSTORE's `sinterstore`, ...), preceded by `new` when the key did
+    /// not exist (and by `expired` when what it replaces had expired).
+    pub fn insert_as(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        expires_at: u64,
+        now: u64,
+        change: Change,
+    ) -> Option<Entry> {
+        let old = self.insert_quiet(key, value, expires_at, now);
+        if self.feed.active() {
+            if old.is_none() {
+                self.note(key, Change::New, 0, ValueRef::Gone);
+            }
+            self.note_current(key, change, now);
+        }
+        old
+    }
+
+    /// `insert` without events (the caller reports them).
+    fn insert_quiet(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        expires_at: u64,
+        now: u64,
+    ) -> Option<Entry> {
         if let Value::Str(b) = &value {
             if segments::fits(key.len(), b.len()) {
                 return self.insert_small(key, b, expires_at, now);
@@ -403,6 +494,7 @@ impl Shard {
         match old_seg {
             Some(old) if old.is_expired(now) => {
                 self.stats.expired += 1;
+                self.note_expired(key);
                 None
             }
             Some(old) => Some(old),
@@ -413,22 +505,51 @@ impl Shard {
     /// Store a string (SET and friends). The bytes are copied exactly once, into a segment record
     /// or an exact-size allocation, so callers pass slices of their read buffer; nothing is
     /// returned, so a replaced value is not copied out either (`insert` materialises it).
+    ///
+    /// Emits `set`, then `expire` when the string gets a TTL (as Redis's SET EX does).
     pub fn set_str(&mut self, key: &[u8], value: &[u8], expires_at: u64, now: u64) {
-        if !segments::fits(key.len(), value.len()) {
-            self.insert(key, Value::Str(crate::value::owned(value)), expires_at, now);
-            return;
-        }
-        let mut expired = false;
-        if let Some(idx) = self.map.get_index_of(key) {
-            expired = self.remove_index(idx).1.is_expired(now);
-        }
-        self.seg
-            .insert(key, value, expires_at, lru_clock(now), |r| {
-                expired = r.is_expired(now)
-            });
-        self.sync_seg();
-        if expired {
-            self.stats.expired += 1;
+        self.set_str_with(key, value, expires_at, now, expires_at != 0)
+    }
+
+    /// [`Self::set_str`] choosing whether an `expire` event follows the `set` (SET KEEPTTL
+    /// keeps the TTL it had: no `expire`).
+    pub fn set_str_with(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        expires_at: u64,
+        now: u64,
+        expire_event: bool,
+    ) {
+        let existed = if !segments::fits(key.len(), value.len()) {
+            self.insert_quiet(key, Value::Str(crate::value::owned(value)), expires_at, now)
+                .is_some()
+        } else {
+            let (mut expired, mut existed) = (false, false);
+            if let Some(idx) = self.map.get_index_of(key) {
+                expired = self.remove_index(idx).1.is_expired(now);
+                existed = !expired;
+            }
+            self.seg
+                .insert(key, value, expires_at, lru_clock(now), |r| {
+                    expired = r.is_expired(now);
+                    existed = !expired;
+                });
+            self.sync_seg();
+            if expired {
+                self.stats.expired += 1;
+                self.note_expired(key);
+            }
+            existed
+        };
+        if self.feed.active() {
+            if !existed {
+                self.note(key, Change::New, 0, ValueRef::Gone);
+            }
+            self.note(key, Change::Set, expires_at, ValueRef::Str(value));
+            if expire_event {
+                self.note(key, Change::Expire, expires_at, ValueRef::Str(value));
+            }
         }
     }
 
@@ -452,6 +573,7 @@ impl Shard {
         match old {
             Some(o) if o.is_expired(now) => {
                 self.stats.expired += 1;
+                self.note_expired(key);
                 None
             }
             o => o,
@@ -475,6 +597,7 @@ impl Shard {
             self.charge(new_size - old_size);
             return if old.is_expired(now) {
                 self.stats.expired += 1;
+                self.note_expired(key);
                 None
             } else {
                 Some(old)
@@ -487,22 +610,29 @@ impl Shard {
         None
     }
 
-    /// Remove a live key.
+    /// Remove a live key (emits `del` when it existed).
     pub fn remove(&mut self, key: &[u8], now: u64) -> Option<Entry> {
-        match self.live_slot(key, now)? {
+        self.remove_as(key, now, Change::Del)
+    }
+
+    /// Remove a live key, reporting it as `change` (RENAME's `rename_from`).
+    pub fn remove_as(&mut self, key: &[u8], now: u64, change: Change) -> Option<Entry> {
+        let e = match self.live_slot(key, now)? {
             Slot::Seg(loc) => {
                 let e = entry_of(&self.seg.record(loc));
                 self.seg.remove_at(loc);
                 self.sync_seg();
-                Some(e)
+                e
             }
-            Slot::Map(idx) => Some(self.remove_index(idx).1),
-        }
+            Slot::Map(idx) => self.remove_index(idx).1,
+        };
+        self.note(key, change, 0, ValueRef::Gone);
+        Some(e)
     }
 
     /// Remove a live key without handing back its value (DEL): true when it existed.
     pub fn delete(&mut self, key: &[u8], now: u64) -> bool {
-        match self.live_slot(key, now) {
+        let found = match self.live_slot(key, now) {
             Some(Slot::Seg(loc)) => {
                 self.seg.remove_at(loc);
                 self.sync_seg();
@@ -513,7 +643,11 @@ impl Shard {
                 true
             }
             None => false,
+        };
+        if found {
+            self.note(key, Change::Del, 0, ValueRef::Gone);
         }
+        found
     }
 
     fn remove_index(&mut self, idx: usize) -> (Bytes, Entry) {
@@ -523,7 +657,7 @@ impl Shard {
         (k, e)
     }
 
-    /// Drop every entry.
+    /// Drop every entry (emits one `flush`: Redis sends no per-key events for FLUSHDB).
     pub fn clear(&mut self) {
         let used = self.used as isize;
         self.map = IndexMap::with_hasher(FastBuild::default());
@@ -531,6 +665,7 @@ impl Shard {
         self.seg_charged = 0;
         self.charge(-used);
         self.expire_cursor = 0;
+        self.note(b"", Change::Flush, 0, ValueRef::Gone);
     }
 
     /// Visit every live key (KEYS, INFO keyspace, tests). O(n): callers are admin commands.
@@ -570,17 +705,22 @@ impl Shard {
                 let loc = self.seg.random_live(&mut rng)?;
                 let r = self.seg.record(loc);
                 if r.is_expired(now) {
+                    let key = self.feed.active().then(|| Bytes::copy_from_slice(r.key));
                     self.seg.remove_at(loc);
                     self.sync_seg();
                     self.stats.expired += 1;
+                    if let Some(k) = key {
+                        self.note_expired(&k);
+                    }
                     continue;
                 }
                 return Some(Bytes::copy_from_slice(r.key));
             }
             let idx = rng.gen_range(0..self.map.len());
             if self.map[idx].is_expired(now) {
-                self.remove_index(idx);
+                let (k, _) = self.remove_index(idx);
                 self.stats.expired += 1;
+                self.note_expired(&k);
                 continue;
             }
             return Some(self.map.get_index(idx).expect("in range").0.clone());
@@ -665,7 +805,12 @@ impl Shard {
         };
         let (mut examined, mut expired) = (0, 0);
         if seg_budget > 0 {
-            (examined, expired) = self.seg.expire_step(now, seg_budget);
+            let feed = &self.feed;
+            (examined, expired) = self.seg.expire_step_with(now, seg_budget, |k| {
+                if feed.active() {
+                    feed.emit(k, Change::Expired, 0, ValueRef::Gone);
+                }
+            });
             self.sync_seg();
             self.stats.expired += expired as u64;
         }
@@ -686,7 +831,8 @@ impl Shard {
             examined += 1;
             if self.map[self.expire_cursor].is_expired(now) {
                 // swap_remove moves the last entry here: examine this position again.
-                self.remove_index(self.expire_cursor);
+                let (k, _) = self.remove_index(self.expire_cursor);
+                self.note_expired(&k);
                 expired += 1;
             } else {
                 self.expire_cursor += 1;
@@ -734,18 +880,30 @@ impl Shard {
         }
         let before = self.used;
         let expired = self.map[victim].is_expired(now);
-        self.remove_index(victim);
+        let (k, _) = self.remove_index(victim);
         if expired {
             self.stats.expired += 1;
+            self.note_expired(&k);
         } else {
             self.stats.evicted += 1;
+            self.note(&k, Change::Evicted, 0, ValueRef::Gone);
         }
         Some(before - self.used)
     }
 
     fn evict_segment(&mut self, now: u64) -> Option<usize> {
         let before = self.used;
-        let out = self.seg.evict_oldest(now)?;
+        let feed = &self.feed;
+        let out = self.seg.evict_oldest_with(now, |k, expired| {
+            if feed.active() {
+                let change = if expired {
+                    Change::Expired
+                } else {
+                    Change::Evicted
+                };
+                feed.emit(k, change, 0, ValueRef::Gone);
+            }
+        })?;
         self.sync_seg();
         self.stats.evicted += out.evicted as u64;
         self.stats.expired += out.expired as u64;
@@ -764,6 +922,7 @@ impl Shard {
         self.write_str(
             key,
             now,
+            Change::Append,
             |len| len.checked_add(data.len()),
             |m| m.extend_from_slice(data),
         )
@@ -783,6 +942,7 @@ impl Shard {
         self.write_str(
             key,
             now,
+            Change::SetRange,
             |len| end.map(|e| e.max(len)),
             |m| {
                 let end = off + data.len();
@@ -831,6 +991,7 @@ impl Shard {
         &mut self,
         key: &[u8],
         now: u64,
+        change: Change,
         new_len: impl FnOnce(usize) -> Option<usize>,
         write: impl FnOnce(&mut Vec<u8>),
     ) -> Result<usize, StrWriteError> {
@@ -865,6 +1026,7 @@ impl Shard {
         let (len, cap) = (v.len(), v.capacity());
         *b = Bytes::from(v);
         e.spare = (cap - len) as u32;
+        e.changed(change);
         Ok(len)
     }
 
@@ -890,15 +1052,44 @@ impl Drop for Shard {
 
 /// A mutable borrow of one entry. On drop it re-measures the entry, charges the difference to
 /// the budget, and removes the key if a collection became empty (Redis semantics).
+///
+/// It is also where in-place changes reach the change feed: the caller says what it did with
+/// [`EntryMut::changed`] (only when it changed something: an SREM of a missing member reports
+/// nothing), a key this borrow created is reported as `new` first, and a collection emptied by
+/// it as `del` last (Redis's order: `new`, the command's events, `del`).
 pub struct EntryMut<'a> {
     shard: &'a mut Shard,
     idx: usize,
     old_size: usize,
+    /// `get_or_insert_with` made the key: `new` is still to be reported.
+    created: bool,
+    /// Something was reported through this borrow.
+    reported: bool,
 }
 
 impl EntryMut<'_> {
     pub fn key(&self) -> &Bytes {
         self.shard.map.get_index(self.idx).expect("live").0
+    }
+
+    /// Report what the caller just did to the entry (`hset`, `lpush`, `expire`, ...): the
+    /// event carries the value and TTL as they are now. Call it after the change; several
+    /// calls report several events in order.
+    pub fn changed(&mut self, change: Change) {
+        if !self.shard.feed.active() {
+            self.created = false;
+            self.reported = true;
+            return;
+        }
+        let (k, e) = self.shard.map.get_index(self.idx).expect("live");
+        if self.created {
+            self.shard.feed.emit(k, Change::New, 0, ValueRef::Gone);
+            self.created = false;
+        }
+        self.shard
+            .feed
+            .emit(k, change, e.expires_at, ValueRef::Value(&e.value));
+        self.reported = true;
     }
 }
 
@@ -921,10 +1112,18 @@ impl Drop for EntryMut<'_> {
         let new_size = entry_size(k, e);
         if e.value.is_empty_collection() {
             // remove_index credits the current size; settle the rest of what was charged.
-            self.shard.remove_index(self.idx);
+            let (k, _) = self.shard.remove_index(self.idx);
             self.shard
                 .charge(new_size as isize - self.old_size as isize);
+            // A key made and emptied by this borrow never existed for anyone else.
+            if !self.created || self.reported {
+                self.shard.note(&k, Change::Del, 0, ValueRef::Gone);
+            }
             return;
+        }
+        if self.created && self.shard.feed.active() {
+            // Created but nothing reported (e.g. INCRBYFLOAT's "0" before an error): it exists.
+            self.shard.feed.emit(k, Change::New, 0, ValueRef::Gone);
         }
         self.shard
             .charge(new_size as isize - self.old_size as isize);

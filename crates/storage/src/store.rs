@@ -9,6 +9,7 @@ use parking_lot::RwLock;
 use crate::budget::{EvictionPolicy, MemoryBudget};
 use crate::cache::Cache;
 use crate::clock::SharedClock;
+use crate::feed::{ChangeListener, FeedHub};
 use crate::shard::ShardStats;
 
 /// The cache RESP clients use unless auth binds them to another.
@@ -61,6 +62,9 @@ pub struct Store {
     /// Frees memory held outside the caches but charged to the same budget (topic replay
     /// rings), asked before keys are evicted; returns bytes freed.
     reclaimer: std::sync::OnceLock<Reclaimer>,
+    /// Store-wide listeners of every cache's change feed (blocked-list wake-ups, keyspace
+    /// notifications).
+    hub: Arc<FeedHub>,
 }
 
 /// See [`Store::set_reclaimer`].
@@ -76,6 +80,7 @@ impl Store {
             evict_cursor: AtomicUsize::new(0),
             retired: parking_lot::Mutex::new(ShardStats::default()),
             reclaimer: std::sync::OnceLock::new(),
+            hub: Arc::default(),
         });
         store.get_or_create(DEFAULT_CACHE);
         store
@@ -112,6 +117,41 @@ impl Store {
         self.cfg.write().policy = p;
     }
 
+    /// Listen to every cache's change feed (server start-up). The listener is called while a
+    /// cache's feed is active; see [`Self::hold_feed`] for a listener that wants every event.
+    pub fn add_listener(&self, l: Arc<dyn ChangeListener>) {
+        self.hub.register(l);
+    }
+
+    /// Make every cache's feed deliver events (now and for caches created later) until
+    /// [`Self::release_feed`]: what keyspace notifications do while enabled.
+    pub fn hold_feed(&self) {
+        // Under the registry's write lock, so a cache being created either sees the new count
+        // or is in the map this walks, never neither.
+        let caches = self.caches.write();
+        self.hub.global.fetch_add(1, Ordering::SeqCst);
+        for c in caches.values() {
+            c.feed().hold();
+        }
+    }
+
+    pub fn release_feed(&self) {
+        let caches = self.caches.write();
+        self.hub.global.fetch_sub(1, Ordering::SeqCst);
+        for c in caches.values() {
+            c.feed().release();
+        }
+    }
+
+    fn new_cache(&self, name: &str, shards: usize) -> Arc<Cache> {
+        Arc::new(Cache::with_hub(
+            name,
+            shards,
+            self.budget.clone(),
+            self.hub.clone(),
+        ))
+    }
+
     pub fn cache(&self, name: &str) -> Option<Arc<Cache>> {
         self.caches.read().get(name).cloned()
     }
@@ -124,7 +164,7 @@ impl Store {
         self.caches
             .write()
             .entry(name.to_string())
-            .or_insert_with(|| Arc::new(Cache::new(name, shards, self.budget.clone())))
+            .or_insert_with(|| self.new_cache(name, shards))
             .clone()
     }
 
@@ -134,7 +174,7 @@ impl Store {
         if caches.contains_key(name) {
             return Err(StoreError::CacheExists);
         }
-        let c = Arc::new(Cache::new(name, shards, self.budget.clone()));
+        let c = self.new_cache(name, shards);
         caches.insert(name.to_string(), c.clone());
         Ok(c)
     }
@@ -153,7 +193,7 @@ impl Store {
         r.expired += st.expired;
         r.evicted += st.evicted;
         drop(r);
-        removed.watch().touch_all();
+        // Every shard emits a flush: WATCHes on the cache fail, listeners see it go.
         removed.flush();
         Ok(())
     }

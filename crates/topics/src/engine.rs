@@ -60,6 +60,9 @@ pub(crate) struct CacheState {
     pub(crate) name: Bytes,
     pub(crate) dropped: AtomicBool,
     topic_count: AtomicUsize,
+    /// Next [`Message::stamp`] (taken under the topic's lock, so a topic's stamps follow its
+    /// sequence numbers).
+    publish_stamp: AtomicU64,
     pub(crate) pattern_epoch: AtomicU64,
     pub(crate) patterns: RwLock<PatternSet>,
 }
@@ -507,6 +510,27 @@ impl Topics {
             .publish(cache, topic, payload.into(), kind, publisher_id)
     }
 
+    /// Publish only if someone would be offered the message: a direct subscriber of `topic`, or
+    /// a pattern subscription of `cache` that matches it. Otherwise nothing is created or
+    /// retained and `Ok(None)` is returned. For server-generated messages on many possible
+    /// topics (keyspace notifications: one channel per key), which must not create a topic and
+    /// a replay ring per key nobody listens to.
+    pub fn publish_if_subscribed<'a>(
+        &self,
+        cache: &[u8],
+        topic: &[u8],
+        payload: impl Into<Payload<'a>>,
+        kind: MessageKind,
+        publisher_id: Option<Arc<str>>,
+    ) -> Result<Option<Published>, TopicsError> {
+        if !self.inner.has_listener(cache, topic) {
+            return Ok(None);
+        }
+        self.inner
+            .publish(cache, topic, payload.into(), kind, publisher_id)
+            .map(Some)
+    }
+
     /// Topics of `cache` with at least one direct subscriber, optionally filtered by a glob
     /// (Redis `PUBSUB CHANNELS [pattern]`). Unordered.
     pub fn channels(&self, cache: &[u8], pattern: Option<&[u8]>) -> Vec<Bytes> {
@@ -632,6 +656,27 @@ impl Inner {
         self.clock.now_ms()
     }
 
+    /// Whether `topic` in `cache` has a direct subscriber or a matching live pattern
+    /// subscription (without creating anything). O(patterns of the cache) when no direct one.
+    fn has_listener(&self, cache: &[u8], topic: &[u8]) -> bool {
+        let direct = {
+            let map = self.shard(cache, topic).topics.read();
+            map.get(cache)
+                .and_then(|m| m.get(topic))
+                .is_some_and(|t| t.direct.load(Ordering::Relaxed) > 0)
+        };
+        if direct {
+            return true;
+        }
+        let Some(cs) = self.caches.read().get(cache).cloned() else {
+            return false;
+        };
+        let set = cs.patterns.read();
+        set.subs
+            .values()
+            .any(|p| p.alive.load(Ordering::Acquire) && glob::matches(&p.pattern, topic))
+    }
+
     pub(crate) fn cache_state(&self, cache: &[u8]) -> Arc<CacheState> {
         if let Some(cs) = self.caches.read().get(cache) {
             return cs.clone();
@@ -643,6 +688,7 @@ impl Inner {
                     name: name.clone(),
                     dropped: AtomicBool::new(false),
                     topic_count: AtomicUsize::new(0),
+                    publish_stamp: AtomicU64::new(0),
                     pattern_epoch: AtomicU64::new(0),
                     patterns: RwLock::new(PatternSet::default()),
                 })
@@ -748,6 +794,7 @@ impl Inner {
             let seq = st.next_seq;
             st.next_seq += 1;
             let page = st.page;
+            let stamp = t.cache_state.publish_stamp.fetch_add(1, Ordering::Relaxed);
             // Reuse the last trimmed message's allocation when nobody else holds it.
             let msg = match st
                 .spare
@@ -762,6 +809,7 @@ impl Inner {
                     m.kind = kind;
                     m.publisher_id = publisher_id;
                     m.published_at_ms = now;
+                    m.stamp = stamp;
                     recycled
                 }
                 _ => Arc::new(Message {
@@ -771,6 +819,7 @@ impl Inner {
                     kind,
                     publisher_id,
                     published_at_ms: now,
+                    stamp,
                 }),
             };
             st.ring.push_back(msg);

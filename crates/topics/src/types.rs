@@ -28,6 +28,10 @@ pub struct Message {
     pub publisher_id: Arc<str>,
     /// Engine clock at publish, in milliseconds.
     pub published_at_ms: u64,
+    /// The cache's publish order: every publish in a cache takes the next stamp (across its
+    /// topics), so a subscriber's drain can hand out messages of several topics in the order
+    /// they were published (Redis delivers a connection's messages in publish order).
+    pub stamp: u64,
 }
 
 /// Something a [`crate::Subscriber`] drains.

@@ -705,3 +705,77 @@ async fn concurrent_publishers_on_many_topics() {
     assert_eq!(t.metrics().published, 8_000);
     assert_eq!(t.topic_info(b"c", b"w3-7").unwrap().next_seq, 41);
 }
+
+/// Server-generated messages (keyspace notifications) publish only where someone listens: no
+/// topic, ring or retained byte appears for a channel without a subscriber or matching pattern.
+#[test]
+fn publish_if_subscribed_creates_nothing_without_a_listener() {
+    let t = Topics::default();
+    let quiet = |t: &Topics, topic: &[u8]| {
+        t.publish_if_subscribed(b"c", topic, &b"x"[..], MessageKind::Text, None)
+            .unwrap()
+    };
+    assert!(quiet(&t, b"__keyspace@0__:k").is_none());
+    assert!(t.topic_info(b"c", b"__keyspace@0__:k").is_none());
+    assert_eq!(t.retained_memory(), 0);
+
+    let mut direct = t.subscriber();
+    direct.subscribe(b"c", b"__keyevent@0__:set", None).unwrap();
+    let p = quiet(&t, b"__keyevent@0__:set").expect("a direct subscriber");
+    assert_eq!(p.receivers, 1);
+    // Another cache's subscriber does not count.
+    assert!(t
+        .publish_if_subscribed(
+            b"other",
+            b"__keyevent@0__:set",
+            &b"x"[..],
+            MessageKind::Text,
+            None
+        )
+        .unwrap()
+        .is_none());
+
+    let mut pat = t.subscriber();
+    pat.psubscribe(b"c", b"__keyspace@0__:*").unwrap();
+    let p = quiet(&t, b"__keyspace@0__:k").expect("a matching pattern");
+    assert_eq!(p.receivers, 1);
+    assert!(quiet(&t, b"unrelated").is_none());
+    let evs = drain_all(&mut pat);
+    assert_eq!(evs.len(), 1);
+    pat.punsubscribe(b"c", b"__keyspace@0__:*");
+    assert!(quiet(&t, b"__keyspace@0__:k2").is_none());
+}
+
+/// A subscriber behind on several topics gets their messages in publish order, not topic by
+/// topic (Redis delivers a connection's messages in the order they were published).
+#[test]
+fn a_batch_over_several_topics_comes_in_publish_order() {
+    let t = Topics::default();
+    let mut s = t.subscriber();
+    s.psubscribe(b"c", b"*").unwrap();
+    s.subscribe(b"c", b"b", None).unwrap();
+    for i in 0..50 {
+        pubs(&t, b"c", b"a", &format!("a{i}"));
+        pubs(&t, b"c", b"b", &format!("b{i}"));
+    }
+    let evs = drain_all(&mut s);
+    let got: Vec<(String, bool)> = evs
+        .iter()
+        .map(|e| match e {
+            Event::Message { msg, pattern, .. } => (
+                String::from_utf8(msg.payload.to_vec()).unwrap(),
+                pattern.is_some(),
+            ),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    // b's messages come twice (direct and pattern), next to each other.
+    let names: Vec<&str> = got.iter().map(|(p, _)| p.as_str()).collect();
+    let mut want = Vec::new();
+    for i in 0..50 {
+        want.push(format!("a{i}"));
+        want.push(format!("b{i}"));
+        want.push(format!("b{i}"));
+    }
+    assert_eq!(names, want);
+}

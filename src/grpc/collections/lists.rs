@@ -4,11 +4,11 @@
 
 use bytes::Bytes;
 use ferrite_storage::value::ListValue;
-use ferrite_storage::Cache;
+use ferrite_storage::{Cache, Change};
 use momento_protos::cache_client::*;
 use tonic::Status;
 
-use super::{check_elements, coll_ttl, len32, modify, read, upsert};
+use super::{check_elements, coll_ttl, len32, modify, read, upsert, Events};
 use crate::grpc::{errors, GrpcState};
 
 /// Python slice bounds over a list of `len` elements: `[start, end)` with `start <= end`.
@@ -73,32 +73,50 @@ fn push(
 ) -> Result<u32, Status> {
     let incoming = check_elements(st, &values)?;
     let ttl = coll_ttl(st, ttl_ms, refresh)?;
-    let len = upsert::<ListValue, _>(st, cache, key, ttl, incoming, |l| {
-        match end {
-            End::Front => {
-                for v in values.into_iter().rev() {
-                    l.push_front(Bytes::from(v));
+    // Redis's events: the push, then an `ltrim` when the other end was truncated.
+    let events: Events<(usize, bool)> = match end {
+        End::Front => |_, _, _| &[Change::LPush],
+        End::Back => |_, _, _| &[Change::RPush],
+    };
+    let events_trimmed: Events<(usize, bool)> = match end {
+        End::Front => |_, _, _| &[Change::LPush, Change::LTrim],
+        End::Back => |_, _, _| &[Change::RPush, Change::LTrim],
+    };
+    let events = if truncate > 0 { events_trimmed } else { events };
+    let (len, _) = upsert::<ListValue, _>(
+        st,
+        cache,
+        key,
+        ttl,
+        incoming,
+        |l| {
+            match end {
+                End::Front => {
+                    for v in values.into_iter().rev() {
+                        l.push_front(Bytes::from(v));
+                    }
+                }
+                End::Back => {
+                    for v in values {
+                        l.push_back(Bytes::from(v));
+                    }
                 }
             }
-            End::Back => {
-                for v in values {
-                    l.push_back(Bytes::from(v));
+            let mut trimmed = false;
+            if truncate > 0 {
+                while l.len() > truncate as usize {
+                    match end {
+                        End::Front => l.pop_back(),
+                        End::Back => l.pop_front(),
+                    };
+                    trimmed = true;
                 }
             }
-        }
-        if truncate > 0 {
-            while l.len() > truncate as usize {
-                match end {
-                    End::Front => l.pop_back(),
-                    End::Back => l.pop_front(),
-                };
-            }
-        }
-        Ok(l.len())
-    })?;
-    if len > 0 {
-        st.shared.waiters.signal(cache.name(), key);
-    }
+            Ok((l.len(), trimmed))
+        },
+        events,
+    )?;
+    // RESP clients blocked on the key are woken by the change feed's `lpush`/`rpush`.
     Ok(len32(len))
 }
 
@@ -181,13 +199,24 @@ fn pop(
     key: &[u8],
     end: End,
 ) -> Result<Option<(Vec<u8>, u32)>, Status> {
-    let r = modify::<ListValue, _>(st, cache, key, None, |l| {
-        let v = match end {
-            End::Front => l.pop_front(),
-            End::Back => l.pop_back(),
-        };
-        Ok(v.map(|v| (v.to_vec(), len32(l.len()))))
-    })?;
+    let events: Events<Option<(Vec<u8>, u32)>> = match end {
+        End::Front => |r, _, _| if r.is_some() { &[Change::LPop] } else { &[] },
+        End::Back => |r, _, _| if r.is_some() { &[Change::RPop] } else { &[] },
+    };
+    let r = modify::<ListValue, _>(
+        st,
+        cache,
+        key,
+        None,
+        |l| {
+            let v = match end {
+                End::Front => l.pop_front(),
+                End::Back => l.pop_back(),
+            };
+            Ok(v.map(|v| (v.to_vec(), len32(l.len()))))
+        },
+        events,
+    )?;
     Ok(r.flatten())
 }
 
@@ -232,26 +261,33 @@ pub fn list_erase(
     let Some(erase) = req.erase else {
         return Err(errors::invalid("ListErase needs 'some' ranges or 'all'"));
     };
-    let len = modify::<ListValue, _>(st, cache, &req.list_name, None, |l| {
-        match erase {
-            E::All(_) => l.retain_range(0, 0),
-            E::Some(ranges) => {
-                let mut gone = vec![false; l.len()];
-                for r in &ranges.ranges {
-                    let b = (r.begin_index as usize).min(gone.len());
-                    let e = b.saturating_add(r.count as usize).min(gone.len());
-                    gone[b..e].iter_mut().for_each(|g| *g = true);
+    let len = modify::<ListValue, _>(
+        st,
+        cache,
+        &req.list_name,
+        None,
+        |l| {
+            match erase {
+                E::All(_) => l.retain_range(0, 0),
+                E::Some(ranges) => {
+                    let mut gone = vec![false; l.len()];
+                    for r in &ranges.ranges {
+                        let b = (r.begin_index as usize).min(gone.len());
+                        let e = b.saturating_add(r.count as usize).min(gone.len());
+                        gone[b..e].iter_mut().for_each(|g| *g = true);
+                    }
+                    let mut i = 0;
+                    l.retain(|_| {
+                        let keep = !gone[i];
+                        i += 1;
+                        keep
+                    });
                 }
-                let mut i = 0;
-                l.retain(|_| {
-                    let keep = !gone[i];
-                    i += 1;
-                    keep
-                });
             }
-        }
-        Ok(l.len())
-    })?;
+            Ok(l.len())
+        },
+        |_, before, after| if after < before { &[Change::LRem] } else { &[] },
+    )?;
     Ok(ListEraseResponse {
         list: Some(match len {
             Some(n) => L::Found(Found {
@@ -273,10 +309,17 @@ pub fn list_remove(
     let Some(R::AllElementsWithValue(value)) = req.remove else {
         return Err(errors::invalid("ListRemove needs all_elements_with_value"));
     };
-    let len = modify::<ListValue, _>(st, cache, &req.list_name, None, |l| {
-        l.remove_matching(&value, 0, false);
-        Ok(l.len())
-    })?;
+    let len = modify::<ListValue, _>(
+        st,
+        cache,
+        &req.list_name,
+        None,
+        |l| {
+            l.remove_matching(&value, 0, false);
+            Ok(l.len())
+        },
+        |_, before, after| if after < before { &[Change::LRem] } else { &[] },
+    )?;
     Ok(ListRemoveResponse {
         list: Some(match len {
             Some(n) => L::Found(Found {
@@ -331,11 +374,18 @@ pub fn list_retain(
     use list_retain_response::{Found, List as L, Missing};
     let (start, end) = retain_bounds(&req);
     let ttl = coll_ttl(st, req.ttl_milliseconds, req.refresh_ttl)?;
-    let len = modify::<ListValue, _>(st, cache, &req.list_name, Some(ttl), |l| {
-        let (s, e) = py_range(l.len(), start, end);
-        l.retain_range(s, e);
-        Ok(l.len())
-    })?;
+    let len = modify::<ListValue, _>(
+        st,
+        cache,
+        &req.list_name,
+        Some(ttl),
+        |l| {
+            let (s, e) = py_range(l.len(), start, end);
+            l.retain_range(s, e);
+            Ok(l.len())
+        },
+        |_, _, _| &[Change::LTrim],
+    )?;
     Ok(ListRetainResponse {
         list: Some(match len {
             Some(n) => L::Found(Found {

@@ -6,11 +6,11 @@ use std::ops::Bound;
 
 use bytes::Bytes;
 use ferrite_storage::value::ZSetValue;
-use ferrite_storage::{Cache, Value};
+use ferrite_storage::{Cache, Change, Value};
 use momento_protos::cache_client::*;
 use tonic::Status;
 
-use super::{check_elements, coll_ttl, delete_coll, len32, modify, read, touch, upsert, HIT, MISS};
+use super::{check_elements, coll_ttl, delete_coll, len32, modify, read, upsert, HIT, MISS};
 use crate::grpc::{errors, GrpcState};
 
 fn check_score(x: f64) -> Result<f64, Status> {
@@ -53,6 +53,7 @@ pub fn sorted_set_put(
             }
             Ok(())
         },
+        |_, _, _| &[Change::ZAdd],
     )?;
     Ok(SortedSetPutResponse {})
 }
@@ -212,12 +213,19 @@ pub fn sorted_set_remove(
             delete_coll::<ZSetValue>(st, cache, &req.set_name)?;
         }
         Some(R::Some(some)) => {
-            modify::<ZSetValue, _>(st, cache, &req.set_name, None, |z| {
-                for v in &some.values {
-                    z.remove(v);
-                }
-                Ok(())
-            })?;
+            modify::<ZSetValue, _>(
+                st,
+                cache,
+                &req.set_name,
+                None,
+                |z| {
+                    for v in &some.values {
+                        z.remove(v);
+                    }
+                    Ok(())
+                },
+                |_, before, after| if after < before { &[Change::ZRem] } else { &[] },
+            )?;
         }
     }
     Ok(SortedSetRemoveResponse {})
@@ -235,18 +243,26 @@ pub fn sorted_set_increment(
     let ttl = coll_ttl(st, req.ttl_milliseconds, req.refresh_ttl)?;
     let value = req.value;
     let incoming = value.len() + 8;
-    let score = upsert::<ZSetValue, _>(st, cache, &req.set_name, ttl, incoming, |z| {
-        let next = z.score(&value).unwrap_or(0.0) + amount;
-        if next.is_nan() {
-            return Err(Status::failed_precondition(
-                "the resulting score would be NaN",
-            ));
-        }
-        if z.set_score(&value, next).is_none() {
-            z.insert(Bytes::from(value), next);
-        }
-        Ok(next)
-    })?;
+    let score = upsert::<ZSetValue, _>(
+        st,
+        cache,
+        &req.set_name,
+        ttl,
+        incoming,
+        |z| {
+            let next = z.score(&value).unwrap_or(0.0) + amount;
+            if next.is_nan() {
+                return Err(Status::failed_precondition(
+                    "the resulting score would be NaN",
+                ));
+            }
+            if z.set_score(&value, next).is_none() {
+                z.insert(Bytes::from(value), next);
+            }
+            Ok(next)
+        },
+        |_, _, _| &[Change::ZIncr],
+    )?;
     Ok(SortedSetIncrementResponse { score })
 }
 
@@ -406,11 +422,10 @@ pub fn sorted_set_union_store(
                 // Member bytes may be shared with a source: copy so each value owns its bytes.
                 z.insert(Bytes::copy_from_slice(&m), score);
             }
-            s.insert(dest, Value::ZSet(Box::new(z)), at, now);
+            s.insert_as(dest, Value::ZSet(Box::new(z)), at, now, Change::ZUnionStore);
         }
         n
     };
-    touch(cache, dest);
     Ok(SortedSetUnionStoreResponse {
         length: len32(length),
     })

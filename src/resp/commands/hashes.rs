@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
 use ferrite_storage::value::{owned, HashValue};
-use ferrite_storage::{Shard, Value};
+use ferrite_storage::{Change, Shard, Value};
 use rand::Rng;
 
 use crate::resp::args::*;
@@ -116,19 +116,27 @@ fn read_hash<R>(
     }
 }
 
-/// Mutable access to an existing hash; an emptied hash is deleted when the guard drops.
+/// Mutable access to an existing hash. `event` says, from `f`'s result, what it changed (None:
+/// nothing), for the change feed; an emptied hash is deleted when the guard drops (`del`).
 fn write_hash<R>(
     s: &mut Shard,
     key: &[u8],
     now: u64,
     f: impl FnOnce(&mut HashValue) -> R,
+    event: impl FnOnce(&R) -> Option<Change>,
 ) -> Result<Option<R>, WrongType> {
     match s.get_mut(key, now) {
         None => Ok(None),
-        Some(mut e) => match &mut e.value {
-            Value::Hash(h) => Ok(Some(f(h))),
-            _ => Err(WrongType),
-        },
+        Some(mut e) => {
+            let r = match &mut e.value {
+                Value::Hash(h) => f(h),
+                _ => return Err(WrongType),
+            };
+            if let Some(c) = event(&r) {
+                e.changed(c);
+            }
+            Ok(Some(r))
+        }
     }
 }
 
@@ -138,6 +146,7 @@ fn hash_or_create<R>(
     key: &[u8],
     now: u64,
     f: impl FnOnce(&mut HashValue) -> R,
+    event: impl FnOnce(&R) -> Option<Change>,
 ) -> Result<R, WrongType> {
     if let Some(e) = s.peek(key, now) {
         if !matches!(e.value, Value::Hash(_)) {
@@ -145,10 +154,14 @@ fn hash_or_create<R>(
         }
     }
     let mut e = s.get_or_insert_with(key, now, new_hash);
-    match &mut e.value {
-        Value::Hash(h) => Ok(f(h)),
-        _ => Err(WrongType),
+    let r = match &mut e.value {
+        Value::Hash(h) => f(h),
+        _ => return Err(WrongType),
+    };
+    if let Some(c) = event(&r) {
+        e.changed(c);
     }
+    Ok(r)
 }
 
 /// Run a read-only reply writer on the hash at `key`; `missing` answers for an absent key.
@@ -184,15 +197,21 @@ fn hset_generic(
     }
     let key = &args[1];
     let r = ctx.with_key(key, |s, now| {
-        hash_or_create(s, key, now, |h| {
-            let mut added = 0;
-            for pair in args[2..].chunks_exact(2) {
-                if h.insert(owned(&pair[0]), owned(&pair[1])) {
-                    added += 1;
+        hash_or_create(
+            s,
+            key,
+            now,
+            |h| {
+                let mut added = 0;
+                for pair in args[2..].chunks_exact(2) {
+                    if h.insert(owned(&pair[0]), owned(&pair[1])) {
+                        added += 1;
+                    }
                 }
-            }
-            added
-        })
+                added
+            },
+            |_| Some(Change::HSet),
+        )
     });
     match r {
         Ok(n) => Some(n),
@@ -218,13 +237,19 @@ fn hmset(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let key = &args[1];
     let r = ctx.with_key(key, |s, now| {
-        hash_or_create(s, key, now, |h| {
-            if h.contains(&args[2]) {
-                false
-            } else {
-                h.insert(owned(&args[2]), owned(&args[3]))
-            }
-        })
+        hash_or_create(
+            s,
+            key,
+            now,
+            |h| {
+                if h.contains(&args[2]) {
+                    false
+                } else {
+                    h.insert(owned(&args[2]), owned(&args[3]))
+                }
+            },
+            |&added| added.then_some(Change::HSet),
+        )
     });
     match r {
         Ok(added) => w.int(added as i64),
@@ -235,18 +260,24 @@ fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 fn hdel(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let key = &args[1];
     let r = ctx.with_key(key, |s, now| {
-        write_hash(s, key, now, |h| {
-            let mut n = 0;
-            for f in &args[2..] {
-                if h.remove(f).is_some() {
-                    n += 1;
+        write_hash(
+            s,
+            key,
+            now,
+            |h| {
+                let mut n = 0;
+                for f in &args[2..] {
+                    if h.remove(f).is_some() {
+                        n += 1;
+                    }
+                    if h.is_empty() {
+                        break;
+                    }
                 }
-                if h.is_empty() {
-                    break;
-                }
-            }
-            n
-        })
+                n
+            },
+            |&n| (n > 0).then_some(Change::HDel),
+        )
     });
     match r {
         Ok(n) => w.int(n.unwrap_or(0)),
@@ -260,18 +291,24 @@ fn hincrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     };
     let key = &args[1];
     let r = ctx.with_key(key, |s, now| {
-        hash_or_create(s, key, now, |h| {
-            let old = match h.get(&args[2]) {
-                Some(v) => match parse_i64(v) {
-                    Some(n) => n,
-                    None => return Err(ERR_HASH_NOT_INT),
-                },
-                None => 0,
-            };
-            let new = old.checked_add(incr).ok_or(ERR_OVERFLOW)?;
-            h.insert(owned(&args[2]), Bytes::from(new.to_string().into_bytes()));
-            Ok(new)
-        })
+        hash_or_create(
+            s,
+            key,
+            now,
+            |h| {
+                let old = match h.get(&args[2]) {
+                    Some(v) => match parse_i64(v) {
+                        Some(n) => n,
+                        None => return Err(ERR_HASH_NOT_INT),
+                    },
+                    None => 0,
+                };
+                let new = old.checked_add(incr).ok_or(ERR_OVERFLOW)?;
+                h.insert(owned(&args[2]), Bytes::from(new.to_string().into_bytes()));
+                Ok(new)
+            },
+            |r| r.is_ok().then_some(Change::HIncrBy),
+        )
     });
     match r {
         Ok(Ok(n)) => w.int(n),
@@ -311,22 +348,28 @@ fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) 
     }
     let key = &args[1];
     let r = ctx.with_key(key, |s, now| {
-        hash_or_create(s, key, now, |h| {
-            let old = match h.get(&args[2]) {
-                Some(v) => match parse_f64(v) {
-                    Some(n) => n,
-                    None => return Err(ERR_HASH_NOT_FLOAT),
-                },
-                None => 0.0,
-            };
-            let new = old + incr;
-            if new.is_nan() || new.is_infinite() {
-                return Err(ERR_RESULT_NAN_INF);
-            }
-            let text = Bytes::from(human_double(new).into_bytes());
-            h.insert(owned(&args[2]), text.clone());
-            Ok(text)
-        })
+        hash_or_create(
+            s,
+            key,
+            now,
+            |h| {
+                let old = match h.get(&args[2]) {
+                    Some(v) => match parse_f64(v) {
+                        Some(n) => n,
+                        None => return Err(ERR_HASH_NOT_FLOAT),
+                    },
+                    None => 0.0,
+                };
+                let new = old + incr;
+                if new.is_nan() || new.is_infinite() {
+                    return Err(ERR_RESULT_NAN_INF);
+                }
+                let text = Bytes::from(human_double(new).into_bytes());
+                h.insert(owned(&args[2]), text.clone());
+                Ok(text)
+            },
+            |r| r.is_ok().then_some(Change::HIncrByFloat),
+        )
     });
     match r {
         Ok(Ok(v)) => w.bulk(&v),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
-use ferrite_storage::{Cache, Shard, Value, ValueKind};
+use ferrite_storage::{Cache, Change, Shard, Value, ValueKind};
 use rand::Rng;
 
 use crate::resp::args::*;
@@ -301,6 +301,7 @@ fn expire_generic(
             s.remove(key, now);
         } else if let Some(mut e) = s.get_mut(key, now) {
             e.expires_at = when as u64;
+            e.changed(Change::Expire);
         }
         true
     });
@@ -367,6 +368,7 @@ fn persist(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let done = ctx.with_key(key, |s, now| match s.get_mut(key, now) {
         Some(mut e) if e.expires_at != 0 => {
             e.expires_at = 0;
+            e.changed(Change::Persist);
             true
         }
         _ => false,
@@ -542,8 +544,8 @@ fn flush_args_ok(args: &[Bytes], w: &mut ReplyWriter<'_>) -> bool {
 
 /// Clear every shard of the current cache (deadlock-free inside EXEC).
 fn flush_current(ctx: &mut Ctx<'_, '_>) {
+    // Each shard reports a flush to the change feed: every WATCH on the cache fails.
     ctx.for_each_shard(|s, _| s.clear());
-    ctx.cache.watch().touch_all();
 }
 
 fn flushdb(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
@@ -586,19 +588,14 @@ fn flushall(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 // ---------------------------------------------------------------------------------------------
 // RENAME / RENAMENX / COPY
 
-/// Blocked BLPOP/BZPOPMIN-style clients wait for lists and sorted sets: wake them when one
-/// appears under a new name.
-fn signal_if_blocking_type(ctx: &Ctx<'_, '_>, key: &[u8], kind: Option<ValueKind>) {
-    if matches!(kind, Some(ValueKind::List) | Some(ValueKind::ZSet)) {
-        ctx.signal_key(key);
-    }
-}
+// A list moved under a new name wakes clients blocked on that name: the change feed reports
+// `rename_to`/`copy_to` with the value, and the wake-up listener (`resp::waiters`) sees a list.
 
 enum Rename {
     NoSuchKey,
     /// Destination exists (RENAMENX only).
     Exists,
-    Done(Option<ValueKind>),
+    Done,
 }
 
 fn rename_generic(ctx: &mut Ctx<'_, '_>, args: &[Bytes], nx: bool) -> Rename {
@@ -608,19 +605,19 @@ fn rename_generic(ctx: &mut Ctx<'_, '_>, args: &[Bytes], nx: bool) -> Rename {
             return Rename::NoSuchKey;
         }
         if src == dst {
-            return if nx {
-                Rename::Exists
-            } else {
-                Rename::Done(None)
-            };
+            return if nx { Rename::Exists } else { Rename::Done };
         }
         if nx && l.shard(dst).peek(dst, now).is_some() {
             return Rename::Exists;
         }
-        let e = l.shard(src).remove(src, now).expect("checked live above");
-        let kind = e.kind();
-        l.shard(dst).insert(dst, e.value, e.expires_at, now);
-        Rename::Done(Some(kind))
+        // Redis's events: `rename_from` on the source, then `rename_to` on the destination.
+        let e = l
+            .shard(src)
+            .remove_as(src, now, Change::RenameFrom)
+            .expect("checked live above");
+        l.shard(dst)
+            .insert_as(dst, e.value, e.expires_at, now, Change::RenameTo);
+        Rename::Done
     })
 }
 
@@ -628,10 +625,7 @@ fn rename(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     match rename_generic(ctx, args, false) {
         Rename::NoSuchKey => w.error(ERR_NO_KEY),
         Rename::Exists => w.ok(),
-        Rename::Done(kind) => {
-            signal_if_blocking_type(ctx, &args[2], kind);
-            w.ok();
-        }
+        Rename::Done => w.ok(),
     }
 }
 
@@ -639,10 +633,7 @@ fn renamenx(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     match rename_generic(ctx, args, true) {
         Rename::NoSuchKey => w.error(ERR_NO_KEY),
         Rename::Exists => w.int(0),
-        Rename::Done(kind) => {
-            signal_if_blocking_type(ctx, &args[2], kind);
-            w.int(1);
-        }
+        Rename::Done => w.int(1),
     }
 }
 
@@ -679,17 +670,10 @@ fn copy(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         if !replace && l.shard(dst).peek(dst, now).is_some() {
             return None;
         }
-        let kind = value.kind();
-        l.shard(dst).insert(dst, value, exp, now);
-        Some(kind)
+        l.shard(dst).insert_as(dst, value, exp, now, Change::CopyTo);
+        Some(())
     });
-    match r {
-        Some(kind) => {
-            signal_if_blocking_type(ctx, dst, Some(kind));
-            w.int(1);
-        }
-        None => w.int(0),
-    }
+    w.int(r.is_some() as i64);
 }
 
 // ---------------------------------------------------------------------------------------------

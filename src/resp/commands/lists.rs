@@ -2,15 +2,19 @@
 //!
 //! Blocking protocol: a blocking handler first tries the non-blocking operation. When there is
 //! nothing to pop it either asks the connection to wait (`*ctx.block = Some(..)`, writing
-//! nothing) or, inside MULTI (`!ctx.may_block`), answers nil itself. Every push onto a list
-//! calls `ctx.signal_key` so waiting clients retry.
+//! nothing) or, inside MULTI (`!ctx.may_block`), answers nil itself. Waiting clients retry when
+//! the engine's change feed reports a list under a key they wait on (`resp::waiters`), so no
+//! command here has to remember to wake them.
+//!
+//! Every write reports its Redis event (`lpush`, `rpop`, `ltrim`, ...) through the entry it
+//! changed; the engine adds `new` and `del` around it.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
 use ferrite_storage::value::{owned, ListValue};
-use ferrite_storage::{Shard, Value};
+use ferrite_storage::{Change, Shard, Value};
 
 use crate::resp::args::*;
 use crate::resp::conn::BlockRequest;
@@ -75,28 +79,38 @@ fn read_list<R>(
     }
 }
 
-/// Mutable access to an existing list. Emptied lists are deleted when the guard drops; the TTL
-/// is kept.
+/// Mutable access to an existing list. `events` says, from `f`'s result, which changes it made
+/// (none when it changed nothing); they go to the change feed. Emptied lists are deleted when
+/// the guard drops (reported as `del`); the TTL is kept.
 fn write_list<R>(
     s: &mut Shard,
     key: &[u8],
     now: u64,
     f: impl FnOnce(&mut ListValue) -> R,
+    events: impl FnOnce(&R) -> &'static [Change],
 ) -> Result<Option<R>, WrongType> {
     match s.get_mut(key, now) {
         None => Ok(None),
-        Some(mut e) => match &mut e.value {
-            Value::List(l) => Ok(Some(f(l))),
-            _ => Err(WrongType),
-        },
+        Some(mut e) => {
+            let r = match &mut e.value {
+                Value::List(l) => f(l),
+                _ => return Err(WrongType),
+            };
+            for &c in events(&r) {
+                e.changed(c);
+            }
+            Ok(Some(r))
+        }
     }
 }
 
-/// The list at `key`, created empty when missing (the caller must push onto it).
+/// The list at `key`, created empty when missing (the caller must push onto it, and report
+/// `change`).
 fn list_or_create<R>(
     s: &mut Shard,
     key: &[u8],
     now: u64,
+    change: Change,
     f: impl FnOnce(&mut ListValue) -> R,
 ) -> Result<R, WrongType> {
     if let Some(e) = s.peek(key, now) {
@@ -105,9 +119,36 @@ fn list_or_create<R>(
         }
     }
     let mut e = s.get_or_insert_with(key, now, new_list);
-    match &mut e.value {
-        Value::List(l) => Ok(f(l)),
-        _ => Err(WrongType),
+    let r = match &mut e.value {
+        Value::List(l) => f(l),
+        _ => return Err(WrongType),
+    };
+    e.changed(change);
+    Ok(r)
+}
+
+fn push_change(left: bool) -> Change {
+    if left {
+        Change::LPush
+    } else {
+        Change::RPush
+    }
+}
+
+fn pop_change(left: bool) -> &'static [Change] {
+    if left {
+        &[Change::LPop]
+    } else {
+        &[Change::RPop]
+    }
+}
+
+/// Events of a pop that returned `popped` elements.
+fn popped(left: bool, v: &[Bytes]) -> &'static [Change] {
+    if v.is_empty() {
+        &[]
+    } else {
+        pop_change(left)
     }
 }
 
@@ -222,19 +263,20 @@ fn push_generic(
             }
             l.len()
         };
+        let change = push_change(left);
         if only_existing {
-            write_list(s, key, now, push_all).map(|n| n.unwrap_or(0))
+            let ev: &'static [Change] = if left {
+                &[Change::LPush]
+            } else {
+                &[Change::RPush]
+            };
+            write_list(s, key, now, push_all, |_| ev).map(|n| n.unwrap_or(0))
         } else {
-            list_or_create(s, key, now, push_all)
+            list_or_create(s, key, now, change, push_all)
         }
     });
     match r {
-        Ok(n) => {
-            w.int(n as i64);
-            if n > 0 {
-                ctx.signal_key(key);
-            }
-        }
+        Ok(n) => w.int(n as i64),
         Err(WrongType) => w.error(ERR_WRONGTYPE),
     }
 }
@@ -275,12 +317,18 @@ fn pop_generic(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>, l
     };
     let key = &args[1];
     let r = ctx.with_key(key, |s, now| {
-        write_list(s, key, now, |l| {
-            let n = count.unwrap_or(1).min(l.len());
-            (0..n)
-                .filter_map(|_| pop_end(l, left))
-                .collect::<Vec<Bytes>>()
-        })
+        write_list(
+            s,
+            key,
+            now,
+            |l| {
+                let n = count.unwrap_or(1).min(l.len());
+                (0..n)
+                    .filter_map(|_| pop_end(l, left))
+                    .collect::<Vec<Bytes>>()
+            },
+            |v| popped(left, v),
+        )
     });
     match (r, count) {
         (Err(WrongType), _) => w.error(ERR_WRONGTYPE),
@@ -317,13 +365,19 @@ fn pop_first(
 ) -> Result<Option<(Bytes, Vec<Bytes>)>, WrongType> {
     ctx.with_keys(keys.iter().map(|k| &k[..]), |locked, now| {
         for k in keys {
-            let popped = write_list(locked.shard(k), k, now, |l| {
-                let n = count.min(l.len());
-                (0..n)
-                    .filter_map(|_| pop_end(l, left))
-                    .collect::<Vec<Bytes>>()
-            })?;
-            if let Some(v) = popped {
+            let out = write_list(
+                locked.shard(k),
+                k,
+                now,
+                |l| {
+                    let n = count.min(l.len());
+                    (0..n)
+                        .filter_map(|_| pop_end(l, left))
+                        .collect::<Vec<Bytes>>()
+                },
+                |v| popped(left, v),
+            )?;
+            if let Some(v) = out {
                 return Ok(Some((k.clone(), v)));
             }
         }
@@ -456,38 +510,62 @@ fn move_one(
                 return Err(WrongType);
             }
         }
+        // Redis reports the push onto the destination, then the pop from the source.
+        let both: &'static [Change] = match (to_left, from_left) {
+            (true, true) => &[Change::LPush, Change::LPop],
+            (true, false) => &[Change::LPush, Change::RPop],
+            (false, true) => &[Change::RPush, Change::LPop],
+            (false, false) => &[Change::RPush, Change::RPop],
+        };
         if src == dst {
             // Rotate in place (one guard, so a single-element list survives with its TTL).
-            return write_list(locked.shard(src), src, now, |l| {
-                let v = pop_end(l, from_left)?;
-                push_end(l, v.clone(), to_left);
-                Some(v)
-            })
+            return write_list(
+                locked.shard(src),
+                src,
+                now,
+                |l| {
+                    let v = pop_end(l, from_left)?;
+                    push_end(l, v.clone(), to_left);
+                    Some(v)
+                },
+                |v| if v.is_some() { both } else { &[] },
+            )
             .map(Option::flatten);
         }
-        let Some(v) = write_list(locked.shard(src), src, now, |l| pop_end(l, from_left))?.flatten()
-        else {
+        // The element that will move, read first so the push (and its event) comes first.
+        // (`peek`: the source was counted as read above already.)
+        let v = match locked.shard(src).peek(src, now).map(|e| &e.value) {
+            Some(Value::List(l)) => {
+                let end = if from_left {
+                    0
+                } else {
+                    l.len().wrapping_sub(1)
+                };
+                l.get(end).cloned()
+            }
+            _ => None,
+        };
+        let Some(v) = v else {
             return Ok(None);
         };
-        list_or_create(locked.shard(dst), dst, now, |l| {
+        list_or_create(locked.shard(dst), dst, now, push_change(to_left), |l| {
             push_end(l, v.clone(), to_left)
         })?;
+        write_list(
+            locked.shard(src),
+            src,
+            now,
+            |l| pop_end(l, from_left),
+            |_| pop_change(from_left),
+        )?;
         Ok(Some(v))
     })
 }
 
-fn move_reply(
-    ctx: &mut Ctx<'_, '_>,
-    r: Result<Option<Bytes>, WrongType>,
-    dst: &[u8],
-    w: &mut ReplyWriter<'_>,
-) -> bool {
+fn move_reply(r: Result<Option<Bytes>, WrongType>, w: &mut ReplyWriter<'_>) -> bool {
     match r {
         Err(WrongType) => w.error(ERR_WRONGTYPE),
-        Ok(Some(v)) => {
-            w.bulk(&v);
-            ctx.signal_key(dst);
-        }
+        Ok(Some(v)) => w.bulk(&v),
         Ok(None) => return false,
     }
     true
@@ -501,14 +579,14 @@ fn lmove(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         return;
     };
     let r = move_one(ctx, &args[1], &args[2], from, to);
-    if !move_reply(ctx, r, &args[2], w) {
+    if !move_reply(r, w) {
         w.null();
     }
 }
 
 fn rpoplpush(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let r = move_one(ctx, &args[1], &args[2], false, true);
-    if !move_reply(ctx, r, &args[2], w) {
+    if !move_reply(r, w) {
         w.null();
     }
 }
@@ -522,7 +600,7 @@ fn blmove_generic(
     timeout: Option<Duration>,
 ) {
     let r = move_one(ctx, &args[1], &args[2], from, to);
-    if !move_reply(ctx, r, &args[2], w) {
+    if !move_reply(r, w) {
         // Inside MULTI Redis answers a null bulk here (a timeout gives a null array).
         block_or_nil(ctx, &args[1..2], timeout, w, true);
     }
@@ -617,18 +695,27 @@ fn lset(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         Range,
     }
     let r = ctx.with_key(key, |s, now| {
-        write_list(s, key, now, |l| {
-            let Some(i) = parse_i64(&args[2]) else {
-                return Out::NotInt;
-            };
-            match list_index(i, l.len()) {
-                Some(p) => {
-                    l.set(p, owned(&args[3]));
-                    Out::Ok
+        write_list(
+            s,
+            key,
+            now,
+            |l| {
+                let Some(i) = parse_i64(&args[2]) else {
+                    return Out::NotInt;
+                };
+                match list_index(i, l.len()) {
+                    Some(p) => {
+                        l.set(p, owned(&args[3]));
+                        Out::Ok
+                    }
+                    None => Out::Range,
                 }
-                None => Out::Range,
-            }
-        })
+            },
+            |o| match o {
+                Out::Ok => &[Change::LSet],
+                _ => &[],
+            },
+        )
     });
     match r {
         Err(WrongType) => w.error(ERR_WRONGTYPE),
@@ -645,13 +732,19 @@ fn lrem(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     };
     let key = &args[1];
     let r = ctx.with_key(key, |s, now| {
-        write_list(s, key, now, |l| {
-            l.remove_matching(
-                &args[3],
-                count.unsigned_abs().min(usize::MAX as u64) as usize,
-                count < 0,
-            )
-        })
+        write_list(
+            s,
+            key,
+            now,
+            |l| {
+                l.remove_matching(
+                    &args[3],
+                    count.unsigned_abs().min(usize::MAX as u64) as usize,
+                    count < 0,
+                )
+            },
+            |&n| if n > 0 { &[Change::LRem] } else { &[] },
+        )
     });
     match r {
         Err(WrongType) => w.error(ERR_WRONGTYPE),
@@ -668,13 +761,20 @@ fn ltrim(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     };
     let key = &args[1];
     let r = ctx.with_key(key, |s, now| {
-        write_list(s, key, now, |l| {
-            match normalize_range(start, stop, l.len()) {
-                Some((a, b)) => l.retain_range(a, b),
-                // Empty range: the whole list goes (the guard deletes the key).
-                None => l.retain_range(0, 0),
-            }
-        })
+        write_list(
+            s,
+            key,
+            now,
+            |l| {
+                match normalize_range(start, stop, l.len()) {
+                    Some((a, b)) => l.retain_range(a, b),
+                    // Empty range: the whole list goes (the guard deletes the key).
+                    None => l.retain_range(0, 0),
+                }
+            },
+            // Redis reports `ltrim` whenever the key exists, trimmed or not.
+            |_| &[Change::LTrim],
+        )
     });
     match r {
         Err(WrongType) => w.error(ERR_WRONGTYPE),
@@ -693,23 +793,23 @@ fn linsert(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     };
     let key = &args[1];
     let r = ctx.with_key(key, |s, now| {
-        write_list(s, key, now, |l| match l.position(&args[3]) {
-            None => -1,
-            Some(p) => {
-                l.insert(p + after as usize, owned(&args[4]));
-                l.len() as i64
-            }
-        })
+        write_list(
+            s,
+            key,
+            now,
+            |l| match l.position(&args[3]) {
+                None => -1,
+                Some(p) => {
+                    l.insert(p + after as usize, owned(&args[4]));
+                    l.len() as i64
+                }
+            },
+            |&n| if n > 0 { &[Change::LInsert] } else { &[] },
+        )
     });
     match r {
         Err(WrongType) => w.error(ERR_WRONGTYPE),
-        Ok(n) => {
-            let n = n.unwrap_or(0);
-            w.int(n);
-            if n > 0 {
-                ctx.signal_key(key);
-            }
-        }
+        Ok(n) => w.int(n.unwrap_or(0)),
     }
 }
 

@@ -446,6 +446,12 @@ fn info_section(ctx: &mut Ctx<'_, '_>, section: &str, out: &mut String) {
             field!(out, "keyspace_misses", ks.misses);
             field!(out, "pubsub_channels", 0);
             field!(out, "pubsub_patterns", 0);
+            // Keyspace notifications (service/keyspace_events.rs): events queued for publishing,
+            // messages published, events dropped (queue full or refused by the topics engine).
+            let ke = sh.keyspace_events.stats();
+            field!(out, "keyspace_notifications_queued", ke.queued);
+            field!(out, "keyspace_notifications_published", ke.published);
+            field!(out, "keyspace_notifications_dropped", ke.dropped);
             field!(out, "total_error_replies", 0);
             field!(out, "total_protocol_errors", get(&st.protocol_errors));
             field!(
@@ -527,6 +533,7 @@ const CONFIG_NAMES: &[&str] = &[
     "databases",
     "save",
     "appendonly",
+    "notify-keyspace-events",
 ];
 
 fn config_value(ctx: &Ctx<'_, '_>, name: &str) -> String {
@@ -549,6 +556,9 @@ fn config_value(ctx: &Ctx<'_, '_>, name: &str) -> String {
         "bind" => c.server.bind.clone(),
         "databases" => "1".to_string(),
         "appendonly" => "no".to_string(),
+        "notify-keyspace-events" => {
+            crate::service::keyspace_events::classes_string(ctx.shared.keyspace_events.classes())
+        }
         _ => String::new(), // save
     }
 }
@@ -631,6 +641,7 @@ enum Setting {
     Timeout(u64),
     MaxBulkLen(u64),
     QueryBufferLimit(u64),
+    KeyspaceEvents(u16),
 }
 
 fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
@@ -676,6 +687,12 @@ fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
                 Some(n) => Setting::QueryBufferLimit(n),
                 None => return fail(w, "argument must be a memory value"),
             },
+            "notify-keyspace-events" => {
+                match crate::service::keyspace_events::parse_classes(&pair[1]) {
+                    Some(f) => Setting::KeyspaceEvents(f),
+                    None => return fail(w, crate::service::keyspace_events::ERR_CLASS),
+                }
+            }
             "port" | "bind" | "databases" | "maxmemory-samples" => {
                 return fail(w, "can't set immutable config");
             }
@@ -718,6 +735,12 @@ fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
                 Setting::Timeout(n) => c.limits.idle_timeout_secs = n,
                 Setting::MaxBulkLen(n) => c.limits.max_bulk_len = n,
                 Setting::QueryBufferLimit(n) => c.limits.query_buffer_limit = n,
+                Setting::KeyspaceEvents(f) => {
+                    let e = &ctx.shared.keyspace_events;
+                    e.set_classes(store, f);
+                    c.notifications.keyspace_events =
+                        crate::service::keyspace_events::classes_string(f);
+                }
             }
         }
     }

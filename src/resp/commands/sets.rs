@@ -8,7 +8,7 @@
 use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
 use ferrite_storage::value::{owned, SetValue};
-use ferrite_storage::{Locked, Shard, Value};
+use ferrite_storage::{Change, Locked, Shard, Value};
 use rand::Rng;
 
 use crate::resp::args::*;
@@ -155,19 +155,27 @@ fn read_set<R>(
     }
 }
 
-/// Mutable access to an existing set; an emptied set is deleted when the guard drops.
+/// Mutable access to an existing set. `event` says, from `f`'s result, what it changed (None:
+/// nothing), for the change feed; an emptied set is deleted when the guard drops (`del`).
 fn write_set<R>(
     s: &mut Shard,
     key: &[u8],
     now: u64,
     f: impl FnOnce(&mut SetValue) -> R,
+    event: impl FnOnce(&R) -> Option<Change>,
 ) -> Result<Option<R>, WrongType> {
     match s.get_mut(key, now) {
         None => Ok(None),
-        Some(mut e) => match &mut e.value {
-            Value::Set(v) => Ok(Some(f(v))),
-            _ => Err(WrongType),
-        },
+        Some(mut e) => {
+            let r = match &mut e.value {
+                Value::Set(v) => f(v),
+                _ => return Err(WrongType),
+            };
+            if let Some(c) = event(&r) {
+                e.changed(c);
+            }
+            Ok(Some(r))
+        }
     }
 }
 
@@ -177,6 +185,7 @@ fn set_or_create<R>(
     key: &[u8],
     now: u64,
     f: impl FnOnce(&mut SetValue) -> R,
+    event: impl FnOnce(&R) -> Option<Change>,
 ) -> Result<R, WrongType> {
     if let Some(e) = s.peek(key, now) {
         if !matches!(e.value, Value::Set(_)) {
@@ -184,10 +193,14 @@ fn set_or_create<R>(
         }
     }
     let mut e = s.get_or_insert_with(key, now, new_set);
-    match &mut e.value {
-        Value::Set(v) => Ok(f(v)),
-        _ => Err(WrongType),
+    let r = match &mut e.value {
+        Value::Set(v) => f(v),
+        _ => return Err(WrongType),
+    };
+    if let Some(c) = event(&r) {
+        e.changed(c);
     }
+    Ok(r)
 }
 
 /// Run a read-only reply writer on the set at `key`; `missing` answers for an absent key.
@@ -212,12 +225,18 @@ fn reply_read(
 fn sadd(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let key = &args[1];
     let r = ctx.with_key(key, |s, now| {
-        set_or_create(s, key, now, |v| {
-            args[2..]
-                .iter()
-                .filter(|m| !v.contains(m) && v.insert(owned(m)))
-                .count()
-        })
+        set_or_create(
+            s,
+            key,
+            now,
+            |v| {
+                args[2..]
+                    .iter()
+                    .filter(|m| !v.contains(m) && v.insert(owned(m)))
+                    .count()
+            },
+            |&n| (n > 0).then_some(Change::SAdd),
+        )
     });
     match r {
         Ok(n) => w.int(n as i64),
@@ -228,9 +247,13 @@ fn sadd(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 fn srem(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let key = &args[1];
     let r = ctx.with_key(key, |s, now| {
-        write_set(s, key, now, |v| {
-            args[2..].iter().filter(|m| v.remove(m)).count()
-        })
+        write_set(
+            s,
+            key,
+            now,
+            |v| args[2..].iter().filter(|m| v.remove(m)).count(),
+            |&n| (n > 0).then_some(Change::SRem),
+        )
     });
     match r {
         Ok(n) => w.int(n.unwrap_or(0) as i64),
@@ -302,10 +325,16 @@ fn spop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let key = &args[1];
     if args.len() == 2 {
         let r = ctx.with_key(key, |s, now| {
-            write_set(s, key, now, |v| {
-                let i = rand::thread_rng().gen_range(0..v.len());
-                v.swap_remove_index(i).expect("in range")
-            })
+            write_set(
+                s,
+                key,
+                now,
+                |v| {
+                    let i = rand::thread_rng().gen_range(0..v.len());
+                    v.swap_remove_index(i).expect("in range")
+                },
+                |_| Some(Change::SPop),
+            )
         });
         match r {
             Ok(Some(m)) => w.bulk(&m),
@@ -320,26 +349,33 @@ fn spop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         Some(n) => n as u64,
     };
     let r = ctx.with_key(key, |s, now| {
-        write_set(s, key, now, |v| {
-            let n = count.min(v.len() as u64) as usize;
-            w.set(n);
-            if n == v.len() {
-                // The whole set: pop from the end (no element moves), deleting the key.
-                while let Some(m) = v.swap_remove_index(v.len().wrapping_sub(1)) {
-                    w.bulk(&m);
+        write_set(
+            s,
+            key,
+            now,
+            |v| {
+                let n = count.min(v.len() as u64) as usize;
+                w.set(n);
+                if n == v.len() {
+                    // The whole set: pop from the end (no element moves), deleting the key.
+                    while let Some(m) = v.swap_remove_index(v.len().wrapping_sub(1)) {
+                        w.bulk(&m);
+                    }
+                } else {
+                    let mut rng = rand::thread_rng();
+                    for _ in 0..n {
+                        let i = rng.gen_range(0..v.len());
+                        let m = v.swap_remove_index(i).expect("in range");
+                        w.bulk(&m);
+                    }
                 }
-            } else {
-                let mut rng = rand::thread_rng();
-                for _ in 0..n {
-                    let i = rng.gen_range(0..v.len());
-                    let m = v.swap_remove_index(i).expect("in range");
-                    w.bulk(&m);
-                }
-            }
-        })
+                n
+            },
+            |&n| (n > 0).then_some(Change::SPop),
+        )
     });
     match r {
-        Ok(Some(())) => {}
+        Ok(Some(_)) => {}
         Ok(None) => w.set(0),
         Err(WrongType) => w.error(ERR_WRONGTYPE),
     }
@@ -445,8 +481,21 @@ fn smove(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         if src == dst || !src_has {
             return Ok(src_has);
         }
-        write_set(l.shard(src), src, now, |v| v.remove(member))?;
-        set_or_create(l.shard(dst), dst, now, |v| v.insert(owned(member)))?;
+        // Redis's order: `srem` (and `del`) on the source, then `sadd` on the destination.
+        write_set(
+            l.shard(src),
+            src,
+            now,
+            |v| v.remove(member),
+            |_| Some(Change::SRem),
+        )?;
+        set_or_create(
+            l.shard(dst),
+            dst,
+            now,
+            |v| v.insert(owned(member)),
+            |&added| added.then_some(Change::SAdd),
+        )?;
         Ok(true)
     });
     match r {
@@ -592,10 +641,16 @@ fn algebra_store(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>,
         let m = compute(l, keys, now, op, false, 0)?;
         let n = m.len();
         let shard = l.shard(dst);
+        // An empty result deletes the destination (`del` if it existed), as in Redis.
         if n == 0 {
             shard.remove(dst, now);
         } else {
-            shard.insert(dst, Value::Set(Box::new(m)), 0, now);
+            let change = match op {
+                Op::Union => Change::SUnionStore,
+                Op::Inter => Change::SInterStore,
+                Op::Diff => Change::SDiffStore,
+            };
+            shard.insert_as(dst, Value::Set(Box::new(m)), 0, now, change);
         }
         Ok(n)
     });

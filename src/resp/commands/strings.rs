@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
-use ferrite_storage::{Shard, StrWriteError, Value, MAX_STRING};
+use ferrite_storage::{Change, Shard, StrWriteError, Value, MAX_STRING};
 
 use crate::resp::args::*;
 use crate::resp::dispatch::{cmd, flags::*, key, key_range, ks::*, CommandSpec, Ctx};
@@ -291,7 +291,8 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             (None, true) => old_exp,
             (None, false) => 0,
         };
-        s.set_str(key, value, exp, now);
+        // `expire` follows `set` only when this SET gave a TTL (KEEPTTL keeps the old one).
+        s.set_str_with(key, value, exp, now, o.expire_at.is_some());
         Out::Done(old_val)
     });
     match out {
@@ -448,8 +449,23 @@ fn getex(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             return Err(());
         };
         let v = b.clone();
-        if let Some(at) = new_exp {
-            e.expires_at = at;
+        match new_exp {
+            None => {}
+            // PERSIST: reported only when there was a TTL to remove (as in Redis).
+            Some(0) if e.expires_at != 0 => {
+                e.expires_at = 0;
+                e.changed(Change::Persist);
+            }
+            Some(0) => {}
+            // A time already past deletes the key (Redis reports `del`, not `expired`).
+            Some(at) if at <= now => {
+                drop(e);
+                s.remove(&args[1], now);
+            }
+            Some(at) => {
+                e.expires_at = at;
+                e.changed(Change::Expire);
+            }
         }
         Ok(Some(v))
     });
@@ -488,6 +504,7 @@ fn incr_by(ctx: &mut Ctx<'_, '_>, key: &[u8], delta: i64) -> Result<i64, NumErr>
         let cur = parse_i64(b).ok_or(NumErr::NotInt)?;
         let next = cur.checked_add(delta).ok_or(NumErr::Overflow)?;
         e.set_value(Value::Str(Bytes::from(next.to_string())));
+        e.changed(Change::IncrBy);
         Ok(next)
     })
 }
@@ -540,6 +557,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         // Redis prints INCRBYFLOAT results with %.17Lf and trims zeros: never an exponent.
         let text = Bytes::from(format!("{next}"));
         e.set_value(Value::Str(text.clone()));
+        e.changed(Change::IncrByFloat);
         Ok(text)
     });
     match r {

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
 use ferrite_storage::types::zset::LexBound;
 use ferrite_storage::value::{owned, SetValue, ZSetValue};
-use ferrite_storage::{Locked, Shard, Value};
+use ferrite_storage::{Change, Locked, Shard, Value};
 use rand::Rng;
 
 use crate::resp::args::*;
@@ -260,29 +260,36 @@ fn read<R>(
 
 /// Mutate an existing zset: `Ok(None)` when missing. An emptied zset is deleted (and memory
 /// re-measured) when the entry guard drops; the TTL is kept.
+/// `event` says, from `f`'s result, what it changed (None: nothing), for the change feed.
 fn modify<R>(
     ctx: &mut Ctx<'_, '_>,
     key: &[u8],
     f: impl FnOnce(&mut ZSetValue) -> R,
+    event: impl FnOnce(&R) -> Option<Change>,
 ) -> Result<Option<R>, ()> {
     ctx.with_key(key, |s, now| {
         let Some(mut e) = s.get_mut(key, now) else {
             return Ok(None);
         };
-        match &mut e.value {
-            Value::ZSet(z) => Ok(Some(f(z))),
-            _ => Err(()),
+        let r = match &mut e.value {
+            Value::ZSet(z) => f(z),
+            _ => return Err(()),
+        };
+        if let Some(c) = event(&r) {
+            e.changed(c);
         }
+        Ok(Some(r))
     })
 }
 
-/// Replace `dst` with `z` (no TTL), or delete it when `z` is empty. Returns the stored size.
-fn store(shard: &mut Shard, dst: &[u8], z: ZSetValue, now: u64) -> usize {
+/// Replace `dst` with `z` (no TTL), reported as `change`, or delete it when `z` is empty
+/// (`del` if it existed, as in Redis). Returns the stored size.
+fn store(shard: &mut Shard, dst: &[u8], z: ZSetValue, now: u64, change: Change) -> usize {
     let n = z.len();
     if n == 0 {
         shard.remove(dst, now);
     } else {
-        shard.insert(dst, Value::ZSet(Box::new(z)), 0, now);
+        shard.insert_as(dst, Value::ZSet(Box::new(z)), 0, now, change);
     }
     n
 }
@@ -503,7 +510,12 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>, 
         let (mut added, mut updated, mut processed, mut last) = (0, 0, 0, 0.0);
         for (p, &score) in pairs.chunks_exact(2).zip(&scores) {
             match zset_add(z, score, &p[1], f) {
-                Err(()) => return Out::Nan,
+                Err(()) => {
+                    if added + updated > 0 {
+                        e.changed(if f.incr { Change::ZIncr } else { Change::ZAdd });
+                    }
+                    return Out::Nan;
+                }
                 Ok((o, sc)) => {
                     last = sc;
                     match o {
@@ -515,6 +527,10 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>, 
                     processed += 1;
                 }
             }
+        }
+        // Redis reports `zadd` (`zincr` for INCR) only when something was added or updated.
+        if added + updated > 0 {
+            e.changed(if f.incr { Change::ZIncr } else { Change::ZAdd });
         }
         Out::Done {
             added,
@@ -543,9 +559,12 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>, 
 // Point reads and removals
 
 fn zrem(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
-    match modify(ctx, &args[1], |z| {
-        args[2..].iter().filter(|m| z.remove(m).is_some()).count()
-    }) {
+    match modify(
+        ctx,
+        &args[1],
+        |z| args[2..].iter().filter(|m| z.remove(m).is_some()).count(),
+        |&n| (n > 0).then_some(Change::ZRem),
+    ) {
         Ok(n) => w.int(n.unwrap_or(0) as i64),
         Err(()) => w.error(ERR_WRONGTYPE),
     }
@@ -855,7 +874,7 @@ fn zrangestore(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
                 }
             }
         })?;
-        Ok::<_, ()>(store(l.shard(dst), dst, out, now))
+        Ok::<_, ()>(store(l.shard(dst), dst, out, now, Change::ZRangeStore))
     });
     match r {
         Ok(n) => w.int(n as i64),
@@ -863,15 +882,26 @@ fn zrangestore(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     }
 }
 
-fn zremrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>, range: Range<'_>) {
+fn zremrange(
+    ctx: &mut Ctx<'_, '_>,
+    args: &[Bytes],
+    w: &mut ReplyWriter<'_>,
+    range: Range<'_>,
+    change: Change,
+) {
     let q = RangeQuery::plain(range);
-    let r = modify(ctx, &args[1], |z| {
-        let victims: Vec<Bytes> = select(z, &q).into_iter().map(|(m, _)| m.clone()).collect();
-        for m in &victims {
-            z.remove(m);
-        }
-        victims.len()
-    });
+    let r = modify(
+        ctx,
+        &args[1],
+        |z| {
+            let victims: Vec<Bytes> = select(z, &q).into_iter().map(|(m, _)| m.clone()).collect();
+            for m in &victims {
+                z.remove(m);
+            }
+            victims.len()
+        },
+        |&n| (n > 0).then_some(change),
+    );
     match r {
         Ok(n) => w.int(n.unwrap_or(0) as i64),
         Err(()) => w.error(ERR_WRONGTYPE),
@@ -885,21 +915,21 @@ fn zremrangebyrank(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_
     let Some(b) = int_or_err(w, &args[3]) else {
         return;
     };
-    zremrange(ctx, args, w, Range::Rank(a, b));
+    zremrange(ctx, args, w, Range::Rank(a, b), Change::ZRemRangeByRank);
 }
 
 fn zremrangebyscore(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let Some(range) = score_range_or_err(w, &args[2], &args[3]) else {
         return;
     };
-    zremrange(ctx, args, w, range);
+    zremrange(ctx, args, w, range, Change::ZRemRangeByScore);
 }
 
 fn zremrangebylex(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let Some(range) = lex_range_or_err(w, &args[2], &args[3]) else {
         return;
     };
-    zremrange(ctx, args, w, range);
+    zremrange(ctx, args, w, range, Change::ZRemRangeByLex);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -922,17 +952,27 @@ fn zpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>, max: boo
     } else {
         -1
     };
-    let r = modify(ctx, &args[1], |z| {
-        let n = if count == -1 { 1 } else { count as usize };
-        let mut out = Vec::with_capacity(n.min(z.len()));
-        while out.len() < n {
-            match if max { z.pop_max() } else { z.pop_min() } {
-                Some(x) => out.push(x),
-                None => break,
+    let change = if max {
+        Change::ZPopMax
+    } else {
+        Change::ZPopMin
+    };
+    let r = modify(
+        ctx,
+        &args[1],
+        |z| {
+            let n = if count == -1 { 1 } else { count as usize };
+            let mut out = Vec::with_capacity(n.min(z.len()));
+            while out.len() < n {
+                match if max { z.pop_max() } else { z.pop_min() } {
+                    Some(x) => out.push(x),
+                    None => break,
+                }
             }
-        }
-        out
-    });
+            out
+        },
+        |out| (!out.is_empty()).then_some(change),
+    );
     match r {
         Err(()) => w.error(ERR_WRONGTYPE),
         Ok(None) => w.array(0),
@@ -1349,7 +1389,14 @@ fn setop_generic(
     let r = ctx.with_keys(lock, |l, now| {
         let z = compute_setop(l, keys, op, &opts, now)?;
         match dst {
-            Some(d) => Ok(Err(store(l.shard(d), d, z, now))),
+            Some(d) => {
+                let change = match op {
+                    SetOp::Union => Change::ZUnionStore,
+                    SetOp::Inter => Change::ZInterStore,
+                    SetOp::Diff => Change::ZDiffStore,
+                };
+                Ok(Err(store(l.shard(d), d, z, now, change)))
+            }
             None => Ok(Ok(z)),
         }
     });
