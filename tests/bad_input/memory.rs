@@ -180,7 +180,10 @@ async fn appends_can_grow_a_value_to_most_of_maxmemory() {
         }
     }
     let usage: u64 = q(&mut c, &["MEMORY", "USAGE", "v"]).await.unwrap();
-    assert!(usage <= (12 << 20) + (1 << 20) + 4096, "MEMORY USAGE {usage}");
+    assert!(
+        usage <= (12 << 20) + (1 << 20) + 4096,
+        "MEMORY USAGE {usage}"
+    );
 }
 
 /// Finding 6: APPEND grows in place (amortised) and SETRANGE writes in place; the content is

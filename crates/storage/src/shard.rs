@@ -1186,7 +1186,10 @@ mod in_place_string_tests {
             assert_eq!(budget.used() as usize, s.used_bytes());
             assert_eq!(s.used_bytes(), charged);
         }
-        assert!(growths <= 5 + 63, "{growths} reallocations for 1000 appends");
+        assert!(
+            growths <= 5 + 63,
+            "{growths} reallocations for 1000 appends"
+        );
         assert!(s.delete(b"k", 0));
         assert_eq!(budget.used(), 0);
     }
