@@ -945,3 +945,59 @@ async fn a_grown_reply_buffer_is_given_back_once_written_out() {
     let again = reader.read_n(header.len() + big.len() + 2).await;
     assert_eq!(again, reply);
 }
+
+/// A client that streams pipelined commands gets a larger read buffer (fewer, larger reads:
+/// `STREAM_READ_MAX` in src/resp/buffers.rs), and gives it back once it has been quiet for
+/// `BUF_SHRINK_AFTER` (500 ms): an idle connection holds the initial 16 KiB again.
+#[tokio::test]
+async fn a_streaming_clients_read_buffer_goes_back_once_quiet() {
+    let srv = TestServer::start().await;
+    let mut admin = srv.client().await;
+    let mut c = srv.raw().await;
+    c.roundtrip(&["CLIENT", "SETNAME", "streamer"], b"+OK\r\n")
+        .await;
+    let value = "v".repeat(1000);
+    let mut pipeline = Vec::new();
+    for i in 0..5000 {
+        let key = format!("k{i}");
+        pipeline.extend_from_slice(
+            format!(
+                "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n$1000\r\n{value}\r\n",
+                key.len()
+            )
+            .as_bytes(),
+        );
+    }
+    c.send(&pipeline).await;
+    let replies = c.read_n(5 * 5000).await;
+    assert_eq!(replies, b"+OK\r\n".repeat(5000));
+    let rbs = |list: String| {
+        let line = list
+            .lines()
+            .find(|l| l.contains(" name=streamer "))
+            .expect("the client is listed")
+            .to_string();
+        client_field(&line, "rbs")
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = rbs(q(&mut admin, &["CLIENT", "LIST"]).await.unwrap());
+        if now <= 16 * 1024 {
+            break;
+        }
+        assert!(
+            now <= 128 * 1024,
+            "rbs={now}: a streaming read buffer is capped"
+        );
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "rbs={now} long after the client went quiet"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c.roundtrip(
+        &["GET", "k4999"],
+        format!("$1000\r\n{value}\r\n").as_bytes(),
+    )
+    .await;
+}

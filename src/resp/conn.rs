@@ -23,7 +23,9 @@ use tokio::time::Instant;
 
 use crate::metrics::{self, Family, Protocol};
 use crate::resp::args::{eq_ic, ERR_OOM};
-use crate::resp::buffers::{fit_read_buf, read_buf_needs_fit, BUF_INITIAL, BUF_SHRINK_ABOVE};
+use crate::resp::buffers::{
+    fit_read_buf, read_buf_needs_fit, BUF_INITIAL, BUF_SHRINK_ABOVE, STREAM_READ_MIN,
+};
 use crate::resp::client::ClientInfo;
 use crate::resp::dispatch::{flags, lookup, CommandSpec, Ctx};
 use crate::resp::inflight::INPUT_CHARGE_ABOVE;
@@ -182,6 +184,9 @@ struct Session {
     last_cmd: &'static str,
     /// Size of `inbuf`'s allocation: exact, every allocation of it is made by `fit_read_buf`.
     in_alloc: usize,
+    /// The last read filled all the room `inbuf` had (the client streams): `fit_read_buf`
+    /// grows it, up to `STREAM_READ_MAX`.
+    read_filled: bool,
     /// Size of `out`'s allocation, and the address of its end, which names the allocation:
     /// `BytesMut` grows it behind our back (ReplyWriter appends) and says only how much room
     /// is left after the read position (`capacity()`), so the size is followed from outside
@@ -310,6 +315,7 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
         spliced: Spliced::default(),
         last_cmd: "NULL",
         in_alloc: BUF_INITIAL,
+        read_filled: false,
         // Set by the first `sync_out` (no allocation ends at address 0).
         out_alloc: 0,
         out_end: 0,
@@ -375,8 +381,9 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
         // still needs (see `resp/buffers.rs`: deciding it right after a read, before the
         // commands it brought were consumed, doubled the buffer on every full read).
         if read_buf_needs_fit(&s.inbuf, s.in_alloc) {
-            fit_read_buf(&mut s.inbuf, &mut s.in_alloc, s.query_limit);
+            fit_read_buf(&mut s.inbuf, &mut s.in_alloc, s.query_limit, s.read_filled);
         }
+        s.read_filled = false;
         // Every arm below that appends replies or moves a buffer loops back here. A compare or
         // two unless an allocation changed.
         s.charge_buffers();
@@ -449,6 +456,7 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     ServerStats::add(&shared.stats.net_input_bytes, n as u64);
+                    s.read_filled = n >= STREAM_READ_MIN && s.inbuf.len() == s.inbuf.capacity();
                     if idle_timeout.is_some() {
                         last_input = Instant::now();
                     }
@@ -677,7 +685,7 @@ impl Session {
     /// Schedule giving a subscriber's large reply buffer back, once it is empty (see
     /// `BUF_SHRINK_AFTER`; other connections' go back at once, in `reply_drained`).
     fn arm_shrink(&mut self) {
-        let grew = self.out_alloc > BUF_SHRINK_ABOVE;
+        let grew = self.out_alloc > BUF_SHRINK_ABOVE || self.in_alloc > BUF_INITIAL;
         if grew && self.shrink_at.is_none() && self.inbuf.is_empty() && !self.has_pending() {
             self.shrink_at = Some(Instant::now() + BUF_SHRINK_AFTER);
         }
@@ -687,6 +695,12 @@ impl Session {
         self.shrink_at = None;
         if !self.has_pending() && self.out_alloc > BUF_SHRINK_ABOVE {
             self.reset_out();
+        }
+        // A streaming client's grown read buffer (`STREAM_READ_MAX`) goes back once it is quiet.
+        if self.inbuf.is_empty() && self.in_alloc > BUF_INITIAL && self.in_alloc <= BUF_SHRINK_ABOVE
+        {
+            self.inbuf = BytesMut::with_capacity(BUF_INITIAL);
+            self.in_alloc = self.inbuf.capacity();
         }
     }
 
