@@ -72,21 +72,6 @@ pub fn topics_config(cfg: &Config) -> ferrite_topics::TopicsConfig {
     }
 }
 
-/// The gRPC front end's limits from `[grpc]` (the rest keep their Momento defaults).
-pub fn grpc_limits(g: &ferrite_config::GrpcConfig) -> crate::grpc::GrpcLimits {
-    crate::grpc::GrpcLimits {
-        max_item_bytes: g.max_item_bytes as usize,
-        max_element_bytes: g.max_element_bytes as usize,
-        max_ttl_ms: g.max_ttl_secs.saturating_mul(1000),
-        max_publish_bytes: g.max_publish_bytes as usize,
-        max_concurrent_streams: g.max_concurrent_streams,
-        max_inflight_request_bytes: usize::try_from(g.max_inflight_request_bytes)
-            .unwrap_or(usize::MAX),
-        handshake_timeout: std::time::Duration::from_millis(g.handshake_timeout_ms.max(1)),
-        ..Default::default()
-    }
-}
-
 impl Running {
     /// Bind every listener and start serving. Port 0 picks a free port (see `resp_addr`).
     pub async fn start(config: Config) -> anyhow::Result<Running> {
@@ -162,7 +147,7 @@ impl Running {
         let grpc_task = tokio::spawn(crate::grpc::serve(
             shared.clone(),
             grpc_listener,
-            grpc_limits(&shared.config.read().grpc),
+            crate::grpc::GrpcLimits::from_config(&shared.config.read().grpc),
             grpc_tls,
         ));
         let http_task = {
@@ -170,7 +155,7 @@ impl Running {
             tokio::spawn(crate::http::serve(
                 shared.clone(),
                 http_listener,
-                grpc_limits(&cfg.grpc),
+                crate::grpc::GrpcLimits::from_config(&cfg.grpc),
                 crate::http::HttpSettings::from_config(
                     &cfg.http,
                     cfg.topics.heartbeat_interval_secs,

@@ -39,19 +39,9 @@ use tonic::Status;
 use crate::service::{Counters, MeterKey, QuotaHandle};
 use crate::shared::Shared;
 
-/// Momento's item size limit, key included: 5 MB.
-pub const DEFAULT_MAX_ITEM_BYTES: usize = 5 * 1024 * 1024;
-/// Momento's collection element limit: 128 KB.
-pub const DEFAULT_MAX_ELEMENT_BYTES: usize = 128 * 1024;
-/// Momento's maximum TTL (on-demand caches): 24 h.
-pub const DEFAULT_MAX_TTL_MS: u64 = 24 * 60 * 60 * 1000;
-/// Momento's topic payload limit: 4 KB.
-pub const DEFAULT_MAX_PUBLISH_BYTES: usize = 4 * 1024;
 /// Largest gRPC message decoded or encoded. Above the Rust SDK's 10,486,000-byte request limit so
 /// 5 MB items (and batches up to that) fit; tonic's default would be 4 MiB.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
-/// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: the SDKs assume at least 100 per connection.
-pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 1024;
 /// Longest a request stream waits for room in `max_inflight_request_bytes` before it fails with
 /// RESOURCE_EXHAUSTED (uploads holding the whole budget and each waiting for more end by then).
 const INFLIGHT_REQUEST_WAIT: Duration = Duration::from_secs(10);
@@ -71,8 +61,9 @@ pub const DEFAULT_MAX_TOPIC_NAME_BYTES: usize = 255;
 /// never grows our memory.
 pub const DEFAULT_SUBSCRIPTION_BUFFER: usize = 256;
 
-/// Momento limits enforced by the gRPC front end (defaults = Momento's). Not in `Config` yet:
-/// see docs/grpc.md for the config keys these map to.
+/// Momento limits enforced by the gRPC front end. Those with a config key come from `[grpc]`
+/// (whose defaults, Momento's, are defined once, in `ferrite_config`); the rest are constants
+/// here. See docs/grpc.md.
 #[derive(Debug, Clone)]
 pub struct GrpcLimits {
     pub max_item_bytes: usize,
@@ -91,25 +82,30 @@ pub struct GrpcLimits {
     pub handshake_timeout: Duration,
 }
 
-impl Default for GrpcLimits {
-    fn default() -> Self {
+impl GrpcLimits {
+    /// The limits `[grpc]` configures; the others at their defaults.
+    pub fn from_config(g: &ferrite_config::GrpcConfig) -> Self {
         Self {
-            max_item_bytes: DEFAULT_MAX_ITEM_BYTES,
-            max_element_bytes: DEFAULT_MAX_ELEMENT_BYTES,
-            max_ttl_ms: DEFAULT_MAX_TTL_MS,
-            max_publish_bytes: DEFAULT_MAX_PUBLISH_BYTES,
+            max_item_bytes: usize::try_from(g.max_item_bytes).unwrap_or(usize::MAX),
+            max_element_bytes: usize::try_from(g.max_element_bytes).unwrap_or(usize::MAX),
+            max_ttl_ms: g.max_ttl_secs.saturating_mul(1000),
+            max_publish_bytes: usize::try_from(g.max_publish_bytes).unwrap_or(usize::MAX),
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
-            max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
-            max_inflight_request_bytes: ferrite_config::DEFAULT_GRPC_MAX_INFLIGHT_REQUEST_BYTES
-                as usize,
+            max_concurrent_streams: g.max_concurrent_streams,
+            max_inflight_request_bytes: usize::try_from(g.max_inflight_request_bytes)
+                .unwrap_or(usize::MAX),
             list_caches_page_size: DEFAULT_LIST_CACHES_PAGE_SIZE,
             max_cache_name_bytes: DEFAULT_MAX_CACHE_NAME_BYTES,
             max_topic_name_bytes: DEFAULT_MAX_TOPIC_NAME_BYTES,
             subscription_buffer: DEFAULT_SUBSCRIPTION_BUFFER,
-            handshake_timeout: Duration::from_millis(
-                ferrite_config::DEFAULT_GRPC_HANDSHAKE_TIMEOUT_MS,
-            ),
+            handshake_timeout: Duration::from_millis(g.handshake_timeout_ms.max(1)),
         }
+    }
+}
+
+impl Default for GrpcLimits {
+    fn default() -> Self {
+        Self::from_config(&ferrite_config::GrpcConfig::default())
     }
 }
 
