@@ -82,7 +82,9 @@ impl Running {
         let grpc_tls = tls.clone().filter(|_| config.tls.on_for(Listener::Grpc));
         let http_tls = tls.clone().filter(|_| config.tls.on_for(Listener::Http));
         let admin_tls = tls.clone().filter(|_| config.tls.on_for(Listener::Admin));
-        let store = Store::new(store_config(&config), Arc::new(SystemClock));
+        // One clock for both engines: TTLs and topic publish times read the same time source.
+        let clock: ferrite_storage::SharedClock = Arc::new(SystemClock);
+        let store = Store::new(store_config(&config), clock.clone());
         let (shutdown_tx, _) = watch::channel(false);
         let bind = format!("{}:{}", config.server.bind, config.server.resp_port);
         let backlog = config.server.tcp_backlog;
@@ -95,7 +97,7 @@ impl Running {
         let (http_listener, http_addr) =
             crate::http::bind(&config.server.bind, config.server.http_port, backlog).await?;
         let now = store.now_ms();
-        let topics = ferrite_topics::Topics::new(topics_config(&config));
+        let topics = ferrite_topics::Topics::with_clock(topics_config(&config), clock);
         crate::shared::share_memory_budget(&store, &topics);
         let metering = crate::service::Metering::new(config.metering.max_tracked_keys);
         let quotas = crate::service::Quotas::new(&config.quotas);
