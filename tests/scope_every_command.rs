@@ -18,7 +18,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::tokens::TokenServer;
-use common::RawConn;
+use common::{try_read_line, RawConn};
 use ferrite::resp::dispatch::{ks, table, BeginSearch, CommandSpec, FindKeys};
 use ferrite_auth::{CacheGrant, CacheRole, Permissions, Selector};
 
@@ -363,19 +363,7 @@ impl Srv {
 
 /// A reply as text (RESP2), or None if none came within 5 s.
 async fn reply(c: &mut RawConn) -> Option<(bool, String)> {
-    async fn line(c: &mut RawConn) -> Option<String> {
-        let mut out = Vec::new();
-        while !out.ends_with(b"\r\n") {
-            let b = Box::pin(c.read_n(1)).await;
-            if b.is_empty() {
-                return None;
-            }
-            out.extend(b);
-        }
-        out.truncate(out.len() - 2);
-        Some(String::from_utf8_lossy(&out).into_owned())
-    }
-    let l = line(c).await?;
+    let l = try_read_line(c).await?;
     let (t, rest) = l.split_at(1);
     match t {
         "$" => {

@@ -10,6 +10,36 @@ use crate::common::*;
 /// they are charged, but a noeviction server cannot.
 const SLACK: u64 = 128 << 10;
 
+/// Redis's reply to a write refused at `maxmemory`.
+const OOM: &[u8] = b"-OOM command not allowed when used memory > 'maxmemory'.\r\n";
+
+/// Sends `cmd(i)` for i = 0, 1, ... while each is answered `ok`, until one is answered with
+/// [`OOM`]; returns how many were accepted. Fails if none is refused within `cap` commands.
+async fn accepted_until_oom(
+    raw: &mut RawConn,
+    ok: &[u8],
+    cap: usize,
+    cmd: impl Fn(usize) -> Vec<String>,
+) -> usize {
+    for i in 0..cap {
+        let parts = cmd(i);
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        raw.cmd(&parts).await;
+        let head = raw.read_n(ok.len()).await;
+        if head == ok {
+            continue;
+        }
+        let rest = raw.read_n(OOM.len() - ok.len()).await;
+        assert_eq!(
+            String::from_utf8_lossy(&[head, rest].concat()),
+            String::from_utf8_lossy(OOM),
+            "command #{i}"
+        );
+        return i;
+    }
+    panic!("{cap} commands and none refused at maxmemory");
+}
+
 /// A small reply limit keeps the tests quick: 1 MiB.
 const REPLY_LIMIT: u64 = 1 << 20;
 
@@ -119,11 +149,8 @@ async fn setrange_huge_offset_is_oom_checked_before_allocating() {
     cfg.memory.eviction = ferrite_config::EvictionPolicy::Noeviction;
     let srv = TestServer::start_with(cfg).await;
     let mut raw = srv.raw().await;
-    raw.roundtrip(
-        &["SETRANGE", "big", "536870911", "x"],
-        b"-OOM command not allowed when used memory > 'maxmemory'.\r\n",
-    )
-    .await;
+    raw.roundtrip(&["SETRANGE", "big", "536870911", "x"], OOM)
+        .await;
     raw.roundtrip(&["EXISTS", "big"], b":0\r\n").await;
     // Past 512 MiB: Redis's proto-max-bulk-len error, also before any work.
     raw.roundtrip(
@@ -138,10 +165,10 @@ async fn setrange_huge_offset_is_oom_checked_before_allocating() {
         raw.cmd(&["APPEND", "s", &chunk]).await;
         let head = raw.read_n(1).await;
         if head == b"-" {
-            let rest = raw.read_n(57).await;
+            let rest = raw.read_n(OOM.len() - 1).await;
             assert_eq!(
                 String::from_utf8_lossy(&rest),
-                "OOM command not allowed when used memory > 'maxmemory'.\r\n"
+                String::from_utf8_lossy(&OOM[1..])
             );
             oom = true;
             break;
@@ -271,31 +298,11 @@ async fn topic_replay_rings_are_in_the_memory_budget() {
     // there is nothing retained left to trim.
     let mut raw = srv.raw().await;
     let big = "v".repeat(64 << 10);
-    let mut i = 0;
-    loop {
-        raw.cmd(&["SET", &format!("k{i}"), &big]).await;
-        let r = raw.read_n(5).await;
-        if r == b"+OK\r\n" {
-            i += 1;
-            assert!(i < 200, "SET never hit maxmemory");
-            continue;
-        }
-        let rest = raw.read_n(54).await;
-        assert_eq!(
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&r),
-                String::from_utf8_lossy(&rest)
-            ),
-            "-OOM command not allowed when used memory > 'maxmemory'.\r\n"
-        );
-        break;
-    }
-    raw.roundtrip(
-        &["PUBLISH", "t0", &payload],
-        b"-OOM command not allowed when used memory > 'maxmemory'.\r\n",
-    )
+    accepted_until_oom(&mut raw, b"+OK\r\n", 200, |i| {
+        vec!["SET".into(), format!("k{i}"), big.clone()]
+    })
     .await;
+    raw.roundtrip(&["PUBLISH", "t0", &payload], OOM).await;
     let (used, info) = used_memory(&mut c).await;
     assert!(used <= (4 << 20) + SLACK, "{info}");
     assert_eq!(info_field(&info, "used_memory_topics"), 0, "{info}");
@@ -347,26 +354,10 @@ async fn multi_queue_past_maxmemory_is_refused_and_aborts_exec() {
     let mut raw = srv.raw().await;
     raw.roundtrip(&["MULTI"], b"+OK\r\n").await;
     let v = "x".repeat(1024);
-    let mut queued = 0;
-    loop {
-        raw.cmd(&["SET", &format!("k{queued}"), &v]).await;
-        let r = raw.read_n(9).await;
-        if r == b"+QUEUED\r\n" {
-            queued += 1;
-            assert!(queued < 20_000, "queueing never hit maxmemory");
-            continue;
-        }
-        let rest = raw.read_n(50).await;
-        assert_eq!(
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&r),
-                String::from_utf8_lossy(&rest)
-            ),
-            "-OOM command not allowed when used memory > 'maxmemory'.\r\n"
-        );
-        break;
-    }
+    let queued = accepted_until_oom(&mut raw, b"+QUEUED\r\n", 20_000, |i| {
+        vec!["SET".into(), format!("k{i}"), v.clone()]
+    })
+    .await;
     assert!(queued > 1000, "only {queued} queued under 4 MiB");
     let mut c = srv.client().await;
     let (used, info) = used_memory(&mut c).await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use ferrite_auth::{CacheGrant, CacheRole, Permissions, Selector, TopicGrant, TopicRole};
 
 use crate::common::tokens::TokenServer;
-use crate::common::RawConn;
+use crate::common::{try_read_line, RawConn};
 
 const APP: &str = "app";
 const OTHER: &str = "other";
@@ -82,22 +82,9 @@ impl R {
     }
 }
 
-async fn line(c: &mut RawConn) -> Option<String> {
-    let mut out = Vec::new();
-    while !out.ends_with(b"\r\n") {
-        let b = Box::pin(c.read_n(1)).await;
-        if b.is_empty() {
-            return None;
-        }
-        out.extend(b);
-    }
-    out.truncate(out.len() - 2);
-    Some(String::from_utf8_lossy(&out).into_owned())
-}
-
 /// The next reply, or None when nothing (complete) arrives within 5 s.
 async fn next(c: &mut RawConn) -> Option<R> {
-    let l = line(c).await?;
+    let l = try_read_line(c).await?;
     let (t, rest) = l.split_at(1);
     Some(match t {
         "$" | "=" => {

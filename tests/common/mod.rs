@@ -152,6 +152,21 @@ pub async fn q<T: redis::FromRedisValue>(
     cmd.query_async(c).await
 }
 
+/// One reply line (CRLF stripped), read byte by byte; None if the connection ends (or nothing
+/// arrives within `read_n`'s wait) first.
+pub async fn try_read_line(c: &mut RawConn) -> Option<String> {
+    let mut out = Vec::new();
+    while !out.ends_with(b"\r\n") {
+        let b = Box::pin(c.read_n(1)).await;
+        if b.is_empty() {
+            return None;
+        }
+        out.extend(b);
+    }
+    out.truncate(out.len() - 2);
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
 /// One reply line (CRLF stripped), read byte by byte; panics if the connection ends first.
 pub async fn read_raw_line(c: &mut RawConn) -> String {
     let mut line = Vec::new();
