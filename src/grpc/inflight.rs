@@ -45,15 +45,6 @@ impl RequestBytesBudget {
             wait,
         })
     }
-
-    /// Bytes charged right now (for INFO-like reporting and tests).
-    pub fn used(&self) -> usize {
-        self.limit - self.permits.available_permits()
-    }
-
-    pub fn limit(&self) -> usize {
-        self.limit
-    }
 }
 
 /// The tower layer: wraps each request's body in a [`BudgetedBody`].
