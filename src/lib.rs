@@ -5,7 +5,6 @@
 //! ARCHITECTURE.md for the whole picture.
 
 pub mod admin;
-pub mod authz;
 pub mod cli;
 pub mod grpc;
 pub mod http;
@@ -13,7 +12,6 @@ pub mod metrics;
 pub mod net;
 pub mod resp;
 pub mod server;
-pub mod service;
 pub mod shared;
 pub mod tls;
 pub mod token_cli;

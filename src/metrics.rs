@@ -291,20 +291,7 @@ thread_local! {
     static SHARD: ThreadShard = ThreadShard::new();
 }
 
-/// A Prometheus label value with `\`, `"` and newlines escaped, as the text exposition format
-/// requires (cache names and token ids are user input). Shared by every renderer.
-pub fn escape_label_value(v: &str) -> String {
-    let mut s = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '\\' => s.push_str("\\\\"),
-            '"' => s.push_str("\\\""),
-            '\n' => s.push_str("\\n"),
-            c => s.push(c),
-        }
-    }
-    s
-}
+pub use ferrite_service::metering::escape_label_value;
 
 /// Record one request of `family` over `protocol` that took `elapsed`.
 #[inline]

@@ -75,7 +75,7 @@ pub fn topics_config(cfg: &Config) -> ferrite_topics::TopicsConfig {
 impl Running {
     /// Bind every listener and start serving. Port 0 picks a free port (see `resp_addr`).
     pub async fn start(config: Config) -> anyhow::Result<Running> {
-        let auth = crate::authz::Auth::from_config(&config)?;
+        let auth = ferrite_service::authz::Auth::from_config(&config)?;
         // TLS first: a bad certificate or key stops the start before any port is bound.
         let tls = ServerTls::from_config(&config.tls, &config.server.bind)?;
         let resp_tls = tls.clone().filter(|_| config.tls.on_for(Listener::Resp));
@@ -99,26 +99,28 @@ impl Running {
         let now = store.now_ms();
         let topics = ferrite_topics::Topics::with_clock(topics_config(&config), clock);
         crate::shared::share_memory_budget(&store, &topics);
-        let metering = crate::service::Metering::new(config.metering.max_tracked_keys);
-        let quotas = crate::service::Quotas::new(&config.quotas);
+        let metering = ferrite_service::Metering::new(config.metering.max_tracked_keys);
+        let quotas = ferrite_service::Quotas::new(&config.quotas);
         let resp_input =
             crate::resp::inflight::InputBudget::new(config.limits.resp_input_budget as usize);
         // The change feed's store-wide listeners: every write, whoever makes it, reaches them.
         let waiters = Arc::new(KeyWaiters::default());
         store.add_listener(waiters.clone());
-        let keyspace_events = crate::service::keyspace_events::KeyspaceEvents::new(
+        let keyspace_events = ferrite_service::keyspace_events::KeyspaceEvents::new(
             config.notifications.queue_capacity,
         );
         store.add_listener(keyspace_events.clone());
-        if let Some(f) = crate::service::keyspace_events::parse_classes(
+        if let Some(f) = ferrite_service::keyspace_events::parse_classes(
             config.notifications.keyspace_events.as_bytes(),
         ) {
             keyspace_events.set_classes(&store, f);
         }
+        let limits = ferrite_service::Limits::from_config(&config.grpc);
+        let service =
+            ferrite_service::Service::new(store, topics, auth, metering, quotas, limits);
         let shared = Arc::new(Shared {
+            service,
             resp_input,
-            store,
-            topics,
             config: RwLock::new(config),
             clients: ClientRegistry::default(),
             waiters,
@@ -128,9 +130,6 @@ impl Running {
             run_id: format!("{:040x}", rand::random::<u128>()),
             shutdown: shutdown_tx,
             resp_addr: RwLock::new(Some(resp_addr)),
-            metering,
-            quotas,
-            auth,
         });
         tracing::info!(%resp_addr, tls = resp_tls.is_some(), "RESP listener bound");
         tracing::info!(%grpc_addr, tls = grpc_tls.is_some(), "gRPC (Momento) listener bound");

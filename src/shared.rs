@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use ferrite_config::Config;
+use ferrite_service::Service;
 use ferrite_storage::{MemoryBudget, Store};
 use parking_lot::RwLock;
 use tokio::sync::watch;
@@ -61,30 +62,34 @@ impl ServerStats {
     }
 }
 
+/// Everything a connection or front end reaches: the protocol-neutral [`Service`] (engines,
+/// auth, metering, quotas, Momento's limits; `shared.store`, `shared.auth`... reach its fields
+/// through `Deref`) and the server-level state around it (configuration, RESP's client registry,
+/// change-feed listeners, counters, shutdown).
 pub struct Shared {
-    pub store: Arc<Store>,
-    pub topics: ferrite_topics::Topics,
+    pub service: Arc<Service>,
     /// Effective configuration; CONFIG SET updates the settings that can change at run time.
     pub config: RwLock<Config>,
     pub clients: ClientRegistry,
     /// Blocked-list wake-ups: a listener of the store's change feed.
     pub waiters: Arc<KeyWaiters>,
     /// Redis keyspace notifications: a listener of the store's change feed.
-    pub keyspace_events: Arc<crate::service::keyspace_events::KeyspaceEvents>,
+    pub keyspace_events: Arc<ferrite_service::keyspace_events::KeyspaceEvents>,
     pub stats: ServerStats,
     pub started_ms: u64,
     pub run_id: String,
     /// Flipped to true to ask the whole server to shut down (SIGTERM, SHUTDOWN).
     pub shutdown: watch::Sender<bool>,
     pub resp_addr: RwLock<Option<std::net::SocketAddr>>,
-    /// Per-tenant usage figures (service/metering.rs).
-    pub metering: crate::service::Metering,
-    /// Per-cache and per-token limits (service/quota.rs).
-    pub quotas: crate::service::Quotas,
-    /// Auth mode, token verification, revocations (src/authz.rs).
-    pub auth: crate::authz::Auth,
     /// Unparsed RESP input buffered across all connections (`limits.resp_input_budget`).
     pub resp_input: crate::resp::inflight::InputBudget,
+}
+
+impl std::ops::Deref for Shared {
+    type Target = Service;
+    fn deref(&self) -> &Service {
+        &self.service
+    }
 }
 
 impl Shared {

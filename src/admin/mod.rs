@@ -207,7 +207,7 @@ async fn require_admin(
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthenticated(ferrite_auth::AuthError::Missing))?;
         let p = auth.authenticate(&token).map_err(unauthenticated)?;
-        crate::authz::check_super_user(&p, "the admin port").map_err(denied)
+        ferrite_service::authz::check_super_user(&p, "the admin port").map_err(denied)
     })();
     match checked {
         Ok(()) => next.run(req).await,
@@ -219,7 +219,7 @@ async fn require_admin(
 async fn metrics(axum::extract::State(st): axum::extract::State<AdminState>) -> Response {
     let mut body = prometheus::render(&st.shared);
     // Per-tenant usage (token id x cache; bounded by `metering.max_tracked_keys`).
-    body.push_str(&crate::service::metering::render_prometheus(
+    body.push_str(&ferrite_service::metering::render_prometheus(
         &st.shared.metering.snapshot(),
     ));
     (
@@ -250,7 +250,7 @@ async fn readyz(axum::extract::State(st): axum::extract::State<AdminState>) -> R
 
 /// Per-tenant usage as JSON, for billing exports (docs/metering.md).
 async fn metering(axum::extract::State(st): axum::extract::State<AdminState>) -> Response {
-    let body = crate::service::metering::render_json(&st.shared.metering.snapshot());
+    let body = ferrite_service::metering::render_json(&st.shared.metering.snapshot());
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 

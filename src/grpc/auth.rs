@@ -138,7 +138,7 @@ impl TokenService {
                 .authenticate(&request.get_ref().auth_token)
                 .map_err(super::authz::unauthenticated)?
         };
-        crate::authz::check_super_user(&caller, "GenerateDisposableToken")
+        ferrite_service::authz::check_super_user(&caller, "GenerateDisposableToken")
             .map_err(super::authz::denied)?;
         let req = request.into_inner();
         let Some(expires) = req.expires else {

@@ -1,6 +1,6 @@
 //! gRPC side of authentication/authorization: the `authorization` header → [`Principal`] (an
 //! interceptor on every service), and which cache permission each `cache_client.Scs` RPC needs.
-//! The checks are `crate::authz`'s, shared with RESP and HTTP.
+//! The checks are `ferrite_service::authz`'s, shared with RESP and HTTP.
 //!
 //! - Interceptor: a non-empty `authorization` header must be a valid token (UNAUTHENTICATED
 //!   otherwise); the principal travels in the request extensions. An empty or missing header
@@ -17,7 +17,7 @@ use momento_protos::cache_client::*;
 use tonic::{Request, Status};
 
 use super::{errors, GrpcState};
-use crate::authz::{self, Denied};
+use ferrite_service::authz::{self, Denied};
 use crate::shared::Shared;
 
 /// The interceptor (see the module docs). In auth mode `none` every call gets an unrestricted

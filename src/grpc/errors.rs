@@ -23,8 +23,8 @@ pub const ERR_THROUGHPUT: &str = "throughput_rate_limit_exceeded";
 
 /// RESOURCE_EXHAUSTED for a quota refusal, with the `err` cause the SDKs map and a
 /// `retry-after-ms` entry saying when a retry can succeed.
-pub fn quota(e: crate::service::QuotaError) -> Status {
-    use crate::service::QuotaKind;
+pub fn quota(e: ferrite_service::QuotaError) -> Status {
+    use ferrite_service::QuotaKind;
     let err = match e.kind {
         QuotaKind::OperationsRate => ERR_OPS_RATE,
         QuotaKind::ThroughputRate | QuotaKind::DataVolume => ERR_THROUGHPUT,

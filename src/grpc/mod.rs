@@ -36,7 +36,7 @@ use tonic::metadata::MetadataMap;
 use tonic::transport::server::TcpIncoming;
 use tonic::Status;
 
-use crate::service::{Counters, MeterKey, QuotaHandle};
+use ferrite_service::{Counters, MeterKey, QuotaHandle};
 use crate::shared::Shared;
 
 /// Largest gRPC message decoded or encoded. Above the Rust SDK's 10,486,000-byte request limit so
@@ -131,7 +131,7 @@ impl GrpcState {
         // A per-thread copy of the token id: cloning one process-wide `Arc` on every call would
         // be the shared atomic per operation the metering design avoids.
         thread_local! {
-            static ANONYMOUS: Arc<str> = Arc::from(crate::service::tenant::ANONYMOUS_TOKEN);
+            static ANONYMOUS: Arc<str> = Arc::from(ferrite_service::tenant::ANONYMOUS_TOKEN);
         }
         MeterKey::new(ANONYMOUS.with(Arc::clone), cache)
     }

@@ -28,7 +28,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::{auth, authz, errors, GrpcState};
-use crate::service::{Counters, MeterKey, QuotaHandle};
+use ferrite_service::{Counters, MeterKey, QuotaHandle};
 use crate::shared::Shared;
 use ferrite_auth::{Principal, TopicAccess};
 use ferrite_storage::Cache;
@@ -70,7 +70,7 @@ impl PubsubService {
         access: TopicAccess,
     ) -> Result<Arc<Cache>, Status> {
         self.check_topic(topic)?;
-        crate::authz::check_topic(principal, cache_name, topic.as_bytes(), access)
+        ferrite_service::authz::check_topic(principal, cache_name, topic.as_bytes(), access)
             .map_err(authz::denied)?;
         self.state.cache_named(cache_name)
     }

@@ -1,6 +1,6 @@
 //! Who is calling and what they may do: the token is taken from the request in ONE place
 //! ([`extract_token`]) and checked in ONE place ([`authorize`]); the permission checks are
-//! `crate::authz`'s, shared with RESP and gRPC ([`Caller::check_keys`], [`Caller::check_topic`]).
+//! `ferrite_service::authz`'s, shared with RESP and gRPC ([`Caller::check_keys`], [`Caller::check_topic`]).
 //!
 //! Momento's HTTP API takes the token as `Authorization: <token>` or as a `?token=` query
 //! parameter (reference §6); we also accept `Authorization: Bearer <token>`, which browsers'
@@ -22,8 +22,8 @@ use ferrite_auth::{AuthError, CacheAccess, Principal, TopicAccess};
 
 use super::error::ApiError;
 use super::params::Query;
-use crate::authz::{self, Auth, Denied};
-use crate::service::MeterKey;
+use ferrite_service::authz::{self, Auth, Denied};
+use ferrite_service::MeterKey;
 
 /// The caller, as far as the data path needs to know.
 #[derive(Debug, Clone)]
@@ -124,7 +124,7 @@ pub fn authorize(auth: &Auth, token: Option<&str>) -> Result<Caller, ApiError> {
     // A per-thread copy of the id: one process-wide `Arc` cloned on every request would be the
     // shared atomic per operation the metering design avoids.
     thread_local! {
-        static ANONYMOUS: Arc<str> = Arc::from(crate::service::tenant::ANONYMOUS_TOKEN);
+        static ANONYMOUS: Arc<str> = Arc::from(ferrite_service::tenant::ANONYMOUS_TOKEN);
     }
     Ok(Caller {
         principal: Principal::unrestricted(""),
@@ -238,7 +238,7 @@ mod tests {
         assert!(!auth.enforcing());
         for t in [None, Some(""), Some("whatever")] {
             let c = authorize(&auth, t).unwrap();
-            assert_eq!(&*c.tenant_token, crate::service::tenant::ANONYMOUS_TOKEN);
+            assert_eq!(&*c.tenant_token, ferrite_service::tenant::ANONYMOUS_TOKEN);
             assert!(c.publisher_id.is_none());
             assert!(c.check_key("any", b"k", CacheAccess::Write).is_ok());
             assert!(c.check_topic("any", "t", TopicAccess::Publish).is_ok());

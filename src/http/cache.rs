@@ -22,7 +22,7 @@ use super::error::ApiError;
 use super::params::Query;
 use super::{auth, path_error, HttpState};
 use crate::grpc::scalars;
-use crate::service::Counters;
+use ferrite_service::Counters;
 use ferrite_auth::CacheAccess;
 
 /// `GET /cache/{cache}`: 200 with the raw value (`application/octet-stream`), or 404

@@ -36,8 +36,8 @@ impl ApiError {
     /// A quota or rate limit refused the request: 429 with `Retry-After` and the same cause
     /// code as gRPC's `err` trailer (`operations_rate_limit_exceeded`,
     /// `throughput_rate_limit_exceeded`; a data-volume quota is a throughput limit there too).
-    pub fn quota(e: &crate::service::QuotaError) -> Self {
-        use crate::service::QuotaKind;
+    pub fn quota(e: &ferrite_service::QuotaError) -> Self {
+        use ferrite_service::QuotaKind;
         let code = match e.kind {
             QuotaKind::OperationsRate => grpc_errors::ERR_OPS_RATE,
             QuotaKind::ThroughputRate | QuotaKind::DataVolume => grpc_errors::ERR_THROUGHPUT,
@@ -182,8 +182,8 @@ mod tests {
 
     #[test]
     fn quota_errors_are_429_with_retry_after() {
-        use crate::service::quota::QuotaScope;
-        use crate::service::{QuotaError, QuotaKind};
+        use ferrite_service::quota::QuotaScope;
+        use ferrite_service::{QuotaError, QuotaKind};
         use std::time::Duration;
         let q = |kind, ms| QuotaError {
             kind,

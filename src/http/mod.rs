@@ -40,7 +40,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::grpc::{GrpcLimits, GrpcState};
-use crate::service::{Counters, MeterKey, QuotaHandle};
+use ferrite_service::{Counters, MeterKey, QuotaHandle};
 use crate::shared::Shared;
 use error::ApiError;
 
@@ -142,7 +142,7 @@ impl HttpState {
     }
 
     /// The auth state requests are checked against.
-    pub fn auth(&self) -> &crate::authz::Auth {
+    pub fn auth(&self) -> &ferrite_service::authz::Auth {
         &self.grpc.shared.auth
     }
 

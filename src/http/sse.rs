@@ -45,7 +45,7 @@ use super::topics::{
     admit_subscription, discontinuity_json, item_json, open_subscription, resume_from_query,
 };
 use super::HttpState;
-use crate::service::{Counters, MeterKey, QuotaHandle};
+use ferrite_service::{Counters, MeterKey, QuotaHandle};
 use crate::shared::Shared;
 use ferrite_auth::Principal;
 

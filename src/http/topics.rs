@@ -34,7 +34,7 @@ use super::auth::{self, Caller};
 use super::error::ApiError;
 use super::params::Query;
 use super::{path_error, sse, HttpState};
-use crate::service::{Counters, MeterKey, QuotaHandle};
+use ferrite_service::{Counters, MeterKey, QuotaHandle};
 use ferrite_auth::TopicAccess;
 
 /// `POST /topics/{cache}/{topic}`: the body is the message. `text/*` and `application/json`

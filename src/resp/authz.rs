@@ -1,6 +1,6 @@
 //! Which permission a RESP command needs, derived from its table row: the command flags and
 //! the Redis 7 key specifications (`dispatch::KeySpec`), plus the few commands whose needs
-//! depend on their arguments (flag `ARG_ACCESS`). The checks themselves are `crate::authz`'s,
+//! depend on their arguments (flag `ARG_ACCESS`). The checks themselves are `ferrite_service::authz`'s,
 //! shared with gRPC and HTTP; this module only classifies Redis commands.
 //!
 //! Classes (docs/auth.md has the table):
@@ -23,7 +23,7 @@
 use bytes::Bytes;
 use ferrite_auth::{CacheAccess, Principal, TopicAccess};
 
-use crate::authz::{self, Denied};
+use ferrite_service::authz::{self, Denied};
 use crate::resp::args::eq_ic;
 use crate::resp::dispatch::{flags, ks, CommandSpec};
 

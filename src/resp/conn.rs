@@ -29,7 +29,7 @@ use crate::resp::buffers::{
 use crate::resp::client::ClientInfo;
 use crate::resp::dispatch::{flags, lookup, CommandSpec, Ctx};
 use crate::resp::inflight::INPUT_CHARGE_ABOVE;
-use crate::service::{Counters, MeterKey, QuotaHandle};
+use ferrite_service::{Counters, MeterKey, QuotaHandle};
 use crate::shared::{ServerStats, Shared};
 
 /// Stop executing further pipelined commands while this many reply bytes are unsent: replies

@@ -557,7 +557,7 @@ fn config_value(ctx: &Ctx<'_, '_>, name: &str) -> String {
         "databases" => "1".to_string(),
         "appendonly" => "no".to_string(),
         "notify-keyspace-events" => {
-            crate::service::keyspace_events::classes_string(ctx.shared.keyspace_events.classes())
+            ferrite_service::keyspace_events::classes_string(ctx.shared.keyspace_events.classes())
         }
         _ => String::new(), // save
     }
@@ -688,9 +688,9 @@ fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
                 None => return fail(w, "argument must be a memory value"),
             },
             "notify-keyspace-events" => {
-                match crate::service::keyspace_events::parse_classes(&pair[1]) {
+                match ferrite_service::keyspace_events::parse_classes(&pair[1]) {
                     Some(f) => Setting::KeyspaceEvents(f),
-                    None => return fail(w, crate::service::keyspace_events::ERR_CLASS),
+                    None => return fail(w, ferrite_service::keyspace_events::ERR_CLASS),
                 }
             }
             "port" | "bind" | "databases" | "maxmemory-samples" => {
@@ -739,7 +739,7 @@ fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
                     let e = &ctx.shared.keyspace_events;
                     e.set_classes(store, f);
                     c.notifications.keyspace_events =
-                        crate::service::keyspace_events::classes_string(f);
+                        ferrite_service::keyspace_events::classes_string(f);
                 }
             }
         }

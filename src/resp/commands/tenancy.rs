@@ -12,7 +12,7 @@ use ferrite_resp::ReplyWriter;
 
 use crate::resp::args::eq_ic;
 use crate::resp::dispatch::{cmd, flags::*, CommandSpec, Ctx, NO_KEYS};
-use crate::service::metering::{render_json, render_prometheus};
+use ferrite_service::metering::{render_json, render_prometheus};
 
 pub const COMMANDS: &[CommandSpec] = &[cmd(
     "ferrite.metering",

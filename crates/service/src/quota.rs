@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use ferrite_config::{QuotaLimits, QuotasConfig};
 use parking_lot::{Mutex, RwLock};
 
-use super::tenant::MeterKey;
+use crate::tenant::MeterKey;
 
 /// Which limit refused a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

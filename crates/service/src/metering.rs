@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use super::tenant::MeterKey;
+use crate::tenant::MeterKey;
 
 /// Usage figures of one tenant (cumulative since start, or a delta being folded in).
 #[derive(Default, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -222,8 +222,8 @@ pub fn render_prometheus(snapshot: &[(MeterKey, Counters)]) -> String {
             let _ = writeln!(
                 out,
                 "{name}{{token=\"{}\",cache=\"{}\"}} {}",
-                crate::metrics::escape_label_value(&k.token),
-                crate::metrics::escape_label_value(&k.cache),
+                escape_label_value(&k.token),
+                escape_label_value(&k.cache),
                 field(c)
             );
         }
@@ -330,4 +330,19 @@ mod tests {
         assert_eq!(json["tenants"][0]["token"], "to\"k");
         assert_eq!(json["tenants"][0]["bytes_out"], 4);
     }
+}
+
+/// A Prometheus label value with `\`, `"` and newlines escaped, as the text exposition format
+/// requires (cache names and token ids are user input). Shared by every renderer.
+pub fn escape_label_value(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => s.push_str("\\\\"),
+            '"' => s.push_str("\\\""),
+            '\n' => s.push_str("\\n"),
+            c => s.push(c),
+        }
+    }
+    s
 }
