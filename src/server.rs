@@ -116,8 +116,7 @@ impl Running {
             keyspace_events.set_classes(&store, f);
         }
         let limits = ferrite_service::Limits::from_config(&config.grpc);
-        let service =
-            ferrite_service::Service::new(store, topics, auth, metering, quotas, limits);
+        let service = ferrite_service::Service::new(store, topics, auth, metering, quotas, limits);
         let shared = Arc::new(Shared {
             service,
             resp_input,
@@ -156,7 +155,6 @@ impl Running {
             tokio::spawn(crate::http::serve(
                 shared.clone(),
                 http_listener,
-                crate::grpc::GrpcLimits::from_config(&cfg.grpc),
                 crate::http::HttpSettings::from_config(
                     &cfg.http,
                     cfg.topics.heartbeat_interval_secs,

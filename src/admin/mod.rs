@@ -196,18 +196,18 @@ async fn require_admin(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    use crate::http::auth::{denied, extract_token, unauthenticated};
+    use crate::http::error::ApiError;
     let auth = &st.shared.auth;
     if !auth.enforcing() || is_open_route(req.uri().path()) {
         return next.run(req).await;
     }
-    let checked = (|| {
+    // The token is read as the HTTP API reads it; who it is, is the service's answer.
+    let checked = (|| -> Result<(), ApiError> {
         let query = crate::http::params::Query::parse(req.uri().query())?;
-        let token = extract_token(req.headers(), &query)?
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| unauthenticated(ferrite_auth::AuthError::Missing))?;
-        let p = auth.authenticate(&token).map_err(unauthenticated)?;
-        ferrite_service::authz::check_super_user(&p, "the admin port").map_err(denied)
+        let token = crate::http::auth::extract_token(req.headers(), &query)?;
+        let caller = st.shared.caller(token.as_deref())?;
+        ferrite_service::authz::check_super_user(&caller.principal, "the admin port")
+            .map_err(|d| ferrite_service::ServiceError::Denied(d).into())
     })();
     match checked {
         Ok(()) => next.run(req).await,

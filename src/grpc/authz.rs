@@ -12,13 +12,12 @@
 use std::sync::Arc;
 
 use ferrite_auth::{AuthError, CacheAccess, Principal};
-use ferrite_storage::Cache;
 use momento_protos::cache_client::*;
 use tonic::{Request, Status};
 
-use super::{errors, GrpcState};
-use ferrite_service::authz::{self, Denied};
+use super::errors;
 use crate::shared::Shared;
+use ferrite_service::authz::{self, Denied};
 
 /// The interceptor (see the module docs). In auth mode `none` every call gets an unrestricted
 /// principal.
@@ -27,13 +26,9 @@ pub fn interceptor(
 ) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
     move |mut req: Request<()>| {
         if !shared.auth.enforcing() {
-            // One unrestricted principal per worker thread: a fresh one per call would be an
-            // allocation, a process-wide one a shared atomic per call (its `Arc` count).
-            thread_local! {
-                static UNRESTRICTED: Principal = Principal::unrestricted("");
-            }
+            // This thread's unrestricted principal: no allocation, no shared count per call.
             req.extensions_mut()
-                .insert(UNRESTRICTED.with(Principal::clone));
+                .insert(ferrite_service::admission::unrestricted_principal());
             return Ok(req);
         }
         let token = match req.metadata().get("authorization") {
@@ -76,32 +71,14 @@ pub fn require_super_user<T>(req: &Request<T>, what: &str) -> Result<Principal, 
     Ok(p)
 }
 
-/// The `cache` header's value, checked like `GrpcState::cache_from_header`.
+/// The `cache` header's value: INVALID_ARGUMENT when missing or not ASCII.
 #[allow(clippy::result_large_err)]
-fn cache_header(md: &tonic::metadata::MetadataMap) -> Result<&str, Status> {
+pub fn cache_header(md: &tonic::metadata::MetadataMap) -> Result<&str, Status> {
     let v = md.get("cache").ok_or_else(|| {
         errors::invalid("missing 'cache' header: data-plane calls name their cache in metadata")
     })?;
     v.to_str()
         .map_err(|_| errors::invalid("the 'cache' header must be ASCII"))
-}
-
-/// The data-plane cache of a request, after checking the caller may do this RPC on its keys.
-/// The permission is checked before the cache is looked up, so a stranger cannot probe which
-/// caches exist.
-#[allow(clippy::result_large_err)]
-pub fn authorized_cache<T: CacheOp>(
-    state: &GrpcState,
-    req: &Request<T>,
-) -> Result<Arc<Cache>, Status> {
-    let name = cache_header(req.metadata())?;
-    if state.shared.auth.enforcing() {
-        let p = principal(req)?;
-        if !name.is_empty() {
-            req.get_ref().authorize(&p, name).map_err(denied)?;
-        }
-    }
-    state.cache_named(name)
 }
 
 /// What a data-plane request needs: each access it makes, on which keys.

@@ -22,17 +22,17 @@ impl ControlService {
         if name.is_empty() {
             return Err(errors::invalid("cache name must not be empty"));
         }
-        if name.len() > self.state.limits.max_cache_name_bytes {
+        if name.len() > self.state.shared.limits.max_cache_name_bytes {
             return Err(errors::invalid(format!(
                 "cache name is longer than {} bytes",
-                self.state.limits.max_cache_name_bytes
+                self.state.shared.limits.max_cache_name_bytes
             )));
         }
         Ok(())
     }
 
     fn limits_of(&self) -> (CacheLimits, TopicLimits) {
-        let l = &self.state.limits;
+        let l = &self.state.shared.limits;
         let max_subs = self.state.shared.topics.config().max_subscribers_per_topic;
         (
             CacheLimits {

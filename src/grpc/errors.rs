@@ -6,29 +6,63 @@
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Code, Status};
 
-/// `err` for a value (key + value) over the item size limit.
-pub const ERR_ITEM_SIZE: &str = "item_size_limit_exceeded";
-/// `err` for a collection element over the element size limit.
-pub const ERR_ELEMENT_SIZE: &str = "element_size_limit_exceeded";
-/// `err` for a request over a size limit that is not an item (topic publish payload).
-pub const ERR_REQUEST_SIZE: &str = "request_size_limit_exceeded";
-/// `err` when a topic has no room for another subscriber.
-pub const ERR_SUBSCRIPTIONS: &str = "topic_subscriptions_limit_exceeded";
+use ferrite_service::error::cause;
+use ferrite_service::ServiceError;
+use ferrite_topics::TopicsError;
 
-/// `err` for a request refused by an operations-per-second limit.
-pub const ERR_OPS_RATE: &str = "operations_rate_limit_exceeded";
-/// `err` for a request refused by a bytes-per-second limit, and by a data-volume quota (the
-/// SDKs have no volume cause; throughput is the closest: both limit bytes moved).
-pub const ERR_THROUGHPUT: &str = "throughput_rate_limit_exceeded";
+/// `err` for a value (key + value) over the item size limit.
+pub const ERR_ITEM_SIZE: &str = cause::ITEM_SIZE;
+/// `err` for a collection element over the element size limit.
+pub const ERR_ELEMENT_SIZE: &str = cause::ELEMENT_SIZE;
+/// `err` for a request over a size limit that is not an item (topic publish payload).
+pub const ERR_REQUEST_SIZE: &str = cause::REQUEST_SIZE;
+/// `err` when a topic has no room for another subscriber.
+pub const ERR_SUBSCRIPTIONS: &str = cause::SUBSCRIPTIONS;
+/// `err` for a request refused by a bytes-per-second limit (and a data-volume quota).
+pub const ERR_THROUGHPUT: &str = cause::THROUGHPUT;
+
+/// THE mapping of a service refusal to gRPC: the code each Momento SDK expects and, for limits,
+/// the `err` cause it maps to its own error (reference §1.7).
+pub fn status(e: ServiceError) -> Status {
+    match e {
+        ServiceError::Unauthenticated(a) => Status::unauthenticated(format!("invalid token: {a}")),
+        // No `err`: every SDK maps the code itself to its permission error.
+        ServiceError::Denied(d) => Status::permission_denied(d.0),
+        ServiceError::CacheNotFound(name) => cache_not_found(&name),
+        ServiceError::InvalidArgument(m) => invalid(m),
+        e @ (ServiceError::InvalidTtl { .. } | ServiceError::InvalidTopicName { .. }) => {
+            invalid(e.to_string())
+        }
+        e @ (ServiceError::ItemTooLarge { .. }
+        | ServiceError::ElementTooLarge { .. }
+        | ServiceError::MessageTooLarge { .. }) => {
+            let err = e.cause().expect("size limits have a cause");
+            limit(err, e.to_string())
+        }
+        e @ ServiceError::WrongType(_) => Status::failed_precondition(e.to_string()),
+        ServiceError::FailedPrecondition(m) => Status::failed_precondition(m),
+        ServiceError::OutOfMemory => out_of_memory(),
+        ServiceError::Quota(q) => quota(q),
+        ServiceError::Topics(t) => topics(t),
+    }
+}
+
+/// A topics-engine limit.
+fn topics(e: TopicsError) -> Status {
+    match e {
+        TopicsError::MessageTooLarge { .. } => limit(ERR_REQUEST_SIZE, e.to_string()),
+        TopicsError::TooManySubscribers { .. } => limit(ERR_SUBSCRIPTIONS, e.to_string()),
+        TopicsError::TooManyTopics { .. } | TopicsError::TooManyPatterns { .. } => {
+            Status::resource_exhausted(e.to_string())
+        }
+        TopicsError::OutOfMemory => out_of_memory(),
+    }
+}
 
 /// RESOURCE_EXHAUSTED for a quota refusal, with the `err` cause the SDKs map and a
 /// `retry-after-ms` entry saying when a retry can succeed.
 pub fn quota(e: ferrite_service::QuotaError) -> Status {
-    use ferrite_service::QuotaKind;
-    let err = match e.kind {
-        QuotaKind::OperationsRate => ERR_OPS_RATE,
-        QuotaKind::ThroughputRate | QuotaKind::DataVolume => ERR_THROUGHPUT,
-    };
+    let err = e.kind.cause();
     let mut md = MetadataMap::new();
     md.insert("err", MetadataValue::from_static(err));
     let ms = e.retry_after.as_millis().max(1).to_string();
@@ -61,32 +95,16 @@ pub fn invalid(message: impl Into<String>) -> Status {
 
 /// Operation against a key that holds another type (our decision: FAILED_PRECONDITION, see docs/grpc.md).
 pub fn wrong_type(holds: ferrite_storage::ValueKind) -> Status {
-    Status::failed_precondition(format!(
-        "wrong type: the item is a {} (Momento {})",
-        holds.name(),
-        momento_type_name(holds)
-    ))
+    status(ServiceError::WrongType(holds))
 }
 
 /// The engine's memory budget is exhausted and eviction could not make room (noeviction).
 pub fn out_of_memory() -> Status {
-    Status::resource_exhausted(
-        "out of memory: the server's maxmemory is reached and eviction cannot free enough",
-    )
+    Status::resource_exhausted(ServiceError::OutOfMemory.to_string())
 }
 
 pub fn unimplemented(rpc: &str) -> Status {
     Status::unimplemented(format!("{rpc} is not implemented by Ferrite"))
 }
 
-/// Momento's name for a storage kind.
-pub fn momento_type_name(k: ferrite_storage::ValueKind) -> &'static str {
-    use ferrite_storage::ValueKind::*;
-    match k {
-        String => "scalar",
-        Hash => "dictionary",
-        List => "list",
-        Set => "set",
-        ZSet => "sorted set",
-    }
-}
+pub use ferrite_service::error::momento_type_name;

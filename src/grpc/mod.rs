@@ -36,8 +36,8 @@ use tonic::metadata::MetadataMap;
 use tonic::transport::server::TcpIncoming;
 use tonic::Status;
 
-use ferrite_service::{Counters, MeterKey, QuotaHandle};
 use crate::shared::Shared;
+use ferrite_service::{Caller, Counters, Need, Op};
 
 /// Largest gRPC message decoded or encoded. Above the Rust SDK's 10,486,000-byte request limit so
 /// 5 MB items (and batches up to that) fit; tonic's default would be 4 MiB.
@@ -52,31 +52,22 @@ const TOKEN_MAX_MESSAGE_BYTES: usize = 64 * 1024;
 const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
 /// Caches per ListCaches page.
 pub const DEFAULT_LIST_CACHES_PAGE_SIZE: usize = 100;
-/// Longest cache name accepted by CreateCache.
-pub const DEFAULT_MAX_CACHE_NAME_BYTES: usize = 255;
-/// Longest topic name accepted by Publish/Subscribe.
-pub const DEFAULT_MAX_TOPIC_NAME_BYTES: usize = 255;
 /// Subscription items buffered per stream between the engine and the HTTP/2 stream. A client that
 /// reads slower than this falls behind in the engine's replay ring (and gets a discontinuity), it
 /// never grows our memory.
 pub const DEFAULT_SUBSCRIPTION_BUFFER: usize = 256;
 
-/// Momento limits enforced by the gRPC front end. Those with a config key come from `[grpc]`
-/// (whose defaults, Momento's, are defined once, in `ferrite_config`); the rest are constants
-/// here. See docs/grpc.md.
+/// The gRPC transport's limits. Momento's data limits (item, element, TTL, topic names and
+/// messages) are the service's (`ferrite_service::Limits`, `shared.limits`), shared with HTTP.
+/// Those with a config key come from `[grpc]` (defaults defined once, in `ferrite_config`); the
+/// rest are constants here. See docs/grpc.md.
 #[derive(Debug, Clone)]
 pub struct GrpcLimits {
-    pub max_item_bytes: usize,
-    pub max_element_bytes: usize,
-    pub max_ttl_ms: u64,
-    pub max_publish_bytes: usize,
     pub max_message_bytes: usize,
     pub max_concurrent_streams: u32,
     /// Request bytes being received at once across the listener (see `inflight`).
     pub max_inflight_request_bytes: usize,
     pub list_caches_page_size: usize,
-    pub max_cache_name_bytes: usize,
-    pub max_topic_name_bytes: usize,
     pub subscription_buffer: usize,
     /// `grpc.handshake_timeout_ms`: the HTTP/2 preface and first SETTINGS must arrive in time.
     pub handshake_timeout: Duration,
@@ -86,17 +77,11 @@ impl GrpcLimits {
     /// The limits `[grpc]` configures; the others at their defaults.
     pub fn from_config(g: &ferrite_config::GrpcConfig) -> Self {
         Self {
-            max_item_bytes: usize::try_from(g.max_item_bytes).unwrap_or(usize::MAX),
-            max_element_bytes: usize::try_from(g.max_element_bytes).unwrap_or(usize::MAX),
-            max_ttl_ms: g.max_ttl_secs.saturating_mul(1000),
-            max_publish_bytes: usize::try_from(g.max_publish_bytes).unwrap_or(usize::MAX),
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_concurrent_streams: g.max_concurrent_streams,
             max_inflight_request_bytes: usize::try_from(g.max_inflight_request_bytes)
                 .unwrap_or(usize::MAX),
             list_caches_page_size: DEFAULT_LIST_CACHES_PAGE_SIZE,
-            max_cache_name_bytes: DEFAULT_MAX_CACHE_NAME_BYTES,
-            max_topic_name_bytes: DEFAULT_MAX_TOPIC_NAME_BYTES,
             subscription_buffer: DEFAULT_SUBSCRIPTION_BUFFER,
             handshake_timeout: Duration::from_millis(g.handshake_timeout_ms.max(1)),
         }
@@ -120,149 +105,73 @@ impl GrpcState {
         Arc::new(Self { shared, limits })
     }
 
-    /// Who a call is metered and limited as: the id of the token the interceptor verified (in
-    /// auth mode `token`), or the development-mode `anonymous` tenant.
-    pub fn tenant<T>(&self, req: &tonic::Request<T>, cache: Arc<str>) -> MeterKey {
-        if self.shared.auth.enforcing() {
-            if let Some(p) = req.extensions().get::<ferrite_auth::Principal>() {
-                return MeterKey::new(p.token_id().clone(), cache);
-            }
-        }
-        // A per-thread copy of the token id: cloning one process-wide `Arc` on every call would
-        // be the shared atomic per operation the metering design avoids.
-        thread_local! {
-            static ANONYMOUS: Arc<str> = Arc::from(ferrite_service::tenant::ANONYMOUS_TOKEN);
-        }
-        MeterKey::new(ANONYMOUS.with(Arc::clone), cache)
-    }
-
-    /// Run one RPC as an operation of `tenant`: quota check first (a refused call does not
-    /// run), then the handler, then metering of the protobuf sizes of request and response
-    /// (one uncontended lock of this worker thread's metering shard) and the quota charge.
-    pub fn metered<Req: prost::Message, Resp: prost::Message>(
-        &self,
-        tenant: &MeterKey,
-        req: Req,
-        f: impl FnOnce(Req) -> Result<Resp, Status>,
-    ) -> Result<Resp, Status> {
-        let quota = self.admit(tenant)?;
-        let bytes_in = req.encoded_len() as u64;
-        let result = f(req);
-        let bytes_out = result.as_ref().map_or(0, |m| m.encoded_len() as u64);
-        self.account(tenant, &quota, Counters::op(bytes_in, bytes_out));
-        result
-    }
-
-    /// Like [`metered`](Self::metered) for calls answering several messages (batches), and
-    /// Publish, which counts `published` messages when it succeeds.
-    pub fn metered_many<Req: prost::Message, Resp: prost::Message>(
-        &self,
-        tenant: &MeterKey,
-        req: Req,
-        published: u64,
-        f: impl FnOnce(Req) -> Result<Vec<Resp>, Status>,
-    ) -> Result<Vec<Resp>, Status> {
-        let quota = self.admit(tenant)?;
-        let bytes_in = req.encoded_len() as u64;
-        let result = f(req);
-        let bytes_out: u64 = result
-            .as_ref()
-            .map_or(0, |v| v.iter().map(|m| m.encoded_len() as u64).sum());
-        let mut delta = Counters::op(bytes_in, bytes_out);
-        if result.is_ok() {
-            delta.messages_published = published;
-        }
-        self.account(tenant, &quota, delta);
-        result
-    }
-
-    fn account(&self, tenant: &MeterKey, quota: &QuotaHandle, delta: Counters) {
-        self.shared.metering.record(tenant, &delta);
-        quota.charge(delta.bytes_in + delta.bytes_out);
-    }
-
-    /// The tenant's limiters, after admitting one operation (RESOURCE_EXHAUSTED when refused).
-    pub fn admit(&self, tenant: &MeterKey) -> Result<QuotaHandle, Status> {
-        let quota = self.shared.quotas.handle(tenant);
-        quota.admit().map_err(errors::quota)?;
-        Ok(quota)
-    }
-
-    /// The data-plane cache named by the `cache` header: INVALID_ARGUMENT when missing, NOT_FOUND
-    /// (no `err`, the SDKs' CacheNotFound) when no such cache exists.
-    pub fn cache_from_header(&self, md: &MetadataMap) -> Result<Arc<Cache>, Status> {
-        let Some(v) = md.get("cache") else {
-            return Err(errors::invalid(
-                "missing 'cache' header: data-plane calls name their cache in metadata",
-            ));
+    /// The caller of a call: the principal the interceptor put in its extensions
+    /// (UNAUTHENTICATED when there is none) and, in auth mode `none`, the publisher id of a
+    /// development key in its `authorization` header.
+    #[allow(clippy::result_large_err)]
+    pub fn caller(&self, md: &MetadataMap, ext: &tonic::Extensions) -> Result<Caller, Status> {
+        let principal = ext
+            .get::<ferrite_auth::Principal>()
+            .cloned()
+            .ok_or_else(|| authz::unauthenticated(ferrite_auth::AuthError::Missing))?;
+        let dev_publisher = if self.shared.auth.enforcing() {
+            None
+        } else {
+            md.get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(ferrite_service::admission::dev_key::publisher_id)
         };
-        let name = v
-            .to_str()
-            .map_err(|_| errors::invalid("the 'cache' header must be ASCII"))?;
-        self.cache_named(name)
+        Ok(self.shared.caller_for(principal, dev_publisher))
     }
 
-    /// A cache named in a request body (pubsub, control).
-    pub fn cache_named(&self, name: &str) -> Result<Arc<Cache>, Status> {
-        if name.is_empty() {
-            return Err(errors::invalid("cache name must not be empty"));
-        }
+    /// Admit a data-plane call on the cache its `cache` header names (INVALID_ARGUMENT when
+    /// missing): the service's one admission sequence, with the RPC's own key permissions.
+    #[allow(clippy::result_large_err)]
+    pub fn admit_call<'s, T: authz::CacheOp>(
+        &'s self,
+        md: &MetadataMap,
+        ext: &tonic::Extensions,
+        body: &T,
+    ) -> Result<Op<'s>, Status> {
+        let name = authz::cache_header(md)?;
+        let caller = self.caller(md, ext)?;
         self.shared
-            .store
-            .cache(name)
-            .ok_or_else(|| errors::cache_not_found(name))
+            .admit(
+                &caller,
+                name,
+                Need::Check(&|p, cache| body.authorize(p, cache)),
+            )
+            .map_err(errors::status)
+    }
+
+    /// A cache named in a request body (control plane).
+    #[allow(clippy::result_large_err)]
+    pub fn cache_named(&self, name: &str) -> Result<Arc<Cache>, Status> {
+        self.shared.cache_named(name).map_err(errors::status)
     }
 
     /// Validate a write's TTL and turn it into `Entry::expires_at` (absolute ms).
     /// 0 and anything above `max_ttl_ms` are INVALID_ARGUMENT (see docs/grpc.md).
+    #[allow(clippy::result_large_err)]
     pub fn expires_at(&self, ttl_ms: u64, now: u64) -> Result<u64, Status> {
-        self.check_ttl(ttl_ms)?;
+        self.shared
+            .limits
+            .check_ttl(ttl_ms)
+            .map_err(errors::status)?;
         Ok(now.saturating_add(ttl_ms))
     }
 
-    pub fn check_ttl(&self, ttl_ms: u64) -> Result<(), Status> {
-        if ttl_ms == 0 {
-            return Err(errors::invalid("ttl_milliseconds must be greater than 0"));
-        }
-        if ttl_ms > self.limits.max_ttl_ms {
-            return Err(errors::invalid(format!(
-                "ttl of {ttl_ms} ms exceeds the maximum TTL of {} ms",
-                self.limits.max_ttl_ms
-            )));
-        }
-        Ok(())
-    }
-
-    /// Item size limit (key included): RESOURCE_EXHAUSTED `item_size_limit_exceeded`.
-    pub fn check_item_size(&self, key: &[u8], value_len: usize) -> Result<(), Status> {
-        let size = key.len() + value_len;
-        if size > self.limits.max_item_bytes {
-            return Err(errors::limit(
-                errors::ERR_ITEM_SIZE,
-                format!(
-                    "item size limit exceeded: {size} bytes, the limit is {} bytes",
-                    self.limits.max_item_bytes
-                ),
-            ));
-        }
-        Ok(())
-    }
-
     /// Collection element size limit: RESOURCE_EXHAUSTED `element_size_limit_exceeded`.
+    #[allow(clippy::result_large_err)]
     pub fn check_element_size(&self, len: usize) -> Result<(), Status> {
-        if len > self.limits.max_element_bytes {
-            return Err(errors::limit(
-                errors::ERR_ELEMENT_SIZE,
-                format!(
-                    "element size limit exceeded: {len} bytes, the limit is {} bytes",
-                    self.limits.max_element_bytes
-                ),
-            ));
-        }
-        Ok(())
+        self.shared
+            .limits
+            .check_element_size(len)
+            .map_err(errors::status)
     }
 
     /// Make room for a write of about `incoming` bytes (eviction), before taking shard locks.
+    #[allow(clippy::result_large_err)]
     pub fn ensure_memory(&self, incoming: usize) -> Result<(), Status> {
         self.shared
             .store
@@ -273,6 +182,14 @@ impl GrpcState {
     pub fn now_ms(&self) -> u64 {
         self.shared.store.now_ms()
     }
+}
+
+/// Metering of one call by its protobuf sizes: request in, every response message out.
+pub fn usage<Resp: prost::Message>(req_len: usize, result: &Result<Resp, Status>) -> Counters {
+    Counters::op(
+        req_len as u64,
+        result.as_ref().map_or(0, |m| m.encoded_len() as u64),
+    )
 }
 
 /// Bind the gRPC listener (`bind:port`, port 0 = a free port).

@@ -7,7 +7,8 @@ use momento_protos::cache_client::scs_server::Scs;
 use momento_protos::cache_client::*;
 use tonic::{Request, Response, Status};
 
-use super::{authz, collections, scalars, GrpcState};
+use super::{collections, scalars, GrpcState};
+use ferrite_service::Counters;
 
 pub struct CacheService {
     state: Arc<GrpcState>,
@@ -19,18 +20,47 @@ impl CacheService {
     }
 }
 
-/// One unary RPC: `cache` header -> quota check -> handler(state, cache, body) -> metering ->
-/// Response.
+/// One unary RPC: admission (the caller's key permissions, the `cache` header's cache, the
+/// tenant's quota; `GrpcState::admit_call`) -> handler -> metering of the protobuf sizes of
+/// request and response (`Op::finish`) -> Response. Scalar handlers take the `Op` (the service's
+/// scalar operations); collection handlers its cache.
 macro_rules! unary {
+    ($self:ident, $req:ident, scalars :: $f:ident) => {{
+        let (md, ext, body) = $req.into_parts();
+        let op = $self.state.admit_call(&md, &ext, &body)?;
+        let bytes_in = prost::Message::encoded_len(&body);
+        let r = scalars::$f(&op, body);
+        op.finish(super::usage(bytes_in, &r));
+        r.map(Response::new)
+    }};
     ($self:ident, $req:ident, $module:ident :: $f:ident) => {{
         let state = &$self.state;
-        let cache = authz::authorized_cache(state, &$req)?;
-        let tenant = state.tenant(&$req, cache.name_arc().clone());
-        state
-            .metered(&tenant, $req.into_inner(), |body| {
-                $module::$f(state, &cache, body)
-            })
-            .map(Response::new)
+        let (md, ext, body) = $req.into_parts();
+        let op = state.admit_call(&md, &ext, &body)?;
+        let bytes_in = prost::Message::encoded_len(&body);
+        let r = $module::$f(state, op.cache(), body);
+        op.finish(super::usage(bytes_in, &r));
+        r.map(Response::new)
+    }};
+}
+
+/// A batch answered as a stream computed up front: metered like a unary call, every response
+/// message counted as bytes out.
+macro_rules! batch {
+    ($self:ident, $req:ident, $f:ident) => {{
+        let (md, ext, body) = $req.into_parts();
+        let op = $self.state.admit_call(&md, &ext, &body)?;
+        let bytes_in = prost::Message::encoded_len(&body) as u64;
+        let r = scalars::$f(&op, body);
+        let bytes_out = r.as_ref().map_or(0, |v| {
+            v.iter()
+                .map(|m| prost::Message::encoded_len(m) as u64)
+                .sum()
+        });
+        op.finish(Counters::op(bytes_in, bytes_out));
+        Ok(Response::new(tokio_stream::iter(
+            r?.into_iter().map(Ok).collect::<Vec<_>>(),
+        )))
     }};
 }
 
@@ -46,30 +76,14 @@ impl Scs for CacheService {
         &self,
         request: Request<GetBatchRequest>,
     ) -> Result<Response<Self::GetBatchStream>, Status> {
-        let state = &self.state;
-        let cache = authz::authorized_cache(state, &request)?;
-        let tenant = state.tenant(&request, cache.name_arc().clone());
-        let items = state.metered_many(&tenant, request.into_inner(), 0, |body| {
-            scalars::get_batch(state, &cache, body)
-        })?;
-        Ok(Response::new(tokio_stream::iter(
-            items.into_iter().map(Ok).collect::<Vec<_>>(),
-        )))
+        batch!(self, request, get_batch)
     }
 
     async fn set_batch(
         &self,
         request: Request<SetBatchRequest>,
     ) -> Result<Response<Self::SetBatchStream>, Status> {
-        let state = &self.state;
-        let cache = authz::authorized_cache(state, &request)?;
-        let tenant = state.tenant(&request, cache.name_arc().clone());
-        let items = state.metered_many(&tenant, request.into_inner(), 0, |body| {
-            scalars::set_batch(state, &cache, body)
-        })?;
-        Ok(Response::new(tokio_stream::iter(
-            items.into_iter().map(Ok).collect::<Vec<_>>(),
-        )))
+        batch!(self, request, set_batch)
     }
 
     async fn get(&self, request: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {

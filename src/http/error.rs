@@ -2,15 +2,15 @@
 //!
 //! The status codes follow Momento's HTTP API (reference §6): 400 bad arguments, 401/403 auth,
 //! 404 missing cache or key (told apart by `error`), 413 too large, 429 limits, 500 otherwise.
-//! Engine answers arrive as the gRPC front end's `tonic::Status` (the HTTP API reuses its scalar
-//! handlers so both APIs enforce one set of rules); [`ApiError::from_status`] translates them.
+//! Service refusals (`ferrite_service::ServiceError`, the same ones gRPC maps to its statuses)
+//! are translated in ONE place, `From<ServiceError> for ApiError`; the `error` causes of limit
+//! refusals are Momento's, the same strings as gRPC's `err` trailer.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use ferrite_service::error::cause;
+use ferrite_service::ServiceError;
 use ferrite_topics::TopicsError;
-use tonic::Code;
-
-use crate::grpc::errors as grpc_errors;
 
 /// An HTTP error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,12 +37,7 @@ impl ApiError {
     /// code as gRPC's `err` trailer (`operations_rate_limit_exceeded`,
     /// `throughput_rate_limit_exceeded`; a data-volume quota is a throughput limit there too).
     pub fn quota(e: &ferrite_service::QuotaError) -> Self {
-        use ferrite_service::QuotaKind;
-        let code = match e.kind {
-            QuotaKind::OperationsRate => grpc_errors::ERR_OPS_RATE,
-            QuotaKind::ThroughputRate | QuotaKind::DataVolume => grpc_errors::ERR_THROUGHPUT,
-        };
-        let mut err = Self::new(StatusCode::TOO_MANY_REQUESTS, code, e.to_string());
+        let mut err = Self::new(StatusCode::TOO_MANY_REQUESTS, e.kind.cause(), e.to_string());
         err.retry_after = Some(e.retry_after_secs());
         err
     }
@@ -75,47 +70,17 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 
-    /// Translate the gRPC front end's status (and its `err` detail) into the HTTP API's answer.
-    pub fn from_status(s: &tonic::Status) -> Self {
-        let err = s.metadata().get("err").and_then(|v| v.to_str().ok());
-        let (status, code) = match (s.code(), err) {
-            (Code::InvalidArgument, _) => (StatusCode::BAD_REQUEST, "bad_request"),
-            // NOT_FOUND without `err` is "cache not found" (the only NOT_FOUND scalars give).
-            (Code::NotFound, _) => (StatusCode::NOT_FOUND, "cache_not_found"),
-            (Code::ResourceExhausted, Some(grpc_errors::ERR_ITEM_SIZE)) => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "item_size_limit_exceeded")
-            }
-            (Code::ResourceExhausted, Some(grpc_errors::ERR_REQUEST_SIZE)) => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "request_size_limit_exceeded")
-            }
-            (Code::ResourceExhausted, Some(grpc_errors::ERR_SUBSCRIPTIONS)) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "topic_subscriptions_limit_exceeded",
-            ),
-            // Out of memory under noeviction, other limits.
-            (Code::ResourceExhausted, _) => (StatusCode::TOO_MANY_REQUESTS, "limit_exceeded"),
-            // Wrong type (the key holds a hash, list, ...): the request conflicts with the item.
-            (Code::FailedPrecondition, _) => (StatusCode::CONFLICT, "failed_precondition"),
-            (Code::Unauthenticated, _) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
-            (Code::PermissionDenied, _) => (StatusCode::FORBIDDEN, "permission_denied"),
-            (Code::Unavailable, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            (Code::Unimplemented, _) => (StatusCode::NOT_IMPLEMENTED, "not_implemented"),
-            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-        };
-        Self::new(status, code, s.message())
-    }
-
     /// A topics-engine limit.
     pub fn from_topics(e: &TopicsError) -> Self {
         match e {
             TopicsError::MessageTooLarge { .. } => Self::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "request_size_limit_exceeded",
+                cause::REQUEST_SIZE,
                 e.to_string(),
             ),
             TopicsError::TooManySubscribers { .. } => Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "topic_subscriptions_limit_exceeded",
+                cause::SUBSCRIPTIONS,
                 e.to_string(),
             ),
             TopicsError::TooManyTopics { .. } | TopicsError::TooManyPatterns { .. } => Self::new(
@@ -124,7 +89,7 @@ impl ApiError {
                 e.to_string(),
             ),
             // The same answer a cache write gets when maxmemory is reached.
-            TopicsError::OutOfMemory => Self::from_status(&grpc_errors::out_of_memory()),
+            TopicsError::OutOfMemory => ServiceError::OutOfMemory.into(),
         }
     }
 
@@ -134,9 +99,48 @@ impl ApiError {
     }
 }
 
-impl From<tonic::Status> for ApiError {
-    fn from(s: tonic::Status) -> Self {
-        Self::from_status(&s)
+/// THE mapping of a service refusal to the HTTP API (reference §6): 400 bad arguments, 401/403
+/// auth, 404 missing cache, 409 wrong type, 413 too large, 429 limits.
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        let message = e.to_string();
+        match e {
+            ServiceError::Unauthenticated(_) => {
+                Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+            }
+            ServiceError::Denied(d) => Self::new(StatusCode::FORBIDDEN, "permission_denied", d.0),
+            ServiceError::CacheNotFound(name) => Self::cache_not_found(&name),
+            ServiceError::InvalidArgument(_) | ServiceError::InvalidTopicName { .. } => {
+                Self::bad_request(message)
+            }
+            // HTTP speaks TTLs in seconds (`ttl_seconds`).
+            ServiceError::InvalidTtl { ttl_ms: 0, .. } => {
+                Self::bad_request("ttl_seconds must be greater than 0")
+            }
+            ServiceError::InvalidTtl { ttl_ms, max_ms } => Self::bad_request(format!(
+                "ttl_seconds of {} exceeds the maximum TTL of {} seconds",
+                ttl_ms / 1000,
+                max_ms / 1000
+            )),
+            ServiceError::ItemTooLarge { .. } | ServiceError::ElementTooLarge { .. } => {
+                let code = e.cause().expect("size limits have a cause");
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, code, message)
+            }
+            ServiceError::MessageTooLarge { size, max } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                cause::REQUEST_SIZE,
+                format!("message of {size} bytes exceeds the topic message limit of {max} bytes"),
+            ),
+            // The key holds a hash, list, ...: the request conflicts with the item.
+            ServiceError::WrongType(_) | ServiceError::FailedPrecondition(_) => {
+                Self::new(StatusCode::CONFLICT, "failed_precondition", message)
+            }
+            ServiceError::OutOfMemory => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "limit_exceeded", message)
+            }
+            ServiceError::Quota(q) => Self::quota(&q),
+            ServiceError::Topics(t) => Self::from_topics(&t),
+        }
     }
 }
 
@@ -160,24 +164,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn status_mapping() {
-        let s = grpc_errors::limit(grpc_errors::ERR_ITEM_SIZE, "too big");
-        let e = ApiError::from_status(&s);
+    fn service_error_mapping() {
+        let e = ApiError::from(ServiceError::ItemTooLarge { size: 9, max: 8 });
         assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(e.code, "item_size_limit_exceeded");
-        assert_eq!(e.message, "too big");
-        let e = ApiError::from_status(&grpc_errors::cache_not_found("c"));
+        assert_eq!(
+            e.message,
+            "item size limit exceeded: 9 bytes, the limit is 8 bytes"
+        );
+        let e = ApiError::from(ServiceError::CacheNotFound("c".into()));
         assert_eq!(
             (e.status, e.code),
             (StatusCode::NOT_FOUND, "cache_not_found")
         );
-        let e = ApiError::from_status(&grpc_errors::out_of_memory());
+        let e = ApiError::from(ServiceError::OutOfMemory);
         assert_eq!(e.status, StatusCode::TOO_MANY_REQUESTS);
-        let e = ApiError::from_status(&tonic::Status::invalid_argument("bad ttl"));
+        let e = ApiError::from(ServiceError::InvalidTtl {
+            ttl_ms: 7_000,
+            max_ms: 5_000,
+        });
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
         let body: serde_json::Value = serde_json::from_str(&e.body()).unwrap();
         assert_eq!(body["error"], "bad_request");
-        assert_eq!(body["message"], "bad ttl");
+        assert_eq!(
+            body["message"],
+            "ttl_seconds of 7 exceeds the maximum TTL of 5 seconds"
+        );
+        let e = ApiError::from(ServiceError::WrongType(ferrite_storage::ValueKind::List));
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::CONFLICT, "failed_precondition")
+        );
     }
 
     #[test]

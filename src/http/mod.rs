@@ -39,8 +39,6 @@ use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::grpc::{GrpcLimits, GrpcState};
-use ferrite_service::{Counters, MeterKey, QuotaHandle};
 use crate::shared::Shared;
 use error::ApiError;
 
@@ -92,7 +90,7 @@ impl HttpSettings {
 
 /// What every HTTP handler sees: the gRPC front end's state (engines + Momento limits) and ours.
 pub struct HttpState {
-    pub grpc: Arc<GrpcState>,
+    pub shared: Arc<Shared>,
     pub settings: HttpSettings,
     /// One permit per open subscription (SSE stream or waiting long poll): bounds how many
     /// engine subscribers and response streams HTTP clients can hold at once.
@@ -102,9 +100,9 @@ pub struct HttpState {
 }
 
 impl HttpState {
-    pub fn new(shared: Arc<Shared>, limits: GrpcLimits, settings: HttpSettings) -> Arc<Self> {
+    pub fn new(shared: Arc<Shared>, settings: HttpSettings) -> Arc<Self> {
         Arc::new(Self {
-            grpc: GrpcState::new(shared, limits),
+            shared,
             subscriptions: Arc::new(Semaphore::new(settings.max_subscriptions)),
             body_bytes: Arc::new(Semaphore::new(settings.max_inflight_body_bytes)),
             settings,
@@ -128,45 +126,6 @@ impl HttpState {
 
     /// Admit one operation of `tenant` before it runs: 429 with `Retry-After` when one of its
     /// quotas or rate limits refuses it (the request then does nothing and is not metered).
-    pub fn admit(&self, tenant: &MeterKey) -> Result<QuotaHandle, ApiError> {
-        let quota = self.grpc.shared.quotas.handle(tenant);
-        quota.admit().map_err(|e| ApiError::quota(&e))?;
-        Ok(quota)
-    }
-
-    /// Record what a request moved (into this worker thread's metering shard, as gRPC does: no
-    /// shared atomic per request) and charge its bytes to the tenant's byte limits.
-    pub fn account(&self, tenant: &MeterKey, quota: &QuotaHandle, delta: Counters) {
-        self.grpc.shared.metering.record(tenant, &delta);
-        quota.charge(delta.bytes_in + delta.bytes_out);
-    }
-
-    /// The auth state requests are checked against.
-    pub fn auth(&self) -> &ferrite_service::authz::Auth {
-        &self.grpc.shared.auth
-    }
-
-    /// Topic names: 1..=`max_topic_name_bytes` bytes, as on gRPC.
-    pub fn check_topic(&self, topic: &str) -> Result<(), ApiError> {
-        let max = self.grpc.limits.max_topic_name_bytes;
-        if topic.is_empty() {
-            return Err(ApiError::bad_request("topic name must not be empty"));
-        }
-        if topic.len() > max {
-            return Err(ApiError::bad_request(format!(
-                "topic name is longer than {max} bytes"
-            )));
-        }
-        Ok(())
-    }
-
-    /// Read a request body, AFTER the caller was authenticated and authorized (handlers take
-    /// the raw `Body`, so nothing is read before the 401/403: 100 unauthenticated 5 MB PUTs used
-    /// to make the server buffer 498 MB). Over `http.max_body_bytes` (by `Content-Length`, before
-    /// reading, or as it arrives): 413. The body's bytes are charged to the listener-wide
-    /// `http.max_inflight_body_bytes` until the returned permit is dropped (keep it for the
-    /// handler's life); past it the request waits for room, 503 after `http.body_read_timeout_ms`.
-    /// A body that does not arrive within that timeout: 408.
     pub async fn read_body(
         &self,
         headers: &axum::http::HeaderMap,
@@ -348,7 +307,6 @@ pub async fn bind(
 pub async fn serve(
     shared: Arc<Shared>,
     listener: TcpListener,
-    limits: GrpcLimits,
     settings: HttpSettings,
     tls: Option<Arc<crate::tls::ServerTls>>,
 ) {
@@ -359,7 +317,7 @@ pub async fn serve(
         );
     }
     let conn_limits = settings.conn;
-    let state = HttpState::new(shared.clone(), limits, settings);
+    let state = HttpState::new(shared.clone(), settings);
     let app = router(state);
     let stop = shared.shutdown.subscribe();
     match tls {

@@ -34,31 +34,26 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use ferrite_topics::{Event, Resume, Subscriber, Waiter};
+use ferrite_service::{Caller, Delivery, Op, Render};
+use ferrite_topics::{Message, Resume, Waiter};
 use futures_util::stream::{self, Stream};
 use tokio::sync::{watch, OwnedSemaphorePermit};
 
-use super::auth::{self, Caller};
 use super::error::ApiError;
 use super::params::Query;
-use super::topics::{
-    admit_subscription, discontinuity_json, item_json, open_subscription, resume_from_query,
-};
+use super::topics::{discontinuity_json, item_json, open_subscription, resume_from_query};
 use super::HttpState;
-use ferrite_service::{Counters, MeterKey, QuotaHandle};
-use crate::shared::Shared;
-use ferrite_auth::Principal;
 
 /// Events taken from the engine per drain (one batch is all a stream ever holds).
 const DRAIN_BATCH: usize = 64;
 
 pub async fn subscribe(
-    st: Arc<HttpState>,
-    cache_name: String,
-    topic: String,
+    st: &HttpState,
+    op: Op<'_>,
+    caller: &Caller,
+    topic: &str,
     headers: &HeaderMap,
     q: &Query,
-    caller: Caller,
 ) -> Result<Response, ApiError> {
     let resume = match headers.get("last-event-id") {
         Some(v) => {
@@ -75,10 +70,9 @@ pub async fn subscribe(
             // meanwhile (idle, freed, recreated), N+1 is past its end and the engine answers with
             // a discontinuity rather than replaying the wrong messages (see docs/http.md).
             let page = st
-                .grpc
                 .shared
                 .topics
-                .topic_info(cache_name.as_bytes(), topic.as_bytes())
+                .topic_info(op.cache().name().as_bytes(), topic.as_bytes())
                 .map_or(0, |i| i.page);
             Some(Resume {
                 seq: last.saturating_add(1),
@@ -87,25 +81,17 @@ pub async fn subscribe(
         }
         None => resume_from_query(q)?,
     };
-    let (tenant, quota) = admit_subscription(&st, &cache_name, &caller)?;
     // Opening the stream is the operation; a refused open (no slot, cache gone) still counts,
     // as a failed gRPC call does.
-    st.account(&tenant, &quota, Counters::op(topic.len() as u64, 0));
-    let permit = st.subscription_permit()?;
-    let sub = open_subscription(&st, &cache_name, &topic, resume)?;
+    let (delivery, permit) = open_subscription(st, op, caller, topic, resume)?;
     let pump = Pump {
         _permit: permit,
-        waiter: sub.waiter(),
-        sub,
-        ready: VecDeque::with_capacity(DRAIN_BATCH),
-        scratch: Vec::with_capacity(DRAIN_BATCH),
-        shutdown: st.grpc.shared.shutdown.subscribe(),
+        waiter: delivery.waiter(),
+        delivery,
+        ready: Events(VecDeque::with_capacity(DRAIN_BATCH)),
+        shutdown: st.shared.shutdown.subscribe(),
         closing: false,
-        shared: st.grpc.shared.clone(),
-        principal: caller.principal,
         recheck: st.settings.heartbeat_interval,
-        tenant,
-        quota,
     };
     let keep_alive = KeepAlive::new()
         .interval(st.settings.heartbeat_interval)
@@ -115,108 +101,81 @@ pub async fn subscribe(
         .into_response())
 }
 
-/// One subscription's engine side. Dropping it (client gone, stream ended) unsubscribes.
+/// Rendered events of the last drained batch, metered by the delivery at their `data` size.
+struct Events(VecDeque<SseEvent>);
+
+impl Render for Events {
+    fn message(&mut self, msg: &Arc<Message>) -> u64 {
+        let data = item_json(msg).to_string();
+        let n = data.len() as u64;
+        self.0
+            .push_back(SseEvent::default().id(msg.seq.to_string()).data(data));
+        n
+    }
+
+    fn discontinuity(&mut self, last_seq: u64, new_seq: u64, page: u64) {
+        self.0.push_back(
+            SseEvent::default()
+                .event("discontinuity")
+                .data(discontinuity_json(last_seq, new_seq, page).to_string()),
+        );
+    }
+}
+
+/// One subscription's stream side. Dropping it (client gone, stream ended) unsubscribes.
 struct Pump {
     /// The `http.max_subscriptions` slot, released with the stream.
     _permit: OwnedSemaphorePermit,
-    sub: Subscriber,
+    delivery: Delivery,
     waiter: Waiter,
-    /// Events of the last drained batch, already rendered and metered.
-    ready: VecDeque<SseEvent>,
-    scratch: Vec<Event>,
+    ready: Events,
     shutdown: watch::Receiver<bool>,
     /// The stream ends once `ready` is sent (an `error` event is last in it).
     closing: bool,
-    shared: Arc<Shared>,
-    /// Re-checked before each batch: revocation or expiry ends the stream.
-    principal: Principal,
     /// How often an idle stream re-checks its token (the heartbeat interval).
     recheck: Duration,
-    tenant: MeterKey,
-    quota: QuotaHandle,
 }
 
 impl Pump {
-    /// Whether the subscriber's token is still valid (expiry, revocation); if not, queue the
-    /// `error` event that ends the stream.
-    fn still_authenticated(&mut self) -> bool {
-        match self.shared.auth.check(&self.principal) {
-            Ok(()) => true,
-            Err(e) => {
-                self.ready.push_back(
-                    SseEvent::default()
-                        .event("error")
-                        .data(auth::unauthenticated(e).body()),
-                );
-                self.closing = true;
-                false
-            }
-        }
-    }
-
-    /// Render a drained batch into `ready`, metering its messages for the subscriber's tenant
-    /// (one record per batch), or end the stream with an `error` event when the token is no
-    /// longer valid or the cache was deleted.
-    fn take_batch(&mut self) {
-        if !self.still_authenticated() {
-            self.scratch.clear();
-            return;
-        }
-        let mut delta = Counters::default();
-        for ev in self.scratch.drain(..) {
-            let out = match ev {
-                Event::Message { msg, .. } => {
-                    let data = item_json(&msg).to_string();
-                    delta.messages_delivered += 1;
-                    delta.bytes_out += data.len() as u64;
-                    SseEvent::default().id(msg.seq.to_string()).data(data)
-                }
-                Event::Discontinuity {
-                    last_seq,
-                    new_seq,
-                    page,
-                    ..
-                } => SseEvent::default()
-                    .event("discontinuity")
-                    .data(discontinuity_json(last_seq, new_seq, page).to_string()),
-                Event::CacheGone { cache } => {
-                    let name = String::from_utf8_lossy(&cache).into_owned();
-                    self.ready.push_back(
-                        SseEvent::default()
-                            .event("error")
-                            .data(ApiError::cache_not_found(&name).body()),
-                    );
-                    self.closing = true;
-                    break;
-                }
-            };
-            self.ready.push_back(out);
-        }
-        self.scratch.clear();
-        self.shared.metering.record(&self.tenant, &delta);
-        self.quota.charge(delta.bytes_out);
+    /// End the stream with an `error` event (data = the error JSON: `cache_not_found`,
+    /// `unauthenticated`).
+    fn fail(&mut self, e: ferrite_service::ServiceError) {
+        self.ready.0.push_back(
+            SseEvent::default()
+                .event("error")
+                .data(ApiError::from(e).body()),
+        );
+        self.closing = true;
     }
 }
 
 fn events(pump: Pump) -> impl Stream<Item = Result<SseEvent, Infallible>> {
     stream::unfold(pump, |mut p| async move {
         loop {
-            if let Some(out) = p.ready.pop_front() {
+            if let Some(out) = p.ready.0.pop_front() {
                 return Some((Ok(out), p));
             }
             if p.closing || *p.shutdown.borrow_and_update() {
                 return None;
             }
-            if p.sub.drain(DRAIN_BATCH, &mut p.scratch) > 0 {
-                p.take_batch();
-                continue;
+            match p.delivery.next_batch(DRAIN_BATCH, &mut p.ready) {
+                Ok(0) => {}
+                Ok(_) => continue,
+                Err(e) => {
+                    p.fail(e);
+                    continue;
+                }
             }
             tokio::select! {
                 _ = p.waiter.wait() => {}
                 r = p.shutdown.changed() => if r.is_err() { return None; },
                 // An idle stream notices a revoked or expired token within one heartbeat
                 // interval, not only when the next message comes.
-                _ = tokio::time::sleep(p.recheck) => { p.still_authenticated(); }
+                _ = tokio::time::sleep(p.recheck) => {
+                    if let Err(e) = p.delivery.revalidate() {
+                        p.fail(e);
+                    }
+                }
             }
         }
     })

@@ -1,9 +1,11 @@
 //! `POST /topics/{cache}/{topic}` (publish) and `GET /topics/{cache}/{topic}` (Momento's long
 //! poll, or Server-Sent Events when the client asks for `text/event-stream`; see `sse.rs`).
 //!
-//! Both go straight to the topics engine with the gRPC front end's rules: the cache must exist
-//! (404), topic names are 1..=255 bytes, messages are at most `grpc.max_publish_bytes` (413).
-//! A message published here is the same engine message RESP and gRPC subscribers receive.
+//! Both are the service's topic operations, the same ones gRPC's Publish/Subscribe call:
+//! admission with `Need::Topic` (topic names are 1..=255 bytes, the permission, the cache must
+//! exist (404), the quota), `Op::publish` (messages are at most `grpc.max_publish_bytes`: 413)
+//! and `Op::subscribe`, whose `Delivery` re-checks the token and meters what it hands over. A
+//! message published here is the same engine message RESP and gRPC subscribers receive.
 //!
 //! Long poll (reference §6): `sequence_number` is the next sequence the client expects
 //! (last received + 1) and `sequence_page` the page it came from; `0`/`0` (or none) means "from
@@ -16,7 +18,8 @@
 //! Auth (docs/http.md): publish needs the token's publish permission on the topic, long poll and
 //! SSE its subscribe permission, both checked before the cache is looked up. Each request is one
 //! operation of the caller's tenant, admitted by its quotas first; messages a poll or stream
-//! hands over count as delivered to the subscriber (docs/metering.md).
+//! hands over count as delivered to the subscriber, and a long poll's JSON answer is its bytes
+//! out (docs/metering.md).
 
 use std::sync::Arc;
 
@@ -26,16 +29,16 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use ferrite_topics::{Event, Message, MessageKind, Resume, Subscriber};
+use ferrite_auth::TopicAccess;
+use ferrite_service::{Caller, Counters, Delivery, Need, Op, Render};
+use ferrite_topics::{Message, MessageKind, Resume};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::auth::{self, Caller};
+use super::auth;
 use super::error::ApiError;
 use super::params::Query;
 use super::{path_error, sse, HttpState};
-use ferrite_service::{Counters, MeterKey, QuotaHandle};
-use ferrite_auth::TopicAccess;
 
 /// `POST /topics/{cache}/{topic}`: the body is the message. `text/*` and `application/json`
 /// bodies are published as Momento `text` (they must be UTF-8); anything else as `binary`.
@@ -49,10 +52,14 @@ pub async fn publish(
 ) -> Result<Response, ApiError> {
     let Path((cache_name, topic)) = path.map_err(path_error)?;
     let q = Query::parse(raw.as_deref())?;
-    let caller = auth::caller(st.auth(), &headers, &q)?;
-    st.check_topic(&topic)?;
-    caller.check_topic(&cache_name, &topic, TopicAccess::Publish)?;
-    // Only now, authorized, is the body read.
+    let svc = &st.shared.service;
+    let caller = auth::caller(svc, &headers, &q)?;
+    let op = svc.admit(
+        &caller,
+        &cache_name,
+        Need::Topic(TopicAccess::Publish, topic.as_bytes()),
+    )?;
+    // Only now, authorized and admitted, is the body read.
     let (body, _inflight) = st.read_body(&headers, body).await?;
     let kind = if is_text(&headers) {
         if std::str::from_utf8(&body).is_err() {
@@ -65,37 +72,18 @@ pub async fn publish(
     } else {
         MessageKind::Binary
     };
-    let max = st.grpc.limits.max_publish_bytes;
-    if body.len() > max {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request_size_limit_exceeded",
-            format!(
-                "message of {} bytes exceeds the topic message limit of {max} bytes",
-                body.len()
-            ),
-        ));
-    }
-    let cache = st.grpc.cache_named(&cache_name)?;
-    let tenant = caller.tenant(cache.name_arc().clone());
-    let quota = st.admit(&tenant)?;
-    let mut delta = Counters::op((topic.len() + body.len()) as u64, 0);
+    let bytes_in = (topic.len() + body.len()) as u64;
     // Own the payload: the ring keeps it for the replay window, and the body's `Bytes` may be a
     // slice of hyper's larger read buffer, which it would pin. At most 4 KiB by default.
     let payload = Bytes::copy_from_slice(&body);
     drop(body);
-    let published = st.grpc.shared.topics.publish(
-        cache_name.as_bytes(),
+    op.publish(
         topic.as_bytes(),
         payload,
         kind,
         caller.publisher_id.clone(),
-    );
-    if published.is_ok() {
-        delta.messages_published = 1;
-    }
-    st.account(&tenant, &quota, delta);
-    published.map_err(|e| ApiError::from_topics(&e))?;
+        bytes_in,
+    )?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -124,13 +112,17 @@ pub async fn subscribe(
 ) -> Result<Response, ApiError> {
     let Path((cache_name, topic)) = path.map_err(path_error)?;
     let q = Query::parse(raw.as_deref())?;
-    let caller = auth::caller(st.auth(), &headers, &q)?;
-    st.check_topic(&topic)?;
-    caller.check_topic(&cache_name, &topic, TopicAccess::Subscribe)?;
+    let svc = &st.shared.service;
+    let caller = auth::caller(svc, &headers, &q)?;
+    let op = svc.admit(
+        &caller,
+        &cache_name,
+        Need::Topic(TopicAccess::Subscribe, topic.as_bytes()),
+    )?;
     if wants_event_stream(&headers) {
-        return sse::subscribe(st, cache_name, topic, &headers, &q, caller).await;
+        return sse::subscribe(&st, op, &caller, &topic, &headers, &q).await;
     }
-    long_poll(st, cache_name, topic, &q, caller).await
+    long_poll(&st, op, &caller, &topic, &q).await
 }
 
 fn wants_event_stream(headers: &HeaderMap) -> bool {
@@ -155,84 +147,61 @@ pub fn resume_from_query(q: &Query) -> Result<Option<Resume>, ApiError> {
     Ok((seq > 0).then_some(Resume { seq, page }))
 }
 
-/// A subscription request's admission: the cache must exist (404), then the caller's tenant on
-/// it admits one operation (429). Returns the tenant and its limiters, for metering what the
-/// subscription delivers.
-pub fn admit_subscription(
-    st: &HttpState,
-    cache_name: &str,
-    caller: &Caller,
-) -> Result<(MeterKey, QuotaHandle), ApiError> {
-    let cache = st.grpc.cache_named(cache_name)?;
-    let tenant = caller.tenant(cache.name_arc().clone());
-    let quota = st.admit(&tenant)?;
-    Ok((tenant, quota))
-}
-
-/// Subscribe one engine `Subscriber` to the topic. 404 if the cache does not exist (checked
-/// again after joining, as the gRPC front end does, so a concurrent delete cannot leave us
-/// subscribed to a topic of a dropped cache without a `CacheGone`).
+/// Open the subscription of an admitted request: one `http.max_subscriptions` slot (429 when
+/// none is free; the refused open still counts as the caller's operation, as a failed gRPC call
+/// does), then `Op::subscribe`, metered as one operation of `bytes_in`.
 pub fn open_subscription(
     st: &HttpState,
-    cache_name: &str,
+    op: Op<'_>,
+    caller: &Caller,
     topic: &str,
     resume: Option<Resume>,
-) -> Result<Subscriber, ApiError> {
-    let shared = &st.grpc.shared;
-    st.grpc.cache_named(cache_name)?;
-    let mut sub = shared.topics.subscriber();
-    sub.subscribe(cache_name.as_bytes(), topic.as_bytes(), resume)
-        .map_err(|e| ApiError::from_topics(&e))?;
-    if shared.store.cache(cache_name).is_none() {
-        return Err(ApiError::cache_not_found(cache_name));
-    }
-    Ok(sub)
+) -> Result<(Delivery, tokio::sync::OwnedSemaphorePermit), ApiError> {
+    let bytes_in = topic.len() as u64;
+    let permit = match st.subscription_permit() {
+        Ok(p) => p,
+        Err(e) => {
+            op.finish(Counters::op(bytes_in, 0));
+            return Err(e);
+        }
+    };
+    let delivery = op.subscribe(caller, topic.as_bytes(), resume, bytes_in)?;
+    Ok((delivery, permit))
 }
 
+/// Renders a long poll's items; their bytes are metered as the whole JSON answer instead.
+struct PollItems(Vec<Value>);
+
+impl Render for PollItems {
+    fn message(&mut self, msg: &Arc<Message>) -> u64 {
+        self.0.push(json!({ "item": item_json(msg) }));
+        0
+    }
+
+    fn discontinuity(&mut self, last_seq: u64, new_seq: u64, page: u64) {
+        self.0
+            .push(json!({ "discontinuity": discontinuity_json(last_seq, new_seq, page) }));
+    }
+}
+
+/// Wait for at least one item (up to `http.long_poll_max_items`) or `http.long_poll_max_wait_ms`,
+/// then answer with what the delivery handed over. Its own subscription, dropped with the answer.
 async fn long_poll(
-    st: Arc<HttpState>,
-    cache_name: String,
-    topic: String,
+    st: &HttpState,
+    op: Op<'_>,
+    caller: &Caller,
+    topic: &str,
     q: &Query,
-    caller: Caller,
 ) -> Result<Response, ApiError> {
     let resume = resume_from_query(q)?;
-    let (tenant, quota) = admit_subscription(&st, &cache_name, &caller)?;
-    let bytes_in = topic.len() as u64;
-    let mut answer = poll_answer(&st, &cache_name, &topic, resume).await;
-    // A token revoked or expired while the poll waited gets no messages, like a gRPC stream.
-    if answer.is_ok() {
-        if let Err(e) = st.auth().check(&caller.principal) {
-            answer = Err(auth::unauthenticated(e));
-        }
-    }
-    let mut delta = Counters::op(bytes_in, 0);
-    if let Ok((body, delivered)) = &answer {
-        delta.bytes_out = body.len() as u64;
-        delta.messages_delivered = *delivered;
-    }
-    st.account(&tenant, &quota, delta);
-    let (body, _) = answer?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
-}
-
-/// Wait for the poll's items; the JSON answer and how many messages it delivers.
-async fn poll_answer(
-    st: &HttpState,
-    cache_name: &str,
-    topic: &str,
-    resume: Option<Resume>,
-) -> Result<(String, u64), ApiError> {
-    let _permit = st.subscription_permit()?;
-    let mut sub = open_subscription(st, cache_name, topic, resume)?;
-    let waiter = sub.waiter();
-    let mut shutdown = st.grpc.shared.shutdown.subscribe();
+    let (mut delivery, _permit) = open_subscription(st, op, caller, topic, resume)?;
+    let waiter = delivery.waiter();
+    let mut shutdown = st.shared.shutdown.subscribe();
     let deadline = Instant::now() + st.settings.long_poll_max_wait;
     let max = st.settings.long_poll_max_items;
-    let mut events = Vec::new();
+    let mut items = PollItems(Vec::new());
     loop {
-        sub.drain(max, &mut events);
-        if !events.is_empty() {
+        if delivery.next_batch(max, &mut items)? > 0 {
             break;
         }
         if *shutdown.borrow_and_update() {
@@ -246,25 +215,15 @@ async fn poll_answer(
             },
         }
     }
-    let mut items = Vec::with_capacity(events.len());
-    let mut delivered = 0;
-    for ev in &events {
-        match ev {
-            Event::CacheGone { .. } => return Err(ApiError::cache_not_found(cache_name)),
-            Event::Message { msg, .. } => {
-                delivered += 1;
-                items.push(json!({ "item": item_json(msg) }));
-            }
-            Event::Discontinuity {
-                last_seq,
-                new_seq,
-                page,
-                ..
-            } => items
-                .push(json!({ "discontinuity": discontinuity_json(*last_seq, *new_seq, *page) })),
-        }
+    // The cache was deleted while the poll waited: 404, as a gRPC stream ends with NOT_FOUND.
+    if delivery.cache_gone() {
+        return Err(ApiError::cache_not_found(delivery.cache().name()));
     }
-    Ok((json!({ "items": items }).to_string(), delivered))
+    // A token revoked or expired while the poll waited gets no messages, like a gRPC stream.
+    delivery.revalidate()?;
+    let body = json!({ "items": items.0 }).to_string();
+    delivery.meter_bytes_out(body.len() as u64);
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// A message in Momento's JSON shape: `{"topic_sequence_number", "sequence_page", "value":

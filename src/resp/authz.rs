@@ -23,9 +23,9 @@
 use bytes::Bytes;
 use ferrite_auth::{CacheAccess, Principal, TopicAccess};
 
-use ferrite_service::authz::{self, Denied};
 use crate::resp::args::eq_ic;
 use crate::resp::dispatch::{flags, ks, CommandSpec};
+use ferrite_service::authz::{self, Denied};
 
 /// Options that make SET / ZADD / EXPIRE-family conditional.
 fn has_condition_option(args: &[Bytes]) -> bool {

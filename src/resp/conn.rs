@@ -29,8 +29,8 @@ use crate::resp::buffers::{
 use crate::resp::client::ClientInfo;
 use crate::resp::dispatch::{flags, lookup, CommandSpec, Ctx};
 use crate::resp::inflight::INPUT_CHARGE_ABOVE;
-use ferrite_service::{Counters, MeterKey, QuotaHandle};
 use crate::shared::{ServerStats, Shared};
+use ferrite_service::{Counters, MeterKey, QuotaHandle};
 
 /// Stop executing further pipelined commands while this many reply bytes are unsent: replies
 /// then leave in large writes, and a client that stops reading stops being served instead of

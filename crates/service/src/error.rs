@@ -40,7 +40,9 @@ pub enum ServiceError {
     #[error("element size limit exceeded: {size} bytes, the limit is {max} bytes")]
     ElementTooLarge { size: usize, max: usize },
     /// A topic message over `Limits::max_publish_bytes`.
-    #[error("request limit exceeded: message of {size} bytes, the topic message limit is {max} bytes")]
+    #[error(
+        "request limit exceeded: message of {size} bytes, the topic message limit is {max} bytes"
+    )]
     MessageTooLarge { size: usize, max: usize },
     /// The key holds another type than the operation works on.
     #[error("wrong type: the item is a {} (Momento {})", .0.name(), momento_type_name(*.0))]
@@ -57,6 +59,39 @@ pub enum ServiceError {
     /// A topics-engine limit (subscribers per topic, topics per cache, message size, memory).
     #[error("{0}")]
     Topics(TopicsError),
+}
+
+/// Momento's error causes: the gRPC `err` metadata value the SDKs map to their error codes, and
+/// the HTTP API's `error` field for the same refusals.
+pub mod cause {
+    /// A value (key + value) over the item size limit.
+    pub const ITEM_SIZE: &str = "item_size_limit_exceeded";
+    /// A collection element over the element size limit.
+    pub const ELEMENT_SIZE: &str = "element_size_limit_exceeded";
+    /// A request over a size limit that is not an item (topic publish payload).
+    pub const REQUEST_SIZE: &str = "request_size_limit_exceeded";
+    /// A topic has no room for another subscriber.
+    pub const SUBSCRIPTIONS: &str = "topic_subscriptions_limit_exceeded";
+    /// Refused by an operations-per-second limit.
+    pub const OPS_RATE: &str = "operations_rate_limit_exceeded";
+    /// Refused by a bytes-per-second limit or a data-volume quota (the SDKs have no volume
+    /// cause; throughput is the closest: both limit bytes moved).
+    pub const THROUGHPUT: &str = "throughput_rate_limit_exceeded";
+}
+
+impl ServiceError {
+    /// Momento's cause for a limit refusal (see [`cause`]); None for other errors.
+    pub fn cause(&self) -> Option<&'static str> {
+        Some(match self {
+            ServiceError::ItemTooLarge { .. } => cause::ITEM_SIZE,
+            ServiceError::ElementTooLarge { .. } => cause::ELEMENT_SIZE,
+            ServiceError::MessageTooLarge { .. } => cause::REQUEST_SIZE,
+            ServiceError::Topics(TopicsError::MessageTooLarge { .. }) => cause::REQUEST_SIZE,
+            ServiceError::Topics(TopicsError::TooManySubscribers { .. }) => cause::SUBSCRIPTIONS,
+            ServiceError::Quota(q) => q.kind.cause(),
+            _ => return None,
+        })
+    }
 }
 
 fn ttl_message(ttl_ms: u64, max_ms: u64) -> String {

@@ -259,6 +259,21 @@ pub fn render_json(snapshot: &[(MeterKey, Counters)]) -> String {
     serde_json::to_string(&export).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
+/// A Prometheus label value with `\`, `"` and newlines escaped, as the text exposition format
+/// requires (cache names and token ids are user input). Shared by every renderer.
+pub fn escape_label_value(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => s.push_str("\\\\"),
+            '"' => s.push_str("\\\""),
+            '\n' => s.push_str("\\n"),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,19 +345,4 @@ mod tests {
         assert_eq!(json["tenants"][0]["token"], "to\"k");
         assert_eq!(json["tenants"][0]["bytes_out"], 4);
     }
-}
-
-/// A Prometheus label value with `\`, `"` and newlines escaped, as the text exposition format
-/// requires (cache names and token ids are user input). Shared by every renderer.
-pub fn escape_label_value(v: &str) -> String {
-    let mut s = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '\\' => s.push_str("\\\\"),
-            '"' => s.push_str("\\\""),
-            '\n' => s.push_str("\\n"),
-            c => s.push(c),
-        }
-    }
-    s
 }

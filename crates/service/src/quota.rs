@@ -46,6 +46,17 @@ pub enum QuotaScope {
     Token,
 }
 
+impl QuotaKind {
+    /// Momento's error cause for a refusal of this kind (gRPC `err`, HTTP `error`).
+    pub fn cause(self) -> &'static str {
+        use crate::error::cause;
+        match self {
+            QuotaKind::OperationsRate => cause::OPS_RATE,
+            QuotaKind::ThroughputRate | QuotaKind::DataVolume => cause::THROUGHPUT,
+        }
+    }
+}
+
 impl QuotaScope {
     fn as_str(self) -> &'static str {
         match self {

@@ -35,20 +35,17 @@ impl Op<'_> {
     ) -> Result<(), ServiceError> {
         let svc = self.service();
         let mut usage = Counters::op(bytes_in, 0);
-        let published = svc
-            .limits
-            .check_publish_size(payload.len())
-            .and_then(|()| {
-                svc.topics
-                    .publish(
-                        self.cache().name().as_bytes(),
-                        topic,
-                        payload,
-                        kind,
-                        publisher_id,
-                    )
-                    .map_err(ServiceError::from)
-            });
+        let published = svc.limits.check_publish_size(payload.len()).and_then(|()| {
+            svc.topics
+                .publish(
+                    self.cache().name().as_bytes(),
+                    topic,
+                    payload,
+                    kind,
+                    publisher_id,
+                )
+                .map_err(ServiceError::from)
+        });
         if published.is_ok() {
             usage.messages_published = 1;
         }
@@ -135,7 +132,11 @@ impl Delivery {
     /// `Unauthenticated` (the token expired or was revoked: nothing is handed over) and, on the
     /// call after the messages that preceded it, `CacheNotFound` (the cache was deleted). Either
     /// ends the subscription.
-    pub fn next_batch(&mut self, max: usize, render: &mut impl Render) -> Result<usize, ServiceError> {
+    pub fn next_batch(
+        &mut self,
+        max: usize,
+        render: &mut impl Render,
+    ) -> Result<usize, ServiceError> {
         if let Some(cache) = &self.gone {
             return Err(ServiceError::CacheNotFound(cache.clone()));
         }

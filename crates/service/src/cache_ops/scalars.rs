@@ -122,7 +122,12 @@ impl Op<'_> {
     }
 
     /// Validated write: size and expiry checked, memory made room for.
-    fn prepare_write(&self, key: &[u8], value_len: usize, ttl_ms: u64) -> Result<u64, ServiceError> {
+    fn prepare_write(
+        &self,
+        key: &[u8],
+        value_len: usize,
+        ttl_ms: u64,
+    ) -> Result<u64, ServiceError> {
         self.service().limits.check_item_size(key, value_len)?;
         let at = self.expires_at(ttl_ms, self.now_ms())?;
         self.ensure_memory(key.len() + value_len)?;
@@ -301,8 +306,18 @@ impl Op<'_> {
     /// None when missing.
     pub fn remaining_ttl(&self, key: &[u8]) -> Option<u64> {
         let now = self.now_ms();
-        let exp = self.cache().lock_key(key).peek(key, now).map(|e| e.expires_at);
-        exp.map(|at| if at == 0 { u64::MAX } else { at.saturating_sub(now) })
+        let exp = self
+            .cache()
+            .lock_key(key)
+            .peek(key, now)
+            .map(|e| e.expires_at);
+        exp.map(|at| {
+            if at == 0 {
+                u64::MAX
+            } else {
+                at.saturating_sub(now)
+            }
+        })
     }
 
     /// What kind of item `key` holds; None when missing.
