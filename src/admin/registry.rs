@@ -744,4 +744,48 @@ mod tests {
             assert_eq!(m.value(&full), m.value(&info), "{:?}", m.info);
         }
     }
+
+    /// docs/observability.md has a row for every entry (in its "`/metrics`: every metric"
+    /// section: the `/metrics` table, or the table of INFO and /stats figures) that names its
+    /// type, INFO section and fields, and /stats path.
+    #[test]
+    fn every_entry_is_documented() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/observability.md");
+        let doc = std::fs::read_to_string(path).expect("docs/observability.md");
+        // The section's two tables (other tables, the request families', have rows like
+        // "| `keys` |" too).
+        let section = doc
+            .split("\n## ")
+            .find(|s| s.starts_with("`/metrics`: every metric"))
+            .expect("a \"## `/metrics`: every metric\" section");
+        let rows: Vec<&str> = section.lines().filter(|l| l.starts_with("| `")).collect();
+        let mut missing = Vec::new();
+        for d in declarations() {
+            let key = d
+                .prom
+                .or(d.info.as_ref().map(|(_, f)| f[0]))
+                .or(d.stats)
+                .unwrap();
+            let Some(row) = rows.iter().find(|r| r.starts_with(&format!("| `{key}` |"))) else {
+                missing.push(format!("{key}: no row"));
+                continue;
+            };
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            if cells.get(2) != Some(&d.kind) {
+                missing.push(format!("{key}: type is not {}", d.kind));
+            }
+            let mut wanted: Vec<String> = Vec::new();
+            if let Some((section, fields)) = &d.info {
+                wanted.extend(fields.iter().map(|f| format!("`{f}`")));
+                wanted.push(section.to_string());
+            }
+            wanted.extend(d.stats.map(|p| format!("`{p}`")));
+            for w in wanted {
+                if !row.contains(&w) {
+                    missing.push(format!("{key}: row lacks {w}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "docs/observability.md: {missing:#?}");
+    }
 }
