@@ -13,7 +13,8 @@
 
 mod console;
 mod prometheus;
-mod stats;
+pub mod registry;
+pub(crate) mod stats;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -1,11 +1,16 @@
-//! One read of everything the admin endpoint reports, shared by `/metrics` (Prometheus text)
-//! and `/stats` (JSON), so both always describe the same numbers.
+//! One read of everything the admin endpoint reports, shared by `/metrics` (Prometheus text),
+//! `/stats` (JSON) and INFO, so all three always describe the same numbers. Which figure goes
+//! where is declared once, in `registry.rs`.
 
 use std::sync::atomic::Ordering::Relaxed;
 
 use serde_json::{json, Map, Value};
 
+use ferrite_storage::ShardStats;
+
+use super::registry::Json;
 use crate::metrics::{self, Snapshot};
+use crate::service::keyspace_events::NotifyStats;
 use crate::shared::Shared;
 
 /// One cache's size.
@@ -16,6 +21,7 @@ pub(crate) struct CacheSize {
 }
 
 /// Everything reported, read once.
+#[derive(Default)]
 pub(crate) struct ServerSnapshot {
     pub uptime_seconds: u64,
     pub start_time_seconds: u64,
@@ -37,16 +43,18 @@ pub(crate) struct ServerSnapshot {
     pub keyspace_misses: u64,
     pub expired_keys: u64,
     pub evicted_keys: u64,
+    /// Keyspace notifications (service/keyspace_events.rs).
+    pub keyspace_events: NotifyStats,
+    /// Empty in an INFO snapshot (`for_info`).
     pub caches: Vec<CacheSize>,
     pub topics: ferrite_topics::MetricsSnapshot,
+    /// Empty in an INFO snapshot (`for_info`).
     pub requests: Snapshot,
 }
 
 impl ServerSnapshot {
+    /// For `/metrics` and `/stats`.
     pub fn read(shared: &Shared) -> Self {
-        let now = shared.store.now_ms();
-        let s = &shared.stats;
-        let ks = shared.store.stats();
         // Each cache locks its shards one at a time, briefly: a scrape never holds a lock the
         // data path waits on for long.
         let caches = shared
@@ -59,6 +67,20 @@ impl ServerSnapshot {
                 used_bytes: c.used_bytes() as u64,
             })
             .collect();
+        Self::with(shared, shared.store.stats(), caches, metrics::snapshot())
+    }
+
+    /// For INFO: the keyspace figures come from the caller (inside EXEC, INFO must not lock the
+    /// shards its own transaction holds: see resp/commands/server.rs), and the per-cache sizes
+    /// and request series, which INFO does not show, are left empty (no shard walk, no fold of
+    /// the request metrics).
+    pub fn for_info(shared: &Shared, keyspace: ShardStats) -> Self {
+        Self::with(shared, keyspace, Vec::new(), Snapshot::default())
+    }
+
+    fn with(shared: &Shared, ks: ShardStats, caches: Vec<CacheSize>, requests: Snapshot) -> Self {
+        let now = shared.store.now_ms();
+        let s = &shared.stats;
         ServerSnapshot {
             uptime_seconds: now.saturating_sub(shared.started_ms) / 1000,
             start_time_seconds: shared.started_ms / 1000,
@@ -78,9 +100,10 @@ impl ServerSnapshot {
             keyspace_misses: ks.misses,
             expired_keys: ks.expired,
             evicted_keys: ks.evicted,
+            keyspace_events: shared.keyspace_events.stats(),
             caches,
             topics: shared.topics.metrics(),
-            requests: metrics::snapshot(),
+            requests,
         }
     }
 
@@ -93,9 +116,61 @@ fn seconds(nanos: u64) -> f64 {
     nanos as f64 / 1e9
 }
 
-/// The `/stats` JSON document (described in docs/observability.md).
+/// The `/stats` JSON document (described in docs/observability.md): every entry of the metric
+/// table with a `/stats` path (`registry::Json`).
 pub(crate) fn collect(shared: &Shared) -> Value {
     let s = ServerSnapshot::read(shared);
+    let mut doc = Map::new();
+    for m in super::registry::METRICS {
+        let (path, value) = match m.json {
+            Json::None => continue,
+            Json::Value(path) => match m.value(&s) {
+                Some(v) => (path, json!(v)),
+                None => continue,
+            },
+            Json::Tree(path, tree) => (path, tree(&s)),
+        };
+        insert(&mut doc, path, value);
+    }
+    Value::Object(doc)
+}
+
+/// Put `value` at a dotted `path` ("connections.received_total"), creating the objects on the
+/// way (the table's test keeps paths unique and never one inside another's value).
+fn insert(doc: &mut Map<String, Value>, path: &str, value: Value) {
+    match path.split_once('.') {
+        None => {
+            doc.insert(path.into(), value);
+        }
+        Some((head, rest)) => {
+            let child = doc.entry(head).or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(child) = child {
+                insert(child, rest, value);
+            }
+        }
+    }
+}
+
+/// `/stats` `caches`: one object per cache (the figures of `ferrite_db_keys` and
+/// `ferrite_cache_used_bytes`).
+pub(super) fn caches_json(s: &ServerSnapshot) -> Value {
+    Value::Array(
+        s.caches
+            .iter()
+            .map(|c| {
+                json!({
+                    "name": c.name,
+                    "keys": c.keys,
+                    "used_bytes": c.used_bytes,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// `/stats` `requests`: totals, then per protocol and per family (the figures of
+/// `ferrite_requests_total` and the `_sum` of `ferrite_request_duration_seconds`).
+pub(super) fn requests_json(s: &ServerSnapshot) -> Value {
     let mut by_protocol = Map::new();
     for p in metrics::Protocol::ALL {
         let mut families = Map::new();
@@ -123,58 +198,9 @@ pub(crate) fn collect(shared: &Shared) -> Value {
             }),
         );
     }
-    let t = &s.topics;
     json!({
-        "uptime_seconds": s.uptime_seconds,
-        "connections": {
-            "connected": s.connected_clients,
-            "received_total": s.connections_received,
-            "rejected_total": s.rejected_connections,
-        },
-        "memory": {
-            "used_bytes": s.memory_used_bytes,
-            "max_bytes": s.memory_max_bytes,
-            "topics_bytes": s.memory_topics_bytes,
-            "clients_bytes": s.memory_clients_bytes,
-        },
-        "keys": s.keys(),
-        "keyspace": {
-            "hits": s.keyspace_hits,
-            "misses": s.keyspace_misses,
-            "expired": s.expired_keys,
-            "evicted": s.evicted_keys,
-        },
-        "caches": s.caches.iter().map(|c| json!({
-            "name": c.name,
-            "keys": c.keys,
-            "used_bytes": c.used_bytes,
-        })).collect::<Vec<_>>(),
-        "requests": {
-            "count": s.requests.total_count(),
-            "latency_sum_seconds": seconds(s.requests.total_sum_nanos()),
-            "by_protocol": by_protocol,
-        },
-        "resp": {
-            "commands_processed": s.commands_processed,
-            "net_input_bytes": s.net_input_bytes,
-            "net_output_bytes": s.net_output_bytes,
-            "protocol_errors": s.protocol_errors,
-            "output_limit_disconnects": s.output_limit_disconnects,
-        },
-        "topics": {
-            "topics": t.topics,
-            "subscribers": t.subscribers,
-            "subscriptions": t.subscriptions,
-            "pattern_subscriptions": t.pattern_subscriptions,
-            "published": t.published,
-            "delivered": t.delivered,
-            "discontinuities": t.discontinuities,
-            "rejected_too_large": t.rejected_too_large,
-            "rejected_limit": t.rejected_limit,
-            "rejected_memory": t.rejected_memory,
-            "slow_subscriber_disconnects": t.slow_subscriber_disconnects,
-            "retained_messages": t.retained_messages,
-            "retained_bytes": t.retained_bytes,
-        },
+        "count": s.requests.total_count(),
+        "latency_sum_seconds": seconds(s.requests.total_sum_nanos()),
+        "by_protocol": by_protocol,
     })
 }

@@ -185,39 +185,12 @@ impl Metering {
 }
 
 /// Prometheus text exposition of a snapshot (what the admin port's `/metrics` will append).
+/// The families, their headers and order come from the metric table (admin/registry.rs).
 pub fn render_prometheus(snapshot: &[(MeterKey, Counters)]) -> String {
-    type Field = fn(&Counters) -> u64;
-    let metrics: [(&str, &str, Field); 5] = [
-        (
-            "ferrite_tenant_operations_total",
-            "Requests executed, per token id and cache.",
-            |c| c.operations,
-        ),
-        (
-            "ferrite_tenant_bytes_in_total",
-            "Request bytes received (RESP frames, protobuf request messages).",
-            |c| c.bytes_in,
-        ),
-        (
-            "ferrite_tenant_bytes_out_total",
-            "Reply bytes sent (RESP replies and pushes, protobuf responses and subscription items).",
-            |c| c.bytes_out,
-        ),
-        (
-            "ferrite_tenant_messages_published_total",
-            "Topic messages published.",
-            |c| c.messages_published,
-        ),
-        (
-            "ferrite_tenant_messages_delivered_total",
-            "Topic messages delivered to subscribers.",
-            |c| c.messages_delivered,
-        ),
-    ];
     let mut out = String::new();
-    for (name, help, field) in metrics {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} counter");
+    for (metric, field) in crate::admin::registry::tenant_metrics() {
+        let name = metric.prom.unwrap_or_default();
+        crate::admin::registry::header(&mut out, metric);
         for (k, c) in snapshot {
             let _ = writeln!(
                 out,

@@ -15,6 +15,8 @@ use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
 use ferrite_storage::{Cache, ShardStats};
 
+use crate::admin::registry::{self, Section};
+use crate::admin::stats::ServerSnapshot;
 use crate::resp::args::*;
 use crate::resp::client::ClientInfo;
 use crate::resp::dispatch::{cmd, flags::*, ks::*, table, CommandSpec, Ctx, NO_KEYS};
@@ -308,6 +310,9 @@ fn info(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 pub fn info_text(ctx: &mut Ctx<'_, '_>, wanted: &[&str]) -> String {
     let mut out = String::with_capacity(2048);
     let mut first = true;
+    // The figures the metric table (admin/registry.rs) gives the sections, read once.
+    let keyspace = keyspace_stats(ctx);
+    let snap = ServerSnapshot::for_info(ctx.shared, keyspace);
     for section in DEFAULT_SECTIONS {
         if !wanted.contains(section) {
             continue;
@@ -316,7 +321,7 @@ pub fn info_text(ctx: &mut Ctx<'_, '_>, wanted: &[&str]) -> String {
             out.push_str("\r\n");
         }
         first = false;
-        info_section(ctx, section, &mut out);
+        info_section(ctx, &snap, section, &mut out);
     }
     out
 }
@@ -327,14 +332,13 @@ macro_rules! field {
     }};
 }
 
-fn info_section(ctx: &mut Ctx<'_, '_>, section: &str, out: &mut String) {
+/// One section. The fields the metric table declares for it are written by
+/// `registry::write_info`, as one block at the place shown; the rest are written here.
+fn info_section(ctx: &mut Ctx<'_, '_>, snap: &ServerSnapshot, section: &str, out: &mut String) {
     let sh = ctx.shared;
-    let st = &sh.stats;
     match section {
         "server" => {
             out.push_str("# Server\r\n");
-            let now_ms = sh.store.now_ms();
-            let uptime = now_ms.saturating_sub(sh.started_ms) / 1000;
             let port = sh.resp_addr.read().map(|a| a.port()).unwrap_or(0);
             field!(out, "redis_version", crate::REDIS_COMPAT_VERSION);
             field!(out, "ferrite_version", env!("CARGO_PKG_VERSION"));
@@ -348,8 +352,8 @@ fn info_section(ctx: &mut Ctx<'_, '_>, section: &str, out: &mut String) {
             field!(out, "run_id", sh.run_id);
             field!(out, "tcp_port", port);
             field!(out, "server_time_usec", unix_now().as_micros());
-            field!(out, "uptime_in_seconds", uptime);
-            field!(out, "uptime_in_days", uptime / 86400);
+            // uptime_in_seconds, uptime_in_days
+            registry::write_info(Section::Server, snap, out);
             field!(out, "hz", 10);
             field!(
                 out,
@@ -371,7 +375,8 @@ fn info_section(ctx: &mut Ctx<'_, '_>, section: &str, out: &mut String) {
                         > 0
                 })
                 .count();
-            field!(out, "connected_clients", clients.len());
+            // connected_clients
+            registry::write_info(Section::Clients, snap, out);
             field!(out, "cluster_connections", 0);
             field!(out, "maxclients", sh.config.read().limits.max_clients);
             field!(out, "client_recent_max_input_buffer", 0);
@@ -383,24 +388,15 @@ fn info_section(ctx: &mut Ctx<'_, '_>, section: &str, out: &mut String) {
         }
         "memory" => {
             out.push_str("# Memory\r\n");
-            let used = sh.store.budget().used();
+            // used_memory (+ _human), then what it is made of: used_memory_dataset,
+            // used_memory_topics, mem_clients_normal (Redis has the first and the last too).
+            registry::write_info(Section::Memory, snap, out);
+            let used = snap.memory_used_bytes;
             let rss = rss_bytes();
             let (maxmemory, policy) = {
                 let c = sh.config.read();
                 (c.memory.maxmemory, sh.store.config().policy.name())
             };
-            field!(out, "used_memory", used);
-            field!(out, "used_memory_human", bytes_to_human(used));
-            // What `used_memory` is made of (Redis has the last two as well).
-            let topics = sh.topics.retained_memory();
-            let clients = sh.stats.client_memory();
-            field!(
-                out,
-                "used_memory_dataset",
-                used.saturating_sub(topics + clients)
-            );
-            field!(out, "used_memory_topics", topics);
-            field!(out, "mem_clients_normal", clients);
             field!(out, "used_memory_rss", rss);
             field!(out, "used_memory_rss_human", bytes_to_human(rss));
             field!(out, "maxmemory", maxmemory);
@@ -427,38 +423,9 @@ fn info_section(ctx: &mut Ctx<'_, '_>, section: &str, out: &mut String) {
         }
         "stats" => {
             out.push_str("# Stats\r\n");
-            let ks = keyspace_stats(ctx);
-            let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-            field!(
-                out,
-                "total_connections_received",
-                get(&st.total_connections)
-            );
-            field!(out, "total_commands_processed", get(&st.total_commands));
-            field!(out, "instantaneous_ops_per_sec", 0);
-            field!(out, "total_net_input_bytes", get(&st.net_input_bytes));
-            field!(out, "total_net_output_bytes", get(&st.net_output_bytes));
-            field!(out, "rejected_connections", get(&st.rejected_connections));
-            field!(out, "expired_keys", ks.expired);
-            field!(out, "evicted_keys", ks.evicted);
-            field!(out, "evicted_clients", get(&st.output_limit_disconnects));
-            field!(out, "keyspace_hits", ks.hits);
-            field!(out, "keyspace_misses", ks.misses);
-            field!(out, "pubsub_channels", 0);
-            field!(out, "pubsub_patterns", 0);
-            // Keyspace notifications (service/keyspace_events.rs): events queued for publishing,
-            // messages published, events dropped (queue full or refused by the topics engine).
-            let ke = sh.keyspace_events.stats();
-            field!(out, "keyspace_notifications_queued", ke.queued);
-            field!(out, "keyspace_notifications_published", ke.published);
-            field!(out, "keyspace_notifications_dropped", ke.dropped);
-            field!(out, "total_error_replies", 0);
-            field!(out, "total_protocol_errors", get(&st.protocol_errors));
-            field!(
-                out,
-                "client_output_buffer_limit_disconnections",
-                get(&st.output_limit_disconnects)
-            );
+            // Every field: RESP traffic, keyspace, keyspace notifications (whose figures
+            // /metrics has as ferrite_*), and the Redis fields that are always 0 here.
+            registry::write_info(Section::Stats, snap, out);
         }
         "replication" => {
             out.push_str("# Replication\r\n");
