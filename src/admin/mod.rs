@@ -220,7 +220,7 @@ async fn require_admin(
 async fn metrics(axum::extract::State(st): axum::extract::State<AdminState>) -> Response {
     let mut body = prometheus::render(&st.shared);
     // Per-tenant usage (token id x cache; bounded by `metering.max_tracked_keys`).
-    body.push_str(&ferrite_service::metering::render_prometheus(
+    body.push_str(&crate::admin::registry::render_tenants(
         &st.shared.metering.snapshot(),
     ));
     (

@@ -32,7 +32,7 @@ pub(crate) fn render(shared: &Shared) -> String {
                 header(w, m);
                 series(&s, name, w);
             }
-            // service/metering.rs::render_prometheus.
+            // admin/registry.rs `render_tenants`.
             Read::Tenant(_) => {}
         }
     }

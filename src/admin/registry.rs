@@ -28,7 +28,7 @@ use serde_json::Value;
 
 use super::prometheus as prom;
 use super::stats::{self, ServerSnapshot};
-use crate::service::Counters;
+use ferrite_service::Counters;
 
 /// Prometheus metric type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,7 +87,7 @@ pub(crate) enum Read {
     /// family's name, the output).
     Series(fn(&ServerSnapshot, &str, &mut String)),
     /// One series per (token, cache) from the metering snapshot: this is the figure of one
-    /// tenant (service/metering.rs::render_prometheus).
+    /// tenant (`render_tenants`).
     Tenant(fn(&Counters) -> u64),
 }
 
@@ -581,6 +581,26 @@ pub(crate) fn write_info(section: Section, s: &ServerSnapshot, out: &mut String)
     }
 }
 
+/// Prometheus text exposition of a snapshot (what the admin port's `/metrics` will append).
+/// The families, their headers and order come from the metric table (admin/registry.rs).
+pub fn render_tenants(snapshot: &[(ferrite_service::MeterKey, Counters)]) -> String {
+    let mut out = String::new();
+    for (metric, field) in tenant_metrics() {
+        let name = metric.prom.unwrap_or_default();
+        header(&mut out, metric);
+        for (k, c) in snapshot {
+            let _ = writeln!(
+                out,
+                "{name}{{token=\"{}\",cache=\"{}\"}} {}",
+                ferrite_service::metering::escape_label_value(&k.token),
+                ferrite_service::metering::escape_label_value(&k.cache),
+                field(c)
+            );
+        }
+    }
+    out
+}
+
 /// The per-tenant families, for service/metering.rs.
 pub(crate) fn tenant_metrics() -> impl Iterator<Item = (&'static Metric, fn(&Counters) -> u64)> {
     METRICS.iter().filter_map(|m| match m.read {
@@ -632,6 +652,20 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
+
+    #[test]
+    fn tenant_families_escape_their_labels() {
+        let key = ferrite_service::MeterKey::new("to\"k".into(), "c\\1".into());
+        let text = render_tenants(&[(key, Counters::op(3, 4))]);
+        assert!(
+            text.contains("ferrite_tenant_operations_total{token=\"to\\\"k\",cache=\"c\\\\1\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ferrite_tenant_bytes_in_total{token=\"to\\\"k\",cache=\"c\\\\1\"} 3")
+        );
+        assert!(text.contains("# TYPE ferrite_tenant_bytes_out_total counter"));
+    }
 
     /// Every name in `names` once; the duplicates otherwise.
     fn duplicates<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {

@@ -10,8 +10,8 @@ use ferrite_storage::ShardStats;
 
 use super::registry::Json;
 use crate::metrics::{self, Snapshot};
-use crate::service::keyspace_events::NotifyStats;
 use crate::shared::Shared;
+use ferrite_service::keyspace_events::NotifyStats;
 
 /// One cache's size.
 pub(crate) struct CacheSize {

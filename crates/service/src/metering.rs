@@ -16,7 +16,6 @@
 //! deleted caches are dropped by [`Metering::retire`] (see docs/metering.md).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
@@ -184,26 +183,6 @@ impl Metering {
     }
 }
 
-/// Prometheus text exposition of a snapshot (what the admin port's `/metrics` will append).
-/// The families, their headers and order come from the metric table (admin/registry.rs).
-pub fn render_prometheus(snapshot: &[(MeterKey, Counters)]) -> String {
-    let mut out = String::new();
-    for (metric, field) in crate::admin::registry::tenant_metrics() {
-        let name = metric.prom.unwrap_or_default();
-        crate::admin::registry::header(&mut out, metric);
-        for (k, c) in snapshot {
-            let _ = writeln!(
-                out,
-                "{name}{{token=\"{}\",cache=\"{}\"}} {}",
-                escape_label_value(&k.token),
-                escape_label_value(&k.cache),
-                field(c)
-            );
-        }
-    }
-    out
-}
-
 #[derive(Serialize)]
 struct JsonTenant<'a> {
     token: &'a str,
@@ -305,15 +284,8 @@ mod tests {
     }
 
     #[test]
-    fn renderers_escape_and_label() {
+    fn json_renderer_labels() {
         let snap = vec![(key("to\"k", "c\\1"), Counters::op(3, 4))];
-        let text = render_prometheus(&snap);
-        assert!(
-            text.contains("ferrite_tenant_operations_total{token=\"to\\\"k\",cache=\"c\\\\1\"} 1")
-        );
-        assert!(
-            text.contains("ferrite_tenant_bytes_in_total{token=\"to\\\"k\",cache=\"c\\\\1\"} 3")
-        );
         let json: serde_json::Value = serde_json::from_str(&render_json(&snap)).unwrap();
         assert_eq!(json["tenants"][0]["token"], "to\"k");
         assert_eq!(json["tenants"][0]["bytes_out"], 4);

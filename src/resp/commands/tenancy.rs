@@ -10,9 +10,10 @@
 use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
 
+use crate::admin::registry::render_tenants as render_prometheus;
 use crate::resp::args::eq_ic;
 use crate::resp::dispatch::{cmd, flags::*, CommandSpec, Ctx, NO_KEYS};
-use ferrite_service::metering::{render_json, render_prometheus};
+use ferrite_service::metering::render_json;
 
 pub const COMMANDS: &[CommandSpec] = &[cmd(
     "ferrite.metering",
