@@ -23,9 +23,7 @@ use tonic::{Request, Response, Status};
 
 use super::GrpcState;
 
-/// Prefix of the api keys GenerateDisposableToken hands out: `ferrite-dev.<hex token_id>.<random>`.
-/// Publishes made with such a key carry the token id as `publisher_id`.
-pub const DEV_KEY_PREFIX: &str = "ferrite-dev.";
+use ferrite_service::admission::dev_key;
 
 /// Longest `token_id` the SDKs allow (R: utils.rs is_disposable_token_id_valid).
 const MAX_TOKEN_ID: usize = 64;
@@ -36,30 +34,6 @@ pub fn log_development_mode(addr: Option<SocketAddr>) {
         "gRPC (Momento) API in DEVELOPMENT AUTH MODE: every token is accepted, including the empty one; \
          do not expose this port to untrusted networks"
     );
-}
-
-/// `publisher_id` for a publish: the token id embedded in a key we minted, empty otherwise.
-pub fn publisher_id(md: &tonic::metadata::MetadataMap) -> Option<Arc<str>> {
-    let tok = md.get("authorization")?.to_str().ok()?;
-    let rest = tok.strip_prefix(DEV_KEY_PREFIX)?;
-    let hex = rest.split('.').next()?;
-    let bytes = decode_hex(hex)?;
-    let id = String::from_utf8(bytes).ok()?;
-    (!id.is_empty()).then(|| Arc::from(id))
-}
-
-fn encode_hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 pub struct TokenService {
@@ -104,11 +78,7 @@ impl Token for TokenService {
             )));
         }
         let now_s = self.state.now_ms() / 1000;
-        let api_key = format!(
-            "{DEV_KEY_PREFIX}{}.{:032x}",
-            encode_hex(req.token_id.as_bytes()),
-            rand::random::<u128>()
-        );
+        let api_key = dev_key::mint(&req.token_id, rand::random::<u128>());
         let endpoint = local
             .map(|a| a.ip().to_string())
             .unwrap_or_else(|| "localhost".into());
@@ -320,20 +290,5 @@ where
         } else {
             Box::pin(async move { Ok(Status::unimplemented("unknown method").into_http()) })
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn publisher_id_roundtrip() {
-        let mut md = tonic::metadata::MetadataMap::new();
-        let key = format!("{DEV_KEY_PREFIX}{}.{:032x}", encode_hex(b"user-7"), 5u128);
-        md.insert("authorization", key.parse().unwrap());
-        assert_eq!(publisher_id(&md).as_deref(), Some("user-7"));
-        md.insert("authorization", "local-dev".parse().unwrap());
-        assert_eq!(publisher_id(&md), None);
     }
 }

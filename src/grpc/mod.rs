@@ -10,9 +10,11 @@
 //! token.Token                 auth.rs         GenerateDisposableToken (development auth mode)
 //! cache_client.Ping           auth.rs         hand-defined (not in momento-protos)
 //! ```
-//! Data is the engine's: a Momento scalar is a Redis string in the same cache (RESP uses `default`).
-//! Handlers lock one shard per key, never across an `.await`, and touch RESP's WATCH registry after
-//! a write. Limits are [`GrpcLimits`] (Momento's defaults). See docs/grpc.md.
+//! Handlers are translators: protobuf → the service (`ferrite_service`: admission through
+//! `GrpcState::admit_call`, Momento's operations on the admitted `Op`, `Op::finish` metering) →
+//! protobuf, with `errors::status` the one mapping of `ServiceError`. Data is the engine's: a
+//! Momento scalar is a Redis string in the same cache (RESP uses `default`). Transport limits are
+//! [`GrpcLimits`]; Momento's data limits are the service's. See docs/grpc.md.
 
 pub mod auth;
 pub mod authz;

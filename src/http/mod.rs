@@ -124,8 +124,13 @@ impl HttpState {
         })
     }
 
-    /// Admit one operation of `tenant` before it runs: 429 with `Retry-After` when one of its
-    /// quotas or rate limits refuses it (the request then does nothing and is not metered).
+    /// Read a request body, AFTER the caller was authenticated and authorized (handlers take
+    /// the raw `Body`, so nothing is read before the 401/403: 100 unauthenticated 5 MB PUTs used
+    /// to make the server buffer 498 MB). Over `http.max_body_bytes` (by `Content-Length`, before
+    /// reading, or as it arrives): 413. The body's bytes are charged to the listener-wide
+    /// `http.max_inflight_body_bytes` until the returned permit is dropped (keep it for the
+    /// handler's life); past it the request waits for room, 503 after `http.body_read_timeout_ms`.
+    /// A body that does not arrive within that timeout: 408.
     pub async fn read_body(
         &self,
         headers: &axum::http::HeaderMap,
