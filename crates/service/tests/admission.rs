@@ -147,8 +147,10 @@ fn topic_names_are_validated_first_and_missing_caches_are_not_found() {
 
 #[test]
 fn a_refused_operation_is_not_metered() {
-    let mut q = ferrite_config::QuotasConfig::default();
-    q.token_ops_per_sec = 1;
+    let q = ferrite_config::QuotasConfig {
+        token_ops_per_sec: 1,
+        ..Default::default()
+    };
     let svc = service(
         Auth::from_config(&ferrite_config::Config::default()).unwrap(),
         &q,
