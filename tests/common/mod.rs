@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod pki;
+pub mod redis_ref;
 pub mod reply;
 pub mod tokens;
 

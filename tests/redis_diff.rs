@@ -1,0 +1,8 @@
+//! Ferrite beside redis-server 7.0: the same commands to both over raw RESP, the same reply bytes
+//! required (RESP2 and RESP3). One module per command family; `tests/common/redis_ref.rs` is the
+//! harness. What still differs on purpose is listed in docs/compatibility.md.
+
+mod common;
+
+#[path = "redis_diff/strings.rs"]
+mod strings;
