@@ -6,3 +6,26 @@
 //! on top of `Op` and `Limits`; moving them here is the next step of issue 13 (ARCHITECTURE.md).
 
 pub mod scalars;
+
+use crate::admission::Op;
+use crate::error::ServiceError;
+
+impl Op<'_> {
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.service().store.now_ms()
+    }
+
+    /// Make room for a write of about `incoming` bytes (eviction), before taking shard locks.
+    pub fn ensure_memory(&self, incoming: usize) -> Result<(), ServiceError> {
+        self.service()
+            .store
+            .ensure_memory(incoming as u64)
+            .map_err(|_| ServiceError::OutOfMemory)
+    }
+
+    /// A write's TTL checked and turned into `Entry::expires_at` (absolute ms).
+    pub fn expires_at(&self, ttl_ms: u64, now: u64) -> Result<u64, ServiceError> {
+        self.service().limits.check_ttl(ttl_ms)?;
+        Ok(now.saturating_add(ttl_ms))
+    }
+}
