@@ -2,10 +2,20 @@
 //! in, typed results out, `ServiceError` for every refusal: the gRPC handlers turn protobuf
 //! into these calls, the HTTP API calls them from its routes.
 //!
-//! Collections (dictionary, list, set, sorted set) are still implemented in `src/grpc/collections*`
-//! on top of `Op` and `Limits`; moving them here is the next step of issue 13 (ARCHITECTURE.md).
+//! - `scalars.rs`: Get, Set, SetIf*, Delete, KeysExist, Increment, TTLs, ItemGetType.
+//! - `collections.rs`: the rules every collection write and read shares (collection TTL,
+//!   element limit, wrong type, change-feed events, an emptied collection disappearing).
+//! - `dictionaries.rs`, `sets.rs`, `lists.rs`, `sorted_sets.rs`: the collection operations, on
+//!   the engine's hash, set, list and zset types.
 
+pub mod collections;
+pub mod dictionaries;
+pub mod lists;
 pub mod scalars;
+pub mod sets;
+pub mod sorted_sets;
+
+pub use collections::CollectionTtl;
 
 use crate::admission::Op;
 use crate::error::ServiceError;
