@@ -93,11 +93,6 @@ pub fn invalid(message: impl Into<String>) -> Status {
     Status::invalid_argument(message)
 }
 
-/// Operation against a key that holds another type (our decision: FAILED_PRECONDITION, see docs/grpc.md).
-pub fn wrong_type(holds: ferrite_storage::ValueKind) -> Status {
-    status(ServiceError::WrongType(holds))
-}
-
 /// The engine's memory budget is exhausted and eviction could not make room (noeviction).
 pub fn out_of_memory() -> Status {
     Status::resource_exhausted(ServiceError::OutOfMemory.to_string())

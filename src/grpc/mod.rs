@@ -3,18 +3,20 @@
 //! Services (generated server traits from `momento-protos`, plus a hand-defined `cache_client.Ping`):
 //! ```text
 //! control_client.ScsControl   control.rs      create/delete/list/flush caches
-//! cache_client.Scs            scs.rs          dispatch: cache from the `cache` header, then
+//! cache_client.Scs            scs.rs          dispatch: admission on the `cache` header's cache, then
 //!                              scalars.rs       Get/Set/SetIf*/Delete/KeysExist/Increment/TTL/type/batches
 //!                              collections.rs   dictionary/list/set/sorted-set RPCs
 //! cache_client.pubsub.Pubsub  topics.rs       Publish/Subscribe on the topics engine
 //! token.Token                 auth.rs         GenerateDisposableToken (development auth mode)
 //! cache_client.Ping           auth.rs         hand-defined (not in momento-protos)
 //! ```
-//! Handlers are translators: protobuf → the service (`ferrite_service`: admission through
-//! `GrpcState::admit_call`, Momento's operations on the admitted `Op`, `Op::finish` metering) →
-//! protobuf, with `errors::status` the one mapping of `ServiceError`. Data is the engine's: a
-//! Momento scalar is a Redis string in the same cache (RESP uses `default`). Transport limits are
-//! [`GrpcLimits`]; Momento's data limits are the service's. See docs/grpc.md.
+//! Data is the engine's: a Momento scalar is a Redis string, a dictionary a hash, a list a list, a
+//! set a set and a sorted set a zset, in the same cache (RESP uses `default`).
+//! The cache RPCs (`scalars.rs`, `collections*`) are adapters: protobuf → the service's cache
+//! operation on the admitted `Op` (`ferrite_service::cache_ops`, shared with the HTTP API) →
+//! protobuf, with every refusal mapped by `errors::status`. Momento's rules (sizes, TTLs,
+//! eviction, wrong type, the change-feed event of each write) are the service's; the transport's
+//! limits are [`GrpcLimits`]. See docs/grpc.md.
 
 pub mod auth;
 pub mod authz;
@@ -150,35 +152,6 @@ impl GrpcState {
     #[allow(clippy::result_large_err)]
     pub fn cache_named(&self, name: &str) -> Result<Arc<Cache>, Status> {
         self.shared.cache_named(name).map_err(errors::status)
-    }
-
-    /// Validate a write's TTL and turn it into `Entry::expires_at` (absolute ms).
-    /// 0 and anything above `max_ttl_ms` are INVALID_ARGUMENT (see docs/grpc.md).
-    #[allow(clippy::result_large_err)]
-    pub fn expires_at(&self, ttl_ms: u64, now: u64) -> Result<u64, Status> {
-        self.shared
-            .limits
-            .check_ttl(ttl_ms)
-            .map_err(errors::status)?;
-        Ok(now.saturating_add(ttl_ms))
-    }
-
-    /// Collection element size limit: RESOURCE_EXHAUSTED `element_size_limit_exceeded`.
-    #[allow(clippy::result_large_err)]
-    pub fn check_element_size(&self, len: usize) -> Result<(), Status> {
-        self.shared
-            .limits
-            .check_element_size(len)
-            .map_err(errors::status)
-    }
-
-    /// Make room for a write of about `incoming` bytes (eviction), before taking shard locks.
-    #[allow(clippy::result_large_err)]
-    pub fn ensure_memory(&self, incoming: usize) -> Result<(), Status> {
-        self.shared
-            .store
-            .ensure_memory(incoming as u64)
-            .map_err(|_| errors::out_of_memory())
     }
 
     pub fn now_ms(&self) -> u64 {

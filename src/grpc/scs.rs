@@ -1,5 +1,6 @@
-//! `cache_client.Scs`: resolves the cache from the `cache` header, then dispatches to
-//! `scalars.rs` or `collections.rs` (plain functions, synchronous: engine work only).
+//! `cache_client.Scs`: admits each call on the cache its `cache` header names, then dispatches to
+//! the adapters in `scalars.rs` or `collections.rs` (plain functions on the admitted `Op`,
+//! synchronous: engine work only).
 
 use std::sync::Arc;
 
@@ -21,24 +22,15 @@ impl CacheService {
 }
 
 /// One unary RPC: admission (the caller's key permissions, the `cache` header's cache, the
-/// tenant's quota; `GrpcState::admit_call`) -> handler -> metering of the protobuf sizes of
-/// request and response (`Op::finish`) -> Response. Scalar handlers take the `Op` (the service's
-/// scalar operations); collection handlers its cache.
+/// tenant's quota; `GrpcState::admit_call`) -> the handler's adapter on the admitted `Op` (the
+/// service's cache operations) -> metering of the protobuf sizes of request and response
+/// (`Op::finish`) -> Response.
 macro_rules! unary {
-    ($self:ident, $req:ident, scalars :: $f:ident) => {{
+    ($self:ident, $req:ident, $module:ident :: $f:ident) => {{
         let (md, ext, body) = $req.into_parts();
         let op = $self.state.admit_call(&md, &ext, &body)?;
         let bytes_in = prost::Message::encoded_len(&body);
-        let r = scalars::$f(&op, body);
-        op.finish(super::usage(bytes_in, &r));
-        r.map(Response::new)
-    }};
-    ($self:ident, $req:ident, $module:ident :: $f:ident) => {{
-        let state = &$self.state;
-        let (md, ext, body) = $req.into_parts();
-        let op = state.admit_call(&md, &ext, &body)?;
-        let bytes_in = prost::Message::encoded_len(&body);
-        let r = $module::$f(state, op.cache(), body);
+        let r = $module::$f(&op, body);
         op.finish(super::usage(bytes_in, &r));
         r.map(Response::new)
     }};

@@ -6,13 +6,14 @@
 //! GET            /topics/{cache}/{topic}           topics.rs   long poll (Momento) / sse.rs: Server-Sent Events
 //! GET            /openapi.json                     openapi.rs  the OpenAPI 3 document of all of the above
 //! ```
-//! `auth.rs` extracts the token (one function) and authorizes it (one seam: 401 / 403 in auth
-//! mode `token`); `HttpState::admit`/`account` apply the caller's quotas (429 + `Retry-After`)
-//! and meter each request for its tenant; `params.rs` parses query strings; `error.rs` is the JSON error body and the status codes.
+//! Every handler is a translator onto the service layer (`ferrite_service`): `auth.rs` finds the
+//! token and `Service::caller` resolves it (401), `Service::admit` asks the permission (403), the
+//! cache (404) and the quota (429 + `Retry-After`), the admitted `Op` runs Momento's operation or
+//! opens the subscription's `Delivery`, and `Op::finish` / the delivery meter it. `params.rs`
+//! parses query strings; `error.rs` maps `ServiceError` to the JSON error body and status codes.
 //!
-//! The same engines as RESP and gRPC (`Shared`): what one protocol writes the others read. The
-//! cache handlers reuse the gRPC front end's scalar functions and `GrpcState` limits, so Momento's
-//! rules live in one place until the planned protocol-neutral `service` layer takes them over.
+//! The same engines as RESP and gRPC (`Shared`): what one protocol writes the others read, and
+//! Momento's rules are the service's, the same for gRPC and HTTP.
 //! See docs/http.md.
 
 pub mod auth;

@@ -103,24 +103,6 @@ fn peek_scalar(s: &mut Shard, key: &[u8], now: u64) -> Result<Option<Bytes>, Ser
 }
 
 impl Op<'_> {
-    fn now_ms(&self) -> u64 {
-        self.service().store.now_ms()
-    }
-
-    /// Make room for a write of about `incoming` bytes (eviction), before taking shard locks.
-    pub fn ensure_memory(&self, incoming: usize) -> Result<(), ServiceError> {
-        self.service()
-            .store
-            .ensure_memory(incoming as u64)
-            .map_err(|_| ServiceError::OutOfMemory)
-    }
-
-    /// A write's TTL checked and turned into `Entry::expires_at` (absolute ms).
-    pub fn expires_at(&self, ttl_ms: u64, now: u64) -> Result<u64, ServiceError> {
-        self.service().limits.check_ttl(ttl_ms)?;
-        Ok(now.saturating_add(ttl_ms))
-    }
-
     /// Validated write: size and expiry checked, memory made room for.
     fn prepare_write(
         &self,
