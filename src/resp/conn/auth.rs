@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ferrite_auth::{AuthError, Principal};
+use ferrite_auth::AuthError;
 use ferrite_resp::ReplyWriter;
 use ferrite_storage::DEFAULT_CACHE;
 
 use super::Session;
 use crate::resp::dispatch::CommandSpec;
-use ferrite_service::MeterKey;
+use ferrite_service::{MeterKey, ServiceError};
 
 const NOAUTH: &str = "NOAUTH Authentication required.";
 
@@ -72,18 +72,23 @@ impl Session {
     /// AUTH / HELLO AUTH. The username slot names the cache the connection uses (`default` is
     /// the default cache, as Redis's default user); the password slot is the token. In auth
     /// mode `none` any token is accepted and only the cache choice applies. Errors are replies.
+    /// Who the token is, and so the tenant the connection is metered and limited as, is the
+    /// service's [`Caller`](ferrite_service::Caller), resolved as on every protocol.
     pub(super) fn authenticate(&mut self, user: Option<Bytes>, token: &[u8]) -> Result<(), String> {
-        let principal = if self.enforcing {
-            let token = std::str::from_utf8(token)
-                .map_err(|_| AuthError::Malformed)
-                .and_then(|t| self.shared.auth.authenticate(t));
-            match token {
-                Ok(p) => p,
-                Err(e) => return Err(format!("WRONGPASS invalid token: {e}")),
-            }
-        } else {
-            Principal::unrestricted("")
+        let caller = match std::str::from_utf8(token) {
+            Ok(t) => self.shared.caller(Some(t)),
+            // Mode `none` accepts any token, even one that is not UTF-8.
+            Err(_) if !self.enforcing => self.shared.caller(None),
+            Err(_) => Err(ServiceError::Unauthenticated(AuthError::Malformed)),
         };
+        let caller = match caller {
+            Ok(c) => c,
+            Err(ServiceError::Unauthenticated(e)) => {
+                return Err(format!("WRONGPASS invalid token: {e}"))
+            }
+            Err(e) => return Err(format!("ERR {e}")),
+        };
+        let principal = &caller.principal;
         if let Some(user) = user {
             let Ok(name) = std::str::from_utf8(&user) else {
                 return Err("ERR the cache name (AUTH username) must be UTF-8".into());
@@ -111,14 +116,10 @@ impl Session {
             }
         }
         self.unrestricted = principal.is_super_user();
-        if self.enforcing {
-            // From now on this connection's usage is metered and limited as the token's.
-            self.set_tenant(MeterKey::new(
-                principal.token_id().clone(),
-                self.cache.name_arc().clone(),
-            ));
-        }
-        self.principal = Some(principal);
+        // From now on this connection's usage is metered and limited as the caller's: the
+        // token's id in auth mode `token`; `anonymous` in mode `none`, which it already was.
+        self.set_tenant(caller.tenant(self.cache.name_arc().clone()));
+        self.principal = Some(caller.principal);
         self.lost_auth = None;
         self.recheck_subscriptions();
         Ok(())

@@ -14,7 +14,7 @@
 //! | `io.rs` | the reply buffer and gathered writes (`Spliced`, `io_slices`, `consume`, `bulk_payload`), buffer shrinking, charging input (`charge_input`) and buffers (`charge_buffers`) to their budgets |
 //! | `session.rs` | the `Session` struct (every per-connection field), its construction, `set_cache`, cleanup and `Drop` (memory given back) |
 //! | `exec.rs` | running commands: `process_input` (one batch), `execute_metered` (quota, metering), `execute_spec`/`run`/`run_handler`, blocking commands (`Blocked`, retry, timeout), MULTI queueing and `exec`, WATCH release |
-//! | `auth.rs` | AUTH / HELLO AUTH identity, per-batch re-validation, NOAUTH/NOPERM (`authorize`), the tenant (`set_tenant`), subscriptions re-checked after AUTH, FERRITE.REVOKE |
+//! | `auth.rs` | AUTH / HELLO AUTH identity (the service's `Caller`, from `Service::caller`), per-batch re-validation, NOAUTH/NOPERM (`authorize`), the tenant (`set_tenant`), subscriptions re-checked after AUTH, FERRITE.REVOKE |
 //! | `connection_commands.rs` | commands that change the connection itself (`connection_command`: MULTI, WATCH, QUIT, RESET, AUTH, SELECT, …) and HELLO |
 //! | `pubsub.rs` | subscription state (`PubSub`), SUBSCRIBE and friends, delivering messages (`deliver_events`) |
 
