@@ -9,6 +9,7 @@ mod grpc_util;
 
 use std::time::Duration;
 
+use common::reply::line;
 use common::test_config;
 use common::tokens::TokenServer;
 use ferrite_auth::{
@@ -550,6 +551,70 @@ async fn resp_auth_flow_and_bad_tokens() {
     assert_eq!(
         resp_code(&mut admin, &["GET", "k"]).await.as_deref(),
         Some("NOAUTH")
+    );
+}
+
+/// The exact RESP texts of a refused AUTH / HELLO AUTH and of NOAUTH (clients and operators
+/// match on them): the connection resolves its caller through the service, the wording is RESP's.
+#[tokio::test]
+async fn resp_auth_error_texts() {
+    let s = start().await;
+    let rw = caches(vec![cache_grant(CacheRole::ReadWrite, None, Selector::All)]);
+    let good = s.mint("texts", rw.clone());
+    let now = ferrite_auth::now_secs();
+    let expired = s.auth.sign_claims(&Claims {
+        jti: "texts-old".into(),
+        iat: now - 100,
+        exp: now - 10,
+        t: "g".into(),
+        p: rw,
+    });
+    let mut r = s.srv.raw().await;
+    r.cmd(&["GET", "k"]).await;
+    assert_eq!(line(&mut r).await, "-NOAUTH Authentication required.");
+    for (token, reason) in [
+        ("", "missing token"),
+        ("   ", "missing token"),
+        ("nonsense", "malformed token"),
+        (expired.as_str(), "token expired"),
+    ] {
+        r.cmd(&["AUTH", token]).await;
+        assert_eq!(
+            line(&mut r).await,
+            format!("-WRONGPASS invalid token: {reason}"),
+            "{token:?}"
+        );
+    }
+    // A token that is not UTF-8.
+    r.send(b"*2\r\n$4\r\nAUTH\r\n$2\r\n\xff\xfe\r\n").await;
+    assert_eq!(
+        line(&mut r).await,
+        "-WRONGPASS invalid token: malformed token"
+    );
+    r.cmd(&["HELLO", "3", "AUTH", "default", "nonsense"]).await;
+    assert_eq!(
+        line(&mut r).await,
+        "-WRONGPASS invalid token: malformed token"
+    );
+    // Revoked after AUTH: the next command's NOAUTH says why, and AUTH with it again is refused.
+    r.cmd(&["AUTH", &good]).await;
+    assert_eq!(line(&mut r).await, "+OK");
+    let su = s.mint("texts-root", Permissions::SuperUser);
+    let mut admin = s.resp().await;
+    assert_eq!(resp_code(&mut admin, &["AUTH", &su]).await, None);
+    assert_eq!(
+        resp_code(&mut admin, &["FERRITE.REVOKE", "texts"]).await,
+        None
+    );
+    r.cmd(&["GET", "k"]).await;
+    assert_eq!(
+        line(&mut r).await,
+        "-NOAUTH Authentication required (token revoked)."
+    );
+    r.cmd(&["AUTH", &good]).await;
+    assert_eq!(
+        line(&mut r).await,
+        "-WRONGPASS invalid token: token revoked"
     );
 }
 

@@ -628,3 +628,18 @@ async fn client_kill_of_self_replies_then_closes() {
     exp(&mut c, b":1\r\n").await;
     assert!(Box::pin(c.is_closed()).await);
 }
+
+/// Auth mode `none`: AUTH accepts any token (even an empty one or one that is not UTF-8) and
+/// only the cache choice applies.
+#[tokio::test]
+async fn auth_in_mode_none_accepts_any_token() {
+    let srv = TestServer::start().await;
+    let mut r = srv.raw().await;
+    rt(&mut r, &["AUTH", "anything"], b"+OK\r\n").await;
+    rt(&mut r, &["AUTH", ""], b"+OK\r\n").await;
+    r.send(b"*2\r\n$4\r\nAUTH\r\n$2\r\n\xff\xfe\r\n").await;
+    exp(&mut r, b"+OK\r\n").await;
+    rt(&mut r, &["AUTH", "default", "anything"], b"+OK\r\n").await;
+    rt(&mut r, &["SET", "k", "v"], b"+OK\r\n").await;
+    rt(&mut r, &["GET", "k"], b"$1\r\nv\r\n").await;
+}

@@ -24,7 +24,7 @@ pub const BUF_SHRINK_ABOVE: usize = 256 * 1024;
 /// messages one `recv` and one reply `send` per ~15 messages; at 3bf1178 the buffer (then
 /// growing without bound) took ~340 per syscall and delivered 1.7x the messages per second.
 /// Kept at most `BUF_SHRINK_ABOVE`, so the shrink rule below leaves it alone; it goes back to
-/// `BUF_INITIAL` once the connection has been quiet for `BUF_SHRINK_AFTER` (conn.rs).
+/// `BUF_INITIAL` once the connection has been quiet for `BUF_SHRINK_AFTER` (`resp/conn/io.rs`).
 pub const STREAM_READ_MAX: usize = 128 * 1024;
 /// A read counts as streaming when it filled all its room and brought at least this much (a
 /// read that filled the last few bytes before the buffer is compacted says nothing).

@@ -2,7 +2,7 @@
 //!
 //! The seam for auth: today every caller is the development-mode token [`ANONYMOUS_TOKEN`]. Once
 //! signed tokens exist, the RESP connection replaces its [`MeterKey`] on `AUTH` / `HELLO AUTH`
-//! (`Session::set_tenant` in resp/conn.rs) and gRPC derives the token id from the
+//! (`Session::set_tenant` in resp/conn/auth.rs) and gRPC derives the token id from the
 //! `authorization` header per call (`GrpcState::tenant` in grpc/mod.rs); nothing else changes.
 
 use std::fmt;

@@ -1,0 +1,205 @@
+//! Who the connection is: AUTH / HELLO AUTH, re-validation once per batch, the NOAUTH and
+//! NOPERM checks, the tenant it is metered as, and FERRITE.REVOKE.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ferrite_auth::AuthError;
+use ferrite_resp::ReplyWriter;
+use ferrite_storage::DEFAULT_CACHE;
+
+use super::Session;
+use crate::resp::dispatch::CommandSpec;
+use ferrite_service::{MeterKey, ServiceError};
+
+const NOAUTH: &str = "NOAUTH Authentication required.";
+
+impl Session {
+    /// Re-validate the principal (expiry, revocation) once per batch; drops it when no longer
+    /// valid, so later commands get NOAUTH. Returns whether the connection is authenticated.
+    pub(super) fn still_authenticated(&mut self) -> bool {
+        if !self.enforcing {
+            return true;
+        }
+        let Some(p) = &self.principal else {
+            return false;
+        };
+        match self.shared.auth.check_at(p, self.now / 1000) {
+            Ok(()) => true,
+            Err(e) => {
+                self.principal = None;
+                self.unrestricted = false;
+                self.lost_auth = Some(e);
+                false
+            }
+        }
+    }
+
+    /// The NOAUTH error for a connection without a (valid) principal.
+    pub(super) fn noauth_message(&self) -> String {
+        match &self.lost_auth {
+            Some(e) => format!("NOAUTH Authentication required ({e})."),
+            None => NOAUTH.to_string(),
+        }
+    }
+
+    /// Token mode: NOAUTH before authentication, NOPERM outside the token's permissions.
+    pub(super) fn authorize(
+        &self,
+        spec: &'static CommandSpec,
+        args: &[Bytes],
+    ) -> Result<(), String> {
+        let Some(p) = &self.principal else {
+            if matches!(spec.name, "auth" | "hello" | "quit" | "reset") {
+                return Ok(());
+            }
+            return Err(self.noauth_message());
+        };
+        crate::resp::authz::authorize(p, self.cache.name(), spec, args)
+            .map_err(|d| format!("NOPERM {d}"))
+    }
+
+    /// Change who this connection is metered and limited as: usage so far stays with the old
+    /// identity. The seam for auth: AUTH / HELLO AUTH call this with the token's id.
+    pub(super) fn set_tenant(&mut self, tenant: MeterKey) {
+        if tenant != self.tenant {
+            self.fold_meter();
+            self.quota = self.shared.quotas.handle(&tenant);
+            self.tenant = tenant;
+        }
+    }
+
+    /// AUTH / HELLO AUTH. The username slot names the cache the connection uses (`default` is
+    /// the default cache, as Redis's default user); the password slot is the token. In auth
+    /// mode `none` any token is accepted and only the cache choice applies. Errors are replies.
+    /// Who the token is, and so the tenant the connection is metered and limited as, is the
+    /// service's [`Caller`](ferrite_service::Caller), resolved as on every protocol.
+    pub(super) fn authenticate(&mut self, user: Option<Bytes>, token: &[u8]) -> Result<(), String> {
+        let caller = match std::str::from_utf8(token) {
+            Ok(t) => self.shared.caller(Some(t)),
+            // Mode `none` accepts any token, even one that is not UTF-8.
+            Err(_) if !self.enforcing => self.shared.caller(None),
+            Err(_) => Err(ServiceError::Unauthenticated(AuthError::Malformed)),
+        };
+        let caller = match caller {
+            Ok(c) => c,
+            Err(ServiceError::Unauthenticated(e)) => {
+                return Err(format!("WRONGPASS invalid token: {e}"))
+            }
+            Err(e) => return Err(format!("ERR {e}")),
+        };
+        let principal = &caller.principal;
+        if let Some(user) = user {
+            let Ok(name) = std::str::from_utf8(&user) else {
+                return Err("ERR the cache name (AUTH username) must be UTF-8".into());
+            };
+            let name = if name == "default" {
+                DEFAULT_CACHE
+            } else {
+                name
+            };
+            if !principal.can_use_cache(name) {
+                return Err(format!(
+                    "NOPERM this token has no permission on cache '{name}'"
+                ));
+            }
+            let cache = if name == DEFAULT_CACHE || principal.is_super_user() {
+                self.shared.store.get_or_create(name)
+            } else {
+                match self.shared.store.cache(name) {
+                    Some(c) => c,
+                    None => return Err(format!("ERR cache '{name}' does not exist")),
+                }
+            };
+            if !Arc::ptr_eq(&cache, &self.cache) {
+                self.set_cache(cache);
+            }
+        }
+        self.unrestricted = principal.is_super_user();
+        // From now on this connection's usage is metered and limited as the caller's: the
+        // token's id in auth mode `token`; `anonymous` in mode `none`, which it already was.
+        self.set_tenant(caller.tenant(self.cache.name_arc().clone()));
+        self.principal = Some(caller.principal);
+        self.lost_auth = None;
+        self.recheck_subscriptions();
+        Ok(())
+    }
+
+    /// After a (re-)AUTH: a subscription must not outlive the token that authorized it. Every
+    /// subscription (of any cache) is checked against the new principal and those it may not
+    /// have are dropped, with the unsubscribe push a client expects; what is kept is authorized
+    /// by the current token, whose expiry and revocation the connection enforces (a subscriber
+    /// is disconnected at its next message once it is no longer valid).
+    pub(super) fn recheck_subscriptions(&mut self) {
+        let (Some(p), Some(ps)) = (self.principal.as_ref(), self.pubsub.as_mut()) else {
+            return;
+        };
+        if p.is_super_user() {
+            return;
+        }
+        let resp3 = self.resp3;
+        for (cache, topic) in ps.sub.channels() {
+            let cache_name = String::from_utf8_lossy(&cache);
+            if p.can_topic(&cache_name, &topic, ferrite_auth::TopicAccess::Subscribe) {
+                continue;
+            }
+            ps.sub.unsubscribe(&cache, &topic);
+            let kind: &[u8] = if ps.sharded.remove(&topic) {
+                b"sunsubscribe"
+            } else if ps.sequenced.remove(&topic) {
+                b"tunsubscribe"
+            } else {
+                b"unsubscribe"
+            };
+            let count = ps.sub.subscription_count() as i64;
+            let mut w = ReplyWriter::new(&mut self.out, resp3);
+            w.push(3);
+            w.bulk(kind);
+            w.bulk(&topic);
+            w.int(count);
+        }
+        for (cache, pattern) in ps.sub.patterns() {
+            let cache_name = String::from_utf8_lossy(&cache);
+            if p.can_topic_all(&cache_name, ferrite_auth::TopicAccess::Subscribe) {
+                continue;
+            }
+            ps.sub.punsubscribe(&cache, &pattern);
+            let count = ps.sub.subscription_count() as i64;
+            let mut w = ReplyWriter::new(&mut self.out, resp3);
+            w.push(3);
+            w.bulk(b"punsubscribe");
+            w.bulk(&pattern);
+            w.int(count);
+        }
+        self.sync_sub_counts();
+        if self
+            .pubsub
+            .as_ref()
+            .is_some_and(|p| p.sub.subscription_count() == 0)
+        {
+            self.pubsub = None;
+        }
+    }
+
+    /// FERRITE.REVOKE <token-id>: 1 if newly revoked, 0 if it already was (super-user only,
+    /// checked by `authorize`).
+    pub(super) fn revoke(&mut self, id: &[u8]) {
+        let Some(a) = self.shared.auth.authenticator().cloned() else {
+            self.writer().error(
+                "ERR token revocation needs auth mode token (there are no tokens in mode none)",
+            );
+            return;
+        };
+        let Ok(id) = std::str::from_utf8(id) else {
+            self.writer().error("ERR token id must be UTF-8");
+            return;
+        };
+        match a.revoke(id) {
+            Ok(new) => self.writer().int(new as i64),
+            Err(e) => {
+                let msg = format!("ERR cannot revoke: {e}");
+                self.writer().error(&msg)
+            }
+        }
+    }
+}

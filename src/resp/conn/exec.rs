@@ -1,0 +1,474 @@
+//! Running commands: one batch of parsed input (`process_input`), the quota check and
+//! metering of each command (`execute_metered`), checks before a command runs
+//! (`execute_spec`), the handler call (`run_handler`), blocking commands (BLPOP & co.) and
+//! transactions (MULTI queueing, EXEC, WATCH).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferrite_resp::{parse_command, ReplyWriter};
+use ferrite_storage::{Cache, Locked};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::{Session, OUT_SOFT_LIMIT};
+use crate::metrics::{self, Family, Protocol};
+use crate::resp::args::{eq_ic, ERR_OOM};
+use crate::resp::dispatch::{flags, lookup, CommandSpec, Ctx};
+use crate::shared::ServerStats;
+use ferrite_service::Counters;
+
+/// A command waiting for data (BLPOP & co.).
+pub(super) struct Blocked {
+    pub(super) args: Vec<Bytes>,
+    pub(super) spec: &'static CommandSpec,
+    /// The cache whose feed the registration holds (released on unregistering).
+    pub(super) cache: Arc<Cache>,
+    pub(super) keys: Vec<Bytes>,
+    pub(super) deadline: Option<Instant>,
+    pub(super) notify: Arc<Notify>,
+}
+
+/// What a blocking handler asks for when it found nothing to pop.
+pub struct BlockRequest {
+    pub keys: Vec<Bytes>,
+    /// None = block forever.
+    pub timeout: Option<Duration>,
+}
+
+/// What one queued MULTI command holds: its arguments (owned copies, each its own allocation), a
+/// `Bytes` handle per argument and the argument vector's allocation.
+fn queue_cost(args: &[Bytes]) -> usize {
+    args.iter()
+        .map(|a| ferrite_storage::value::bytes_cost(a.len()) + std::mem::size_of::<Bytes>())
+        .sum::<usize>()
+        + std::mem::size_of::<Vec<Bytes>>()
+        + ferrite_storage::value::ALLOC_OVERHEAD
+}
+
+impl Session {
+    /// Execute every complete command in the input buffer (until output backs up).
+    pub(super) fn process_input(&mut self) {
+        if self.inbuf.is_empty() {
+            // Nothing to run (the loop turned for a write or a wake-up): skip the clock reads.
+            return;
+        }
+        // The args vector lives in the session: no allocation per batch or per command
+        // (`tests/zero_alloc.rs` holds warm GET/SET to zero allocations).
+        let mut args = std::mem::take(&mut self.args);
+        let mut count = 0u64;
+        self.now = self.shared.store.now_ms();
+        // CLIENT LIST's idle time: the batch's clock read serves it.
+        self.info.last_active_ms.store(self.now, Ordering::Relaxed);
+        self.still_authenticated();
+        // Request metrics: exact counts per family, the batch's time shared evenly (one clock
+        // read per batch; parsing included). See `metrics::BatchTimer`.
+        let mut timer = metrics::BatchTimer::start();
+        while self.pending() < OUT_SOFT_LIMIT && !self.closing && self.blocked.is_none() {
+            let unparsed = self.inbuf.len();
+            // Before AUTH (auth required), Redis 7's caps: refused from the header alone.
+            let limits = if self.principal.is_some() {
+                &self.limits
+            } else {
+                &self.preauth_limits
+            };
+            match parse_command(&mut self.inbuf, limits, &mut args) {
+                Ok(true) => {
+                    count += 1;
+                    let frame = (unparsed - self.inbuf.len()) as u64;
+                    // The args vector is reused across commands: no allocation per command.
+                    let family = self.execute_metered(&args, frame);
+                    timer.add(family);
+                    if self.info.killed.load(Ordering::Relaxed) {
+                        self.closing = true;
+                    }
+                }
+                Ok(false) => break,
+                Err(e) => {
+                    ServerStats::add(&self.shared.stats.protocol_errors, 1);
+                    self.writer().error(&e.message());
+                    self.closing = true;
+                    break;
+                }
+            }
+        }
+        timer.finish(Protocol::Resp);
+        self.charge_buffers();
+        self.publish_client_info();
+        // Drop the references into the read buffer before it is reused.
+        args.clear();
+        self.args = args;
+        self.charge_input();
+        if count > 0 {
+            ServerStats::add(&self.shared.stats.total_commands, count);
+        }
+        self.arm_shrink();
+    }
+
+    /// Quota check, execution and metering of one command whose RESP frame was `bytes_in`
+    /// bytes. A refused command does not run and is not metered; everything else is one
+    /// operation whose reply bytes are what it appended to the output buffer (a blocking
+    /// command's later reply is added when it comes, see `retry_blocked`).
+    pub(super) fn execute_metered(&mut self, args: &[Bytes], bytes_in: u64) -> Family {
+        if args.first().is_some_and(|a| eq_ic(a, "ferrite.metering")) {
+            // Reading the figures is operator traffic (the admin port's job), not the tenant's.
+            return self.execute(args);
+        }
+        let limited = self.quota.is_active() && !quota_exempt(args);
+        if limited {
+            if let Err(e) = self.quota.admit() {
+                let msg = format!("ERR {e}");
+                self.writer().error(&msg);
+                return args
+                    .first()
+                    .and_then(|name| lookup(name))
+                    .map_or(Family::Other, |spec| Family::from_resp_group(spec.group));
+            }
+        }
+        let start = self.out.len();
+        let family = self.execute(args);
+        let bytes_out = (self.out.len() - start) as u64;
+        self.meter.add(&Counters::op(bytes_in, bytes_out));
+        if limited {
+            self.quota.charge(bytes_in + bytes_out);
+        }
+        family
+    }
+
+    /// Reply bytes produced outside a command's own turn (a blocked command's late reply,
+    /// pub/sub pushes): metered and charged to the tenant, no operation counted.
+    pub(super) fn meter_late_output(&mut self, start: usize) {
+        let n = self.out.len().saturating_sub(start) as u64;
+        self.meter.bytes_out += n;
+        self.quota.charge(n);
+    }
+
+    /// Hand the usage gathered since the last fold to the shared metering.
+    pub(super) fn fold_meter(&mut self) {
+        if !self.meter.is_zero() {
+            self.shared.metering.record(&self.tenant, &self.meter);
+            self.meter = Counters::default();
+        }
+    }
+
+    /// Execute one command; returns its metrics family.
+    pub(super) fn execute(&mut self, args: &[Bytes]) -> Family {
+        let Some(spec) = args.first().and_then(|name| lookup(name)) else {
+            if !args.is_empty() {
+                let msg = unknown_command_message(args);
+                if let Some((_, err)) = self.multi.as_mut() {
+                    *err = true;
+                }
+                self.writer().error(&msg);
+            }
+            return Family::Other;
+        };
+        self.execute_spec(spec, args);
+        Family::from_resp_group(spec.group)
+    }
+
+    pub(super) fn execute_spec(&mut self, spec: &'static CommandSpec, args: &[Bytes]) {
+        // Published to CLIENT LIST once per batch (`publish_client_info`), not per command.
+        self.last_cmd = spec.name;
+        if !spec.arity_ok(args.len()) {
+            if let Some((_, err)) = self.multi.as_mut() {
+                *err = true;
+            }
+            let msg = format!("ERR wrong number of arguments for '{}' command", spec.name);
+            self.writer().error(&msg);
+            return;
+        }
+        if spec.movable {
+            // Key positions follow `numkeys`: a malformed one is an error before the command is
+            // authorized, queued or run, so its keys are exactly the ones checked.
+            if let Err(e) = spec.check_keys(args) {
+                if let Some((_, err)) = self.multi.as_mut() {
+                    *err = true;
+                }
+                let msg = spec.keys_error(e);
+                self.writer().error(&msg);
+                return;
+            }
+        }
+        if !self.unrestricted {
+            if let Err(msg) = self.authorize(spec, args) {
+                if let Some((_, err)) = self.multi.as_mut() {
+                    *err = true;
+                }
+                self.writer().error(&msg);
+                return;
+            }
+        }
+        if self.multi.is_some()
+            && !matches!(
+                spec.name,
+                "multi" | "exec" | "discard" | "watch" | "quit" | "reset"
+            )
+        {
+            if spec.has(flags::NO_MULTI) {
+                self.multi.as_mut().expect("in multi").1 = true;
+                let msg = format!(
+                    "ERR Command not allowed inside a transaction: '{}'",
+                    spec.name
+                );
+                self.writer().error(&msg);
+                return;
+            }
+            // Queued commands hold memory until EXEC: count it in the budget, and refuse
+            // queueing past it like Redis (OOM, and EXEC then answers EXECABORT).
+            let cost = queue_cost(args);
+            if self.shared.store.ensure_memory(cost as u64).is_err() {
+                self.multi.as_mut().expect("in multi").1 = true;
+                self.writer().error(ERR_OOM);
+                return;
+            }
+            self.shared.store.budget().charge(cost as isize);
+            ServerStats::add_signed(&self.shared.stats.multi_queued, cost as isize);
+            self.multi_bytes += cost;
+            // Owned copies: slices would pin the read buffers they came from (whole chunks of
+            // pipelined input, more than `queue_cost` counts) until EXEC.
+            let owned = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+            self.multi.as_mut().expect("in multi").0.push(owned);
+            self.writer().simple("QUEUED");
+            return;
+        }
+        if !self.resp3 && self.in_subscribe_mode() && !spec.has(flags::PUBSUB_OK) {
+            let msg = format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            );
+            self.writer().error(&msg);
+            return;
+        }
+        if spec.has(flags::CONN) {
+            self.connection_command(spec, args);
+            return;
+        }
+        self.run(spec, args, true);
+    }
+
+    pub(super) fn in_subscribe_mode(&self) -> bool {
+        self.info.subscriptions.load(Ordering::Relaxed)
+            + self.info.psubscriptions.load(Ordering::Relaxed)
+            > 0
+    }
+
+    /// Run a table command outside a transaction. Returns a block request if the command wants
+    /// to wait (only when `may_block`).
+    pub(super) fn run(&mut self, spec: &'static CommandSpec, args: &[Bytes], may_block: bool) {
+        if let Some(req) = self.run_handler(spec, args, may_block) {
+            let notify = Arc::new(Notify::new());
+            self.shared
+                .waiters
+                .register(&self.cache, &req.keys, &notify);
+            // A push between the handler releasing its shard lock and this registration would
+            // have signalled nobody: retry once now. Retries then run while still registered
+            // (see `retry_blocked`), so later pushes can't slip through either.
+            notify.notify_one();
+            self.blocked = Some(Blocked {
+                // Owned copies, as for MULTI: slices would pin the read buffer they came from
+                // (all of it, outside what `in_alloc` counts once the buffer is replaced).
+                args: args.iter().map(|a| Bytes::copy_from_slice(a)).collect(),
+                spec,
+                cache: self.cache.clone(),
+                keys: req.keys,
+                deadline: req.timeout.map(|t| Instant::now() + t),
+                notify,
+            });
+        }
+    }
+
+    /// Execute a table command; returns the block request of a blocking command that found
+    /// nothing to pop.
+    pub(super) fn run_handler(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: &[Bytes],
+        may_block: bool,
+    ) -> Option<BlockRequest> {
+        if spec.has(flags::DENYOOM) {
+            let incoming: usize = args[1..].iter().map(|a| a.len()).sum();
+            if self.shared.store.ensure_memory(incoming as u64).is_err() {
+                self.writer().error(ERR_OOM);
+                return None;
+            }
+        }
+        let mut block: Option<BlockRequest> = None;
+        let reply_start = self.out.len();
+        {
+            let mut w = ReplyWriter::new(&mut self.out, self.resp3);
+            let mut ctx = Ctx {
+                shared: &self.shared,
+                cache: &self.cache,
+                now: self.now,
+                client: &self.info,
+                resp3: self.resp3,
+                exec: None,
+                may_block,
+                block: &mut block,
+                publisher: self
+                    .principal
+                    .as_ref()
+                    .map(|p| p.token_id())
+                    .filter(|id| !id.is_empty()),
+            };
+            (spec.handler)(&mut ctx, args, &mut w);
+        }
+        // WATCH invalidation and blocked-list wake-ups need nothing here: the engine's change
+        // feed reports every write the handler made.
+        self.meter.messages_published += published(spec, &self.out[reply_start..]);
+        block
+    }
+
+    /// A key we wait on was pushed to (or the first post-registration retry): run the command
+    /// again, still registered, so a push racing with this retry leaves a wake-up behind.
+    pub(super) fn retry_blocked(&mut self) {
+        let Some(b) = self.blocked.take() else { return };
+        self.now = self.shared.store.now_ms();
+        if !self.still_authenticated() {
+            // The token that authorized the command expired or was revoked while it waited: it
+            // is not served; it gets the error the connection's next command would get.
+            self.shared.waiters.unregister(&b.cache, &b.keys, &b.notify);
+            let start = self.out.len();
+            let msg = self.noauth_message();
+            self.writer().error(&msg);
+            self.meter_late_output(start);
+            return;
+        }
+        let start = self.out.len();
+        let still_blocked = self.run_handler(b.spec, &b.args, true).is_some();
+        self.meter_late_output(start);
+        if still_blocked {
+            self.blocked = Some(b); // still nothing: keep waiting, same deadline
+        } else {
+            self.shared.waiters.unregister(&b.cache, &b.keys, &b.notify);
+        }
+    }
+
+    pub(super) fn unblock_timeout(&mut self) {
+        if let Some(b) = self.blocked.take() {
+            self.shared.waiters.unregister(&b.cache, &b.keys, &b.notify);
+            let start = self.out.len();
+            self.writer().null_array();
+            self.meter_late_output(start);
+        }
+    }
+
+    pub(super) fn unwatch_all(&mut self) {
+        for (cache, t) in self.watches.drain(..) {
+            cache.watch().unwatch(&t);
+        }
+    }
+
+    pub(super) fn exec(&mut self) {
+        let Some((queued, had_error)) = self.multi.take() else {
+            self.writer().error("ERR EXEC without MULTI");
+            return;
+        };
+        self.release_multi_memory();
+        self.info.in_multi.store(false, Ordering::Relaxed);
+        if had_error {
+            self.unwatch_all();
+            self.writer()
+                .error("EXECABORT Transaction discarded because of previous errors.");
+            return;
+        }
+        let watches_ok = self.watches.iter().all(|(c, t)| c.watch().still_valid(t));
+        self.unwatch_all();
+        if !watches_ok {
+            self.writer().null_array();
+            return;
+        }
+        // Make room for the whole transaction first: eviction takes shard locks, which would
+        // deadlock once EXEC holds them all.
+        let incoming: usize = queued
+            .iter()
+            .filter(|a| {
+                lookup(&a[0])
+                    .map(|s| s.has(flags::DENYOOM))
+                    .unwrap_or(false)
+            })
+            .map(|a| a[1..].iter().map(|x| x.len()).sum::<usize>())
+            .sum();
+        if incoming > 0 && self.shared.store.ensure_memory(incoming as u64).is_err() {
+            self.writer().error(&format!("EXECABORT {}", &ERR_OOM));
+            return;
+        }
+        let cache = self.cache.clone();
+        let mut locked: Locked<'_> = cache.lock_all();
+        ReplyWriter::new(&mut self.out, self.resp3).array(queued.len());
+        for args in &queued {
+            let spec = lookup(&args[0]).expect("validated when queued");
+            let reply_start = self.out.len();
+            let mut w = ReplyWriter::new(&mut self.out, self.resp3);
+            if spec.has(flags::CONN) {
+                // Connection commands inside MULTI (e.g. a queued BLPOP is table-run below;
+                // SELECT/HELLO here) are answered without changing transaction isolation.
+                match spec.name {
+                    "select" => w.ok(),
+                    "auth" => w.ok(),
+                    _ => w.error("ERR command not allowed inside a transaction"),
+                }
+                continue;
+            }
+            let mut block = None;
+            let mut ctx = Ctx {
+                shared: &self.shared,
+                cache: &cache,
+                now: self.shared.store.now_ms(),
+                client: &self.info,
+                resp3: self.resp3,
+                exec: Some(&mut locked),
+                may_block: false,
+                block: &mut block,
+                publisher: self
+                    .principal
+                    .as_ref()
+                    .map(|p| p.token_id())
+                    .filter(|id| !id.is_empty()),
+            };
+            (spec.handler)(&mut ctx, args, &mut w);
+            self.meter.messages_published += published(spec, &self.out[reply_start..]);
+        }
+        // Every write above reached WATCHes and blocked clients through the change feed, under
+        // the locks, so a client watching these keys sees them changed before EXEC returns.
+        drop(locked);
+    }
+}
+
+/// Commands a limited tenant may always run: the connection handshake (HELLO, AUTH, CLIENT
+/// SETINFO/SETNAME, which client libraries send on connect: a throttled tenant must still be
+/// able to connect, and AUTH must stay possible to switch to a token with room left), QUIT and
+/// RESET. They are metered but neither refused nor charged to the limits (a client reconnecting
+/// in a loop would otherwise keep its tenant in debt with handshakes alone).
+fn quota_exempt(args: &[Bytes]) -> bool {
+    ["auth", "hello", "client", "quit", "reset"]
+        .iter()
+        .any(|n| eq_ic(&args[0], n))
+}
+
+/// 1 when `reply` is the integer reply of a PUBLISH/SPUBLISH (the message was accepted).
+fn published(spec: &CommandSpec, reply: &[u8]) -> u64 {
+    (matches!(spec.name, "publish" | "spublish") && reply.first() == Some(&b':')) as u64
+}
+
+/// Redis 7's message for an unknown command, quoting the first arguments.
+fn unknown_command_message(args: &[Bytes]) -> String {
+    let name: String = String::from_utf8_lossy(&args[0])
+        .chars()
+        .take(128)
+        .collect();
+    let mut msg = format!("ERR unknown command '{name}', with args beginning with: ");
+    let mut budget = 128usize;
+    for a in &args[1..] {
+        if budget == 0 {
+            break;
+        }
+        let s: String = String::from_utf8_lossy(a).chars().take(budget).collect();
+        budget = budget.saturating_sub(s.len());
+        msg.push_str(&format!("'{s}' "));
+    }
+    msg
+}
