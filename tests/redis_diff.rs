@@ -4,5 +4,7 @@
 
 mod common;
 
+#[path = "redis_diff/pubsub.rs"]
+mod pubsub;
 #[path = "redis_diff/strings.rs"]
 mod strings;

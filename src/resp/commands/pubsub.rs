@@ -145,7 +145,9 @@ fn pubsub(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             w.bulk(&c);
         }
     } else if eq_ic(sub, "numsub") || eq_ic(sub, "shardnumsub") {
-        w.map(args.len() - 2);
+        // A flat array of channel, count pairs in RESP3 too: Redis 7.0 answers so, and redis-py
+        // (RESP3 by default since 8) parses it that way.
+        w.array(2 * (args.len() - 2));
         for ch in &args[2..] {
             w.bulk(ch);
             w.int(topics.numsub(cache, ch) as i64);
