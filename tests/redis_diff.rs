@@ -8,3 +8,5 @@ mod common;
 mod pubsub;
 #[path = "redis_diff/strings.rs"]
 mod strings;
+#[path = "redis_diff/transactions.rs"]
+mod transactions;

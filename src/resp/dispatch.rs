@@ -476,6 +476,10 @@ pub struct Ctx<'a, 'c> {
     pub exec: Option<&'a mut Locked<'c>>,
     /// A blocking command may ask to wait (false inside MULTI, where it acts non-blocking).
     pub may_block: bool,
+    /// A blocked command running again after a wake-up. A key that now holds another type is
+    /// passed over, not an error: Redis serves a blocked client only from a key of the type it
+    /// waits for and leaves it blocked otherwise (the first run still answers WRONGTYPE).
+    pub retry: bool,
     /// Set by a blocking command that found nothing: the connection waits on these keys and
     /// runs the command again when one of them is pushed to (or replies nil at the timeout).
     pub block: &'a mut Option<crate::resp::conn::BlockRequest>,

@@ -3,8 +3,12 @@
 //! A blocked client registers one `Notify` under every key it waits on. `KeyWaiters` is a
 //! listener of the engine's change feed: whenever a change leaves a list (or sorted set) under
 //! a waited-on key, whoever made it (RESP, a gRPC or HTTP list push, a RENAME, a transaction),
-//! every waiter on that key is woken and retries its pop (the loser goes back to waiting). No
-//! command has to remember to signal.
+//! every waiter on that key is woken. No command has to remember to signal.
+//!
+//! Blocked clients are served in the order they blocked, as in Redis: a woken client retries
+//! only while it is the oldest waiter on one of its keys ([`KeyWaiters::is_first`]); the others
+//! go back to waiting, and whenever the oldest leaves (served, timed out, gone) the next one on
+//! each of its keys is woken in turn.
 //!
 //! While a client is blocked it holds its cache's feed active; with nobody blocked (and nothing
 //! else listening) writers pay the feed's one branch.
@@ -49,9 +53,13 @@ impl KeyWaiters {
             if let Some(per_cache) = map.get_mut(cache.name()) {
                 for k in keys {
                     if let Some(v) = per_cache.get_mut(&k[..]) {
+                        let was_first = v.first().is_some_and(|x| Arc::ptr_eq(x, n));
                         v.retain(|x| !Arc::ptr_eq(x, n));
                         if v.is_empty() {
                             per_cache.remove(&k[..]);
+                        } else if was_first {
+                            // The next in line may find what the leaver did not take.
+                            v[0].notify_one();
                         }
                     }
                 }
@@ -61,6 +69,21 @@ impl KeyWaiters {
             }
         }
         self.blocked.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Is `n` the oldest waiter on at least one of `keys`? Only then may a woken client retry:
+    /// younger ones wait for their turn (they are woken when the one before them leaves).
+    pub fn is_first(&self, cache: &Cache, keys: &[Bytes], n: &Arc<Notify>) -> bool {
+        let map = self.map.lock();
+        let Some(per_cache) = map.get(cache.name()) else {
+            return true;
+        };
+        keys.iter().any(|k| {
+            per_cache
+                .get(&k[..])
+                .and_then(|v| v.first())
+                .is_none_or(|x| Arc::ptr_eq(x, n))
+        })
     }
 
     pub fn blocked_clients(&self) -> usize {

@@ -86,6 +86,14 @@ impl Diff {
         d
     }
 
+    /// Another connection to each server, for sessions with several clients.
+    pub async fn another(&self) -> Diff2 {
+        Diff2 {
+            ferrite: self._servers.0.raw().await,
+            redis: RawConn::connect(self._servers.1.addr).await,
+        }
+    }
+
     /// Send `parts` to both; their raw replies (Ferrite's first).
     pub async fn both(&mut self, parts: &[&str]) -> (String, String) {
         self.ferrite.cmd(parts).await;
@@ -129,5 +137,47 @@ impl Diff {
                 "{parts:?}: {f:?} vs {r:?}"
             );
         }
+    }
+}
+
+/// A further connection to each of a [`Diff`]'s servers (no servers of its own).
+pub struct Diff2 {
+    pub ferrite: RawConn,
+    pub redis: RawConn,
+}
+
+impl Diff2 {
+    pub async fn both(&mut self, parts: &[&str]) -> (String, String) {
+        self.ferrite.cmd(parts).await;
+        self.redis.cmd(parts).await;
+        let f = Box::pin(read_raw_reply(&mut self.ferrite)).await;
+        let r = Box::pin(read_raw_reply(&mut self.redis)).await;
+        (f, r)
+    }
+
+    pub async fn same(&mut self, parts: &[&str]) -> String {
+        let (f, r) = self.both(parts).await;
+        assert_eq!(
+            f, r,
+            "{parts:?}: ferrite (left) and redis-server (right) differ"
+        );
+        f
+    }
+
+    /// Send without reading (a blocking command whose reply comes later).
+    pub async fn send(&mut self, parts: &[&str]) {
+        self.ferrite.cmd(parts).await;
+        self.redis.cmd(parts).await;
+    }
+
+    /// The next reply on each connection, which must match.
+    pub async fn next_same(&mut self, what: &str) -> String {
+        let f = Box::pin(read_raw_reply(&mut self.ferrite)).await;
+        let r = Box::pin(read_raw_reply(&mut self.redis)).await;
+        assert_eq!(
+            f, r,
+            "{what}: ferrite (left) and redis-server (right) differ"
+        );
+        f
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -135,8 +135,8 @@ impl Cache {
         t
     }
 
-    /// Remove every key (FLUSHDB). Each shard emits [`Change::Flush`], so watched keys all
-    /// count as modified.
+    /// Remove every key (FLUSHDB). Each shard touches the watched keys it held and emits
+    /// [`Change::Flush`].
     pub fn flush(&self) {
         for s in self.shards.iter() {
             s.lock().clear();
@@ -189,11 +189,13 @@ impl<'c> Locked<'c> {
 /// made it (any protocol, expiry, eviction, FLUSHDB). A WATCH holds the feed active; writers
 /// pay one relaxed load when nothing holds it. Only keys someone watches are in the map, so it
 /// stays as small as the set of watched keys.
+///
+/// A flush touches only the watched keys that existed (`Shard::clear` asks
+/// [`Feed::touch_watched`] before it empties itself), as Redis's `touchAllWatchedKeysInDb`
+/// does: a WATCH of a key that was absent survives FLUSHALL.
 #[derive(Default)]
 pub struct WatchRegistry {
     watchers: AtomicUsize,
-    /// Bumped by FLUSHDB/FLUSHALL: every watch taken before it fails.
-    epoch: AtomicU64,
     keys: Mutex<HashMap<Bytes, (u64, usize)>>,
 }
 
@@ -202,7 +204,6 @@ pub struct WatchRegistry {
 pub struct WatchTicket {
     pub key: Bytes,
     version: u64,
-    epoch: u64,
 }
 
 impl Feed {
@@ -221,6 +222,20 @@ impl Feed {
     pub fn still_valid(&self, ticket: &WatchTicket) -> bool {
         self.registry().still_valid(ticket)
     }
+
+    /// A flush of one shard: every watched key `held(key)` says the shard holds counts as
+    /// modified. One lock of the registry; nothing to do while nobody watches.
+    pub(crate) fn touch_watched(&self, held: impl Fn(&[u8]) -> bool) {
+        let r = self.registry();
+        if r.watchers.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        for (key, slot) in r.keys.lock().iter_mut() {
+            if held(key) {
+                slot.0 += 1;
+            }
+        }
+    }
 }
 
 impl WatchRegistry {
@@ -232,7 +247,6 @@ impl WatchRegistry {
         WatchTicket {
             key: Bytes::copy_from_slice(key),
             version: slot.0,
-            epoch: self.epoch.load(Ordering::SeqCst),
         }
     }
 
@@ -248,9 +262,6 @@ impl WatchRegistry {
     }
 
     fn still_valid(&self, ticket: &WatchTicket) -> bool {
-        if self.epoch.load(Ordering::SeqCst) != ticket.epoch {
-            return false;
-        }
         self.keys
             .lock()
             .get(&ticket.key[..])
@@ -258,11 +269,10 @@ impl WatchRegistry {
             .unwrap_or(false)
     }
 
-    /// The feed's first listener: a change of a watched key bumps its version; a flush
-    /// fails every watch taken before it.
+    /// The feed's first listener: a change of a watched key bumps its version (a flush was
+    /// handled key by key before it, see [`Feed::touch_watched`]).
     pub(crate) fn on_change(&self, ev: &ChangeEvent<'_>) {
         if ev.change == Change::Flush {
-            self.epoch.fetch_add(1, Ordering::SeqCst);
             return;
         }
         if !ev.change.modifies() || self.watchers.load(Ordering::Relaxed) == 0 {

@@ -659,6 +659,11 @@ impl Shard {
 
     /// Drop every entry (emits one `flush`: Redis sends no per-key events for FLUSHDB).
     pub fn clear(&mut self) {
+        if self.feed.active() {
+            let (map, seg) = (&self.map, &self.seg);
+            self.feed
+                .touch_watched(|k| map.contains_key(k) || seg.find(k).is_some());
+        }
         let used = self.used as isize;
         self.map = IndexMap::with_hasher(FastBuild::default());
         self.seg = SegmentStore::new();

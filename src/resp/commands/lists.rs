@@ -363,9 +363,10 @@ fn pop_first(
     left: bool,
     count: usize,
 ) -> Result<Option<(Bytes, Vec<Bytes>)>, WrongType> {
+    let retry = ctx.retry;
     ctx.with_keys(keys.iter().map(|k| &k[..]), |locked, now| {
         for k in keys {
-            let out = write_list(
+            let out = match write_list(
                 locked.shard(k),
                 k,
                 now,
@@ -376,7 +377,11 @@ fn pop_first(
                         .collect::<Vec<Bytes>>()
                 },
                 |v| popped(left, v),
-            )?;
+            ) {
+                // Woken, but the key is no longer a list: keep waiting on it (see `Ctx::retry`).
+                Err(WrongType) if retry => continue,
+                r => r?,
+            };
             if let Some(v) = out {
                 return Ok(Some((k.clone(), v)));
             }
@@ -599,6 +604,19 @@ fn blmove_generic(
     to: bool,
     timeout: Option<Duration>,
 ) {
+    if ctx.retry {
+        // Woken, but the source is no longer a list: keep waiting (see `Ctx::retry`). A
+        // destination of another type still answers WRONGTYPE, as in Redis.
+        let src = &args[1];
+        let src_is_other = ctx.with_key(src, |s, now| {
+            s.peek(src, now)
+                .is_some_and(|e| !matches!(e.value, Value::List(_)))
+        });
+        if src_is_other {
+            block_or_nil(ctx, &args[1..2], timeout, w, true);
+            return;
+        }
+    }
     let r = move_one(ctx, &args[1], &args[2], from, to);
     if !move_reply(r, w) {
         // Inside MULTI Redis answers a null bulk here (a timeout gives a null array).

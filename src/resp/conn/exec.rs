@@ -258,7 +258,7 @@ impl Session {
     /// Run a table command outside a transaction. Returns a block request if the command wants
     /// to wait (only when `may_block`).
     pub(super) fn run(&mut self, spec: &'static CommandSpec, args: &[Bytes], may_block: bool) {
-        if let Some(req) = self.run_handler(spec, args, may_block) {
+        if let Some(req) = self.run_handler(spec, args, may_block, false) {
             let notify = Arc::new(Notify::new());
             self.shared
                 .waiters
@@ -287,6 +287,7 @@ impl Session {
         spec: &'static CommandSpec,
         args: &[Bytes],
         may_block: bool,
+        retry: bool,
     ) -> Option<BlockRequest> {
         if spec.has(flags::DENYOOM) {
             let incoming: usize = args[1..].iter().map(|a| a.len()).sum();
@@ -307,6 +308,7 @@ impl Session {
                 resp3: self.resp3,
                 exec: None,
                 may_block,
+                retry,
                 block: &mut block,
                 publisher: self
                     .principal
@@ -337,8 +339,14 @@ impl Session {
             self.meter_late_output(start);
             return;
         }
+        if !self.shared.waiters.is_first(&b.cache, &b.keys, &b.notify) {
+            // Someone blocked before us on each of our keys: they are served first (we are
+            // woken again when the one ahead of us leaves).
+            self.blocked = Some(b);
+            return;
+        }
         let start = self.out.len();
-        let still_blocked = self.run_handler(b.spec, &b.args, true).is_some();
+        let still_blocked = self.run_handler(b.spec, &b.args, true, true).is_some();
         self.meter_late_output(start);
         if still_blocked {
             self.blocked = Some(b); // still nothing: keep waiting, same deadline
@@ -422,6 +430,7 @@ impl Session {
                 resp3: self.resp3,
                 exec: Some(&mut locked),
                 may_block: false,
+                retry: false,
                 block: &mut block,
                 publisher: self
                     .principal
