@@ -83,6 +83,8 @@ pub struct Shared {
     pub resp_addr: RwLock<Option<std::net::SocketAddr>>,
     /// Unparsed RESP input buffered across all connections (`limits.resp_input_budget`).
     pub resp_input: crate::resp::inflight::InputBudget,
+    /// Redis tuning parameters CONFIG SET accepts and CONFIG GET reports (no effect here).
+    pub redis_params: crate::resp::redis_params::RedisParams,
 }
 
 impl std::ops::Deref for Shared {

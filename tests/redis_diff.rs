@@ -4,6 +4,8 @@
 
 mod common;
 
+#[path = "redis_diff/config.rs"]
+mod config;
 #[path = "redis_diff/pubsub.rs"]
 mod pubsub;
 #[path = "redis_diff/strings.rs"]

@@ -8,4 +8,5 @@ pub mod conn;
 pub mod dispatch;
 pub mod glob;
 pub mod inflight;
+pub mod redis_params;
 pub mod waiters;

@@ -6,6 +6,7 @@
 //! `store.stats()`, `cache.len()`, `cache.stats()`): the current cache is visited through
 //! `ctx.for_each_shard`, and only OTHER caches are locked directly.
 
+use crate::resp::redis_params::RedisParams;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -539,8 +540,9 @@ fn config(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         let mut names: Vec<&str> = Vec::new();
         for pat in &args[2..] {
             let pat = pat.to_ascii_lowercase();
-            for n in CONFIG_NAMES {
-                if crate::resp::glob::matches(&pat, n.as_bytes()) && !names.contains(n) {
+            let all = CONFIG_NAMES.iter().copied().chain(RedisParams::names());
+            for n in all {
+                if crate::resp::glob::matches(&pat, n.as_bytes()) && !names.contains(&n) {
                     names.push(n);
                 }
             }
@@ -548,7 +550,11 @@ fn config(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         w.map(names.len());
         for n in names {
             w.bulk(n.as_bytes());
-            w.bulk(config_value(ctx, n).as_bytes());
+            let value = match ctx.shared.redis_params.get(n) {
+                Some(v) => v,
+                None => config_value(ctx, n),
+            };
+            w.bulk(value.as_bytes());
         }
     } else if eq_ic(sub, "set") {
         if !arity_ok(args, -4) || !args.len().is_multiple_of(2) {
@@ -609,6 +615,8 @@ enum Setting {
     MaxBulkLen(u64),
     QueryBufferLimit(u64),
     KeyspaceEvents(u16),
+    /// One of Redis's tuning parameters Ferrite only reports back (`resp/redis_params.rs`).
+    Param(String, String),
 }
 
 fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
@@ -664,6 +672,12 @@ fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
                 return fail(w, "can't set immutable config");
             }
             "save" | "appendonly" if val.is_empty() || val.eq_ignore_ascii_case("no") => continue,
+            other if RedisParams::knows(other) => {
+                match RedisParams::check(other, &val).expect("a known parameter") {
+                    Ok(v) => Setting::Param(name.clone(), v),
+                    Err(why) => return fail(w, &why),
+                }
+            }
             _ => {
                 let msg = format!(
                     "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
@@ -702,6 +716,7 @@ fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
                 Setting::Timeout(n) => c.limits.idle_timeout_secs = n,
                 Setting::MaxBulkLen(n) => c.limits.max_bulk_len = n,
                 Setting::QueryBufferLimit(n) => c.limits.query_buffer_limit = n,
+                Setting::Param(name, value) => ctx.shared.redis_params.set(&name, value),
                 Setting::KeyspaceEvents(f) => {
                     let e = &ctx.shared.keyspace_events;
                     e.set_classes(store, f);

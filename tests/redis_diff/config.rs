@@ -1,0 +1,40 @@
+//! CONFIG SET / GET of Redis's tuning parameters: the same validation, errors and read-back as
+//! redis-server (Ferrite accepts and reports them; docs/compatibility.md says which apply).
+
+use crate::common::redis_ref::Diff;
+
+#[tokio::test]
+async fn tuning_parameters_validate_and_read_back_as_redis() {
+    for resp3 in [false, true] {
+        let mut d = Diff::start(resp3).await;
+        for (name, good, bad) in [
+            ("hash-max-listpack-entries", "16", "x"),
+            ("hash-max-ziplist-value", "32", "-1"),
+            ("zset-max-ziplist-entries", "0", "1.5"),
+            ("set-max-intset-entries", "1000", "abc"),
+            ("list-max-ziplist-size", "-1", "nope"),
+            ("list-compress-depth", "2", "-3"),
+            ("stream-node-max-bytes", "8kb", "lots"),
+            ("hll-sparse-max-bytes", "2500", "-5"),
+            ("lua-time-limit", "100", "forever"),
+            ("slowlog-log-slower-than", "-1", "-2"),
+            ("activerehashing", "no", "maybe"),
+            ("active-expire-effort", "10", "11"),
+            ("appendfsync", "always", "sometimes"),
+            ("loglevel", "warning", "loud"),
+        ] {
+            d.same(&["CONFIG", "SET", name, good]).await;
+            d.same(&["CONFIG", "GET", name]).await;
+            d.same_error(&["CONFIG", "SET", name, bad], true).await;
+            d.same(&["CONFIG", "GET", name]).await;
+        }
+        // An alias and its name report the same value.
+        d.same(&["CONFIG", "SET", "zset-max-listpack-entries", "64"])
+            .await;
+        d.same(&["CONFIG", "GET", "zset-max-ziplist-entries"]).await;
+        // All or nothing: one bad pair refuses the whole SET.
+        d.same_error(&["CONFIG", "SET", "hz", "20", "activerehashing", "x"], true)
+            .await;
+        d.same(&["CONFIG", "GET", "hz"]).await;
+    }
+}
