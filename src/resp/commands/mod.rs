@@ -9,4 +9,5 @@ pub mod server;
 pub mod sets;
 pub mod strings;
 pub mod tenancy;
+pub mod geo;
 pub mod zsets;
