@@ -294,9 +294,10 @@ impl Search {
         let [longitude, latitude] = self.xy;
         let (height, width) = match self.shape {
             Shape::Radius(r) => (self.conversion * r, self.conversion * r),
-            Shape::Box { width, height } => {
-                (self.conversion * (height / 2.0), self.conversion * (width / 2.0))
-            }
+            Shape::Box { width, height } => (
+                self.conversion * (height / 2.0),
+                self.conversion * (width / 2.0),
+            ),
         };
         let lat_delta = rad_deg(height / EARTH_RADIUS_IN_METERS);
         let long_delta_top =
@@ -485,7 +486,13 @@ mod tests {
 
     #[test]
     fn interleave_roundtrip() {
-        for (x, y) in [(0u32, 0u32), (1, 0), (0, 1), (0x3ffffff, 0x1234567), (42448413, 54793771)] {
+        for (x, y) in [
+            (0u32, 0u32),
+            (1, 0),
+            (0, 1),
+            (0x3ffffff, 0x1234567),
+            (42448413, 54793771),
+        ] {
             let i = interleave64(x, y);
             let d = deinterleave64(i);
             assert_eq!((d as u32, (d >> 32) as u32), (x, y));
@@ -503,7 +510,12 @@ mod tests {
         assert_eq!(&hash_string(3479447370796909.0).unwrap(), b"sqdtr74hyu0");
         assert_eq!(score_of(181.0, 0.0), None);
         assert_eq!(score_of(0.0, 85.06), None);
-        let d = distance(13.361389338970184, 38.1155563954963, 15.087267458438873, 37.50266842333162);
+        let d = distance(
+            13.361389338970184,
+            38.1155563954963,
+            15.087267458438873,
+            37.50266842333162,
+        );
         assert_eq!(format_distance(d), "166274.1516");
         let [lon, lat] = decode_score(3479099956230698.0).unwrap();
         assert_eq!(format_coord(lon), "13.36138933897018433");

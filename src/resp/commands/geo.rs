@@ -48,7 +48,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         geoadd,
     ),
     cmd("geodist", -4, READONLY, &[key(1, RO | ACCESS)], G, geodist),
-    cmd("geohash", -2, READONLY, &[key(1, RO | ACCESS)], G, geohash_cmd),
+    cmd(
+        "geohash",
+        -2,
+        READONLY,
+        &[key(1, RO | ACCESS)],
+        G,
+        geohash_cmd,
+    ),
     cmd("geopos", -2, READONLY, &[key(1, RO | ACCESS)], G, geopos),
     cmd(
         "georadius",
@@ -90,7 +97,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         G,
         georadiusbymember_ro,
     ),
-    cmd("geosearch", -7, READONLY, &[key(1, RO | ACCESS)], G, geosearch),
+    cmd(
+        "geosearch",
+        -7,
+        READONLY,
+        &[key(1, RO | ACCESS)],
+        G,
+        geosearch,
+    ),
     cmd(
         "geosearchstore",
         -8,
@@ -355,11 +369,7 @@ struct Point {
 /// georadiusGeneric's argument parsing, which needs the source zset (a FROMMEMBER or
 /// BYMEMBER centre is the member's position). `None` source: the source key is missing, and
 /// the member-based centre is skipped as in Redis.
-fn parse<'a>(
-    args: &'a [Bytes],
-    flags: u8,
-    z: Option<&ZSetValue>,
-) -> Result<Query<'a>, String> {
+fn parse<'a>(args: &'a [Bytes], flags: u8, z: Option<&ZSetValue>) -> Result<Query<'a>, String> {
     let mut q = Query {
         search: Search {
             xy: [0.0, 0.0],
