@@ -162,10 +162,31 @@ fn area_center(a: &Area) -> [f64; 2] {
     [lon, lat]
 }
 
+/// C's `(uint64_t)score` as redis-server (x86-64, gcc) computes it, for the scores of plain
+/// sorted-set members that are no geohash: below 2^63 `cvttsd2si` (out of range or NaN: the
+/// "integer indefinite" 2^63), from 2^63 the same on `score - 2^63` with the top bit flipped.
+/// Geohash scores (integers in 0..2^53) convert exactly either way.
+fn c_double_to_u64(d: f64) -> u64 {
+    const TWO_63: f64 = 9223372036854775808.0;
+    const INDEFINITE: u64 = 1 << 63;
+    let cvttsd2si = |x: f64| {
+        if x.is_nan() || !(-TWO_63..TWO_63).contains(&x) {
+            INDEFINITE
+        } else {
+            x as i64 as u64
+        }
+    };
+    if d >= TWO_63 {
+        cvttsd2si(d - TWO_63) ^ INDEFINITE
+    } else {
+        cvttsd2si(d)
+    }
+}
+
 /// decodeGeohash: a geo set score → [longitude, latitude].
 pub fn decode_score(score: f64) -> Option<[f64; 2]> {
     let hash = HashBits {
-        bits: score as u64,
+        bits: c_double_to_u64(score),
         step: STEP_MAX,
     };
     decode(WGS84_LONG, WGS84_LAT, hash).map(|a| area_center(&a))
@@ -541,6 +562,20 @@ mod tests {
         let no = decode(WGS84_LONG, WGS84_LAT, n[NORTH]).unwrap();
         assert_eq!(e.longitude.min, a.longitude.max);
         assert_eq!(no.latitude.min, a.latitude.max);
+    }
+
+    #[test]
+    fn c_cast_of_odd_scores() {
+        assert_eq!(c_double_to_u64(-1.0), u64::MAX);
+        assert_eq!(c_double_to_u64(-0.5), 0);
+        assert_eq!(c_double_to_u64(f64::INFINITY), 0);
+        assert_eq!(c_double_to_u64(f64::NEG_INFINITY), 1 << 63);
+        assert_eq!(c_double_to_u64(1e20), 0);
+        assert_eq!(
+            c_double_to_u64(12345678901234567890.0),
+            12345678901234567168
+        );
+        assert_eq!(c_double_to_u64(3479099956230698.0), 3479099956230698);
     }
 
     #[test]

@@ -188,7 +188,28 @@ async fn geoadd_scores_positions_hashes_and_distances_match() {
                 "123.5",
                 "frac",
             ],
-            &["GEOPOS", "z", "zero", "one", "top", "frac"],
+            &[
+                "ZADD",
+                "z",
+                "4503599627370496",
+                "over",
+                "9007199254740993",
+                "big",
+            ],
+            &["GEOPOS", "z", "zero", "one", "top", "frac", "over", "big"],
+            &["GEOHASH", "z", "over", "big"],
+            // scores no geohash has: what C's (uint64_t) cast makes of them on x86-64
+            &[
+                "ZADD", "z", "-1", "neg", "-0.5", "negfrac", "1e20", "huge", "-inf", "ninf",
+            ],
+            &["ZADD", "z", "inf", "pinf", "12345678901234567890", "u64"],
+            &[
+                "GEOPOS", "z", "neg", "negfrac", "huge", "ninf", "pinf", "u64",
+            ],
+            &[
+                "GEOHASH", "z", "neg", "negfrac", "huge", "ninf", "pinf", "u64",
+            ],
+            &["GEODIST", "z", "neg", "ninf", "km"],
             &["GEOHASH", "z", "zero", "one", "top", "frac"],
             &["GEODIST", "z", "zero", "top"],
         ])
