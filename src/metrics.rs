@@ -126,7 +126,8 @@ impl Family {
             "hash" => Family::Hash,
             "list" => Family::List,
             "set" => Family::Set,
-            "sortedset" | "zset" | "sorted_set" => Family::Zset,
+            // geo sets are sorted sets
+            "sortedset" | "zset" | "sorted_set" | "geo" => Family::Zset,
             "generic" | "keys" | "keyspace" => Family::Keys,
             "pubsub" => Family::Pubsub,
             "server" => Family::Server,

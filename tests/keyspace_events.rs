@@ -326,6 +326,29 @@ async fn every_class_reports_its_events_and_only_them() {
     run(&mut c, &["ZINTERSTORE", "zi", "2", "z", "zu"]).await;
     run(&mut c, &["ZDIFFSTORE", "zd", "2", "zu", "z"]).await;
     run(&mut c, &["ZRANGESTORE", "zr", "zu", "0", "-1"]).await;
+    // geo sets (what redis-server 7.0 sends: ZADD's event, then the store events)
+    run(&mut c, &["GEOADD", "geo", "1", "2", "a", "3", "4", "b"]).await;
+    run(&mut c, &["GEOADD", "geo", "1", "2", "a"]).await; // unchanged: nothing
+    run(
+        &mut c,
+        &["GEORADIUS", "geo", "1", "2", "1000", "km", "STORE", "gr"],
+    )
+    .await;
+    run(
+        &mut c,
+        &[
+            "GEOSEARCHSTORE",
+            "gs",
+            "geo",
+            "FROMLONLAT",
+            "1",
+            "2",
+            "BYRADIUS",
+            "9",
+            "km",
+        ],
+    )
+    .await;
     expect_ev(
         &mut sub,
         &[
@@ -342,6 +365,9 @@ async fn every_class_reports_its_events_and_only_them() {
             ("zinterstore", "zi"),
             ("zdiffstore", "zd"),
             ("zrangestore", "zr"),
+            ("zadd", "geo"),
+            ("georadiusstore", "gr"),
+            ("geosearchstore", "gs"),
         ],
     )
     .await;

@@ -12,3 +12,6 @@ mod pubsub;
 mod strings;
 #[path = "redis_diff/transactions.rs"]
 mod transactions;
+
+#[path = "redis_diff/geo.rs"]
+mod geo;

@@ -158,6 +158,38 @@ fn templates() -> BTreeMap<&'static str, Vec<&'static str>> {
         ("zdiff", &["2 {z} {z} WITHSCORES"]),
         ("zintercard", &["2 {z} {z}"]),
         ("zscan", &["{z} 0"]),
+        ("geoadd", &["{z} 1 2 m", "{z} NX CH 3 4 v"]),
+        ("geodist", &["{z} m MINE-z km"]),
+        ("geohash", &["{z} m"]),
+        ("geopos", &["{z} m v"]),
+        (
+            "georadius",
+            &[
+                "{z} 0 0 20000 km WITHCOORD WITHDIST WITHHASH",
+                "{z} 0 0 20000 km STORE {n}",
+                "{z} 0 0 20000 km STOREDIST {n}",
+            ],
+        ),
+        ("georadius_ro", &["{z} 0 0 20000 km WITHDIST"]),
+        (
+            "georadiusbymember",
+            &["{z} m 20000 km WITHHASH", "{z} m 20000 km STORE {n}"],
+        ),
+        ("georadiusbymember_ro", &["{z} m 20000 km WITHCOORD"]),
+        (
+            "geosearch",
+            &[
+                "{z} FROMMEMBER m BYRADIUS 20000 km WITHCOORD",
+                "{z} FROMLONLAT 0 0 BYBOX 40000 40000 km WITHHASH",
+            ],
+        ),
+        (
+            "geosearchstore",
+            &[
+                "{n} {z} FROMLONLAT 0 0 BYRADIUS 20000 km",
+                "{n} {z} FROMMEMBER m BYBOX 100 100 km STOREDIST",
+            ],
+        ),
         ("watch", &["{n}"]),
         // keyless: each must be refused or harmless for a scoped token
         ("keys", &["*"]),

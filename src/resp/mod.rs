@@ -6,6 +6,7 @@ pub mod client;
 pub mod commands;
 pub mod conn;
 pub mod dispatch;
+pub mod geohash;
 pub mod glob;
 pub mod inflight;
 pub mod redis_params;

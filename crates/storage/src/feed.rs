@@ -82,6 +82,9 @@ pub enum Change {
     ZInterStore,
     ZDiffStore,
     ZRangeStore,
+    // geo sets (z: Redis files them under the sorted-set class)
+    GeoRadiusStore,
+    GeoSearchStore,
     /// The key's time to live passed (lazy or active expiry).
     Expired,
     /// Removed to make room under `maxmemory`.
@@ -165,6 +168,8 @@ impl Change {
             ZInterStore => "zinterstore",
             ZDiffStore => "zdiffstore",
             ZRangeStore => "zrangestore",
+            GeoRadiusStore => "georadiusstore",
+            GeoSearchStore => "geosearchstore",
             Expired => "expired",
             Evicted => "evicted",
             New => "new",
@@ -183,7 +188,8 @@ impl Change {
             SAdd | SRem | SPop | SInterStore | SUnionStore | SDiffStore => class::SET,
             HSet | HDel | HIncrBy | HIncrByFloat => class::HASH,
             ZAdd | ZIncr | ZRem | ZRemRangeByScore | ZRemRangeByRank | ZRemRangeByLex | ZPopMin
-            | ZPopMax | ZUnionStore | ZInterStore | ZDiffStore | ZRangeStore => class::ZSET,
+            | ZPopMax | ZUnionStore | ZInterStore | ZDiffStore | ZRangeStore | GeoRadiusStore
+            | GeoSearchStore => class::ZSET,
             Expired => class::EXPIRED,
             Evicted => class::EVICTED,
             New => class::NEW,
@@ -368,6 +374,8 @@ mod tests {
             ZInterStore,
             ZDiffStore,
             ZRangeStore,
+            GeoRadiusStore,
+            GeoSearchStore,
             Expired,
             Evicted,
             New,

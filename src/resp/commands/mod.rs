@@ -1,6 +1,7 @@
 //! Command families, one module each. Every module exports `COMMANDS`, its table rows.
 pub mod bounded;
 pub mod connection;
+pub mod geo;
 pub mod hashes;
 pub mod keys;
 pub mod lists;

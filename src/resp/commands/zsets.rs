@@ -284,7 +284,13 @@ fn modify<R>(
 
 /// Replace `dst` with `z` (no TTL), reported as `change`, or delete it when `z` is empty
 /// (`del` if it existed, as in Redis). Returns the stored size.
-fn store(shard: &mut Shard, dst: &[u8], z: ZSetValue, now: u64, change: Change) -> usize {
+pub(crate) fn store(
+    shard: &mut Shard,
+    dst: &[u8],
+    z: ZSetValue,
+    now: u64,
+    change: Change,
+) -> usize {
     let n = z.len();
     if n == 0 {
         shard.remove(dst, now);
@@ -421,7 +427,7 @@ fn zset_add(
     }
 }
 
-fn zadd(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+pub(crate) fn zadd(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     zadd_generic(ctx, args, w, false);
 }
 
