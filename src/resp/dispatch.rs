@@ -421,7 +421,7 @@ pub const NO_KEYS: &[KeySpec] = &[];
 type CommandTable = HashMap<&'static str, &'static CommandSpec, foldhash::fast::FixedState>;
 static TABLE: OnceLock<CommandTable> = OnceLock::new();
 
-fn families() -> [&'static [CommandSpec]; 10] {
+fn families() -> [&'static [CommandSpec]; 11] {
     use crate::resp::commands::*;
     [
         strings::COMMANDS,
@@ -430,6 +430,7 @@ fn families() -> [&'static [CommandSpec]; 10] {
         lists::COMMANDS,
         sets::COMMANDS,
         zsets::COMMANDS,
+        hyperloglog::COMMANDS,
         server::COMMANDS,
         connection::COMMANDS,
         pubsub::COMMANDS,

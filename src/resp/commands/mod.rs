@@ -2,6 +2,8 @@
 pub mod bounded;
 pub mod connection;
 pub mod hashes;
+pub mod hll;
+pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;
