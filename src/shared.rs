@@ -1,6 +1,6 @@
 //! State shared by every connection and front end.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 use ferrite_config::Config;
@@ -83,6 +83,9 @@ pub struct Shared {
     pub resp_addr: RwLock<Option<std::net::SocketAddr>>,
     /// Unparsed RESP input buffered across all connections (`limits.resp_input_budget`).
     pub resp_input: crate::resp::inflight::InputBudget,
+    /// Redis's `hll-sparse-max-bytes` (CONFIG SET): the longest a sparse HyperLogLog string
+    /// may grow before it is made dense.
+    pub hll_sparse_max_bytes: AtomicUsize,
 }
 
 impl std::ops::Deref for Shared {

@@ -138,6 +138,23 @@ async fn promotion_and_dense_hlls_match_byte_for_byte() {
         .await;
         same_bytes(&mut d, "s1").await;
         same_bytes(&mut d, "s2").await;
+        // A lower hll-sparse-max-bytes promotes sooner.
+        d.script(&[
+            &["CONFIG", "GET", "hll-sparse-max-bytes"],
+            &["CONFIG", "SET", "hll-sparse-max-bytes", "200"],
+            &["CONFIG", "GET", "hll-sparse-max-bytes"],
+        ])
+        .await;
+        d.same_error(&["CONFIG", "SET", "hll-sparse-max-bytes", "nope"], true)
+            .await;
+        let mut i = 0;
+        while i < 200 {
+            add_range(&mut d, "low", "w", i, i + 10, 10).await;
+            i += 10;
+            d.same(&["PFDEBUG", "ENCODING", "low"]).await;
+            same_bytes(&mut d, "low").await;
+        }
+        assert_eq!(d.same(&["PFDEBUG", "ENCODING", "low"]).await, "+dense\r\n");
     }
 }
 

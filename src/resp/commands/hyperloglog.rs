@@ -56,9 +56,11 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("pfselftest", 1, ADMIN, NO_KEYS, G, pfselftest),
 ];
 
-/// `hll-sparse-max-bytes` (Redis's default; not settable yet).
-fn sparse_max_bytes() -> usize {
-    hll::SPARSE_MAX_BYTES
+/// `hll-sparse-max-bytes` (CONFIG SET).
+fn sparse_max_bytes(ctx: &Ctx<'_, '_>) -> usize {
+    ctx.shared
+        .hll_sparse_max_bytes
+        .load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// What a key holds, as the HLL commands see it.
@@ -123,9 +125,9 @@ fn make_room(
 
 /// The longest a sparse HLL of `len` bytes can get after `adds` register updates: each split
 /// adds at most 3 bytes, and past `hll-sparse-max-bytes` it is dense.
-fn sparse_bound(len: usize, adds: usize) -> usize {
+fn sparse_bound(len: usize, adds: usize, max: usize) -> usize {
     let grown = len.saturating_add(adds.saturating_mul(3));
-    if grown > sparse_max_bytes() {
+    if grown > max {
         DENSE_SIZE
     } else {
         grown
@@ -135,9 +137,10 @@ fn sparse_bound(len: usize, adds: usize) -> usize {
 fn pfadd(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let key = &args[1];
     let elements = &args[2..];
+    let max = sparse_max_bytes(ctx);
     let bound = |cur: Option<&[u8]>| match cur {
-        None => sparse_bound(hll::new_sparse().len(), elements.len()),
-        Some(b) if hll::encoding(b) == hll::SPARSE => sparse_bound(b.len(), elements.len()),
+        None => sparse_bound(hll::new_sparse().len(), elements.len(), max),
+        Some(b) if hll::encoding(b) == hll::SPARSE => sparse_bound(b.len(), elements.len(), max),
         Some(b) => b.len(),
     };
     if make_room(ctx, key, bound, w).is_err() {
@@ -150,7 +153,6 @@ fn pfadd(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             Found::NotHll => return Err(ERR_NOT_HLL),
             Found::WrongType => return Err(ERR_WRONGTYPE),
         };
-        let max = sparse_max_bytes();
         let mut updated = created;
         for ele in elements {
             match hll::add(&mut h, ele, max) {
@@ -227,6 +229,7 @@ fn pfmerge(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         return;
     }
     let keys = &args[1..];
+    let sparse_max = sparse_max_bytes(ctx);
     let r = ctx.with_keys(keys.iter().map(|k| &k[..]), |l, now| {
         // Every key, the destination included, is a source.
         let mut max = Box::new([0u8; REGISTERS]);
@@ -250,7 +253,6 @@ fn pfmerge(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         if use_dense {
             hll::to_dense(&mut h).map_err(|_| ERR_CORRUPT)?;
         }
-        let sparse_max = sparse_max_bytes();
         for (i, &v) in max.iter().enumerate() {
             if v != 0 {
                 // The destination was decoded above: it cannot be corrupt.
@@ -334,7 +336,7 @@ fn pfdebug(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 }
 
 fn pfselftest(ctx: &mut Ctx<'_, '_>, _args: &[Bytes], w: &mut ReplyWriter<'_>) {
-    match hll::self_test(ctx.now ^ 0x9e37_79b9_7f4a_7c15, sparse_max_bytes()) {
+    match hll::self_test(ctx.now ^ 0x9e37_79b9_7f4a_7c15, sparse_max_bytes(ctx)) {
         Ok(()) => w.ok(),
         Err(e) => w.error(&e),
     }

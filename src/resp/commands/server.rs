@@ -501,6 +501,7 @@ const CONFIG_NAMES: &[&str] = &[
     "save",
     "appendonly",
     "notify-keyspace-events",
+    "hll-sparse-max-bytes",
 ];
 
 fn config_value(ctx: &Ctx<'_, '_>, name: &str) -> String {
@@ -523,6 +524,11 @@ fn config_value(ctx: &Ctx<'_, '_>, name: &str) -> String {
         "bind" => c.server.bind.clone(),
         "databases" => "1".to_string(),
         "appendonly" => "no".to_string(),
+        "hll-sparse-max-bytes" => ctx
+            .shared
+            .hll_sparse_max_bytes
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .to_string(),
         "notify-keyspace-events" => {
             ferrite_service::keyspace_events::classes_string(ctx.shared.keyspace_events.classes())
         }
@@ -609,6 +615,7 @@ enum Setting {
     MaxBulkLen(u64),
     QueryBufferLimit(u64),
     KeyspaceEvents(u16),
+    HllSparseMaxBytes(usize),
 }
 
 fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
@@ -660,6 +667,10 @@ fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
                     None => return fail(w, ferrite_service::keyspace_events::ERR_CLASS),
                 }
             }
+            "hll-sparse-max-bytes" => match memory().filter(|&n| n <= i64::MAX as u64) {
+                Some(n) => Setting::HllSparseMaxBytes(n as usize),
+                None => return fail(w, "argument must be a memory value"),
+            },
             "port" | "bind" | "databases" | "maxmemory-samples" => {
                 return fail(w, "can't set immutable config");
             }
@@ -702,6 +713,10 @@ fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
                 Setting::Timeout(n) => c.limits.idle_timeout_secs = n,
                 Setting::MaxBulkLen(n) => c.limits.max_bulk_len = n,
                 Setting::QueryBufferLimit(n) => c.limits.query_buffer_limit = n,
+                Setting::HllSparseMaxBytes(n) => ctx
+                    .shared
+                    .hll_sparse_max_bytes
+                    .store(n, std::sync::atomic::Ordering::Relaxed),
                 Setting::KeyspaceEvents(f) => {
                     let e = &ctx.shared.keyspace_events;
                     e.set_classes(store, f);
