@@ -130,6 +130,9 @@ impl Running {
             shutdown: shutdown_tx,
             resp_addr: RwLock::new(Some(resp_addr)),
             redis_params: Default::default(),
+            hll_sparse_max_bytes: std::sync::atomic::AtomicUsize::new(
+                crate::resp::commands::hll::SPARSE_MAX_BYTES,
+            ),
         });
         tracing::info!(%resp_addr, tls = resp_tls.is_some(), "RESP listener bound");
         tracing::info!(%grpc_addr, tls = grpc_tls.is_some(), "gRPC (Momento) listener bound");

@@ -1,6 +1,6 @@
 //! State shared by every connection and front end.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 use ferrite_config::Config;
@@ -85,6 +85,9 @@ pub struct Shared {
     pub resp_input: crate::resp::inflight::InputBudget,
     /// Redis tuning parameters CONFIG SET accepts and CONFIG GET reports (no effect here).
     pub redis_params: crate::resp::redis_params::RedisParams,
+    /// Redis's `hll-sparse-max-bytes` (CONFIG SET): the longest a sparse HyperLogLog string
+    /// may grow before it is made dense.
+    pub hll_sparse_max_bytes: AtomicUsize,
 }
 
 impl std::ops::Deref for Shared {

@@ -677,3 +677,44 @@ async fn a_stalled_subscriber_does_not_slow_writers() {
     assert!(queued + dropped >= N as u64, "{queued} + {dropped}");
     assert!(queued <= N as u64);
 }
+
+#[tokio::test]
+async fn hyperloglog_writes_are_pfadd_and_a_cached_count_only_breaks_watch() {
+    let srv = TestServer::start().await;
+    let mut c = srv.client().await;
+    let mut sub = Events::new(&srv, "__keyevent@0__:*").await;
+    set_classes(&mut c, "E$n").await;
+    run(&mut c, &["PFADD", "h", "a", "b"]).await;
+    run(&mut c, &["PFADD", "h", "a"]).await; // no register changed: nothing
+    run(&mut c, &["PFCOUNT", "h"]).await; // caches the count: no notification (as Redis)
+    run(&mut c, &["PFMERGE", "m", "h"]).await;
+    run(&mut c, &["PFMERGE", "h", "m"]).await; // Redis reports a merge as `pfadd`
+    run(&mut c, &["PFDEBUG", "TODENSE", "h"]).await; // nothing
+    run(&mut c, &["SET", "end", "1"]).await;
+    expect_ev(
+        &mut sub,
+        &[
+            ("new", "h"),
+            ("pfadd", "h"),
+            ("new", "m"),
+            ("pfadd", "m"),
+            ("pfadd", "h"),
+            ("new", "end"),
+            ("set", "end"),
+        ],
+    )
+    .await;
+
+    // PFCOUNT writing the cached cardinality is a change WATCH sees (Redis signals it).
+    run(&mut c, &["PFADD", "h", "c"]).await;
+    let mut w = srv.raw().await;
+    w.cmd(&["WATCH", "h"]).await;
+    w.expect(b"+OK\r\n").await;
+    run(&mut c, &["PFCOUNT", "h"]).await;
+    w.cmd(&["MULTI"]).await;
+    w.expect(b"+OK\r\n").await;
+    w.cmd(&["PING"]).await;
+    w.expect(b"+QUEUED\r\n").await;
+    w.cmd(&["EXEC"]).await;
+    w.expect(b"*-1\r\n").await;
+}

@@ -15,3 +15,6 @@ mod transactions;
 
 #[path = "redis_diff/geo.rs"]
 mod geo;
+
+#[path = "redis_diff/hyperloglog.rs"]
+mod hyperloglog;

@@ -86,6 +86,15 @@ fn templates() -> BTreeMap<&'static str, Vec<&'static str>> {
         ("hkeys", &["{h}"]),
         ("hvals", &["{h}"]),
         ("hstrlen", &["{h} f"]),
+        // HyperLogLogs: the seeded strings are not HLLs (WRONGTYPE), a missing key is made one.
+        ("pfadd", &["{n} a b"]),
+        ("pfcount", &["{n}", "{n} {n}"]),
+        ("pfmerge", &["{n} {n}", "{n} {n} {n}"]),
+        (
+            "pfdebug",
+            &["ENCODING {n}", "DECODE {n}", "GETREG {n}", "TODENSE {n}"],
+        ),
+        ("pfselftest", &[""]),
         ("hscan", &["{h} 0"]),
         ("hrandfield", &["{h} 2 WITHVALUES"]),
         ("lpush", &["{l} v"]),

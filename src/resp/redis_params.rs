@@ -6,7 +6,7 @@
 //!
 //! None of these change Ferrite's behaviour: its encodings, expiry cycle, eviction sampling and
 //! logging are its own (docs/compatibility.md lists them). The parameters Ferrite does apply
-//! (`maxmemory`, `maxmemory-policy`, `timeout`, `notify-keyspace-events`, ...) are in
+//! (`maxmemory`, `maxmemory-policy`, `timeout`, `notify-keyspace-events`, `hll-sparse-max-bytes`, ...) are in
 //! `commands/server.rs`, not here.
 
 use std::collections::HashMap;
@@ -89,7 +89,6 @@ const PARAMS: &[Param] = &[
     p("list-compress-depth", None, int(0, INT_MAX), "0"),
     p("stream-node-max-bytes", None, mem(0, LONG_MAX), "4096"),
     p("stream-node-max-entries", None, int(0, LONG_MAX), "100"),
-    p("hll-sparse-max-bytes", None, mem(0, LONG_MAX), "3000"),
     p(
         "busy-reply-threshold",
         Some("lua-time-limit"),

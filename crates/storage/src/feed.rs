@@ -48,6 +48,8 @@ pub enum Change {
     IncrBy,
     IncrByFloat,
     Append,
+    /// PFADD, and PFMERGE (Redis reports a merge as a mass add).
+    PfAdd,
     // lists (l)
     LPush,
     RPush,
@@ -93,6 +95,10 @@ pub enum Change {
     New,
     /// A read looked for the key and did not find it (Redis's `keymiss`).
     KeyMiss,
+    /// The stored bytes changed, but Redis sends no keyspace notification for it, only
+    /// invalidates WATCH (`signalModifiedKey`): PFCOUNT caching the cardinality in the HLL
+    /// string, PFDEBUG GETREG/TODENSE converting it to dense.
+    Rewritten,
     /// Every key of the cache is gone (FLUSHDB, FLUSHALL, cache deleted): the event's key is
     /// empty. Redis sends no keyspace notification for it; WATCH treats it as touching all.
     Flush,
@@ -138,6 +144,7 @@ impl Change {
             IncrBy => "incrby",
             IncrByFloat => "incrbyfloat",
             Append => "append",
+            PfAdd => "pfadd",
             LPush => "lpush",
             RPush => "rpush",
             LPop => "lpop",
@@ -174,6 +181,7 @@ impl Change {
             Evicted => "evicted",
             New => "new",
             KeyMiss => "keymiss",
+            Rewritten => "rewritten",
             Flush => "flush",
         }
     }
@@ -183,7 +191,7 @@ impl Change {
         use Change::*;
         match self {
             Del | Expire | Persist | RenameFrom | RenameTo | CopyTo => class::GENERIC,
-            Set | SetRange | IncrBy | IncrByFloat | Append => class::STRING,
+            Set | SetRange | IncrBy | IncrByFloat | Append | PfAdd => class::STRING,
             LPush | RPush | LPop | RPop | LInsert | LSet | LRem | LTrim => class::LIST,
             SAdd | SRem | SPop | SInterStore | SUnionStore | SDiffStore => class::SET,
             HSet | HDel | HIncrBy | HIncrByFloat => class::HASH,
@@ -194,7 +202,7 @@ impl Change {
             Evicted => class::EVICTED,
             New => class::NEW,
             KeyMiss => class::KEY_MISS,
-            Flush => class::NONE,
+            Rewritten | Flush => class::NONE,
         }
     }
 

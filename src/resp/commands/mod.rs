@@ -3,6 +3,8 @@ pub mod bounded;
 pub mod connection;
 pub mod geo;
 pub mod hashes;
+pub mod hll;
+pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;

@@ -502,6 +502,7 @@ const CONFIG_NAMES: &[&str] = &[
     "save",
     "appendonly",
     "notify-keyspace-events",
+    "hll-sparse-max-bytes",
 ];
 
 fn config_value(ctx: &Ctx<'_, '_>, name: &str) -> String {
@@ -524,6 +525,11 @@ fn config_value(ctx: &Ctx<'_, '_>, name: &str) -> String {
         "bind" => c.server.bind.clone(),
         "databases" => "1".to_string(),
         "appendonly" => "no".to_string(),
+        "hll-sparse-max-bytes" => ctx
+            .shared
+            .hll_sparse_max_bytes
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .to_string(),
         "notify-keyspace-events" => {
             ferrite_service::keyspace_events::classes_string(ctx.shared.keyspace_events.classes())
         }
@@ -617,6 +623,7 @@ enum Setting {
     KeyspaceEvents(u16),
     /// One of Redis's tuning parameters Ferrite only reports back (`resp/redis_params.rs`).
     Param(String, String),
+    HllSparseMaxBytes(usize),
 }
 
 fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
@@ -668,6 +675,10 @@ fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
                     None => return fail(w, ferrite_service::keyspace_events::ERR_CLASS),
                 }
             }
+            "hll-sparse-max-bytes" => match memory().filter(|&n| n <= i64::MAX as u64) {
+                Some(n) => Setting::HllSparseMaxBytes(n as usize),
+                None => return fail(w, "argument must be a memory value"),
+            },
             "port" | "bind" | "databases" | "maxmemory-samples" => {
                 return fail(w, "can't set immutable config");
             }
@@ -717,6 +728,10 @@ fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
                 Setting::MaxBulkLen(n) => c.limits.max_bulk_len = n,
                 Setting::QueryBufferLimit(n) => c.limits.query_buffer_limit = n,
                 Setting::Param(name, value) => ctx.shared.redis_params.set(&name, value),
+                Setting::HllSparseMaxBytes(n) => ctx
+                    .shared
+                    .hll_sparse_max_bytes
+                    .store(n, std::sync::atomic::Ordering::Relaxed),
                 Setting::KeyspaceEvents(f) => {
                     let e = &ctx.shared.keyspace_events;
                     e.set_classes(store, f);
