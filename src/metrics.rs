@@ -122,7 +122,7 @@ impl Family {
     /// The family of a RESP command from its command-table group (`CommandSpec::group`).
     pub fn from_resp_group(group: &str) -> Family {
         match group {
-            "string" => Family::String,
+            "string" | "bitmap" => Family::String,
             "hash" => Family::Hash,
             "list" => Family::List,
             "set" => Family::Set,

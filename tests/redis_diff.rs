@@ -6,3 +6,6 @@ mod common;
 
 #[path = "redis_diff/strings.rs"]
 mod strings;
+
+#[path = "redis_diff/bitmaps.rs"]
+mod bitmaps;
