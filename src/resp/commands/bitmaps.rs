@@ -55,7 +55,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd(
         "bitfield",
         -2,
-        WRITE | DENYOOM,
+        WRITE | DENYOOM | ARG_ACCESS,
         &[key(1, RW | ACCESS | UPDATE | VARIABLE_FLAGS)],
         B,
         bitfield,
