@@ -122,8 +122,8 @@ impl Family {
     /// The family of a RESP command from its command-table group (`CommandSpec::group`).
     pub fn from_resp_group(group: &str) -> Family {
         match group {
-            // HyperLogLogs are strings (Redis's own format): counted with them.
-            "string" | "hyperloglog" => Family::String,
+            // HyperLogLogs and bitmaps are strings (Redis's own format): counted with them.
+            "string" | "hyperloglog" | "bitmap" => Family::String,
             "hash" => Family::Hash,
             "list" => Family::List,
             "set" => Family::Set,

@@ -718,3 +718,45 @@ async fn hyperloglog_writes_are_pfadd_and_a_cached_count_only_breaks_watch() {
     w.cmd(&["EXEC"]).await;
     w.expect(b"*-1\r\n").await;
 }
+
+/// Bit commands notify as Redis 7.0 does (checked against redis-server): SETBIT and BITFIELD
+/// `setbit` only when a bit changed or the string grew, BITOP `set`, or `del` for an empty
+/// result that removed the destination.
+#[tokio::test]
+async fn bit_commands_report_setbit_set_and_del() {
+    let srv = TestServer::start().await;
+    let mut c = srv.client().await;
+    let mut sub = Events::new(&srv, "__keyevent@0__:*").await;
+    set_classes(&mut c, "E$g").await;
+    for cmd in [
+        &["SETBIT", "b", "1", "1"][..],
+        &["SETBIT", "b", "1", "1"], // unchanged: nothing
+        &["SETBIT", "b", "1", "0"],
+        &["SETBIT", "b", "100", "0"], // grew
+        &["BITFIELD", "b", "GET", "u8", "0"],
+        &["BITFIELD", "b", "SET", "u8", "0", "0"], // unchanged
+        &["BITFIELD", "b", "INCRBY", "u8", "0", "1"],
+        &[
+            "BITFIELD", "b", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "5",
+        ],
+        &["BITFIELD", "nf", "OVERFLOW", "FAIL", "SET", "u2", "0", "5"], // only `new`
+        &["BITOP", "OR", "d", "b"],
+        &["BITOP", "OR", "d", "missing"],
+        &["BITOP", "OR", "d", "missing"], // nothing to delete
+    ] {
+        run(&mut c, cmd).await;
+    }
+    let _: redis::RedisResult<redis::Value> = q(&mut c, &["SETBIT", "b", "-1", "1"]).await;
+    expect_ev(
+        &mut sub,
+        &[
+            ("setbit", "b"),
+            ("setbit", "b"),
+            ("setbit", "b"),
+            ("setbit", "b"),
+            ("set", "d"),
+            ("del", "d"),
+        ],
+    )
+    .await;
+}

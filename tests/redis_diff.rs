@@ -18,3 +18,6 @@ mod geo;
 
 #[path = "redis_diff/hyperloglog.rs"]
 mod hyperloglog;
+
+#[path = "redis_diff/bitmaps.rs"]
+mod bitmaps;

@@ -15,7 +15,8 @@
 //!   (RW ACCESS DELETE) needs read and write, a *STORE source (RO ACCESS) read and its
 //!   destination (OW UPDATE) write, and WATCH (RO) read.
 //! - `ARG_ACCESS`: SET ... GET → read and write; SET NX/XX, ZADD NX/XX/GT/LT, EXPIRE-family
-//!   NX/XX/GT/LT → conditional write (instead of the spec's access).
+//!   NX/XX/GT/LT → conditional write; BITFIELD with only GET (and OVERFLOW) → read (instead
+//!   of the spec's access).
 //! - `TOPIC` commands: PUBLISH/SPUBLISH publish on the topic; (S|T)SUBSCRIBE subscribe on each
 //!   topic; PSUBSCRIBE and PUBSUB subscribe on all topics of the cache.
 //! - Everything else (PING, ECHO, TIME, COMMAND, MULTI/EXEC, UNSUBSCRIBE, ...) is allowed.
@@ -84,6 +85,9 @@ fn need(spec: &CommandSpec, args: &[Bytes]) -> Need {
             // SET's spec says RW ACCESS (for GET, VARIABLE_FLAGS); without GET it only writes.
             "set" => return Need::Keys(&[Write]),
             "zadd" if has_condition_option(&args[2..]) => return Need::Keys(&[ConditionalWrite]),
+            // BITFIELD's spec says RW ACCESS (VARIABLE_FLAGS); only GETs only read (as Redis's
+            // bitfieldGetKeys decides: anything it does not recognise counts as a write).
+            "bitfield" if bitfield_reads_only(args) => return Need::Keys(&[Read]),
             _ => {}
         }
     }
@@ -92,6 +96,23 @@ fn need(spec: &CommandSpec, args: &[Bytes]) -> Need {
     } else {
         Need::Nothing
     }
+}
+
+/// BITFIELD's subcommands are all GET (and OVERFLOW): Redis's bitfieldGetKeys.
+fn bitfield_reads_only(args: &[Bytes]) -> bool {
+    let mut i = 2;
+    while i < args.len() {
+        let rem = args.len() - i - 1;
+        let a = &args[i];
+        if eq_ic(a, "get") && rem >= 2 {
+            i += 3;
+        } else if eq_ic(a, "overflow") && rem >= 1 {
+            i += 2;
+        } else {
+            return false;
+        }
+    }
+    true
 }
 
 /// May `p` run this command (already arity-checked) on `cache`? Connection-level commands
@@ -150,6 +171,32 @@ pub fn authorize(
                 }
             }
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<Bytes> {
+        s.split_whitespace()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn bitfield_with_only_gets_only_reads() {
+        for (cmd, ro) in [
+            ("bitfield k", true),
+            ("bitfield k GET u8 0 overflow sat GET i4 #1", true),
+            ("bitfield k GET u8 0 SET u8 0 1", false),
+            ("bitfield k INCRBY u8 0 1", false),
+            // malformed: counted as a write (the command then fails anyway)
+            ("bitfield k GET u8", false),
+            ("bitfield k FOO", false),
+        ] {
+            assert_eq!(bitfield_reads_only(&args(cmd)), ro, "{cmd}");
         }
     }
 }

@@ -42,7 +42,8 @@ pub mod flags {
     /// all-keys permission. Not shown by COMMAND INFO.
     pub const KEYSPACE: u32 = 1 << 10;
     /// Ferrite, auth mode `token`: the access the key specs declare is refined by arguments
-    /// (SET GET/NX/XX, ZADD NX/XX/GT/LT, EXPIRE NX/XX/GT/LT, CLIENT subcommands); see
+    /// (SET GET/NX/XX, ZADD NX/XX/GT/LT, EXPIRE NX/XX/GT/LT, BITFIELD GET-only, CLIENT
+    /// subcommands); see
     /// `resp::authz::need`. Not shown by COMMAND INFO.
     pub const ARG_ACCESS: u32 = 1 << 11;
     /// Ferrite, auth mode `token`: names topics, checked against topic grants (PUBLISH,
@@ -421,10 +422,11 @@ pub const NO_KEYS: &[KeySpec] = &[];
 type CommandTable = HashMap<&'static str, &'static CommandSpec, foldhash::fast::FixedState>;
 static TABLE: OnceLock<CommandTable> = OnceLock::new();
 
-fn families() -> [&'static [CommandSpec]; 12] {
+fn families() -> [&'static [CommandSpec]; 13] {
     use crate::resp::commands::*;
     [
         strings::COMMANDS,
+        bitmaps::COMMANDS,
         keys::COMMANDS,
         hashes::COMMANDS,
         lists::COMMANDS,

@@ -187,6 +187,36 @@ async fn setrange_huge_offset_is_oom_checked_before_allocating() {
     raw.roundtrip(&["PING"], b"+PONG\r\n").await;
 }
 
+/// SETBIT and BITFIELD at offsets near 2^32 bits take the same path as SETRANGE: refused with
+/// OOM under an 8 MiB maxmemory before allocating, leaving no key behind; the existing value
+/// (and its bits) are kept; past the largest offset, Redis's offset error.
+#[tokio::test]
+async fn setbit_and_bitfield_huge_offsets_are_oom_checked_before_allocating() {
+    let mut cfg = test_config();
+    cfg.memory.maxmemory = 8 << 20;
+    cfg.memory.eviction = ferrite_config::EvictionPolicy::Noeviction;
+    let srv = TestServer::start_with(cfg).await;
+    let mut raw = srv.raw().await;
+    raw.roundtrip(&["SETBIT", "big", "4294967295", "1"], OOM)
+        .await;
+    raw.roundtrip(&["BITFIELD", "big", "SET", "u8", "4294967200", "1"], OOM)
+        .await;
+    raw.roundtrip(&["EXISTS", "big"], b":0\r\n").await;
+    raw.roundtrip(&["SETBIT", "s", "7", "1"], b":0\r\n").await;
+    raw.roundtrip(&["SETBIT", "s", "4000000000", "1"], OOM)
+        .await;
+    raw.roundtrip(&["GET", "s"], b"$1\r\n\x01\r\n").await;
+    raw.roundtrip(
+        &["SETBIT", "big", "4294967296", "1"],
+        b"-ERR bit offset is not an integer or out of range\r\n",
+    )
+    .await;
+    // A read far past the end allocates nothing.
+    raw.roundtrip(&["GETBIT", "s", "4294967295"], b":0\r\n")
+        .await;
+    raw.roundtrip(&["PING"], b"+PONG\r\n").await;
+}
+
 /// Finding 6, follow-up: growth room is bounded like Redis's (twice the length below 1 MiB, 1 MiB
 /// more above), so under a 16 MiB `maxmemory` (noeviction) a value appended to 12 MiB fits.
 /// With plain doubling the 8 MiB value's next growth asked for 16 MiB and was refused with OOM

@@ -45,6 +45,8 @@ pub enum Change {
     // strings ($)
     Set,
     SetRange,
+    /// SETBIT and BITFIELD (Redis's `setbit`).
+    SetBit,
     IncrBy,
     IncrByFloat,
     Append,
@@ -141,6 +143,7 @@ impl Change {
             CopyTo => "copy_to",
             Set => "set",
             SetRange => "setrange",
+            SetBit => "setbit",
             IncrBy => "incrby",
             IncrByFloat => "incrbyfloat",
             Append => "append",
@@ -191,7 +194,7 @@ impl Change {
         use Change::*;
         match self {
             Del | Expire | Persist | RenameFrom | RenameTo | CopyTo => class::GENERIC,
-            Set | SetRange | IncrBy | IncrByFloat | Append | PfAdd => class::STRING,
+            Set | SetRange | SetBit | IncrBy | IncrByFloat | Append | PfAdd => class::STRING,
             LPush | RPush | LPop | RPop | LInsert | LSet | LRem | LTrim => class::LIST,
             SAdd | SRem | SPop | SInterStore | SUnionStore | SDiffStore => class::SET,
             HSet | HDel | HIncrBy | HIncrByFloat => class::HASH,

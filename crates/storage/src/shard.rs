@@ -929,7 +929,10 @@ impl Shard {
             now,
             Change::Append,
             |len| len.checked_add(data.len()),
-            |m| m.extend_from_slice(data),
+            |m| {
+                m.extend_from_slice(data);
+                true
+            },
         )
     }
 
@@ -955,8 +958,27 @@ impl Shard {
                     m.resize(end, 0);
                 }
                 m[off..end].copy_from_slice(data);
+                true
             },
         )
+    }
+
+    /// Change the string at `key` in place (created empty when missing), as the bit commands
+    /// do (SETBIT, BITFIELD): `new_len(old_len)` is the length `write` may grow it to (None:
+    /// overflow), charged against the budget before anything is allocated like
+    /// [`Self::append_str`]; `write` changes the buffer (zero-padding it itself) and returns
+    /// whether to report `change` (Redis reports nothing when no bit changed and the string did
+    /// not grow; a key this call created is then still reported as `new`). Returns the new
+    /// length.
+    pub fn modify_str(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        change: Change,
+        new_len: impl FnOnce(usize) -> Option<usize>,
+        write: impl FnOnce(&mut Vec<u8>) -> bool,
+    ) -> Result<usize, StrWriteError> {
+        self.write_str(key, now, change, new_len, write)
     }
 
     /// Bytes the budget would be charged if the string at `key` were made `new_len` long by
@@ -998,7 +1020,7 @@ impl Shard {
         now: u64,
         change: Change,
         new_len: impl FnOnce(usize) -> Option<usize>,
-        write: impl FnOnce(&mut Vec<u8>),
+        write: impl FnOnce(&mut Vec<u8>) -> bool,
     ) -> Result<usize, StrWriteError> {
         // Check type and size before creating anything, so a refused write leaves no key behind.
         let (len, cap) = self
@@ -1027,11 +1049,13 @@ impl Shard {
             // Exact, so the budget check above holds; `realloc` moves big buffers by remapping.
             v.reserve_exact(new_cap - v.len());
         }
-        write(&mut v);
+        let report = write(&mut v);
         let (len, cap) = (v.len(), v.capacity());
         *b = Bytes::from(v);
         e.spare = (cap - len) as u32;
-        e.changed(change);
+        if report {
+            e.changed(change);
+        }
         Ok(len)
     }
 

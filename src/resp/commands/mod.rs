@@ -1,4 +1,5 @@
 //! Command families, one module each. Every module exports `COMMANDS`, its table rows.
+pub mod bitmaps;
 pub mod bounded;
 pub mod connection;
 pub mod geo;

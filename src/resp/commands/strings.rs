@@ -578,7 +578,7 @@ fn append(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 }
 
 /// Length of the string at `key` (0 when missing or another type: the write reports that).
-fn str_len(s: &mut Shard, key: &[u8], now: u64) -> usize {
+pub(crate) fn str_len(s: &mut Shard, key: &[u8], now: u64) -> usize {
     // `peek`, not a read: the pre-check must not count a hit or touch LRU.
     match s.peek(key, now).map(|e| &e.value) {
         Some(Value::Str(b)) => b.len(),
@@ -589,7 +589,7 @@ fn str_len(s: &mut Shard, key: &[u8], now: u64) -> usize {
 /// Run an in-place string write (APPEND, SETRANGE). Outside EXEC, room for the growth it will
 /// allocate is made first (eviction locks shards, so it must run before this command locks its
 /// own); the write then checks the budget again under the lock, before allocating.
-fn grow_str(
+pub(crate) fn grow_str(
     ctx: &mut Ctx<'_, '_>,
     key: &[u8],
     write: impl FnOnce(&mut Shard, u64) -> Result<usize, StrWriteError>,
@@ -608,7 +608,7 @@ fn grow_str(
     ctx.with_key(key, write)
 }
 
-fn str_write_reply(r: Result<usize, StrWriteError>, w: &mut ReplyWriter<'_>) {
+pub(crate) fn str_write_reply(r: Result<usize, StrWriteError>, w: &mut ReplyWriter<'_>) {
     match r {
         Ok(n) => w.int(n as i64),
         Err(StrWriteError::WrongType) => w.error(ERR_WRONGTYPE),
