@@ -96,21 +96,12 @@ impl Diff {
 
     /// Send `parts` to both; their raw replies (Ferrite's first).
     pub async fn both(&mut self, parts: &[&str]) -> (String, String) {
-        self.ferrite.cmd(parts).await;
-        self.redis.cmd(parts).await;
-        let f = Box::pin(read_raw_reply(&mut self.ferrite)).await;
-        let r = Box::pin(read_raw_reply(&mut self.redis)).await;
-        (f, r)
+        both(&mut self.ferrite, &mut self.redis, parts).await
     }
 
     /// Both must answer `parts` with the same bytes; returns the reply.
     pub async fn same(&mut self, parts: &[&str]) -> String {
-        let (f, r) = self.both(parts).await;
-        assert_eq!(
-            f, r,
-            "{parts:?}: ferrite (left) and redis-server (right) differ"
-        );
-        f
+        same(&mut self.ferrite, &mut self.redis, parts).await
     }
 
     /// Every command of a script must get the same bytes from both.
@@ -148,20 +139,11 @@ pub struct Diff2 {
 
 impl Diff2 {
     pub async fn both(&mut self, parts: &[&str]) -> (String, String) {
-        self.ferrite.cmd(parts).await;
-        self.redis.cmd(parts).await;
-        let f = Box::pin(read_raw_reply(&mut self.ferrite)).await;
-        let r = Box::pin(read_raw_reply(&mut self.redis)).await;
-        (f, r)
+        both(&mut self.ferrite, &mut self.redis, parts).await
     }
 
     pub async fn same(&mut self, parts: &[&str]) -> String {
-        let (f, r) = self.both(parts).await;
-        assert_eq!(
-            f, r,
-            "{parts:?}: ferrite (left) and redis-server (right) differ"
-        );
-        f
+        same(&mut self.ferrite, &mut self.redis, parts).await
     }
 
     /// Send without reading (a blocking command whose reply comes later).
@@ -180,4 +162,23 @@ impl Diff2 {
         );
         f
     }
+}
+
+/// Send `parts` on both connections; their raw replies (Ferrite's first).
+async fn both(ferrite: &mut RawConn, redis: &mut RawConn, parts: &[&str]) -> (String, String) {
+    ferrite.cmd(parts).await;
+    redis.cmd(parts).await;
+    let f = Box::pin(read_raw_reply(ferrite)).await;
+    let r = Box::pin(read_raw_reply(redis)).await;
+    (f, r)
+}
+
+/// Both must answer `parts` with the same bytes; returns the reply.
+async fn same(ferrite: &mut RawConn, redis: &mut RawConn, parts: &[&str]) -> String {
+    let (f, r) = both(ferrite, redis, parts).await;
+    assert_eq!(
+        f, r,
+        "{parts:?}: ferrite (left) and redis-server (right) differ"
+    );
+    f
 }

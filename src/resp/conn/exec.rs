@@ -310,11 +310,7 @@ impl Session {
                 may_block,
                 retry,
                 block: &mut block,
-                publisher: self
-                    .principal
-                    .as_ref()
-                    .map(|p| p.token_id())
-                    .filter(|id| !id.is_empty()),
+                publisher: publisher_of(&self.principal),
             };
             (spec.handler)(&mut ctx, args, &mut w);
         }
@@ -432,11 +428,7 @@ impl Session {
                 may_block: false,
                 retry: false,
                 block: &mut block,
-                publisher: self
-                    .principal
-                    .as_ref()
-                    .map(|p| p.token_id())
-                    .filter(|id| !id.is_empty()),
+                publisher: publisher_of(&self.principal),
             };
             (spec.handler)(&mut ctx, args, &mut w);
             self.meter.messages_published += published(spec, &self.out[reply_start..]);
@@ -480,4 +472,12 @@ fn unknown_command_message(args: &[Bytes]) -> String {
         msg.push_str(&format!("'{s}' "));
     }
     msg
+}
+
+/// The `publisher_id` of what a connection publishes: its principal's token id, if it has one.
+fn publisher_of(principal: &Option<ferrite_auth::Principal>) -> Option<&Arc<str>> {
+    principal
+        .as_ref()
+        .map(|p| p.token_id())
+        .filter(|id| !id.is_empty())
 }
