@@ -472,9 +472,9 @@ async fn object_subcommands() {
         ("n", "int"),
         ("s", "embstr"),
         ("big", "raw"),
-        ("l", "listpack"),
+        ("l", "quicklist"),
         ("is", "intset"),
-        ("ss", "listpack"),
+        ("ss", "hashtable"),
         ("h", "listpack"),
         ("z", "listpack"),
     ] {

@@ -422,12 +422,13 @@ pub const NO_KEYS: &[KeySpec] = &[];
 type CommandTable = HashMap<&'static str, &'static CommandSpec, foldhash::fast::FixedState>;
 static TABLE: OnceLock<CommandTable> = OnceLock::new();
 
-fn families() -> [&'static [CommandSpec]; 13] {
+fn families() -> [&'static [CommandSpec]; 14] {
     use crate::resp::commands::*;
     [
         strings::COMMANDS,
         bitmaps::COMMANDS,
         keys::COMMANDS,
+        dump::COMMANDS,
         hashes::COMMANDS,
         lists::COMMANDS,
         sets::COMMANDS,

@@ -213,6 +213,26 @@ impl RedisParams {
         })
     }
 
+    /// The encoding thresholds DUMP and OBJECT ENCODING follow (`hash-max-listpack-*`, ...):
+    /// the one place these report-only parameters change what Ferrite answers.
+    pub fn rdb_thresholds(&self) -> ferrite_rdb::Thresholds {
+        let int = |name: &str, default: i64| {
+            self.get(name)
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(default)
+        };
+        let size = |name: &str, default: i64| int(name, default).max(0) as usize;
+        ferrite_rdb::Thresholds {
+            hash_max_listpack_entries: size("hash-max-listpack-entries", 128),
+            hash_max_listpack_value: size("hash-max-listpack-value", 64),
+            zset_max_listpack_entries: size("zset-max-listpack-entries", 128),
+            zset_max_listpack_value: size("zset-max-listpack-value", 64),
+            set_max_intset_entries: size("set-max-intset-entries", 512),
+            list_max_listpack_size: int("list-max-listpack-size", -2),
+            rdbcompression: self.get("rdbcompression").as_deref() != Some("no"),
+        }
+    }
+
     /// Store a value [`check`](Self::check) accepted.
     pub fn set(&self, name: &str, checked: String) {
         if let Some(p) = find(name) {

@@ -131,6 +131,44 @@ impl Diff {
     }
 }
 
+impl Diff {
+    /// A command of binary-safe arguments to both, raw replies compared; returns the reply.
+    pub async fn same_bin(&mut self, parts: &[&[u8]]) -> String {
+        let bytes = encode(parts);
+        self.ferrite.send(&bytes).await;
+        self.redis.send(&bytes).await;
+        let f = read_raw_reply(&mut self.ferrite).await;
+        let r = read_raw_reply(&mut self.redis).await;
+        assert_eq!(f, r, "{:?}", String::from_utf8_lossy(&bytes));
+        f
+    }
+}
+
+/// A command of binary-safe arguments, as RESP.
+pub fn encode(parts: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", parts.len()).into_bytes();
+    for p in parts {
+        out.extend_from_slice(format!("${}\r\n", p.len()).as_bytes());
+        out.extend_from_slice(p);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Send a binary-safe command; the exact bytes of its bulk reply (None for a null or a
+/// non-bulk reply).
+pub async fn bulk(c: &mut RawConn, parts: &[&[u8]]) -> Option<Vec<u8>> {
+    c.send(&encode(parts)).await;
+    let line = crate::common::read_raw_line(c).await;
+    let n: i64 = line.strip_prefix('$')?.parse().ok()?;
+    if n < 0 {
+        return None;
+    }
+    let mut b = c.read_n(n as usize + 2).await;
+    b.truncate(n as usize);
+    Some(b)
+}
+
 /// A further connection to each of a [`Diff`]'s servers (no servers of its own).
 pub struct Diff2 {
     pub ferrite: RawConn,

@@ -1,32 +1,7 @@
 //! HyperLogLogs: replies, and the stored bytes themselves (GET), equal to redis-server's after
 //! the same commands: sparse, the sparse -> dense promotion, dense, merges, corrupted strings.
 
-use crate::common::redis_ref::Diff;
-use crate::common::{read_raw_line, read_raw_reply, RawConn};
-
-/// A command of binary-safe arguments.
-fn encode(parts: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", parts.len()).into_bytes();
-    for p in parts {
-        out.extend_from_slice(format!("${}\r\n", p.len()).as_bytes());
-        out.extend_from_slice(p);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
-/// The exact bytes of a bulk reply (None for a null or a non-bulk reply).
-async fn bulk(c: &mut RawConn, parts: &[&[u8]]) -> Option<Vec<u8>> {
-    c.send(&encode(parts)).await;
-    let line = read_raw_line(c).await;
-    let n: i64 = line.strip_prefix('$')?.parse().ok()?;
-    if n < 0 {
-        return None;
-    }
-    let mut b = c.read_n(n as usize + 2).await;
-    b.truncate(n as usize);
-    Some(b)
-}
+use crate::common::redis_ref::{bulk, Diff};
 
 /// GET `key` on both: the same bytes (checked byte for byte, not through lossy text).
 async fn same_bytes(d: &mut Diff, key: &str) -> Vec<u8> {
@@ -36,17 +11,6 @@ async fn same_bytes(d: &mut Diff, key: &str) -> Vec<u8> {
     assert!(r.is_some(), "GET {key}: redis-server has no string");
     assert!(f == r, "GET {key}: the HLL bytes differ ({f:?} vs {r:?})");
     r.unwrap()
-}
-
-/// A binary-safe command to both, raw replies compared.
-async fn same_raw(d: &mut Diff, parts: &[&[u8]]) -> String {
-    let bytes = encode(parts);
-    d.ferrite.send(&bytes).await;
-    d.redis.send(&bytes).await;
-    let f = read_raw_reply(&mut d.ferrite).await;
-    let r = read_raw_reply(&mut d.redis).await;
-    assert_eq!(f, r, "{:?}", String::from_utf8_lossy(&bytes));
-    f
 }
 
 /// PFADD of `from..to` (`{prefix}:{i}`) in batches of `batch`, replies compared.
@@ -231,10 +195,10 @@ async fn hll_errors_match() {
         let mut bad = b"HYLL\x01\x00\x00\x00".to_vec();
         bad.extend_from_slice(&[0; 8]);
         bad.extend_from_slice(&[0x7e, 0xff]);
-        same_raw(&mut d, &[b"SET", b"bad", &bad]).await;
+        d.same_bin(&[b"SET", b"bad", &bad]).await;
         let mut stale = bad.clone();
         stale[15] = 0x80;
-        same_raw(&mut d, &[b"SET", b"stale", &stale]).await;
+        d.same_bin(&[b"SET", b"stale", &stale]).await;
         d.same(&["PFCOUNT", "bad"]).await;
         d.same_error(&["PFCOUNT", "stale"], true).await;
         d.same_error(&["PFCOUNT", "bad", "ok"], true).await;
@@ -251,7 +215,7 @@ async fn hll_errors_match() {
         // A dense HLL one byte short is not an HLL at all.
         let mut short = b"HYLL\x00\x00\x00\x00".to_vec();
         short.resize(12303, 0);
-        same_raw(&mut d, &[b"SET", b"shortdense", &short]).await;
+        d.same_bin(&[b"SET", b"shortdense", &short]).await;
         d.same_error(&["PFCOUNT", "shortdense"], true).await;
         d.same(&["PFSELFTEST"]).await;
         d.same(&["EXISTS", "dest"]).await;

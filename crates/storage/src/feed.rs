@@ -42,6 +42,8 @@ pub enum Change {
     RenameFrom,
     RenameTo,
     CopyTo,
+    /// RESTORE.
+    Restore,
     // strings ($)
     Set,
     SetRange,
@@ -141,6 +143,7 @@ impl Change {
             RenameFrom => "rename_from",
             RenameTo => "rename_to",
             CopyTo => "copy_to",
+            Restore => "restore",
             Set => "set",
             SetRange => "setrange",
             SetBit => "setbit",
@@ -193,7 +196,7 @@ impl Change {
     pub fn class(self) -> u16 {
         use Change::*;
         match self {
-            Del | Expire | Persist | RenameFrom | RenameTo | CopyTo => class::GENERIC,
+            Del | Expire | Persist | RenameFrom | RenameTo | CopyTo | Restore => class::GENERIC,
             Set | SetRange | SetBit | IncrBy | IncrByFloat | Append | PfAdd => class::STRING,
             LPush | RPush | LPop | RPop | LInsert | LSet | LRem | LTrim => class::LIST,
             SAdd | SRem | SPop | SInterStore | SUnionStore | SDiffStore => class::SET,
@@ -350,6 +353,7 @@ mod tests {
             RenameFrom,
             RenameTo,
             CopyTo,
+            Restore,
             Set,
             SetRange,
             IncrBy,

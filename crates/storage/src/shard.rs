@@ -345,6 +345,23 @@ impl Shard {
         }
     }
 
+    /// Backdate a key's last access to `idle_ms` before `now` (RESTORE IDLETIME), so OBJECT
+    /// IDLETIME and LRU eviction see it as that old. Returns false when the key is missing.
+    pub fn set_idle(&mut self, key: &[u8], idle_ms: u64, now: u64) -> bool {
+        let clock = lru_clock(now.saturating_sub(idle_ms));
+        match self.live_slot(key, now) {
+            Some(Slot::Seg(loc)) => {
+                self.seg.touch(loc, clock);
+                true
+            }
+            Some(Slot::Map(idx)) => {
+                self.map[idx].access = clock;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Look without counting a hit or touching LRU state (TYPE, EXISTS, TTL, OBJECT).
     pub fn peek(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
         match self.live_slot(key, now)? {

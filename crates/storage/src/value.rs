@@ -5,6 +5,7 @@
 //! to the memory budget when a mutable borrow of an entry ends (see `shard::EntryMut`).
 
 use bytes::Bytes;
+use ferrite_rdb::{Int64Str, Thresholds};
 
 pub use crate::types::hash::HashValue;
 pub use crate::types::list::ListValue;
@@ -99,17 +100,17 @@ impl Value {
         }
     }
 
-    /// Redis's OBJECT ENCODING names, chosen by size the way Redis 7 does, so tools that look
-    /// at encodings see familiar answers.
+    /// Redis 7.0's OBJECT ENCODING name for the value under the default thresholds.
     pub fn encoding(&self) -> &'static str {
+        self.encoding_with(&Thresholds::default())
+    }
+
+    /// Redis 7.0's OBJECT ENCODING name, chosen by size under `t` the way Redis chooses (and the
+    /// encoding DUMP writes), so tools that look at encodings see familiar answers.
+    pub fn encoding_with(&self, t: &Thresholds) -> &'static str {
         match self {
             Value::Str(b) => {
-                if b.len() <= 20
-                    && std::str::from_utf8(b)
-                        .ok()
-                        .and_then(|s| s.parse::<i64>().ok())
-                        .is_some()
-                {
+                if b.len() <= 20 && b[..].parse_canonical_i64().is_some() {
                     "int"
                 } else if b.len() <= 44 {
                     "embstr"
@@ -118,41 +119,18 @@ impl Value {
                 }
             }
             Value::Hash(h) => {
-                if h.len() <= 128 {
-                    "listpack"
-                } else {
-                    "hashtable"
-                }
+                let longest = h.iter().map(|(f, v)| f.len().max(v.len())).max();
+                t.hash_encoding(h.len(), longest.unwrap_or(0))
             }
-            Value::List(l) => {
-                if l.len() <= 128 {
-                    "listpack"
-                } else {
-                    "quicklist"
-                }
-            }
+            Value::List(_) => t.list_encoding(),
             Value::Set(s) => {
-                if s.len() <= 512
-                    && s.iter().all(|m| {
-                        std::str::from_utf8(m)
-                            .ok()
-                            .and_then(|x| x.parse::<i64>().ok())
-                            .is_some()
-                    })
-                {
-                    "intset"
-                } else if s.len() <= 128 {
-                    "listpack"
-                } else {
-                    "hashtable"
-                }
+                let ints = s.len() <= t.set_max_intset_entries
+                    && s.iter().all(|m| m[..].parse_canonical_i64().is_some());
+                t.set_encoding(s.len(), ints)
             }
             Value::ZSet(z) => {
-                if z.len() <= 128 {
-                    "listpack"
-                } else {
-                    "skiplist"
-                }
+                let longest = z.iter().map(|(m, _)| m.len()).max();
+                t.zset_encoding(z.len(), longest.unwrap_or(0))
             }
         }
     }

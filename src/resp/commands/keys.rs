@@ -742,8 +742,10 @@ fn object(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     }
     let key = &args[2];
     // (encoding, access clock) of the live entry; peek keeps the idle time unchanged.
+    let thresholds = ctx.shared.redis_params.rdb_thresholds();
     let info = ctx.with_key(key, |s, now| {
-        s.peek(key, now).map(|e| (e.value.encoding(), e.access))
+        s.peek(key, now)
+            .map(|e| (e.value.encoding_with(&thresholds), e.access))
     });
     let Some((encoding, access)) = info else {
         w.null();
