@@ -24,3 +24,6 @@ mod bitmaps;
 
 #[path = "redis_diff/dump.rs"]
 mod dump;
+
+#[path = "redis_diff/reply_shapes.rs"]
+mod reply_shapes;

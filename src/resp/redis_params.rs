@@ -59,7 +59,7 @@ const PARAMS: &[Param] = &[
         "hash-max-listpack-entries",
         Some("hash-max-ziplist-entries"),
         int(0, LONG_MAX),
-        "128",
+        "512",
     ),
     p(
         "hash-max-listpack-value",
@@ -223,7 +223,7 @@ impl RedisParams {
         };
         let size = |name: &str, default: i64| int(name, default).max(0) as usize;
         ferrite_rdb::Thresholds {
-            hash_max_listpack_entries: size("hash-max-listpack-entries", 128),
+            hash_max_listpack_entries: size("hash-max-listpack-entries", 512),
             hash_max_listpack_value: size("hash-max-listpack-value", 64),
             zset_max_listpack_entries: size("zset-max-listpack-entries", 128),
             zset_max_listpack_value: size("zset-max-listpack-value", 64),
