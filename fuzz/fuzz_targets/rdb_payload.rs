@@ -43,6 +43,12 @@ fuzz_target!(|body: &[u8]| {
         Object::List(v) => Dump::list(t, v.len(), v.iter().map(|e| &e[..])),
         Object::Set(v) => Dump::set(t, v.len(), || v.iter().map(|e| &e[..])),
         Object::Hash(v) => Dump::hash(t, v.len(), || v.iter().map(|(f, x)| (&f[..], &x[..]))),
+        Object::Stream(s) => Dump::stream(
+            t,
+            &s.meta,
+            s.entries.iter().map(|(id, f)| (*id, &f[..])),
+            &s.groups,
+        ),
         Object::ZSet(v) => {
             let mut v = v.clone();
             v.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));

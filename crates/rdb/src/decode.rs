@@ -16,6 +16,7 @@ pub enum Object {
     Set(Vec<Vec<u8>>),
     ZSet(Vec<(Vec<u8>, f64)>),
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
+    Stream(Box<crate::stream::StreamObject>),
 }
 
 /// What one decoded element is charged against the limit besides its bytes.
@@ -51,7 +52,7 @@ pub fn verify(payload: &[u8]) -> Result<&[u8], DecodeError> {
     Ok(&rest[..rest.len() - 2])
 }
 
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     b: &'a [u8],
     p: usize,
     budget: usize,
@@ -64,17 +65,17 @@ enum Len {
 }
 
 impl<'a> Reader<'a> {
-    fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+    pub(crate) fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let s = take(self.b, self.b.len(), self.p, n)?;
         self.p += n;
         Ok(s)
     }
 
-    fn byte(&mut self) -> Result<u8, DecodeError> {
+    pub(crate) fn byte(&mut self) -> Result<u8, DecodeError> {
         Ok(self.bytes(1)?[0])
     }
 
-    fn charge(&mut self, n: usize) -> Result<(), DecodeError> {
+    pub(crate) fn charge(&mut self, n: usize) -> Result<(), DecodeError> {
         self.budget = self
             .budget
             .checked_sub(n.saturating_add(PER_ELEMENT))
@@ -106,8 +107,16 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A count that may be 0 (stream nodes, groups, PELs), bounded like [`Self::count`].
+    pub(crate) fn any_count(&mut self) -> Result<usize, DecodeError> {
+        match self.len_or_enc()? {
+            Len::Plain(n) if n <= (self.b.len() - self.p) as u64 => Ok(n as usize),
+            _ => Err(DecodeError::Corrupt),
+        }
+    }
+
     /// `rdbGenericLoadStringObject`: plain, integer-encoded or LZF-compressed.
-    fn string(&mut self) -> Result<Vec<u8>, DecodeError> {
+    pub(crate) fn string(&mut self) -> Result<Vec<u8>, DecodeError> {
         match self.len_or_enc()? {
             Len::Plain(n) => {
                 let n = usize::try_from(n).map_err(|_| DecodeError::Corrupt)?;
@@ -145,7 +154,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn plain_len(&mut self) -> Result<usize, DecodeError> {
+    pub(crate) fn plain_len(&mut self) -> Result<usize, DecodeError> {
         match self.len_or_enc()? {
             Len::Plain(n) => usize::try_from(n).map_err(|_| DecodeError::Corrupt),
             Len::Encoded(_) => Err(DecodeError::Corrupt),
@@ -153,7 +162,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A string element that must be owned in the result (charged once more for its copy).
-    fn element(&mut self, e: &Element<'_>) -> Result<Vec<u8>, DecodeError> {
+    pub(crate) fn element(&mut self, e: &Element<'_>) -> Result<Vec<u8>, DecodeError> {
         let v = e.to_vec();
         self.charge(v.len())?;
         Ok(v)
@@ -295,7 +304,10 @@ impl<'a> Reader<'a> {
                 unique(out.iter().map(|(m, _)| &m[..]))?;
                 Ok(Object::ZSet(out))
             }
-            // Zipmaps (Redis 2.x), streams and module values are not loaded (yet).
+            types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 => Ok(Object::Stream(Box::new(
+                crate::stream::read(self, kind == types::STREAM_LISTPACKS_2)?,
+            ))),
+            // Zipmaps (Redis 2.x) and module values are not loaded.
             _ => Err(DecodeError::Corrupt),
         }
     }

@@ -21,13 +21,13 @@ pub struct Dump {
 }
 
 impl Dump {
-    fn new(t: Thresholds, kind: u8, capacity: usize) -> Self {
+    pub(crate) fn new(t: Thresholds, kind: u8, capacity: usize) -> Self {
         let mut buf = Vec::with_capacity(capacity + 16);
         buf.push(kind);
         Dump { buf, t }
     }
 
-    fn finish(mut self) -> Vec<u8> {
+    pub(crate) fn finish(mut self) -> Vec<u8> {
         self.buf.extend_from_slice(&RDB_VERSION.to_le_bytes());
         let crc = crc64(0, &self.buf);
         self.buf.extend_from_slice(&crc.to_le_bytes());
@@ -167,14 +167,19 @@ impl Dump {
         }
     }
 
+    /// Bytes written as they are (IDs and millisecond times in PELs).
+    pub(crate) fn raw(&mut self, b: &[u8]) {
+        self.buf.extend_from_slice(b);
+    }
+
     /// `rdbSaveLen`.
-    fn len(&mut self, n: u64) {
+    pub(crate) fn len(&mut self, n: u64) {
         write_len(&mut self.buf, n);
     }
 
     /// `rdbSaveRawString`: small canonical integers as integers, long compressible strings LZF
     /// compressed (when `rdbcompression` is on), everything else as length + bytes.
-    fn raw_string(&mut self, s: &[u8]) {
+    pub(crate) fn raw_string(&mut self, s: &[u8]) {
         if s.len() <= 11 {
             if let Some(v) = s.parse_canonical_i64() {
                 if let Ok(v) = i8::try_from(v) {

@@ -18,6 +18,9 @@ pub struct Thresholds {
     /// `list-max-listpack-size`: negative = a node size class (-2 = 8 KiB), positive = elements
     /// per node.
     pub list_max_listpack_size: i64,
+    /// `stream-node-max-bytes` / `stream-node-max-entries`: where a stream's nodes are cut.
+    pub stream_node_max_bytes: usize,
+    pub stream_node_max_entries: usize,
     /// `rdbcompression`: LZF-compress strings longer than 20 bytes when it saves space.
     pub rdbcompression: bool,
 }
@@ -31,6 +34,8 @@ impl Default for Thresholds {
             zset_max_listpack_value: 64,
             set_max_intset_entries: 512,
             list_max_listpack_size: -2,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
             rdbcompression: true,
         }
     }

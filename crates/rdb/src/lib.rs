@@ -15,11 +15,13 @@ pub mod encoding;
 pub mod g17;
 pub mod intset;
 pub mod listpack;
+pub mod stream;
 pub mod ziplist;
 
 pub use decode::{decode, Object};
 pub use encode::Dump;
 pub use encoding::Thresholds;
+pub use stream::{GroupObject, StreamMeta, StreamObject};
 
 /// The RDB format version Redis 7.0 writes, and the newest this crate reads.
 pub const RDB_VERSION: u16 = 10;

@@ -116,6 +116,12 @@ impl ListpackWriter {
         self.count += 1;
     }
 
+    /// Append every entry of `other` (its header and terminator dropped).
+    pub fn append(&mut self, other: ListpackWriter) {
+        self.buf.extend_from_slice(&other.buf[HEADER..]);
+        self.count += other.count;
+    }
+
     /// The finished listpack.
     pub fn finish(mut self) -> Vec<u8> {
         self.buf.push(EOF);
@@ -129,6 +135,13 @@ impl ListpackWriter {
         self.buf[4..6].copy_from_slice(&count.to_le_bytes());
         self.buf
     }
+}
+
+/// Bytes one integer entry takes (encoding, data and backlen).
+pub fn int_entry_len(v: i64) -> usize {
+    let mut w = ListpackWriter::new();
+    w.push_int(v);
+    w.buf.len() - HEADER
 }
 
 /// `lpEncodeBacklen`: the entry length in 7-bit groups, most significant first, every byte but

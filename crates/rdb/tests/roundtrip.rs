@@ -1,7 +1,9 @@
 //! Everything `Dump` writes, `decode` reads back unchanged, under every threshold; and no byte
 //! string makes `decode` panic.
 
-use ferrite_rdb::{decode, DecodeError, Dump, Object, Thresholds};
+use ferrite_rdb::{
+    decode, DecodeError, Dump, GroupObject, Object, StreamMeta, StreamObject, Thresholds,
+};
 use proptest::prelude::*;
 
 const MAX: usize = 1 << 30;
@@ -24,6 +26,8 @@ fn thresholds() -> impl Strategy<Value = Thresholds> {
         zset_max_listpack_value: v,
         set_max_intset_entries: n,
         list_max_listpack_size: if fill == 0 { 1 } else { fill },
+        stream_node_max_bytes: v * 8,
+        stream_node_max_entries: n,
         rdbcompression: c,
     })
 }
@@ -83,6 +87,53 @@ proptest! {
             prop_assert_eq!(&g.0, &w.0);
             prop_assert!(g.1 == w.1, "{} != {}", g.1, w.1);
         }
+    }
+
+    #[test]
+    fn streams_round_trip(
+        entries in proptest::collection::vec((1u64..5, proptest::collection::vec((prop_oneof![Just(b"f".to_vec()), Just(b"g".to_vec()), element()], element()), 1..4)), 0..300),
+        groups in proptest::collection::vec((element(), any::<bool>(), proptest::collection::vec(any::<u16>(), 0..10)), 0..3),
+        t in thresholds(),
+    ) {
+        let mut id = (1_000u64, 0u64);
+        let entries: Vec<((u64, u64), Vec<Vec<u8>>)> = entries
+            .into_iter()
+            .map(|(step, fv)| {
+                id = if step == 1 { (id.0, id.1 + 1) } else { (id.0 + step, 0) };
+                (id, fv.into_iter().flat_map(|(f, v)| [f, v]).collect())
+            })
+            .collect();
+        let last = entries.last().map_or((5, 5), |e| e.0);
+        let mut seen = std::collections::HashSet::new();
+        let groups: Vec<GroupObject> = groups
+            .into_iter()
+            .filter(|(name, _, _)| seen.insert(name.clone()))
+            .map(|(name, known, picks)| {
+                let mut ids: Vec<(u64, u64)> = picks
+                    .iter()
+                    .filter_map(|p| entries.get(*p as usize % entries.len().max(1)).map(|e| e.0))
+                    .collect();
+                ids.sort();
+                ids.dedup();
+                GroupObject {
+                    name,
+                    last_id: last,
+                    entries_read: known.then_some(entries.len() as u64),
+                    pel: ids.iter().enumerate().map(|(i, id)| (*id, 1_700_000_000_000 + i as u64, i as u64 + 1, if i % 2 == 0 { b"alice".to_vec() } else { b"bob".to_vec() })).collect(),
+                    consumers: vec![(b"alice".to_vec(), 1), (b"bob".to_vec(), 2), (b"idle".to_vec(), 3)],
+                }
+            })
+            .collect();
+        let meta = StreamMeta {
+            length: entries.len() as u64,
+            last_id: last,
+            first_id: entries.first().map_or((0, 0), |e| e.0),
+            max_deleted_id: (0, 0),
+            entries_added: entries.len() as u64 + 7,
+        };
+        let d = Dump::stream(t, &meta, entries.iter().map(|(id, f)| (*id, &f[..])), &groups);
+        let want = StreamObject { meta, entries, groups };
+        prop_assert_eq!(decode(&d, MAX).unwrap(), Object::Stream(Box::new(want)));
     }
 
     #[test]
