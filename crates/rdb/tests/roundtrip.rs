@@ -8,6 +8,9 @@ use proptest::prelude::*;
 
 const MAX: usize = 1 << 30;
 
+/// A stream entry: its ID and flat field/value list.
+type Entry = (ferrite_rdb::stream::Id, Vec<Vec<u8>>);
+
 fn element() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         (-70_000i64..70_000).prop_map(|i| i.to_string().into_bytes()),
@@ -96,7 +99,7 @@ proptest! {
         t in thresholds(),
     ) {
         let mut id = (1_000u64, 0u64);
-        let entries: Vec<((u64, u64), Vec<Vec<u8>>)> = entries
+        let entries: Vec<Entry> = entries
             .into_iter()
             .map(|(step, fv)| {
                 id = if step == 1 { (id.0, id.1 + 1) } else { (id.0 + step, 0) };
