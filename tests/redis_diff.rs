@@ -21,3 +21,6 @@ mod hyperloglog;
 
 #[path = "redis_diff/bitmaps.rs"]
 mod bitmaps;
+
+#[path = "redis_diff/streams.rs"]
+mod streams;

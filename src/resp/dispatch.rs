@@ -422,7 +422,7 @@ pub const NO_KEYS: &[KeySpec] = &[];
 type CommandTable = HashMap<&'static str, &'static CommandSpec, foldhash::fast::FixedState>;
 static TABLE: OnceLock<CommandTable> = OnceLock::new();
 
-fn families() -> [&'static [CommandSpec]; 13] {
+fn families() -> [&'static [CommandSpec]; 14] {
     use crate::resp::commands::*;
     [
         strings::COMMANDS,
@@ -433,6 +433,7 @@ fn families() -> [&'static [CommandSpec]; 13] {
         sets::COMMANDS,
         zsets::COMMANDS,
         geo::COMMANDS,
+        streams::COMMANDS,
         hyperloglog::COMMANDS,
         server::COMMANDS,
         connection::COMMANDS,
