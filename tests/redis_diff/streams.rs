@@ -674,3 +674,228 @@ async fn auto_ids_are_monotonic() {
     let (f, _) = d.both(&["XADD", "s", "99999999999999-*", "a", "1"]).await;
     assert_eq!(parse(&f), (99999999999999, 7));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Ferrite alone: memory accounting, eviction, and scoped tokens.
+
+use crate::common::tokens::TokenServer;
+use crate::common::{q, test_config, TestServer};
+
+async fn usage(c: &mut redis::aio::MultiplexedConnection, key: &str) -> i64 {
+    q::<Option<i64>>(c, &["MEMORY", "USAGE", key])
+        .await
+        .unwrap()
+        .unwrap_or(0)
+}
+
+/// MEMORY USAGE follows the entries and the group state, and comes back down.
+#[tokio::test]
+async fn memory_usage_grows_and_shrinks_with_the_stream() {
+    let srv = TestServer::start().await;
+    let mut c = srv.client().await;
+    let _: String = q(&mut c, &["XADD", "s", "1-0", "f", "v"]).await.unwrap();
+    let one = usage(&mut c, "s").await;
+    let value = "x".repeat(200);
+    for i in 2..=500 {
+        let id = format!("{i}-0");
+        let _: String = q(&mut c, &["XADD", "s", &id, "f", &value]).await.unwrap();
+    }
+    let full = usage(&mut c, "s").await;
+    assert!(full > one + 499 * 200, "{one} -> {full}");
+    // Group state is counted too.
+    let _: () = q(&mut c, &["XGROUP", "CREATE", "s", "g", "0"])
+        .await
+        .unwrap();
+    let _: redis::Value = q(
+        &mut c,
+        &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"],
+    )
+    .await
+    .unwrap();
+    let with_pel = usage(&mut c, "s").await;
+    assert!(with_pel > full, "{full} -> {with_pel}");
+    let _: i64 = q(&mut c, &["XTRIM", "s", "MAXLEN", "10"]).await.unwrap();
+    // The 500 pending entries stay in the PEL (as in Redis): only the entries went.
+    let trimmed = usage(&mut c, "s").await;
+    assert!(trimmed < with_pel / 3, "{with_pel} -> {trimmed}");
+    let _: i64 = q(&mut c, &["XGROUP", "DESTROY", "s", "g"]).await.unwrap();
+    let no_group = usage(&mut c, "s").await;
+    assert!(no_group < trimmed / 3, "{trimmed} -> {no_group}");
+    let _: i64 = q(&mut c, &["XTRIM", "s", "MAXLEN", "0"]).await.unwrap();
+    let empty = usage(&mut c, "s").await;
+    assert!(empty > 0 && empty < one, "{one} vs empty {empty}");
+    // And the cache's accounted bytes return to zero without it.
+    let _: i64 = q(&mut c, &["DEL", "s"]).await.unwrap();
+    let cache = srv.running.shared.store.cache("default").unwrap();
+    let used: usize = (0..cache.shard_count())
+        .map(|i| cache.lock_shard(i).used_bytes())
+        .sum();
+    assert_eq!(used, 0);
+}
+
+/// Under maxmemory, streams are evicted like any other key.
+#[tokio::test]
+async fn eviction_frees_streams() {
+    let mut cfg = test_config();
+    cfg.memory.maxmemory = 4 * 1024 * 1024;
+    let srv = TestServer::start_with(cfg).await;
+    let mut c = srv.client().await;
+    let value = "x".repeat(1000);
+    for k in 0..200 {
+        let key = format!("s{k}");
+        let mut pipe = redis::pipe();
+        for i in 1..=50 {
+            pipe.cmd("XADD")
+                .arg(&key)
+                .arg(format!("{i}-0"))
+                .arg("f")
+                .arg(&value)
+                .ignore();
+        }
+        let () = pipe.query_async(&mut c).await.unwrap();
+    }
+    // 10 MB of entries cannot fit 4 MiB: old streams went.
+    let n: i64 = q(&mut c, &["DBSIZE"]).await.unwrap();
+    assert!(n < 200 && n > 0, "{n} streams left");
+    let exists: i64 = q(&mut c, &["EXISTS", "s0"]).await.unwrap();
+    assert_eq!(exists, 0);
+    let len: i64 = q(&mut c, &["XLEN", "s199"]).await.unwrap();
+    assert_eq!(len, 50);
+}
+
+/// A token scoped to `mine:` reads and writes its own streams, and XREAD/XREADGROUP (blocking
+/// or not) naming a stream outside the prefix is refused before anything runs.
+#[tokio::test]
+async fn scoped_tokens_cannot_read_streams_outside_their_prefix() {
+    use ferrite_auth::{CacheGrant, CacheRole, Permissions, Selector};
+    let ts = TokenServer::start(&["app"]).await;
+    let su = ts.mint("admin", Permissions::SuperUser);
+    let mut admin = redis::Client::open(format!("redis://app:{su}@{}/", ts.srv.addr))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    for k in ["mine:s", "secret:s"] {
+        let _: String = q(&mut admin, &["XADD", k, "1-0", "f", "v"]).await.unwrap();
+        let _: () = q(&mut admin, &["XGROUP", "CREATE", k, "g", "0"])
+            .await
+            .unwrap();
+    }
+    let tok = ts.mint(
+        "scoped",
+        Permissions::Explicit {
+            caches: vec![CacheGrant {
+                role: CacheRole::ReadWrite,
+                cache: Some("app".into()),
+                items: Selector::Prefix("mine:".into()),
+            }],
+            topics: vec![],
+        },
+    );
+    let mut c = redis::Client::open(format!("redis://app:{tok}@{}/", ts.srv.addr))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let ok: redis::Value = q(&mut c, &["XREAD", "STREAMS", "mine:s", "0"])
+        .await
+        .unwrap();
+    assert!(format!("{ok:?}").contains("mine:s"));
+    for cmd in [
+        &["XREAD", "STREAMS", "secret:s", "0"][..],
+        &[
+            "XREAD", "COUNT", "5", "STREAMS", "mine:s", "secret:s", "0", "0",
+        ],
+        &["XREAD", "BLOCK", "0", "STREAMS", "secret:s", "$"],
+        &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "secret:s", ">"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "mine:s",
+            "secret:s",
+            ">",
+            ">",
+        ],
+        // A keyword look-alike before STREAMS cannot move the keys off what was checked.
+        &[
+            "XREADGROUP",
+            "COUNT",
+            "1",
+            "GROUP",
+            "g",
+            "streams",
+            "STREAMS",
+            "secret:s",
+            ">",
+        ],
+    ] {
+        let e = q::<redis::Value>(&mut c, cmd).await.unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("NOPERM") || text.contains("syntax error"),
+            "{cmd:?}: {text}"
+        );
+        assert!(!text.contains("secret:s\""), "{cmd:?}: {text}");
+    }
+    // Nothing was delivered from the foreign stream.
+    let pending: redis::Value = q(&mut admin, &["XPENDING", "secret:s", "g"]).await.unwrap();
+    let pending = format!("{pending:?}").to_lowercase();
+    assert!(pending.starts_with("array([int(0)"), "{pending}");
+}
+
+/// Keyspace notifications of class `t` (with `g` and `n`): the same events, in the same order,
+/// as redis-server, including a consumer made on the fly by XREADGROUP or XCLAIM.
+#[tokio::test]
+async fn stream_notifications_match() {
+    let mut d = Diff::start(false).await;
+    d.same(&["CONFIG", "SET", "notify-keyspace-events", "KEtgn"])
+        .await;
+    let mut sub = d.another().await;
+    sub.send(&["PSUBSCRIBE", "__key*__:*"]).await;
+    sub.next_same("psubscribe").await;
+    let cmds: &[&[&str]] = &[
+        &["XADD", "s", "1-0", "a", "1"],
+        &["XADD", "s", "MAXLEN", "1", "2-0", "a", "2"],
+        &["XADD", "s", "MAXLEN", "5", "3-0", "a", "3"],
+        &["XDEL", "s", "9-0"],
+        &["XDEL", "s", "2-0"],
+        &["XTRIM", "s", "MAXLEN", "0"],
+        &["XTRIM", "s", "MAXLEN", "0"],
+        &["XGROUP", "CREATE", "s", "g", "0"],
+        &["XGROUP", "CREATE", "new", "g", "$", "MKSTREAM"],
+        &["XGROUP", "CREATECONSUMER", "s", "g", "c1"],
+        &["XGROUP", "CREATECONSUMER", "s", "g", "c1"],
+        &["XADD", "s", "4-0", "a", "4"],
+        &["XREADGROUP", "GROUP", "g", "c2", "STREAMS", "s", ">"],
+        &["XREADGROUP", "GROUP", "g", "c2", "STREAMS", "s", "0"],
+        &["XACK", "s", "g", "4-0"],
+        &["XCLAIM", "s", "g", "c3", "0", "4-0", "FORCE"],
+        &["XAUTOCLAIM", "s", "g", "c4", "0", "0"],
+        &["XGROUP", "SETID", "s", "g", "0"],
+        &["XGROUP", "DELCONSUMER", "s", "g", "c1"],
+        &["XGROUP", "DESTROY", "s", "g"],
+        &["XSETID", "s", "10-0"],
+        &["DEL", "s"],
+    ];
+    d.script(cmds).await;
+    // Each event is two messages (keyspace, keyevent); the PING's reply must come after all of
+    // them on both, so neither has an event the other lacks. (Ferrite publishes notifications
+    // from a task: give it a moment before the PING.)
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sub.send(&["PING"]).await;
+    let mut n = 0;
+    loop {
+        let m = sub.next_same("notification").await;
+        if m.contains("pong") {
+            break;
+        }
+        n += 1;
+        assert!(n < 200, "runaway");
+    }
+    assert!(n >= 30, "only {n} notifications");
+}

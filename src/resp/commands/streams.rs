@@ -42,9 +42,11 @@ const XREAD_KEYS: KeySpec = KeySpec {
     },
 };
 
-/// XREADGROUP's: the same, searched after `GROUP <group> <consumer>`.
+/// XREADGROUP's: the same, searched after `GROUP <group> <consumer>`. Redis 7.0 flags it RO
+/// ACCESS; Ferrite says RW, since the read changes the group's PEL and a read-only token must
+/// not change anything.
 const XREADGROUP_KEYS: KeySpec = KeySpec {
-    flags: RW | UPDATE,
+    flags: RW | ACCESS | UPDATE,
     begin: BeginSearch::Keyword {
         keyword: "STREAMS",
         start_from: 4,
@@ -69,8 +71,10 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("xgroup", -2, WRITE | DENYOOM, &[key(2, RW | UPDATE)], T, xgroup),
     cmd("xack", -4, WRITE | FAST, &[key(1, RW | UPDATE)], T, xack),
     cmd("xpending", -3, READONLY, &[key(1, RO | ACCESS)], T, xpending),
-    cmd("xclaim", -6, WRITE | FAST, &[key(1, RW | UPDATE)], T, xclaim),
-    cmd("xautoclaim", -6, WRITE | FAST, &[key(1, RW | UPDATE)], T, xautoclaim),
+    // Redis 7.0 leaves ACCESS off these two, but both reply with entries: a write-only token
+    // must not read them.
+    cmd("xclaim", -6, WRITE | FAST, &[key(1, RW | UPDATE | ACCESS)], T, xclaim),
+    cmd("xautoclaim", -6, WRITE | FAST, &[key(1, RW | DELETE | ACCESS)], T, xautoclaim),
     cmd("xinfo", -2, READONLY, &[key(2, RO | ACCESS)], T, xinfo),
     cmd("xsetid", -3, WRITE | DENYOOM | FAST, &[key(1, RW | UPDATE)], T, xsetid),
 ];
@@ -289,6 +293,21 @@ fn write_stream<R>(
             }
             Ok(r)
         }
+    }
+}
+
+/// Whether the group has a consumer of that name (to tell whether a read or claim made it:
+/// Redis reports a consumer made on the fly as `xgroup-createconsumer`).
+fn has_consumer(x: &StreamValue, g: &[u8], c: &[u8]) -> bool {
+    x.group(g).is_some_and(|g| g.consumers.contains_key(c))
+}
+
+/// The events of a read or claim: `xgroup-createconsumer` when it made the consumer.
+fn consumer_events(before: bool, x: &StreamValue, g: &[u8], c: &[u8]) -> Vec<Change> {
+    if !before && has_consumer(x, g, c) {
+        vec![Change::XGroupCreateConsumer]
+    } else {
+        vec![]
     }
 }
 
@@ -830,13 +849,15 @@ fn read_generic(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>, 
                     .flatten(),
                     Some((g, c)) => write_stream(s, k, now, |x| {
                         let Some(x) = x else { return (None, vec![]) };
+                        let had = has_consumer(x, g, c);
                         if gt != NEW_ONLY {
                             // History: the consumer's pending entries after the given ID.
                             let v = match gt.next() {
                                 Some(start) => x.read_history(g, c, start, r.count, now),
                                 None => vec![],
                             };
-                            return (Some(v), vec![]);
+                            let ev = consumer_events(had, x, g, c);
+                            return (Some(v), ev);
                         }
                         let last_delivered = x.group(g).map_or(StreamId::MAX, |g| g.last_id);
                         match x.last_entry() {
@@ -848,7 +869,8 @@ fn read_generic(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>, 
                             .into_iter()
                             .map(|(id, f)| (id, Some(f)))
                             .collect();
-                        (Some(v), vec![])
+                        let ev = consumer_events(had, x, g, c);
+                        (Some(v), ev)
                     })
                     .ok()
                     .flatten(),
@@ -1345,6 +1367,7 @@ fn xclaim(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let r = ctx.with_key(key, |s, now| {
         write_stream(s, key, now, |x| {
             let Some(x) = x else { return (vec![], vec![]) };
+            let had = has_consumer(x, g, cname);
             x.raise_group_last_id(g, last_id);
             let mut out = Vec::new();
             for id in &ids {
@@ -1354,7 +1377,8 @@ fn xclaim(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
                     out.push((*id, f));
                 }
             }
-            (out, vec![])
+            let ev = consumer_events(had, x, g, cname);
+            (out, ev)
         })
     });
     let out = r.unwrap_or_default();
@@ -1402,11 +1426,14 @@ fn xautoclaim(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     }
     let r = ctx.with_key(key, |s, now| {
         write_stream(s, key, now, |x| {
-            let x = x.expect("checked above under the same command");
-            (
-                Some(x.autoclaim(g, cname, start, min_idle, count as usize, now, justid)),
-                vec![],
-            )
+            // Checked above, but under an earlier lock: another client may have removed it.
+            let Some(x) = x.filter(|x| x.group(g).is_some()) else {
+                return (None, vec![]);
+            };
+            let had = has_consumer(x, g, cname);
+            let ac = x.autoclaim(g, cname, start, min_idle, count as usize, now, justid);
+            let ev = consumer_events(had, x, g, cname);
+            (Some(ac), ev)
         })
     });
     let Ok(Some(ac)) = r else {
