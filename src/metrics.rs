@@ -61,6 +61,8 @@ pub enum Family {
     Set,
     /// Sorted sets.
     Zset,
+    /// Redis streams (XADD, XREAD, ...).
+    Stream,
     /// Keyspace commands: DEL, EXPIRE, TTL, SCAN, Momento Delete/KeysExist/UpdateTtl/ItemGet*.
     Keys,
     /// Redis pub/sub commands (SUBSCRIBE, PUBLISH, ...).
@@ -82,12 +84,13 @@ pub enum Family {
 }
 
 impl Family {
-    pub const ALL: [Family; 14] = [
+    pub const ALL: [Family; 15] = [
         Family::String,
         Family::Hash,
         Family::List,
         Family::Set,
         Family::Zset,
+        Family::Stream,
         Family::Keys,
         Family::Pubsub,
         Family::Server,
@@ -107,6 +110,7 @@ impl Family {
             Family::List => "list",
             Family::Set => "set",
             Family::Zset => "zset",
+            Family::Stream => "stream",
             Family::Keys => "keys",
             Family::Pubsub => "pubsub",
             Family::Server => "server",
@@ -129,6 +133,7 @@ impl Family {
             "set" => Family::Set,
             // geo sets are sorted sets
             "sortedset" | "zset" | "sorted_set" | "geo" => Family::Zset,
+            "stream" => Family::Stream,
             "generic" | "keys" | "keyspace" => Family::Keys,
             "pubsub" => Family::Pubsub,
             "server" => Family::Server,

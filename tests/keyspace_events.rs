@@ -388,8 +388,14 @@ async fn every_class_reports_its_events_and_only_them() {
     run(&mut c, &["GET", "fresh"]).await; // a hit: nothing
     expect_ev(&mut sub, &[("keymiss", "nothing-here")]).await;
 
-    // t and d are accepted (Ferrite has no streams or modules): nothing to send.
-    set_classes(&mut c, "Etd").await;
+    // t: streams (tests/redis_diff/streams.rs compares every stream event with redis-server).
+    set_classes(&mut c, "Et").await;
+    run(&mut c, &["XADD", "st", "MAXLEN", "0", "1-0", "f", "v"]).await;
+    run(&mut c, &["SET", "t", "1"]).await; // not class t: nothing
+    expect_ev(&mut sub, &[("xadd", "st"), ("xtrim", "st")]).await;
+
+    // d is accepted (Ferrite has no modules): nothing to send.
+    set_classes(&mut c, "Ed").await;
     run(&mut c, &["SET", "t", "1"]).await;
     sub.quiet().await;
 }

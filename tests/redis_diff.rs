@@ -27,3 +27,5 @@ mod dump;
 
 #[path = "redis_diff/reply_shapes.rs"]
 mod reply_shapes;
+#[path = "redis_diff/streams.rs"]
+mod streams;

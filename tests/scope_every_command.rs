@@ -23,8 +23,9 @@ use ferrite::resp::dispatch::{ks, table, BeginSearch, CommandSpec, FindKeys};
 use ferrite_auth::{CacheGrant, CacheRole, Permissions, Selector};
 
 const APP: &str = "app";
-/// Data types of the seeded keys: string, integer string, hash, list, set, sorted set.
-const TYPES: [char; 6] = ['s', 'i', 'h', 'l', 'S', 'z'];
+/// Data types of the seeded keys: string, integer string, hash, list, set, sorted set, stream
+/// (one entry, group `g` with it pending for consumer `c`).
+const TYPES: [char; 7] = ['s', 'i', 'h', 'l', 'S', 'z', 't'];
 
 /// Argument templates: `{t}` is a key slot holding type `t` (`n`: any, seeded as a string).
 fn templates() -> BTreeMap<&'static str, Vec<&'static str>> {
@@ -179,6 +180,69 @@ fn templates() -> BTreeMap<&'static str, Vec<&'static str>> {
         ("zintercard", &["2 {z} {z}"]),
         ("zscan", &["{z} 0"]),
         ("geoadd", &["{z} 1 2 m", "{z} NX CH 3 4 v"]),
+        (
+            "xadd",
+            &[
+                "{t} 2-0 f v",
+                "{t} MAXLEN 0 * f v",
+                "{t} NOMKSTREAM 3-0 f v",
+            ],
+        ),
+        ("xrange", &["{t} - +"]),
+        ("xrevrange", &["{t} + - COUNT 5"]),
+        ("xlen", &["{t}"]),
+        ("xdel", &["{t} 1-0"]),
+        ("xtrim", &["{t} MAXLEN 0", "{t} MINID ~ 5"]),
+        (
+            "xread",
+            &[
+                "STREAMS {t} 0",
+                "COUNT 5 STREAMS {t} {t} 0 0",
+                "BLOCK 1 STREAMS {t} $",
+            ],
+        ),
+        (
+            "xreadgroup",
+            &[
+                "GROUP g c STREAMS {t} 0",
+                "GROUP g c2 COUNT 5 STREAMS {t} >",
+                "GROUP g c2 NOACK STREAMS {t} {t} 0 0",
+            ],
+        ),
+        (
+            "xgroup",
+            &[
+                "CREATE {t} g2 0",
+                "CREATE {n} g2 $ MKSTREAM",
+                "SETID {t} g 0",
+                "DESTROY {t} g",
+                "CREATECONSUMER {t} g c3",
+                "DELCONSUMER {t} g c",
+            ],
+        ),
+        ("xack", &["{t} g 1-0"]),
+        (
+            "xpending",
+            &["{t} g", "{t} g - + 10", "{t} g IDLE 0 - + 10 c"],
+        ),
+        (
+            "xclaim",
+            &["{t} g c2 0 1-0", "{t} g c2 0 1-0 JUSTID FORCE LASTID 5-0"],
+        ),
+        ("xautoclaim", &["{t} g c2 0 0", "{t} g c2 0 0 JUSTID"]),
+        (
+            "xinfo",
+            &[
+                "STREAM {t}",
+                "STREAM {t} FULL",
+                "GROUPS {t}",
+                "CONSUMERS {t} g",
+            ],
+        ),
+        (
+            "xsetid",
+            &["{t} 5-0", "{t} 9-0 ENTRIESADDED 9 MAXDELETEDID 1-0"],
+        ),
         ("geodist", &["{z} m MINE-z km"]),
         ("geohash", &["{z} m"]),
         ("geopos", &["{z} m v"]),
@@ -348,6 +412,27 @@ fn seed_cmds(p: &mut redis::Pipeline, key: &str, t: char, marker: &str) {
             .arg(score)
             .arg(format!("{marker}-z"))
             .ignore(),
+        't' => p
+            .cmd("XADD")
+            .arg(key)
+            .arg("1-0")
+            .arg("f")
+            .arg(format!("{marker}-t"))
+            .ignore()
+            .cmd("XGROUP")
+            .arg("CREATE")
+            .arg(key)
+            .arg("g")
+            .arg("0")
+            .ignore()
+            .cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg("g")
+            .arg("c")
+            .arg("STREAMS")
+            .arg(key)
+            .arg(">")
+            .ignore(),
         _ => unreachable!(),
     };
 }
@@ -387,10 +472,33 @@ impl Srv {
                 "list" => p.cmd("LRANGE").arg(k).arg(0).arg(-1),
                 "set" => p.cmd("SMEMBERS").arg(k),
                 "zset" => p.cmd("ZRANGE").arg(k).arg(0).arg(-1).arg("WITHSCORES"),
+                // Entries, then (below) the groups: their PELs, consumers and read positions.
+                "stream" => p.cmd("XRANGE").arg(k).arg("-").arg("+"),
                 _ => p.cmd("EXISTS").arg(k),
             };
         }
         let contents: Vec<redis::Value> = p.query_async(&mut self.admin).await.unwrap();
+        let mut groups = Vec::with_capacity(keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            let ty: String = redis::from_redis_value(&meta[2 * i]).unwrap();
+            groups.push(if ty == "stream" {
+                let g: redis::Value = redis::cmd("XINFO")
+                    .arg("GROUPS")
+                    .arg(k)
+                    .query_async(&mut self.admin)
+                    .await
+                    .unwrap();
+                let p: redis::Value = redis::cmd("XPENDING")
+                    .arg(k)
+                    .arg("g")
+                    .query_async(&mut self.admin)
+                    .await
+                    .unwrap_or(redis::Value::Nil);
+                format!(" {g:?} {p:?}")
+            } else {
+                String::new()
+            });
+        }
         keys.iter()
             .enumerate()
             .map(|(i, k)| {
@@ -407,7 +515,7 @@ impl Srv {
                         c = v.join(",");
                     }
                 }
-                format!("{k} {:?} ttl={} {c}", meta[2 * i], ttl == -1)
+                format!("{k} {:?} ttl={} {c}{}", meta[2 * i], ttl == -1, groups[i])
             })
             .collect()
     }

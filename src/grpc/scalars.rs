@@ -202,7 +202,9 @@ pub fn item_get_type(op: &Op, req: ItemGetTypeRequest) -> R<ItemGetTypeResponse>
     use item_get_type_response::{Found, ItemType, Missing, Result as Res};
     Ok(ItemGetTypeResponse {
         result: Some(match op.item_type(&req.cache_key) {
-            None => Res::Missing(Missing {}),
+            // Momento has no stream type and no item type to name one: a stream (written over
+            // RESP) is reported as missing to gRPC, whose operations cannot read it.
+            None | Some(ValueKind::Stream) => Res::Missing(Missing {}),
             Some(k) => Res::Found(Found {
                 item_type: match k {
                     ValueKind::String => ItemType::Scalar,
@@ -210,6 +212,7 @@ pub fn item_get_type(op: &Op, req: ItemGetTypeRequest) -> R<ItemGetTypeResponse>
                     ValueKind::List => ItemType::List,
                     ValueKind::Set => ItemType::Set,
                     ValueKind::ZSet => ItemType::SortedSet,
+                    ValueKind::Stream => unreachable!("answered as missing above"),
                 } as i32,
             }),
         }),

@@ -422,7 +422,7 @@ pub const NO_KEYS: &[KeySpec] = &[];
 type CommandTable = HashMap<&'static str, &'static CommandSpec, foldhash::fast::FixedState>;
 static TABLE: OnceLock<CommandTable> = OnceLock::new();
 
-fn families() -> [&'static [CommandSpec]; 14] {
+fn families() -> [&'static [CommandSpec]; 15] {
     use crate::resp::commands::*;
     [
         strings::COMMANDS,
@@ -434,6 +434,7 @@ fn families() -> [&'static [CommandSpec]; 14] {
         sets::COMMANDS,
         zsets::COMMANDS,
         geo::COMMANDS,
+        streams::COMMANDS,
         hyperloglog::COMMANDS,
         server::COMMANDS,
         connection::COMMANDS,

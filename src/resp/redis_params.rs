@@ -229,6 +229,10 @@ impl RedisParams {
             zset_max_listpack_value: size("zset-max-listpack-value", 64),
             set_max_intset_entries: size("set-max-intset-entries", 512),
             list_max_listpack_size: int("list-max-listpack-size", -2),
+            // The stream layout model uses Redis's defaults (report-only parameters): DUMP cuts
+            // nodes where the model does.
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
             rdbcompression: self.get("rdbcompression").as_deref() != Some("no"),
         }
     }

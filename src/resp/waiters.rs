@@ -1,4 +1,4 @@
-//! Wake-ups for blocked list commands (BLPOP, BRPOP, BLMOVE, BLMPOP).
+//! Wake-ups for blocked commands (BLPOP, BRPOP, BLMOVE, BLMPOP, XREAD/XREADGROUP BLOCK).
 //!
 //! A blocked client registers one `Notify` under every key it waits on. `KeyWaiters` is a
 //! listener of the engine's change feed: whenever a change leaves a list (or sorted set) under
@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ferrite_storage::{Cache, ChangeEvent, ChangeListener};
+use ferrite_storage::{Cache, Change, ChangeEvent, ChangeListener};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
@@ -94,8 +94,11 @@ impl KeyWaiters {
 impl ChangeListener for KeyWaiters {
     /// Called under the shard lock: a leaf lock and `notify_one` only.
     fn on_change(&self, ev: &ChangeEvent<'_>) {
-        // Only a list or sorted set left under the key can serve a blocked pop.
-        if !ev.value.is_poppable() || self.blocked.load(Ordering::Relaxed) == 0 {
+        // A blocked pop is served by a list or sorted set left under the key; a blocked XREAD
+        // by a stream's new entries, and a blocked XREADGROUP must also hear of its group or
+        // key going away (it then answers an error). So every change wakes the key's waiters;
+        // one that finds nothing for it goes back to waiting.
+        if ev.change == Change::KeyMiss || self.blocked.load(Ordering::Relaxed) == 0 {
             return;
         }
         let map = self.map.lock();

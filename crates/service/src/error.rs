@@ -145,6 +145,8 @@ pub fn momento_type_name(k: ValueKind) -> &'static str {
         ValueKind::List => "list",
         ValueKind::Set => "set",
         ValueKind::ZSet => "sorted set",
+        // Momento has no stream type: its operations see a stream as another type.
+        ValueKind::Stream => "stream",
     }
 }
 

@@ -91,6 +91,16 @@ pub enum Change {
     // geo sets (z: Redis files them under the sorted-set class)
     GeoRadiusStore,
     GeoSearchStore,
+    // streams (t)
+    XAdd,
+    XTrim,
+    XDel,
+    XSetId,
+    XGroupCreate,
+    XGroupCreateConsumer,
+    XGroupDelConsumer,
+    XGroupDestroy,
+    XGroupSetId,
     /// The key's time to live passed (lazy or active expiry).
     Expired,
     /// Removed to make room under `maxmemory`.
@@ -183,6 +193,15 @@ impl Change {
             ZRangeStore => "zrangestore",
             GeoRadiusStore => "georadiusstore",
             GeoSearchStore => "geosearchstore",
+            XAdd => "xadd",
+            XTrim => "xtrim",
+            XDel => "xdel",
+            XSetId => "xsetid",
+            XGroupCreate => "xgroup-create",
+            XGroupCreateConsumer => "xgroup-createconsumer",
+            XGroupDelConsumer => "xgroup-delconsumer",
+            XGroupDestroy => "xgroup-destroy",
+            XGroupSetId => "xgroup-setid",
             Expired => "expired",
             Evicted => "evicted",
             New => "new",
@@ -204,6 +223,8 @@ impl Change {
             ZAdd | ZIncr | ZRem | ZRemRangeByScore | ZRemRangeByRank | ZRemRangeByLex | ZPopMin
             | ZPopMax | ZUnionStore | ZInterStore | ZDiffStore | ZRangeStore | GeoRadiusStore
             | GeoSearchStore => class::ZSET,
+            XAdd | XTrim | XDel | XSetId | XGroupCreate | XGroupCreateConsumer
+            | XGroupDelConsumer | XGroupDestroy | XGroupSetId => class::STREAM,
             Expired => class::EXPIRED,
             Evicted => class::EVICTED,
             New => class::NEW,
@@ -212,10 +233,21 @@ impl Change {
         }
     }
 
-    /// Whether the key's content or existence changed (what WATCH and wake-ups care about):
-    /// everything but a read miss.
+    /// Whether the change breaks a WATCH on the key: everything but a read miss and the
+    /// stream events Redis 7.0 sends without `signalModifiedKey` (XSETID and the XGROUP
+    /// subcommands change only IDs and group state).
     pub fn modifies(self) -> bool {
-        self != Change::KeyMiss
+        use Change::*;
+        !matches!(
+            self,
+            KeyMiss
+                | XSetId
+                | XGroupCreate
+                | XGroupCreateConsumer
+                | XGroupDelConsumer
+                | XGroupDestroy
+                | XGroupSetId
+        )
     }
 }
 
@@ -391,6 +423,15 @@ mod tests {
             ZRangeStore,
             GeoRadiusStore,
             GeoSearchStore,
+            XAdd,
+            XTrim,
+            XDel,
+            XSetId,
+            XGroupCreate,
+            XGroupCreateConsumer,
+            XGroupDelConsumer,
+            XGroupDestroy,
+            XGroupSetId,
             Expired,
             Evicted,
             New,
@@ -403,7 +444,7 @@ mod tests {
             assert!(c
                 .name()
                 .bytes()
-                .all(|b| b.is_ascii_lowercase() || b == b'_'));
+                .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'-'));
         }
         assert_eq!(Flush.class(), class::NONE);
         // `A` leaves out key-miss and new-key events, as in Redis.

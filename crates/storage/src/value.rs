@@ -10,6 +10,7 @@ use ferrite_rdb::{Int64Str, Thresholds};
 pub use crate::types::hash::HashValue;
 pub use crate::types::list::ListValue;
 pub use crate::types::set::SetValue;
+pub use crate::types::stream::{StreamId, StreamValue};
 pub use crate::types::zset::ZSetValue;
 
 /// Heap bytes we charge per allocation on top of its payload: glibc malloc's chunk header and
@@ -43,6 +44,7 @@ pub enum ValueKind {
     List,
     Set,
     ZSet,
+    Stream,
 }
 
 impl ValueKind {
@@ -53,6 +55,7 @@ impl ValueKind {
             ValueKind::List => "list",
             ValueKind::Set => "set",
             ValueKind::ZSet => "zset",
+            ValueKind::Stream => "stream",
         }
     }
 }
@@ -65,6 +68,7 @@ pub enum Value {
     List(Box<ListValue>),
     Set(Box<SetValue>),
     ZSet(Box<ZSetValue>),
+    Stream(Box<StreamValue>),
 }
 
 impl Value {
@@ -75,6 +79,7 @@ impl Value {
             Value::List(_) => ValueKind::List,
             Value::Set(_) => ValueKind::Set,
             Value::ZSet(_) => ValueKind::ZSet,
+            Value::Stream(_) => ValueKind::Stream,
         }
     }
 
@@ -86,13 +91,15 @@ impl Value {
             Value::List(l) => l.bytes() + std::mem::size_of::<ListValue>() + ALLOC_OVERHEAD,
             Value::Set(s) => s.bytes() + std::mem::size_of::<SetValue>() + ALLOC_OVERHEAD,
             Value::ZSet(z) => z.bytes() + std::mem::size_of::<ZSetValue>() + ALLOC_OVERHEAD,
+            Value::Stream(x) => x.bytes() + std::mem::size_of::<StreamValue>() + ALLOC_OVERHEAD,
         }
     }
 
-    /// A collection with no elements: Redis never keeps those, and neither do we.
+    /// A collection with no elements: Redis never keeps those, and neither do we. Streams are
+    /// the exception, as in Redis: an empty stream keeps its last ID and groups.
     pub fn is_empty_collection(&self) -> bool {
         match self {
-            Value::Str(_) => false,
+            Value::Str(_) | Value::Stream(_) => false,
             Value::Hash(h) => h.is_empty(),
             Value::List(l) => l.is_empty(),
             Value::Set(s) => s.is_empty(),
@@ -132,6 +139,7 @@ impl Value {
                 let longest = z.iter().map(|(m, _)| m.len()).max();
                 t.zset_encoding(z.len(), longest.unwrap_or(0))
             }
+            Value::Stream(_) => "stream",
         }
     }
 }

@@ -3,9 +3,12 @@
 //! persistence work share one codec).
 
 use bytes::Bytes;
-use ferrite_rdb::{DecodeError, Dump, Object};
+use std::collections::BTreeMap;
+
+use ferrite_rdb::{stream, DecodeError, Dump, GroupObject, Object, StreamMeta};
 use ferrite_resp::ReplyWriter;
-use ferrite_storage::value::{HashValue, ListValue, SetValue, ZSetValue};
+use ferrite_storage::types::stream::{Consumer, Group, Pending};
+use ferrite_storage::value::{HashValue, ListValue, SetValue, StreamId, StreamValue, ZSetValue};
 use ferrite_storage::{Change, Value};
 
 use crate::resp::args::*;
@@ -36,6 +39,7 @@ fn dump(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             Value::Set(st) => Dump::set(t, st.len(), || st.iter().map(|b| &b[..])),
             Value::ZSet(z) => Dump::zset(t, z.len(), || z.iter().map(|(m, s)| (&m[..], s))),
             Value::Hash(h) => Dump::hash(t, h.len(), || h.iter().map(|(f, v)| (&f[..], &v[..]))),
+            Value::Stream(st) => dump_stream(t, st),
         })
     });
     match payload {
@@ -150,6 +154,107 @@ fn restore(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     w.ok();
 }
 
+fn id(i: StreamId) -> stream::Id {
+    (i.ms, i.seq)
+}
+
+fn dump_stream(t: ferrite_rdb::Thresholds, s: &StreamValue) -> Vec<u8> {
+    let meta = StreamMeta {
+        length: s.len() as u64,
+        last_id: id(s.last_id()),
+        first_id: id(s.first_id()),
+        max_deleted_id: id(s.max_deleted()),
+        entries_added: s.entries_added(),
+    };
+    let groups: Vec<GroupObject> = s
+        .groups()
+        .map(|(name, g)| GroupObject {
+            name: name.to_vec(),
+            last_id: id(g.last_id),
+            entries_read: g.entries_read,
+            pel: g
+                .pel
+                .iter()
+                .map(|(i, p)| {
+                    (
+                        id(*i),
+                        p.delivery_time,
+                        p.delivery_count,
+                        p.consumer.to_vec(),
+                    )
+                })
+                .collect(),
+            consumers: g
+                .consumers
+                .iter()
+                .map(|(n, c)| (n.to_vec(), c.seen_time))
+                .collect(),
+        })
+        .collect();
+    let entries = s
+        .range(StreamId::MIN, StreamId::MAX)
+        .map(|(i, f)| (id(i), f));
+    Dump::stream(t, &meta, entries, &groups)
+}
+
+fn restore_stream(s: ferrite_rdb::StreamObject) -> StreamValue {
+    let sid = |(ms, seq): stream::Id| StreamId::new(ms, seq);
+    let groups = s
+        .groups
+        .into_iter()
+        .map(|g| {
+            let mut consumers: BTreeMap<Bytes, Consumer> = g
+                .consumers
+                .into_iter()
+                .map(|(n, seen)| {
+                    (
+                        Bytes::from(n),
+                        Consumer {
+                            seen_time: seen,
+                            pel: Default::default(),
+                        },
+                    )
+                })
+                .collect();
+            let mut pel = BTreeMap::new();
+            for (i, time, count, owner) in g.pel {
+                // The consumer map's own key, shared (the PEL holds no copy of the name).
+                let name = consumers
+                    .get_key_value(&owner[..])
+                    .map(|(k, _)| k.clone())
+                    .expect("the decoder checked every pending entry's owner");
+                if let Some(c) = consumers.get_mut(&name) {
+                    c.pel.insert(sid(i));
+                }
+                pel.insert(
+                    sid(i),
+                    Pending {
+                        consumer: name,
+                        delivery_time: time,
+                        delivery_count: count,
+                    },
+                );
+            }
+            let group = Group {
+                last_id: sid(g.last_id),
+                entries_read: g.entries_read,
+                pel,
+                consumers,
+            };
+            (Bytes::from(g.name), group)
+        })
+        .collect();
+    StreamValue::from_parts(
+        s.entries
+            .into_iter()
+            .map(|(i, f)| (sid(i), f.into_iter().map(Bytes::from).collect())),
+        sid(s.meta.last_id),
+        sid(s.meta.max_deleted_id),
+        s.meta.entries_added,
+        groups,
+    )
+}
+
 /// Build Ferrite's value from a decoded payload (collections are never empty, and hold no
 /// duplicates: the decoder refused those).
 fn into_value(o: Object) -> Value {
@@ -184,5 +289,6 @@ fn into_value(o: Object) -> Value {
             }
             Value::Hash(Box::new(h))
         }
+        Object::Stream(s) => Value::Stream(Box::new(restore_stream(*s))),
     }
 }

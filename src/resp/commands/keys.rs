@@ -679,21 +679,21 @@ fn copy(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 // ---------------------------------------------------------------------------------------------
 // OBJECT / MEMORY
 
-fn help(w: &mut ReplyWriter<'_>, lines: &[&str]) {
+pub(crate) fn help(w: &mut ReplyWriter<'_>, lines: &[&str]) {
     w.array(lines.len());
     for l in lines {
         w.simple(l);
     }
 }
 
-fn sub_arity_err(w: &mut ReplyWriter<'_>, cmd: &str, sub: &[u8]) {
+pub(crate) fn sub_arity_err(w: &mut ReplyWriter<'_>, cmd: &str, sub: &[u8]) {
     w.error(&format!(
         "ERR wrong number of arguments for '{cmd}|{}' command",
         String::from_utf8_lossy(sub).to_ascii_lowercase()
     ));
 }
 
-fn unknown_sub(w: &mut ReplyWriter<'_>, cmd: &str, sub: &[u8]) {
+pub(crate) fn unknown_sub(w: &mut ReplyWriter<'_>, cmd: &str, sub: &[u8]) {
     w.error(&format!(
         "ERR unknown subcommand '{}'. Try {} HELP.",
         String::from_utf8_lossy(sub),

@@ -237,6 +237,7 @@ fn block_or_nil(
         *ctx.block = Some(BlockRequest {
             keys: keys.iter().map(|k| owned(k)).collect(),
             timeout,
+            args: None,
         });
     } else if nil_bulk {
         w.null();

@@ -36,6 +36,9 @@ pub struct BlockRequest {
     pub keys: Vec<Bytes>,
     /// None = block forever.
     pub timeout: Option<Duration>,
+    /// The arguments to run again on each wake-up, when not the original ones: XREAD pins `$`
+    /// to the ID it stood for when the client blocked (owned copies).
+    pub args: Option<Vec<Bytes>>,
 }
 
 /// What one queued MULTI command holds: its arguments (owned copies, each its own allocation), a
@@ -270,7 +273,9 @@ impl Session {
             self.blocked = Some(Blocked {
                 // Owned copies, as for MULTI: slices would pin the read buffer they came from
                 // (all of it, outside what `in_alloc` counts once the buffer is replaced).
-                args: args.iter().map(|a| Bytes::copy_from_slice(a)).collect(),
+                args: req
+                    .args
+                    .unwrap_or_else(|| args.iter().map(|a| Bytes::copy_from_slice(a)).collect()),
                 spec,
                 cache: self.cache.clone(),
                 keys: req.keys,
