@@ -21,3 +21,6 @@ mod hyperloglog;
 
 #[path = "redis_diff/bitmaps.rs"]
 mod bitmaps;
+
+#[path = "redis_diff/zsets_blocking.rs"]
+mod zsets_blocking;

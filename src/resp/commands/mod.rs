@@ -14,3 +14,4 @@ pub mod sets;
 pub mod strings;
 pub mod tenancy;
 pub mod zsets;
+pub mod zsets_blocking;
