@@ -29,3 +29,5 @@ mod dump;
 mod reply_shapes;
 #[path = "redis_diff/streams.rs"]
 mod streams;
+#[path = "redis_diff/zsets_blocking.rs"]
+mod zsets_blocking;

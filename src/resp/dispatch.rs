@@ -375,6 +375,11 @@ impl CommandSpec {
     pub fn keys_error(&self, e: KeysError) -> String {
         match (self.group, e) {
             ("list", _) if e != KeysError::TooMany => "ERR numkeys should be greater than 0".into(),
+            // ZMPOP/BZMPOP parse numkeys as LMPOP does (too many keys leaves no MIN/MAX:
+            // a syntax error, below).
+            ("sortedset", _) if self.name.ends_with("mpop") && e != KeysError::TooMany => {
+                "ERR numkeys should be greater than 0".into()
+            }
             ("set", KeysError::TooMany) => {
                 "ERR Number of keys can't be greater than number of args".into()
             }
@@ -422,7 +427,7 @@ pub const NO_KEYS: &[KeySpec] = &[];
 type CommandTable = HashMap<&'static str, &'static CommandSpec, foldhash::fast::FixedState>;
 static TABLE: OnceLock<CommandTable> = OnceLock::new();
 
-fn families() -> [&'static [CommandSpec]; 15] {
+fn families() -> [&'static [CommandSpec]; 16] {
     use crate::resp::commands::*;
     [
         strings::COMMANDS,
@@ -433,6 +438,7 @@ fn families() -> [&'static [CommandSpec]; 15] {
         lists::COMMANDS,
         sets::COMMANDS,
         zsets::COMMANDS,
+        zsets_blocking::COMMANDS,
         geo::COMMANDS,
         streams::COMMANDS,
         hyperloglog::COMMANDS,

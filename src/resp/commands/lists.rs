@@ -188,9 +188,15 @@ fn non_negative(w: &mut ReplyWriter<'_>, b: &[u8], msg: Option<&str>) -> Option<
 
 /// `LEFT` / `RIGHT` -> true for left; otherwise writes a syntax error.
 fn parse_side(w: &mut ReplyWriter<'_>, b: &[u8]) -> Option<bool> {
-    if eq_ic(b, "left") {
+    parse_end(w, b, ("left", "right"))
+}
+
+/// One of two words (`LEFT`/`RIGHT`, `MIN`/`MAX`) -> true for the first; otherwise writes a
+/// syntax error.
+fn parse_end(w: &mut ReplyWriter<'_>, b: &[u8], words: (&str, &str)) -> Option<bool> {
+    if eq_ic(b, words.0) {
         Some(true)
-    } else if eq_ic(b, "right") {
+    } else if eq_ic(b, words.1) {
         Some(false)
     } else {
         w.error(ERR_SYNTAX);
@@ -200,17 +206,26 @@ fn parse_side(w: &mut ReplyWriter<'_>, b: &[u8]) -> Option<bool> {
 
 /// Redis's getTimeoutFromObjectOrReply in seconds: a float, rounded up to whole milliseconds;
 /// 0 = block forever (`Some(None)`).
-fn parse_timeout(w: &mut ReplyWriter<'_>, b: &[u8], now_ms: u64) -> Option<Option<Duration>> {
-    let Some(secs) = parse_f64(b) else {
+pub(crate) fn parse_timeout(
+    w: &mut ReplyWriter<'_>,
+    b: &[u8],
+    now_ms: u64,
+) -> Option<Option<Duration>> {
+    // Redis reads a long double: a decimal past f64's range ("1e400") is still a number there.
+    let huge = || {
+        std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|v| v.is_infinite())
+    };
+    let Some(secs) = parse_f64(b).or_else(huge) else {
         w.error(ERR_TIMEOUT_INVALID);
         return None;
     };
     let ms = (secs * 1000.0).ceil();
-    if ms > i64::MAX as f64 {
-        w.error(ERR_TIMEOUT_RANGE);
-        return None;
-    }
-    if ms < 0.0 {
+    // Redis 7.0 casts the milliseconds to long long unchecked: past LLONG_MAX that is
+    // LLONG_MIN on x86-64, so it answers "negative".
+    if ms < 0.0 || ms >= i64::MAX as f64 {
         w.error(ERR_TIMEOUT_NEG);
         return None;
     }
@@ -226,7 +241,7 @@ fn parse_timeout(w: &mut ReplyWriter<'_>, b: &[u8], now_ms: u64) -> Option<Optio
 }
 
 /// Nothing to pop: wait (outside MULTI) or answer nil now.
-fn block_or_nil(
+pub(crate) fn block_or_nil(
     ctx: &mut Ctx<'_, '_>,
     keys: &[Bytes],
     timeout: Option<Duration>,
@@ -415,11 +430,14 @@ fn brpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     bpop_generic(ctx, args, w, false);
 }
 
-/// LMPOP/BLMPOP after `numkeys` at `args[idx]`: (keys range, left, count).
-fn parse_mpop(
+/// LMPOP/BLMPOP (ends `LEFT`/`RIGHT`) and ZMPOP/BZMPOP (`MIN`/`MAX`) after `numkeys` at
+/// `args[idx]`: (keys range, first end, count). Redis's lmpopGenericCommand and
+/// zmpopGenericCommand parse alike.
+pub(crate) fn parse_mpop(
     w: &mut ReplyWriter<'_>,
     args: &[Bytes],
     idx: usize,
+    ends: (&str, &str),
 ) -> Option<(std::ops::Range<usize>, bool, usize)> {
     const NUMKEYS: &str = "ERR numkeys should be greater than 0";
     const COUNT: &str = "ERR count should be greater than 0";
@@ -437,7 +455,7 @@ fn parse_mpop(
             return None;
         }
     };
-    let left = parse_side(w, &args[where_idx])?;
+    let left = parse_end(w, &args[where_idx], ends)?;
     let mut count: Option<usize> = None;
     let mut j = where_idx + 1;
     while j < args.len() {
@@ -468,7 +486,7 @@ fn write_mpop(w: &mut ReplyWriter<'_>, key: &[u8], vals: &[Bytes]) {
 }
 
 fn lmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
-    let Some((keys, left, count)) = parse_mpop(w, args, 1) else {
+    let Some((keys, left, count)) = parse_mpop(w, args, 1, ("left", "right")) else {
         return;
     };
     match pop_first(ctx, &args[keys], left, count) {
@@ -482,7 +500,7 @@ fn blmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let Some(timeout) = parse_timeout(w, &args[1], ctx.now) else {
         return;
     };
-    let Some((keys, left, count)) = parse_mpop(w, args, 2) else {
+    let Some((keys, left, count)) = parse_mpop(w, args, 2, ("left", "right")) else {
         return;
     };
     let keys = &args[keys];

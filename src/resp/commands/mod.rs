@@ -16,3 +16,4 @@ pub mod streams;
 pub mod strings;
 pub mod tenancy;
 pub mod zsets;
+pub mod zsets_blocking;
