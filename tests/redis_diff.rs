@@ -24,3 +24,6 @@ mod bitmaps;
 
 #[path = "redis_diff/zsets_blocking.rs"]
 mod zsets_blocking;
+
+#[path = "redis_diff/sort.rs"]
+mod sort;

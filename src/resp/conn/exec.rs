@@ -311,6 +311,7 @@ impl Session {
                 retry,
                 block: &mut block,
                 publisher: publisher_of(&self.principal),
+                principal: self.principal.as_ref(),
             };
             (spec.handler)(&mut ctx, args, &mut w);
         }
@@ -429,6 +430,7 @@ impl Session {
                 retry: false,
                 block: &mut block,
                 publisher: publisher_of(&self.principal),
+                principal: self.principal.as_ref(),
             };
             (spec.handler)(&mut ctx, args, &mut w);
             self.meter.messages_published += published(spec, &self.out[reply_start..]);
