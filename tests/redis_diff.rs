@@ -31,3 +31,6 @@ mod reply_shapes;
 mod streams;
 #[path = "redis_diff/zsets_blocking.rs"]
 mod zsets_blocking;
+
+#[path = "redis_diff/sort.rs"]
+mod sort;

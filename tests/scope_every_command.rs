@@ -278,6 +278,17 @@ fn templates() -> BTreeMap<&'static str, Vec<&'static str>> {
                 "{n} {z} FROMMEMBER m BYBOX 100 100 km STOREDIST",
             ],
         ),
+        // BY/GET patterns need access to every key (refused for scoped tokens, see below).
+        (
+            "sort",
+            &[
+                "{l}",
+                "{S} ALPHA DESC LIMIT 0 5",
+                "{z} BY nosort STORE {n}",
+                "{l} BY w_* GET # GET h_*->f",
+            ],
+        ),
+        ("sort_ro", &["{l} ALPHA", "{z} BY nosort", "{l} GET mine:*"]),
         ("watch", &["{n}"]),
         // keyless: each must be refused or harmless for a scoped token
         ("keys", &["*"]),
@@ -741,4 +752,74 @@ async fn read_only_token_changes_nothing() {
 #[tokio::test]
 async fn write_only_token_reads_nothing() {
     walk(Kind::WriteOnly).await;
+}
+
+/// SORT's BY and GET patterns reach keys that only the sorted data names: as Redis 7's ACLs do,
+/// a token that may not read every key is refused them (a BY without `*` reads nothing and is
+/// allowed); a token that reads every key runs them.
+#[tokio::test]
+async fn sort_patterns_need_access_to_every_key() {
+    let s = start().await;
+    let mut admin = s.admin.clone();
+    let _: () = redis::pipe()
+        .cmd("RPUSH")
+        .arg("mine:l")
+        .arg("2")
+        .arg("1")
+        .ignore()
+        .cmd("SET")
+        .arg("mine:w_1")
+        .arg("20")
+        .ignore()
+        .cmd("SET")
+        .arg("mine:w_2")
+        .arg("10")
+        .ignore()
+        .cmd("SET")
+        .arg("secret:1")
+        .arg("FOREIGN")
+        .ignore()
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let scoped = s.tokens.mint("prefix", perms(Kind::Prefix));
+    let full = s.tokens.mint("reader", perms(Kind::ReadOnly));
+    let mut c = s.tokens.srv.raw().await;
+    c.cmd(&["AUTH", APP, &scoped]).await;
+    assert_eq!(reply(&mut c).await, Some((false, "OK".into())));
+    let by = "ERR BY option of SORT denied due to insufficient ACL permissions.";
+    let get = "ERR GET option of SORT denied due to insufficient ACL permissions.";
+    for (cmd, err) in [
+        (&["SORT", "mine:l", "BY", "mine:w_*"][..], by),
+        (&["SORT", "mine:l", "GET", "secret:*"][..], get),
+        (&["SORT", "mine:l", "GET", "mine:w_*"][..], get),
+        (&["SORT_RO", "mine:l", "BY", "nosort", "GET", "#"][..], get),
+        (
+            &["SORT", "mine:l", "BY", "secret:*", "STORE", "mine:d"][..],
+            by,
+        ),
+    ] {
+        c.cmd(cmd).await;
+        assert_eq!(reply(&mut c).await, Some((true, err.into())), "{cmd:?}");
+    }
+    // No pattern lookups: allowed within the scope.
+    c.cmd(&["SORT", "mine:l", "BY", "nosort"]).await;
+    assert_eq!(reply(&mut c).await, Some((false, "[2\r\n,1\r\n,]".into())));
+    // Nothing was stored by the refused STORE.
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg("mine:d")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(exists, 0);
+    // A token reading every key may use patterns.
+    let mut r = s.tokens.srv.raw().await;
+    r.cmd(&["AUTH", APP, &full]).await;
+    assert_eq!(reply(&mut r).await, Some((false, "OK".into())));
+    r.cmd(&[
+        "SORT_RO", "mine:l", "BY", "mine:w_*", "GET", "#", "GET", "mine:w_*",
+    ])
+    .await;
+    let got = reply(&mut r).await;
+    assert_eq!(got, Some((false, "[2\r\n,10\r\n,1\r\n,20\r\n,]".into())));
 }

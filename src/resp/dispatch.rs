@@ -111,6 +111,30 @@ pub enum BeginSearch {
         keyword: &'static str,
         start_from: i32,
     },
+    /// Redis's `unknown`: only the command's own parsing finds the key (SORT's STORE, which
+    /// may follow any option). COMMAND INFO shows it as Redis does; permissions, WATCH and
+    /// COMMAND GETKEYS use the finder, which parses as the command does.
+    Unknown(Finder),
+}
+
+/// The argument parsers behind [`BeginSearch::Unknown`] key specs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finder {
+    /// SORT's `STORE destination` (Redis's sortGetKeys: the last STORE wins).
+    SortStore,
+    /// Keys that derive from stored data (SORT's BY/GET patterns): never found from the
+    /// arguments, so the command checks them itself (`commands/sort.rs`).
+    Never,
+}
+
+impl Finder {
+    /// The argument index of the key, if the invocation has one.
+    pub fn find(self, args: &[Bytes]) -> Option<usize> {
+        match self {
+            Finder::SortStore => crate::resp::commands::sort::store_key_index(args),
+            Finder::Never => None,
+        }
+    }
 }
 
 /// How the keys are found from where the search began (Redis's `find_keys`).
@@ -176,6 +200,10 @@ impl KeySpec {
                     None => return Ok(None),
                 }
             }
+            BeginSearch::Unknown(f) => match f.find(args) {
+                Some(i) => i as i64,
+                None => return Ok(None),
+            },
         };
         if begin < 1 || begin >= argc {
             return Ok(None);
@@ -427,7 +455,7 @@ pub const NO_KEYS: &[KeySpec] = &[];
 type CommandTable = HashMap<&'static str, &'static CommandSpec, foldhash::fast::FixedState>;
 static TABLE: OnceLock<CommandTable> = OnceLock::new();
 
-fn families() -> [&'static [CommandSpec]; 16] {
+fn families() -> [&'static [CommandSpec]; 17] {
     use crate::resp::commands::*;
     [
         strings::COMMANDS,
@@ -439,6 +467,7 @@ fn families() -> [&'static [CommandSpec]; 16] {
         sets::COMMANDS,
         zsets::COMMANDS,
         zsets_blocking::COMMANDS,
+        sort::COMMANDS,
         geo::COMMANDS,
         streams::COMMANDS,
         hyperloglog::COMMANDS,
@@ -497,6 +526,9 @@ pub struct Ctx<'a, 'c> {
     pub block: &'a mut Option<crate::resp::conn::BlockRequest>,
     /// Token id of the authenticated principal, if any: the `publisher_id` of what it publishes.
     pub publisher: Option<&'a Arc<str>>,
+    /// Who runs the command (None only before authentication, when no table command runs).
+    /// For the commands that reach keys their key specs cannot name (SORT's BY and GET).
+    pub principal: Option<&'a ferrite_auth::Principal>,
 }
 
 impl<'a, 'c> Ctx<'a, 'c> {
@@ -520,6 +552,24 @@ impl<'a, 'c> Ctx<'a, 'c> {
         match self.exec.as_deref_mut() {
             Some(locked) => f(locked, now),
             None => f(&mut self.cache.lock_keys(keys), now),
+        }
+    }
+
+    /// Whether the caller may read every key of the cache (Redis's full key access, which
+    /// SORT's BY and GET patterns need).
+    pub fn reads_every_key(&self) -> bool {
+        self.principal.is_some_and(|p| {
+            p.can_cache_all_keys(self.cache.name(), ferrite_auth::CacheAccess::Read)
+        })
+    }
+
+    /// Run `f` with every shard of the cache locked (a command reading keys that only its
+    /// data names, SORT BY/GET): atomic like `with_keys`, in the global lock order.
+    pub fn with_all<R>(&mut self, f: impl FnOnce(&mut Locked<'_>, u64) -> R) -> R {
+        let now = self.now;
+        match self.exec.as_deref_mut() {
+            Some(locked) => f(locked, now),
+            None => f(&mut self.cache.lock_all(), now),
         }
     }
 

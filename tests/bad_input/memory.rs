@@ -130,6 +130,33 @@ async fn random_member_reply_past_the_limit_is_refused_midway() {
     assert_eq!(v.len(), 100);
 }
 
+/// SORT's GET patterns multiply the reply (or stored list) by as many GETs as the client
+/// sends: past the reply limit it is refused, with nothing stored, and the server goes on.
+#[tokio::test]
+async fn sort_with_many_gets_is_bounded() {
+    let srv = TestServer::start_with(small_reply_limit()).await;
+    let mut raw = srv.raw().await;
+    let big = "x".repeat(4000);
+    raw.roundtrip(&["SET", "v_1", &big], b"+OK\r\n").await;
+    raw.roundtrip(&["RPUSH", "l", "1", "1", "1", "1", "1"], b":5\r\n")
+        .await;
+    // 5 elements x 100 GETs x 4 KB = 2 MB > 1 MiB.
+    let mut cmd = vec!["SORT", "l"];
+    for _ in 0..100 {
+        cmd.extend(["GET", "v_*"]);
+    }
+    refused_then_ping(&mut raw, &cmd).await;
+    cmd.extend(["STORE", "dst"]);
+    refused_then_ping(&mut raw, &cmd).await;
+    raw.roundtrip(&["EXISTS", "dst"], b":0\r\n").await;
+    // Fewer GETs fit.
+    raw.roundtrip(
+        &["SORT", "l", "GET", "v_*", "GET", "#", "STORE", "dst"],
+        b":10\r\n",
+    )
+    .await;
+}
+
 fn info_field(info: &str, name: &str) -> u64 {
     info.lines()
         .find_map(|l| l.strip_prefix(&format!("{name}:")))

@@ -63,6 +63,8 @@ pub enum Change {
     LSet,
     LRem,
     LTrim,
+    /// SORT ... STORE (Redis files it under the list class: it stores a list).
+    SortStore,
     // sets (s)
     SAdd,
     SRem,
@@ -169,6 +171,7 @@ impl Change {
             LSet => "lset",
             LRem => "lrem",
             LTrim => "ltrim",
+            SortStore => "sortstore",
             SAdd => "sadd",
             SRem => "srem",
             SPop => "spop",
@@ -217,7 +220,7 @@ impl Change {
         match self {
             Del | Expire | Persist | RenameFrom | RenameTo | CopyTo | Restore => class::GENERIC,
             Set | SetRange | SetBit | IncrBy | IncrByFloat | Append | PfAdd => class::STRING,
-            LPush | RPush | LPop | RPop | LInsert | LSet | LRem | LTrim => class::LIST,
+            LPush | RPush | LPop | RPop | LInsert | LSet | LRem | LTrim | SortStore => class::LIST,
             SAdd | SRem | SPop | SInterStore | SUnionStore | SDiffStore => class::SET,
             HSet | HDel | HIncrBy | HIncrByFloat => class::HASH,
             ZAdd | ZIncr | ZRem | ZRemRangeByScore | ZRemRangeByRank | ZRemRangeByLex | ZPopMin
@@ -399,6 +402,7 @@ mod tests {
             LSet,
             LRem,
             LTrim,
+            SortStore,
             SAdd,
             SRem,
             SPop,

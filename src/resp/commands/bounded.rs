@@ -32,7 +32,16 @@ impl ReplyBudget {
         count: u64,
         min_elem: u64,
     ) -> Option<Self> {
-        let limit = ctx.shared.config.read().limits.reply_buffer_limit;
+        Self::start_with(limit(ctx), w, count, min_elem)
+    }
+
+    /// `start` with the limit read beforehand (a command that learns its count under a lock).
+    pub fn start_with(
+        limit: u64,
+        w: &mut ReplyWriter<'_>,
+        count: u64,
+        min_elem: u64,
+    ) -> Option<Self> {
         if count.saturating_mul(min_elem) > limit {
             w.error(&too_large(count, limit));
             return None;
@@ -56,7 +65,12 @@ impl ReplyBudget {
     }
 }
 
-fn too_large(count: u64, limit: u64) -> String {
+/// `limits.reply_buffer_limit`, as configured now.
+pub fn limit(ctx: &Ctx<'_, '_>) -> u64 {
+    ctx.shared.config.read().limits.reply_buffer_limit
+}
+
+pub(crate) fn too_large(count: u64, limit: u64) -> String {
     format!(
         "ERR reply of {count} elements would exceed the reply buffer limit \
          (limits.reply_buffer_limit = {limit} bytes)"

@@ -872,10 +872,22 @@ fn key_spec_info(w: &mut ReplyWriter<'_>, s: &crate::resp::dispatch::KeySpec) {
             w.bulk(b"startfrom");
             w.int(start_from as i64);
         }
+        BeginSearch::Unknown(_) => {
+            w.bulk(b"unknown");
+            w.bulk(b"spec");
+            w.map(0);
+        }
     }
     w.bulk(b"find_keys");
     w.map(2);
     w.bulk(b"type");
+    if matches!(s.begin, BeginSearch::Unknown(_)) {
+        // Redis pairs an unknown begin with an unknown find (the finder does both).
+        w.bulk(b"unknown");
+        w.bulk(b"spec");
+        w.map(0);
+        return;
+    }
     match s.find {
         FindKeys::Range {
             lastkey,

@@ -316,6 +316,7 @@ impl Session {
                 retry,
                 block: &mut block,
                 publisher: publisher_of(&self.principal),
+                principal: self.principal.as_ref(),
             };
             (spec.handler)(&mut ctx, args, &mut w);
         }
@@ -434,6 +435,7 @@ impl Session {
                 retry: false,
                 block: &mut block,
                 publisher: publisher_of(&self.principal),
+                principal: self.principal.as_ref(),
             };
             (spec.handler)(&mut ctx, args, &mut w);
             self.meter.messages_published += published(spec, &self.out[reply_start..]);
