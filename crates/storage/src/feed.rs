@@ -42,6 +42,9 @@ pub enum Change {
     RenameFrom,
     RenameTo,
     CopyTo,
+    /// MOVE to another database: `move_from` in the source, `move_to` in the destination.
+    MoveFrom,
+    MoveTo,
     // strings ($)
     Set,
     SetRange,
@@ -143,6 +146,8 @@ impl Change {
             RenameFrom => "rename_from",
             RenameTo => "rename_to",
             CopyTo => "copy_to",
+            MoveFrom => "move_from",
+            MoveTo => "move_to",
             Set => "set",
             SetRange => "setrange",
             SetBit => "setbit",
@@ -196,7 +201,9 @@ impl Change {
     pub fn class(self) -> u16 {
         use Change::*;
         match self {
-            Del | Expire | Persist | RenameFrom | RenameTo | CopyTo => class::GENERIC,
+            Del | Expire | Persist | RenameFrom | RenameTo | CopyTo | MoveFrom | MoveTo => {
+                class::GENERIC
+            }
             Set | SetRange | SetBit | IncrBy | IncrByFloat | Append | PfAdd => class::STRING,
             LPush | RPush | LPop | RPop | LInsert | LSet | LRem | LTrim | SortStore => class::LIST,
             SAdd | SRem | SPop | SInterStore | SUnionStore | SDiffStore => class::SET,
@@ -353,6 +360,8 @@ mod tests {
             RenameFrom,
             RenameTo,
             CopyTo,
+            MoveFrom,
+            MoveTo,
             Set,
             SetRange,
             IncrBy,
