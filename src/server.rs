@@ -342,6 +342,7 @@ fn admit(
         psubscriptions: 0.into(),
         in_multi: false.into(),
         cache: Mutex::new(Arc::from(ferrite_storage::DEFAULT_CACHE)),
+        db: 0.into(),
         killed: false.into(),
         kill_notify: Default::default(),
         read_buf_bytes: 0.into(),

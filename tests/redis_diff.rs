@@ -34,3 +34,6 @@ mod zsets_blocking;
 
 #[path = "redis_diff/sort.rs"]
 mod sort;
+
+#[path = "redis_diff/databases.rs"]
+mod databases;

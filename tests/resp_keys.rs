@@ -342,7 +342,7 @@ async fn copy_command() {
         "ERR source and destination objects are the same"
     );
     assert_eq!(
-        err(&mut c, &["COPY", "a", "b", "DB", "1"]).await,
+        err(&mut c, &["COPY", "a", "b", "DB", "16"]).await,
         "ERR DB index is out of range"
     );
     assert_eq!(

@@ -22,6 +22,8 @@ pub struct ClientInfo {
     pub psubscriptions: AtomicUsize,
     pub in_multi: AtomicBool,
     pub cache: Mutex<Arc<str>>,
+    /// The database index SELECT chose (CLIENT LIST `db`).
+    pub db: AtomicUsize,
     /// Set by CLIENT KILL / shutdown; the connection loop watches `kill_notify`.
     pub killed: AtomicBool,
     pub kill_notify: Notify,
@@ -55,7 +57,7 @@ impl ClientInfo {
             "N"
         };
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name= lib-ver=",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name= lib-ver=",
             self.id,
             self.addr,
             self.laddr,
@@ -63,6 +65,7 @@ impl ClientInfo {
             age,
             idle,
             flags,
+            self.db.load(Ordering::Relaxed),
             sub,
             psub,
             if self.in_multi.load(Ordering::Relaxed) { 0 } else { -1 },

@@ -455,13 +455,14 @@ pub const NO_KEYS: &[KeySpec] = &[];
 type CommandTable = HashMap<&'static str, &'static CommandSpec, foldhash::fast::FixedState>;
 static TABLE: OnceLock<CommandTable> = OnceLock::new();
 
-fn families() -> [&'static [CommandSpec]; 17] {
+fn families() -> [&'static [CommandSpec]; 18] {
     use crate::resp::commands::*;
     [
         strings::COMMANDS,
         bitmaps::COMMANDS,
         keys::COMMANDS,
         dump::COMMANDS,
+        databases::COMMANDS,
         hashes::COMMANDS,
         lists::COMMANDS,
         sets::COMMANDS,
@@ -508,7 +509,12 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
 /// Everything a handler may touch.
 pub struct Ctx<'a, 'c> {
     pub shared: &'a Shared,
+    /// The selected database's cache.
     pub cache: &'c Arc<Cache>,
+    /// Database 0's cache (pub/sub lives there; databases are named after it).
+    pub base: &'c Arc<Cache>,
+    /// The selected database's index.
+    pub db: usize,
     /// Engine time for this command (read once).
     pub now: u64,
     pub client: &'a Arc<ClientInfo>,

@@ -86,6 +86,17 @@ impl KeyWaiters {
         })
     }
 
+    /// Wake every client blocked on a key of `cache` (SWAPDB replaced all its keys at once,
+    /// without per-key events); each looks again, in the order they blocked.
+    pub fn wake_cache(&self, cache: &Cache) {
+        let map = self.map.lock();
+        if let Some(per_cache) = map.get(cache.name()) {
+            for n in per_cache.values().flatten() {
+                n.notify_one();
+            }
+        }
+    }
+
     pub fn blocked_clients(&self) -> usize {
         self.blocked.load(Ordering::Relaxed)
     }

@@ -6,8 +6,8 @@
 //!                                        │ bounded queue (drops counted)
 //!                                        ▼
 //!                                 KeyspaceEvents::run (one task) ──▶ Topics::publish_if_subscribed
-//!                                   __keyspace@0__:<key>  <event>     (cache = the key's cache)
-//!                                   __keyevent@0__:<event> <key>
+//!                                   __keyspace@<n>__:<key>  <event>   (cache = database 0's)
+//!                                   __keyevent@<n>__:<event> <key>
 //! ```
 //!
 //! `CONFIG SET notify-keyspace-events <classes>` (or `notifications.keyspace_events`) picks the
@@ -22,8 +22,9 @@
 //! is the topics engine's business: it lags behind the topic's ring and its connection is
 //! disconnected at `limits.pubsub_reply_buffer_limit`, as for any channel.
 //!
-//! Channels live in the cache whose key changed, so a subscriber sees only its own cache's keys
-//! (`@0` is the only database index Ferrite has: `SELECT 0`), and subscribing to them needs the
+//! Channels live in the cache whose key changed, or for database n's cache (`<cache>-db<n>`,
+//! `databases.rs`) in database 0's cache with `@<n>`, so a subscriber sees only its own cache's
+//! keys, every database of it as in Redis, and subscribing to them needs the
 //! same topic permission as any other channel. A topic is published to only when someone
 //! listens (a subscriber or a matching pattern), so notifications create no topic per key.
 
@@ -218,18 +219,26 @@ impl KeyspaceEvents {
 
     /// Redis's `notifyKeyspaceEvent`: the keyspace message, then the keyevent message.
     fn publish(&self, topics: &Topics, note: &Note, channel: &mut Vec<u8>) {
-        let cache = note.cache.as_bytes();
+        // Database n's keys are announced as `@n` in database 0's cache: pub/sub does not
+        // depend on the database, as in Redis (`databases.rs`).
+        let (cache, db) = crate::databases::split_db(&note.cache);
+        let cache = cache.as_bytes();
         let event = note.change.name().as_bytes();
         let mut ok = true;
-        if note.channels & class::KEYSPACE != 0 {
+        let prefix = |channel: &mut Vec<u8>, kind: &[u8]| {
             channel.clear();
-            channel.extend_from_slice(b"__keyspace@0__:");
+            channel.extend_from_slice(kind);
+            channel.push(b'@');
+            channel.extend_from_slice(db.to_string().as_bytes());
+            channel.extend_from_slice(b"__:");
+        };
+        if note.channels & class::KEYSPACE != 0 {
+            prefix(channel, b"__keyspace");
             channel.extend_from_slice(&note.key);
             ok &= self.send(topics, cache, channel, event, MessageKind::Text);
         }
         if note.channels & class::KEYEVENT != 0 {
-            channel.clear();
-            channel.extend_from_slice(b"__keyevent@0__:");
+            prefix(channel, b"__keyevent");
             channel.extend_from_slice(event);
             let kind = if simdutf8::basic::from_utf8(&note.key).is_ok() {
                 MessageKind::Text

@@ -21,6 +21,7 @@
 pub mod admission;
 pub mod authz;
 pub mod cache_ops;
+pub mod databases;
 pub mod error;
 pub mod keyspace_events;
 pub mod limits;

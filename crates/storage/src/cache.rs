@@ -11,6 +11,7 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::budget::MemoryBudget;
 use crate::feed::{Change, ChangeEvent, Feed, FeedHub};
 use crate::shard::{Shard, ShardStats};
+use crate::store::StoreError;
 
 /// Shards of one cache. Locks are `parking_lot` mutexes held only for the duration of one
 /// command's engine work (never across an `.await`), which is why a plain mutex beats an async one.
@@ -133,6 +134,25 @@ impl Cache {
             t.evicted += st.evicted;
         }
         t
+    }
+
+    /// SWAPDB: exchange the contents of two caches atomically. Every shard of both is locked,
+    /// the cache whose name sorts first first (the lock order across caches: by name, then by
+    /// shard index). `Err` when their shard counts differ (keys would route elsewhere).
+    pub fn swap_contents(a: &Cache, b: &Cache) -> Result<(), StoreError> {
+        if a.shards.len() != b.shards.len() {
+            return Err(StoreError::ShardCountMismatch);
+        }
+        if std::ptr::eq(a, b) {
+            return Ok(());
+        }
+        let (first, second) = if a.name() <= b.name() { (a, b) } else { (b, a) };
+        let mut x = first.lock_all();
+        let mut y = second.lock_all();
+        for ((_, s), (_, t)) in x.guards.iter_mut().zip(y.guards.iter_mut()) {
+            s.swap_data(t);
+        }
+        Ok(())
     }
 
     /// Remove every key (FLUSHDB). Each shard touches the watched keys it held and emits

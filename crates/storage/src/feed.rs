@@ -44,6 +44,9 @@ pub enum Change {
     CopyTo,
     /// RESTORE.
     Restore,
+    /// MOVE to another database: `move_from` in the source, `move_to` in the destination.
+    MoveFrom,
+    MoveTo,
     // strings ($)
     Set,
     SetRange,
@@ -156,6 +159,8 @@ impl Change {
             RenameTo => "rename_to",
             CopyTo => "copy_to",
             Restore => "restore",
+            MoveFrom => "move_from",
+            MoveTo => "move_to",
             Set => "set",
             SetRange => "setrange",
             SetBit => "setbit",
@@ -218,7 +223,8 @@ impl Change {
     pub fn class(self) -> u16 {
         use Change::*;
         match self {
-            Del | Expire | Persist | RenameFrom | RenameTo | CopyTo | Restore => class::GENERIC,
+            Del | Expire | Persist | RenameFrom | RenameTo | CopyTo | Restore | MoveFrom
+            | MoveTo => class::GENERIC,
             Set | SetRange | SetBit | IncrBy | IncrByFloat | Append | PfAdd => class::STRING,
             LPush | RPush | LPop | RPop | LInsert | LSet | LRem | LTrim | SortStore => class::LIST,
             SAdd | SRem | SPop | SInterStore | SUnionStore | SDiffStore => class::SET,
@@ -389,6 +395,8 @@ mod tests {
             RenameTo,
             CopyTo,
             Restore,
+            MoveFrom,
+            MoveTo,
             Set,
             SetRange,
             IncrBy,

@@ -690,6 +690,34 @@ impl Shard {
         self.note(b"", Change::Flush, 0, ValueRef::Gone);
     }
 
+    /// SWAPDB: exchange every entry with `other`, the shard at the same index of a cache with
+    /// the same shard count (routing is the same for every cache, so each key still lands in
+    /// its shard). Watched keys of either shard that exist in either are touched first (Redis's
+    /// touchAllWatchedKeysInDb); no other event is emitted (Redis sends no notification). The
+    /// charges stay as they are: the budget is the store's, shared by both.
+    pub fn swap_data(&mut self, other: &mut Shard) {
+        {
+            let (a, b) = (&*self, &*other);
+            let held = |k: &[u8]| a.holds(k) || b.holds(k);
+            if a.feed.active() {
+                a.feed.touch_watched(held);
+            }
+            if b.feed.active() {
+                b.feed.touch_watched(held);
+            }
+        }
+        std::mem::swap(&mut self.map, &mut other.map);
+        std::mem::swap(&mut self.seg, &mut other.seg);
+        std::mem::swap(&mut self.used, &mut other.used);
+        std::mem::swap(&mut self.seg_charged, &mut other.seg_charged);
+        std::mem::swap(&mut self.expire_cursor, &mut other.expire_cursor);
+    }
+
+    /// Whether the shard stores `key` (expired or not).
+    fn holds(&self, key: &[u8]) -> bool {
+        self.map.contains_key(key) || self.seg.find(key).is_some()
+    }
+
     /// Visit every live key (KEYS, INFO keyspace, tests). O(n): callers are admin commands.
     pub fn for_each_live(&self, now: u64, mut f: impl FnMut(KeyInfo<'_>)) {
         for (k, e) in self.map.iter().filter(|(_, e)| !e.is_expired(now)) {

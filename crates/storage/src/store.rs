@@ -48,6 +48,8 @@ pub enum StoreError {
     CacheExists,
     #[error("cache not found")]
     CacheNotFound,
+    #[error("the caches have different shard counts")]
+    ShardCountMismatch,
 }
 
 pub struct Store {

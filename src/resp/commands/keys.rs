@@ -13,6 +13,7 @@ use ferrite_storage::{Cache, Change, Shard, Value, ValueKind};
 use rand::Rng;
 
 use crate::resp::args::*;
+use crate::resp::commands::databases;
 use crate::resp::dispatch::{cmd, flags::*, key, key_range, ks::*, CommandSpec, Ctx, NO_KEYS};
 use crate::resp::glob;
 
@@ -640,18 +641,15 @@ fn renamenx(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 fn copy(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let (src, dst) = (&args[1], &args[2]);
     let mut replace = false;
+    let mut db = ctx.db;
     let mut i = 3;
     while i < args.len() {
         if eq_ic(&args[i], "replace") {
             replace = true;
         } else if eq_ic(&args[i], "db") && i + 1 < args.len() {
-            // One keyspace per cache: database 0 is the only one (as SELECT says).
-            let Some(db) = int_or_err(w, &args[i + 1]) else {
-                return;
-            };
-            if db != 0 {
-                w.error("ERR DB index is out of range");
-                return;
+            match databases::parse_db(&args[i + 1], ERR_NOT_INT) {
+                Ok(n) => db = n,
+                Err(e) => return w.error(&e),
             }
             i += 1;
         } else {
@@ -659,6 +657,9 @@ fn copy(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             return;
         }
         i += 1;
+    }
+    if db != ctx.db {
+        return copy_to_db(ctx, src, dst, db, replace, w);
     }
     if src == dst {
         w.error("ERR source and destination objects are the same");
@@ -674,6 +675,48 @@ fn copy(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         Some(())
     });
     w.int(r.is_some() as i64);
+}
+
+/// COPY ... DB n into another database's cache: the token needs the destination's write (and,
+/// without REPLACE, conditional write) there, as its key spec asks in this one. Refused inside
+/// MULTI, whose locks cover one cache (`commands/databases.rs`).
+fn copy_to_db(
+    ctx: &mut Ctx<'_, '_>,
+    src: &[u8],
+    dst: &[u8],
+    db: usize,
+    replace: bool,
+    w: &mut ReplyWriter<'_>,
+) {
+    if ctx.exec.is_some() {
+        return w.error("ERR COPY to another database inside MULTI is not supported by Ferrite");
+    }
+    let target = match databases::other_db(ctx, db) {
+        Ok(c) => c,
+        Err(e) => return w.error(&e),
+    };
+    if let Some(p) = ctx.principal {
+        let mut need = vec![ferrite_auth::CacheAccess::Write];
+        if !replace {
+            need.push(ferrite_auth::CacheAccess::ConditionalWrite);
+        }
+        for a in need {
+            if let Err(d) = ferrite_service::authz::check_cache_keys(p, target.name(), a, [dst]) {
+                return w.error(&format!("NOPERM {d}"));
+            }
+        }
+    }
+    let now = ctx.now;
+    let (mut s, mut d) = databases::lock_pair(ctx.cache, &target, src, dst);
+    let Some(e) = s.get(src, now) else {
+        return w.int(0);
+    };
+    let (value, exp) = (e.value.clone(), e.expires_at);
+    if !replace && d.peek(dst, now).is_some() {
+        return w.int(0);
+    }
+    d.insert_as(dst, value, exp, now, Change::CopyTo);
+    w.int(1);
 }
 
 // ---------------------------------------------------------------------------------------------

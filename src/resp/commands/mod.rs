@@ -2,6 +2,7 @@
 pub mod bitmaps;
 pub mod bounded;
 pub mod connection;
+pub mod databases;
 pub mod dump;
 pub mod geo;
 pub mod hashes;

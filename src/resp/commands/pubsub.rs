@@ -123,7 +123,7 @@ fn publish(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         MessageKind::Binary
     };
     match ctx.shared.topics.publish(
-        ctx.cache.name().as_bytes(),
+        ctx.base.name().as_bytes(),
         &args[1],
         payload,
         kind,
@@ -136,7 +136,7 @@ fn publish(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 
 fn pubsub(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let topics = &ctx.shared.topics;
-    let cache = ctx.cache.name().as_bytes();
+    let cache = ctx.base.name().as_bytes();
     let sub = &args[1];
     if (eq_ic(sub, "channels") || eq_ic(sub, "shardchannels")) && args.len() <= 3 {
         let list = topics.channels(cache, args.get(2).map(|p| &p[..]));

@@ -455,14 +455,29 @@ fn info_section(ctx: &mut Ctx<'_, '_>, snap: &ServerSnapshot, section: &str, out
         }
         "keyspace" => {
             out.push_str("# Keyspace\r\n");
-            let (mut keys, mut expires) = (0usize, 0usize);
-            ctx.for_each_shard(|s, now| {
-                keys += s.len();
-                // O(keys): there is no per-shard count of volatile keys.
-                s.for_each_live(now, |k| expires += usize::from(k.expires_at != 0));
-            });
-            if keys > 0 {
-                let _ = write!(out, "db0:keys={keys},expires={expires},avg_ttl=0\r\n");
+            // Every database of the connection's cache that exists and holds keys. Inside
+            // MULTI only the selected one: EXEC holds its cache's locks, and taking another
+            // cache's here could invert the cross-cache lock order.
+            for db in 0..ferrite_service::databases::DATABASES {
+                let (mut keys, mut expires) = (0usize, 0usize);
+                let mut count = |s: &mut ferrite_storage::Shard, now: u64| {
+                    keys += s.len();
+                    // O(keys): there is no per-shard count of volatile keys.
+                    s.for_each_live(now, |k| expires += usize::from(k.expires_at != 0));
+                };
+                if db == ctx.db {
+                    ctx.for_each_shard(&mut count);
+                } else if ctx.exec.is_none() {
+                    let name = ferrite_service::databases::db_cache_name(ctx.base.name(), db);
+                    if let Some(c) = ctx.shared.store.cache(&name) {
+                        for i in 0..c.shard_count() {
+                            count(&mut c.lock_shard(i), ctx.now);
+                        }
+                    }
+                }
+                if keys > 0 {
+                    let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
+                }
             }
         }
         _ => {}
@@ -523,7 +538,7 @@ fn config_value(ctx: &Ctx<'_, '_>, name: &str) -> String {
             .unwrap_or(c.server.resp_port)
             .to_string(),
         "bind" => c.server.bind.clone(),
-        "databases" => "1".to_string(),
+        "databases" => ferrite_service::databases::DATABASES.to_string(),
         "appendonly" => "no".to_string(),
         "hll-sparse-max-bytes" => ctx
             .shared

@@ -55,8 +55,39 @@ impl Session {
             }
             return Err(self.noauth_message());
         };
-        crate::resp::authz::authorize(p, self.cache.name(), spec, args)
-            .map_err(|d| format!("NOPERM {d}"))
+        // Channels are database 0's whatever the database (as in Redis); keys the selected one's.
+        let cache = if spec.has(crate::resp::dispatch::flags::TOPIC) {
+            self.base.name()
+        } else {
+            self.cache.name()
+        };
+        crate::resp::authz::authorize(p, cache, spec, args).map_err(|d| format!("NOPERM {d}"))
+    }
+
+    /// SELECT n: database n of the connection's cache (`databases.rs`). The same rules as AUTH's
+    /// cache choice: the token must be allowed on that cache; it is created on first use for
+    /// the `default` cache's databases (as `default` itself is) and for super-users, and must
+    /// exist otherwise (create it with CreateCache). Errors are replies.
+    pub(super) fn select_db(&mut self, index: &[u8]) -> Result<(), String> {
+        let n = crate::resp::commands::databases::parse_db(index, crate::resp::args::ERR_NOT_INT)?;
+        let cache = self.db_cache(n)?;
+        if !Arc::ptr_eq(&cache, &self.cache) {
+            self.use_db(cache, n);
+        }
+        Ok(())
+    }
+
+    /// The cache of database `n`, checked and created as `select_db` says.
+    pub(super) fn db_cache(&self, n: usize) -> Result<Arc<ferrite_storage::Cache>, String> {
+        if self.principal.is_none() {
+            return Err(self.noauth_message());
+        }
+        crate::resp::commands::databases::db_cache(
+            &self.shared,
+            self.principal.as_ref(),
+            &self.base,
+            n,
+        )
     }
 
     /// Change who this connection is metered and limited as: usage so far stays with the old

@@ -96,10 +96,9 @@ impl Session {
                 }
             }
             "ferrite.revoke" => self.revoke(&args[1]),
-            "select" => match crate::resp::args::parse_i64(&args[1]) {
-                Some(0) => self.writer().ok(),
-                Some(_) => self.writer().error("ERR DB index is out of range"),
-                None => self.writer().error(crate::resp::args::ERR_NOT_INT),
+            "select" => match self.select_db(&args[1]) {
+                Ok(()) => self.writer().ok(),
+                Err(e) => self.writer().error(&e),
             },
             other => {
                 let msg = format!("ERR unknown command '{other}'");

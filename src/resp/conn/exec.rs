@@ -210,6 +210,17 @@ impl Session {
                 "multi" | "exec" | "discard" | "watch" | "quit" | "reset"
             )
         {
+            // A transaction runs under one cache's locks: it cannot change database midway
+            // (docs/compatibility.md). SELECT of the current database is queued (EXEC says OK).
+            let other_db = spec.name == "select"
+                && crate::resp::args::parse_i64(&args[1]) != Some(self.db as i64);
+            if other_db {
+                self.multi.as_mut().expect("in multi").1 = true;
+                self.writer().error(
+                    "ERR SELECT of another database inside MULTI is not supported by Ferrite",
+                );
+                return;
+            }
             if spec.has(flags::NO_MULTI) {
                 self.multi.as_mut().expect("in multi").1 = true;
                 let msg = format!(
@@ -308,6 +319,8 @@ impl Session {
             let mut ctx = Ctx {
                 shared: &self.shared,
                 cache: &self.cache,
+                base: &self.base,
+                db: self.db,
                 now: self.now,
                 client: &self.info,
                 resp3: self.resp3,
@@ -427,6 +440,8 @@ impl Session {
             let mut ctx = Ctx {
                 shared: &self.shared,
                 cache: &cache,
+                base: &self.base,
+                db: self.db,
                 now: self.shared.store.now_ms(),
                 client: &self.info,
                 resp3: self.resp3,

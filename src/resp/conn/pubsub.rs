@@ -53,7 +53,7 @@ impl Session {
 
     /// SUBSCRIBE and friends, with Redis's reply shapes (one push per channel).
     pub(super) fn pubsub_command(&mut self, name: &'static str, args: &[Bytes]) {
-        let cache_name = self.cache.name_arc().clone();
+        let cache_name = self.base.name_arc().clone();
         let cache = cache_name.as_bytes();
         let resp3 = self.resp3;
         match name {

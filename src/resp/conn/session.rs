@@ -20,7 +20,13 @@ use ferrite_service::{Counters, MeterKey, QuotaHandle};
 pub(super) struct Session {
     pub(super) shared: Arc<Shared>,
     pub(super) info: Arc<ClientInfo>,
+    /// The cache of the selected database: `base` for database 0, `<base>-db<n>` for n.
     pub(super) cache: Arc<Cache>,
+    /// Database 0's cache: the one AUTH names (`default` without). Pub/sub lives here whatever
+    /// the database, as in Redis.
+    pub(super) base: Arc<Cache>,
+    /// The selected database (SELECT).
+    pub(super) db: usize,
     pub(super) resp3: bool,
     pub(super) inbuf: BytesMut,
     pub(super) out: BytesMut,
@@ -104,7 +110,9 @@ impl Session {
         let mut s = Session {
             shared: shared.clone(),
             info: info.clone(),
+            base: cache.clone(),
             cache,
+            db: 0,
             resp3: false,
             inbuf: BytesMut::with_capacity(BUF_INITIAL),
             args: Vec::with_capacity(8),
@@ -157,14 +165,23 @@ impl Session {
         *self.info.last_cmd.lock() = self.last_cmd;
     }
 
+    /// Use `cache` as database 0 (AUTH's cache choice, RESET), with database 0 selected.
     pub(super) fn set_cache(&mut self, cache: Arc<Cache>) {
+        self.base = cache.clone();
+        self.use_db(cache, 0);
+    }
+
+    /// Make `cache` (database `db` of `base`) the one commands run on.
+    pub(super) fn use_db(&mut self, cache: Arc<Cache>, db: usize) {
         *self.info.cache.lock() = cache.name_arc().clone();
+        self.info.db.store(db, std::sync::atomic::Ordering::Relaxed);
         // Metering and limits follow the cache the connection uses.
         self.set_tenant(MeterKey::new(
             self.tenant.token.clone(),
             cache.name_arc().clone(),
         ));
         self.cache = cache;
+        self.db = db;
     }
 
     pub(super) fn cleanup(&mut self) {
