@@ -13,35 +13,11 @@ pub const ERR_INDEX_RANGE: &str = "ERR index out of range";
 pub const ERR_TIMEOUT_NEG: &str = "ERR timeout is negative";
 pub const ERR_TIMEOUT_INVALID: &str = "ERR timeout is not a float or out of range";
 
-/// Redis's string2ll: optional '-', digits, no '+', no spaces, no leading zeros, fits i64.
+/// Redis's string2ll: optional '-', digits, no '+', no spaces, no leading zeros, fits i64 (the
+/// one implementation, shared with the listpack and intset encoders in `ferrite-rdb`).
+#[inline]
 pub fn parse_i64(b: &[u8]) -> Option<i64> {
-    if b.is_empty() || b.len() > 20 {
-        return None;
-    }
-    if b == b"0" {
-        return Some(0);
-    }
-    let (neg, digits) = if b[0] == b'-' {
-        (true, &b[1..])
-    } else {
-        (false, b)
-    };
-    if digits.is_empty() || digits[0] == b'0' {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        let d = (c - b'0') as i64;
-        v = if neg {
-            v.checked_mul(10)?.checked_sub(d)?
-        } else {
-            v.checked_mul(10)?.checked_add(d)?
-        };
-    }
-    Some(v)
+    ferrite_rdb::Int64Str::parse_canonical_i64(b)
 }
 
 pub fn parse_u64(b: &[u8]) -> Option<u64> {

@@ -78,12 +78,33 @@ pub trait Int64Str {
 
 impl Int64Str for [u8] {
     fn parse_canonical_i64(&self) -> Option<i64> {
-        if self.is_empty() || self.len() > 20 {
+        let b = self;
+        if b.is_empty() || b.len() > 20 {
             return None;
         }
-        let s = std::str::from_utf8(self).ok()?;
-        let v: i64 = s.parse().ok()?;
-        (v.to_string().as_bytes() == self).then_some(v)
+        if b == b"0" {
+            return Some(0);
+        }
+        let (neg, digits) = match b[0] {
+            b'-' => (true, &b[1..]),
+            _ => (false, b),
+        };
+        if digits.is_empty() || !(b'1'..=b'9').contains(&digits[0]) {
+            return None;
+        }
+        let mut v: i64 = 0;
+        for &c in digits {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            let d = (c - b'0') as i64;
+            v = if neg {
+                v.checked_mul(10)?.checked_sub(d)?
+            } else {
+                v.checked_mul(10)?.checked_add(d)?
+            };
+        }
+        Some(v)
     }
 }
 

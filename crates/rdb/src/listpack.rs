@@ -137,11 +137,34 @@ impl ListpackWriter {
     }
 }
 
+/// Bytes of an integer's encoding and data (`lpAppendInteger` picks the smallest form).
+fn int_encoding_len(v: i64) -> usize {
+    match v {
+        0..=127 => 1,
+        -4096..=4095 => 2,
+        -32768..=32767 => 3,
+        -8_388_608..=8_388_607 => 4,
+        -2_147_483_648..=2_147_483_647 => 5,
+        _ => 9,
+    }
+}
+
 /// Bytes one integer entry takes (encoding, data and backlen).
 pub fn int_entry_len(v: i64) -> usize {
-    let mut w = ListpackWriter::new();
-    w.push_int(v);
-    w.buf.len() - HEADER
+    let l = int_encoding_len(v);
+    l + backlen_size(l)
+}
+
+/// Bytes one string entry takes as [`ListpackWriter::push`] writes it (`lpAppend`: canonical
+/// integers are stored as integers).
+pub fn str_entry_len(s: &[u8]) -> usize {
+    let l = match s.parse_canonical_i64() {
+        Some(v) => int_encoding_len(v),
+        None if s.len() < 64 => 1 + s.len(),
+        None if s.len() < 4096 => 2 + s.len(),
+        None => 5 + s.len(),
+    };
+    l + backlen_size(l)
 }
 
 /// `lpEncodeBacklen`: the entry length in 7-bit groups, most significant first, every byte but
@@ -308,6 +331,34 @@ mod tests {
         assert_eq!(got[4], Element::Str(&e));
         assert_eq!(got[5], Element::Str(b"007"));
         assert_eq!(got[6], Element::Int(-12));
+    }
+
+    #[test]
+    fn entry_lengths_match_what_is_written() {
+        for v in [
+            0i64,
+            127,
+            128,
+            -1,
+            4095,
+            -4097,
+            40_000,
+            9_000_000,
+            3_000_000_000,
+            i64::MIN,
+        ] {
+            let mut w = ListpackWriter::new();
+            w.push_int(v);
+            assert_eq!(int_entry_len(v), w.size() - HEADER - 1, "{v}");
+        }
+        for n in [0usize, 63, 64, 127, 128, 4095, 4096, 20_000] {
+            let s = vec![b'x'; n];
+            let mut w = ListpackWriter::new();
+            w.push(&s);
+            assert_eq!(str_entry_len(&s), w.size() - HEADER - 1, "{n}");
+        }
+        assert_eq!(str_entry_len(b"007"), 5);
+        assert_eq!(str_entry_len(b"-12"), 3);
     }
 
     #[test]

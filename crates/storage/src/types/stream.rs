@@ -19,6 +19,8 @@ use std::ops::Bound;
 
 use bytes::Bytes;
 
+use ferrite_rdb::listpack::{int_entry_len as lp_int, str_entry_len as lp_str};
+
 use crate::value::{bytes_cost, ALLOC_OVERHEAD};
 
 /// Redis's `stream-node-max-entries` and `stream-node-max-bytes` defaults: the node layout the
@@ -859,78 +861,6 @@ fn group_cost(name: &Bytes, g: &Group) -> usize {
             .iter()
             .map(|(k, c)| consumer_cost(k, c))
             .sum::<usize>()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Listpack element sizes (Redis's listpack.c), for the node model.
-
-/// Redis's `lpStringToInt64`: the strings a listpack stores as integers.
-fn lp_parse_int(b: &[u8]) -> Option<i64> {
-    if b.is_empty() || b.len() > 20 {
-        return None;
-    }
-    if b == b"0" {
-        return Some(0);
-    }
-    let (neg, digits) = match b[0] {
-        b'-' => (true, &b[1..]),
-        _ => (false, b),
-    };
-    if digits.is_empty() || !(b'1'..=b'9').contains(&digits[0]) {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        let d = (c - b'0') as i64;
-        v = if neg {
-            v.checked_mul(10)?.checked_sub(d)?
-        } else {
-            v.checked_mul(10)?.checked_add(d)?
-        };
-    }
-    Some(v)
-}
-
-/// Bytes of the back-length field for an element whose encoding takes `l` bytes.
-fn lp_backlen(l: usize) -> usize {
-    match l {
-        0..=127 => 1,
-        128..=16382 => 2,
-        16383..=2097150 => 3,
-        2097151..=268435454 => 4,
-        _ => 5,
-    }
-}
-
-fn lp_int_enc(v: i64) -> usize {
-    match v {
-        0..=127 => 1,
-        -4096..=4095 => 2,
-        -32768..=32767 => 3,
-        -8388608..=8388607 => 4,
-        -2147483648..=2147483647 => 5,
-        _ => 9,
-    }
-}
-
-/// One integer element (`lpAppendInteger`).
-fn lp_int(v: i64) -> usize {
-    let l = lp_int_enc(v);
-    l + lp_backlen(l)
-}
-
-/// One string element (`lpAppend`): integers in disguise are stored as integers.
-fn lp_str(b: &[u8]) -> usize {
-    let l = match lp_parse_int(b) {
-        Some(v) => lp_int_enc(v),
-        None if b.len() < 64 => 1 + b.len(),
-        None if b.len() < 4096 => 2 + b.len(),
-        None => 5 + b.len(),
-    };
-    l + lp_backlen(l)
 }
 
 #[cfg(test)]
