@@ -24,6 +24,29 @@ async fn dump_of(c: &mut crate::common::RawConn, key: &str) -> Vec<u8> {
         .unwrap_or_else(|| panic!("DUMP {key}: no value"))
 }
 
+/// DUMP `key` on both, and RESTORE each server's payload into the other as `<key>:copy`
+/// (both must answer OK); returns the copy's name.
+async fn swap_restore(d: &mut Diff, key: &str) -> String {
+    let from_redis = dump_of(&mut d.redis, key).await;
+    let from_ferrite = dump_of(&mut d.ferrite, key).await;
+    let copy = format!("{key}:copy");
+    let enc = crate::common::redis_ref::encode;
+    d.ferrite
+        .send(&enc(&[b"RESTORE", copy.as_bytes(), b"0", &from_redis]))
+        .await;
+    d.redis
+        .send(&enc(&[b"RESTORE", copy.as_bytes(), b"0", &from_ferrite]))
+        .await;
+    let f = crate::common::read_raw_reply(&mut d.ferrite).await;
+    let r = crate::common::read_raw_reply(&mut d.redis).await;
+    assert_eq!(
+        (f.as_str(), r.as_str()),
+        ("+OK\r\n", "+OK\r\n"),
+        "RESTORE {key}"
+    );
+    copy
+}
+
 fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(|s| s.as_str()).collect()
 }
@@ -154,33 +177,8 @@ async fn payloads_move_both_ways() {
     d.same(&["ZADD", "z", "1", "a", "2", "b"]).await;
     d.same(&["SET", "s", &"abc".repeat(100)]).await;
     for key in ["bigset", "manyints", "bighash", "list", "z", "s"] {
-        let from_redis = dump_of(&mut d.redis, key).await;
-        let from_ferrite = dump_of(&mut d.ferrite, key).await;
-        let copy = format!("{key}:copy");
         // Each server restores the other's payload...
-        d.ferrite
-            .send(&crate::common::redis_ref::encode(&[
-                b"RESTORE",
-                copy.as_bytes(),
-                b"0",
-                &from_redis,
-            ]))
-            .await;
-        d.redis
-            .send(&crate::common::redis_ref::encode(&[
-                b"RESTORE",
-                copy.as_bytes(),
-                b"0",
-                &from_ferrite,
-            ]))
-            .await;
-        let f = crate::common::read_raw_reply(&mut d.ferrite).await;
-        let r = crate::common::read_raw_reply(&mut d.redis).await;
-        assert_eq!(
-            (f.as_str(), r.as_str()),
-            ("+OK\r\n", "+OK\r\n"),
-            "RESTORE {key}"
-        );
+        let copy = swap_restore(&mut d, key).await;
         // ...and holds what the original holds.
         d.same(&["TYPE", &copy]).await;
         match key {
@@ -386,23 +384,7 @@ async fn streams_dump_like_redis_and_move_both_ways() {
     d.same(&["XADD", "empty", "1-1", "f", "v"]).await;
     d.same(&["XDEL", "empty", "1-1"]).await;
     for key in ["s", "empty"] {
-        let from_redis = dump_of(&mut d.redis, key).await;
-        let from_ferrite = dump_of(&mut d.ferrite, key).await;
-        let copy = format!("{key}:copy");
-        let enc = crate::common::redis_ref::encode;
-        d.ferrite
-            .send(&enc(&[b"RESTORE", copy.as_bytes(), b"0", &from_redis]))
-            .await;
-        d.redis
-            .send(&enc(&[b"RESTORE", copy.as_bytes(), b"0", &from_ferrite]))
-            .await;
-        let f = crate::common::read_raw_reply(&mut d.ferrite).await;
-        let r = crate::common::read_raw_reply(&mut d.redis).await;
-        assert_eq!(
-            (f.as_str(), r.as_str()),
-            ("+OK\r\n", "+OK\r\n"),
-            "RESTORE {key}"
-        );
+        let copy = swap_restore(&mut d, key).await;
         d.same(&["XLEN", &copy]).await;
         d.same(&["XRANGE", &copy, "-", "+", "COUNT", "20"]).await;
         d.same(&["XREVRANGE", &copy, "+", "-", "COUNT", "5"]).await;
