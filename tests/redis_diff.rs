@@ -37,3 +37,6 @@ mod sort;
 
 #[path = "redis_diff/databases.rs"]
 mod databases;
+
+#[path = "redis_diff/command_docs.rs"]
+mod command_docs;

@@ -552,7 +552,7 @@ async fn command_introspection() {
     )
     .await;
     rt(&mut r, &["COMMAND", "INFO", "nosuch"], b"*1\r\n$-1\r\n").await;
-    // RESP3: flags are sets, DOCS is a map.
+    // RESP3: flags are sets, DOCS is a map (of maps, sets and arrays).
     r.cmd(&["HELLO", "3"]).await;
     read_raw_reply(&mut r).await;
     r.cmd(&["COMMAND", "INFO", "ping"]).await;
@@ -564,7 +564,12 @@ async fn command_introspection() {
     rt(
         &mut r,
         &["COMMAND", "DOCS", "ping"],
-        b"%1\r\n$4\r\nping\r\n%0\r\n",
+        // redis-server 7.0's bytes (tests/redis_diff/command_docs.rs compares every command).
+        b"%1\r\n$4\r\nping\r\n%5\r\n$7\r\nsummary\r\n$15\r\nPing the server\r\n\
+          $5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n\
+          $10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%3\r\n\
+          $4\r\nname\r\n$7\r\nmessage\r\n$4\r\ntype\r\n$6\r\nstring\r\n\
+          $5\r\nflags\r\n~1\r\n+optional\r\n",
     )
     .await;
 }

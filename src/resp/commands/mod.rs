@@ -1,6 +1,7 @@
 //! Command families, one module each. Every module exports `COMMANDS`, its table rows.
 pub mod bitmaps;
 pub mod bounded;
+pub mod command_docs;
 pub mod connection;
 pub mod databases;
 pub mod dump;

@@ -1038,16 +1038,7 @@ fn command(_: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             }
         }
     } else if eq_ic(sub, "docs") {
-        let specs: Vec<&'static CommandSpec> = if args.len() == 2 {
-            sorted_specs()
-        } else {
-            args[2..].iter().filter_map(|n| lookup_name(n)).collect()
-        };
-        w.map(specs.len());
-        for s in specs {
-            w.bulk(s.name.as_bytes());
-            w.map(0);
-        }
+        super::command_docs::command_docs(&sorted_specs(), &args[2..], w);
     } else if eq_ic(sub, "list") {
         command_list(args, w);
     } else if eq_ic(sub, "getkeys") {
