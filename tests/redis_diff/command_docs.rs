@@ -67,7 +67,7 @@ impl Tree {
             let mut i = 0;
             while i < items.len() {
                 items[i] = items[i].clone().canonical();
-                if i % 2 == 0 && i + 1 < items.len() && is_bulk(&items[i], "subcommands") {
+                if i.is_multiple_of(2) && i + 1 < items.len() && is_bulk(&items[i], "subcommands") {
                     if let Tree::Agg(_, subs) = &mut items[i + 1] {
                         *subs = sorted_pairs(std::mem::take(subs));
                     }
@@ -84,7 +84,11 @@ fn is_bulk(t: &Tree, s: &str) -> bool {
 }
 
 fn sorted_pairs(items: Vec<Tree>) -> Vec<Tree> {
-    assert!(items.len() % 2 == 0, "a map of {} items", items.len());
+    assert!(
+        items.len().is_multiple_of(2),
+        "a map of {} items",
+        items.len()
+    );
     let mut pairs: Vec<(Tree, Tree)> = Vec::new();
     let mut it = items.into_iter();
     while let (Some(k), Some(v)) = (it.next(), it.next()) {
