@@ -358,15 +358,18 @@ impl BatchTimer {
         self.total += 1;
     }
 
-    /// Record the batch (nothing when it ran no request).
-    pub fn finish(self, protocol: Protocol) {
+    /// Record the batch (nothing when it ran no request); returns how long it took (zero,
+    /// without reading the clock, when it ran none).
+    pub fn finish(self, protocol: Protocol) -> Duration {
         if self.total == 0 {
-            return;
+            return Duration::ZERO;
         }
-        let each = self.started.elapsed() / self.total;
+        let elapsed = self.started.elapsed();
+        let each = elapsed / self.total;
         for (i, &n) in self.counts.iter().enumerate() {
             record_n(protocol, Family::ALL[i], each, u64::from(n));
         }
+        elapsed
     }
 }
 

@@ -133,6 +133,7 @@ impl Running {
             hll_sparse_max_bytes: std::sync::atomic::AtomicUsize::new(
                 crate::resp::commands::hll::SPARSE_MAX_BYTES,
             ),
+            introspection: Default::default(),
         });
         tracing::info!(%resp_addr, tls = resp_tls.is_some(), "RESP listener bound");
         tracing::info!(%grpc_addr, tls = grpc_tls.is_some(), "gRPC (Momento) listener bound");
@@ -347,6 +348,7 @@ fn admit(
         kill_notify: Default::default(),
         read_buf_bytes: 0.into(),
         reply_buf_bytes: 0.into(),
+        blocked: Default::default(),
     });
     shared.clients.register(info.clone());
     let sh = shared.clone();
@@ -392,6 +394,13 @@ async fn active_expiry(shared: Arc<Shared>) {
     loop {
         let every = shared.config.read().expiry.active_expire_interval_ms.max(1);
         tokio::time::sleep(Duration::from_millis(every)).await;
+        // DEBUG SET-ACTIVE-EXPIRE 0 (and CLIENT PAUSE, as Redis: keys must not vanish while
+        // writes are held) stops the sweep; keys still expire when read.
+        let intro = &shared.introspection;
+        if !intro.settings.active_expire.load(Ordering::Relaxed) || intro.pause.current().is_some()
+        {
+            continue;
+        }
         let store = shared.store.clone();
         // Bounded work, but it takes locks: keep it off the async workers' hot loop.
         let _ = tokio::task::spawn_blocking(move || store.active_expire_tick()).await;

@@ -88,6 +88,8 @@ pub struct Shared {
     /// Redis's `hll-sparse-max-bytes` (CONFIG SET): the longest a sparse HyperLogLog string
     /// may grow before it is made dense.
     pub hll_sparse_max_bytes: AtomicUsize,
+    /// Command and error statistics, SLOWLOG, LATENCY, MONITOR, CLIENT PAUSE.
+    pub introspection: crate::resp::introspection::Introspection,
 }
 
 impl std::ops::Deref for Shared {

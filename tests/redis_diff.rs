@@ -40,3 +40,6 @@ mod databases;
 
 #[path = "redis_diff/command_docs.rs"]
 mod command_docs;
+
+#[path = "redis_diff/introspection.rs"]
+mod introspection;

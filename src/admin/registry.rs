@@ -435,13 +435,13 @@ pub(crate) static METRICS: &[Metric] = &[
         |s| s.keyspace_events.dropped,
     )
     .info(Stats, "keyspace_notifications_dropped"),
-    info_only(
-        Stats,
-        "total_error_replies",
-        Counter,
-        "Always 0 (error replies are not counted yet).",
-        |_| 0,
-    ),
+    counter(
+        "ferrite_resp_error_replies_total",
+        "RESP error replies sent (INFO errorstats has them by error code).",
+        |s| s.error_replies,
+    )
+    .info(Stats, "total_error_replies")
+    .json("resp.error_replies"),
     counter(
         "ferrite_protocol_errors_total",
         "RESP connections closed for a protocol error.",

@@ -65,7 +65,17 @@ fn need(spec: &CommandSpec, args: &[Bytes]) -> Need {
         match spec.name {
             "client" => {
                 let harmless = [
-                    "id", "info", "getname", "setname", "setinfo", "no-evict", "reply",
+                    "id",
+                    "info",
+                    "getname",
+                    "setname",
+                    "setinfo",
+                    "no-evict",
+                    "no-touch",
+                    "reply",
+                    "getredir",
+                    "trackinginfo",
+                    "help",
                 ];
                 return if harmless.iter().any(|h| eq_ic(&args[1], h)) {
                     Need::Nothing

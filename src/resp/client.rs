@@ -32,9 +32,39 @@ pub struct ClientInfo {
     /// Capacity of its reply buffer (CLIENT LIST `omem`), updated once per batch and when it
     /// is given back after staying empty.
     pub reply_buf_bytes: AtomicU64,
+    /// Set while the connection waits in a blocking command: what wakes it, and what CLIENT
+    /// UNBLOCK asked for.
+    pub blocked: Mutex<Option<BlockedWake>>,
+}
+
+/// How CLIENT UNBLOCK ends a blocked command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnblockAs {
+    /// As if its timeout had passed.
+    Timeout,
+    /// With `-UNBLOCKED client unblocked via CLIENT UNBLOCK`.
+    Error,
+}
+
+pub struct BlockedWake {
+    pub notify: Arc<Notify>,
+    pub unblock: Option<UnblockAs>,
 }
 
 impl ClientInfo {
+    /// CLIENT UNBLOCK: end this client's blocking command, if it is in one. Whether it was.
+    pub fn unblock(&self, how: UnblockAs) -> bool {
+        let mut g = self.blocked.lock();
+        match g.as_mut() {
+            Some(b) => {
+                b.unblock = Some(how);
+                b.notify.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
         self.kill_notify.notify_one();

@@ -301,6 +301,7 @@ pub const fn keynum(index: i32, flags: u16) -> KeySpec {
 
 pub type Handler = fn(&mut Ctx<'_, '_>, &[Bytes], &mut ReplyWriter<'_>);
 
+#[derive(Clone, Copy)]
 pub struct CommandSpec {
     /// Lower-case name.
     pub name: &'static str,
@@ -455,7 +456,7 @@ pub const NO_KEYS: &[KeySpec] = &[];
 type CommandTable = HashMap<&'static str, &'static CommandSpec, foldhash::fast::FixedState>;
 static TABLE: OnceLock<CommandTable> = OnceLock::new();
 
-fn families() -> [&'static [CommandSpec]; 18] {
+fn families() -> [&'static [CommandSpec]; 19] {
     use crate::resp::commands::*;
     [
         strings::COMMANDS,
@@ -473,20 +474,54 @@ fn families() -> [&'static [CommandSpec]; 18] {
         streams::COMMANDS,
         hyperloglog::COMMANDS,
         server::COMMANDS,
+        introspection::COMMANDS,
         connection::COMMANDS,
         pubsub::COMMANDS,
         tenancy::COMMANDS,
     ]
 }
 
+/// Every spec in one contiguous array: the table's references point into it, so a spec's index
+/// (`CommandSpec::id`, the slot of its per-command statistics) is a pointer subtraction, not a
+/// second hash lookup per command.
+static ALL: OnceLock<&'static [CommandSpec]> = OnceLock::new();
+
+fn all_specs() -> &'static [CommandSpec] {
+    ALL.get_or_init(|| {
+        let v: Vec<CommandSpec> = families().iter().flat_map(|f| f.iter().copied()).collect();
+        Box::leak(v.into_boxed_slice())
+    })
+}
+
+/// How many commands the table holds (the size of per-command arrays).
+pub fn command_count() -> usize {
+    all_specs().len()
+}
+
+/// The spec with index `id` (`CommandSpec::id`).
+pub fn spec_by_id(id: usize) -> &'static CommandSpec {
+    &all_specs()[id]
+}
+
+impl CommandSpec {
+    /// This command's index in `0..command_count()`. Every spec a caller holds comes from
+    /// `table()` / `lookup()`, so it lies in the one array.
+    #[inline]
+    pub fn id(&'static self) -> usize {
+        let all = all_specs();
+        let offset = (self as *const CommandSpec as usize).wrapping_sub(all.as_ptr() as usize);
+        let id = offset / std::mem::size_of::<CommandSpec>();
+        debug_assert!(id < all.len(), "spec {} is not from the table", self.name);
+        id.min(all.len() - 1)
+    }
+}
+
 pub fn table() -> &'static CommandTable {
     TABLE.get_or_init(|| {
         let mut m = CommandTable::default();
-        for fam in families() {
-            for spec in fam {
-                let prev = m.insert(spec.name, spec);
-                assert!(prev.is_none(), "command {} registered twice", spec.name);
-            }
+        for spec in all_specs() {
+            let prev = m.insert(spec.name, spec);
+            assert!(prev.is_none(), "command {} registered twice", spec.name);
         }
         m
     })

@@ -9,5 +9,6 @@ pub mod dispatch;
 pub mod geohash;
 pub mod glob;
 pub mod inflight;
+pub mod introspection;
 pub mod redis_params;
 pub mod waiters;

@@ -99,6 +99,12 @@ const PARAMS: &[Param] = &[
     p("slowlog-max-len", None, int(0, LONG_MAX), "128"),
     p("latency-monitor-threshold", None, int(0, LONG_MAX), "0"),
     p("latency-tracking", None, Kind::Bool, "yes"),
+    p(
+        "latency-tracking-info-percentiles",
+        None,
+        Kind::Str,
+        "50 99 99.9",
+    ),
     p("activerehashing", None, Kind::Bool, "yes"),
     p("activedefrag", None, Kind::Bool, "no"),
     p("lazyfree-lazy-eviction", None, Kind::Bool, "no"),
@@ -184,6 +190,21 @@ impl RedisParams {
                 Ok(n.to_string())
             }
         };
+        if p.name == "latency-tracking-info-percentiles" {
+            let mut out = Vec::new();
+            for v in value.split_whitespace() {
+                let Ok(f) = v.parse::<f64>() else {
+                    return Some(Err(
+                        "Invalid latency-tracking-info-percentiles parameters".into()
+                    ));
+                };
+                if !(0.0..=100.0).contains(&f) {
+                    return Some(Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into()));
+                }
+                out.push(ferrite_resp::double_to_string(f));
+            }
+            return Some(Ok(out.join(" ")));
+        }
         Some(match p.kind {
             Kind::Int { min, max } => match value.parse::<i64>() {
                 Ok(n) => range(n, min, max),

@@ -32,6 +32,8 @@ impl RedisRef {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            // DEBUG (refused by default since 7.0) for the DEBUG and error-statistics tests.
+            .args(["--enable-debug-command", "yes"])
             .arg("--dir")
             .arg(&dir)
             .stdout(Stdio::null())

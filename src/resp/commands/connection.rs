@@ -65,6 +65,9 @@ pub const COMMANDS: &[CommandSpec] = &[
     ),
     cmd("auth", -2, CONN | FAST | NO_MULTI, NO_KEYS, "connection", H),
     cmd("select", 2, CONN | FAST, NO_KEYS, "connection", H),
+    // Every command the server runs, to this connection (`conn/observe.rs`). ADMIN: a
+    // scoped token must not see other tenants' commands.
+    cmd("monitor", 1, CONN | ADMIN, NO_KEYS, "server", H),
     // Token revocation (docs/auth.md): super-user only, takes effect at once on every protocol.
     cmd(
         "ferrite.revoke",

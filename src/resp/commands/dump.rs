@@ -28,19 +28,24 @@ pub const COMMANDS: &[CommandSpec] = &[
     ),
 ];
 
+/// A value's DUMP payload (Redis's serialization, version and CRC footer included).
+pub(crate) fn payload_of(t: ferrite_rdb::Thresholds, value: &Value) -> Vec<u8> {
+    match value {
+        Value::Str(b) => Dump::string(t, b),
+        Value::List(l) => Dump::list(t, l.len(), l.iter().map(|b| &b[..])),
+        Value::Set(st) => Dump::set(t, st.len(), || st.iter().map(|b| &b[..])),
+        Value::ZSet(z) => Dump::zset(t, z.len(), || z.iter().map(|(m, s)| (&m[..], s))),
+        Value::Hash(h) => Dump::hash(t, h.len(), || h.iter().map(|(f, v)| (&f[..], &v[..]))),
+        Value::Stream(st) => dump_stream(t, st),
+    }
+}
+
 fn dump(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let key = &args[1];
     let t = ctx.shared.redis_params.rdb_thresholds();
     let payload = ctx.with_key(key, |s, now| {
         let e = s.get(key, now)?;
-        Some(match &e.value {
-            Value::Str(b) => Dump::string(t, b),
-            Value::List(l) => Dump::list(t, l.len(), l.iter().map(|b| &b[..])),
-            Value::Set(st) => Dump::set(t, st.len(), || st.iter().map(|b| &b[..])),
-            Value::ZSet(z) => Dump::zset(t, z.len(), || z.iter().map(|(m, s)| (&m[..], s))),
-            Value::Hash(h) => Dump::hash(t, h.len(), || h.iter().map(|(f, v)| (&f[..], &v[..]))),
-            Value::Stream(st) => dump_stream(t, st),
-        })
+        Some(payload_of(t, &e.value))
     });
     match payload {
         Some(p) => w.bulk(&p),

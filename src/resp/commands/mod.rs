@@ -9,6 +9,7 @@ pub mod geo;
 pub mod hashes;
 pub mod hll;
 pub mod hyperloglog;
+pub mod introspection;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;

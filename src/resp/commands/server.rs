@@ -47,19 +47,19 @@ pub const COMMANDS: &[CommandSpec] = &[
 // Small helpers
 // ---------------------------------------------------------------------------
 
-fn unknown_subcommand(w: &mut ReplyWriter<'_>, cmd: &str, sub: &[u8]) {
+pub(crate) fn unknown_subcommand(w: &mut ReplyWriter<'_>, cmd: &str, sub: &[u8]) {
     let sub: String = String::from_utf8_lossy(sub).chars().take(128).collect();
     w.error(&format!("ERR unknown subcommand '{sub}'. Try {cmd} HELP."));
 }
 
-fn subcommand_arity(w: &mut ReplyWriter<'_>, full: &str) {
+pub(crate) fn subcommand_arity(w: &mut ReplyWriter<'_>, full: &str) {
     w.error(&format!(
         "ERR wrong number of arguments for '{full}' command"
     ));
 }
 
 /// A subcommand's arity check, Redis style (N exact, -N at least N, counting the command name).
-fn arity_ok(args: &[Bytes], arity: i32) -> bool {
+pub(crate) fn arity_ok(args: &[Bytes], arity: i32) -> bool {
     if arity >= 0 {
         args.len() == arity as usize
     } else {
@@ -67,7 +67,7 @@ fn arity_ok(args: &[Bytes], arity: i32) -> bool {
     }
 }
 
-fn help(w: &mut ReplyWriter<'_>, lines: &[&str]) {
+pub(crate) fn help(w: &mut ReplyWriter<'_>, lines: &[&str]) {
     w.array(lines.len() + 2);
     for l in lines {
         w.simple(l);
@@ -213,33 +213,113 @@ fn lolwut(_: &mut Ctx<'_, '_>, _: &[Bytes], w: &mut ReplyWriter<'_>) {
     w.verbatim("txt", &text);
 }
 
-fn debug(_: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+/// DEBUG: the subcommands test suites use that are cheap to honour; the ones that inspect or
+/// crash Redis's internals answer that Ferrite does not have them.
+fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let sub = &args[1];
-    if eq_ic(sub, "help") {
-        help(
+    let lower = String::from_utf8_lossy(sub).to_ascii_lowercase();
+    let arity = |n: usize, w: &mut ReplyWriter<'_>| {
+        if args.len() != n {
+            subcommand_arity(w, &format!("debug|{lower}"));
+            false
+        } else {
+            true
+        }
+    };
+    match lower.as_str() {
+        "help" => help(
             w,
             &[
                 "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "CHANGE-REPL-ID",
+                "    Accepted (Ferrite has no replication id to change yet).",
+                "ERROR <string>",
+                "    Return a Redis protocol error with <string> as message.",
+                "LOG <message>",
+                "    Write <message> to the server log.",
+                "OBJECT <key>",
+                "    Show low level info about the <key> and associated value.",
+                "RELOAD [MERGE] [NOFLUSH] [NOSAVE]",
+                "    Accepted: Ferrite keeps the dataset in memory, so it is unchanged.",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Setting it to 0 disables expiring keys in background when they are not",
+                "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+                "    default.",
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds>. Decimals allowed.",
             ],
-        );
-    } else if eq_ic(sub, "sleep") {
-        if args.len() != 3 {
-            subcommand_arity(w, "debug|sleep");
-            return;
+        ),
+        "sleep" => {
+            if !arity(3, w) {
+                return;
+            }
+            let Some(secs) = float_or_err(w, &args[2]) else {
+                return;
+            };
+            if secs > 0.0 && secs.is_finite() {
+                // Redis blocks the whole server; we block this connection's worker thread.
+                std::thread::sleep(Duration::from_secs_f64(secs));
+            }
+            w.ok();
         }
-        let Some(secs) = float_or_err(w, &args[2]) else {
-            return;
-        };
-        if secs > 0.0 && secs.is_finite() {
-            // Redis blocks the whole server; we block this connection's worker thread.
-            std::thread::sleep(Duration::from_secs_f64(secs));
+        "set-active-expire" => {
+            if !arity(3, w) {
+                return;
+            }
+            let on = crate::resp::args::parse_i64(&args[2]).unwrap_or(0) != 0;
+            let s = &ctx.shared.introspection.settings;
+            s.active_expire
+                .store(on, std::sync::atomic::Ordering::Relaxed);
+            w.ok();
         }
-        w.ok();
-    } else {
-        unknown_subcommand(w, "DEBUG", sub);
+        "error" => {
+            if !arity(3, w) {
+                return;
+            }
+            w.error(&lossy(&args[2]).replace(['\r', '\n'], " "));
+        }
+        "log" => {
+            if !arity(3, w) {
+                return;
+            }
+            tracing::warn!(message = %lossy(&args[2]), "DEBUG LOG");
+            w.ok();
+        }
+        "reload" | "change-repl-id" => w.ok(),
+        "object" => {
+            if !arity(3, w) {
+                return;
+            }
+            debug_object(ctx, &args[2], w);
+        }
+        _ => w.error(&format!(
+            "ERR DEBUG {} is not supported by Ferrite (see DEBUG HELP)",
+            lossy(sub).to_ascii_uppercase()
+        )),
     }
+}
+
+/// DEBUG OBJECT: Redis's line, from what Ferrite knows of the value (its OBJECT ENCODING, the
+/// length of its DUMP serialization, its idle time).
+fn debug_object(ctx: &mut Ctx<'_, '_>, key: &Bytes, w: &mut ReplyWriter<'_>) {
+    let t = ctx.shared.redis_params.rdb_thresholds();
+    let now = ctx.now;
+    let info = ctx.with_key(key, |s, now| {
+        s.peek(key, now).map(|e| {
+            let len = super::dump::payload_of(t, &e.value)
+                .len()
+                .saturating_sub(11);
+            (e.value.encoding_with(&t), len, e.access)
+        })
+    });
+    let Some((encoding, serialized, access)) = info else {
+        return w.error("ERR no such key");
+    };
+    let idle = (((now >> 10) as u32).wrapping_sub(access) as u64) * 1024 / 1000;
+    let line = format!(
+        "Value at:0x0 refcount:1 encoding:{encoding} serializedlength:{serialized} lru:{access} lru_seconds_idle:{idle}"
+    );
+    w.simple(&line);
 }
 
 fn shutdown(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
@@ -275,6 +355,24 @@ fn shutdown(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 // INFO
 // ---------------------------------------------------------------------------
 
+/// Every section, in Redis 7's order.
+const ALL_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "latencystats",
+    "cluster",
+    "keyspace",
+];
+
+/// INFO without arguments: all but the per-command sections, as Redis.
 const DEFAULT_SECTIONS: &[&str] = &[
     "server",
     "clients",
@@ -283,6 +381,8 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "modules",
+    "errorstats",
     "cluster",
     "keyspace",
 ];
@@ -295,9 +395,10 @@ fn info(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     for a in &args[1..] {
         let a = String::from_utf8_lossy(a).to_ascii_lowercase();
         match a.as_str() {
-            "all" | "default" | "everything" => wanted.extend_from_slice(DEFAULT_SECTIONS),
+            "all" | "everything" => wanted.extend_from_slice(ALL_SECTIONS),
+            "default" => wanted.extend_from_slice(DEFAULT_SECTIONS),
             other => {
-                if let Some(s) = DEFAULT_SECTIONS.iter().find(|s| **s == other) {
+                if let Some(s) = ALL_SECTIONS.iter().find(|s| **s == other) {
                     wanted.push(s);
                 }
             }
@@ -314,7 +415,7 @@ pub fn info_text(ctx: &mut Ctx<'_, '_>, wanted: &[&str]) -> String {
     // The figures the metric table (admin/registry.rs) gives the sections, read once.
     let keyspace = keyspace_stats(ctx);
     let snap = ServerSnapshot::for_info(ctx.shared, keyspace);
-    for section in DEFAULT_SECTIONS {
+    for section in ALL_SECTIONS {
         if !wanted.contains(section) {
             continue;
         }
@@ -453,6 +554,10 @@ fn info_section(ctx: &mut Ctx<'_, '_>, snap: &ServerSnapshot, section: &str, out
             out.push_str("# Cluster\r\n");
             field!(out, "cluster_enabled", 0);
         }
+        "modules" => out.push_str("# Modules\r\n"),
+        "commandstats" => super::introspection::write_commandstats(ctx.shared, out),
+        "errorstats" => super::introspection::write_errorstats(ctx.shared, out),
+        "latencystats" => super::introspection::write_latencystats(ctx.shared, out),
         "keyspace" => {
             out.push_str("# Keyspace\r\n");
             // Every database of the connection's cache that exists and holds keys. Inside
@@ -593,6 +698,9 @@ fn config(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             }
         }
         ctx.for_each_shard(|s, _| s.stats = ShardStats::default());
+        // Redis's RESETSTAT also clears commandstats, errorstats and latencystats.
+        ctx.shared.introspection.commands.reset();
+        ctx.shared.introspection.errors.reset();
         w.ok();
     } else if eq_ic(sub, "rewrite") {
         if args.len() != 2 {
@@ -742,7 +850,15 @@ fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
                 Setting::Timeout(n) => c.limits.idle_timeout_secs = n,
                 Setting::MaxBulkLen(n) => c.limits.max_bulk_len = n,
                 Setting::QueryBufferLimit(n) => c.limits.query_buffer_limit = n,
-                Setting::Param(name, value) => ctx.shared.redis_params.set(&name, value),
+                Setting::Param(name, value) => {
+                    let intro = &ctx.shared.introspection;
+                    intro.apply_param(&name, &value);
+                    if name == "slowlog-max-len" {
+                        let max = value.parse().unwrap_or(usize::MAX);
+                        intro.slowlog.set_max_len(max, store.budget());
+                    }
+                    ctx.shared.redis_params.set(&name, value)
+                }
                 Setting::HllSparseMaxBytes(n) => ctx
                     .shared
                     .hll_sparse_max_bytes
@@ -1155,6 +1271,12 @@ fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         "setinfo" => (4, "client|setinfo"),
         "no-evict" => (3, "client|no-evict"),
         "no-touch" => (3, "client|no-touch"),
+        "pause" => (-3, "client|pause"),
+        "unpause" => (2, "client|unpause"),
+        "unblock" => (-3, "client|unblock"),
+        "reply" => (3, "client|reply"),
+        "getredir" => (2, "client|getredir"),
+        "trackinginfo" => (2, "client|trackinginfo"),
         "help" => (2, "client|help"),
         _ => return unknown_subcommand(w, "CLIENT", sub),
     };
@@ -1202,6 +1324,26 @@ fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
                 w.error(ERR_SYNTAX);
             }
         }
+        "pause" => client_pause(ctx, args, w),
+        "unpause" => {
+            ctx.shared.introspection.pause.unpause();
+            w.ok();
+        }
+        "unblock" => client_unblock(ctx, args, w),
+        // Outside MULTI the connection answers CLIENT REPLY itself (`conn/observe.rs`).
+        "reply" => w.error("ERR CLIENT REPLY inside MULTI is not supported by Ferrite"),
+        // Client-side caching (CLIENT TRACKING) is not available yet: never tracking.
+        "getredir" => w.int(-1),
+        "trackinginfo" => {
+            w.map(3);
+            w.bulk(b"flags");
+            w.set(1);
+            w.bulk(b"off");
+            w.bulk(b"redirect");
+            w.int(-1);
+            w.bulk(b"prefixes");
+            w.array(0);
+        }
         _ => help(
             w,
             &[
@@ -1227,9 +1369,67 @@ fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
                 "    Accepted for compatibility.",
                 "NO-TOUCH (ON|OFF)",
                 "    Accepted for compatibility.",
+                "PAUSE <timeout> [WRITE|ALL]",
+                "    Suspend all, or just write, clients for <timeout> milliseconds.",
+                "UNPAUSE",
+                "    Stop the current client pause, resuming traffic.",
+                "REPLY (ON|OFF|SKIP)",
+                "    Control the replies sent to the current connection.",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                "    Unblock the specified blocked client.",
+                "GETREDIR",
+                "    Return the client ID we are redirecting to when tracking is enabled.",
+                "TRACKINGINFO",
+                "    Report tracking status for the current connection.",
             ],
         ),
     }
+}
+
+/// CLIENT PAUSE <timeout> [WRITE|ALL]: RESP connections hold their commands
+/// (`resp/introspection/pause.rs`).
+fn client_pause(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    use crate::resp::introspection::pause::PauseMode;
+    let Some(ms) = crate::resp::args::parse_i64(&args[2]) else {
+        return w.error("ERR timeout is not an integer or out of range");
+    };
+    if ms < 0 {
+        return w.error("ERR timeout is negative");
+    }
+    let mode = match args.get(3) {
+        None => PauseMode::All,
+        Some(m) if args.len() == 4 && eq_ic(m, "write") => PauseMode::Write,
+        Some(m) if args.len() == 4 && eq_ic(m, "all") => PauseMode::All,
+        Some(_) => return w.error("ERR CLIENT PAUSE mode must be WRITE or ALL"),
+    };
+    let until = tokio::time::Instant::now() + std::time::Duration::from_millis(ms as u64);
+    ctx.shared.introspection.pause.pause(mode, until);
+    w.ok();
+}
+
+/// CLIENT UNBLOCK <id> [TIMEOUT|ERROR]: 1 if that client was in a blocking command.
+fn client_unblock(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    use crate::resp::client::UnblockAs;
+    let Some(id) = crate::resp::args::parse_i64(&args[2]) else {
+        return w.error("ERR value is not an integer or out of range");
+    };
+    let how = match args.len() {
+        3 => UnblockAs::Timeout,
+        4 if eq_ic(&args[3], "timeout") => UnblockAs::Timeout,
+        4 if eq_ic(&args[3], "error") => UnblockAs::Error,
+        4 => return w.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+        _ => {
+            return w.error(&format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+                lossy(&args[1])
+            ))
+        }
+    };
+    let unblocked = u64::try_from(id)
+        .ok()
+        .and_then(|id| ctx.shared.clients.get(id))
+        .is_some_and(|c| c.unblock(how));
+    w.int(i64::from(unblocked));
 }
 
 fn client_list(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {

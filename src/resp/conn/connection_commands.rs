@@ -73,6 +73,11 @@ impl Session {
                 }
                 self.pubsub = None;
                 self.sync_sub_counts();
+                // Like Redis: RESET leaves monitor mode and turns replies back on.
+                self.stop_monitor();
+                self.obs.reply_off = false;
+                self.obs.skip_armed = false;
+                self.obs.turned_on = true;
                 self.writer().simple("RESET");
             }
             "hello" => self.hello(args),
@@ -96,6 +101,7 @@ impl Session {
                 }
             }
             "ferrite.revoke" => self.revoke(&args[1]),
+            "monitor" => self.start_monitor(),
             "select" => match self.select_db(&args[1]) {
                 Ok(()) => self.writer().ok(),
                 Err(e) => self.writer().error(&e),

@@ -13,9 +13,11 @@ use ferrite_storage::{Cache, Locked};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::observe::Outcome;
 use super::{Session, OUT_SOFT_LIMIT};
 use crate::metrics::{self, Family, Protocol};
 use crate::resp::args::{eq_ic, ERR_OOM};
+use crate::resp::client::UnblockAs;
 use crate::resp::dispatch::{flags, lookup, CommandSpec, Ctx};
 use crate::shared::ServerStats;
 use ferrite_service::Counters;
@@ -54,13 +56,16 @@ fn queue_cost(args: &[Bytes]) -> usize {
 impl Session {
     /// Execute every complete command in the input buffer (until output backs up).
     pub(super) fn process_input(&mut self) {
-        if self.inbuf.is_empty() {
+        if self.inbuf.is_empty() && self.obs.held.is_none() {
             // Nothing to run (the loop turned for a write or a wake-up): skip the clock reads.
             return;
         }
         // The args vector lives in the session: no allocation per batch or per command
         // (`tests/zero_alloc.rs` holds warm GET/SET to zero allocations).
         let mut args = std::mem::take(&mut self.args);
+        // The last command run, kept past the next parse (which clears `args`): the slow log
+        // of an unpipelined FAST command needs it at the batch's end (`finish_batch`).
+        let mut last = std::mem::take(&mut self.last_args);
         let mut count = 0u64;
         self.now = self.shared.store.now_ms();
         // CLIENT LIST's idle time: the batch's clock read serves it.
@@ -69,7 +74,22 @@ impl Session {
         // Request metrics: exact counts per family, the batch's time shared evenly (one clock
         // read per batch; parsing included). See `metrics::BatchTimer`.
         let mut timer = metrics::BatchTimer::start();
-        while self.pending() < OUT_SOFT_LIMIT && !self.closing && self.blocked.is_none() {
+        // The command a CLIENT PAUSE held runs first (or is held again).
+        if let Some((held, frame)) = self.obs.held.take() {
+            if !self.hold_if_paused(&held, frame) {
+                count += 1;
+                let family = self.execute_metered(&held, frame);
+                timer.add(family);
+            }
+        }
+        while self.pending() < OUT_SOFT_LIMIT
+            && !self.closing
+            && self.blocked.is_none()
+            && self.obs.paused.is_none()
+        {
+            if self.shared.introspection.pause.is_active() && self.hold_all_if_paused() {
+                break;
+            }
             let unparsed = self.inbuf.len();
             // Before AUTH (auth required), Redis 7's caps: refused from the header alone.
             let limits = if self.principal.is_some() {
@@ -79,11 +99,17 @@ impl Session {
             };
             match parse_command(&mut self.inbuf, limits, &mut args) {
                 Ok(true) => {
-                    count += 1;
                     let frame = (unparsed - self.inbuf.len()) as u64;
+                    if self.shared.introspection.pause.is_active()
+                        && self.hold_if_paused(&args, frame)
+                    {
+                        break;
+                    }
+                    count += 1;
                     // The args vector is reused across commands: no allocation per command.
                     let family = self.execute_metered(&args, frame);
                     timer.add(family);
+                    std::mem::swap(&mut args, &mut last);
                     if self.info.killed.load(Ordering::Relaxed) {
                         self.closing = true;
                     }
@@ -97,12 +123,15 @@ impl Session {
                 }
             }
         }
-        timer.finish(Protocol::Resp);
+        let elapsed = timer.finish(Protocol::Resp);
+        self.finish_batch(elapsed, count, &last);
         self.charge_buffers();
         self.publish_client_info();
         // Drop the references into the read buffer before it is reused.
         args.clear();
+        last.clear();
         self.args = args;
+        self.last_args = last;
         self.charge_input();
         if count > 0 {
             ServerStats::add(&self.shared.stats.total_commands, count);
@@ -158,6 +187,9 @@ impl Session {
 
     /// Execute one command; returns its metrics family.
     pub(super) fn execute(&mut self, args: &[Bytes]) -> Family {
+        let start = self.out.len();
+        // CLIENT REPLY OFF / SKIP: this command's reply is dropped (after it is counted).
+        let drop_reply = self.obs.reply_off || std::mem::take(&mut self.obs.skip_armed);
         let Some(spec) = args.first().and_then(|name| lookup(name)) else {
             if !args.is_empty() {
                 let msg = unknown_command_message(args);
@@ -165,10 +197,23 @@ impl Session {
                     *err = true;
                 }
                 self.writer().error(&msg);
+                self.account(None, args, start, None);
+                if drop_reply {
+                    self.out.truncate(start);
+                }
             }
             return Family::Other;
         };
+        self.obs.outcome = Outcome::Rejected;
+        let t0 = (!Session::untimed(spec)).then(std::time::Instant::now);
         self.execute_spec(spec, args);
+        let nanos = t0.map(|t| t.elapsed().as_nanos() as u64);
+        self.account(Some(spec), args, start, nanos);
+        // CLIENT REPLY ON answers even where replies were off.
+        let turned_on = std::mem::take(&mut self.obs.turned_on);
+        if drop_reply && !turned_on {
+            self.out.truncate(start);
+        }
         Family::from_resp_group(spec.group)
     }
 
@@ -246,6 +291,7 @@ impl Session {
             let owned = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
             self.multi.as_mut().expect("in multi").0.push(owned);
             self.writer().simple("QUEUED");
+            self.obs.outcome = Outcome::Queued;
             return;
         }
         if !self.resp3 && self.in_subscribe_mode() && !spec.has(flags::PUBSUB_OK) {
@@ -256,8 +302,19 @@ impl Session {
             self.writer().error(&msg);
             return;
         }
+        if self.obs.monitor.is_some() && (spec.has(flags::WRITE) || spec.has(flags::READONLY)) {
+            // Redis's rule for a monitoring (replica-flagged) connection.
+            self.writer()
+                .error("ERR Replica can't interact with the keyspace");
+            return;
+        }
+        self.obs.outcome = Outcome::Executed;
         if spec.has(flags::CONN) {
             self.connection_command(spec, args);
+            return;
+        }
+        if spec.name == "client" && args.len() >= 2 && eq_ic(&args[1], "reply") {
+            self.client_reply(args);
             return;
         }
         self.run(spec, args, true);
@@ -281,6 +338,10 @@ impl Session {
             // have signalled nobody: retry once now. Retries then run while still registered
             // (see `retry_blocked`), so later pushes can't slip through either.
             notify.notify_one();
+            *self.info.blocked.lock() = Some(crate::resp::client::BlockedWake {
+                notify: notify.clone(),
+                unblock: None,
+            });
             self.blocked = Some(Blocked {
                 // Owned copies, as for MULTI: slices would pin the read buffer they came from
                 // (all of it, outside what `in_alloc` counts once the buffer is replaced).
@@ -308,6 +369,7 @@ impl Session {
         if spec.has(flags::DENYOOM) {
             let incoming: usize = args[1..].iter().map(|a| a.len()).sum();
             if self.shared.store.ensure_memory(incoming as u64).is_err() {
+                self.obs.outcome = Outcome::Rejected;
                 self.writer().error(ERR_OOM);
                 return None;
             }
@@ -343,11 +405,30 @@ impl Session {
     /// again, still registered, so a push racing with this retry leaves a wake-up behind.
     pub(super) fn retry_blocked(&mut self) {
         let Some(b) = self.blocked.take() else { return };
+        let unblock = self.info.blocked.lock().as_ref().and_then(|w| w.unblock);
+        match unblock {
+            Some(UnblockAs::Timeout) => {
+                self.blocked = Some(b);
+                return self.unblock_timeout();
+            }
+            Some(UnblockAs::Error) => {
+                self.shared.waiters.unregister(&b.cache, &b.keys, &b.notify);
+                *self.info.blocked.lock() = None;
+                let start = self.out.len();
+                self.writer()
+                    .error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                self.account_late_error(b.spec, &b.args, start);
+                self.meter_late_output(start);
+                return;
+            }
+            None => {}
+        }
         self.now = self.shared.store.now_ms();
         if !self.still_authenticated() {
             // The token that authorized the command expired or was revoked while it waited: it
             // is not served; it gets the error the connection's next command would get.
             self.shared.waiters.unregister(&b.cache, &b.keys, &b.notify);
+            *self.info.blocked.lock() = None;
             let start = self.out.len();
             let msg = self.noauth_message();
             self.writer().error(&msg);
@@ -367,12 +448,14 @@ impl Session {
             self.blocked = Some(b); // still nothing: keep waiting, same deadline
         } else {
             self.shared.waiters.unregister(&b.cache, &b.keys, &b.notify);
+            *self.info.blocked.lock() = None;
         }
     }
 
     pub(super) fn unblock_timeout(&mut self) {
         if let Some(b) = self.blocked.take() {
             self.shared.waiters.unregister(&b.cache, &b.keys, &b.notify);
+            *self.info.blocked.lock() = None;
             let start = self.out.len();
             self.writer().null_array();
             self.meter_late_output(start);
@@ -420,11 +503,15 @@ impl Session {
             return;
         }
         let cache = self.cache.clone();
+        // Owned: the context's cache references live as long as the locks (the whole loop),
+        // while the loop also counts each command on `self`.
+        let base = self.base.clone();
         let mut locked: Locked<'_> = cache.lock_all();
         ReplyWriter::new(&mut self.out, self.resp3).array(queued.len());
         for args in &queued {
             let spec = lookup(&args[0]).expect("validated when queued");
             let reply_start = self.out.len();
+            let t0 = std::time::Instant::now();
             let mut w = ReplyWriter::new(&mut self.out, self.resp3);
             if spec.has(flags::CONN) {
                 // Connection commands inside MULTI (e.g. a queued BLPOP is table-run below;
@@ -432,15 +519,18 @@ impl Session {
                 match spec.name {
                     "select" => w.ok(),
                     "auth" => w.ok(),
+                    "monitor" => w.error("ERR MONITOR isn't allowed for DENY BLOCKING client"),
                     _ => w.error("ERR command not allowed inside a transaction"),
                 }
+                let nanos = t0.elapsed().as_nanos() as u64;
+                self.account_queued(spec, args, reply_start, nanos);
                 continue;
             }
             let mut block = None;
             let mut ctx = Ctx {
                 shared: &self.shared,
                 cache: &cache,
-                base: &self.base,
+                base: &base,
                 db: self.db,
                 now: self.shared.store.now_ms(),
                 client: &self.info,
@@ -454,6 +544,8 @@ impl Session {
             };
             (spec.handler)(&mut ctx, args, &mut w);
             self.meter.messages_published += published(spec, &self.out[reply_start..]);
+            let nanos = t0.elapsed().as_nanos() as u64;
+            self.account_queued(spec, args, reply_start, nanos);
         }
         // Every write above reached WATCHes and blocked clients through the change feed, under
         // the locks, so a client watching these keys sees them changed before EXEC returns.

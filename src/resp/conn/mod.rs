@@ -16,12 +16,14 @@
 //! | `exec.rs` | running commands: `process_input` (one batch), `execute_metered` (quota, metering), `execute_spec`/`run`/`run_handler`, blocking commands (`Blocked`, retry, timeout), MULTI queueing and `exec`, WATCH release |
 //! | `auth.rs` | AUTH / HELLO AUTH identity (the service's `Caller`, from `Service::caller`), per-batch re-validation, NOAUTH/NOPERM (`authorize`), the tenant (`set_tenant`), subscriptions re-checked after AUTH, FERRITE.REVOKE |
 //! | `connection_commands.rs` | commands that change the connection itself (`connection_command`: MULTI, WATCH, QUIT, RESET, AUTH, SELECT, …) and HELLO |
+//! | `observe.rs` | after each command: INFO commandstats/errorstats/latencystats, SLOWLOG, LATENCY, MONITOR's feed and delivery, CLIENT REPLY; the CLIENT PAUSE hold |
 //! | `pubsub.rs` | subscription state (`PubSub`), SUBSCRIBE and friends, delivering messages (`deliver_events`) |
 
 mod auth;
 mod connection_commands;
 mod exec;
 mod io;
+mod observe;
 mod pubsub;
 mod session;
 
@@ -124,7 +126,7 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
         if s.has_pending() || !s.inbuf.is_empty() {
             s.shrink_at = None;
         }
-        if s.blocked.is_none() && !s.closing {
+        if s.blocked.is_none() && !s.closing && s.obs.paused.is_none() {
             s.process_input();
         }
         // Room for the next read is decided here, after parsing, from what the unparsed tail
@@ -159,6 +161,9 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
         let block_notify = s.blocked.as_ref().map(|b| b.notify.clone());
         let idle_deadline = idle_timeout.map(|d| last_input + d);
         let waiter = s.pubsub.as_ref().map(|p| p.waiter.clone());
+        let monitor = s.obs.monitor.clone();
+        let pause_until = s.obs.paused.as_ref().map(|(_, until)| *until);
+        let mut pause_rx = s.obs.paused.as_ref().map(|(rx, _)| rx.clone());
 
         tokio::select! {
             biased;
@@ -176,6 +181,8 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
                 // Graceful: finish replies already produced, accept no more commands.
                 s.closing = true;
                 s.blocked = None;
+                *info.blocked.lock() = None;
+                s.obs.paused = None;
             }
             // Write pending replies; once they are all written, flush what a buffering stream
             // (TLS) still holds. One arm for both: they borrow the same writer.
@@ -237,6 +244,21 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
                     tracing::warn!(client = info.id, pending = s.pending(), "closing subscriber: pub/sub output budget exceeded");
                     break;
                 }
+            }
+            _ = async { monitor.as_ref().expect("guarded").ready.notified().await }, if monitor.is_some() && !s.closing => {
+                if !s.deliver_monitor_lines() {
+                    ServerStats::add(&shared.stats.output_limit_disconnects, 1);
+                    tracing::warn!(client = info.id, "closing monitor: its queue overflowed");
+                    break;
+                }
+            }
+            // CLIENT PAUSE holds this connection: wait for UNPAUSE (or a new PAUSE) or the
+            // deadline; the loop's top then runs the held command, or holds it again.
+            _ = async { let _ = pause_rx.as_mut().expect("guarded").changed().await; }, if pause_until.is_some() => {
+                s.obs.paused = None;
+            }
+            _ = sleep_opt(pause_until), if pause_until.is_some() => {
+                s.obs.paused = None;
             }
             _ = sleep_opt(block_deadline), if block_deadline.is_some() => {
                 s.unblock_timeout();

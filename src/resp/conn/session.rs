@@ -32,6 +32,8 @@ pub(super) struct Session {
     pub(super) out: BytesMut,
     /// The parsed arguments of the command being run; reused (see `process_input`).
     pub(super) args: Vec<Bytes>,
+    /// The previous command's, swapped with `args` after each command (see `process_input`).
+    pub(super) last_args: Vec<Bytes>,
     /// Large pub/sub payloads waiting to be written between the bytes of `out`.
     pub(super) spliced: Spliced,
     /// Name of the last command run, for CLIENT LIST (see `publish_client_info`).
@@ -92,6 +94,8 @@ pub(super) struct Session {
     pub(super) unrestricted: bool,
     /// Why the principal was dropped (expired, revoked), for the next NOAUTH.
     pub(super) lost_auth: Option<AuthError>,
+    /// Statistics, CLIENT REPLY, MONITOR and CLIENT PAUSE state (`observe.rs`).
+    pub(super) obs: super::observe::Observe,
 }
 
 impl Session {
@@ -116,6 +120,7 @@ impl Session {
             resp3: false,
             inbuf: BytesMut::with_capacity(BUF_INITIAL),
             args: Vec::with_capacity(8),
+            last_args: Vec::with_capacity(8),
             spliced: Spliced::default(),
             last_cmd: "NULL",
             in_alloc: BUF_INITIAL,
@@ -150,6 +155,7 @@ impl Session {
             principal: None,
             unrestricted: false,
             lost_auth: None,
+            obs: Default::default(),
         };
         if !s.enforcing {
             s.principal = Some(Principal::unrestricted(""));
@@ -188,6 +194,8 @@ impl Session {
         if let Some(b) = self.blocked.take() {
             self.shared.waiters.unregister(&b.cache, &b.keys, &b.notify);
         }
+        *self.info.blocked.lock() = None;
+        self.stop_monitor();
         self.unwatch_all();
         self.multi = None;
         self.release_memory();

@@ -1,0 +1,377 @@
+//! What happens after each command besides its reply: INFO commandstats / errorstats /
+//! latencystats, the slow log, the latency monitor and MONITOR's feed (`account`), and CLIENT
+//! REPLY OFF | SKIP dropping replies.
+//!
+//! Timing follows the request metrics' rule (`metrics::BatchTimer`): O(1) commands (flag FAST)
+//! are not timed one by one, a clock read per GET was ~4% of pipelined GET CPU; they share what
+//! is left of their batch's time after the other commands, which are timed individually. A
+//! batch of one (unpipelined traffic) is thus exact for every command, and only a FAST command
+//! inside a pipeline has an averaged time (and cannot reach the slow log on its own).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::Session;
+use crate::resp::dispatch::{flags, CommandSpec};
+use crate::resp::introspection::command_stats;
+use crate::resp::introspection::monitor::{self, MonitorQueue};
+use crate::resp::introspection::pause::PauseMode;
+use crate::resp::introspection::slowlog::SlowEntry;
+
+/// How a command ended, for its statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Outcome {
+    /// Refused before it ran (arity, keys, permissions, MULTI state, OOM): `rejected_calls`.
+    Rejected,
+    /// Ran (its handler or the connection's own code): a call, `failed_calls` if it errored.
+    Executed,
+    /// Queued inside MULTI: counted when EXEC runs it.
+    Queued,
+}
+
+/// Per-connection state of the above.
+pub(super) struct Observe {
+    pub(super) outcome: Outcome,
+    /// FAST commands of the current batch, (slot, count), timed at the batch's end. Reused
+    /// (no allocation per batch once warm).
+    pub(super) fast_batch: Vec<(u32, u32)>,
+    /// Time the individually timed commands of the batch took.
+    pub(super) timed_nanos: u64,
+    /// CLIENT REPLY OFF.
+    pub(super) reply_off: bool,
+    /// CLIENT REPLY SKIP was the last command: drop the next command's reply.
+    pub(super) skip_armed: bool,
+    /// The command just run was CLIENT REPLY ON: its OK goes out.
+    pub(super) turned_on: bool,
+    /// MONITOR: this connection's queue of lines.
+    pub(super) monitor: Option<Arc<MonitorQueue>>,
+    /// CLIENT PAUSE holds this connection: the command it stopped at (owned copies, with its
+    /// frame size for metering), and what it waits on.
+    pub(super) held: Option<(Vec<Bytes>, u64)>,
+    pub(super) paused: Option<(watch::Receiver<u64>, Instant)>,
+}
+
+impl Default for Observe {
+    fn default() -> Self {
+        Observe {
+            outcome: Outcome::Rejected,
+            fast_batch: Vec::new(),
+            timed_nanos: 0,
+            reply_off: false,
+            skip_armed: false,
+            turned_on: false,
+            monitor: None,
+            held: None,
+            paused: None,
+        }
+    }
+}
+
+/// Which arguments MONITOR and SLOWLOG show as `(redacted)`: AUTH's credentials, HELLO's AUTH
+/// pair, as Redis does.
+pub(super) fn redacted(args: &[Bytes]) -> impl Fn(usize) -> bool + '_ {
+    let name = args
+        .first()
+        .map(|a| a.to_ascii_lowercase())
+        .unwrap_or_default();
+    let auth_at = if name == b"hello" {
+        args.iter()
+            .position(|a| a.eq_ignore_ascii_case(b"auth"))
+            .unwrap_or(usize::MAX)
+    } else {
+        usize::MAX
+    };
+    move |i| {
+        (name == b"auth" && i >= 1)
+            || (auth_at != usize::MAX && (i == auth_at + 1 || i == auth_at + 2))
+    }
+}
+
+fn unix_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+impl Session {
+    /// After one command, whose reply starts at `start` in `out`: count it, its error, log it
+    /// if slow, feed monitors. `nanos`: its own time if it was timed (not FAST).
+    pub(super) fn account(
+        &mut self,
+        spec: Option<&'static CommandSpec>,
+        args: &[Bytes],
+        start: usize,
+        nanos: Option<u64>,
+    ) {
+        // DEBUG ERROR writes a raw error outside the statistics (Redis's addReplyProto).
+        let raw_error = spec.is_some_and(|s| s.name == "debug")
+            && args
+                .get(1)
+                .is_some_and(|a| a.eq_ignore_ascii_case(b"error"));
+        let errored = self.out.get(start) == Some(&b'-') && !raw_error;
+        if errored {
+            let end = self.out[start..]
+                .iter()
+                .position(|&b| b == b'\r')
+                .map_or(self.out.len(), |n| start + n);
+            let msg = self.out[start + 1..end].to_vec();
+            self.shared.introspection.errors.record(&msg);
+        }
+        let Some(spec) = spec else { return };
+        let Some(slot) = command_stats::slot_of(spec, args) else {
+            return;
+        };
+        match self.obs.outcome {
+            Outcome::Queued => return,
+            Outcome::Rejected => {
+                if errored {
+                    self.shared.introspection.commands.record_rejected(slot);
+                }
+                return;
+            }
+            Outcome::Executed => {}
+        }
+        if errored {
+            self.shared.introspection.commands.record_failed(slot);
+        }
+        match nanos {
+            Some(n) => {
+                self.obs.timed_nanos += n;
+                self.shared.introspection.commands.record_calls(slot, n, 1);
+                self.check_slow(spec, args, n);
+            }
+            None => {
+                let slot = slot as u32;
+                match self.obs.fast_batch.iter_mut().find(|(s, _)| *s == slot) {
+                    Some((_, n)) => *n += 1,
+                    None => self.obs.fast_batch.push((slot, 1)),
+                }
+            }
+        }
+        if self.shared.introspection.monitors.any() && !spec.has(flags::ADMIN) {
+            self.feed_monitors(args, self.db);
+        }
+    }
+
+    /// Whether `spec` runs in a RESP batch without its own clock reads.
+    #[inline]
+    pub(super) fn untimed(spec: &CommandSpec) -> bool {
+        spec.has(flags::FAST)
+    }
+
+    /// End of a batch that took `elapsed` and ran `commands` commands, the last with `last`:
+    /// the FAST commands share the time the timed ones did not use.
+    pub(super) fn finish_batch(&mut self, elapsed: Duration, commands: u64, last: &[Bytes]) {
+        let timed = std::mem::take(&mut self.obs.timed_nanos);
+        if self.obs.fast_batch.is_empty() {
+            return;
+        }
+        let n: u64 = self.obs.fast_batch.iter().map(|(_, c)| u64::from(*c)).sum();
+        let left = (elapsed.as_nanos() as u64).saturating_sub(timed);
+        let each = left / n.max(1);
+        for &(slot, count) in &self.obs.fast_batch {
+            self.shared
+                .introspection
+                .commands
+                .record_calls(slot as usize, each, u64::from(count));
+        }
+        self.obs.fast_batch.clear();
+        if commands == 1 && n == 1 {
+            // Unpipelined: the batch's time is this command's own.
+            if let Some(spec) = last.first().and_then(|a| crate::resp::dispatch::lookup(a)) {
+                self.check_slow(spec, last, each);
+            }
+        }
+    }
+
+    /// The slow log and the latency monitor.
+    fn check_slow(&mut self, spec: &'static CommandSpec, args: &[Bytes], nanos: u64) {
+        let intro = &self.shared.introspection;
+        let s = &intro.settings;
+        let micros = nanos / 1000;
+        let slower_than = s
+            .slowlog_slower_than_us
+            .load(std::sync::atomic::Ordering::Relaxed);
+        // EXEC is logged as the commands it ran (Redis's skip_slowlog).
+        if slower_than >= 0 && micros >= slower_than as u64 && spec.name != "exec" {
+            let redact = redacted(args);
+            let redact_from = (0..args.len()).find(|&i| redact(i));
+            let entry = SlowEntry {
+                id: 0,
+                time: unix_micros() / 1_000_000,
+                micros,
+                args: SlowEntry::args_of(args, redact_from),
+                peer: self.info.addr.to_string(),
+                name: self.info.name.lock().clone().unwrap_or_default(),
+            };
+            let max = s.slowlog_max_len.load(std::sync::atomic::Ordering::Relaxed) as usize;
+            intro.slowlog.push(entry, max, self.shared.store.budget());
+        }
+        let threshold = s
+            .latency_threshold_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let ms = nanos / 1_000_000;
+        if threshold > 0 && ms >= threshold {
+            let event = if spec.has(flags::FAST) {
+                "fast-command"
+            } else {
+                "command"
+            };
+            intro.latency.record(event, unix_micros() / 1_000_000, ms);
+        }
+    }
+
+    fn feed_monitors(&self, args: &[Bytes], db: usize) {
+        let peer = self.info.addr.to_string();
+        let line = monitor::line(unix_micros(), db, &peer, args, redacted(args));
+        self.shared.introspection.monitors.feed(line);
+    }
+
+    /// A command inside EXEC: counted like a command of its own (Redis's calls, failed_calls,
+    /// slow log and monitor lines for each queued command).
+    pub(super) fn account_queued(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: &[Bytes],
+        start: usize,
+        nanos: u64,
+    ) {
+        self.obs.outcome = Outcome::Executed;
+        self.account(spec.into(), args, start, Some(nanos));
+    }
+
+    /// An error reply a blocked command got after its first run (CLIENT UNBLOCK ... ERROR):
+    /// Redis counts it in errorstats and the command's failed_calls.
+    pub(super) fn account_late_error(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: &[Bytes],
+        start: usize,
+    ) {
+        if let Some(end) = self.out[start..].iter().position(|&b| b == b'\r') {
+            let msg = self.out[start + 1..start + end].to_vec();
+            self.shared.introspection.errors.record(&msg);
+        }
+        if let Some(slot) = command_stats::slot_of(spec, args) {
+            self.shared.introspection.commands.record_failed(slot);
+        }
+    }
+
+    /// MONITOR's queued lines, appended to the reply buffer. False when the monitor fell so far
+    /// behind that its queue overflowed (the connection closes, as Redis's output limit does).
+    pub(super) fn deliver_monitor_lines(&mut self) -> bool {
+        let Some(q) = self.obs.monitor.clone() else {
+            return true;
+        };
+        if q.overflowed() {
+            return false;
+        }
+        for l in q.drain() {
+            self.out.extend_from_slice(&l);
+        }
+        true
+    }
+
+    /// CLIENT REPLY ON | OFF | SKIP (only ON answers).
+    pub(super) fn client_reply(&mut self, args: &[Bytes]) {
+        if args.len() != 3 {
+            self.writer()
+                .error("ERR wrong number of arguments for 'client|reply' command");
+            return;
+        }
+        let mode = &args[2];
+        if mode.eq_ignore_ascii_case(b"on") {
+            self.obs.reply_off = false;
+            self.obs.skip_armed = false;
+            self.obs.turned_on = true;
+            self.writer().ok();
+        } else if mode.eq_ignore_ascii_case(b"off") {
+            self.obs.reply_off = true;
+        } else if mode.eq_ignore_ascii_case(b"skip") {
+            if !self.obs.reply_off {
+                self.obs.skip_armed = true;
+            }
+        } else {
+            self.writer().error("ERR syntax error");
+        }
+    }
+
+    /// CLIENT PAUSE: hold `args` (copied) if the pause in force covers it. Subscribing before
+    /// looking at the pause means an UNPAUSE in between still wakes the connection.
+    pub(super) fn hold_if_paused(&mut self, args: &[Bytes], frame: u64) -> bool {
+        let pause = &self.shared.introspection.pause;
+        let rx = pause.subscribe();
+        let Some((mode, until)) = pause.current() else {
+            return false;
+        };
+        if mode == PauseMode::Write && !self.pause_covers(args) {
+            return false;
+        }
+        self.obs.held = Some((
+            args.iter().map(|a| Bytes::copy_from_slice(a)).collect(),
+            frame,
+        ));
+        self.obs.paused = Some((rx, until));
+        true
+    }
+
+    /// CLIENT PAUSE ALL: hold before reading the next command.
+    pub(super) fn hold_all_if_paused(&mut self) -> bool {
+        let pause = &self.shared.introspection.pause;
+        let rx = pause.subscribe();
+        match pause.current() {
+            Some((PauseMode::All, until)) if !self.inbuf.is_empty() => {
+                self.obs.paused = Some((rx, until));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a WRITE pause holds this command: it may change data or publish (Redis's
+    /// write and may-replicate commands), or it is the EXEC of a transaction that does.
+    fn pause_covers(&self, args: &[Bytes]) -> bool {
+        let writes = |spec: &CommandSpec| {
+            spec.has(flags::WRITE)
+                || matches!(
+                    spec.name,
+                    "publish" | "spublish" | "eval" | "evalsha" | "fcall"
+                )
+        };
+        let Some(spec) = args.first().and_then(|a| crate::resp::dispatch::lookup(a)) else {
+            return false;
+        };
+        if spec.name == "exec" {
+            return self.multi.as_ref().is_some_and(|(q, _)| {
+                q.iter()
+                    .filter_map(|a| crate::resp::dispatch::lookup(&a[0]))
+                    .any(writes)
+            });
+        }
+        writes(spec)
+    }
+
+    /// MONITOR: from now on this connection receives every command the server runs.
+    pub(super) fn start_monitor(&mut self) {
+        if self.multi.is_some() {
+            self.writer()
+                .error("ERR MONITOR isn't allowed for DENY BLOCKING client");
+            return;
+        }
+        if self.obs.monitor.is_none() {
+            self.obs.monitor = Some(self.shared.introspection.monitors.add(self.info.id));
+        }
+        self.writer().ok();
+    }
+
+    /// Stop monitoring (RESET, close).
+    pub(super) fn stop_monitor(&mut self) {
+        if self.obs.monitor.take().is_some() {
+            self.shared.introspection.monitors.remove(self.info.id);
+        }
+    }
+}
