@@ -292,10 +292,45 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             }
             debug_object(ctx, &args[2], w);
         }
-        _ => w.error(&format!(
+        // Redis's subcommands that inspect, corrupt or crash its own internals.
+        "segfault"
+        | "panic"
+        | "restart"
+        | "crash-and-recover"
+        | "assert"
+        | "oom"
+        | "leak"
+        | "loadaof"
+        | "drop-cluster-packet-filter"
+        | "sdslen"
+        | "ziplist"
+        | "listpack"
+        | "listpack-entries"
+        | "quicklist"
+        | "quicklist-packed-threshold"
+        | "stringmatch-len"
+        | "replybuffer"
+        | "jmap"
+        | "protocol"
+        | "digest"
+        | "digest-value"
+        | "set-skip-checksum-validation"
+        | "aof-flush-sleep"
+        | "replicate"
+        | "script"
+        | "mallctl"
+        | "mallctl-str"
+        | "htstats"
+        | "htstats-key"
+        | "client-eviction"
+        | "pause-cron"
+        | "dict-resizing"
+        | "config-rewrite-force-all"
+        | "set-disable-deny-scripts" => w.error(&format!(
             "ERR DEBUG {} is not supported by Ferrite (see DEBUG HELP)",
             lossy(sub).to_ascii_uppercase()
         )),
+        _ => unknown_subcommand(w, "DEBUG", sub),
     }
 }
 
