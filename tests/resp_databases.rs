@@ -151,3 +151,50 @@ async fn notifications_name_the_database() {
         ]
     );
 }
+
+/// Inside MULTI a queued SELECT moves the queued commands after it to that database, so they
+/// are authorized against that database's cache: a token whose key grants differ between
+/// `app` and `app-db1` cannot reach `app-db1` keys outside its grant by queueing them after a
+/// SELECT (they were checked against `app` before EXEC locked several databases).
+#[tokio::test]
+async fn commands_queued_after_select_are_checked_against_that_database() {
+    let s = TokenServer::start(&["app"]).await;
+    s.srv.running.shared.store.create_cache("app-db1").unwrap();
+    let perms = Permissions::Explicit {
+        caches: vec![
+            CacheGrant {
+                role: CacheRole::ReadWrite,
+                cache: Some("app".into()),
+                items: Selector::All,
+            },
+            CacheGrant {
+                role: CacheRole::ReadWrite,
+                cache: Some("app-db1".into()),
+                items: Selector::Prefix("mine:".into()),
+            },
+        ],
+        topics: vec![],
+    };
+    let t = s.mint("split", perms);
+    let mut c = s.srv.raw().await;
+    c.roundtrip(&["AUTH", "app", &t], b"+OK\r\n").await;
+    c.roundtrip(&["MULTI"], b"+OK\r\n").await;
+    c.roundtrip(&["SET", "other", "in app"], b"+QUEUED\r\n")
+        .await;
+    c.roundtrip(&["SELECT", "1"], b"+QUEUED\r\n").await;
+    c.roundtrip(&["SET", "mine:k", "ok"], b"+QUEUED\r\n").await;
+    c.cmd(&["SET", "other", "outside the grant"]).await;
+    let refused = read_raw_reply(&mut c).await;
+    assert!(refused.starts_with("-NOPERM"), "{refused}");
+    c.cmd(&["EXEC"]).await;
+    assert!(read_raw_reply(&mut c).await.starts_with("-EXECABORT"));
+    let db1 = s.srv.running.shared.store.cache("app-db1").unwrap();
+    assert_eq!(db1.len(), 0, "nothing of the aborted transaction ran");
+    // Within the grant it runs, in that database, and the connection stays there.
+    c.roundtrip(&["MULTI"], b"+OK\r\n").await;
+    c.roundtrip(&["SELECT", "1"], b"+QUEUED\r\n").await;
+    c.roundtrip(&["SET", "mine:k", "ok"], b"+QUEUED\r\n").await;
+    c.cmd(&["EXEC"]).await;
+    assert_eq!(read_raw_reply(&mut c).await, "*2\r\n+OK\r\n+OK\r\n");
+    c.roundtrip(&["GET", "mine:k"], b"$2\r\nok\r\n").await;
+}

@@ -556,6 +556,8 @@ pub struct Ctx<'a, 'c> {
     pub resp3: bool,
     /// Inside EXEC: every shard of `cache` is already locked here.
     pub exec: Option<&'a mut Locked<'c>>,
+    /// Inside EXEC: the other databases the transaction names, locked with `cache`.
+    pub exec_dbs: Option<crate::resp::commands::databases::OtherDbs<'a, 'c>>,
     /// A blocking command may ask to wait (false inside MULTI, where it acts non-blocking).
     pub may_block: bool,
     /// A blocked command running again after a wake-up. A key that now holds another type is

@@ -106,3 +106,101 @@ async fn swapdb_wakes_blocked_clients_and_breaks_watches() {
     other.same(&["SWAPDB", "0", "1"]).await;
     d.same(&["EXEC"]).await;
 }
+
+/// Inside MULTI: SELECT switches the database the next queued commands run in (and stays
+/// selected after EXEC), MOVE, SWAPDB and COPY ... DB reach other databases, all atomically
+/// with the rest of the transaction (issue 14: EXEC locks every database it names).
+#[tokio::test]
+async fn databases_inside_multi_match_redis() {
+    for resp3 in [false, true] {
+        let mut d = Diff::start(resp3).await;
+        d.script(&[
+            &["SET", "k", "zero"],
+            &["MULTI"],
+            &["SELECT", "1"],
+            &["SET", "k", "one"],
+            &["SELECT", "2"],
+            &["SET", "k", "two"],
+            &["GET", "k"],
+            &["SELECT", "0"],
+            &["GET", "k"],
+            &["SELECT", "3"],
+            &["EXEC"],
+            // Still database 3 after EXEC.
+            &["SET", "in3", "x"],
+            &["SELECT", "0"],
+            &["EXISTS", "in3"],
+            &["MULTI"],
+            &["SET", "m", "v"],
+            &["EXPIRE", "m", "1000"],
+            &["MOVE", "m", "5"],
+            &["MOVE", "m", "5"],
+            &["MOVE", "nosuch", "5"],
+            &["MOVE", "k", "0"],
+            &["MOVE", "k", "x"],
+            &["COPY", "k", "copied", "DB", "6"],
+            &["COPY", "k", "copied", "DB", "6"],
+            &["COPY", "k", "copied", "DB", "6", "REPLACE"],
+            &["SELECT", "5"],
+            &["TTL", "m"],
+            &["GET", "m"],
+            &["SELECT", "6"],
+            &["GET", "copied"],
+            &["SELECT", "0"],
+            &["EXEC"],
+            &["MULTI"],
+            &["SWAPDB", "0", "1"],
+            &["GET", "k"],
+            &["SWAPDB", "1", "2"],
+            &["SELECT", "2"],
+            &["GET", "k"],
+            &["SWAPDB", "7", "8"],
+            &["SWAPDB", "0", "99"],
+            &["SELECT", "99"],
+            &["GET", "k"],
+            &["EXEC"],
+            &["GET", "k"],
+            &["SELECT", "0"],
+            &["GET", "k"],
+            &["SELECT", "1"],
+            &["GET", "k"],
+            &["INFO", "keyspace"],
+        ])
+        .await;
+    }
+}
+
+/// Transactions on overlapping databases from two clients, in opposite orders, neither
+/// deadlock nor interleave.
+#[tokio::test]
+async fn crossing_multi_database_transactions_do_not_deadlock() {
+    let srv = crate::common::TestServer::start().await;
+    let mut tasks = Vec::new();
+    for t in 0..4 {
+        let mut c = srv.raw().await;
+        tasks.push(tokio::spawn(async move {
+            let (a, b) = if t % 2 == 0 { ("1", "2") } else { ("2", "1") };
+            for i in 0..50 {
+                let k = format!("k{t}-{i}");
+                for cmd in [
+                    &["MULTI"][..],
+                    &["SELECT", a],
+                    &["SET", &k, "v"],
+                    &["MOVE", &k, b],
+                    &["SWAPDB", a, b],
+                    &["SELECT", "0"],
+                    &["EXEC"],
+                ] {
+                    c.cmd(cmd).await;
+                    crate::common::read_raw_reply(&mut c).await;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        tokio::time::timeout(Duration::from_secs(60), t)
+            .await
+            .expect("a transaction deadlocked")
+            .unwrap();
+    }
+}

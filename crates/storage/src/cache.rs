@@ -201,6 +201,21 @@ impl<'c> Locked<'c> {
     pub fn holds_all(&self) -> bool {
         self.guards.len() == self.cache.shards.len()
     }
+
+    /// [`Cache::swap_contents`] for two caches whose shards are all held already (SWAPDB inside
+    /// a transaction that locked both).
+    pub fn swap_contents_with(&mut self, other: &mut Locked<'_>) -> Result<(), StoreError> {
+        if !self.holds_all()
+            || !other.holds_all()
+            || self.cache.shards.len() != other.cache.shards.len()
+        {
+            return Err(StoreError::ShardCountMismatch);
+        }
+        for ((_, s), (_, t)) in self.guards.iter_mut().zip(other.guards.iter_mut()) {
+            s.swap_data(t);
+        }
+        Ok(())
+    }
 }
 
 /// WATCH support: a version per watched key, bumped by the cache's change feed.

@@ -10,8 +10,9 @@
 //!
 //! Locks across caches are taken in one order, the cache whose name sorts first first (then by
 //! shard index within a cache), so MOVEs in opposite directions and SWAPDB cannot deadlock.
-//! These commands are refused inside MULTI (a transaction holds one cache's locks), see
-//! docs/compatibility.md.
+//! Inside MULTI, EXEC locks every database the transaction names (SELECT, MOVE, SWAPDB, COPY
+//! ... DB) with the current one, in that same order, before the first command runs
+//! (`conn/exec.rs`); these commands then find the other databases' locks in `Ctx::exec_dbs`.
 
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ use ferrite_auth::{CacheAccess, Principal};
 use ferrite_resp::ReplyWriter;
 use ferrite_service::authz;
 use ferrite_service::databases::{db_cache_name, DATABASES};
-use ferrite_storage::{Cache, Change, Shard, DEFAULT_CACHE};
+use ferrite_storage::{Cache, Change, Locked, Shard, DEFAULT_CACHE};
 use parking_lot::MutexGuard;
 
 use crate::resp::args::*;
@@ -33,23 +34,88 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd(
         "move",
         3,
-        WRITE | FAST | NO_MULTI,
+        WRITE | FAST,
         &[key(1, RW | ACCESS | UPDATE)],
         G,
         move_cmd,
     ),
     // KEYSPACE: all keys of the current database (the other one is checked by the handler).
-    cmd(
-        "swapdb",
-        3,
-        WRITE | FAST | NO_MULTI | KEYSPACE,
-        NO_KEYS,
-        G,
-        swapdb,
-    ),
+    cmd("swapdb", 3, WRITE | FAST | KEYSPACE, NO_KEYS, G, swapdb),
 ];
 
 const ERR_RANGE: &str = "ERR DB index is out of range";
+
+/// Inside EXEC: the locks of the databases the transaction reaches besides the current one.
+pub struct OtherDbs<'x, 'c> {
+    before: &'x mut [(usize, Locked<'c>)],
+    after: &'x mut [(usize, Locked<'c>)],
+}
+
+impl<'x, 'c> OtherDbs<'x, 'c> {
+    /// Database `cur`'s locks, and the others'.
+    pub fn split(
+        all: &'x mut [(usize, Locked<'c>)],
+        cur: usize,
+    ) -> Option<(&'x mut Locked<'c>, Self)> {
+        let pos = all.iter().position(|(d, _)| *d == cur)?;
+        let (before, rest) = all.split_at_mut(pos);
+        let (mine, after) = rest.split_first_mut()?;
+        Some((&mut mine.1, OtherDbs { before, after }))
+    }
+
+    pub fn get(&mut self, db: usize) -> Option<&mut Locked<'c>> {
+        self.before
+            .iter_mut()
+            .chain(self.after.iter_mut())
+            .find(|(d, _)| *d == db)
+            .map(|(_, l)| l)
+    }
+
+    /// Two other databases' locks at once (SWAPDB of two databases but the current one).
+    pub fn pair(&mut self, a: usize, b: usize) -> Option<(&mut Locked<'c>, &mut Locked<'c>)> {
+        let (mut x, mut y) = (None, None);
+        for (d, l) in self.before.iter_mut().chain(self.after.iter_mut()) {
+            if *d == a {
+                x = Some(l);
+            } else if *d == b {
+                y = Some(l);
+            }
+        }
+        Some((x?, y?))
+    }
+}
+
+/// The databases a queued command reaches besides the current one (EXEC locks them first):
+/// SELECT's, MOVE's, SWAPDB's and COPY ... DB's indexes that parse.
+pub(crate) fn named_dbs(args: &[Bytes], out: &mut Vec<usize>) {
+    let name = args[0].to_ascii_lowercase();
+    let mut add = |a: &[u8]| {
+        if let Ok(n) = parse_db(a, "") {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    };
+    match name.as_slice() {
+        b"select" if args.len() == 2 => add(&args[1]),
+        b"move" if args.len() == 3 => add(&args[2]),
+        b"swapdb" if args.len() == 3 => {
+            add(&args[1]);
+            add(&args[2]);
+        }
+        b"copy" => {
+            for w in args.windows(2).skip(3) {
+                if eq_ic(&w[0], "db") {
+                    add(&w[1]);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Not locked by this EXEC: the database could not be resolved when EXEC began.
+const ERR_NOT_LOCKED: &str = "ERR the database is not available inside this transaction";
 
 /// The cache of database `n` of `base`: the token must be allowed on it; it is created on first
 /// use for the `default` cache's databases (as `default` itself is) and for super-users, and
@@ -138,7 +204,6 @@ fn deny(w: &mut ReplyWriter<'_>, d: authz::Denied) {
 
 /// MOVE key db: 1 when moved (with its TTL), 0 when it is missing here or exists there.
 fn move_cmd(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
-    debug_assert!(ctx.exec.is_none(), "MOVE is refused inside MULTI");
     let k = &args[1][..];
     let n = match parse_db(&args[2], ERR_NOT_INT) {
         Ok(n) => n,
@@ -159,22 +224,34 @@ fn move_cmd(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         }
     }
     let now = ctx.now;
-    let (mut s, mut d) = lock_pair(ctx.cache, &dst, k, k);
-    if s.peek(k, now).is_none() || d.peek(k, now).is_some() {
-        return w.int(0);
-    }
-    let e = s
-        .remove_as(k, now, Change::MoveFrom)
-        .expect("present under the lock");
-    d.insert_as(k, e.value, e.expires_at, now, Change::MoveTo);
-    w.int(1);
+    let moved = |s: &mut Shard, d: &mut Shard| {
+        if s.peek(k, now).is_none() || d.peek(k, now).is_some() {
+            return false;
+        }
+        let e = s
+            .remove_as(k, now, Change::MoveFrom)
+            .expect("present under the lock");
+        d.insert_as(k, e.value, e.expires_at, now, Change::MoveTo);
+        true
+    };
+    let done = match (ctx.exec.as_deref_mut(), ctx.exec_dbs.as_mut()) {
+        (Some(cur), Some(others)) => match others.get(n) {
+            Some(there) => moved(cur.shard(k), there.shard(k)),
+            None => return w.error(ERR_NOT_LOCKED),
+        },
+        (Some(_), None) => return w.error(ERR_NOT_LOCKED),
+        (None, _) => {
+            let (mut s, mut d) = lock_pair(ctx.cache, &dst, k, k);
+            moved(&mut s, &mut d)
+        }
+    };
+    w.int(i64::from(done));
 }
 
 /// SWAPDB a b: the two databases' caches exchange their contents (the names keep their
 /// meaning for gRPC and HTTP clients; what they hold is swapped), atomically under both
 /// caches' locks. Clients blocked on keys of either are woken to look again.
 fn swapdb(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
-    debug_assert!(ctx.exec.is_none(), "SWAPDB is refused inside MULTI");
     let a = match parse_db(&args[1], "ERR invalid first DB index") {
         Ok(n) => n,
         Err(e) => return w.error(&e),
@@ -199,7 +276,27 @@ fn swapdb(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     if Arc::ptr_eq(&ca, &cb) {
         return w.ok();
     }
-    if let Err(e) = Cache::swap_contents(&ca, &cb) {
+    let swapped = if ctx.exec.is_some() {
+        // Inside EXEC: both databases' shards are held by this transaction already.
+        let cur = ctx.db;
+        let (Some(mine), Some(others)) = (ctx.exec.as_deref_mut(), ctx.exec_dbs.as_mut()) else {
+            return w.error(ERR_NOT_LOCKED);
+        };
+        let pair = if a == cur {
+            others.get(b).map(|y| mine.swap_contents_with(y))
+        } else if b == cur {
+            others.get(a).map(|x| mine.swap_contents_with(x))
+        } else {
+            others.pair(a, b).map(|(x, y)| x.swap_contents_with(y))
+        };
+        match pair {
+            Some(r) => r,
+            None => return w.error(ERR_NOT_LOCKED),
+        }
+    } else {
+        Cache::swap_contents(&ca, &cb)
+    };
+    if let Err(e) = swapped {
         return w.error(&format!("ERR {e}"));
     }
     ctx.shared.waiters.wake_cache(&ca);

@@ -678,8 +678,8 @@ fn copy(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 }
 
 /// COPY ... DB n into another database's cache: the token needs the destination's write (and,
-/// without REPLACE, conditional write) there, as its key spec asks in this one. Refused inside
-/// MULTI, whose locks cover one cache (`commands/databases.rs`).
+/// without REPLACE, conditional write) there, as its key spec asks in this one. Inside EXEC the
+/// destination's locks are the transaction's (`commands/databases.rs`, `OtherDbs`).
 fn copy_to_db(
     ctx: &mut Ctx<'_, '_>,
     src: &[u8],
@@ -688,9 +688,6 @@ fn copy_to_db(
     replace: bool,
     w: &mut ReplyWriter<'_>,
 ) {
-    if ctx.exec.is_some() {
-        return w.error("ERR COPY to another database inside MULTI is not supported by Ferrite");
-    }
     let target = match databases::other_db(ctx, db) {
         Ok(c) => c,
         Err(e) => return w.error(&e),
@@ -707,16 +704,31 @@ fn copy_to_db(
         }
     }
     let now = ctx.now;
-    let (mut s, mut d) = databases::lock_pair(ctx.cache, &target, src, dst);
-    let Some(e) = s.get(src, now) else {
-        return w.int(0);
+    let copied = |s: &mut ferrite_storage::Shard, d: &mut ferrite_storage::Shard| {
+        let Some(e) = s.get(src, now) else {
+            return false;
+        };
+        let (value, exp) = (e.value.clone(), e.expires_at);
+        if !replace && d.peek(dst, now).is_some() {
+            return false;
+        }
+        d.insert_as(dst, value, exp, now, Change::CopyTo);
+        true
     };
-    let (value, exp) = (e.value.clone(), e.expires_at);
-    if !replace && d.peek(dst, now).is_some() {
-        return w.int(0);
-    }
-    d.insert_as(dst, value, exp, now, Change::CopyTo);
-    w.int(1);
+    let done = match (ctx.exec.as_deref_mut(), ctx.exec_dbs.as_mut()) {
+        (Some(cur), Some(others)) => match others.get(db) {
+            Some(there) => copied(cur.shard(src), there.shard(dst)),
+            None => return w.error("ERR the database is not available inside this transaction"),
+        },
+        (Some(_), None) => {
+            return w.error("ERR the database is not available inside this transaction")
+        }
+        (None, _) => {
+            let (mut s, mut d) = databases::lock_pair(ctx.cache, &target, src, dst);
+            copied(&mut s, &mut d)
+        }
+    };
+    w.int(i64::from(done));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -55,11 +55,15 @@ impl Session {
             }
             return Err(self.noauth_message());
         };
-        // Channels are database 0's whatever the database (as in Redis); keys the selected one's.
+        // Channels are database 0's whatever the database (as in Redis); keys the selected one's
+        // (inside MULTI, the one a queued SELECT chose: the command will run there).
         let cache = if spec.has(crate::resp::dispatch::flags::TOPIC) {
             self.base.name()
         } else {
-            self.cache.name()
+            match (&self.multi, &self.multi_db) {
+                (Some(_), Some((_, c))) => c.name(),
+                _ => self.cache.name(),
+            }
         };
         crate::resp::authz::authorize(p, cache, spec, args).map_err(|d| format!("NOPERM {d}"))
     }

@@ -22,6 +22,7 @@ impl Session {
                     self.writer().error("ERR MULTI calls can not be nested");
                 } else {
                     self.multi = Some((Vec::new(), false));
+                    self.multi_db = None;
                     self.info.in_multi.store(true, Ordering::Relaxed);
                     self.writer().ok();
                 }

@@ -255,16 +255,14 @@ impl Session {
                 "multi" | "exec" | "discard" | "watch" | "quit" | "reset"
             )
         {
-            // A transaction runs under one cache's locks: it cannot change database midway
-            // (docs/compatibility.md). SELECT of the current database is queued (EXEC says OK).
-            let other_db = spec.name == "select"
-                && crate::resp::args::parse_i64(&args[1]) != Some(self.db as i64);
-            if other_db {
-                self.multi.as_mut().expect("in multi").1 = true;
-                self.writer().error(
-                    "ERR SELECT of another database inside MULTI is not supported by Ferrite",
-                );
-                return;
+            // SELECT inside MULTI: the commands queued after it run in that database (EXEC
+            // locks it with the others), so they are authorized against its cache.
+            if spec.name == "select" {
+                if let Ok(n) = crate::resp::commands::databases::parse_db(&args[1], "") {
+                    if let Ok(c) = self.db_cache(n) {
+                        self.multi_db = Some((n, c));
+                    }
+                }
             }
             if spec.has(flags::NO_MULTI) {
                 self.multi.as_mut().expect("in multi").1 = true;
@@ -387,6 +385,7 @@ impl Session {
                 client: &self.info,
                 resp3: self.resp3,
                 exec: None,
+                exec_dbs: None,
                 may_block,
                 retry,
                 block: &mut block,
@@ -502,11 +501,32 @@ impl Session {
             self.writer().error(&format!("EXECABORT {}", &ERR_OOM));
             return;
         }
-        let cache = self.cache.clone();
+        // Every database the transaction reaches (SELECT, MOVE, SWAPDB, COPY ... DB), locked
+        // whole before the first command, in the cross-cache order (by cache name, as
+        // `databases::lock_pair`): transactions on overlapping databases cannot deadlock. One
+        // that cannot be resolved now (permissions) is left out: its command answers an error.
+        let mut named = vec![self.db];
+        for args in &queued {
+            crate::resp::commands::databases::named_dbs(args, &mut named);
+        }
+        let mut caches: Vec<(usize, Arc<Cache>)> = named
+            .into_iter()
+            .filter_map(|n| {
+                if n == self.db {
+                    Some((n, self.cache.clone()))
+                } else {
+                    self.db_cache(n).ok().map(|c| (n, c))
+                }
+            })
+            .collect();
+        caches.sort_by(|a, b| a.1.name().cmp(b.1.name()));
+        caches.dedup_by(|a, b| Arc::ptr_eq(&a.1, &b.1));
         // Owned: the context's cache references live as long as the locks (the whole loop),
         // while the loop also counts each command on `self`.
         let base = self.base.clone();
-        let mut locked: Locked<'_> = cache.lock_all();
+        let mut locks: Vec<(usize, Locked<'_>)> =
+            caches.iter().map(|(n, c)| (*n, c.lock_all())).collect();
+        let mut db = self.db;
         ReplyWriter::new(&mut self.out, self.resp3).array(queued.len());
         for args in &queued {
             let spec = lookup(&args[0]).expect("validated when queued");
@@ -517,7 +537,31 @@ impl Session {
                 // Connection commands inside MULTI (e.g. a queued BLPOP is table-run below;
                 // SELECT/HELLO here) are answered without changing transaction isolation.
                 match spec.name {
-                    "select" => w.ok(),
+                    "select" => {
+                        // The commands after it run in that database (locked above).
+                        match crate::resp::commands::databases::parse_db(
+                            &args[1],
+                            crate::resp::args::ERR_NOT_INT,
+                        ) {
+                            Ok(n) if locks.iter().any(|(d, _)| *d == n) => {
+                                db = n;
+                                w.ok();
+                            }
+                            // Not resolvable when EXEC began: the reason it gave.
+                            Ok(n) => match crate::resp::commands::databases::db_cache(
+                                &self.shared,
+                                self.principal.as_ref(),
+                                &self.base,
+                                n,
+                            ) {
+                                Err(e) => w.error(&e),
+                                Ok(_) => w.error(
+                                    "ERR the database is not available inside this transaction",
+                                ),
+                            },
+                            Err(e) => w.error(&e),
+                        }
+                    }
                     "auth" => w.ok(),
                     "monitor" => w.error("ERR MONITOR isn't allowed for DENY BLOCKING client"),
                     _ => w.error("ERR command not allowed inside a transaction"),
@@ -526,16 +570,24 @@ impl Session {
                 self.account_queued(spec, args, reply_start, nanos);
                 continue;
             }
+            let cache = &caches
+                .iter()
+                .find(|(d, _)| *d == db)
+                .expect("the current database is locked")
+                .1;
+            let (mine, others) = crate::resp::commands::databases::OtherDbs::split(&mut locks, db)
+                .expect("the current database is locked");
             let mut block = None;
             let mut ctx = Ctx {
                 shared: &self.shared,
-                cache: &cache,
+                cache,
                 base: &base,
-                db: self.db,
+                db,
                 now: self.shared.store.now_ms(),
                 client: &self.info,
                 resp3: self.resp3,
-                exec: Some(&mut locked),
+                exec: Some(mine),
+                exec_dbs: Some(others),
                 may_block: false,
                 retry: false,
                 block: &mut block,
@@ -549,7 +601,16 @@ impl Session {
         }
         // Every write above reached WATCHes and blocked clients through the change feed, under
         // the locks, so a client watching these keys sees them changed before EXEC returns.
-        drop(locked);
+        drop(locks);
+        // SELECT inside the transaction stays in effect after it, as in Redis.
+        if db != self.db {
+            let cache = caches
+                .into_iter()
+                .find(|(d, _)| *d == db)
+                .expect("locked above")
+                .1;
+            self.use_db(cache, db);
+        }
     }
 }
 

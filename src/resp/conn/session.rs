@@ -64,6 +64,8 @@ pub(super) struct Session {
     pub(super) reply_limit: usize,
     /// Some while inside MULTI: the queued commands, and whether queueing hit an error.
     pub(super) multi: Option<(Vec<Vec<Bytes>>, bool)>,
+    /// Inside MULTI after a queued SELECT: the database the next queued commands will run in.
+    pub(super) multi_db: Option<(usize, Arc<Cache>)>,
     /// Bytes the queued MULTI commands hold, charged to the memory budget (see `queue_cost`).
     pub(super) multi_bytes: usize,
     /// Bytes of the read and reply buffers as last published (see `charge_buffers`).
@@ -140,6 +142,7 @@ impl Session {
             query_limit,
             reply_limit,
             multi: None,
+            multi_db: None,
             multi_bytes: 0,
             buf_charged: 0,
             watches: Vec::new(),
