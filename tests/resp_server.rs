@@ -482,8 +482,17 @@ async fn command_introspection() {
     assert!(flags.contains(&Value::SimpleString("admin".into())));
 
     let list: Vec<String> = q(&mut c, &["COMMAND", "LIST"]).await.unwrap();
-    assert_eq!(list.len() as i64, count);
-    for name in ["ping", "get", "config", "client", "info", "multi"] {
+    // Subcommands too, as Redis 7 lists them; COMMAND COUNT counts commands.
+    assert!(list.len() as i64 > count);
+    for name in [
+        "ping",
+        "get",
+        "config",
+        "client",
+        "info",
+        "multi",
+        "config|get",
+    ] {
         assert!(list.contains(&name.to_string()), "{name}");
     }
     let mut cl: Vec<String> = q(

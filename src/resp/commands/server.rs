@@ -1246,8 +1246,10 @@ fn command(_: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 /// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]
 fn command_list(args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let specs = sorted_specs();
+    // Redis lists subcommands too (`config|get`), except by ACL category.
+    let subs = crate::resp::introspection::command_stats::subcommand_names;
     let names: Vec<&'static str> = match args.len() {
-        2 => specs.iter().map(|s| s.name).collect(),
+        2 => specs.iter().map(|s| s.name).chain(subs()).collect(),
         5 if eq_ic(&args[2], "filterby") => {
             let (kind, val) = (&args[3], args[4].to_ascii_lowercase());
             if eq_ic(kind, "module") {
@@ -1262,8 +1264,9 @@ fn command_list(args: &[Bytes], w: &mut ReplyWriter<'_>) {
             } else if eq_ic(kind, "pattern") {
                 specs
                     .iter()
-                    .filter(|s| crate::resp::glob::matches(&val, s.name.as_bytes()))
                     .map(|s| s.name)
+                    .chain(subs())
+                    .filter(|n| crate::resp::glob::matches(&val, n.as_bytes()))
                     .collect()
             } else {
                 return w.error(ERR_SYNTAX);

@@ -153,6 +153,15 @@ pub fn slot_name(slot: usize) -> &'static str {
     &slots().names[slot]
 }
 
+/// `container|sub` of every subcommand Ferrite answers (COMMAND LIST): the `SUBCOMMANDS` of
+/// the commands the table has, less client-side caching's, which Ferrite lacks.
+pub fn subcommand_names() -> impl Iterator<Item = &'static str> {
+    slots().names[command_count()..]
+        .iter()
+        .map(|s| s.as_str())
+        .filter(|s| !matches!(*s, "client|caching" | "client|tracking"))
+}
+
 /// The statistics slot of one invocation: the command's, or its subcommand's. None for an
 /// unknown subcommand, which Redis treats as an unknown command (no statistics of its own).
 #[inline]
