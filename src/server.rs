@@ -133,6 +133,7 @@ impl Running {
             hll_sparse_max_bytes: std::sync::atomic::AtomicUsize::new(
                 crate::resp::commands::hll::SPARSE_MAX_BYTES,
             ),
+            acl_log: Default::default(),
         });
         tracing::info!(%resp_addr, tls = resp_tls.is_some(), "RESP listener bound");
         tracing::info!(%grpc_addr, tls = grpc_tls.is_some(), "gRPC (Momento) listener bound");

@@ -47,19 +47,19 @@ pub const COMMANDS: &[CommandSpec] = &[
 // Small helpers
 // ---------------------------------------------------------------------------
 
-fn unknown_subcommand(w: &mut ReplyWriter<'_>, cmd: &str, sub: &[u8]) {
+pub(crate) fn unknown_subcommand(w: &mut ReplyWriter<'_>, cmd: &str, sub: &[u8]) {
     let sub: String = String::from_utf8_lossy(sub).chars().take(128).collect();
     w.error(&format!("ERR unknown subcommand '{sub}'. Try {cmd} HELP."));
 }
 
-fn subcommand_arity(w: &mut ReplyWriter<'_>, full: &str) {
+pub(crate) fn subcommand_arity(w: &mut ReplyWriter<'_>, full: &str) {
     w.error(&format!(
         "ERR wrong number of arguments for '{full}' command"
     ));
 }
 
 /// A subcommand's arity check, Redis style (N exact, -N at least N, counting the command name).
-fn arity_ok(args: &[Bytes], arity: i32) -> bool {
+pub(crate) fn arity_ok(args: &[Bytes], arity: i32) -> bool {
     if arity >= 0 {
         args.len() == arity as usize
     } else {
@@ -937,36 +937,9 @@ fn key_spec_info(w: &mut ReplyWriter<'_>, s: &crate::resp::dispatch::KeySpec) {
     }
 }
 
+/// COMMAND INFO's ACL categories: Redis 7.0's (`resp::acl::categories`).
 fn acl_categories(spec: &CommandSpec) -> Vec<String> {
-    let group = match spec.group {
-        "transactions" => "transaction",
-        "zset" | "sorted_set" | "sortedset" => "sortedset",
-        g => g,
-    };
-    let mut v = vec![format!("@{group}")];
-    if spec.has(WRITE) {
-        v.push("@write".into());
-    }
-    if spec.has(READONLY) {
-        v.push("@read".into());
-    }
-    v.push(if spec.has(FAST) {
-        "@fast".into()
-    } else {
-        "@slow".into()
-    });
-    if spec.has(ADMIN) {
-        v.push("@admin".into());
-        v.push("@dangerous".into());
-    }
-    if spec.has(BLOCKING) {
-        v.push("@blocking".into());
-    }
-    if spec.has_keys() {
-        v.push("@keyspace".into());
-    }
-    v.dedup();
-    v
+    crate::resp::acl::categories::names(crate::resp::acl::categories::of_spec(spec))
 }
 
 fn command_info(w: &mut ReplyWriter<'_>, spec: &CommandSpec) {
@@ -1111,12 +1084,16 @@ fn command_list(args: &[Bytes], w: &mut ReplyWriter<'_>) {
             if eq_ic(kind, "module") {
                 Vec::new()
             } else if eq_ic(kind, "aclcat") {
-                let cat = format!("@{}", String::from_utf8_lossy(&val).trim_start_matches('@'));
-                specs
-                    .iter()
-                    .filter(|s| acl_categories(s).contains(&cat))
-                    .map(|s| s.name)
-                    .collect()
+                // As ACL CAT: subcommands too (`config|get`); an unknown category lists nothing.
+                let names = match crate::resp::acl::categories::parse(&val) {
+                    Some(c) => crate::resp::acl::categories::commands_in(c),
+                    None => Vec::new(),
+                };
+                w.array(names.len());
+                for n in names {
+                    w.bulk(n.as_bytes());
+                }
+                return;
             } else if eq_ic(kind, "pattern") {
                 specs
                     .iter()
