@@ -37,3 +37,8 @@ mod sort;
 
 #[path = "redis_diff/databases.rs"]
 mod databases;
+
+#[path = "redis_diff/acl.rs"]
+mod acl;
+#[path = "redis_diff/functions.rs"]
+mod functions;

@@ -233,7 +233,7 @@ pub fn authorize(
     };
     match need(spec, args) {
         Need::Nothing => Ok(()),
-        Need::SuperUser => authz::check_super_user(p, &format!("'{}'", spec.name))
+        Need::SuperUser => authz::check_super_user(p, &format!("'{}'", full_name(spec, args)))
             .map_err(|d| Refusal::command(d, spec, args)),
         // Redis has no such check (KEYS, SCAN, FLUSHDB are per command there): the command is
         // what is refused.
