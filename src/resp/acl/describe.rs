@@ -310,15 +310,19 @@ mod tests {
             "-psubscribe",
             "-publish",
             "+client|no-evict",
-            "-client|kill",
+            "-client|help",
             "+acl|getuser",
-            "-acl|log",
             "-function|flush",
             "-pubsub|channels",
         ] {
             assert!(cmds.split(' ').any(|r| r == rule), "{rule} in {cmds}");
         }
         assert!(!cmds.contains("-subscribe"), "{cmds}");
+        // Already refused by -@admin: not repeated.
+        assert!(
+            !cmds.contains("acl|log") && !cmds.contains("client|kill"),
+            "{cmds}"
+        );
         assert!(u
             .line()
             .starts_with(r"user user-42 on ~user:1:* %R~a\*b resetchannels &news.* +@all"));
