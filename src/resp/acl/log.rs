@@ -10,12 +10,17 @@ use std::collections::VecDeque;
 
 use parking_lot::Mutex;
 
+use crate::resp::dispatch::Ctx;
 use crate::shared::{ServerStats, Shared};
 
 /// Redis's `ACL_LOG_GROUPING_MAX_TIME_DELTA`.
 const MERGE_WITHIN_MS: u64 = 60_000;
 /// How many of the newest entries a denial is compared with (Redis: 10).
 const MERGE_SCAN: usize = 10;
+/// The longest object (key, channel) and username an entry keeps; longer ones are cut (Redis
+/// keeps them whole). A scoped token's denied keys may be as long as a request allows: cut, the
+/// log's 128 entries hold at most a few hundred KiB.
+pub const FIELD_MAX: usize = 1024;
 
 /// What was denied (Redis's `ACL_DENIED_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,6 +99,29 @@ struct Inner {
     bytes: usize,
 }
 
+/// Record a denial a command found itself (MOVE, COPY ... DB and SWAPDB check the other
+/// database's cache); the connection loop records the others (`Session::authorize`).
+pub fn record(ctx: &Ctx<'_, '_>, reason: Reason, object: &[u8]) {
+    let Some(p) = ctx.principal else {
+        return;
+    };
+    let now = ctx.shared.store.now_ms();
+    let entry = Entry {
+        count: 1,
+        reason,
+        context: if ctx.exec.is_some() {
+            Context::Multi
+        } else {
+            Context::Toplevel
+        },
+        object: object.to_vec(),
+        username: p.token_id().to_string(),
+        ctime_ms: now,
+        client_info: ctx.client.describe(now),
+    };
+    ctx.shared.acl_log.add(ctx.shared, entry);
+}
+
 /// The server's ACL log (one per server, in `Shared`).
 #[derive(Default)]
 pub struct AclLog {
@@ -102,7 +130,13 @@ pub struct AclLog {
 
 impl AclLog {
     /// Record a denial (cold path: only refused requests get here).
-    pub fn add(&self, shared: &Shared, entry: Entry) {
+    pub fn add(&self, shared: &Shared, mut entry: Entry) {
+        entry.object.truncate(FIELD_MAX);
+        if entry.username.len() > FIELD_MAX {
+            let cut = entry.username.floor_char_boundary(FIELD_MAX);
+            entry.username.truncate(cut);
+        }
+        entry.object.shrink_to_fit();
         let max = shared
             .redis_params
             .get("acllog-max-len")
@@ -172,5 +206,40 @@ impl AclLog {
             shared.store.budget().charge(delta);
             ServerStats::add_signed(&shared.stats.acl_log, delta);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(object: &str, at: u64) -> Entry {
+        Entry {
+            count: 1,
+            reason: Reason::Key,
+            context: Context::Toplevel,
+            object: object.as_bytes().to_vec(),
+            username: "u".into(),
+            ctime_ms: at,
+            client_info: format!("cmd=get at={at}"),
+        }
+    }
+
+    #[test]
+    fn merges_within_a_minute_and_among_the_newest_ten() {
+        let a = e("k", 1_000);
+        let mut b = e("k", 61_000);
+        assert!(a.same_as(&b), "60 s apart: merged");
+        b.ctime_ms = 61_001;
+        assert!(!a.same_as(&b), "over 60 s: a new entry");
+        let mut other = e("k", 1_000);
+        other.context = Context::Multi;
+        assert!(!a.same_as(&other));
+        other = e("k", 1_000);
+        other.username = "v".into();
+        assert!(!a.same_as(&other));
+        other = e("k", 1_000);
+        other.reason = Reason::Channel;
+        assert!(!a.same_as(&other));
     }
 }

@@ -702,6 +702,7 @@ fn copy_to_db(
         }
         for a in need {
             if let Err(d) = ferrite_service::authz::check_cache_keys(p, target.name(), a, [dst]) {
+                crate::resp::acl::log::record(ctx, crate::resp::acl::log::Reason::Key, dst);
                 return w.error(&format!("NOPERM {d}"));
             }
         }
