@@ -136,7 +136,8 @@ impl Family {
             "stream" => Family::Stream,
             "generic" | "keys" | "keyspace" => Family::Keys,
             "pubsub" => Family::Pubsub,
-            "server" => Family::Server,
+            // FUNCTION, FCALL: no scripts run yet; counted with the server commands.
+            "server" | "scripting" => Family::Server,
             "connection" => Family::Connection,
             "transactions" | "transaction" => Family::Transaction,
             _ => Family::Other,

@@ -134,6 +134,7 @@ impl Running {
                 crate::resp::commands::hll::SPARSE_MAX_BYTES,
             ),
             introspection: Default::default(),
+            acl_log: Default::default(),
         });
         tracing::info!(%resp_addr, tls = resp_tls.is_some(), "RESP listener bound");
         tracing::info!(%grpc_addr, tls = grpc_tls.is_some(), "gRPC (Momento) listener bound");

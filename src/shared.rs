@@ -29,6 +29,9 @@ pub struct ServerStats {
     /// Bytes RESP connections' read and reply buffers hold allocated, charged to the memory
     /// budget (part of `used_memory`; see `Session::charge_buffers`). Signed, as above.
     pub client_buffers: std::sync::atomic::AtomicI64,
+    /// Bytes the ACL LOG's entries hold, charged to the memory budget (part of `used_memory`,
+    /// not of the dataset; `resp::acl::log`). Signed, as above.
+    pub acl_log: std::sync::atomic::AtomicI64,
 }
 
 impl ServerStats {
@@ -46,6 +49,10 @@ impl ServerStats {
     /// in `used_memory`.
     pub fn client_memory(&self) -> u64 {
         self.client_buffers.load(Ordering::Relaxed).max(0) as u64 + self.multi_memory()
+    }
+    /// Bytes of the ACL LOG (in `used_memory`).
+    pub fn acl_log_memory(&self) -> u64 {
+        self.acl_log.load(Ordering::Relaxed).max(0) as u64
     }
     pub fn reset(&self) {
         for c in [
@@ -90,6 +97,8 @@ pub struct Shared {
     pub hll_sparse_max_bytes: AtomicUsize,
     /// Command and error statistics, SLOWLOG, LATENCY, MONITOR, CLIENT PAUSE.
     pub introspection: crate::resp::introspection::Introspection,
+    /// `ACL LOG`: denials (NOPERM, failed AUTH), bounded by `acllog-max-len`.
+    pub acl_log: crate::resp::acl::log::AclLog,
 }
 
 impl std::ops::Deref for Shared {

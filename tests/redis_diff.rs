@@ -43,3 +43,8 @@ mod command_docs;
 
 #[path = "redis_diff/introspection.rs"]
 mod introspection;
+
+#[path = "redis_diff/acl.rs"]
+mod acl;
+#[path = "redis_diff/functions.rs"]
+mod functions;

@@ -319,6 +319,24 @@ fn templates() -> BTreeMap<&'static str, Vec<&'static str>> {
         ("ssubscribe", &["chan"]),
         ("psubscribe", &["*"]),
         ("tsubscribe", &["chan"]),
+        // describe only the token itself; LOG, SETUSER & co. need a super-user
+        (
+            "acl",
+            &[
+                "WHOAMI",
+                "USERS",
+                "LIST",
+                "GETUSER x",
+                "CAT",
+                "LOG",
+                "LOG RESET",
+                "SETUSER x on",
+                "DRYRUN x get k",
+            ],
+        ),
+        ("function", &["LIST", "STATS", "DUMP", "FLUSH", "DELETE x"]),
+        ("fcall", &["f 1 {n}", "f 2 {s} {h} a"]),
+        ("fcall_ro", &["f 1 {n}"]),
     ];
     rows.iter().map(|(n, t)| (*n, t.to_vec())).collect()
 }

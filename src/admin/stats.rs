@@ -41,6 +41,8 @@ pub(crate) struct ServerSnapshot {
     pub memory_topics_bytes: u64,
     /// RESP client memory: read/reply buffers + MULTI queues (both in `memory_used_bytes`).
     pub memory_clients_bytes: u64,
+    /// Part of `memory_used_bytes` held by the ACL LOG.
+    pub memory_acl_log_bytes: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub expired_keys: u64,
@@ -99,6 +101,7 @@ impl ServerSnapshot {
             memory_max_bytes: shared.store.budget().limit(),
             memory_topics_bytes: shared.topics.retained_memory(),
             memory_clients_bytes: s.client_memory(),
+            memory_acl_log_bytes: s.acl_log_memory(),
             keyspace_hits: ks.hits,
             keyspace_misses: ks.misses,
             expired_keys: ks.expired,

@@ -4,8 +4,9 @@
 //! shared with gRPC and HTTP; this module only classifies Redis commands.
 //!
 //! Classes (docs/auth.md has the table):
-//! - `ADMIN` or `SUPER` commands (CONFIG, INFO, FLUSHALL, FERRITE.REVOKE, ...), and CLIENT
-//!   other than ID/INFO/GET-SETNAME/...: super-user.
+//! - `ADMIN` or `SUPER` commands (CONFIG, INFO, FLUSHALL, FERRITE.REVOKE, ...), CLIENT
+//!   other than ID/INFO/GET-SETNAME/..., ACL LOG/SETUSER/..., FUNCTION FLUSH/DELETE/...:
+//!   super-user (`subcommand_needs_super_user`).
 //! - `KEYSPACE` commands (KEYS, SCAN, RANDOMKEY, DBSIZE: READONLY → read; FLUSHDB: WRITE →
 //!   write): all-keys permission on the connection's cache.
 //! - every key every key spec finds is checked, with the access its spec's flags declare
@@ -24,6 +25,8 @@
 use bytes::Bytes;
 use ferrite_auth::{CacheAccess, Principal, TopicAccess};
 
+use crate::resp::acl::categories;
+use crate::resp::acl::log::Reason;
 use crate::resp::args::eq_ic;
 use crate::resp::dispatch::{flags, ks, CommandSpec};
 use ferrite_service::authz::{self, Denied};
@@ -63,24 +66,11 @@ fn need(spec: &CommandSpec, args: &[Bytes]) -> Need {
     if spec.has(flags::ARG_ACCESS) {
         // The only name comparisons: commands whose access depends on their arguments.
         match spec.name {
-            "client" => {
-                let harmless = [
-                    "id",
-                    "info",
-                    "getname",
-                    "setname",
-                    "setinfo",
-                    "no-evict",
-                    "no-touch",
-                    "reply",
-                    "getredir",
-                    "trackinginfo",
-                    "help",
-                ];
-                return if harmless.iter().any(|h| eq_ic(&args[1], h)) {
-                    Need::Nothing
-                } else {
+            "client" | "acl" | "function" => {
+                return if subcommand_needs_super_user(spec.name, &args[1]) {
                     Need::SuperUser
+                } else {
+                    Need::Nothing
                 };
             }
             // SET key value [NX|XX] [GET] ...: skip the value (a value "nx" is not an option).
@@ -108,8 +98,53 @@ fn need(spec: &CommandSpec, args: &[Bytes]) -> Need {
     }
 }
 
+/// Commands whose subcommands need different permissions (flag `ARG_ACCESS`): does `sub`
+/// need a super-user token?
+/// - CLIENT: all but ID, INFO, GETNAME, SETNAME, SETINFO, NO-EVICT, REPLY (the connection's own).
+/// - ACL: LOG (other tokens' denials, other connections' CLIENT INFO) and the user-changing
+///   subcommands (SETUSER, DELUSER, LOAD, SAVE, which Ferrite refuses anyway). WHOAMI, USERS,
+///   LIST, GETUSER and DRYRUN only ever describe the caller's own token, so any token may ask.
+/// - FUNCTION: what changes or stops the server-wide libraries (FLUSH, DELETE, LOAD, RESTORE,
+///   KILL); LIST, STATS, DUMP and HELP only read.
+///
+/// Unknown subcommands of ACL and FUNCTION are left to the command (its "unknown subcommand"
+/// error reveals nothing); CLIENT's need a super-user, as before.
+pub fn subcommand_needs_super_user(command: &str, sub: &[u8]) -> bool {
+    let any = |names: &[&str]| names.iter().any(|n| eq_ic(sub, n));
+    match command {
+        "client" => !any(&[
+            "id",
+            "info",
+            "getname",
+            "setname",
+            "setinfo",
+            "no-evict",
+            "no-touch",
+            "reply",
+            "getredir",
+            "trackinginfo",
+            "help",
+        ]),
+        "acl" => any(&["log", "setuser", "deluser", "load", "save"]),
+        "function" => any(&["flush", "delete", "load", "restore", "kill"]),
+        _ => false,
+    }
+}
+
+/// Whether `spec` (with subcommand `sub`, for a command that has them) needs a super-user token
+/// whatever its keys: what `ACL GETUSER` renders as `-command` rules.
+pub fn needs_super_user(spec: &CommandSpec, sub: Option<&[u8]>) -> bool {
+    if spec.has(flags::ADMIN | flags::SUPER) {
+        return true;
+    }
+    match sub {
+        Some(sub) if spec.has(flags::ARG_ACCESS) => subcommand_needs_super_user(spec.name, sub),
+        _ => false,
+    }
+}
+
 /// BITFIELD's subcommands are all GET (and OVERFLOW): Redis's bitfieldGetKeys.
-fn bitfield_reads_only(args: &[Bytes]) -> bool {
+pub(crate) fn bitfield_reads_only(args: &[Bytes]) -> bool {
     let mut i = 2;
     while i < args.len() {
         let rem = args.len() - i - 1;
@@ -125,6 +160,53 @@ fn bitfield_reads_only(args: &[Bytes]) -> bool {
     true
 }
 
+/// A refused command: the message (after `NOPERM `) and what `ACL LOG` records of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub denied: Denied,
+    pub reason: Reason,
+    /// The command (`client|kill` for a subcommand), key or channel refused.
+    pub object: Vec<u8>,
+}
+
+impl Refusal {
+    fn command(d: Denied, spec: &CommandSpec, args: &[Bytes]) -> Self {
+        Refusal {
+            denied: d,
+            reason: Reason::Command,
+            object: full_name(spec, args).into_bytes(),
+        }
+    }
+    fn key(d: Denied, key: &[u8]) -> Self {
+        Refusal {
+            denied: d,
+            reason: Reason::Key,
+            object: key.to_vec(),
+        }
+    }
+    fn channel(d: Denied, channel: &[u8]) -> Self {
+        Refusal {
+            denied: d,
+            reason: Reason::Channel,
+            object: channel.to_vec(),
+        }
+    }
+}
+
+/// Redis's full name of an invocation: `container|sub` for an implemented subcommand of a
+/// command that has them (lower case), else the command's name.
+pub fn full_name(spec: &CommandSpec, args: &[Bytes]) -> String {
+    if let Some(sub) = args.get(1) {
+        if let Some(s) = categories::subcommands(spec.name)
+            .iter()
+            .find(|s| eq_ic(sub, s))
+        {
+            return format!("{}|{s}", spec.name);
+        }
+    }
+    spec.name.to_string()
+}
+
 /// May `p` run this command (already arity-checked) on `cache`? Connection-level commands
 /// handled elsewhere (AUTH, HELLO, QUIT, RESET) are not passed here.
 pub fn authorize(
@@ -132,41 +214,56 @@ pub fn authorize(
     cache: &str,
     spec: &CommandSpec,
     args: &[Bytes],
-) -> Result<(), Denied> {
+) -> Result<(), Refusal> {
     if spec.has(flags::TOPIC) {
-        match spec.name {
-            "publish" | "spublish" => {
-                return authz::check_topic(p, cache, &args[1], TopicAccess::Publish)
-            }
+        let topic =
+            |t: &Bytes, a| authz::check_topic(p, cache, t, a).map_err(|d| Refusal::channel(d, t));
+        return match spec.name {
+            "publish" | "spublish" => topic(&args[1], TopicAccess::Publish),
             "subscribe" | "ssubscribe" => {
                 for t in &args[1..] {
-                    authz::check_topic(p, cache, t, TopicAccess::Subscribe)?;
+                    topic(t, TopicAccess::Subscribe)?;
                 }
-                return Ok(());
+                Ok(())
             }
-            "tsubscribe" => return authz::check_topic(p, cache, &args[1], TopicAccess::Subscribe),
-            _ => return authz::check_all_topics(p, cache, TopicAccess::Subscribe), // psubscribe, pubsub
-        }
+            "tsubscribe" => topic(&args[1], TopicAccess::Subscribe),
+            // A pattern can match any topic: Redis logs the pattern as the channel refused.
+            "psubscribe" => authz::check_all_topics(p, cache, TopicAccess::Subscribe)
+                .map_err(|d| Refusal::channel(d, &args[1])),
+            _ => authz::check_all_topics(p, cache, TopicAccess::Subscribe)
+                .map_err(|d| Refusal::command(d, spec, args)), // pubsub
+        };
     }
+    let keys = |k: &[u8], accesses: &[CacheAccess]| {
+        for &a in accesses {
+            authz::check_cache_keys(p, cache, a, std::iter::once(k))
+                .map_err(|d| Refusal::key(d, k))?;
+        }
+        Ok(())
+    };
     match need(spec, args) {
         Need::Nothing => Ok(()),
-        Need::SuperUser => authz::check_super_user(p, &format!("'{}'", spec.name)),
-        Need::AllKeys(a) => authz::check_all_keys(p, cache, a),
+        Need::SuperUser => authz::check_super_user(p, &format!("'{}'", full_name(spec, args)))
+            .map_err(|d| Refusal::command(d, spec, args)),
+        // Redis has no such check (KEYS, SCAN, FLUSHDB are per command there): the command is
+        // what is refused.
+        Need::AllKeys(a) => {
+            authz::check_all_keys(p, cache, a).map_err(|d| Refusal::command(d, spec, args))
+        }
         Need::Specs => {
             if p.full_cache_access(cache) {
                 return Ok(());
             }
             for (k, f) in spec.keys_with_flags(args) {
                 let (read, write, cond) = key_access(f);
-                let k = std::iter::once(k);
                 if read {
-                    authz::check_cache_keys(p, cache, CacheAccess::Read, k.clone())?;
+                    keys(k, &[CacheAccess::Read])?;
                 }
                 if write {
-                    authz::check_cache_keys(p, cache, CacheAccess::Write, k.clone())?;
+                    keys(k, &[CacheAccess::Write])?;
                 }
                 if cond {
-                    authz::check_cache_keys(p, cache, CacheAccess::ConditionalWrite, k)?;
+                    keys(k, &[CacheAccess::ConditionalWrite])?;
                 }
             }
             Ok(())
@@ -176,9 +273,7 @@ pub fn authorize(
                 return Ok(());
             }
             for k in spec.keys(args) {
-                for &a in accesses {
-                    authz::check_cache_keys(p, cache, a, std::iter::once(k))?;
-                }
+                keys(k, accesses)?;
             }
             Ok(())
         }

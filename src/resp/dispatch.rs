@@ -81,6 +81,9 @@ pub mod ks {
     /// what is stored without returning it (SETNX, LPUSHX, HSETNX, ...). A token needs
     /// conditional-write permission: its outcome reveals whether the key or element exists.
     pub const CONDITIONAL: u16 = 1 << 11;
+    /// Ferrite only, not shown by COMMAND INFO: a `numkeys` of 0 is well formed (Redis's
+    /// `no_mandatory_keys` command flag: FCALL, FCALL_RO).
+    pub const OPTIONAL: u16 = 1 << 12;
 
     /// Every flag and its COMMAND INFO name, in Redis's order.
     pub const NAMES: &[(u16, &str)] = &[
@@ -244,6 +247,9 @@ impl KeySpec {
                     Some(n) => n,
                     None => return Err(KeysError::NotInteger),
                 };
+                if n == 0 && self.has(ks::OPTIONAL) {
+                    return Ok(None);
+                }
                 if n < 1 {
                     return Err(KeysError::NotPositive);
                 }
@@ -403,6 +409,9 @@ impl CommandSpec {
     /// The error reply for a malformed `numkeys`, in the words each Redis command uses.
     pub fn keys_error(&self, e: KeysError) -> String {
         match (self.group, e) {
+            // FCALL / FCALL_RO: Redis looks the function up before it reads numkeys, and there
+            // are no functions (scripting is not available yet).
+            ("scripting", _) => crate::resp::commands::functions::ERR_NO_FUNCTION.into(),
             ("list", _) if e != KeysError::TooMany => "ERR numkeys should be greater than 0".into(),
             // ZMPOP/BZMPOP parse numkeys as LMPOP does (too many keys leaves no MIN/MAX:
             // a syntax error, below).
@@ -456,7 +465,7 @@ pub const NO_KEYS: &[KeySpec] = &[];
 type CommandTable = HashMap<&'static str, &'static CommandSpec, foldhash::fast::FixedState>;
 static TABLE: OnceLock<CommandTable> = OnceLock::new();
 
-fn families() -> [&'static [CommandSpec]; 19] {
+fn families() -> [&'static [CommandSpec]; 21] {
     use crate::resp::commands::*;
     [
         strings::COMMANDS,
@@ -478,6 +487,8 @@ fn families() -> [&'static [CommandSpec]; 19] {
         connection::COMMANDS,
         pubsub::COMMANDS,
         tenancy::COMMANDS,
+        acl::COMMANDS,
+        functions::COMMANDS,
     ]
 }
 
@@ -699,6 +710,14 @@ mod tests {
         let huge = format!("zunionstore d {} a", i64::MAX);
         assert_eq!(s.positions(&args(&huge)), Err(KeysError::TooMany));
         assert!(s.movable());
+        // FCALL's numkeys may be 0 (no keys), not negative.
+        let f = keynum(2, ks::RO | ks::OPTIONAL);
+        assert_eq!(f.positions(&args("fcall f 0 a")), Ok(None));
+        assert_eq!(f.positions(&args("fcall f 1 a")), Ok(Some((3, 3, 1))));
+        assert_eq!(
+            f.positions(&args("fcall f -1")),
+            Err(KeysError::NotPositive)
+        );
     }
 
     #[test]
@@ -743,8 +762,10 @@ mod tests {
         // Redis's one exception: PFCOUNT is flagged readonly but its key spec is RW, since it
         // may store the cached cardinality in the HLL string.
         const READONLY_THAT_WRITES: &[&str] = &["pfcount"];
+        // And FCALL: not flagged write (the function's own flags decide), its key spec RW.
+        const WRITES_UNFLAGGED: &[&str] = &["fcall"];
         for (name, spec) in table() {
-            let exempt = READONLY_THAT_WRITES.contains(name);
+            let exempt = READONLY_THAT_WRITES.contains(name) || WRITES_UNFLAGGED.contains(name);
             for s in spec.key_specs {
                 let access = s.flags & (ks::RO | ks::RW | ks::OW | ks::RM);
                 assert!(

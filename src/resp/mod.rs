@@ -1,4 +1,5 @@
 //! The Redis-protocol (RESP2/RESP3) front end.
+pub mod acl;
 pub mod args;
 pub mod authz;
 pub mod buffers;

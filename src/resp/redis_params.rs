@@ -4,8 +4,9 @@
 //! `hash-max-listpack-entries`). A `start_server {overrides {...}}` block of Redis's own test
 //! suite that sets one it does not know skips the whole unit, and tools read them back.
 //!
-//! None of these change Ferrite's behaviour: its encodings, expiry cycle, eviction sampling and
-//! logging are its own (docs/compatibility.md lists them). The parameters Ferrite does apply
+//! None of these change Ferrite's behaviour (its encodings, expiry cycle, eviction sampling and
+//! logging are its own; docs/compatibility.md lists them), except `acllog-max-len`, which bounds
+//! the ACL LOG as in Redis, and the `*-max-listpack-*` thresholds DUMP follows. The parameters Ferrite does apply
 //! (`maxmemory`, `maxmemory-policy`, `timeout`, `notify-keyspace-events`, `hll-sparse-max-bytes`, ...) are in
 //! `commands/server.rs`, not here.
 
@@ -97,6 +98,8 @@ const PARAMS: &[Param] = &[
     ),
     p("slowlog-log-slower-than", None, int(-1, LONG_MAX), "10000"),
     p("slowlog-max-len", None, int(0, LONG_MAX), "128"),
+    // Applied: the ACL LOG's bound (`resp::acl::log`).
+    p("acllog-max-len", None, int(0, LONG_MAX), "128"),
     p("latency-monitor-threshold", None, int(0, LONG_MAX), "0"),
     p("latency-tracking", None, Kind::Bool, "yes"),
     p(

@@ -463,3 +463,73 @@ async fn debug_subcommands_match_redis() {
     d.same_error(&["DEBUG", "ERROR", "CUSTOM failure"], true)
         .await;
 }
+
+#[tokio::test]
+async fn command_getkeysandflags_matches_redis() {
+    for resp3 in [false, true] {
+        let mut d = Diff::start(resp3).await;
+        for c in [
+            &["COMMAND", "GETKEYSANDFLAGS", "set", "k", "v"][..],
+            &["COMMAND", "GETKEYSANDFLAGS", "set", "k", "v", "GET"],
+            &[
+                "COMMAND",
+                "GETKEYSANDFLAGS",
+                "bitfield",
+                "k",
+                "GET",
+                "u8",
+                "0",
+            ],
+            &[
+                "COMMAND",
+                "GETKEYSANDFLAGS",
+                "bitfield",
+                "k",
+                "SET",
+                "u8",
+                "0",
+                "1",
+            ],
+            &[
+                "COMMAND",
+                "GETKEYSANDFLAGS",
+                "lmove",
+                "a",
+                "b",
+                "left",
+                "right",
+            ],
+            &[
+                "COMMAND",
+                "GETKEYSANDFLAGS",
+                "sort",
+                "k",
+                "by",
+                "x",
+                "store",
+                "d",
+            ],
+            &[
+                "COMMAND",
+                "GETKEYSANDFLAGS",
+                "zunionstore",
+                "d",
+                "2",
+                "a",
+                "b",
+            ],
+            &["COMMAND", "GETKEYSANDFLAGS", "mset", "a", "1", "b", "2"],
+            &["COMMAND", "GETKEYS", "mset", "a", "1", "b", "2"],
+        ] {
+            d.same(c).await;
+        }
+        for bad in [
+            &["COMMAND", "GETKEYSANDFLAGS"][..],
+            &["COMMAND", "GETKEYSANDFLAGS", "get"],
+            &["COMMAND", "GETKEYSANDFLAGS", "nosuch", "k"],
+            &["COMMAND", "GETKEYSANDFLAGS", "ping"],
+        ] {
+            d.same_error(bad, true).await;
+        }
+    }
+}

@@ -24,6 +24,7 @@ use ferrite_service::databases::{db_cache_name, DATABASES};
 use ferrite_storage::{Cache, Change, Locked, Shard, DEFAULT_CACHE};
 use parking_lot::MutexGuard;
 
+use crate::resp::acl::log::Reason;
 use crate::resp::args::*;
 use crate::resp::dispatch::{cmd, flags::*, key, ks::*, CommandSpec, Ctx, NO_KEYS};
 use crate::shared::Shared;
@@ -198,7 +199,15 @@ pub(crate) fn lock_pair<'c>(
     }
 }
 
-fn deny(w: &mut ReplyWriter<'_>, d: authz::Denied) {
+/// NOPERM for a check of the other database, recorded in the ACL LOG.
+fn deny(
+    ctx: &Ctx<'_, '_>,
+    w: &mut ReplyWriter<'_>,
+    d: authz::Denied,
+    reason: Reason,
+    object: &[u8],
+) {
+    crate::resp::acl::log::record(ctx, reason, object);
     w.error(&format!("NOPERM {d}"));
 }
 
@@ -219,7 +228,7 @@ fn move_cmd(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     if let Some(p) = ctx.principal {
         for a in [CacheAccess::Write, CacheAccess::ConditionalWrite] {
             if let Err(d) = authz::check_cache_keys(p, dst.name(), a, [k]) {
-                return deny(w, d);
+                return deny(ctx, w, d, Reason::Key, k);
             }
         }
     }
@@ -268,7 +277,7 @@ fn swapdb(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         for c in [&ca, &cb] {
             for acc in [CacheAccess::Read, CacheAccess::Write] {
                 if let Err(d) = authz::check_all_keys(p, c.name(), acc) {
-                    return deny(w, d);
+                    return deny(ctx, w, d, Reason::Command, b"swapdb");
                 }
             }
         }

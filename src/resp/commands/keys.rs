@@ -699,6 +699,7 @@ fn copy_to_db(
         }
         for a in need {
             if let Err(d) = ferrite_service::authz::check_cache_keys(p, target.name(), a, [dst]) {
+                crate::resp::acl::log::record(ctx, crate::resp::acl::log::Reason::Key, dst);
                 return w.error(&format!("NOPERM {d}"));
             }
         }
@@ -881,7 +882,9 @@ fn memory(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         let used = ctx.shared.store.budget().used();
         // As INFO's `used_memory_dataset`: the budget less topic rings and client memory
         // (read/reply buffers, MULTI queues), which it also covers.
-        let others = ctx.shared.topics.retained_memory() + ctx.shared.stats.client_memory();
+        let others = ctx.shared.topics.retained_memory()
+            + ctx.shared.stats.client_memory()
+            + ctx.shared.stats.acl_log_memory();
         let keys = ctx.dbsize() as i64;
         let limit = ctx.shared.store.budget().limit() as i64;
         w.map(4);

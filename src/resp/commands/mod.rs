@@ -1,10 +1,12 @@
 //! Command families, one module each. Every module exports `COMMANDS`, its table rows.
+pub mod acl;
 pub mod bitmaps;
 pub mod bounded;
 pub mod command_docs;
 pub mod connection;
 pub mod databases;
 pub mod dump;
+pub mod functions;
 pub mod geo;
 pub mod hashes;
 pub mod hll;

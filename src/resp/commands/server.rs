@@ -1001,6 +1001,19 @@ fn legacy_range(spec: &CommandSpec) -> (i64, i64, i64, bool) {
     (first, last, 1, movable)
 }
 
+/// The flags a VARIABLE_FLAGS key spec has for these arguments, as Redis's getkeys procs decide
+/// them: SET without GET only writes (OW update), BITFIELD of GETs only reads (RO access).
+fn resolved_key_flags(name: &str, args: &[Bytes], spec_flags: u16) -> u16 {
+    use crate::resp::dispatch::ks::*;
+    match name {
+        "set" if !args[3..].iter().any(|a| eq_ic(a, "get")) => OW | UPDATE,
+        "set" => RW | ACCESS | UPDATE,
+        "bitfield" if crate::resp::authz::bitfield_reads_only(args) => RO | ACCESS,
+        "bitfield" => RW | ACCESS | UPDATE,
+        _ => spec_flags,
+    }
+}
+
 /// One key spec in COMMAND INFO's format (maps; flattened to arrays in RESP2, as Redis does).
 fn key_spec_info(w: &mut ReplyWriter<'_>, s: &crate::resp::dispatch::KeySpec) {
     use crate::resp::dispatch::{BeginSearch, FindKeys};
@@ -1088,36 +1101,9 @@ fn key_spec_info(w: &mut ReplyWriter<'_>, s: &crate::resp::dispatch::KeySpec) {
     }
 }
 
+/// COMMAND INFO's ACL categories: Redis 7.0's (`resp::acl::categories`).
 fn acl_categories(spec: &CommandSpec) -> Vec<String> {
-    let group = match spec.group {
-        "transactions" => "transaction",
-        "zset" | "sorted_set" | "sortedset" => "sortedset",
-        g => g,
-    };
-    let mut v = vec![format!("@{group}")];
-    if spec.has(WRITE) {
-        v.push("@write".into());
-    }
-    if spec.has(READONLY) {
-        v.push("@read".into());
-    }
-    v.push(if spec.has(FAST) {
-        "@fast".into()
-    } else {
-        "@slow".into()
-    });
-    if spec.has(ADMIN) {
-        v.push("@admin".into());
-        v.push("@dangerous".into());
-    }
-    if spec.has(BLOCKING) {
-        v.push("@blocking".into());
-    }
-    if spec.has_keys() {
-        v.push("@keyspace".into());
-    }
-    v.dedup();
-    v
+    crate::resp::acl::categories::names(crate::resp::acl::categories::of_spec(spec))
 }
 
 fn command_info(w: &mut ReplyWriter<'_>, spec: &CommandSpec) {
@@ -1192,9 +1178,16 @@ fn command(_: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         super::command_docs::command_docs(&sorted_specs(), &args[2..], w);
     } else if eq_ic(sub, "list") {
         command_list(args, w);
-    } else if eq_ic(sub, "getkeys") {
-        if !arity_ok(args, -3) {
-            return subcommand_arity(w, "command|getkeys");
+    } else if eq_ic(sub, "getkeys") || eq_ic(sub, "getkeysandflags") {
+        let with_flags = eq_ic(sub, "getkeysandflags");
+        // Redis 7.0's arities: GETKEYS -3, GETKEYSANDFLAGS -4.
+        if !arity_ok(args, if with_flags { -4 } else { -3 }) {
+            let full = if with_flags {
+                "command|getkeysandflags"
+            } else {
+                "command|getkeys"
+            };
+            return subcommand_arity(w, full);
         }
         // Redis's order of checks and errors.
         let Some(spec) = lookup_name(&args[2]) else {
@@ -1211,13 +1204,31 @@ fn command(_: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         if spec.check_keys(cmd_args).is_err() {
             return w.error("ERR Invalid arguments specified for command");
         }
-        let keys: Vec<&[u8]> = spec.keys(cmd_args).collect();
+        let keys: Vec<(&[u8], u16)> = spec.keys_with_flags(cmd_args).collect();
         if keys.is_empty() {
             return w.error("ERR Invalid arguments specified for command");
         }
         w.array(keys.len());
-        for k in keys {
+        for (k, mut key_flags) in keys {
+            if key_flags & crate::resp::dispatch::ks::VARIABLE_FLAGS != 0 {
+                key_flags = resolved_key_flags(spec.name, cmd_args, key_flags);
+            }
+            if !with_flags {
+                w.bulk(k);
+                continue;
+            }
+            // [key, {flag ...}]: the key spec's flags by Redis's names.
+            w.array(2);
             w.bulk(k);
+            let names: Vec<&str> = NAMES
+                .iter()
+                .filter(|(f, _)| key_flags & *f != 0)
+                .map(|&(_, n)| n)
+                .collect();
+            w.set(names.len());
+            for n in names {
+                w.simple(n);
+            }
         }
     } else if eq_ic(sub, "help") {
         help(
@@ -1236,6 +1247,8 @@ fn command(_: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
                 "    Return documentation details about multiple Redis commands.",
                 "GETKEYS <full-command>",
                 "    Return the keys from a full Redis command.",
+                "GETKEYSANDFLAGS <full-command>",
+                "    Return the keys and the access flags from a full Redis command.",
             ],
         );
     } else {
@@ -1246,7 +1259,7 @@ fn command(_: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 /// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]
 fn command_list(args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let specs = sorted_specs();
-    // Redis lists subcommands too (`config|get`), except by ACL category.
+    // Redis lists subcommands too (`config|get`).
     let subs = crate::resp::introspection::command_stats::subcommand_names;
     let names: Vec<&'static str> = match args.len() {
         2 => specs.iter().map(|s| s.name).chain(subs()).collect(),
@@ -1255,12 +1268,16 @@ fn command_list(args: &[Bytes], w: &mut ReplyWriter<'_>) {
             if eq_ic(kind, "module") {
                 Vec::new()
             } else if eq_ic(kind, "aclcat") {
-                let cat = format!("@{}", String::from_utf8_lossy(&val).trim_start_matches('@'));
-                specs
-                    .iter()
-                    .filter(|s| acl_categories(s).contains(&cat))
-                    .map(|s| s.name)
-                    .collect()
+                // As ACL CAT: subcommands too (`config|get`); an unknown category lists nothing.
+                let names = match crate::resp::acl::categories::parse(&val) {
+                    Some(c) => crate::resp::acl::categories::commands_in(c),
+                    None => Vec::new(),
+                };
+                w.array(names.len());
+                for n in names {
+                    w.bulk(n.as_bytes());
+                }
+                return;
             } else if eq_ic(kind, "pattern") {
                 specs
                     .iter()

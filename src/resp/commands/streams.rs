@@ -1477,6 +1477,13 @@ fn opt_int(w: &mut ReplyWriter<'_>, v: Option<u64>) {
     }
 }
 
+fn opt_signed(w: &mut ReplyWriter<'_>, v: Option<i64>) {
+    match v {
+        Some(n) => w.int(n),
+        None => w.null(),
+    }
+}
+
 fn xinfo(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     const SUBS: &[(&str, i32)] = &[("consumers", 4), ("groups", 3), ("stream", -3), ("help", 2)];
     let sub = &args[1];
@@ -1537,7 +1544,7 @@ fn xinfo(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
                     w.bulk(b"entries-read");
                     opt_int(w, g.entries_read);
                     w.bulk(b"lag");
-                    opt_int(w, x.lag(g));
+                    opt_signed(w, x.lag(g));
                 }
                 return;
             }
@@ -1616,7 +1623,7 @@ fn stream_info(w: &mut ReplyWriter<'_>, x: &StreamValue, full: bool, count: u64)
         w.bulk(b"entries-read");
         opt_int(w, g.entries_read);
         w.bulk(b"lag");
-        opt_int(w, x.lag(g));
+        opt_signed(w, x.lag(g));
         w.bulk(b"pel-count");
         w.int(g.pel.len() as i64);
         w.bulk(b"pending");

@@ -9,6 +9,7 @@ use ferrite_resp::ReplyWriter;
 use ferrite_storage::DEFAULT_CACHE;
 
 use super::Session;
+use crate::resp::acl::log::{Context, Entry, Reason};
 use crate::resp::dispatch::CommandSpec;
 use ferrite_service::{MeterKey, ServiceError};
 
@@ -65,7 +66,32 @@ impl Session {
                 _ => self.cache.name(),
             }
         };
-        crate::resp::authz::authorize(p, cache, spec, args).map_err(|d| format!("NOPERM {d}"))
+        crate::resp::authz::authorize(p, cache, spec, args).map_err(|r| {
+            let msg = format!("NOPERM {}", r.denied);
+            let user = p.token_id().to_string();
+            self.log_denial(r.reason, r.object, user);
+            msg
+        })
+    }
+
+    /// Record a denial in the ACL LOG, with this connection's CLIENT INFO (cold path).
+    pub(super) fn log_denial(&self, reason: Reason, object: Vec<u8>, username: String) {
+        self.publish_client_info();
+        let now = self.shared.store.now_ms();
+        let entry = Entry {
+            count: 1,
+            reason,
+            context: if self.multi.is_some() {
+                Context::Multi
+            } else {
+                Context::Toplevel
+            },
+            object,
+            username,
+            ctime_ms: now,
+            client_info: self.info.describe(now),
+        };
+        self.shared.acl_log.add(&self.shared, entry);
     }
 
     /// SELECT n: database n of the connection's cache (`databases.rs`). The same rules as AUTH's
@@ -119,7 +145,14 @@ impl Session {
         let caller = match caller {
             Ok(c) => c,
             Err(ServiceError::Unauthenticated(e)) => {
-                return Err(format!("WRONGPASS invalid token: {e}"))
+                // Redis logs the username the client gave (here the cache slot), `default` if
+                // none: the token's own claims are not trusted before it is verified.
+                let user = user.as_deref().map_or_else(
+                    || "default".to_string(),
+                    |u| String::from_utf8_lossy(u).into_owned(),
+                );
+                self.log_denial(Reason::Auth, b"AUTH".to_vec(), user);
+                return Err(format!("WRONGPASS invalid token: {e}"));
             }
             Err(e) => return Err(format!("ERR {e}")),
         };
@@ -134,6 +167,13 @@ impl Session {
                 name
             };
             if !principal.can_use_cache(name) {
+                // A valid token refused the cache it asked for: an AUTH failure, logged under
+                // the token's id.
+                self.log_denial(
+                    Reason::Auth,
+                    b"AUTH".to_vec(),
+                    principal.token_id().to_string(),
+                );
                 return Err(format!(
                     "NOPERM this token has no permission on cache '{name}'"
                 ));

@@ -17,107 +17,10 @@ use bytes::Bytes;
 
 use crate::resp::dispatch::{command_count, spec_by_id, table, CommandSpec};
 
-/// Commands whose subcommands Redis counts apart (`cmdstat_config|get`): Redis 7.0's
-/// subcommands, and the ones Ferrite adds from later versions (CLIENT SETINFO, NO-TOUCH).
-const SUBCOMMANDS: &[(&str, &[&str])] = &[
-    (
-        "acl",
-        &[
-            "cat", "deluser", "dryrun", "genpass", "getuser", "help", "list", "load", "log",
-            "save", "setuser", "users", "whoami",
-        ],
-    ),
-    (
-        "client",
-        &[
-            "caching",
-            "getname",
-            "getredir",
-            "help",
-            "id",
-            "info",
-            "kill",
-            "list",
-            "no-evict",
-            "no-touch",
-            "pause",
-            "reply",
-            "setinfo",
-            "setname",
-            "tracking",
-            "trackinginfo",
-            "unblock",
-            "unpause",
-        ],
-    ),
-    (
-        "command",
-        &[
-            "count",
-            "docs",
-            "getkeys",
-            "getkeysandflags",
-            "help",
-            "info",
-            "list",
-        ],
-    ),
-    ("config", &["get", "help", "resetstat", "rewrite", "set"]),
-    (
-        "function",
-        &[
-            "delete", "dump", "flush", "help", "kill", "list", "load", "restore", "stats",
-        ],
-    ),
-    (
-        "latency",
-        &[
-            "doctor",
-            "graph",
-            "help",
-            "histogram",
-            "history",
-            "latest",
-            "reset",
-        ],
-    ),
-    (
-        "memory",
-        &["doctor", "help", "malloc-stats", "purge", "stats", "usage"],
-    ),
-    (
-        "object",
-        &["encoding", "freq", "help", "idletime", "refcount"],
-    ),
-    (
-        "pubsub",
-        &[
-            "channels",
-            "help",
-            "numpat",
-            "numsub",
-            "shardchannels",
-            "shardnumsub",
-        ],
-    ),
-    (
-        "script",
-        &["debug", "exists", "flush", "help", "kill", "load"],
-    ),
-    ("slowlog", &["get", "help", "len", "reset"]),
-    (
-        "xgroup",
-        &[
-            "create",
-            "createconsumer",
-            "delconsumer",
-            "destroy",
-            "help",
-            "setid",
-        ],
-    ),
-    ("xinfo", &["consumers", "groups", "help", "stream"]),
-];
+/// Commands whose subcommands Redis counts apart (`cmdstat_config|get`): the subcommands
+/// Ferrite implements (`acl::categories::SUBCOMMANDS`, one list for ACL CAT, COMMAND LIST and
+/// these statistics).
+use crate::resp::acl::categories::SUBCOMMANDS;
 
 /// Statistics slots: one per command (`CommandSpec::id`), then one per subcommand of the
 /// commands in `SUBCOMMANDS` that the table has.
@@ -153,13 +56,9 @@ pub fn slot_name(slot: usize) -> &'static str {
     &slots().names[slot]
 }
 
-/// `container|sub` of every subcommand Ferrite answers (COMMAND LIST): the `SUBCOMMANDS` of
-/// the commands the table has, less client-side caching's, which Ferrite lacks.
+/// `container|sub` of every subcommand Ferrite answers (COMMAND LIST).
 pub fn subcommand_names() -> impl Iterator<Item = &'static str> {
-    slots().names[command_count()..]
-        .iter()
-        .map(|s| s.as_str())
-        .filter(|s| !matches!(*s, "client|caching" | "client|tracking"))
+    slots().names[command_count()..].iter().map(|s| s.as_str())
 }
 
 /// The statistics slot of one invocation: the command's, or its subcommand's. None for an

@@ -824,17 +824,19 @@ impl StreamValue {
     }
 
     /// XINFO GROUPS' `lag` (Redis's `streamReplyWithCGLag`): None when it cannot be known.
-    pub fn lag(&self, g: &Group) -> Option<u64> {
+    /// Signed, as Redis 7.0 computes it: a group created with an ENTRIESREAD past what the
+    /// stream holds reports a negative lag (redis-py's suite checks for -6).
+    pub fn lag(&self, g: &Group) -> Option<i64> {
         if self.entries_added == 0 {
             return Some(0);
         }
+        let lag = |read: u64| (self.entries_added as i64).wrapping_sub(read as i64);
         if let Some(read) = g.entries_read {
             if !self.range_has_tombstones(g.last_id, StreamId::MAX) {
-                return Some(self.entries_added.saturating_sub(read));
+                return Some(lag(read));
             }
         }
-        self.estimate_read_counter(g.last_id)
-            .map(|read| self.entries_added.saturating_sub(read))
+        self.estimate_read_counter(g.last_id).map(lag)
     }
 
     /// What `bytes` should be, counted from scratch (tests).
