@@ -363,7 +363,8 @@ impl Session {
             return;
         }
         if self.obs.monitor.is_none() {
-            self.obs.monitor = Some(self.shared.introspection.monitors.add(self.info.id));
+            let budget = self.shared.store.budget_handle();
+            self.obs.monitor = Some(self.shared.introspection.monitors.add(self.info.id, budget));
         }
         self.writer().ok();
     }

@@ -4,12 +4,14 @@
 //! Sessions check one atomic per command (`active`); only with monitors present is a line
 //! formatted and queued. Each monitor's queue is bounded (`MONITOR_QUEUE_MAX` bytes): a monitor
 //! that does not read is disconnected rather than growing the server's memory or slowing the
-//! commands it watches, as Redis does with its output-buffer limits.
+//! commands it watches, as Redis does with its output-buffer limits. Queued bytes are charged to
+//! the memory budget (`used_memory`) until delivered or dropped.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use ferrite_storage::MemoryBudget;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
@@ -17,15 +19,24 @@ use tokio::sync::Notify;
 pub const MONITOR_QUEUE_MAX: usize = 8 << 20;
 
 /// One monitoring connection's queue.
-#[derive(Default)]
 pub struct MonitorQueue {
     lines: Mutex<(Vec<Bytes>, usize)>,
     pub ready: Notify,
     /// Set when the queue overflowed: the connection closes.
     overflowed: std::sync::atomic::AtomicBool,
+    budget: Arc<MemoryBudget>,
 }
 
 impl MonitorQueue {
+    fn new(budget: Arc<MemoryBudget>) -> Self {
+        MonitorQueue {
+            lines: Mutex::new((Vec::new(), 0)),
+            ready: Notify::new(),
+            overflowed: Default::default(),
+            budget,
+        }
+    }
+
     fn push(&self, line: &Bytes) {
         let mut g = self.lines.lock();
         if g.1 + line.len() > MONITOR_QUEUE_MAX {
@@ -33,16 +44,23 @@ impl MonitorQueue {
         } else {
             g.1 += line.len();
             g.0.push(line.clone());
+            self.budget.charge(line.len() as isize);
         }
         drop(g);
         self.ready.notify_one();
     }
 
-    /// Everything queued, in order.
+    /// Everything queued, in order (its bytes leave the budget: the caller's reply buffer
+    /// counts them from here).
     pub fn drain(&self) -> Vec<Bytes> {
         let mut g = self.lines.lock();
-        g.1 = 0;
+        self.budget.charge(-(std::mem::take(&mut g.1) as isize));
         std::mem::take(&mut g.0)
+    }
+
+    /// Bytes queued and not yet delivered.
+    pub fn queued_bytes(&self) -> usize {
+        self.lines.lock().1
     }
 
     pub fn overflowed(&self) -> bool {
@@ -67,20 +85,26 @@ impl Monitors {
     }
 
     /// Start monitoring for client `id` (again: the same queue).
-    pub fn add(&self, id: u64) -> Arc<MonitorQueue> {
+    pub fn add(&self, id: u64, budget: Arc<MemoryBudget>) -> Arc<MonitorQueue> {
         let mut g = self.queues.lock();
         if let Some((_, q)) = g.iter().find(|(c, _)| *c == id) {
             return q.clone();
         }
-        let q = Arc::new(MonitorQueue::default());
+        let q = Arc::new(MonitorQueue::new(budget));
         g.push((id, q.clone()));
         self.active.store(g.len(), Ordering::Relaxed);
         q
     }
 
+    /// Stop monitoring for client `id`; what it had queued leaves the budget.
     pub fn remove(&self, id: u64) {
         let mut g = self.queues.lock();
-        g.retain(|(c, _)| *c != id);
+        g.retain(|(c, q)| {
+            if *c == id {
+                q.drain();
+            }
+            *c != id
+        });
         self.active.store(g.len(), Ordering::Relaxed);
     }
 
@@ -166,16 +190,25 @@ mod tests {
 
     #[test]
     fn a_monitor_that_does_not_read_overflows_instead_of_growing() {
+        let budget = Arc::new(MemoryBudget::new(0));
         let m = Monitors::default();
-        let q = m.add(7);
+        let q = m.add(7, budget.clone());
         assert!(m.any());
         let big = Bytes::from(vec![b'x'; 1 << 20]);
         for _ in 0..9 {
             m.feed(big.clone());
         }
         assert!(q.overflowed());
+        assert_eq!(budget.used(), 8 << 20, "queued bytes are charged");
         assert_eq!(q.drain().len(), 8);
+        assert_eq!(budget.used(), 0);
+        m.feed(big.clone());
         m.remove(7);
+        assert_eq!(
+            budget.used(),
+            0,
+            "a monitor that leaves gives its queue back"
+        );
         assert!(!m.any());
     }
 }
