@@ -38,6 +38,12 @@ fn slots() -> &'static Slots {
         let mut names: Vec<String> = (0..n).map(|i| spec_by_id(i).name.to_string()).collect();
         for (container, list) in SUBCOMMANDS {
             if let Some(spec) = table().get(container) {
+                // Sessions count FAST commands by their command slot without looking for a
+                // subcommand (`conn/observe.rs`, `account`).
+                assert!(
+                    !spec.has(crate::resp::dispatch::flags::FAST) && spec.name != "set",
+                    "{container} has subcommands and is untimed"
+                );
                 subs[spec.id()] = Some((names.len(), *list));
                 names.extend(list.iter().map(|s| format!("{container}|{s}")));
             }
