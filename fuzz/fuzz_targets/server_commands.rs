@@ -362,7 +362,11 @@ fn commands(input: &[u8], w: &World) -> Vec<Vec<Vec<u8>>> {
                 return None;
             }
             // CLIENT REPLY OFF/SKIP silence the replies this target reads in lock step.
-            if name == "client" && args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"reply")) {
+            if name == "client"
+                && args
+                    .get(1)
+                    .is_some_and(|a| a.eq_ignore_ascii_case(b"reply"))
+            {
                 return None;
             }
             Some(args)
