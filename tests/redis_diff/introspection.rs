@@ -230,10 +230,12 @@ async fn latency_monitor_matches_redis() {
         &["LATENCY", "LATEST"],
         &["LATENCY", "HISTORY", "command"],
         &["LATENCY", "RESET"],
-        &["CONFIG", "SET", "latency-monitor-threshold", "5"],
-        &["DEBUG", "SLEEP", "0.02"],
+        &["CONFIG", "SET", "latency-monitor-threshold", "15"],
+        &["DEBUG", "SLEEP", "0.05"],
     ])
     .await;
+    // Only the sleep is sure to pass the threshold (on a loaded machine another command may
+    // too, on either server): look for its sample rather than count them.
     for raw in [
         d.both(&["LATENCY", "LATEST"]).await.0,
         d.both(&["LATENCY", "LATEST"]).await.1,
@@ -241,22 +243,28 @@ async fn latency_monitor_matches_redis() {
         let Resp::Arr(events) = parse(&raw) else {
             panic!()
         };
-        assert_eq!(events.len(), 1, "{raw}");
-        let Resp::Arr(e) = &events[0] else { panic!() };
-        assert_eq!(e[0], Resp::Str("command".into()));
-        assert!(matches!(e[2], Resp::Int(ms) if ms >= 20), "{raw}");
-        assert!(matches!(e[3], Resp::Int(ms) if ms >= 20), "{raw}");
+        let command = events
+            .iter()
+            .find_map(|e| match e {
+                Resp::Arr(e) if e[0] == Resp::Str("command".into()) => Some(e.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no command event: {raw}"));
+        assert!(matches!(command[3], Resp::Int(ms) if ms >= 50), "{raw}");
     }
     let (f, r) = d.both(&["LATENCY", "HISTORY", "command"]).await;
     for raw in [&f, &r] {
         let Resp::Arr(samples) = parse(raw) else {
             panic!()
         };
-        assert_eq!(samples.len(), 1, "{raw}");
+        assert!(!samples.is_empty(), "{raw}");
     }
     let (f, _) = d.both(&["LATENCY", "GRAPH", "command"]).await;
     assert!(bulk_text(&f).starts_with("command - high"), "{f}");
-    d.same(&["LATENCY", "RESET", "command", "nosuch"]).await;
+    d.same(&["CONFIG", "SET", "latency-monitor-threshold", "0"])
+        .await;
+    // How many events each reset depends on what else was slow there.
+    d.both(&["LATENCY", "RESET"]).await;
     d.same(&["LATENCY", "LATEST"]).await;
     for bad in [
         &["LATENCY", "GRAPH", "command"][..],
