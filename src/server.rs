@@ -350,6 +350,7 @@ fn admit(
         read_buf_bytes: 0.into(),
         reply_buf_bytes: 0.into(),
         blocked: Default::default(),
+        user: Default::default(),
     });
     shared.clients.register(info.clone());
     let sh = shared.clone();

@@ -198,3 +198,41 @@ async fn commands_queued_after_select_are_checked_against_that_database() {
     assert_eq!(read_raw_reply(&mut c).await, "*2\r\n+OK\r\n+OK\r\n");
     c.roundtrip(&["GET", "mine:k"], b"$2\r\nok\r\n").await;
 }
+
+/// CLIENT LIST names the token a connection authenticated with (`user=`, Redis's field), and
+/// CLIENT KILL USER reaches the connections of that token only.
+#[tokio::test]
+async fn client_list_and_kill_name_the_token() {
+    let s = TokenServer::start(&["app"]).await;
+    let admin_token = s.mint("the-admin", Permissions::SuperUser);
+    let scoped = s.mint("the-scoped-one", grant(&["app"]));
+    let mut admin = s.srv.raw().await;
+    admin
+        .roundtrip(&["AUTH", "app", &admin_token], b"+OK\r\n")
+        .await;
+    let mut c = s.srv.raw().await;
+    c.roundtrip(&["AUTH", "app", &scoped], b"+OK\r\n").await;
+    admin.cmd(&["CLIENT", "LIST"]).await;
+    let list = read_raw_reply(&mut admin).await;
+    assert!(list.contains(" user=the-scoped-one "), "{list}");
+    assert!(list.contains(" user=the-admin "), "{list}");
+    admin.cmd(&["CLIENT", "KILL", "USER", "nobody"]).await;
+    assert_eq!(read_raw_reply(&mut admin).await, ":0\r\n");
+    admin
+        .cmd(&["CLIENT", "KILL", "USER", "the-scoped-one"])
+        .await;
+    assert_eq!(read_raw_reply(&mut admin).await, ":1\r\n");
+    assert!(c.is_closed().await);
+    // RESET forgets the token: Redis's `default` again.
+    admin.roundtrip(&["RESET"], b"+RESET\r\n").await;
+    admin
+        .roundtrip(&["AUTH", "app", &admin_token], b"+OK\r\n")
+        .await;
+    let mut other = s.srv.raw().await;
+    other.roundtrip(&["AUTH", "app", &scoped], b"+OK\r\n").await;
+    other.roundtrip(&["RESET"], b"+RESET\r\n").await;
+    admin.cmd(&["CLIENT", "LIST"]).await;
+    let list = read_raw_reply(&mut admin).await;
+    assert!(!list.contains("the-scoped-one"), "{list}");
+    assert!(list.contains(" user=default "), "{list}");
+}

@@ -35,6 +35,9 @@ pub struct ClientInfo {
     /// Set while the connection waits in a blocking command: what wakes it, and what CLIENT
     /// UNBLOCK asked for.
     pub blocked: Mutex<Option<BlockedWake>>,
+    /// Who the connection authenticated as (CLIENT LIST `user`, CLIENT KILL USER, ACL LOG's
+    /// client-info): the token's id; None is Redis's `default` (auth off, not authenticated).
+    pub user: Mutex<Option<Arc<str>>>,
 }
 
 /// How CLIENT UNBLOCK ends a blocked command.
@@ -52,6 +55,11 @@ pub struct BlockedWake {
 }
 
 impl ClientInfo {
+    /// The user name CLIENT LIST shows.
+    pub fn user_name(&self) -> String {
+        self.user.lock().as_deref().unwrap_or("default").to_string()
+    }
+
     /// CLIENT UNBLOCK: end this client's blocking command, if it is in one. Whether it was.
     pub fn unblock(&self, how: UnblockAs) -> bool {
         let mut g = self.blocked.lock();
@@ -87,7 +95,7 @@ impl ClientInfo {
             "N"
         };
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name= lib-ver=",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name= lib-ver=",
             self.id,
             self.addr,
             self.laddr,
@@ -103,6 +111,7 @@ impl ClientInfo {
             omem,
             rbs + omem,
             self.last_cmd.lock(),
+            self.user_name(),
             self.resp.load(Ordering::Relaxed),
         )
     }

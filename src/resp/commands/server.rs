@@ -1614,7 +1614,7 @@ fn client_kill(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             && addr.as_ref().is_none_or(|a| c.addr.to_string() == *a)
             && laddr.as_ref().is_none_or(|a| c.laddr.to_string() == *a)
             && ctype.is_none_or(|t| t == Some(is_pubsub(&c)))
-            && user.as_ref().is_none_or(|u| u == "default")
+            && user.as_ref().is_none_or(|u| *u == c.user_name())
             && maxage.is_none_or(|m| now.saturating_sub(c.created_ms) / 1000 >= m);
         if !matches {
             continue;

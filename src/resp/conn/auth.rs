@@ -194,6 +194,8 @@ impl Session {
         // From now on this connection's usage is metered and limited as the caller's: the
         // token's id in auth mode `token`; `anonymous` in mode `none`, which it already was.
         self.set_tenant(caller.tenant(self.cache.name_arc().clone()));
+        let id = caller.principal.token_id();
+        *self.info.user.lock() = (!id.is_empty()).then(|| id.clone());
         self.principal = Some(caller.principal);
         self.lost_auth = None;
         self.recheck_subscriptions();

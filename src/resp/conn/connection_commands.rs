@@ -69,6 +69,7 @@ impl Session {
                 if self.enforcing {
                     // Like Redis: RESET drops the authenticated user.
                     self.principal = None;
+                    *self.info.user.lock() = None;
                     self.unrestricted = false;
                     self.set_tenant(MeterKey::anonymous(self.cache.name_arc().clone()));
                 }
