@@ -155,13 +155,22 @@ fn pubsub(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     } else if eq_ic(sub, "numpat") && args.len() == 2 {
         w.int(topics.numpat(cache) as i64);
     } else if eq_ic(sub, "help") {
+        // Redis 7.0's text.
         let lines = [
             "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "CHANNELS [<pattern>]",
+            "    Return the currently active channels matching a <pattern> (default: '*').",
             "NUMPAT",
+            "    Return number of subscriptions to patterns.",
             "NUMSUB [<channel> ...]",
+            "    Return the number of subscribers for the specified channels, excluding",
+            "    pattern subscriptions(default: no channels).",
             "SHARDCHANNELS [<pattern>]",
+            "    Return the currently active shard level channels matching a <pattern> (default: '*').",
             "SHARDNUMSUB [<shardchannel> ...]",
+            "    Return the number of subscribers for the specified shard level channel(s)",
+            "HELP",
+            "    Prints this help.",
         ];
         w.array(lines.len());
         for l in lines {

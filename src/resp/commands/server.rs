@@ -73,7 +73,8 @@ pub(crate) fn help(w: &mut ReplyWriter<'_>, lines: &[&str]) {
         w.simple(l);
     }
     w.simple("HELP");
-    w.simple("    Print this help.");
+    // Redis 7.0's addReplyHelp wording.
+    w.simple("    Prints this help.");
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -1243,8 +1244,12 @@ fn command(_: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
                 "    Return a list of all commands in this Redis server.",
                 "INFO [<command-name> ...]",
                 "    Return details about multiple Redis commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
                 "DOCS [<command-name> ...]",
                 "    Return documentation details about multiple Redis commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
                 "GETKEYS <full-command>",
                 "    Return the keys from a full Redis command.",
                 "GETKEYSANDFLAGS <full-command>",
