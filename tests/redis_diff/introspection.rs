@@ -566,3 +566,42 @@ async fn help_texts_match_redis() {
         assert_eq!(tail(&f), tail(&r), "{c} HELP");
     }
 }
+
+/// COMMAND INFO of every subcommand both servers list (`config|get`), byte for byte, and the
+/// RESP3 types of a container's entry (key specs and subcommands are sets, as Redis sends).
+#[tokio::test]
+async fn command_info_of_subcommands_matches_redis() {
+    for resp3 in [false, true] {
+        let mut d = Diff::start(resp3).await;
+        let (f, r) = d.both(&["COMMAND", "LIST"]).await;
+        let names = |raw: &str| -> Vec<String> {
+            raw.split("\r\n")
+                .filter(|l| l.contains('|'))
+                .map(str::to_string)
+                .collect()
+        };
+        let redis_subs = names(&r);
+        let shared: Vec<String> = names(&f)
+            .into_iter()
+            .filter(|n| redis_subs.contains(n))
+            .collect();
+        assert!(shared.len() > 60, "{}", shared.len());
+        for n in &shared {
+            d.same(&["COMMAND", "INFO", n]).await;
+            d.same(&["COMMAND", "INFO", &n.to_uppercase()]).await;
+        }
+        d.same(&[
+            "COMMAND",
+            "INFO",
+            "config|nosuch",
+            "nosuch|get",
+            "config|get|x",
+        ])
+        .await;
+        if resp3 {
+            // get: no subcommands, one key spec; both as sets.
+            let (f, r) = d.both(&["COMMAND", "INFO", "get"]).await;
+            assert_eq!(f, r);
+        }
+    }
+}

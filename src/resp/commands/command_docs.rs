@@ -139,7 +139,7 @@ pub struct Docs {
     by_name: HashMap<Box<str>, Node>,
 }
 
-fn parse(file: &str, what: &str) -> Vec<(Box<str>, Node)> {
+pub(crate) fn parse(file: &str, what: &str) -> Vec<(Box<str>, Node)> {
     let f: DocsFile =
         serde_json::from_str(file).unwrap_or_else(|e| panic!("{what}: not valid docs: {e}"));
     match f.commands {

@@ -6,6 +6,7 @@
 //! `store.stats()`, `cache.len()`, `cache.stats()`): the current cache is visited through
 //! `ctx.for_each_shard`, and only OTHER caches are locked directly.
 
+use super::command_docs::Node;
 use crate::resp::redis_params::RedisParams;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -1126,11 +1127,46 @@ fn command_info(w: &mut ReplyWriter<'_>, spec: &CommandSpec) {
         w.simple(c);
     }
     w.set(0); // tips
-    w.array(spec.key_specs.len());
+              // Redis 7.0 sends key specs and subcommands as sets in RESP3.
+    w.set(spec.key_specs.len());
     for ks in spec.key_specs {
         key_spec_info(w, ks);
     }
-    w.array(0); // subcommands
+    let subs: Vec<&Node> = crate::resp::acl::categories::subcommands(spec.name)
+        .iter()
+        .filter_map(|sub| subcommand_infos().get(format!("{}|{sub}", spec.name).as_str()))
+        .collect();
+    w.set(subs.len());
+    for node in subs {
+        super::command_docs::write(w, node);
+    }
+}
+
+/// redis-server 7.0's COMMAND INFO entries of subcommands (`config|get`), by full name: data
+/// written by scripts/gen_command_info.py. Ferrite lists those of the subcommands it has.
+fn subcommand_infos() -> &'static std::collections::HashMap<Box<str>, Node> {
+    static INFOS: std::sync::OnceLock<std::collections::HashMap<Box<str>, Node>> =
+        std::sync::OnceLock::new();
+    INFOS.get_or_init(|| {
+        super::command_docs::parse(
+            include_str!("command_info_subcommands.json"),
+            "command_info_subcommands.json",
+        )
+        .into_iter()
+        .collect()
+    })
+}
+
+/// COMMAND INFO of `container|sub` (any case), for a subcommand Ferrite has.
+fn subcommand_info(name: &[u8]) -> Option<&'static Node> {
+    let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+    let (container, sub) = lower.split_once('|')?;
+    if table().get(container).is_none()
+        || !crate::resp::acl::categories::subcommands(container).contains(&sub)
+    {
+        return None;
+    }
+    subcommand_infos().get(lower.as_str())
 }
 
 fn sorted_specs() -> Vec<&'static CommandSpec> {
@@ -1172,7 +1208,10 @@ fn command(_: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         for name in &args[2..] {
             match lookup_name(name) {
                 Some(s) => command_info(w, s),
-                None => w.null(),
+                None => match subcommand_info(name) {
+                    Some(node) => super::command_docs::write(w, node),
+                    None => w.null(),
+                },
             }
         }
     } else if eq_ic(sub, "docs") {
