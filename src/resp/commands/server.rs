@@ -409,31 +409,22 @@ const ALL_SECTIONS: &[&str] = &[
     "keyspace",
 ];
 
-/// INFO without arguments: all but the per-command sections, as Redis.
-const DEFAULT_SECTIONS: &[&str] = &[
-    "server",
-    "clients",
-    "memory",
-    "persistence",
-    "stats",
-    "replication",
-    "cpu",
-    "modules",
-    "errorstats",
-    "cluster",
-    "keyspace",
-];
+/// INFO without arguments (and `default`): every section but the per-command ones, as Redis.
+fn in_default(section: &str) -> bool {
+    !matches!(section, "commandstats" | "latencystats")
+}
 
 fn info(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let defaults = || ALL_SECTIONS.iter().copied().filter(|s| in_default(s));
     let mut wanted: Vec<&'static str> = Vec::new();
     if args.len() == 1 {
-        wanted.extend_from_slice(DEFAULT_SECTIONS);
+        wanted.extend(defaults());
     }
     for a in &args[1..] {
         let a = String::from_utf8_lossy(a).to_ascii_lowercase();
         match a.as_str() {
             "all" | "everything" => wanted.extend_from_slice(ALL_SECTIONS),
-            "default" => wanted.extend_from_slice(DEFAULT_SECTIONS),
+            "default" => wanted.extend(defaults()),
             other => {
                 if let Some(s) = ALL_SECTIONS.iter().find(|s| **s == other) {
                     wanted.push(s);
