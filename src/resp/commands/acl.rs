@@ -19,7 +19,7 @@ use ferrite_resp::ReplyWriter;
 use crate::resp::acl::categories;
 use crate::resp::acl::describe::User;
 use crate::resp::args::{eq_ic, parse_i64, ERR_NOT_INT};
-use crate::resp::commands::server::{arity_ok, subcommand_arity, unknown_subcommand};
+use crate::resp::commands::server::{arity_ok, help, subcommand_arity, unknown_subcommand};
 use crate::resp::dispatch::{cmd, flags::*, lookup, CommandSpec, Ctx, NO_KEYS};
 
 pub const COMMANDS: &[CommandSpec] = &[cmd("acl", -2, ARG_ACCESS, NO_KEYS, "server", acl)];
@@ -53,8 +53,6 @@ const HELP: &[&str] = &[
     "    List all the registered usernames.",
     "WHOAMI",
     "    Return the current connection username.",
-    "HELP",
-    "    Prints this help.",
 ];
 
 /// Redis 7.0's subcommand arities.
@@ -81,14 +79,6 @@ pub(crate) fn subcommand_syntax(w: &mut ReplyWriter<'_>, cmd: &str, sub: &[u8]) 
     w.error(&format!(
         "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {cmd} HELP."
     ));
-}
-
-/// Help lines as Redis sends them (simple strings).
-pub(crate) fn help_lines(w: &mut ReplyWriter<'_>, lines: &[&str]) {
-    w.array(lines.len());
-    for l in lines {
-        w.simple(l);
-    }
 }
 
 /// The user this connection is, as Redis would describe it.
@@ -140,7 +130,7 @@ fn acl(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             "ERR ACL {} is not supported: Ferrite's users are tokens, there is no ACL file (docs/auth.md)",
             name.to_ascii_uppercase()
         )),
-        _ => help_lines(w, HELP),
+        _ => help(w, HELP),
     }
 }
 

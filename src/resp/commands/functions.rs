@@ -19,7 +19,8 @@ use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
 
 use crate::resp::args::eq_ic;
-use crate::resp::commands::acl::{help_lines, subcommand_syntax};
+use crate::resp::commands::acl::subcommand_syntax;
+use crate::resp::commands::server::help;
 use crate::resp::commands::server::{arity_ok, subcommand_arity, unknown_subcommand};
 use crate::resp::dispatch::{cmd, flags::*, keynum, ks::*, CommandSpec, Ctx, NO_KEYS};
 
@@ -98,8 +99,6 @@ const HELP: &[&str] = &[
     "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
     "      libraries with the new libraries (notice that even on this option there is a chance of failure",
     "      in case of functions name collision with another library).",
-    "HELP",
-    "    Prints this help.",
 ];
 
 /// Redis 7.0's subcommand arities.
@@ -172,7 +171,7 @@ fn function(_: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             }
             w.error(ERR_NO_SCRIPTING)
         }
-        _ => help_lines(w, HELP),
+        _ => help(w, HELP),
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
 
-use super::server::{subcommand_arity, unknown_subcommand};
+use super::server::{help, subcommand_arity, unknown_subcommand};
 use crate::resp::args::{eq_ic, parse_i64};
 use crate::resp::dispatch::{cmd, flags::*, CommandSpec, Ctx, NO_KEYS};
 use crate::resp::introspection::command_stats::{self, CommandTotals};
@@ -18,15 +18,6 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("slowlog", -2, ADMIN, NO_KEYS, "server", slowlog),
     cmd("latency", -2, ADMIN, NO_KEYS, "server", latency_cmd),
 ];
-
-/// A HELP reply of exactly these lines (SLOWLOG's and LATENCY's end in Redis's own "Prints
-/// this help.").
-fn help(w: &mut ReplyWriter<'_>, lines: &[&str]) {
-    w.array(lines.len());
-    for l in lines {
-        w.simple(l);
-    }
-}
 
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
@@ -96,8 +87,6 @@ fn slowlog(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
                 "    Return the length of the slowlog.",
                 "RESET",
                 "    Reset the slowlog.",
-                "HELP",
-                "    Prints this help.",
             ],
         );
     } else {
@@ -190,8 +179,6 @@ fn latency_cmd(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
                 "HISTOGRAM [COMMAND ...]",
                 "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
                 "    If no commands are specified then all histograms are replied.",
-                "HELP",
-                "    Prints this help.",
             ],
         );
     } else {

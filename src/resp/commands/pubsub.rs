@@ -169,13 +169,8 @@ fn pubsub(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             "    Return the currently active shard level channels matching a <pattern> (default: '*').",
             "SHARDNUMSUB [<shardchannel> ...]",
             "    Return the number of subscribers for the specified shard level channel(s)",
-            "HELP",
-            "    Prints this help.",
         ];
-        w.array(lines.len());
-        for l in lines {
-            w.simple(l);
-        }
+        super::server::help(w, &lines);
     } else {
         let msg = format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
