@@ -58,11 +58,6 @@ impl MonitorQueue {
         std::mem::take(&mut g.0)
     }
 
-    /// Bytes queued and not yet delivered.
-    pub fn queued_bytes(&self) -> usize {
-        self.lines.lock().1
-    }
-
     pub fn overflowed(&self) -> bool {
         self.overflowed.load(Ordering::Relaxed)
     }
@@ -78,10 +73,6 @@ impl Monitors {
     #[inline]
     pub fn any(&self) -> bool {
         self.active.load(Ordering::Relaxed) > 0
-    }
-
-    pub fn count(&self) -> usize {
-        self.active.load(Ordering::Relaxed)
     }
 
     /// Start monitoring for client `id` (again: the same queue).
