@@ -116,7 +116,31 @@ pub(crate) fn named_dbs(args: &[Bytes], out: &mut Vec<usize>) {
 }
 
 /// Not locked by this EXEC: the database could not be resolved when EXEC began.
-const ERR_NOT_LOCKED: &str = "ERR the database is not available inside this transaction";
+pub(crate) const ERR_NOT_LOCKED: &str = "ERR the database is not available inside this transaction";
+
+/// `key_here`'s shard of the current database and `key_there`'s of database `db` (cache
+/// `there`), both locked, for `f`: inside EXEC the transaction's own locks, otherwise both taken
+/// in the cross-cache order ([`lock_pair`]). MOVE and COPY ... DB.
+pub(crate) fn with_shard_pair<R>(
+    ctx: &mut Ctx<'_, '_>,
+    db: usize,
+    there: &Cache,
+    key_here: &[u8],
+    key_there: &[u8],
+    f: impl FnOnce(&mut Shard, &mut Shard) -> R,
+) -> Result<R, &'static str> {
+    if ctx.exec.is_none() {
+        let (mut s, mut d) = lock_pair(ctx.cache, there, key_here, key_there);
+        return Ok(f(&mut s, &mut d));
+    }
+    match (ctx.exec.as_deref_mut(), ctx.exec_dbs.as_mut()) {
+        (Some(here), Some(others)) => match others.get(db) {
+            Some(other) => Ok(f(here.shard(key_here), other.shard(key_there))),
+            None => Err(ERR_NOT_LOCKED),
+        },
+        _ => Err(ERR_NOT_LOCKED),
+    }
+}
 
 /// The cache of database `n` of `base`: the token must be allowed on it; it is created on first
 /// use for the `default` cache's databases (as `default` itself is) and for super-users, and
@@ -243,16 +267,9 @@ fn move_cmd(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         d.insert_as(k, e.value, e.expires_at, now, Change::MoveTo);
         true
     };
-    let done = match (ctx.exec.as_deref_mut(), ctx.exec_dbs.as_mut()) {
-        (Some(cur), Some(others)) => match others.get(n) {
-            Some(there) => moved(cur.shard(k), there.shard(k)),
-            None => return w.error(ERR_NOT_LOCKED),
-        },
-        (Some(_), None) => return w.error(ERR_NOT_LOCKED),
-        (None, _) => {
-            let (mut s, mut d) = lock_pair(ctx.cache, &dst, k, k);
-            moved(&mut s, &mut d)
-        }
+    let done = match with_shard_pair(ctx, n, &dst, k, k, moved) {
+        Ok(done) => done,
+        Err(e) => return w.error(e),
     };
     w.int(i64::from(done));
 }

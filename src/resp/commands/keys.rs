@@ -716,18 +716,9 @@ fn copy_to_db(
         d.insert_as(dst, value, exp, now, Change::CopyTo);
         true
     };
-    let done = match (ctx.exec.as_deref_mut(), ctx.exec_dbs.as_mut()) {
-        (Some(cur), Some(others)) => match others.get(db) {
-            Some(there) => copied(cur.shard(src), there.shard(dst)),
-            None => return w.error("ERR the database is not available inside this transaction"),
-        },
-        (Some(_), None) => {
-            return w.error("ERR the database is not available inside this transaction")
-        }
-        (None, _) => {
-            let (mut s, mut d) = databases::lock_pair(ctx.cache, &target, src, dst);
-            copied(&mut s, &mut d)
-        }
+    let done = match databases::with_shard_pair(ctx, db, &target, src, dst, copied) {
+        Ok(done) => done,
+        Err(e) => return w.error(e),
     };
     w.int(i64::from(done));
 }

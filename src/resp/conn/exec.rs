@@ -597,9 +597,7 @@ impl Session {
                                 n,
                             ) {
                                 Err(e) => w.error(&e),
-                                Ok(_) => w.error(
-                                    "ERR the database is not available inside this transaction",
-                                ),
+                                Ok(_) => w.error(crate::resp::commands::databases::ERR_NOT_LOCKED),
                             },
                             Err(e) => w.error(&e),
                         }
