@@ -157,12 +157,7 @@ impl Session {
                 .is_some_and(|a| a.eq_ignore_ascii_case(b"error"));
         let errored = self.out.get(start) == Some(&b'-') && !raw_error;
         if errored {
-            let end = self.out[start..]
-                .iter()
-                .position(|&b| b == b'\r')
-                .map_or(self.out.len(), |n| start + n);
-            let msg = self.out[start + 1..end].to_vec();
-            self.shared.introspection.errors.record(&msg);
+            self.record_error_reply(start);
         }
         let Some(spec) = spec else { return };
         let Some(slot) = command_stats::slot_of(spec, args) else {
@@ -304,6 +299,16 @@ impl Session {
         self.account(spec.into(), args, start, Some(nanos));
     }
 
+    /// Count the error reply that starts at `start` of the reply buffer in INFO errorstats.
+    fn record_error_reply(&self, start: usize) {
+        let reply = &self.out[start + 1..];
+        let end = reply
+            .iter()
+            .position(|&b| b == b'\r')
+            .unwrap_or(reply.len());
+        self.shared.introspection.errors.record(&reply[..end]);
+    }
+
     /// An error reply a blocked command got after its first run (CLIENT UNBLOCK ... ERROR):
     /// Redis counts it in errorstats and the command's failed_calls.
     pub(super) fn account_late_error(
@@ -312,10 +317,7 @@ impl Session {
         args: &[Bytes],
         start: usize,
     ) {
-        if let Some(end) = self.out[start..].iter().position(|&b| b == b'\r') {
-            let msg = self.out[start + 1..start + end].to_vec();
-            self.shared.introspection.errors.record(&msg);
-        }
+        self.record_error_reply(start);
         if let Some(slot) = command_stats::slot_of(spec, args) {
             self.shared.introspection.commands.record_failed(slot);
         }
