@@ -31,6 +31,7 @@ Ferrite answers in that order).
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -120,9 +121,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def fetch(redis_server, any_version):
+@contextlib.contextmanager
+def redis(redis_server):
+    """A redis-server of its own on a free loopback port (no persistence, a temporary
+    directory), and a RESP3 connection to it; killed on exit. Yields (connection, version)."""
     port = free_port()
-    tmp = tempfile.mkdtemp(prefix="ferrite-gen-docs-")
+    tmp = tempfile.mkdtemp(prefix="ferrite-gen-")
     proc = subprocess.Popen(
         [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no", "--daemonize", "no", "--dir", tmp],
@@ -138,16 +142,19 @@ def fetch(redis_server, any_version):
                     raise RuntimeError("redis-server did not start on port %d" % port)
                 time.sleep(0.05)
         hello = conn.call("HELLO", "3")
-        version = hello["version"]
-        if not version.startswith("7.0.") and not any_version:
-            raise RuntimeError("redis-server %s: Ferrite follows 7.0's COMMAND DOCS "
-                               "(--any-version to write it anyway)" % version)
-        docs = conn.call("COMMAND", "DOCS")
-        return version, docs
+        yield conn, hello["version"]
     finally:
         proc.kill()
         proc.wait()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def fetch(redis_server, any_version):
+    with redis(redis_server) as (conn, version):
+        if not version.startswith("7.0.") and not any_version:
+            raise RuntimeError("redis-server %s: Ferrite follows 7.0's COMMAND DOCS "
+                               "(--any-version to write it anyway)" % version)
+        return version, conn.call("COMMAND", "DOCS")
 
 
 def sort_subcommands(node):

@@ -17,11 +17,7 @@ that COMMAND INFO of a container answers redis-server's bytes for the subcommand
 import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gen_command_docs as docs  # noqa: E402
@@ -31,23 +27,7 @@ DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sr
 
 
 def fetch(redis_server):
-    port = docs.free_port()
-    tmp = tempfile.mkdtemp(prefix="ferrite-gen-info-")
-    proc = subprocess.Popen(
-        [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--daemonize", "no", "--dir", tmp],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 10
-        while True:
-            try:
-                conn = docs.Resp3(port)
-                break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    raise RuntimeError("redis-server did not start on port %d" % port)
-                time.sleep(0.05)
-        version = conn.call("HELLO", "3")["version"]
+    with docs.redis(redis_server) as (conn, version):
         if not version.startswith("7.0."):
             raise RuntimeError("redis-server %s: Ferrite follows 7.0" % version)
         subs = {}
@@ -55,10 +35,6 @@ def fetch(redis_server):
             for sub in entry[9]:
                 subs[sub[0]] = sub
         return version, subs
-    finally:
-        proc.kill()
-        proc.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def render(version, subs):
