@@ -880,11 +880,7 @@ fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
                 Setting::QueryBufferLimit(n) => c.limits.query_buffer_limit = n,
                 Setting::Param(name, value) => {
                     let intro = &ctx.shared.introspection;
-                    intro.apply_param(&name, &value);
-                    if name == "slowlog-max-len" {
-                        let max = value.parse().unwrap_or(usize::MAX);
-                        intro.slowlog.set_max_len(max, store.budget());
-                    }
+                    intro.apply_param(&name, &value, store.budget());
                     ctx.shared.redis_params.set(&name, value)
                 }
                 Setting::HllSparseMaxBytes(n) => ctx

@@ -109,7 +109,8 @@ pub struct Introspection {
 
 impl Introspection {
     /// A CONFIG SET of `name` (canonical, validated) to `value`: update the mirrored setting.
-    pub fn apply_param(&self, name: &str, value: &str) {
+    /// A lowered `slowlog-max-len` trims the log at once, its bytes given back to `budget`.
+    pub fn apply_param(&self, name: &str, value: &str, budget: &ferrite_storage::MemoryBudget) {
         let s = &self.settings;
         match name {
             "slowlog-log-slower-than" => {
@@ -118,8 +119,10 @@ impl Introspection {
                 }
             }
             "slowlog-max-len" => {
-                if let Ok(v) = value.parse() {
+                if let Ok(v) = value.parse::<u64>() {
                     s.slowlog_max_len.store(v, Ordering::Relaxed);
+                    let max = usize::try_from(v).unwrap_or(usize::MAX);
+                    self.slowlog.set_max_len(max, budget);
                 }
             }
             "latency-monitor-threshold" => {
