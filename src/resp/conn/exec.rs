@@ -369,32 +369,30 @@ impl Session {
     #[cold]
     #[inline(never)]
     fn block(&mut self, spec: &'static CommandSpec, args: &[Bytes], req: BlockRequest) {
-        {
-            let notify = Arc::new(Notify::new());
-            self.shared
-                .waiters
-                .register(&self.cache, &req.keys, &notify);
-            // A push between the handler releasing its shard lock and this registration would
-            // have signalled nobody: retry once now. Retries then run while still registered
-            // (see `retry_blocked`), so later pushes can't slip through either.
-            notify.notify_one();
-            *self.info.blocked.lock() = Some(crate::resp::client::BlockedWake {
-                notify: notify.clone(),
-                unblock: None,
-            });
-            self.blocked = Some(Blocked {
-                // Owned copies, as for MULTI: slices would pin the read buffer they came from
-                // (all of it, outside what `in_alloc` counts once the buffer is replaced).
-                args: req
-                    .args
-                    .unwrap_or_else(|| args.iter().map(|a| Bytes::copy_from_slice(a)).collect()),
-                spec,
-                cache: self.cache.clone(),
-                keys: req.keys,
-                deadline: req.timeout.map(|t| Instant::now() + t),
-                notify,
-            });
-        }
+        let notify = Arc::new(Notify::new());
+        self.shared
+            .waiters
+            .register(&self.cache, &req.keys, &notify);
+        // A push between the handler releasing its shard lock and this registration would
+        // have signalled nobody: retry once now. Retries then run while still registered
+        // (see `retry_blocked`), so later pushes can't slip through either.
+        notify.notify_one();
+        *self.info.blocked.lock() = Some(crate::resp::client::BlockedWake {
+            notify: notify.clone(),
+            unblock: None,
+        });
+        self.blocked = Some(Blocked {
+            // Owned copies, as for MULTI: slices would pin the read buffer they came from
+            // (all of it, outside what `in_alloc` counts once the buffer is replaced).
+            args: req
+                .args
+                .unwrap_or_else(|| args.iter().map(|a| Bytes::copy_from_slice(a)).collect()),
+            spec,
+            cache: self.cache.clone(),
+            keys: req.keys,
+            deadline: req.timeout.map(|t| Instant::now() + t),
+            notify,
+        });
     }
 
     /// Execute a table command; returns the block request of a blocking command that found
@@ -442,6 +440,13 @@ impl Session {
         block
     }
 
+    /// The blocking command `b` is over: leave its keys' wait lists, and CLIENT UNBLOCK can no
+    /// longer reach it.
+    pub(super) fn release_block(&self, b: &Blocked) {
+        self.shared.waiters.unregister(&b.cache, &b.keys, &b.notify);
+        *self.info.blocked.lock() = None;
+    }
+
     /// A key we wait on was pushed to (or the first post-registration retry): run the command
     /// again, still registered, so a push racing with this retry leaves a wake-up behind.
     pub(super) fn retry_blocked(&mut self) {
@@ -453,8 +458,7 @@ impl Session {
                 return self.unblock_timeout();
             }
             Some(UnblockAs::Error) => {
-                self.shared.waiters.unregister(&b.cache, &b.keys, &b.notify);
-                *self.info.blocked.lock() = None;
+                self.release_block(&b);
                 let start = self.out.len();
                 self.writer()
                     .error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
@@ -468,8 +472,7 @@ impl Session {
         if !self.still_authenticated() {
             // The token that authorized the command expired or was revoked while it waited: it
             // is not served; it gets the error the connection's next command would get.
-            self.shared.waiters.unregister(&b.cache, &b.keys, &b.notify);
-            *self.info.blocked.lock() = None;
+            self.release_block(&b);
             let start = self.out.len();
             let msg = self.noauth_message();
             self.writer().error(&msg);
@@ -488,15 +491,13 @@ impl Session {
         if still_blocked {
             self.blocked = Some(b); // still nothing: keep waiting, same deadline
         } else {
-            self.shared.waiters.unregister(&b.cache, &b.keys, &b.notify);
-            *self.info.blocked.lock() = None;
+            self.release_block(&b);
         }
     }
 
     pub(super) fn unblock_timeout(&mut self) {
         if let Some(b) = self.blocked.take() {
-            self.shared.waiters.unregister(&b.cache, &b.keys, &b.notify);
-            *self.info.blocked.lock() = None;
+            self.release_block(&b);
             let start = self.out.len();
             self.writer().null_array();
             self.meter_late_output(start);

@@ -195,9 +195,8 @@ impl Session {
 
     pub(super) fn cleanup(&mut self) {
         if let Some(b) = self.blocked.take() {
-            self.shared.waiters.unregister(&b.cache, &b.keys, &b.notify);
+            self.release_block(&b);
         }
-        *self.info.blocked.lock() = None;
         self.stop_monitor();
         self.unwatch_all();
         self.multi = None;
