@@ -99,6 +99,8 @@ pub struct Shared {
     pub introspection: crate::resp::introspection::Introspection,
     /// `ACL LOG`: denials (NOPERM, failed AUTH), bounded by `acllog-max-len`.
     pub acl_log: crate::resp::acl::log::AclLog,
+    /// Lua scripts: each tenant's loaded scripts and VM, and the scripts running now.
+    pub scripts: crate::resp::scripting::Scripts,
 }
 
 impl std::ops::Deref for Shared {

@@ -48,3 +48,5 @@ mod introspection;
 mod acl;
 #[path = "redis_diff/functions.rs"]
 mod functions;
+#[path = "redis_diff/scripting.rs"]
+mod scripting;

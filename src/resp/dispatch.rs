@@ -411,7 +411,13 @@ impl CommandSpec {
         match (self.group, e) {
             // FCALL / FCALL_RO: Redis looks the function up before it reads numkeys, and there
             // are no functions (scripting is not available yet).
-            ("scripting", _) => crate::resp::commands::functions::ERR_NO_FUNCTION.into(),
+            ("scripting", _) if self.name.starts_with("fcall") => {
+                crate::resp::commands::functions::ERR_NO_FUNCTION.into()
+            }
+            ("scripting", KeysError::NotPositive) => "ERR Number of keys can't be negative".into(),
+            ("scripting", KeysError::TooMany) => {
+                "ERR Number of keys can't be greater than number of args".into()
+            }
             ("list", _) if e != KeysError::TooMany => "ERR numkeys should be greater than 0".into(),
             // ZMPOP/BZMPOP parse numkeys as LMPOP does (too many keys leaves no MIN/MAX:
             // a syntax error, below).
@@ -465,7 +471,7 @@ pub const NO_KEYS: &[KeySpec] = &[];
 type CommandTable = HashMap<&'static str, &'static CommandSpec, foldhash::fast::FixedState>;
 static TABLE: OnceLock<CommandTable> = OnceLock::new();
 
-fn families() -> [&'static [CommandSpec]; 21] {
+fn families() -> [&'static [CommandSpec]; 22] {
     use crate::resp::commands::*;
     [
         strings::COMMANDS,
@@ -489,6 +495,7 @@ fn families() -> [&'static [CommandSpec]; 21] {
         tenancy::COMMANDS,
         acl::COMMANDS,
         functions::COMMANDS,
+        scripting::COMMANDS,
     ]
 }
 
@@ -763,7 +770,7 @@ mod tests {
         // may store the cached cardinality in the HLL string.
         const READONLY_THAT_WRITES: &[&str] = &["pfcount"];
         // And FCALL: not flagged write (the function's own flags decide), its key spec RW.
-        const WRITES_UNFLAGGED: &[&str] = &["fcall"];
+        const WRITES_UNFLAGGED: &[&str] = &["fcall", "eval", "evalsha"];
         for (name, spec) in table() {
             let exempt = READONLY_THAT_WRITES.contains(name) || WRITES_UNFLAGGED.contains(name);
             for s in spec.key_specs {

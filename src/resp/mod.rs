@@ -12,4 +12,5 @@ pub mod glob;
 pub mod inflight;
 pub mod introspection;
 pub mod redis_params;
+pub mod scripting;
 pub mod waiters;

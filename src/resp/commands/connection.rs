@@ -10,7 +10,7 @@ fn handled_by_connection(_: &mut Ctx<'_, '_>, _: &[Bytes], w: &mut ReplyWriter<'
     w.error("ERR command is handled by the connection loop");
 }
 
-const H: crate::resp::dispatch::Handler = handled_by_connection;
+pub(crate) const H: crate::resp::dispatch::Handler = handled_by_connection;
 
 pub const COMMANDS: &[CommandSpec] = &[
     cmd(

@@ -38,6 +38,8 @@ impl Session {
                 }
             }
             "exec" => self.exec(),
+            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => self.eval(spec, args),
+            "script" => self.script_command(args),
             "watch" => {
                 if self.multi.is_some() {
                     self.writer().error("ERR WATCH inside MULTI is not allowed");

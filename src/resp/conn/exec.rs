@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::observe::Outcome;
+use super::scripting::Gate;
 use super::{Session, OUT_SOFT_LIMIT};
 use crate::metrics::{self, Family, Protocol};
 use crate::resp::args::{eq_ic, ERR_OOM};
@@ -85,6 +86,7 @@ impl Session {
             && !self.closing
             && self.blocked.is_none()
             && self.obs.paused.is_none()
+            && self.script.is_none()
         {
             if self.shared.introspection.pause.is_active() && self.hold_all_if_paused() {
                 break;
@@ -103,6 +105,17 @@ impl Session {
                         && self.hold_if_paused(&args, frame)
                     {
                         break;
+                    }
+                    if self.shared.scripts.any_running() {
+                        match self.script_gate(&args, frame) {
+                            Gate::Run => {}
+                            Gate::Hold => break,
+                            Gate::Busy => {
+                                count += 1;
+                                std::mem::swap(&mut args, &mut last);
+                                continue;
+                            }
+                        }
                     }
                     count += 1;
                     // The args vector is reused across commands: no allocation per command.
@@ -144,6 +157,13 @@ impl Session {
     fn run_held(&mut self, held: Vec<Bytes>, frame: u64) -> Option<Family> {
         if self.hold_if_paused(&held, frame) {
             return None;
+        }
+        if self.shared.scripts.any_running() {
+            match self.script_gate(&held, frame) {
+                Gate::Run => {}
+                Gate::Hold => return None,
+                Gate::Busy => return Some(Family::Other),
+            }
         }
         Some(self.execute_metered(&held, frame))
     }
@@ -602,6 +622,20 @@ impl Session {
                             },
                             Err(e) => w.error(&e),
                         }
+                    }
+                    "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => {
+                        let cache = &caches
+                            .iter()
+                            .find(|(d, _)| *d == db)
+                            .expect("the current database is locked")
+                            .1;
+                        let (mine, _) =
+                            crate::resp::commands::databases::OtherDbs::split(&mut locks, db)
+                                .expect("the current database is locked");
+                        self.eval_in_exec(spec, args, cache, &base, db, mine);
+                        let nanos = t0.elapsed().as_nanos() as u64;
+                        self.account_queued(spec, args, reply_start, nanos);
+                        continue;
                     }
                     "auth" => w.ok(),
                     "monitor" => w.error("ERR MONITOR isn't allowed for DENY BLOCKING client"),

@@ -25,6 +25,7 @@ mod exec;
 mod io;
 mod observe;
 mod pubsub;
+mod scripting;
 mod session;
 
 use std::io::IoSlice;
@@ -126,7 +127,7 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
         if s.has_pending() || !s.inbuf.is_empty() {
             s.shrink_at = None;
         }
-        if s.blocked.is_none() && !s.closing && s.obs.paused.is_none() {
+        if s.blocked.is_none() && !s.closing && s.obs.paused.is_none() && s.script.is_none() {
             s.process_input();
         }
         // Room for the next read is decided here, after parsing, from what the unparsed tail
@@ -225,6 +226,10 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
                 }
             },
             _ = shared.resp_input.released(), if input_blocked => {}
+            // The script this connection runs ended (on its blocking thread).
+            r = async { (&mut s.script.as_mut().expect("guarded").handle).await }, if s.script.is_some() => {
+                s.finish_script(r);
+            }
             _ = async { block_notify.as_ref().expect("guarded").notified().await }, if block_notify.is_some() => {
                 s.retry_blocked();
             }

@@ -98,6 +98,8 @@ pub(super) struct Session {
     pub(super) lost_auth: Option<AuthError>,
     /// Statistics, CLIENT REPLY, MONITOR and CLIENT PAUSE state (`observe.rs`).
     pub(super) obs: super::observe::Observe,
+    /// The script this connection waits for (EVAL & co. run on a blocking thread).
+    pub(super) script: Option<super::scripting::ScriptJob>,
 }
 
 impl Session {
@@ -159,6 +161,7 @@ impl Session {
             unrestricted: false,
             lost_auth: None,
             obs: Default::default(),
+            script: None,
         };
         if !s.enforcing {
             s.principal = Some(Principal::unrestricted(""));

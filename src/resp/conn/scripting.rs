@@ -1,0 +1,308 @@
+//! EVAL & co. and SCRIPT on a connection: preparing a run (the script's body by SHA-1, its
+//! shebang flags, KEYS and ARGV), running it on a blocking thread while the connection waits,
+//! the reply when it ends; SCRIPT LOAD / EXISTS / FLUSH / KILL; and the gate every other
+//! client of a cache passes while a script runs on it (held, or BUSY past
+//! `busy-reply-threshold`). The Lua side is `resp::scripting`.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use ferrite_storage::Locked;
+
+use super::Session;
+use crate::resp::args::{eq_ic, ERR_OOM};
+use crate::resp::commands::scripting::{HELP, SUBS};
+use crate::resp::commands::server::{arity_ok, help, subcommand_arity, unknown_subcommand};
+use crate::resp::dispatch::CommandSpec;
+use crate::resp::scripting::run::{parse_shebang, run_script, ScriptCall, ScriptEnv};
+use crate::resp::scripting::{busy_threshold, Scripts, ERR_BUSY, ERR_NOSCRIPT};
+
+/// A script running for this connection on a blocking thread.
+pub(super) struct ScriptJob {
+    pub(super) handle: tokio::task::JoinHandle<BytesMut>,
+    pub(super) spec: &'static CommandSpec,
+    pub(super) args: Vec<Bytes>,
+    pub(super) started: std::time::Instant,
+}
+
+/// What the gate says of a command while a script runs.
+pub(super) enum Gate {
+    /// Run it: no script runs on this connection's cache, or the command may pass.
+    Run,
+    /// Hold it until the script ends (or passes the busy threshold).
+    Hold,
+    /// Answered BUSY.
+    Busy,
+}
+
+/// What a prepared run lacks before it starts: its registration.
+struct Prepared {
+    sha: String,
+    body: Bytes,
+    keys: Vec<Bytes>,
+    argv: Vec<Bytes>,
+    read_only: bool,
+}
+
+impl Session {
+    /// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO outside a transaction.
+    pub(super) fn eval(&mut self, spec: &'static CommandSpec, args: &[Bytes]) {
+        let p = match self.prepare_script(spec, args) {
+            Ok(p) => p,
+            Err(e) => {
+                self.writer().error(&e);
+                return;
+            }
+        };
+        let guard = Scripts::start(&self.shared, &self.cache, self.base.name_arc());
+        let env = self.script_env();
+        let call = ScriptCall {
+            sha: p.sha,
+            body: p.body,
+            keys: p.keys,
+            argv: p.argv,
+            read_only: p.read_only,
+            running: guard.running.clone(),
+        };
+        // Off the worker threads: a script may run for seconds (or until SCRIPT KILL), and the
+        // workers must go on serving everyone else, SCRIPT KILL included.
+        let handle = tokio::task::spawn_blocking(move || {
+            let _registered = guard;
+            let mut out = BytesMut::new();
+            let (cache, base) = (env.cache.clone(), env.base.clone());
+            let mut locked = cache.lock_all();
+            run_script(&env, &cache, &base, &mut locked, &call, &mut out);
+            out
+        });
+        self.script = Some(ScriptJob {
+            handle,
+            spec,
+            args: args.iter().map(|a| Bytes::copy_from_slice(a)).collect(),
+            started: std::time::Instant::now(),
+        });
+    }
+
+    /// EVAL & co. queued in a transaction: run now, inside EXEC's locks.
+    pub(super) fn eval_in_exec<'c>(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: &[Bytes],
+        cache: &'c Arc<ferrite_storage::Cache>,
+        base: &'c Arc<ferrite_storage::Cache>,
+        db: usize,
+        locked: &mut Locked<'c>,
+    ) {
+        let p = match self.prepare_script(spec, args) {
+            Ok(p) => p,
+            Err(e) => {
+                self.writer().error(&e);
+                return;
+            }
+        };
+        let guard = Scripts::start(&self.shared, cache, self.base.name_arc());
+        let mut env = self.script_env();
+        env.cache = cache.clone();
+        env.db = db;
+        let call = ScriptCall {
+            sha: p.sha,
+            body: p.body,
+            keys: p.keys,
+            argv: p.argv,
+            read_only: p.read_only,
+            running: guard.running.clone(),
+        };
+        let mut out = BytesMut::new();
+        run_script(&env, cache, base, locked, &call, &mut out);
+        drop(guard);
+        self.out.extend_from_slice(&out);
+    }
+
+    fn script_env(&self) -> ScriptEnv {
+        ScriptEnv {
+            shared: self.shared.clone(),
+            cache: self.cache.clone(),
+            base: self.base.clone(),
+            db: self.db,
+            client: self.info.clone(),
+            principal: self.principal.clone(),
+            unrestricted: self.unrestricted,
+            resp3: self.resp3,
+        }
+    }
+
+    /// The script to run: its body (EVAL loads it, EVALSHA looks it up), its flags, its keys
+    /// and arguments. `Err` is the error reply.
+    fn prepare_script(&mut self, spec: &CommandSpec, args: &[Bytes]) -> Result<Prepared, String> {
+        let by_sha = spec.name.starts_with("evalsha");
+        let tenant = self.shared.scripts.tenant(self.base.name_arc());
+        let (sha, body) = if by_sha {
+            let body = self
+                .shared
+                .scripts
+                .body(&tenant, &args[1])
+                .ok_or_else(|| ERR_NOSCRIPT.to_string())?;
+            (String::from_utf8_lossy(&args[1]).to_ascii_lowercase(), body)
+        } else {
+            let sha = self
+                .shared
+                .scripts
+                .load(&tenant, &args[1], &self.shared.store)
+                .map_err(|_| ERR_OOM.to_string())?;
+            (sha, Bytes::copy_from_slice(&args[1]))
+        };
+        let shebang = parse_shebang(&body)?;
+        let read_only = spec.name.ends_with("_ro") || shebang.no_writes;
+        // Room for what the script may write, made before its locks are taken (eviction takes
+        // shard locks). A script with a shebang and without `allow-oom` is refused when there
+        // is none, as Redis refuses it; one without a shebang finds out per command.
+        let incoming: usize = args[3..].iter().map(|a| a.len()).sum();
+        if !read_only
+            && self.shared.store.ensure_memory(incoming as u64).is_err()
+            && shebang.present
+            && !shebang.allow_oom
+        {
+            return Err(ERR_OOM.to_string());
+        }
+        let numkeys = crate::resp::args::parse_i64(&args[2]).unwrap_or(0).max(0) as usize;
+        let keys = args[3..3 + numkeys]
+            .iter()
+            .map(|a| Bytes::copy_from_slice(a))
+            .collect();
+        let argv = args[3 + numkeys..]
+            .iter()
+            .map(|a| Bytes::copy_from_slice(a))
+            .collect();
+        Ok(Prepared {
+            sha,
+            body,
+            keys,
+            argv,
+            read_only,
+        })
+    }
+
+    /// The script this connection waited for ended: its reply, counted as the command's.
+    pub(super) fn finish_script(&mut self, r: Result<BytesMut, tokio::task::JoinError>) {
+        let Some(job) = self.script.take() else {
+            return;
+        };
+        let start = self.out.len();
+        match r {
+            Ok(reply) => self.out.extend_from_slice(&reply),
+            Err(e) => {
+                tracing::error!(client = self.info.id, "script run failed: {e}");
+                self.writer()
+                    .error("ERR the script failed inside the server (see the server log)");
+            }
+        }
+        let nanos = job.started.elapsed().as_nanos() as u64;
+        self.account_queued(job.spec, &job.args, start, nanos);
+        self.meter_late_output(start);
+    }
+
+    /// While a script runs on this connection's cache: hold the command, or answer BUSY past
+    /// the threshold. SCRIPT KILL, FUNCTION KILL and SHUTDOWN pass, as in Redis.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn script_gate(&mut self, args: &[Bytes], frame: u64) -> Gate {
+        // Subscribed before looking: a script ending in between still wakes us.
+        let rx = self.shared.scripts.subscribe();
+        let Some(running) = self.shared.scripts.running_on(&self.cache) else {
+            return Gate::Run;
+        };
+        let passes = match args.first() {
+            Some(c) if eq_ic(c, "shutdown") => true,
+            Some(c) if eq_ic(c, "script") || eq_ic(c, "function") => {
+                args.get(1).is_some_and(|s| eq_ic(s, "kill"))
+            }
+            _ => false,
+        };
+        if passes {
+            return Gate::Run;
+        }
+        let threshold = busy_threshold(&self.shared.redis_params);
+        let elapsed = running.started.elapsed();
+        if elapsed >= threshold {
+            let start = self.out.len();
+            self.writer().error(ERR_BUSY);
+            self.obs.outcome = super::observe::Outcome::Rejected;
+            let spec = crate::resp::dispatch::lookup(&args[0]);
+            self.account(spec, args, start, Some(0));
+            return Gate::Busy;
+        }
+        self.obs.held = Some((
+            args.iter().map(|a| Bytes::copy_from_slice(a)).collect(),
+            frame,
+        ));
+        let until = tokio::time::Instant::now() + (threshold - elapsed);
+        self.obs.paused = Some((rx, until));
+        Gate::Hold
+    }
+
+    /// SCRIPT LOAD | EXISTS | FLUSH | KILL | DEBUG | HELP, on the tenant's scripts.
+    pub(super) fn script_command(&mut self, args: &[Bytes]) {
+        let sub = &args[1];
+        let Some(&(name, arity)) = SUBS.iter().find(|(n, _)| eq_ic(sub, n)) else {
+            return unknown_subcommand(&mut self.writer(), "SCRIPT", sub);
+        };
+        if !arity_ok(args, arity) {
+            return subcommand_arity(&mut self.writer(), &format!("script|{name}"));
+        }
+        let scripts = &self.shared.scripts;
+        match name {
+            "help" => help(&mut self.writer(), HELP),
+            "load" => {
+                let tenant = scripts.tenant(self.base.name_arc());
+                match scripts.load(&tenant, &args[2], &self.shared.store) {
+                    Ok(sha) => self.writer().bulk(sha.as_bytes()),
+                    Err(()) => self.writer().error(ERR_OOM),
+                }
+            }
+            "exists" => {
+                let tenant = scripts.existing(self.base.name());
+                let found: Vec<bool> = args[2..]
+                    .iter()
+                    .map(|sha| {
+                        tenant
+                            .as_ref()
+                            .is_some_and(|t| scripts.body(t, sha).is_some())
+                    })
+                    .collect();
+                let mut w = self.writer();
+                w.array(found.len());
+                for f in found {
+                    w.int(f as i64);
+                }
+            }
+            "flush" => {
+                if args.len() == 3 && !(eq_ic(&args[2], "sync") || eq_ic(&args[2], "async")) {
+                    return self
+                        .writer()
+                        .error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+                }
+                if args.len() > 3 {
+                    return self
+                        .writer()
+                        .error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+                }
+                scripts.flush(self.base.name(), self.shared.store.budget());
+                self.writer().ok();
+            }
+            "kill" => match scripts.kill(self.base.name()) {
+                Ok(()) => self.writer().ok(),
+                Err(e) => self.writer().error(e),
+            },
+            "debug" => {
+                if eq_ic(&args[2], "no") {
+                    self.writer().ok()
+                } else if eq_ic(&args[2], "yes") || eq_ic(&args[2], "sync") {
+                    self.writer()
+                        .error("ERR SCRIPT DEBUG (the Lua debugger) is not supported by Ferrite")
+                } else {
+                    self.writer().error("ERR Use SCRIPT DEBUG YES/SYNC/NO")
+                }
+            }
+            _ => unreachable!("every subcommand of SUBS is handled"),
+        }
+    }
+}

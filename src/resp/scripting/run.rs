@@ -1,0 +1,658 @@
+//! One script run: KEYS and ARGV, `redis.call` / `redis.pcall` through the command table with
+//! the caller's permissions, the SCRIPT KILL hook, and Redis's error text.
+//!
+//! The caller holds every shard of the cache (`Locked`), so the commands the script calls run
+//! as a transaction's do (`Ctx::exec`): atomic, and nothing else reaches the cache meanwhile.
+//! Each command goes through the checks a client's would: it exists, its arity, it is allowed
+//! in scripts, its keys' `numkeys`, the caller's token permits it (`resp::authz::authorize`,
+//! the rule every protocol's requests pass), it does not write from a read-only script, and a
+//! command that may grow memory does not when the budget is full (eviction is not possible
+//! here: it would take the shards this script holds).
+
+use std::cell::RefCell;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use ferrite_resp::ReplyWriter;
+use ferrite_storage::{Cache, Locked};
+use mlua::{HookTriggers, Lua, MultiValue, Table, Value, VmState};
+
+use super::convert::{format_g14, lua_to_reply, reply_to_lua};
+use super::vm::{lua_error_text, ScriptVm};
+use super::Running;
+use crate::resp::client::ClientInfo;
+use crate::resp::dispatch::{flags, lookup, CommandSpec, Ctx};
+use crate::shared::Shared;
+
+/// How much memory one tenant's Lua VM may use (its compiled scripts and what a run builds).
+pub const LUA_MEMORY_LIMIT: usize = 64 << 20;
+
+/// Lua instructions between two looks at SCRIPT KILL.
+const HOOK_EVERY: u32 = 10_000;
+
+pub const ERR_KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
+
+/// Who runs the script and where: owned, so the run can move to a blocking thread.
+pub struct ScriptEnv {
+    pub shared: Arc<Shared>,
+    pub cache: Arc<Cache>,
+    pub base: Arc<Cache>,
+    pub db: usize,
+    pub client: Arc<ClientInfo>,
+    pub principal: Option<ferrite_auth::Principal>,
+    /// A super-user (or auth mode `none`): no per-command permission checks.
+    pub unrestricted: bool,
+    /// The caller's protocol: the script's result is written in it.
+    pub resp3: bool,
+}
+
+/// What to run.
+pub struct ScriptCall {
+    pub sha: String,
+    pub body: Bytes,
+    pub keys: Vec<Bytes>,
+    pub argv: Vec<Bytes>,
+    /// EVAL_RO / EVALSHA_RO, or the `no-writes` shebang flag: write commands are refused.
+    pub read_only: bool,
+    pub running: Arc<Running>,
+}
+
+/// A script's shebang flags (`#!lua flags=no-writes,allow-oom`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shebang {
+    pub present: bool,
+    pub no_writes: bool,
+    pub allow_oom: bool,
+}
+
+/// Parse the shebang line, as Redis 7.0's `evalExtractShebangFlags`.
+pub fn parse_shebang(body: &[u8]) -> Result<Shebang, String> {
+    if !body.starts_with(b"#!") {
+        return Ok(Shebang::default());
+    }
+    let end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
+    let line = String::from_utf8_lossy(&body[2..end]).into_owned();
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
+    let engine = parts.next().unwrap_or("");
+    if engine != "lua" {
+        return Err(format!("ERR Could not find engine '{engine}'"));
+    }
+    let mut s = Shebang {
+        present: true,
+        ..Shebang::default()
+    };
+    for part in parts {
+        let Some(list) = part.strip_prefix("flags=") else {
+            return Err(format!("ERR Unknown lua shebang option: {part}"));
+        };
+        for flag in list.split(',').filter(|f| !f.is_empty()) {
+            match flag {
+                "no-writes" => s.no_writes = true,
+                "allow-oom" => s.allow_oom = true,
+                "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
+                other => return Err(format!("ERR Unexpected flag in script shebang: {other}")),
+            }
+        }
+    }
+    Ok(s)
+}
+
+/// The `redis` functions that need no run: sha1hex, error_reply, status_reply, log, the
+/// replication no-ops and the constants. `call`, `pcall`, `setresp` and `acl_check_cmd` are
+/// set by each run (they reach its shards and permissions).
+pub fn install_redis_statics(lua: &Lua, redis: &Table) -> mlua::Result<()> {
+    redis.raw_set(
+        "sha1hex",
+        lua.create_function(|_, s: mlua::String| Ok(super::sha1_hex(&s.as_bytes())))?,
+    )?;
+    redis.raw_set(
+        "error_reply",
+        lua.create_function(|lua, s: mlua::String| {
+            let t = lua.create_table()?;
+            t.raw_set("err", s)?;
+            Ok(t)
+        })?,
+    )?;
+    redis.raw_set(
+        "status_reply",
+        lua.create_function(|lua, s: mlua::String| {
+            let t = lua.create_table()?;
+            t.raw_set("ok", s)?;
+            Ok(t)
+        })?,
+    )?;
+    redis.raw_set(
+        "log",
+        lua.create_function(|_, (level, parts): (i64, mlua::Variadic<mlua::String>)| {
+            let text: Vec<String> = parts.iter().map(|p| p.to_string_lossy()).collect();
+            let text = text.join(" ");
+            match level {
+                3 => tracing::warn!(target: "ferrite::script", "{text}"),
+                2 => tracing::info!(target: "ferrite::script", "{text}"),
+                _ => tracing::debug!(target: "ferrite::script", "{text}"),
+            }
+            Ok(())
+        })?,
+    )?;
+    // Effects replication is the only mode (Redis 7): these are accepted and change nothing.
+    redis.raw_set("set_repl", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    redis.raw_set(
+        "replicate_commands",
+        lua.create_function(|_, _: MultiValue| Ok(true))?,
+    )?;
+    redis.raw_set(
+        "breakpoint",
+        lua.create_function(|_, _: MultiValue| Ok(false))?,
+    )?;
+    redis.raw_set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    for (name, v) in [
+        ("REPL_NONE", 0),
+        ("REPL_AOF", 1),
+        ("REPL_SLAVE", 2),
+        ("REPL_REPLICA", 2),
+        ("REPL_ALL", 3),
+        ("LOG_DEBUG", 0),
+        ("LOG_VERBOSE", 1),
+        ("LOG_NOTICE", 2),
+        ("LOG_WARNING", 3),
+    ] {
+        redis.raw_set(name, v)?;
+    }
+    redis.raw_set("REDIS_VERSION", crate::REDIS_COMPAT_VERSION)?;
+    redis.raw_set(
+        "REDIS_VERSION_NUM",
+        version_num(crate::REDIS_COMPAT_VERSION),
+    )?;
+    // SAFETY: both are plain C functions of the Lua API (see `redis_call`).
+    #[allow(unsafe_code)]
+    unsafe {
+        redis.raw_set("call", lua.create_c_function(redis_call)?)?;
+        redis.raw_set("pcall", lua.create_c_function(redis_pcall)?)?;
+    }
+    Ok(())
+}
+
+/// Where each run puts its `redis.call` implementation (a scoped Rust function returning the
+/// reply and whether it is an error), in the Lua registry.
+const CALL_KEY: &std::ffi::CStr = c"ferrite.redis_call";
+
+/// Call the run's implementation with this call's arguments; leaves (reply, failed) on the
+/// stack.
+///
+/// # Safety
+/// Called by Lua as a C function, with the run's implementation in the registry.
+#[allow(unsafe_code)]
+unsafe fn call_implementation(state: *mut mlua::ffi::lua_State) {
+    use mlua::ffi;
+    let nargs = ffi::lua_gettop(state);
+    ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, CALL_KEY.as_ptr());
+    ffi::lua_insert(state, 1);
+    ffi::lua_call(state, nargs, 2);
+}
+
+/// `redis.call`: the reply, or the error reply raised as a Lua error whose value is the
+/// `{err=...}` table (what `pcall(redis.call, ...)` hands a script in Redis).
+///
+/// A C function rather than a Rust callback or a Lua wrapper: an mlua callback can only raise
+/// its own error userdata, not a table; and `return redis.call(...)` tail-calls a Lua wrapper,
+/// dropping the script's frame and with it the line Redis's error text names (a C function's
+/// caller keeps its frame).
+///
+/// # Safety
+/// Called by Lua as a C function. It holds no Rust values with destructors, so the longjmp of
+/// `lua_error` (or of an error inside the implementation) crosses no drop.
+#[allow(unsafe_code)]
+unsafe extern "C-unwind" fn redis_call(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
+    use mlua::ffi;
+    call_implementation(state);
+    if ffi::lua_toboolean(state, -1) != 0 {
+        ffi::lua_pop(state, 1);
+        ffi::lua_error(state);
+    }
+    ffi::lua_pop(state, 1);
+    1
+}
+
+/// `redis.pcall`: the reply, an error reply as the `{err=...}` table.
+///
+/// # Safety
+/// As `redis_call`.
+#[allow(unsafe_code)]
+unsafe extern "C-unwind" fn redis_pcall(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
+    use mlua::ffi;
+    call_implementation(state);
+    ffi::lua_pop(state, 1);
+    1
+}
+
+/// "7.0.15" → 0x00070f.
+fn version_num(v: &str) -> i64 {
+    let mut n = 0i64;
+    for part in v.split('.').take(3) {
+        n = (n << 8) | part.parse::<i64>().unwrap_or(0);
+    }
+    n
+}
+
+/// Redis 7.0's `noscript` commands (COMMAND INFO's flag): refused from scripts with "This Redis
+/// command is not allowed from script". Container commands are listed by subcommand below.
+const NOSCRIPT: &[&str] = &[
+    "auth",
+    "bgrewriteaof",
+    "bgsave",
+    "blmove",
+    "blpop",
+    "brpop",
+    "brpoplpush",
+    "bzpopmax",
+    "bzpopmin",
+    "debug",
+    "discard",
+    "eval",
+    "eval_ro",
+    "evalsha",
+    "evalsha_ro",
+    "exec",
+    "failover",
+    "fcall",
+    "fcall_ro",
+    "hello",
+    "monitor",
+    "multi",
+    "psubscribe",
+    "psync",
+    "punsubscribe",
+    "quit",
+    "replconf",
+    "replicaof",
+    "reset",
+    "role",
+    "save",
+    "shutdown",
+    "slaveof",
+    "ssubscribe",
+    "subscribe",
+    "sunsubscribe",
+    "sync",
+    "unsubscribe",
+    "unwatch",
+    "wait",
+    "watch",
+];
+
+/// Containers whose every subcommand but HELP is `noscript` in Redis 7.0.
+const NOSCRIPT_CONTAINERS: &[&str] = &[
+    "config", "script", "client", "acl", "function", "module", "latency",
+];
+
+fn not_allowed_from_script(spec: &CommandSpec, args: &[Bytes]) -> bool {
+    if NOSCRIPT.contains(&spec.name) || spec.has(flags::CONN) {
+        return true;
+    }
+    if NOSCRIPT_CONTAINERS.contains(&spec.name) {
+        return !args
+            .get(1)
+            .is_some_and(|s| crate::resp::args::eq_ic(s, "help"));
+    }
+    spec.name == "cluster"
+        && args
+            .get(1)
+            .is_some_and(|s| crate::resp::args::eq_ic(s, "reset"))
+}
+
+/// What `redis.call` reaches during one run.
+struct CallState<'l, 'c> {
+    env: &'l ScriptEnv,
+    /// The cache the shards in `locked` belong to, and database 0's (`Ctx`'s lifetimes).
+    cache: &'c Arc<Cache>,
+    base: &'c Arc<Cache>,
+    locked: &'l mut Locked<'c>,
+    running: &'l Running,
+    read_only: bool,
+    /// `redis.setresp(3)`: commands reply in RESP3 and booleans convert as RESP3's.
+    resp3: bool,
+    scratch: BytesMut,
+}
+
+/// The error table `{err=msg}`.
+fn err_table(lua: &Lua, msg: &str) -> mlua::Result<Value> {
+    let t = lua.create_table()?;
+    t.raw_set("err", msg)?;
+    Ok(Value::Table(t))
+}
+
+/// The arguments of a `redis.call`: strings and numbers (as Lua writes numbers, `%.14g`).
+fn call_args(args: MultiValue) -> Result<Vec<Bytes>, &'static str> {
+    let mut out = Vec::with_capacity(args.len());
+    for v in args {
+        out.push(match v {
+            Value::String(s) => Bytes::copy_from_slice(&s.as_bytes()),
+            Value::Integer(n) => Bytes::from(n.to_string()),
+            Value::Number(n) => Bytes::from(format_g14(n)),
+            _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
+        });
+    }
+    if out.is_empty() {
+        return Err("ERR Please specify at least one argument for this redis lib call");
+    }
+    Ok(out)
+}
+
+impl CallState<'_, '_> {
+    /// Why the command may not run from this script, if it may not.
+    fn refuse(&self, spec: &'static CommandSpec, args: &[Bytes]) -> Option<String> {
+        if !spec.arity_ok(args.len()) {
+            return Some("ERR Wrong number of args calling Redis command from script".into());
+        }
+        if spec.name == "select" {
+            return Some("ERR SELECT is not supported inside scripts by Ferrite (the script runs in the caller's database)".into());
+        }
+        if not_allowed_from_script(spec, args) {
+            return Some("ERR This Redis command is not allowed from script".into());
+        }
+        let mut other_dbs = Vec::new();
+        crate::resp::commands::databases::named_dbs(args, &mut other_dbs);
+        if !other_dbs.is_empty() {
+            return Some(format!(
+                "ERR {} naming another database is not supported inside scripts by Ferrite",
+                spec.name.to_ascii_uppercase()
+            ));
+        }
+        if spec.movable {
+            if let Err(e) = spec.check_keys(args) {
+                return Some(spec.keys_error(e));
+            }
+        }
+        if !self.env.unrestricted {
+            let Some(p) = &self.env.principal else {
+                return Some("NOAUTH Authentication required.".into());
+            };
+            if let Err(r) = crate::resp::authz::authorize(p, self.env.cache.name(), spec, args) {
+                return Some(format!("NOPERM {}", r.denied));
+            }
+        }
+        if spec.has(flags::WRITE) {
+            if self.read_only {
+                return Some("ERR Write commands are not allowed from read-only scripts.".into());
+            }
+            if spec.has(flags::DENYOOM) {
+                let incoming: usize = args[1..].iter().map(|a| a.len()).sum();
+                if self.env.shared.store.budget().would_exceed(incoming as u64) {
+                    return Some(crate::resp::args::ERR_OOM.into());
+                }
+            }
+        }
+        None
+    }
+
+    /// Run one command for the script: its reply as a Lua value, and whether it is an error.
+    fn call(&mut self, lua: &Lua, args: MultiValue) -> mlua::Result<(Value, bool)> {
+        let args = match call_args(args) {
+            Ok(a) => a,
+            Err(e) => return Ok((err_table(lua, e)?, true)),
+        };
+        let Some(spec) = lookup(&args[0]) else {
+            return Ok((
+                err_table(lua, "ERR Unknown Redis command called from script")?,
+                true,
+            ));
+        };
+        if let Some(msg) = self.refuse(spec, &args) {
+            return Ok((err_table(lua, &msg)?, true));
+        }
+        if spec.has(flags::WRITE) {
+            self.running.wrote.store(true, Ordering::Release);
+        }
+        self.scratch.clear();
+        {
+            let env = self.env;
+            let mut block = None;
+            let publisher = env
+                .principal
+                .as_ref()
+                .map(|p| p.token_id())
+                .filter(|id| !id.is_empty());
+            let mut w = ReplyWriter::new(&mut self.scratch, self.resp3);
+            let mut ctx = Ctx {
+                shared: &env.shared,
+                cache: self.cache,
+                base: self.base,
+                db: env.db,
+                now: env.shared.store.now_ms(),
+                client: &env.client,
+                resp3: self.resp3,
+                exec: Some(&mut *self.locked),
+                exec_dbs: None,
+                may_block: false,
+                retry: false,
+                block: &mut block,
+                publisher,
+                principal: env.principal.as_ref(),
+            };
+            (spec.handler)(&mut ctx, &args, &mut w);
+        }
+        let failed = self.scratch.first() == Some(&b'-');
+        let mut pos = 0;
+        let v = reply_to_lua(lua, &self.scratch, &mut pos)?;
+        Ok((v, failed))
+    }
+}
+
+/// The user-script line executing now: the innermost frame of the script's own chunk.
+fn script_line(lua: &Lua) -> i32 {
+    for level in 0..32 {
+        let Some(d) = lua.inspect_stack(level) else {
+            break;
+        };
+        if d.source().source.as_deref() == Some("@user_script") {
+            return d.curr_line();
+        }
+    }
+    0
+}
+
+/// Run the script, writing its reply (or its error, in Redis's words) into `out`.
+pub fn run_script<'c>(
+    env: &ScriptEnv,
+    cache: &'c Arc<Cache>,
+    base: &'c Arc<Cache>,
+    locked: &mut Locked<'c>,
+    call: &ScriptCall,
+    out: &mut BytesMut,
+) {
+    let tenant = env.shared.scripts.tenant(env.base.name_arc());
+    let mut vm_slot = tenant.vm.lock();
+    if tenant.reset.swap(false, Ordering::AcqRel) {
+        // SCRIPT FLUSH ran while a script of the tenant held the VM: a fresh one now.
+        if let Some(old) = vm_slot.take() {
+            env.shared
+                .scripts
+                .uncharge_vm(&old, env.shared.store.budget());
+        }
+    }
+    if vm_slot.is_none() {
+        match ScriptVm::new(LUA_MEMORY_LIMIT) {
+            Ok(vm) => *vm_slot = Some(vm),
+            Err(e) => {
+                let msg = format!("ERR could not create the Lua VM: {}", lua_error_text(&e));
+                ReplyWriter::new(out, env.resp3).error(&msg);
+                return;
+            }
+        }
+    }
+    let vm = vm_slot.as_mut().expect("created above");
+    let result = run_in(vm, env, cache, base, locked, call);
+    let mut w = ReplyWriter::new(out, env.resp3);
+    match result {
+        Ok((v, script_resp3)) => lua_to_reply(&v, script_resp3, &mut w),
+        Err(msg) => w.error(&super::convert::error_line(&msg)),
+    }
+    // Keep the VM small between runs, and its memory counted.
+    vm.tidy();
+    let delta = vm.recharge();
+    if delta != 0 {
+        env.shared.store.budget().charge(delta);
+        if delta > 0 {
+            env.shared
+                .scripts
+                .vm_bytes
+                .fetch_add(delta as usize, Ordering::Relaxed);
+        } else {
+            env.shared
+                .scripts
+                .vm_bytes
+                .fetch_sub((-delta) as usize, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The script's result and whether it set RESP3, or the error reply's text.
+fn run_in<'c>(
+    vm: &mut ScriptVm,
+    env: &ScriptEnv,
+    cache: &'c Arc<Cache>,
+    base: &'c Arc<Cache>,
+    locked: &mut Locked<'c>,
+    call: &ScriptCall,
+) -> Result<(Value, bool), String> {
+    let f = vm.function(&call.sha, &call.body)?;
+    let lua = vm.lua.clone();
+    let fail = |e: mlua::Error| format!("ERR {}", lua_error_text(&e));
+    let g = lua.globals();
+    let keys = lua
+        .create_sequence_from(
+            call.keys
+                .iter()
+                .map(|k| lua.create_string(k))
+                .collect::<mlua::Result<Vec<_>>>()
+                .map_err(fail)?,
+        )
+        .map_err(fail)?;
+    let argv = lua
+        .create_sequence_from(
+            call.argv
+                .iter()
+                .map(|k| lua.create_string(k))
+                .collect::<mlua::Result<Vec<_>>>()
+                .map_err(fail)?,
+        )
+        .map_err(fail)?;
+    g.raw_set("KEYS", keys).map_err(fail)?;
+    g.raw_set("ARGV", argv).map_err(fail)?;
+    let running = call.running.clone();
+    lua.set_hook(
+        HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+        move |_, _| {
+            if running.kill.load(Ordering::Acquire) {
+                Err(mlua::Error::runtime(ERR_KILLED))
+            } else {
+                Ok(VmState::Continue)
+            }
+        },
+    );
+    let state = RefCell::new(CallState {
+        env,
+        cache,
+        base,
+        locked,
+        running: &call.running,
+        read_only: call.read_only,
+        resp3: false,
+        scratch: BytesMut::new(),
+    });
+    let redis = vm.redis.clone();
+    let outcome = lua.scope(|scope| {
+        lua.set_named_registry_value(
+            CALL_KEY.to_str().expect("ASCII"),
+            scope.create_function(|lua, args: MultiValue| state.borrow_mut().call(lua, args))?,
+        )?;
+        redis.raw_set(
+            "setresp",
+            scope.create_function(|_, n: i64| {
+                if n != 2 && n != 3 {
+                    return Err(mlua::Error::runtime("RESP version must be 2 or 3."));
+                }
+                state.borrow_mut().resp3 = n == 3;
+                Ok(())
+            })?,
+        )?;
+        redis.raw_set(
+            "acl_check_cmd",
+            scope.create_function(|_, args: MultiValue| {
+                let args = call_args(args).map_err(mlua::Error::runtime)?;
+                let Some(spec) = lookup(&args[0]) else {
+                    return Err(mlua::Error::runtime(
+                        "Invalid command passed to redis.acl_check_cmd()",
+                    ));
+                };
+                let st = state.borrow();
+                if st.env.unrestricted {
+                    return Ok(true);
+                }
+                Ok(st.env.principal.as_ref().is_some_and(|p| {
+                    crate::resp::authz::authorize(p, st.env.cache.name(), spec, &args).is_ok()
+                }))
+            })?,
+        )?;
+        // Redis's error handler: a string error becomes {err='ERR ' .. msg}; the line it
+        // happened on is recorded for the reply.
+        let handler = scope.create_function(|lua, e: Value| {
+            let line = script_line(lua);
+            let t = match e {
+                Value::Table(t) => t,
+                Value::String(s) => {
+                    let t = lua.create_table()?;
+                    t.raw_set("err", format!("ERR {}", s.to_string_lossy()))?;
+                    t
+                }
+                Value::Error(e) => {
+                    let t = lua.create_table()?;
+                    t.raw_set("err", format!("ERR {}", lua_error_text(&e)))?;
+                    t
+                }
+                other => {
+                    let t = lua.create_table()?;
+                    let s = lua.coerce_string(other)?.map(|s| s.to_string_lossy());
+                    t.raw_set("err", format!("ERR {}", s.unwrap_or_default()))?;
+                    t
+                }
+            };
+            if t.raw_get::<Value>("line")?.is_nil() {
+                t.raw_set("line", line)?;
+            }
+            Ok(t)
+        })?;
+        let xpcall: mlua::Function = lua.globals().raw_get("xpcall")?;
+        xpcall.call::<MultiValue>((f, handler))
+    });
+    lua.remove_hook();
+    let _ = lua.set_named_registry_value(CALL_KEY.to_str().expect("ASCII"), Value::Nil);
+    let resp3 = state.borrow().resp3;
+    let mut values = outcome.map_err(fail)?.into_iter();
+    let ok = matches!(values.next(), Some(Value::Boolean(true)));
+    let first = values.next().unwrap_or(Value::Nil);
+    if ok {
+        return Ok((first, resp3));
+    }
+    // The error table from the handler.
+    let (err, line) = match &first {
+        Value::Table(t) => {
+            let err = match t.raw_get::<Value>("err") {
+                Ok(Value::String(s)) => s.to_string_lossy(),
+                _ => "ERR unknown error".into(),
+            };
+            (err, t.raw_get::<i64>("line").unwrap_or(0))
+        }
+        other => (format!("ERR {other:?}"), 0),
+    };
+    let err = if call.running.kill.load(Ordering::Acquire) {
+        ERR_KILLED.to_string()
+    } else {
+        err
+    };
+    Err(format!(
+        "{err} script: {}, on @user_script:{line}.",
+        call.sha
+    ))
+}

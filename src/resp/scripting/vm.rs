@@ -1,0 +1,307 @@
+//! One tenant's Lua VM: Lua 5.1 (mlua's vendored build) with Redis 7.0's script environment.
+//!
+//! Globals are Redis's (`redis`, `bit`, `cjson`, `KEYS`, `ARGV`, the base library, `string`,
+//! `table`, `math`, `coroutine`), and read-only as in Redis 7: a script cannot create globals
+//! ("Attempt to modify a readonly table") or change the libraries, and reading an unknown
+//! global is an error. Removed: `print`, `dofile`, `loadfile`, `getfenv`, `setfenv`,
+//! `newproxy`, `require`/`module` (no package library), `os`, `io`, `debug`; `loadstring` and
+//! `load` accept source text only (Lua 5.1 would load bytecode, which can break out of the VM).
+//! The VM's memory is capped (`set_memory_limit`) and charged to the server's budget.
+//!
+//! `cmsgpack` and `struct` (Redis's other bundled libraries) are not provided yet.
+
+use std::collections::HashMap;
+
+use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value};
+
+/// A tenant's VM and the scripts compiled in it (by SHA-1).
+pub struct ScriptVm {
+    pub lua: Lua,
+    functions: HashMap<String, Function>,
+    /// Redis's `redis` table (the real one, behind the read-only proxy scripts see): each run
+    /// sets `call`, `pcall`, `setresp` and `acl_check_cmd` in it.
+    pub redis: Table,
+    /// Bytes of this VM charged to the budget (`Lua::used_memory` when last charged).
+    charged: usize,
+    limit: usize,
+}
+
+/// Lua source run once per VM: the sandbox (see the module comment). `load` collects its
+/// chunks and goes through `loadstring`, so neither loads bytecode (ESC, 27, starts a binary
+/// chunk).
+const SANDBOX: &str = r#"
+print = nil; dofile = nil; loadfile = nil; getfenv = nil; setfenv = nil
+newproxy = nil; module = nil; require = nil
+local raw_loadstring, byte, concat = loadstring, string.byte, table.concat
+loadstring = function(s, name)
+  if type(s) == 'string' and byte(s, 1) == 27 then
+    return nil, 'loading bytecode is not allowed'
+  end
+  return raw_loadstring(s, name)
+end
+load = function(f, name)
+  if type(f) ~= 'function' then error("bad argument #1 to 'load' (function expected)", 2) end
+  local parts = {}
+  while true do
+    local p = f()
+    if p == nil or p == '' then break end
+    if type(p) ~= 'string' then error('reader function must return a string', 2) end
+    parts[#parts + 1] = p
+  end
+  return loadstring(concat(parts), name)
+end
+-- Redis 7's pcall: an error table's `err` string is what the script gets (redis.call raises
+-- {err=...}; `pcall(redis.call, ...)` hands the script the message).
+local raw_pcall = pcall
+local function error_message(ok, ...)
+  if ok then return ok, ... end
+  local e = ...
+  if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then e = rawget(e, 'err') end
+  return false, e
+end
+pcall = function(...) return error_message(raw_pcall(...)) end
+local function readonly(t)
+  return setmetatable({}, {
+    __index = t,
+    __newindex = function() error('Attempt to modify a readonly table', 2) end,
+    __metatable = false,
+  })
+end
+for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'bit', 'cjson', 'redis'}) do
+  rawset(_G, name, readonly(rawget(_G, name)))
+end
+setmetatable(_G, {
+  __index = function(_, k)
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end,
+  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  __metatable = false,
+})
+"#;
+
+impl ScriptVm {
+    /// A fresh VM whose Lua memory is capped at `memory_limit` bytes.
+    pub fn new(memory_limit: usize) -> mlua::Result<ScriptVm> {
+        let lua = Lua::new_with(
+            StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+            LuaOptions::default(),
+        )?;
+        let g = lua.globals();
+        let redis = lua.create_table()?;
+        super::run::install_redis_statics(&lua, &redis)?;
+        g.raw_set("redis", redis.clone())?;
+        g.raw_set("bit", bit_library(&lua)?)?;
+        g.raw_set("cjson", super::convert::cjson_library(&lua)?)?;
+        lua.load(SANDBOX).set_name("=sandbox").exec()?;
+        lua.set_memory_limit(memory_limit)?;
+        Ok(ScriptVm {
+            lua,
+            functions: HashMap::new(),
+            redis,
+            charged: 0,
+            limit: memory_limit,
+        })
+    }
+
+    pub fn charged(&self) -> usize {
+        self.charged
+    }
+
+    /// After a run: a GC step, or a full collection once the VM holds a quarter of its cap
+    /// (Lua 5.1 has no emergency collection: a run that hit the cap leaves its garbage behind,
+    /// and the next allocation would fail too).
+    pub fn tidy(&self) {
+        if self.lua.used_memory() > self.limit / 4 {
+            let _ = self.lua.gc_collect();
+        } else {
+            let _ = self.lua.gc_step();
+        }
+    }
+
+    /// Charge the change in the VM's memory since the last call to the budget and the INFO
+    /// figure; returns the delta.
+    pub fn recharge(&mut self) -> isize {
+        let now = self.lua.used_memory();
+        let delta = now as isize - self.charged as isize;
+        self.charged = now;
+        delta
+    }
+
+    /// The compiled function of script `sha`, compiling `body` on first use. `Err` is the
+    /// compile error in Redis's words.
+    pub fn function(&mut self, sha: &str, body: &[u8]) -> Result<Function, String> {
+        if let Some(f) = self.functions.get(sha) {
+            return Ok(f.clone());
+        }
+        let source = shebang_as_comment(body);
+        let f = self
+            .lua
+            .load(&source[..])
+            .set_name("@user_script")
+            .set_mode(mlua::ChunkMode::Text)
+            .into_function()
+            .map_err(|e| {
+                format!(
+                    "ERR Error compiling script (new function): {}",
+                    lua_error_text(&e)
+                )
+            })?;
+        self.functions.insert(sha.to_string(), f.clone());
+        Ok(f)
+    }
+}
+
+/// The body with a shebang line (`#!lua flags=...`) turned into a comment: Lua 5.1 does not
+/// skip it, and the lines after it keep their numbers.
+fn shebang_as_comment(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if body.starts_with(b"#!") {
+        let mut v = b"--".to_vec();
+        v.extend_from_slice(body);
+        std::borrow::Cow::Owned(v)
+    } else {
+        std::borrow::Cow::Borrowed(body)
+    }
+}
+
+/// The message of a Lua error, without mlua's wrapping (a callback error's cause chain, a
+/// runtime error's traceback).
+pub fn lua_error_text(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::MemoryError(m) => m.clone(),
+        mlua::Error::CallbackError { cause, .. } => lua_error_text(cause),
+        mlua::Error::ExternalError(e) => e.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Lua BitOp's `bit` library, as Redis bundles it: 32-bit operations on Lua numbers.
+fn bit_library(lua: &Lua) -> mlua::Result<Table> {
+    /// LuaBitOp's normalisation: the number modulo 2^32, as a signed 32-bit integer.
+    fn tobit(x: f64) -> i32 {
+        if !x.is_finite() {
+            return 0;
+        }
+        x.round_ties_even().rem_euclid(4294967296.0) as u64 as u32 as i32
+    }
+    let t = lua.create_table()?;
+    t.raw_set("tobit", lua.create_function(|_, x: f64| Ok(tobit(x)))?)?;
+    t.raw_set("bnot", lua.create_function(|_, x: f64| Ok(!tobit(x)))?)?;
+    t.raw_set(
+        "bswap",
+        lua.create_function(|_, x: f64| Ok(tobit(x).swap_bytes()))?,
+    )?;
+    fn fold(lua: &Lua, f: fn(i32, i32) -> i32) -> mlua::Result<Function> {
+        lua.create_function(move |_, (first, rest): (f64, mlua::Variadic<f64>)| {
+            Ok(rest.iter().fold(tobit(first), |acc, &x| f(acc, tobit(x))))
+        })
+    }
+    t.raw_set("band", fold(lua, |a, b| a & b)?)?;
+    t.raw_set("bor", fold(lua, |a, b| a | b)?)?;
+    t.raw_set("bxor", fold(lua, |a, b| a ^ b)?)?;
+    fn shift(lua: &Lua, f: fn(i32, u32) -> i32) -> mlua::Result<Function> {
+        lua.create_function(move |_, (x, n): (f64, f64)| Ok(f(tobit(x), (tobit(n) & 31) as u32)))
+    }
+    t.raw_set("lshift", shift(lua, |x, n| ((x as u32) << n) as i32)?)?;
+    t.raw_set("rshift", shift(lua, |x, n| ((x as u32) >> n) as i32)?)?;
+    t.raw_set("arshift", shift(lua, |x, n| x >> n)?)?;
+    t.raw_set("rol", shift(lua, |x, n| (x as u32).rotate_left(n) as i32)?)?;
+    t.raw_set("ror", shift(lua, |x, n| (x as u32).rotate_right(n) as i32)?)?;
+    t.raw_set(
+        "tohex",
+        lua.create_function(|_, (x, n): (f64, Option<f64>)| {
+            let mut n = n.map(tobit).unwrap_or(8);
+            let upper = n < 0;
+            if upper {
+                n = -n;
+            }
+            let n = n.clamp(1, 8) as usize;
+            let v = tobit(x) as u32 as u64;
+            let s = if upper {
+                format!("{v:08X}")
+            } else {
+                format!("{v:08x}")
+            };
+            Ok(s[8 - n..].to_string())
+        })?,
+    )?;
+    Ok(t)
+}
+
+/// A Lua string value from bytes.
+pub fn lua_bytes(lua: &Lua, b: &[u8]) -> mlua::Result<Value> {
+    Ok(Value::String(lua.create_string(b)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eval(vm: &mut ScriptVm, body: &str) -> Result<Value, String> {
+        let f = vm.function(&super::super::sha1_hex(body.as_bytes()), body.as_bytes())?;
+        f.call::<Value>(()).map_err(|e| lua_error_text(&e))
+    }
+
+    #[test]
+    fn sandbox_removes_the_escape_hatches() {
+        let mut vm = ScriptVm::new(8 << 20).unwrap();
+        for g in [
+            "os", "io", "print", "dofile", "loadfile", "require", "debug", "setfenv",
+        ] {
+            let e = eval(&mut vm, &format!("return {g}")).unwrap_err();
+            assert!(e.contains("nonexistent global variable"), "{g}: {e}");
+        }
+        let e = eval(&mut vm, "x = 1").unwrap_err();
+        assert!(e.contains("Attempt to modify a readonly table"), "{e}");
+        let e = eval(&mut vm, "string.foo = 1").unwrap_err();
+        assert!(e.contains("Attempt to modify a readonly table"), "{e}");
+        // bytecode is refused by loadstring and load
+        let r = eval(
+            &mut vm,
+            "local f, e = loadstring(string.char(27) .. 'LuaQ') return e",
+        )
+        .unwrap();
+        assert!(matches!(r, Value::String(s) if s.to_str().unwrap().contains("bytecode")));
+        let r = eval(&mut vm, "return loadstring('return 1 + 1')()").unwrap();
+        assert_eq!(r, Value::Number(2.0));
+        // bytecode as source text is rejected too
+        assert!(eval(&mut vm, "\x1bLuaQ").is_err());
+    }
+
+    #[test]
+    fn bit_library_matches_luabitop() {
+        let mut vm = ScriptVm::new(8 << 20).unwrap();
+        let cases = [
+            ("bit.band(7, 3)", 3.0),
+            ("bit.bor(1, 2, 4)", 7.0),
+            ("bit.bxor(5, 1)", 4.0),
+            ("bit.bnot(0)", -1.0),
+            ("bit.lshift(1, 31)", -2147483648.0),
+            ("bit.rshift(-1, 28)", 15.0),
+            ("bit.arshift(-16, 2)", -4.0),
+            ("bit.tobit(4294967297)", 1.0),
+            ("bit.rol(1, 33)", 2.0),
+        ];
+        for (expr, want) in cases {
+            let got = eval(&mut vm, &format!("return {expr}")).unwrap();
+            assert_eq!(got, Value::Number(want), "{expr}");
+        }
+        let hex = eval(&mut vm, "return bit.tohex(255) .. ' ' .. bit.tohex(-1, -4)").unwrap();
+        assert!(matches!(hex, Value::String(s) if s.to_str().unwrap() == "000000ff FFFF"));
+    }
+
+    #[test]
+    fn memory_is_capped() {
+        let mut vm = ScriptVm::new(4 << 20).unwrap();
+        let e = eval(
+            &mut vm,
+            "local t = {} for i = 1, 10000000 do t[i] = string.rep('x', 100) .. i end",
+        )
+        .unwrap_err();
+        assert!(e.contains("memory"), "{e}");
+        // the VM still works afterwards, once its garbage is collected
+        vm.tidy();
+        assert_eq!(eval(&mut vm, "return 1").unwrap(), Value::Number(1.0));
+    }
+}
