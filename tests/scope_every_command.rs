@@ -335,6 +335,25 @@ fn templates() -> BTreeMap<&'static str, Vec<&'static str>> {
             ],
         ),
         ("function", &["LIST", "STATS", "DUMP", "FLUSH", "DELETE x"]),
+        // scripts reach their declared keys; each command they call is checked too
+        (
+            "eval",
+            &[
+                "return(redis.call('get',KEYS[1])) 1 {s}",
+                "return(redis.call('set',KEYS[1],ARGV[1])) 1 {n} v",
+            ],
+        ),
+        ("eval_ro", &["return(redis.call('get',KEYS[1])) 1 {s}"]),
+        // the SHA-1 of EVAL's first script, which runs before (the table is in name order)
+        (
+            "evalsha",
+            &["c77382aa965ed715a9230ae8a1d2409e254c2b00 1 {s}"],
+        ),
+        (
+            "evalsha_ro",
+            &["c77382aa965ed715a9230ae8a1d2409e254c2b00 1 {s}"],
+        ),
+        ("script", &["LOAD x", "EXISTS x", "FLUSH"]),
         ("fcall", &["f 1 {n}", "f 2 {s} {h} a"]),
         ("fcall_ro", &["f 1 {n}"]),
     ];

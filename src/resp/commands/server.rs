@@ -529,6 +529,17 @@ fn info_section(ctx: &mut Ctx<'_, '_>, snap: &ServerSnapshot, section: &str, out
             };
             field!(out, "used_memory_rss", rss);
             field!(out, "used_memory_rss_human", bytes_to_human(rss));
+            // Lua: every tenant's VM and loaded script bodies (both in used_memory too).
+            let (lua, bodies, cached) = sh.scripts.memory();
+            field!(out, "used_memory_lua", lua);
+            field!(out, "used_memory_lua_human", bytes_to_human(lua as u64));
+            field!(out, "used_memory_scripts", bodies);
+            field!(
+                out,
+                "used_memory_scripts_human",
+                bytes_to_human(bodies as u64)
+            );
+            field!(out, "number_of_cached_scripts", cached);
             field!(out, "maxmemory", maxmemory);
             field!(out, "maxmemory_human", bytes_to_human(maxmemory));
             field!(out, "maxmemory_policy", policy);

@@ -44,6 +44,19 @@ struct Prepared {
     read_only: bool,
 }
 
+impl Prepared {
+    fn into_call(self, running: &Arc<crate::resp::scripting::Running>) -> ScriptCall {
+        ScriptCall {
+            sha: self.sha,
+            body: self.body,
+            keys: self.keys,
+            argv: self.argv,
+            read_only: self.read_only,
+            running: running.clone(),
+        }
+    }
+}
+
 impl Session {
     /// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO outside a transaction.
     pub(super) fn eval(&mut self, spec: &'static CommandSpec, args: &[Bytes]) {
@@ -56,14 +69,7 @@ impl Session {
         };
         let guard = Scripts::start(&self.shared, &self.cache, self.base.name_arc());
         let env = self.script_env();
-        let call = ScriptCall {
-            sha: p.sha,
-            body: p.body,
-            keys: p.keys,
-            argv: p.argv,
-            read_only: p.read_only,
-            running: guard.running.clone(),
-        };
+        let call = p.into_call(&guard.running);
         // Off the worker threads: a script may run for seconds (or until SCRIPT KILL), and the
         // workers must go on serving everyone else, SCRIPT KILL included.
         let handle = tokio::task::spawn_blocking(move || {
@@ -103,14 +109,7 @@ impl Session {
         let mut env = self.script_env();
         env.cache = cache.clone();
         env.db = db;
-        let call = ScriptCall {
-            sha: p.sha,
-            body: p.body,
-            keys: p.keys,
-            argv: p.argv,
-            read_only: p.read_only,
-            running: guard.running.clone(),
-        };
+        let call = p.into_call(&guard.running);
         let mut out = BytesMut::new();
         run_script(&env, cache, base, locked, &call, &mut out);
         drop(guard);
@@ -147,7 +146,7 @@ impl Session {
                 .shared
                 .scripts
                 .load(&tenant, &args[1], &self.shared.store)
-                .map_err(|_| ERR_OOM.to_string())?;
+                .map_err(str::to_string)?;
             (sha, Bytes::copy_from_slice(&args[1]))
         };
         let shebang = parse_shebang(&body)?;
@@ -255,7 +254,7 @@ impl Session {
                 let tenant = scripts.tenant(self.base.name_arc());
                 match scripts.load(&tenant, &args[2], &self.shared.store) {
                     Ok(sha) => self.writer().bulk(sha.as_bytes()),
-                    Err(()) => self.writer().error(ERR_OOM),
+                    Err(e) => self.writer().error(e),
                 }
             }
             "exists" => {

@@ -160,7 +160,7 @@ fn lua_to_reply_at(v: &Value, script_resp3: bool, w: &mut ReplyWriter<'_>, depth
     }
     match v {
         Value::String(s) => w.bulk(&s.as_bytes()),
-        Value::Integer(n) => w.int(*n as i64),
+        Value::Integer(n) => w.int(*n),
         Value::Number(n) => w.int(lua_number_to_int(*n)),
         Value::Boolean(b) => {
             if script_resp3 {
@@ -387,7 +387,7 @@ fn encode_json(v: &Value, out: &mut String, depth: usize) -> Result<(), String> 
         Value::Integer(n) => out.push_str(&n.to_string()),
         Value::Number(n) => {
             if !n.is_finite() {
-                return Err(format!("Cannot serialise number: must not be NaN or Inf"));
+                return Err("Cannot serialise number: must not be NaN or Inf".to_string());
             }
             out.push_str(&format_g14(*n))
         }

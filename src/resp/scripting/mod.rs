@@ -206,6 +206,13 @@ impl Scripts {
         Ok(())
     }
 
+    /// Stop every running script (server shutdown), including those that wrote.
+    pub fn kill_all(&self) {
+        for r in self.running.lock().iter() {
+            r.kill.store(true, Ordering::Release);
+        }
+    }
+
     /// SCRIPT FLUSH: the tenant's bodies and VM go (a fresh VM on the next run, as Redis
     /// resets its Lua state). Waits for a script of the tenant running now to end.
     pub fn flush(&self, tenant: &str, budget: &ferrite_storage::MemoryBudget) {
@@ -241,13 +248,13 @@ impl Scripts {
     }
 
     /// Load `body` into the tenant's cache (SCRIPT LOAD, EVAL); returns its SHA-1. The body's
-    /// bytes are charged to the memory budget: `Err` when there is no room for them.
+    /// bytes are charged to the memory budget: `Err` (the OOM reply) when there is no room.
     pub fn load(
         &self,
         t: &TenantScripts,
         body: &[u8],
         store: &ferrite_storage::Store,
-    ) -> Result<String, ()> {
+    ) -> Result<String, &'static str> {
         let sha = sha1_hex(body);
         let mut b = t.bodies.lock();
         if !b.contains_key(&sha) {
@@ -255,7 +262,9 @@ impl Scripts {
             let cost = body_cost(&sha, &body);
             if store.budget().would_exceed(cost as u64) {
                 drop(b);
-                store.ensure_memory(cost as u64).map_err(|_| ())?;
+                store
+                    .ensure_memory(cost as u64)
+                    .map_err(|_| crate::resp::args::ERR_OOM)?;
                 b = t.bodies.lock();
             }
             if b.insert(sha.clone(), body).is_none() {
@@ -264,6 +273,21 @@ impl Scripts {
             }
         }
         Ok(sha)
+    }
+
+    /// INFO's figures: bytes of Lua VMs, bytes of loaded bodies, bodies loaded.
+    pub fn memory(&self) -> (usize, usize, usize) {
+        let cached = self
+            .tenants
+            .lock()
+            .values()
+            .map(|t| t.bodies.lock().len())
+            .sum();
+        (
+            self.vm_bytes.load(Ordering::Relaxed),
+            self.body_bytes.load(Ordering::Relaxed),
+            cached,
+        )
     }
 
     /// The body of a loaded script.

@@ -112,7 +112,11 @@ impl ScriptVm {
     /// and the next allocation would fail too).
     pub fn tidy(&self) {
         if self.lua.used_memory() > self.limit / 4 {
+            // Lifted while collecting: Lua 5.1's collector allocates too (the string table's
+            // resize), and a collection failing at the cap would leave the garbage in place.
+            let _ = self.lua.set_memory_limit(0);
             let _ = self.lua.gc_collect();
+            let _ = self.lua.set_memory_limit(self.limit);
         } else {
             let _ = self.lua.gc_step();
         }
