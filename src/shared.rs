@@ -114,7 +114,7 @@ impl Shared {
     pub fn request_shutdown(&self) {
         // Running scripts stop (written or not, as SHUTDOWN NOSAVE stops Redis's): the runtime
         // waits for its blocking threads when it shuts down.
-        self.scripts.kill_all();
+        self.exclusive.kill_all();
         let _ = self.shutdown.send(true);
     }
 }

@@ -130,3 +130,82 @@ async fn grpc_publish_reaches_resp_subscriber() {
         .unwrap();
     assert_eq!(m.get_payload_bytes(), &[1u8, 2, 3]);
 }
+
+/// A Lua script holds its cache: gRPC and HTTP requests on it wait for the script (and see all
+/// of its writes), then are answered busy past `busy-reply-threshold`, instead of waiting on the
+/// cache's locks on a worker thread; SCRIPT KILL still gets through.
+#[tokio::test]
+async fn grpc_and_http_wait_for_a_script_then_answer_busy() {
+    let srv = TestServer::start().await;
+    let c = cache_client(srv.grpc_addr());
+    let http = reqwest::Client::new();
+    let url = format!("http://{}/cache/{C}?key=k", srv.running.http_addr);
+    // A short script: a gRPC read waits for it and sees its last write.
+    let mut runner = srv.client().await;
+    let spin = "redis.call('set', 'k', 'before') local s = redis.call('time') \
+                while true do local n = redis.call('time') \
+                if (n[1] - s[1]) * 1000000 + (n[2] - s[2]) > 300000 then break end end \
+                redis.call('set', 'k', 'after') return 'done'";
+    let script = tokio::spawn(async move { q::<String>(&mut runner, &["EVAL", spin, "0"]).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    match c.get(C, "k").await.unwrap() {
+        GetResponse::Hit { value } => assert_eq!(Vec::<u8>::from(value), b"after"),
+        GetResponse::Miss => panic!("miss"),
+    }
+    assert_eq!(script.await.unwrap().unwrap(), "done");
+    // A runaway script past the threshold: HTTP gets 503 busy, gRPC UNAVAILABLE.
+    let mut r = srv.client().await;
+    let _: () = q(&mut r, &["CONFIG", "SET", "busy-reply-threshold", "100"])
+        .await
+        .unwrap();
+    let mut runner = srv.client().await;
+    let script =
+        tokio::spawn(
+            async move { q::<String>(&mut runner, &["EVAL", "while true do end", "0"]).await },
+        );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let resp = http.get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "busy", "{body}");
+    let e = c.set(C, "k", "v").await.unwrap_err();
+    assert_eq!(e.error_code, MomentoErrorCode::ServerUnavailable, "{e:?}");
+    let _: String = q(&mut r, &["SCRIPT", "KILL"]).await.unwrap();
+    let e = script.await.unwrap().unwrap_err();
+    assert!(format!("{e}").contains("Script killed"), "{e}");
+    // afterwards everything is served again
+    c.set(C, "k", "v").await.unwrap();
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 200);
+}
+
+/// A client blocked on a list that a script pushes to is served after the script ends, with
+/// what the script left, and is retried off the script's locks: meanwhile the server goes on
+/// serving other databases (this test's runtime has one thread, which a retry waiting on the
+/// script's locks would have stopped until the script ended).
+#[tokio::test]
+async fn a_blocked_pop_woken_by_a_script_is_served_after_it() {
+    let srv = TestServer::start().await;
+    let mut popper = srv.client().await;
+    let pop =
+        tokio::spawn(async move { q::<Vec<String>>(&mut popper, &["BLPOP", "jobs", "10"]).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut r = srv.client().await;
+    // Connected and moved to database 1 first: a new connection's handshake runs in database 0,
+    // where the script will hold it.
+    let mut other_db = srv.client().await;
+    let _: () = q(&mut other_db, &["SELECT", "1"]).await.unwrap();
+    let push_then_spin = "redis.call('rpush', 'jobs', 'first') local s = redis.call('time') \
+                while true do local n = redis.call('time') \
+                if (n[1] - s[1]) * 1000000 + (n[2] - s[2]) > 2000000 then break end end \
+                redis.call('lset', 'jobs', 0, 'rewritten') return 'done'";
+    let script =
+        tokio::spawn(async move { q::<String>(&mut r, &["EVAL", push_then_spin, "0"]).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _: () = q(&mut other_db, &["SET", "k", "v"]).await.unwrap();
+    assert!(
+        !script.is_finished(),
+        "another database was served while the script ran"
+    );
+    assert_eq!(script.await.unwrap().unwrap(), "done");
+    assert_eq!(pop.await.unwrap().unwrap(), ["jobs", "rewritten"]);
+}

@@ -136,6 +136,12 @@ impl ScsControl for ControlService {
             .store
             .cache(&name)
             .ok_or_else(|| errors::cache_not_found(&name))?;
+        self.state
+            .shared
+            .exclusive
+            .wait_clear(&cache)
+            .await
+            .map_err(errors::status)?;
         // Items only: topics and their subscribers survive a flush (docs/grpc.md).
         cache.flush();
         Ok(Response::new(FlushCacheResponse {}))

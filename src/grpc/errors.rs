@@ -42,6 +42,7 @@ pub fn status(e: ServiceError) -> Status {
         e @ ServiceError::WrongType(_) => Status::failed_precondition(e.to_string()),
         ServiceError::FailedPrecondition(m) => Status::failed_precondition(m),
         ServiceError::OutOfMemory => out_of_memory(),
+        e @ ServiceError::Busy => Status::unavailable(e.to_string()),
         ServiceError::Quota(q) => quota(q),
         ServiceError::Topics(t) => topics(t),
     }

@@ -35,6 +35,8 @@ pub async fn get(
     let caller = auth::caller(svc, &headers, &q)?;
     let key = q.key()?;
     let op = svc.admit(&caller, &cache_name, Need::Key(CacheAccess::Read, &key))?;
+    // A script holding the cache: wait for it (503 past its busy threshold).
+    svc.exclusive.wait_clear(op.cache()).await?;
     let value = op.get(&key);
     let bytes_out = value
         .as_ref()
@@ -60,6 +62,8 @@ pub async fn put(
     let caller = auth::caller(svc, &headers, &q)?;
     let key = q.key()?;
     let op = svc.admit(&caller, &cache_name, Need::Key(CacheAccess::Write, &key))?;
+    // A script holding the cache: wait for it (503 past its busy threshold).
+    svc.exclusive.wait_clear(op.cache()).await?;
     let ttl_ms = q
         .u64("ttl_seconds")?
         .ok_or_else(|| ApiError::bad_request("missing query parameter 'ttl_seconds'"))?
@@ -89,6 +93,8 @@ pub async fn delete(
     let caller = auth::caller(svc, &headers, &q)?;
     let key = q.key()?;
     let op = svc.admit(&caller, &cache_name, Need::Key(CacheAccess::Write, &key))?;
+    // A script holding the cache: wait for it (503 past its busy threshold).
+    svc.exclusive.wait_clear(op.cache()).await?;
     op.delete(&key);
     op.finish(Counters::op(key.len() as u64, 0));
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -138,6 +138,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::OutOfMemory => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "limit_exceeded", message)
             }
+            e @ ServiceError::Busy => {
+                let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string());
+                err.retry_after = Some(1);
+                err
+            }
             ServiceError::Quota(q) => Self::quota(&q),
             ServiceError::Topics(t) => Self::from_topics(&t),
         }

@@ -56,6 +56,9 @@ pub enum ServiceError {
     /// A rate limit or data-volume quota refused the operation.
     #[error("{0}")]
     Quota(QuotaError),
+    /// A script has held the cache longer than its busy threshold (Redis's BUSY).
+    #[error("busy: a script has been running on this cache longer than busy-reply-threshold; retry later")]
+    Busy,
     /// A topics-engine limit (subscribers per topic, topics per cache, message size, memory).
     #[error("{0}")]
     Topics(TopicsError),

@@ -23,6 +23,7 @@ pub mod authz;
 pub mod cache_ops;
 pub mod databases;
 pub mod error;
+pub mod exclusive;
 pub mod keyspace_events;
 pub mod limits;
 pub mod metering;
@@ -56,6 +57,8 @@ pub struct Service {
     pub quotas: Quotas,
     /// Momento's data limits.
     pub limits: Limits,
+    /// Operations holding a whole cache (Lua scripts): the gate requests on it pass.
+    pub exclusive: exclusive::ExclusiveRuns,
     /// Itself, for the subscriptions that outlive the request that opened them.
     me: Weak<Service>,
 }
@@ -76,6 +79,7 @@ impl Service {
             metering,
             quotas,
             limits,
+            exclusive: Default::default(),
             me: me.clone(),
         })
     }
@@ -84,5 +88,25 @@ impl Service {
         self.me
             .upgrade()
             .expect("a Service is only used while its Arc is alive")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A service with the default configuration (auth mode `none`).
+    pub fn service() -> Arc<Service> {
+        let clock: ferrite_storage::SharedClock = Arc::new(ferrite_storage::SystemClock);
+        let store = Store::new(ferrite_storage::StoreConfig::default(), clock);
+        let cfg = ferrite_config::Config::default();
+        Service::new(
+            store,
+            Topics::new(ferrite_topics::TopicsConfig::default()),
+            Auth::from_config(&cfg).expect("default auth"),
+            Metering::new(16),
+            Quotas::new(&cfg.quotas),
+            Limits::default(),
+        )
     }
 }

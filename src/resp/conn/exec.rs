@@ -106,7 +106,7 @@ impl Session {
                     {
                         break;
                     }
-                    if self.shared.scripts.any_running() {
+                    if self.shared.exclusive.any() {
                         match self.script_gate(&args, frame) {
                             Gate::Run => {}
                             Gate::Hold => break,
@@ -158,7 +158,7 @@ impl Session {
         if self.hold_if_paused(&held, frame) {
             return None;
         }
-        if self.shared.scripts.any_running() {
+        if self.shared.exclusive.any() {
             match self.script_gate(&held, frame) {
                 Gate::Run => {}
                 Gate::Hold => return None,
@@ -498,6 +498,23 @@ impl Session {
             self.writer().error(&msg);
             self.meter_late_output(start);
             return;
+        }
+        if self.shared.exclusive.any() {
+            let rx = self.shared.exclusive.subscribe();
+            if let Some(run) = self.shared.exclusive.running_on(&b.cache) {
+                // A script holds the cache (its own pushes may be what woke us): retry when it
+                // ends, not under its locks on this worker thread. The permit left on the
+                // notify is taken once the hold ends (the loop's notify arm waits for that).
+                b.notify.notify_one();
+                let wait = if run.is_busy() {
+                    Duration::from_secs(1)
+                } else {
+                    run.until_busy()
+                };
+                self.obs.paused = Some((rx, Instant::now() + wait));
+                self.blocked = Some(b);
+                return;
+            }
         }
         if !self.shared.waiters.is_first(&b.cache, &b.keys, &b.notify) {
             // Someone blocked before us on each of our keys: they are served first (we are

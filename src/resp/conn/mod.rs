@@ -230,7 +230,8 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
             r = async { (&mut s.script.as_mut().expect("guarded").handle).await }, if s.script.is_some() => {
                 s.finish_script(r);
             }
-            _ = async { block_notify.as_ref().expect("guarded").notified().await }, if block_notify.is_some() => {
+            // (Not while held: a blocked command waiting for a script to end, `retry_blocked`.)
+            _ = async { block_notify.as_ref().expect("guarded").notified().await }, if block_notify.is_some() && pause_until.is_none() => {
                 s.retry_blocked();
             }
             _ = async { waiter.as_ref().expect("guarded").wait().await }, if waiter.is_some() && !s.closing => {

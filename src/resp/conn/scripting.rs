@@ -15,7 +15,8 @@ use crate::resp::commands::scripting::{HELP, SUBS};
 use crate::resp::commands::server::{arity_ok, help, subcommand_arity, unknown_subcommand};
 use crate::resp::dispatch::CommandSpec;
 use crate::resp::scripting::run::{parse_shebang, run_script, ScriptCall, ScriptEnv};
-use crate::resp::scripting::{busy_threshold, Scripts, ERR_BUSY, ERR_NOSCRIPT};
+use crate::resp::scripting::{busy_threshold, kill_refusal, ERR_BUSY, ERR_NOSCRIPT};
+use ferrite_service::exclusive::{ExclusiveRun, ExclusiveRuns};
 
 /// A script running for this connection on a blocking thread.
 pub(super) struct ScriptJob {
@@ -45,7 +46,7 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn into_call(self, running: &Arc<crate::resp::scripting::Running>) -> ScriptCall {
+    fn into_call(self, running: &Arc<ExclusiveRun>) -> ScriptCall {
         ScriptCall {
             sha: self.sha,
             body: self.body,
@@ -67,9 +68,9 @@ impl Session {
                 return;
             }
         };
-        let guard = Scripts::start(&self.shared, &self.cache, self.base.name_arc());
+        let guard = self.start_run(&self.cache.clone());
         let env = self.script_env();
-        let call = p.into_call(&guard.running);
+        let call = p.into_call(&guard.run);
         // Off the worker threads: a script may run for seconds (or until SCRIPT KILL), and the
         // workers must go on serving everyone else, SCRIPT KILL included.
         let handle = tokio::task::spawn_blocking(move || {
@@ -105,15 +106,32 @@ impl Session {
                 return;
             }
         };
-        let guard = Scripts::start(&self.shared, cache, self.base.name_arc());
+        let guard = self.start_run(cache);
         let mut env = self.script_env();
         env.cache = cache.clone();
         env.db = db;
-        let call = p.into_call(&guard.running);
+        let call = p.into_call(&guard.run);
         let mut out = BytesMut::new();
         run_script(&env, cache, base, locked, &call, &mut out);
         drop(guard);
         self.out.extend_from_slice(&out);
+    }
+
+    /// Register the script about to run on `cache` with the service's gate.
+    fn start_run(
+        &self,
+        cache: &Arc<ferrite_storage::Cache>,
+    ) -> ferrite_service::exclusive::RunGuard {
+        self.shared
+            .scripts
+            .runs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ExclusiveRuns::start(
+            &self.shared.service,
+            cache,
+            self.base.name_arc(),
+            busy_threshold(&self.shared.redis_params),
+        )
     }
 
     fn script_env(&self) -> ScriptEnv {
@@ -205,8 +223,8 @@ impl Session {
     #[inline(never)]
     pub(super) fn script_gate(&mut self, args: &[Bytes], frame: u64) -> Gate {
         // Subscribed before looking: a script ending in between still wakes us.
-        let rx = self.shared.scripts.subscribe();
-        let Some(running) = self.shared.scripts.running_on(&self.cache) else {
+        let rx = self.shared.exclusive.subscribe();
+        let Some(running) = self.shared.exclusive.running_on(&self.cache) else {
             return Gate::Run;
         };
         let passes = match args.first() {
@@ -219,9 +237,7 @@ impl Session {
         if passes {
             return Gate::Run;
         }
-        let threshold = busy_threshold(&self.shared.redis_params);
-        let elapsed = running.started.elapsed();
-        if elapsed >= threshold {
+        if running.is_busy() {
             let start = self.out.len();
             self.writer().error(ERR_BUSY);
             self.obs.outcome = super::observe::Outcome::Rejected;
@@ -233,7 +249,7 @@ impl Session {
             args.iter().map(|a| Bytes::copy_from_slice(a)).collect(),
             frame,
         ));
-        let until = tokio::time::Instant::now() + (threshold - elapsed);
+        let until = tokio::time::Instant::now() + running.until_busy();
         self.obs.paused = Some((rx, until));
         Gate::Hold
     }
@@ -287,9 +303,9 @@ impl Session {
                 scripts.flush(self.base.name(), self.shared.store.budget());
                 self.writer().ok();
             }
-            "kill" => match scripts.kill(self.base.name()) {
+            "kill" => match self.shared.exclusive.kill(self.base.name()) {
                 Ok(()) => self.writer().ok(),
-                Err(e) => self.writer().error(e),
+                Err(r) => self.writer().error(kill_refusal(r)),
             },
             "debug" => {
                 if eq_ic(&args[2], "no") {

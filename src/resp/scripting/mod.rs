@@ -27,15 +27,21 @@ pub mod vm;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
-use ferrite_storage::Cache;
 use parking_lot::Mutex;
-use tokio::sync::watch;
 
 /// Redis's default `busy-reply-threshold` (alias `lua-time-limit`), in milliseconds.
 pub const DEFAULT_BUSY_MS: u64 = 5000;
+
+/// SCRIPT KILL's refusals, in Redis's words.
+pub fn kill_refusal(r: ferrite_service::exclusive::KillRefused) -> &'static str {
+    match r {
+        ferrite_service::exclusive::KillRefused::NotBusy => ERR_NOTBUSY,
+        ferrite_service::exclusive::KillRefused::Unkillable => ERR_UNKILLABLE,
+    }
+}
 
 pub const ERR_BUSY: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
@@ -53,18 +59,6 @@ pub fn sha1_hex(body: &[u8]) -> String {
     s
 }
 
-/// A script running now: what other clients of its cache and SCRIPT KILL look at.
-pub struct Running {
-    pub cache: Arc<Cache>,
-    /// The tenant (database 0's cache): SCRIPT KILL reaches the tenant's own scripts only.
-    pub tenant: Arc<str>,
-    pub started: Instant,
-    /// Set by SCRIPT KILL; the script's hook raises the kill error at its next check.
-    pub kill: AtomicBool,
-    /// The script has run a write command: it can no longer be killed (Redis's UNKILLABLE).
-    pub wrote: AtomicBool,
-}
-
 /// What one tenant's scripts share: the bodies loaded (by SHA-1) and the Lua VM, created on
 /// the first script run.
 #[derive(Default)]
@@ -77,19 +71,15 @@ pub struct TenantScripts {
     pub reset: AtomicBool,
 }
 
-/// Every tenant's scripts and the scripts running now.
+/// Every tenant's scripts. The scripts running now are the service layer's exclusive runs
+/// (`ferrite_service::exclusive`): the gate is shared with gRPC and HTTP.
 pub struct Scripts {
     tenants: Mutex<HashMap<Arc<str>, Arc<TenantScripts>>>,
-    running: Mutex<Vec<Arc<Running>>>,
-    /// `running.len()`, read without the lock on every command (the hold check's fast path).
-    count: AtomicUsize,
-    /// Bumped when a script ends: held clients look again.
-    ended: watch::Sender<u64>,
     /// Bytes of script bodies and Lua VMs, charged to the memory budget (INFO's
     /// `used_memory_scripts` and `used_memory_lua`).
     pub body_bytes: AtomicUsize,
     pub vm_bytes: AtomicUsize,
-    /// Scripts run and killed since start (INFO).
+    /// Scripts run since start.
     pub runs: AtomicUsize,
 }
 
@@ -97,25 +87,10 @@ impl Default for Scripts {
     fn default() -> Self {
         Scripts {
             tenants: Mutex::default(),
-            running: Mutex::default(),
-            count: AtomicUsize::new(0),
-            ended: watch::channel(0).0,
             body_bytes: AtomicUsize::new(0),
             vm_bytes: AtomicUsize::new(0),
             runs: AtomicUsize::new(0),
         }
-    }
-}
-
-/// A running script's registration: unregisters when dropped (also when the script panics).
-pub struct RunGuard {
-    pub shared: Arc<crate::shared::Shared>,
-    pub running: Arc<Running>,
-}
-
-impl Drop for RunGuard {
-    fn drop(&mut self) {
-        self.shared.scripts.finish(&self.running);
     }
 }
 
@@ -128,89 +103,6 @@ impl Scripts {
     /// The tenant's scripts if it has any.
     pub fn existing(&self, name: &str) -> Option<Arc<TenantScripts>> {
         self.tenants.lock().get(name).cloned()
-    }
-
-    /// Whether any script runs now (one relaxed load: the per-command fast path).
-    #[inline]
-    pub fn any_running(&self) -> bool {
-        self.count.load(Ordering::Relaxed) != 0
-    }
-
-    /// Register a script about to run on `cache` (before it takes the cache's locks: from
-    /// here on, other clients of the cache are held rather than blocked on them).
-    pub fn start(
-        shared: &Arc<crate::shared::Shared>,
-        cache: &Arc<Cache>,
-        tenant: &Arc<str>,
-    ) -> RunGuard {
-        let this = &shared.scripts;
-        let running = Arc::new(Running {
-            cache: cache.clone(),
-            tenant: tenant.clone(),
-            started: Instant::now(),
-            kill: AtomicBool::new(false),
-            wrote: AtomicBool::new(false),
-        });
-        let mut r = this.running.lock();
-        r.push(running.clone());
-        this.count.store(r.len(), Ordering::Release);
-        drop(r);
-        this.runs.fetch_add(1, Ordering::Relaxed);
-        RunGuard {
-            shared: shared.clone(),
-            running,
-        }
-    }
-
-    /// The script ended: held clients look again.
-    fn finish(&self, running: &Arc<Running>) {
-        let mut r = self.running.lock();
-        r.retain(|x| !Arc::ptr_eq(x, running));
-        self.count.store(r.len(), Ordering::Release);
-        drop(r);
-        self.ended.send_modify(|v| *v += 1);
-    }
-
-    /// The script running on `cache`, if any.
-    pub fn running_on(&self, cache: &Arc<Cache>) -> Option<Arc<Running>> {
-        self.running
-            .lock()
-            .iter()
-            .find(|r| Arc::ptr_eq(&r.cache, cache))
-            .cloned()
-    }
-
-    /// The tenant's running script, if any.
-    pub fn running_for(&self, tenant: &str) -> Option<Arc<Running>> {
-        self.running
-            .lock()
-            .iter()
-            .find(|r| &*r.tenant == tenant)
-            .cloned()
-    }
-
-    /// A receiver that changes when a script ends.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.ended.subscribe()
-    }
-
-    /// SCRIPT KILL of the tenant's running script: Ok, or Redis's NOTBUSY / UNKILLABLE.
-    pub fn kill(&self, tenant: &str) -> Result<(), &'static str> {
-        let Some(r) = self.running_for(tenant) else {
-            return Err(ERR_NOTBUSY);
-        };
-        if r.wrote.load(Ordering::Acquire) {
-            return Err(ERR_UNKILLABLE);
-        }
-        r.kill.store(true, Ordering::Release);
-        Ok(())
-    }
-
-    /// Stop every running script (server shutdown), including those that wrote.
-    pub fn kill_all(&self) {
-        for r in self.running.lock().iter() {
-            r.kill.store(true, Ordering::Release);
-        }
     }
 
     /// SCRIPT FLUSH: the tenant's bodies and VM go (a fresh VM on the next run, as Redis

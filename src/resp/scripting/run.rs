@@ -20,10 +20,10 @@ use mlua::{HookTriggers, Lua, MultiValue, Table, Value, VmState};
 
 use super::convert::{format_g14, lua_to_reply, reply_to_lua};
 use super::vm::{lua_error_text, ScriptVm};
-use super::Running;
 use crate::resp::client::ClientInfo;
 use crate::resp::dispatch::{flags, lookup, CommandSpec, Ctx};
 use crate::shared::Shared;
+use ferrite_service::exclusive::ExclusiveRun;
 
 /// How much memory one tenant's Lua VM may use (its compiled scripts and what a run builds).
 pub const LUA_MEMORY_LIMIT: usize = 64 << 20;
@@ -55,7 +55,7 @@ pub struct ScriptCall {
     pub argv: Vec<Bytes>,
     /// EVAL_RO / EVALSHA_RO, or the `no-writes` shebang flag: write commands are refused.
     pub read_only: bool,
-    pub running: Arc<Running>,
+    pub running: Arc<ExclusiveRun>,
 }
 
 /// A script's shebang flags (`#!lua flags=no-writes,allow-oom`).
@@ -308,7 +308,7 @@ struct CallState<'l, 'c> {
     cache: &'c Arc<Cache>,
     base: &'c Arc<Cache>,
     locked: &'l mut Locked<'c>,
-    running: &'l Running,
+    running: &'l ExclusiveRun,
     read_only: bool,
     /// `redis.setresp(3)`: commands reply in RESP3 and booleans convert as RESP3's.
     resp3: bool,
