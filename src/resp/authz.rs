@@ -126,7 +126,7 @@ pub fn subcommand_needs_super_user(command: &str, sub: &[u8]) -> bool {
             "help",
         ]),
         "acl" => any(&["log", "setuser", "deluser", "load", "save"]),
-        "function" => any(&["flush", "delete", "load", "restore", "kill"]),
+        "function" => any(&["flush", "delete", "load", "restore"]),
         _ => false,
     }
 }

@@ -1,14 +1,14 @@
-//! FUNCTION, FCALL and FCALL_RO beside redis-server 7.0 with no libraries loaded (Ferrite has
-//! no scripting yet: src/resp/commands/functions.rs): the same replies, errors and DUMP bytes;
-//! a library redis-server dumps is refused with a clear error; in auth mode `token` a scoped
-//! token may read but not flush.
+//! FUNCTION, FCALL and FCALL_RO beside redis-server 7.0 (src/resp/commands/functions.rs,
+//! src/resp/scripting/library.rs): with no libraries and with some, the same replies, errors
+//! and DUMP bytes, payloads restored across the two servers; in auth mode `token` a scoped
+//! token may read but not change the libraries.
 
 use ferrite_auth::{CacheGrant, CacheRole, Permissions, Selector};
 use redis::Value;
 
+use crate::common::q;
 use crate::common::redis_ref::{bulk, Diff};
 use crate::common::tokens::TokenServer;
-use crate::common::{q, read_raw_reply};
 
 #[tokio::test]
 async fn functions_match_redis_with_no_libraries() {
@@ -104,35 +104,93 @@ async fn functions_match_redis_with_no_libraries() {
     }
 }
 
-/// A payload holding a library (redis-server's own DUMP of one): refused, scripting is not
-/// available; nothing is loaded.
+/// Libraries beside redis-server: LOAD and its errors, FCALL / FCALL_RO and their flags, LIST,
+/// STATS, DELETE, FLUSH (one function per library where the order of Redis's dict would show).
 #[tokio::test]
-async fn restoring_a_library_says_scripting_is_unavailable() {
-    let mut d = Diff::start(false).await;
-    let code = "#!lua name=mylib\nredis.register_function('f', function() return 1 end)";
-    d.redis.cmd(&["FUNCTION", "LOAD", code]).await;
-    assert_eq!(read_raw_reply(&mut d.redis).await, "$5\r\nmylib\r\n");
-    let payload = bulk(&mut d.redis, &[b"FUNCTION", b"DUMP"]).await.unwrap();
-    for policy in [None, Some(&b"REPLACE"[..])] {
-        let mut cmd: Vec<&[u8]> = vec![b"FUNCTION", b"RESTORE", &payload];
-        cmd.extend(policy);
-        d.ferrite
-            .send(&crate::common::redis_ref::encode(&cmd))
-            .await;
-        let r = read_raw_reply(&mut d.ferrite).await;
-        assert!(r.starts_with("-ERR") && r.contains("scripting"), "{r:?}");
+async fn libraries_match_redis() {
+    for resp3 in [false, true] {
+        let mut d = Diff::start(resp3).await;
+        d.script(LIBRARY_CASES).await;
     }
-    d.ferrite.cmd(&["FUNCTION", "LOAD", code]).await;
-    let r = read_raw_reply(&mut d.ferrite).await;
-    assert!(r.starts_with("-ERR") && r.contains("scripting"), "{r:?}");
-    d.ferrite.roundtrip(&["FUNCTION", "LIST"], b"*0\r\n").await;
-    d.ferrite
-        .roundtrip(&["FCALL", "f", "0"], b"-ERR Function not found\r\n")
-        .await;
 }
 
-/// In auth mode `token`: any token may list, dump and call (its keys checked first); flushing,
-/// deleting, loading, restoring and killing the server-wide libraries needs a super-user.
+const LIBRARY_CASES: &[&[&str]] = &[
+    &["FUNCTION", "LOAD", "#!lua name=mylib\nredis.register_function('myfunc', function(keys, args) return args[1] end)"],
+    &["FUNCTION", "LOAD", "#!lua name=rolib\nredis.register_function{function_name='ro', callback=function(keys, args) return redis.call('get', keys[1]) end, flags={'no-writes'}, description='reads'}"],
+    &["FUNCTION", "LOAD", "#!lua name=wlib\nredis.register_function('w', function(keys, args) return redis.call('set', keys[1], args[1]) end)"],
+    &["FUNCTION", "LOAD", "#!lua name=badlib\nredis.register_function('bad', function(keys, args)\n  return redis.call('nosuch')\nend)"],
+    &["FCALL", "myfunc", "0", "hello"],
+    &["FCALL_RO", "ro", "1", "k"],
+    &["FCALL_RO", "w", "1", "k", "v"],
+    &["FCALL", "w", "1", "k", "v"],
+    &["FCALL", "bad", "0"],
+    &["FCALL", "ro", "1", "k"],
+    &["FCALL", "nosuch", "0"],
+    &["FUNCTION", "LOAD", "#!lua name=mylib\nredis.register_function('x', function() return 1 end)"],
+    &["FUNCTION", "LOAD", "return 1"],
+    &["FUNCTION", "LOAD", "#!lua name=lib2\nreturn 1"],
+    &["FUNCTION", "LOAD", "#!lua name=lib3\nredis.register_function('myfunc', function() return 1 end)"],
+    &["FUNCTION", "LOAD", "#!lua name=lib4\nredis.call('set','a','b')"],
+    &["FUNCTION", "LOAD", "#!lua name=bad-name\nredis.register_function('q', function() return 1 end)"],
+    &["FUNCTION", "LOAD", "#!lua name=lib5 foo=bar\nredis.register_function('q', function() return 1 end)"],
+    &["FUNCTION", "LOAD", "#!lua\nredis.register_function('q', function() return 1 end)"],
+    &["FUNCTION", "LOAD", "#!lua name=lib6\nredis.register_function('q', function() return 1 end"],
+    &["FUNCTION", "LOAD", "REPLACE", "#!lua name=mylib\nredis.register_function('myfunc', function(keys, args) return 'replaced' end)"],
+    &["FCALL", "myfunc", "0"],
+    &["FUNCTION", "LIST", "LIBRARYNAME", "mylib"],
+    &["FUNCTION", "LIST", "LIBRARYNAME", "rolib", "WITHCODE"],
+    &["FUNCTION", "LIST", "LIBRARYNAME", "nomatch*"],
+    &["FUNCTION", "STATS"],
+    &["FUNCTION", "DELETE", "wlib"],
+    &["FUNCTION", "DELETE", "wlib"],
+    &["FCALL", "w", "1", "k", "v"],
+    &["MULTI"],
+    &["FCALL", "myfunc", "0"],
+    &["FCALL_RO", "ro", "1", "k"],
+    &["EXEC"],
+    &["FUNCTION", "FLUSH"],
+    &["FUNCTION", "LIST"],
+    &["FCALL", "myfunc", "0"],
+];
+
+/// FUNCTION DUMP payloads move libraries between Ferrite and redis-server both ways, with
+/// Redis's restore policies.
+#[tokio::test]
+async fn function_dumps_restore_across_servers() {
+    let mut d = Diff::start(false).await;
+    let code =
+        "#!lua name=mylib\nredis.register_function('f', function() return 'from a dump' end)";
+    d.same(&["FUNCTION", "LOAD", code]).await;
+    let theirs = bulk(&mut d.redis, &[b"FUNCTION", b"DUMP"]).await.unwrap();
+    let ours = bulk(&mut d.ferrite, &[b"FUNCTION", b"DUMP"]).await.unwrap();
+    // one library: the same bytes
+    assert_eq!(ours, theirs);
+    d.same(&["FUNCTION", "FLUSH"]).await;
+    for policy in [None, Some(&b"APPEND"[..])] {
+        let mut cmd: Vec<&[u8]> = vec![b"FUNCTION", b"RESTORE", &theirs];
+        cmd.extend(policy);
+        d.same_bin(&cmd).await;
+    }
+    d.same(&["FCALL", "f", "0"]).await;
+    // restoring it again collides, unless REPLACE or FLUSH
+    d.same_bin(&[b"FUNCTION", b"RESTORE", &theirs, b"REPLACE"])
+        .await;
+    d.same_bin(&[b"FUNCTION", b"RESTORE", &theirs, b"FLUSH"])
+        .await;
+    d.same(&["FUNCTION", "LIST", "WITHCODE"]).await;
+    // a library that does not load is refused whole
+    d.same(&["FUNCTION", "FLUSH"]).await;
+    let broken = "#!lua name=broken\nredis.register_function('g', function() return 1 end";
+    let payload = ferrite_rdb::functions::dump_functions(
+        ferrite_rdb::Thresholds::default(),
+        [code.as_bytes(), broken.as_bytes()].into_iter(),
+    );
+    d.same_bin(&[b"FUNCTION", b"RESTORE", &payload]).await;
+    d.same(&["FUNCTION", "LIST"]).await;
+}
+
+/// In auth mode `token`: any token may list, dump, call (its keys checked first) and kill its
+/// tenant's script; flushing, deleting, loading and restoring libraries needs a super-user.
 #[tokio::test]
 async fn scoped_tokens_read_functions_and_super_users_flush() {
     let s = TokenServer::start(&["app"]).await;
@@ -154,10 +212,12 @@ async fn scoped_tokens_read_functions_and_super_users_flush() {
     assert!(list.is_empty());
     let _: Value = q(&mut c, &["FUNCTION", "STATS"]).await.unwrap();
     let _: Vec<u8> = q(&mut c, &["FUNCTION", "DUMP"]).await.unwrap();
+    // KILL stops the tenant's own running script, as SCRIPT KILL does
+    let e = q::<Value>(&mut c, &["FUNCTION", "KILL"]).await.unwrap_err();
+    assert_eq!(e.code(), Some("NOTBUSY"), "{e}");
     for sub in [
         &["FLUSH"][..],
         &["DELETE", "lib"],
-        &["KILL"],
         &["LOAD", "x"],
         &["RESTORE", "x"],
     ] {

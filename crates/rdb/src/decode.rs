@@ -65,6 +65,14 @@ enum Len {
 }
 
 impl<'a> Reader<'a> {
+    pub(crate) fn new(b: &'a [u8], budget: usize) -> Self {
+        Reader { b, p: 0, budget }
+    }
+
+    pub(crate) fn at_end(&self) -> bool {
+        self.p >= self.b.len()
+    }
+
     pub(crate) fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let s = take(self.b, self.b.len(), self.p, n)?;
         self.p += n;

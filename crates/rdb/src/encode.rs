@@ -27,6 +27,11 @@ impl Dump {
         Dump { buf, t }
     }
 
+    /// A payload with no type byte (FUNCTION DUMP's records follow).
+    pub(crate) fn empty(t: Thresholds) -> Self {
+        Dump { buf: Vec::new(), t }
+    }
+
     pub(crate) fn finish(mut self) -> Vec<u8> {
         self.buf.extend_from_slice(&RDB_VERSION.to_le_bytes());
         let crc = crc64(0, &self.buf);

@@ -12,6 +12,7 @@ pub mod crc64;
 pub mod decode;
 pub mod encode;
 pub mod encoding;
+pub mod functions;
 pub mod g17;
 pub mod intset;
 pub mod listpack;

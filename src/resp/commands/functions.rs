@@ -1,19 +1,10 @@
-//! FUNCTION, FCALL and FCALL_RO before Ferrite runs scripts: the answers Redis 7.0 gives a
-//! server with no libraries loaded, so tools and test suites that clean up with FUNCTION FLUSH
-//! (Redis's own suite does before every unit), list, dump or restore an empty library set work.
+//! FUNCTION (LOAD, LIST, DELETE, FLUSH, STATS, KILL, DUMP, RESTORE, HELP): a tenant's Redis 7
+//! function libraries (`resp::scripting::library`). FCALL and FCALL_RO are run by the
+//! connection like EVAL (`resp::conn::scripting`); their rows are here.
 //!
-//! - FLUSH → OK; LIST → empty; STATS → no running script, the LUA engine with no libraries;
-//!   DELETE → "Library not found"; KILL → NOTBUSY; DUMP → the payload of no libraries (the RDB
-//!   version and CRC-64 footer alone, redis-server's bytes); RESTORE of such a payload → OK
-//!   (version and checksum checked as `crates/rdb` checks DUMP payloads), of a payload holding a
-//!   library → an error saying scripting is not available, of anything else → Redis's error.
-//! - LOAD → an error: scripting is not available yet.
-//! - FCALL / FCALL_RO → "Function not found", after the arity and key checks, as Redis answers
-//!   a name it has no function for (it looks the function up before it reads `numkeys`, so a
-//!   malformed `numkeys` gets the same answer: `CommandSpec::keys_error`).
-//!
-//! A scoped token may read (LIST, STATS, DUMP); changing or stopping the server-wide libraries
-//! (FLUSH, DELETE, LOAD, RESTORE, KILL) needs a super-user (`authz::subcommand_needs_super_user`).
+//! A scoped token may read (LIST, STATS, DUMP) and stop its tenant's running script (KILL);
+//! changing the libraries (FLUSH, DELETE, LOAD, RESTORE) needs a super-user
+//! (`authz::subcommand_needs_super_user`): every token of the cache calls them.
 
 use bytes::Bytes;
 use ferrite_resp::ReplyWriter;
@@ -23,6 +14,9 @@ use crate::resp::commands::acl::subcommand_syntax;
 use crate::resp::commands::server::help;
 use crate::resp::commands::server::{arity_ok, subcommand_arity, unknown_subcommand};
 use crate::resp::dispatch::{cmd, flags::*, keynum, ks::*, CommandSpec, Ctx, NO_KEYS};
+use crate::resp::scripting::library;
+use crate::resp::scripting::vm::ScriptVm;
+use crate::resp::scripting::TenantScripts;
 
 const G: &str = "scripting";
 
@@ -32,32 +26,23 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd(
         "fcall",
         -3,
-        0,
+        CONN,
         &[keynum(2, RW | ACCESS | UPDATE | OPTIONAL)],
         G,
-        fcall,
+        crate::resp::commands::connection::H,
     ),
     cmd(
         "fcall_ro",
         -3,
-        READONLY,
+        CONN | READONLY,
         &[keynum(2, RO | ACCESS | OPTIONAL)],
         G,
-        fcall,
+        crate::resp::commands::connection::H,
     ),
 ];
 
 /// Redis's reply to FCALL of a function it does not have.
 pub const ERR_NO_FUNCTION: &str = "ERR Function not found";
-
-/// The error scripting's absence gives.
-const ERR_NO_SCRIPTING: &str =
-    "ERR Ferrite does not run scripts yet: functions cannot be loaded (scripting is not available)";
-
-/// RDB opcodes of a function library in a FUNCTION DUMP payload (Redis 7.0's rdb.h:
-/// `RDB_OPCODE_FUNCTION2`, and the pre-GA `RDB_OPCODE_FUNCTION_PRE_GA`).
-const OPCODE_FUNCTION2: u8 = 245;
-const OPCODE_FUNCTION_PRE_GA: u8 = 246;
 
 /// Redis 7.0's `FUNCTION HELP`, byte for byte.
 const HELP: &[&str] = &[
@@ -116,17 +101,10 @@ const SUBS: &[(&str, i32)] = &[
 
 /// FUNCTION DUMP with no libraries: the footer alone (RDB version, CRC-64 of it).
 pub fn empty_dump() -> Vec<u8> {
-    let mut p = ferrite_rdb::RDB_VERSION.to_le_bytes().to_vec();
-    let crc = ferrite_rdb::crc64::crc64(0, &p);
-    p.extend_from_slice(&crc.to_le_bytes());
-    p
+    ferrite_rdb::functions::dump_functions(ferrite_rdb::Thresholds::default(), std::iter::empty())
 }
 
-fn fcall(_: &mut Ctx<'_, '_>, _: &[Bytes], w: &mut ReplyWriter<'_>) {
-    w.error(ERR_NO_FUNCTION);
-}
-
-fn function(_: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+fn function(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let sub = &args[1];
     let Some(&(name, arity)) = SUBS.iter().find(|(n, _)| eq_ic(sub, n)) else {
         return unknown_subcommand(w, "FUNCTION", sub);
@@ -134,15 +112,17 @@ fn function(_: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     if !arity_ok(args, arity) {
         return subcommand_arity(w, &format!("function|{name}"));
     }
+    let tenant = ctx.shared.scripts.tenant(ctx.base.name_arc());
     match name {
         "flush" => match args.len() {
-            2 => w.ok(),
-            3 if eq_ic(&args[2], "async") || eq_ic(&args[2], "sync") => w.ok(),
+            2 => flush(ctx, &tenant, w),
+            3 if eq_ic(&args[2], "async") || eq_ic(&args[2], "sync") => flush(ctx, &tenant, w),
             3 => w.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
             _ => subcommand_syntax(w, "FUNCTION", sub),
         },
-        "list" => list(args, w),
+        "list" => list(&tenant, args, w),
         "stats" => {
+            let libs = tenant.libraries.lock();
             w.map(2);
             w.bulk(b"running_script");
             w.null();
@@ -151,14 +131,34 @@ fn function(_: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             w.bulk(b"LUA");
             w.map(2);
             w.bulk(b"libraries_count");
-            w.int(0);
+            w.int(libs.libs.len() as i64);
             w.bulk(b"functions_count");
-            w.int(0);
+            w.int(libs.function_count() as i64);
         }
-        "delete" => w.error("ERR Library not found"),
-        "kill" => w.error("NOTBUSY No scripts in execution right now."),
-        "dump" => w.bulk(&empty_dump()),
-        "restore" => restore(args, w),
+        "delete" => {
+            let lib = String::from_utf8_lossy(&args[2]).into_owned();
+            let mut libs = tenant.libraries.lock();
+            let before = libs.bytes();
+            if libs.libs.remove(&lib).is_none() {
+                return w.error("ERR Library not found");
+            }
+            libs.generation += 1;
+            charge_libraries(ctx, before, libs.bytes());
+            w.ok()
+        }
+        "kill" => match ctx.shared.exclusive.kill(ctx.base.name()) {
+            Ok(()) => w.ok(),
+            Err(r) => w.error(crate::resp::scripting::kill_refusal(r)),
+        },
+        "dump" => {
+            let libs = tenant.libraries.lock();
+            let t = ctx.shared.redis_params.rdb_thresholds();
+            w.bulk(&ferrite_rdb::functions::dump_functions(
+                t,
+                libs.libs.values().map(|l| &l.code[..]),
+            ))
+        }
+        "restore" => restore(ctx, &tenant, args, w),
         "load" => {
             // Redis's option parsing: every argument before the code is REPLACE.
             for a in &args[2..args.len() - 1] {
@@ -169,25 +169,102 @@ fn function(_: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
                     ));
                 }
             }
-            w.error(ERR_NO_SCRIPTING)
+            let replace = args.len() > 3;
+            let code = Bytes::copy_from_slice(&args[args.len() - 1]);
+            match with_vm(ctx, &tenant, |vm| library::load(vm, &code)) {
+                Err(e) => w.error(&e),
+                Ok(loaded) => {
+                    let name = loaded.library.name.clone();
+                    let mut libs = tenant.libraries.lock();
+                    let before = libs.bytes();
+                    match libs.add(loaded.library, replace) {
+                        Ok(()) => {
+                            charge_libraries(ctx, before, libs.bytes());
+                            w.bulk(name.as_bytes())
+                        }
+                        Err(e) => w.error(&e),
+                    }
+                }
+            }
         }
         _ => help(w, HELP),
     }
 }
 
+/// Run `f` on the tenant's VM (created if needed), from a worker thread: a script of the
+/// tenant holding the VM now is not waited for (BUSY).
+fn with_vm<R>(
+    ctx: &Ctx<'_, '_>,
+    tenant: &TenantScripts,
+    f: impl FnOnce(&mut ScriptVm) -> Result<R, String>,
+) -> Result<R, String> {
+    let Some(mut slot) = tenant.vm.try_lock() else {
+        return Err(crate::resp::scripting::ERR_BUSY.into());
+    };
+    if slot.is_none() {
+        let vm = ScriptVm::new(crate::resp::scripting::run::LUA_MEMORY_LIMIT)
+            .map_err(|e| format!("ERR could not create the Lua VM: {e}"))?;
+        *slot = Some(vm);
+    }
+    let vm = slot.as_mut().expect("created above");
+    let r = f(vm);
+    vm.tidy();
+    let delta = vm.recharge();
+    ctx.shared.store.budget().charge(delta);
+    if delta >= 0 {
+        ctx.shared
+            .scripts
+            .vm_bytes
+            .fetch_add(delta as usize, std::sync::atomic::Ordering::Relaxed);
+    } else {
+        ctx.shared
+            .scripts
+            .vm_bytes
+            .fetch_sub((-delta) as usize, std::sync::atomic::Ordering::Relaxed);
+    }
+    r
+}
+
+/// The libraries' code is held in memory: the change charged to the budget (INFO
+/// `used_memory_scripts`).
+fn charge_libraries(ctx: &Ctx<'_, '_>, before: usize, after: usize) {
+    let delta = after as isize - before as isize;
+    ctx.shared.store.budget().charge(delta);
+    if delta >= 0 {
+        ctx.shared
+            .scripts
+            .body_bytes
+            .fetch_add(delta as usize, std::sync::atomic::Ordering::Relaxed);
+    } else {
+        ctx.shared
+            .scripts
+            .body_bytes
+            .fetch_sub((-delta) as usize, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+fn flush(ctx: &Ctx<'_, '_>, tenant: &TenantScripts, w: &mut ReplyWriter<'_>) {
+    let mut libs = tenant.libraries.lock();
+    let before = libs.bytes();
+    libs.libs.clear();
+    libs.generation += 1;
+    charge_libraries(ctx, before, 0);
+    w.ok()
+}
+
 /// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE], each at most once (Redis's parsing).
-fn list(args: &[Bytes], w: &mut ReplyWriter<'_>) {
-    let (mut with_code, mut library) = (false, false);
+fn list(tenant: &TenantScripts, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    let (mut with_code, mut pattern) = (false, None);
     let mut i = 2;
     while i < args.len() {
         let a = &args[i];
         if !with_code && eq_ic(a, "withcode") {
             with_code = true;
-        } else if !library && eq_ic(a, "libraryname") {
+        } else if pattern.is_none() && eq_ic(a, "libraryname") {
             if i + 1 >= args.len() {
                 return w.error("ERR library name argument was not given");
             }
-            library = true;
+            pattern = Some(args[i + 1].clone());
             i += 1;
         } else {
             return w.error(&format!(
@@ -197,34 +274,105 @@ fn list(args: &[Bytes], w: &mut ReplyWriter<'_>) {
         }
         i += 1;
     }
-    w.array(0);
+    let libs = tenant.libraries.lock();
+    let chosen: Vec<&library::Library> = libs
+        .libs
+        .values()
+        .filter(|l| {
+            pattern
+                .as_ref()
+                .is_none_or(|p| crate::resp::glob::matches(p, l.name.as_bytes()))
+        })
+        .collect();
+    w.array(chosen.len());
+    for l in chosen {
+        w.map(if with_code { 4 } else { 3 });
+        w.bulk(b"library_name");
+        w.bulk(l.name.as_bytes());
+        w.bulk(b"engine");
+        w.bulk(b"LUA");
+        w.bulk(b"functions");
+        w.array(l.functions.len());
+        for (name, meta) in &l.functions {
+            w.map(3);
+            w.bulk(b"name");
+            w.bulk(name.as_bytes());
+            w.bulk(b"description");
+            match &meta.description {
+                Some(d) => w.bulk(d.as_bytes()),
+                None => w.null(),
+            }
+            w.bulk(b"flags");
+            w.set(meta.flags.len());
+            for f in &meta.flags {
+                w.simple(f);
+            }
+        }
+        if with_code {
+            w.bulk(b"library_code");
+            w.bulk(&l.code);
+        }
+    }
 }
 
-/// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]: Redis's checks in Redis's order.
-fn restore(args: &[Bytes], w: &mut ReplyWriter<'_>) {
+/// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]: Redis's checks in Redis's order, then
+/// every library loaded (as FUNCTION LOAD would) before any is added: all or nothing.
+fn restore(ctx: &Ctx<'_, '_>, tenant: &TenantScripts, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     if args.len() > 4 {
         return subcommand_syntax(w, "FUNCTION", &args[1]);
     }
-    if let Some(policy) = args.get(3) {
-        if !["append", "replace", "flush"]
-            .iter()
-            .any(|p| eq_ic(policy, p))
-        {
-            return w.error(
+    let mut policy = "append";
+    if let Some(p) = args.get(3) {
+        match ["append", "replace", "flush"].iter().find(|n| eq_ic(p, n)) {
+            Some(n) => policy = n,
+            None => return w.error(
                 "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
-            );
+            ),
         }
     }
-    let body = match ferrite_rdb::decode::verify(&args[2]) {
-        Ok(b) => b,
-        Err(_) => return w.error("ERR DUMP payload version or checksum are wrong"),
+    use ferrite_rdb::functions::{restore_functions, FunctionsError};
+    let codes = match restore_functions(&args[2], args[2].len() * 100 + 4096) {
+        Ok(c) => c,
+        Err(FunctionsError::Decode(ferrite_rdb::DecodeError::Footer)) => {
+            return w.error("ERR DUMP payload version or checksum are wrong")
+        }
+        Err(FunctionsError::NotAFunction) => return w.error("ERR given type is not a function"),
+        Err(FunctionsError::PreGa) => return w.error("ERR Pre-GA function format not supported"),
+        Err(FunctionsError::Decode(_)) => return w.error("ERR Bad data format"),
     };
-    match body.first() {
-        // No libraries: nothing to add, and with FLUSH nothing to remove.
-        None => w.ok(),
-        Some(&OPCODE_FUNCTION2) | Some(&OPCODE_FUNCTION_PRE_GA) => w.error(ERR_NO_SCRIPTING),
-        Some(_) => w.error("ERR given type is not a function"),
+    let loaded = with_vm(ctx, tenant, |vm| {
+        codes
+            .iter()
+            .map(|c| library::load(vm, &Bytes::copy_from_slice(c)).map(|l| l.library))
+            .collect::<Result<Vec<_>, String>>()
+    });
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(e) => return w.error(&e),
+    };
+    let mut libs = tenant.libraries.lock();
+    let before = libs.bytes();
+    let mut next = library::Libraries {
+        generation: libs.generation + 1,
+        libs: if policy == "flush" {
+            Default::default()
+        } else {
+            libs.libs.clone()
+        },
+    };
+    for lib in loaded {
+        if !policy.eq("replace") && next.libs.contains_key(&lib.name) {
+            // RESTORE's words for it (LOAD quotes the name).
+            return w.error(&format!("ERR Library {} already exists", lib.name));
+        }
+        if let Err(e) = next.add(lib, policy == "replace") {
+            return w.error(&e);
+        }
     }
+    next.generation = libs.generation + 1;
+    *libs = next;
+    charge_libraries(ctx, before, libs.bytes());
+    w.ok()
 }
 
 #[cfg(test)]

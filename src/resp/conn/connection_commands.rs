@@ -38,7 +38,9 @@ impl Session {
                 }
             }
             "exec" => self.exec(),
-            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => self.eval(spec, args),
+            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => {
+                self.eval(spec, args)
+            }
             "script" => self.script_command(args),
             "watch" => {
                 if self.multi.is_some() {

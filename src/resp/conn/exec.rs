@@ -640,7 +640,7 @@ impl Session {
                             Err(e) => w.error(&e),
                         }
                     }
-                    "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => {
+                    "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => {
                         let cache = &caches
                             .iter()
                             .find(|(d, _)| *d == db)

@@ -14,7 +14,9 @@ use crate::resp::args::{eq_ic, ERR_OOM};
 use crate::resp::commands::scripting::{HELP, SUBS};
 use crate::resp::commands::server::{arity_ok, help, subcommand_arity, unknown_subcommand};
 use crate::resp::dispatch::CommandSpec;
-use crate::resp::scripting::run::{parse_shebang, run_script, ScriptCall, ScriptEnv};
+use crate::resp::scripting::run::{
+    parse_shebang, run_script, ScriptCall, ScriptEnv, Shebang, Target,
+};
 use crate::resp::scripting::{busy_threshold, kill_refusal, ERR_BUSY, ERR_NOSCRIPT};
 use ferrite_service::exclusive::{ExclusiveRun, ExclusiveRuns};
 
@@ -38,8 +40,7 @@ pub(super) enum Gate {
 
 /// What a prepared run lacks before it starts: its registration.
 struct Prepared {
-    sha: String,
-    body: Bytes,
+    target: Target,
     keys: Vec<Bytes>,
     argv: Vec<Bytes>,
     read_only: bool,
@@ -48,8 +49,7 @@ struct Prepared {
 impl Prepared {
     fn into_call(self, running: &Arc<ExclusiveRun>) -> ScriptCall {
         ScriptCall {
-            sha: self.sha,
-            body: self.body,
+            target: self.target,
             keys: self.keys,
             argv: self.argv,
             read_only: self.read_only,
@@ -150,28 +150,50 @@ impl Session {
     /// The script to run: its body (EVAL loads it, EVALSHA looks it up), its flags, its keys
     /// and arguments. `Err` is the error reply.
     fn prepare_script(&mut self, spec: &CommandSpec, args: &[Bytes]) -> Result<Prepared, String> {
-        let by_sha = spec.name.starts_with("evalsha");
         let tenant = self.shared.scripts.tenant(self.base.name_arc());
-        let (sha, body) = if by_sha {
-            let body = self
-                .shared
-                .scripts
-                .body(&tenant, &args[1])
-                .ok_or_else(|| ERR_NOSCRIPT.to_string())?;
-            (String::from_utf8_lossy(&args[1]).to_ascii_lowercase(), body)
+        let (target, flags) = if spec.name.starts_with("fcall") {
+            // A library function: its registered flags, as a shebang's.
+            let name = String::from_utf8_lossy(&args[1]).into_owned();
+            let libs = tenant.libraries.lock();
+            let (_, meta) = libs
+                .function(&name)
+                .ok_or_else(|| crate::resp::commands::functions::ERR_NO_FUNCTION.to_string())?;
+            let flags = Shebang {
+                present: true,
+                no_writes: meta.has("no-writes"),
+                allow_oom: meta.has("allow-oom"),
+            };
+            if spec.name == "fcall_ro" && !flags.no_writes {
+                return Err(
+                    "ERR Can not execute a script with write flag using *_ro command.".into(),
+                );
+            }
+            (Target::Function { name }, flags)
         } else {
-            let sha = self
-                .shared
-                .scripts
-                .load(&tenant, &args[1], &self.shared.store)
-                .map_err(str::to_string)?;
-            (sha, Bytes::copy_from_slice(&args[1]))
+            let (sha, body) = if spec.name.starts_with("evalsha") {
+                let body = self
+                    .shared
+                    .scripts
+                    .body(&tenant, &args[1])
+                    .ok_or_else(|| ERR_NOSCRIPT.to_string())?;
+                (String::from_utf8_lossy(&args[1]).to_ascii_lowercase(), body)
+            } else {
+                let sha = self
+                    .shared
+                    .scripts
+                    .load(&tenant, &args[1], &self.shared.store)
+                    .map_err(str::to_string)?;
+                (sha, Bytes::copy_from_slice(&args[1]))
+            };
+            let flags = parse_shebang(&body)?;
+            (Target::Script { sha, body }, flags)
         };
-        let shebang = parse_shebang(&body)?;
+        let shebang = flags;
         let read_only = spec.name.ends_with("_ro") || shebang.no_writes;
         // Room for what the script may write, made before its locks are taken (eviction takes
-        // shard locks). A script with a shebang and without `allow-oom` is refused when there
-        // is none, as Redis refuses it; one without a shebang finds out per command.
+        // shard locks). A script with a shebang (or a function) and without `allow-oom` is
+        // refused when there is none, as Redis refuses it; one without a shebang finds out per
+        // command.
         let incoming: usize = args[3..].iter().map(|a| a.len()).sum();
         if !read_only
             && self.shared.store.ensure_memory(incoming as u64).is_err()
@@ -190,8 +212,7 @@ impl Session {
             .map(|a| Bytes::copy_from_slice(a))
             .collect();
         Ok(Prepared {
-            sha,
-            body,
+            target,
             keys,
             argv,
             read_only,

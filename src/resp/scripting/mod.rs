@@ -21,6 +21,7 @@
 //! not held at all.
 
 pub mod convert;
+pub mod library;
 pub mod run;
 pub mod vm;
 
@@ -67,6 +68,8 @@ pub struct TenantScripts {
     /// Locked only while holding the shards of the cache the script runs on (lock order:
     /// cache shards, then this), so two scripts of one tenant on two databases cannot deadlock.
     pub vm: Mutex<Option<vm::ScriptVm>>,
+    /// Function libraries (FUNCTION LOAD); a leaf lock.
+    pub libraries: Mutex<library::Libraries>,
     /// SCRIPT FLUSH found the VM in use: the next run starts from a fresh one.
     pub reset: AtomicBool,
 }

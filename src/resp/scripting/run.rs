@@ -47,10 +47,15 @@ pub struct ScriptEnv {
     pub resp3: bool,
 }
 
+/// A script (EVAL, EVALSHA) or a library function (FCALL).
+pub enum Target {
+    Script { sha: String, body: Bytes },
+    Function { name: String },
+}
+
 /// What to run.
 pub struct ScriptCall {
-    pub sha: String,
-    pub body: Bytes,
+    pub target: Target,
     pub keys: Vec<Bytes>,
     pub argv: Vec<Bytes>,
     /// EVAL_RO / EVALSHA_RO, or the `no-writes` shebang flag: write commands are refused.
@@ -445,7 +450,10 @@ fn script_line(lua: &Lua) -> i32 {
         let Some(d) = lua.inspect_stack(level) else {
             break;
         };
-        if d.source().source.as_deref() == Some("@user_script") {
+        if matches!(
+            d.source().source.as_deref(),
+            Some("@user_script" | "@user_function")
+        ) {
             return d.curr_line();
         }
     }
@@ -516,30 +524,36 @@ fn run_in<'c>(
     locked: &mut Locked<'c>,
     call: &ScriptCall,
 ) -> Result<(Value, bool), String> {
-    let f = vm.function(&call.sha, &call.body)?;
+    let (f, label, source) = match &call.target {
+        Target::Script { sha, body } => (vm.function(sha, body)?, sha.as_str(), "@user_script"),
+        Target::Function { name } => {
+            let tenant = env.shared.scripts.tenant(env.base.name_arc());
+            let libs = tenant.libraries.lock();
+            (
+                vm.library_function(&libs, name)?,
+                name.as_str(),
+                "@user_function",
+            )
+        }
+    };
+    let is_function = matches!(call.target, Target::Function { .. });
     let lua = vm.lua.clone();
     let fail = |e: mlua::Error| format!("ERR {}", lua_error_text(&e));
     let g = lua.globals();
-    let keys = lua
-        .create_sequence_from(
-            call.keys
-                .iter()
-                .map(|k| lua.create_string(k))
-                .collect::<mlua::Result<Vec<_>>>()
-                .map_err(fail)?,
-        )
-        .map_err(fail)?;
-    let argv = lua
-        .create_sequence_from(
-            call.argv
-                .iter()
-                .map(|k| lua.create_string(k))
-                .collect::<mlua::Result<Vec<_>>>()
-                .map_err(fail)?,
-        )
-        .map_err(fail)?;
-    g.raw_set("KEYS", keys).map_err(fail)?;
-    g.raw_set("ARGV", argv).map_err(fail)?;
+    let seq = |items: &[Bytes]| -> mlua::Result<Table> {
+        let t = lua.create_table_with_capacity(items.len(), 0)?;
+        for (i, k) in items.iter().enumerate() {
+            t.raw_set(i + 1, lua.create_string(k)?)?;
+        }
+        Ok(t)
+    };
+    let keys = seq(&call.keys).map_err(fail)?;
+    let argv = seq(&call.argv).map_err(fail)?;
+    if !is_function {
+        // Scripts read them as globals; a function gets them as its arguments.
+        g.raw_set("KEYS", keys.clone()).map_err(fail)?;
+        g.raw_set("ARGV", argv.clone()).map_err(fail)?;
+    }
     let running = call.running.clone();
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(HOOK_EVERY),
@@ -623,8 +637,12 @@ fn run_in<'c>(
             }
             Ok(t)
         })?;
-        let xpcall: mlua::Function = lua.globals().raw_get("xpcall")?;
-        xpcall.call::<MultiValue>((f, handler))
+        if is_function {
+            vm.call_with.call::<MultiValue>((f, handler, keys, argv))
+        } else {
+            let xpcall: mlua::Function = lua.globals().raw_get("xpcall")?;
+            xpcall.call::<MultiValue>((f, handler))
+        }
     });
     lua.remove_hook();
     let _ = lua.set_named_registry_value(CALL_KEY.to_str().expect("ASCII"), Value::Nil);
@@ -651,8 +669,5 @@ fn run_in<'c>(
     } else {
         err
     };
-    Err(format!(
-        "{err} script: {}, on @user_script:{line}.",
-        call.sha
-    ))
+    Err(format!("{err} script: {label}, on {source}:{line}."))
 }

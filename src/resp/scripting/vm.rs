@@ -24,6 +24,14 @@ pub struct ScriptVm {
     /// Bytes of this VM charged to the budget (`Lua::used_memory` when last charged).
     charged: usize,
     limit: usize,
+    /// The sandbox's `__index` / `__newindex` error functions (library environments use them).
+    pub missing_global: Function,
+    pub readonly_error: Function,
+    /// `call_with(f, handler, keys, args)`: xpcall of a function callback with its arguments.
+    pub call_with: Function,
+    /// Function libraries: the callbacks compiled here, of registry generation `fn_generation`.
+    callbacks: HashMap<String, Function>,
+    fn_generation: u64,
 }
 
 /// Lua source run once per VM: the sandbox (see the module comment). `load` collects its
@@ -70,13 +78,18 @@ end
 for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'bit', 'cjson', 'redis'}) do
   rawset(_G, name, readonly(rawget(_G, name)))
 end
-setmetatable(_G, {
-  __index = function(_, k)
-    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-  end,
-  __newindex = function() error('Attempt to modify a readonly table', 2) end,
-  __metatable = false,
-})
+local function missing(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end
+local function readonly_error() error('Attempt to modify a readonly table', 2) end
+setmetatable(_G, { __index = missing, __newindex = readonly_error, __metatable = false })
+-- For library environments (library.rs), and FCALL's call of a callback with its arguments
+-- (Lua 5.1's xpcall passes none).
+local xpcall = xpcall
+local function call_with(f, handler, keys, args)
+  return xpcall(function() return f(keys, args) end, handler)
+end
+return missing, readonly_error, call_with
 "#;
 
 impl ScriptVm {
@@ -92,7 +105,8 @@ impl ScriptVm {
         g.raw_set("redis", redis.clone())?;
         g.raw_set("bit", bit_library(&lua)?)?;
         g.raw_set("cjson", super::convert::cjson_library(&lua)?)?;
-        lua.load(SANDBOX).set_name("=sandbox").exec()?;
+        let (missing_global, readonly_error, call_with): (Function, Function, Function) =
+            lua.load(SANDBOX).set_name("=sandbox").call(())?;
         lua.set_memory_limit(memory_limit)?;
         Ok(ScriptVm {
             lua,
@@ -100,6 +114,11 @@ impl ScriptVm {
             redis,
             charged: 0,
             limit: memory_limit,
+            missing_global,
+            readonly_error,
+            call_with,
+            callbacks: HashMap::new(),
+            fn_generation: 0,
         })
     }
 
@@ -129,6 +148,27 @@ impl ScriptVm {
         let delta = now as isize - self.charged as isize;
         self.charged = now;
         delta
+    }
+
+    /// The callback of library function `name`, reloading every library first when `libs`
+    /// changed since they were loaded here.
+    pub fn library_function(
+        &mut self,
+        libs: &super::library::Libraries,
+        name: &str,
+    ) -> Result<Function, String> {
+        if self.fn_generation != libs.generation {
+            self.callbacks.clear();
+            for lib in libs.libs.values() {
+                let loaded = super::library::load(self, &lib.code)?;
+                self.callbacks.extend(loaded.callbacks);
+            }
+            self.fn_generation = libs.generation;
+        }
+        self.callbacks
+            .get(name)
+            .cloned()
+            .ok_or_else(|| crate::resp::commands::functions::ERR_NO_FUNCTION.to_string())
     }
 
     /// The compiled function of script `sha`, compiling `body` on first use. `Err` is the
@@ -172,7 +212,11 @@ fn shebang_as_comment(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 pub fn lua_error_text(e: &mlua::Error) -> String {
     match e {
         mlua::Error::SyntaxError { message, .. } => message.clone(),
-        mlua::Error::RuntimeError(m) => m.clone(),
+        // mlua appends a traceback to errors raised by Lua code it called: not Redis's text.
+        mlua::Error::RuntimeError(m) => match m.find("\nstack traceback:") {
+            Some(i) => m[..i].to_string(),
+            None => m.clone(),
+        },
         mlua::Error::MemoryError(m) => m.clone(),
         mlua::Error::CallbackError { cause, .. } => lua_error_text(cause),
         mlua::Error::ExternalError(e) => e.to_string(),
