@@ -22,7 +22,9 @@
 
 pub mod convert;
 pub mod library;
+pub mod msgpack;
 pub mod run;
+pub mod structlib;
 pub mod vm;
 
 use std::collections::HashMap;

@@ -444,20 +444,44 @@ impl CallState<'_, '_> {
     }
 }
 
+/// An error of the `redis` library itself: Redis raises those without a position.
+#[derive(Debug)]
+struct RedisLibError(&'static str);
+
+impl std::fmt::Display for RedisLibError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for RedisLibError {}
+
+fn is_redis_lib_error(e: &mlua::Error) -> bool {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => is_redis_lib_error(cause),
+        mlua::Error::ExternalError(x) => x.downcast_ref::<RedisLibError>().is_some(),
+        _ => false,
+    }
+}
+
 /// The user-script line executing now: the innermost frame of the script's own chunk.
 fn script_line(lua: &Lua) -> i32 {
+    script_position(lua).1
+}
+
+/// The user chunk executing now (`user_script` or `user_function`) and its line.
+fn script_position(lua: &Lua) -> (&'static str, i32) {
     for level in 0..32 {
         let Some(d) = lua.inspect_stack(level) else {
             break;
         };
-        if matches!(
-            d.source().source.as_deref(),
-            Some("@user_script" | "@user_function")
-        ) {
-            return d.curr_line();
+        match d.source().source.as_deref() {
+            Some("@user_script") => return ("user_script", d.curr_line()),
+            Some("@user_function") => return ("user_function", d.curr_line()),
+            _ => {}
         }
     }
-    0
+    ("user_script", 0)
 }
 
 /// Run the script, writing its reply (or its error, in Redis's words) into `out`.
@@ -585,7 +609,9 @@ fn run_in<'c>(
             "setresp",
             scope.create_function(|_, n: i64| {
                 if n != 2 && n != 3 {
-                    return Err(mlua::Error::runtime("RESP version must be 2 or 3."));
+                    return Err(mlua::Error::external(RedisLibError(
+                        "RESP version must be 2 or 3.",
+                    )));
                 }
                 state.borrow_mut().resp3 = n == 3;
                 Ok(())
@@ -621,8 +647,16 @@ fn run_in<'c>(
                     t
                 }
                 Value::Error(e) => {
+                    // Raised by a library function (cjson, cmsgpack, struct, bit): Lua's
+                    // `luaL_error` names the calling line, as Redis's C libraries do; the
+                    // `redis` library's own errors do not.
                     let t = lua.create_table()?;
-                    t.raw_set("err", format!("ERR {}", lua_error_text(&e)))?;
+                    if is_redis_lib_error(&e) {
+                        t.raw_set("err", format!("ERR {}", lua_error_text(&e)))?;
+                    } else {
+                        let (chunk, at) = script_position(lua);
+                        t.raw_set("err", format!("ERR {chunk}:{at}: {}", lua_error_text(&e)))?;
+                    }
                     t
                 }
                 other => {

@@ -8,7 +8,7 @@
 //! `load` accept source text only (Lua 5.1 would load bytecode, which can break out of the VM).
 //! The VM's memory is capped (`set_memory_limit`) and charged to the server's budget.
 //!
-//! `cmsgpack` and `struct` (Redis's other bundled libraries) are not provided yet.
+//! `cmsgpack` (`msgpack.rs`) and `struct` (`structlib.rs`) are Redis's other bundled libraries.
 
 use std::collections::HashMap;
 
@@ -75,7 +75,7 @@ local function readonly(t)
     __metatable = false,
   })
 end
-for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'bit', 'cjson', 'redis'}) do
+for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'bit', 'cjson', 'cmsgpack', 'struct', 'redis'}) do
   rawset(_G, name, readonly(rawget(_G, name)))
 end
 local function missing(_, k)
@@ -105,6 +105,8 @@ impl ScriptVm {
         g.raw_set("redis", redis.clone())?;
         g.raw_set("bit", bit_library(&lua)?)?;
         g.raw_set("cjson", super::convert::cjson_library(&lua)?)?;
+        g.raw_set("cmsgpack", super::msgpack::library(&lua)?)?;
+        g.raw_set("struct", super::structlib::library(&lua)?)?;
         let (missing_global, readonly_error, call_with): (Function, Function, Function) =
             lua.load(SANDBOX).set_name("=sandbox").call(())?;
         lua.set_memory_limit(memory_limit)?;
