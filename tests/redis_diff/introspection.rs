@@ -444,6 +444,33 @@ async fn monitor_shows_commands_like_redis() {
     silent(&mut d.ferrite, "RESET left monitor mode").await;
 }
 
+/// A script's commands are shown after the EVAL (FCALL) that runs them, as client `lua`.
+#[tokio::test]
+async fn monitor_shows_script_commands_like_redis() {
+    let mut d = Diff::start(false).await;
+    let mut other = d.another().await;
+    d.same(&["MONITOR"]).await;
+    let script = "redis.call('set', KEYS[1], 'v') return redis.call('get', KEYS[1])";
+    other.same(&["EVAL", script, "1", "mk"]).await;
+    other
+        .same(&["FUNCTION", "LOAD", "#!lua name=m\nredis.register_function('f', function(k) return redis.call('exists', k[1]) end)"])
+        .await;
+    other.same(&["FCALL", "f", "1", "mk"]).await;
+    for what in ["EVAL", "SET", "GET", "FUNCTION", "FCALL", "EXISTS"] {
+        let f = read_raw_line(&mut d.ferrite).await;
+        let r = read_raw_line(&mut d.redis).await;
+        assert_eq!(monitor_text(&f), monitor_text(&r), "{what}: {f} / {r}");
+        assert!(
+            f.contains(if matches!(what, "SET" | "GET" | "EXISTS") {
+                "[0 lua]"
+            } else {
+                "[0 127.0.0.1:"
+            }),
+            "{what}: {f}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn debug_subcommands_match_redis() {
     let mut d = Diff::start(false).await;

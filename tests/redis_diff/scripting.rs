@@ -441,3 +441,31 @@ async fn scripts_stay_inside_the_callers_scope() {
     let e = spin.await.unwrap().unwrap_err();
     assert!(format!("{e}").contains("Script killed"), "{e}");
 }
+
+/// A script is one call in INFO commandstats, counted when it ends (its error too), as in Redis.
+#[tokio::test]
+async fn scripts_are_counted_once_like_redis() {
+    let mut d = Diff::start(false).await;
+    d.script(&[
+        &["CONFIG", "RESETSTAT"],
+        &["EVAL", "return 1", "0"],
+        &["EVAL", "return redis.call('set', 'k', 'v')", "0"],
+        &["EVAL", "error('x')", "0"],
+        &["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"],
+    ])
+    .await;
+    let calls = |text: &str, name: &str| -> (String, String) {
+        let fields = crate::common::info_fields(text);
+        let line = fields.get(name).cloned().unwrap_or_default();
+        let get = |k: &str| {
+            line.split(',')
+                .find_map(|p| p.strip_prefix(&format!("{k}=")).map(str::to_string))
+                .unwrap_or_default()
+        };
+        (get("calls"), get("failed_calls"))
+    };
+    let (f, r) = d.both(&["INFO", "commandstats"]).await;
+    for name in ["cmdstat_eval", "cmdstat_evalsha", "cmdstat_set"] {
+        assert_eq!(calls(&f, name), calls(&r, name), "{name}\n{f}\n{r}");
+    }
+}

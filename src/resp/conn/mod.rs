@@ -43,6 +43,7 @@ use crate::shared::{ServerStats, Shared};
 
 pub use exec::BlockRequest;
 use io::{io_slices, MAX_IOSLICES};
+pub(crate) use observe::unix_micros;
 use session::Session;
 
 /// Stop executing further pipelined commands while this many reply bytes are unsent: replies

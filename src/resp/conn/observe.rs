@@ -36,6 +36,9 @@ pub(super) enum Outcome {
 /// Per-connection state of the above.
 pub(super) struct Observe {
     pub(super) outcome: Outcome,
+    /// The next accounted command's MONITOR line was already fed (EVAL & co. feed theirs before
+    /// the script's own commands, as Redis orders them).
+    pub(super) monitor_fed: bool,
     /// FAST commands of the current batch, (slot, count), timed at the batch's end. Reused
     /// (no allocation per batch once warm).
     pub(super) fast_batch: Vec<(u32, u32)>,
@@ -61,6 +64,7 @@ impl Default for Observe {
     fn default() -> Self {
         Observe {
             outcome: Outcome::Rejected,
+            monitor_fed: false,
             fast_batch: Vec::new(),
             timed_nanos: 0,
             last_untimed: None,
@@ -94,7 +98,7 @@ pub(super) fn redacted(args: &[Bytes]) -> impl Fn(usize) -> bool + '_ {
     }
 }
 
-fn unix_micros() -> u64 {
+pub(crate) fn unix_micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)
@@ -189,7 +193,10 @@ impl Session {
                 self.obs.last_untimed = Some(spec);
             }
         }
-        if self.shared.introspection.monitors.any() && !spec.has(flags::ADMIN) {
+        if self.shared.introspection.monitors.any()
+            && !spec.has(flags::ADMIN)
+            && !std::mem::take(&mut self.obs.monitor_fed)
+        {
             self.feed_monitors(args, self.db);
         }
     }
@@ -280,7 +287,7 @@ impl Session {
         }
     }
 
-    fn feed_monitors(&self, args: &[Bytes], db: usize) {
+    pub(super) fn feed_monitors(&self, args: &[Bytes], db: usize) {
         let peer = self.info.addr.to_string();
         let line = monitor::line(unix_micros(), db, &peer, args, redacted(args));
         self.shared.introspection.monitors.feed(line);

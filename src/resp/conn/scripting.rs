@@ -26,6 +26,8 @@ pub(super) struct ScriptJob {
     pub(super) spec: &'static CommandSpec,
     pub(super) args: Vec<Bytes>,
     pub(super) started: std::time::Instant,
+    /// Its MONITOR line was fed when it started.
+    pub(super) monitor_fed: bool,
 }
 
 /// What the gate says of a command while a script runs.
@@ -68,6 +70,11 @@ impl Session {
                 return;
             }
         };
+        // MONITOR shows EVAL before the commands its script runs (Redis's order).
+        let monitor_fed = self.shared.introspection.monitors.any();
+        if monitor_fed {
+            self.feed_monitors(args, self.db);
+        }
         let guard = self.start_run(&self.cache.clone());
         let env = self.script_env();
         let call = p.into_call(&guard.run);
@@ -81,11 +88,14 @@ impl Session {
             run_script(&env, &cache, &base, &mut locked, &call, &mut out);
             out
         });
+        // Counted (statistics, slow log, MONITOR) when it ends (`finish_script`), not now.
+        self.obs.outcome = super::observe::Outcome::Queued;
         self.script = Some(ScriptJob {
             handle,
             spec,
             args: args.iter().map(|a| Bytes::copy_from_slice(a)).collect(),
             started: std::time::Instant::now(),
+            monitor_fed,
         });
     }
 
@@ -234,7 +244,9 @@ impl Session {
             }
         }
         let nanos = job.started.elapsed().as_nanos() as u64;
+        self.obs.monitor_fed = job.monitor_fed;
         self.account_queued(job.spec, &job.args, start, nanos);
+        self.obs.monitor_fed = false;
         self.meter_late_output(start);
     }
 

@@ -403,11 +403,29 @@ impl CallState<'_, '_> {
                 true,
             ));
         };
+        let stats = &self.env.shared.introspection.commands;
+        let slot = crate::resp::introspection::command_stats::slot_of(spec, &args);
         if let Some(msg) = self.refuse(spec, &args) {
+            if let Some(slot) = slot {
+                stats.record_rejected(slot);
+            }
             return Ok((err_table(lua, &msg)?, true));
         }
+        let started = std::time::Instant::now();
         if spec.has(flags::WRITE) {
             self.running.wrote.store(true, Ordering::Release);
+        }
+        let monitors = &self.env.shared.introspection.monitors;
+        if monitors.any() {
+            // Redis's line for a script's command: the client is `lua`.
+            let micros = crate::resp::conn::unix_micros();
+            monitors.feed(crate::resp::introspection::monitor::line(
+                micros,
+                self.env.db,
+                "lua",
+                &args,
+                |_| false,
+            ));
         }
         self.scratch.clear();
         {
@@ -438,6 +456,13 @@ impl CallState<'_, '_> {
             (spec.handler)(&mut ctx, &args, &mut w);
         }
         let failed = self.scratch.first() == Some(&b'-');
+        // INFO commandstats counts a script's commands too, as Redis does.
+        if let Some(slot) = slot {
+            stats.record_calls(slot, started.elapsed().as_nanos() as u64, 1);
+            if failed {
+                stats.record_failed(slot);
+            }
+        }
         let mut pos = 0;
         let v = reply_to_lua(lua, &self.scratch, &mut pos)?;
         Ok((v, failed))
