@@ -110,6 +110,8 @@ impl Running {
             config.notifications.queue_capacity,
         );
         store.add_listener(keyspace_events.clone());
+        let tracking = crate::resp::tracking::Tracking::new(store.budget_handle());
+        store.add_listener(tracking.clone());
         if let Some(f) = ferrite_service::keyspace_events::parse_classes(
             config.notifications.keyspace_events.as_bytes(),
         ) {
@@ -136,6 +138,7 @@ impl Running {
             introspection: Default::default(),
             acl_log: Default::default(),
             scripts: Default::default(),
+            tracking,
         });
         tracing::info!(%resp_addr, tls = resp_tls.is_some(), "RESP listener bound");
         tracing::info!(%grpc_addr, tls = grpc_tls.is_some(), "gRPC (Momento) listener bound");
@@ -352,6 +355,9 @@ fn admit(
         reply_buf_bytes: 0.into(),
         blocked: Default::default(),
         user: Default::default(),
+        invalidations: Default::default(),
+        tracking_mode: 0.into(),
+        caching: 0.into(),
     });
     shared.clients.register(info.clone());
     let sh = shared.clone();

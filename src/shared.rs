@@ -101,6 +101,8 @@ pub struct Shared {
     pub acl_log: crate::resp::acl::log::AclLog,
     /// Lua scripts: each tenant's loaded scripts and VM, and the scripts running now.
     pub scripts: crate::resp::scripting::Scripts,
+    /// Client-side caching (CLIENT TRACKING): a listener of the store's change feed.
+    pub tracking: Arc<crate::resp::tracking::Tracking>,
 }
 
 impl std::ops::Deref for Shared {

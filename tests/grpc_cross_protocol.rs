@@ -209,3 +209,29 @@ async fn a_blocked_pop_woken_by_a_script_is_served_after_it() {
     assert_eq!(script.await.unwrap().unwrap(), "done");
     assert_eq!(pop.await.unwrap().unwrap(), ["jobs", "rewritten"]);
 }
+
+/// Client-side caching: a write from the Momento gRPC API invalidates a RESP3 client's cached
+/// key (CLIENT TRACKING), as a RESP write does.
+#[tokio::test]
+async fn grpc_writes_invalidate_tracking_clients() {
+    let srv = TestServer::start().await;
+    let mut raw = srv.raw().await;
+    raw.cmd(&["HELLO", "3"]).await;
+    common::read_raw_reply(&mut raw).await;
+    raw.roundtrip(&["CLIENT", "TRACKING", "ON"], b"+OK\r\n")
+        .await;
+    raw.roundtrip(&["GET", "k"], b"_\r\n").await;
+    let c = cache_client(srv.grpc_addr());
+    c.set(C, "k", "from-grpc").await.unwrap();
+    assert_eq!(
+        common::read_raw_reply(&mut raw).await,
+        ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n"
+    );
+    // read again: tracked again; a gRPC delete invalidates it too
+    raw.roundtrip(&["GET", "k"], b"$9\r\nfrom-grpc\r\n").await;
+    c.delete(C, "k").await.unwrap();
+    assert_eq!(
+        common::read_raw_reply(&mut raw).await,
+        ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n"
+    );
+}

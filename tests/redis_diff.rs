@@ -50,3 +50,5 @@ mod acl;
 mod functions;
 #[path = "redis_diff/scripting.rs"]
 mod scripting;
+#[path = "redis_diff/tracking.rs"]
+mod tracking;

@@ -123,6 +123,8 @@ pub fn subcommand_needs_super_user(command: &str, sub: &[u8]) -> bool {
             "reply",
             "getredir",
             "trackinginfo",
+            "tracking",
+            "caching",
             "help",
         ]),
         "acl" => any(&["log", "setuser", "deluser", "load", "save"]),

@@ -38,6 +38,13 @@ pub struct ClientInfo {
     /// Who the connection authenticated as (CLIENT LIST `user`, CLIENT KILL USER, ACL LOG's
     /// client-info): the token's id; None is Redis's `default` (auth off, not authenticated).
     pub user: Mutex<Option<Arc<str>>>,
+    /// Client-side caching: invalidations waiting to be sent to this connection.
+    pub invalidations: crate::resp::tracking::Inbox,
+    /// CLIENT TRACKING's mode bits (`tracking::MODE_*`), 0 when off: read by the connection
+    /// after each command without the tracking lock.
+    pub tracking_mode: AtomicU8,
+    /// CLIENT CACHING for the next command: 0 none, 1 yes, 2 no.
+    pub caching: AtomicU8,
 }
 
 /// How CLIENT UNBLOCK ends a blocked command.

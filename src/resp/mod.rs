@@ -13,4 +13,5 @@ pub mod inflight;
 pub mod introspection;
 pub mod redis_params;
 pub mod scripting;
+pub mod tracking;
 pub mod waiters;

@@ -512,7 +512,7 @@ fn info_section(ctx: &mut Ctx<'_, '_>, snap: &ServerSnapshot, section: &str, out
             field!(out, "client_recent_max_input_buffer", 0);
             field!(out, "client_recent_max_output_buffer", 0);
             field!(out, "blocked_clients", sh.waiters.blocked_clients());
-            field!(out, "tracking_clients", 0);
+            field!(out, "tracking_clients", sh.tracking.figures().0);
             field!(out, "pubsub_clients", pubsub);
             field!(out, "clients_in_timeout_table", 0);
         }
@@ -567,6 +567,10 @@ fn info_section(ctx: &mut Ctx<'_, '_>, snap: &ServerSnapshot, section: &str, out
             // Every field: RESP traffic, keyspace, keyspace notifications (whose figures
             // /metrics has as ferrite_*), and the Redis fields that are always 0 here.
             registry::write_info(Section::Stats, snap, out);
+            let (_, keys, items, prefixes) = sh.tracking.figures();
+            field!(out, "tracking_total_keys", keys);
+            field!(out, "tracking_total_items", items);
+            field!(out, "tracking_total_prefixes", prefixes);
         }
         "replication" => {
             out.push_str("# Replication\r\n");
@@ -890,6 +894,11 @@ fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
                 Setting::MaxBulkLen(n) => c.limits.max_bulk_len = n,
                 Setting::QueryBufferLimit(n) => c.limits.query_buffer_limit = n,
                 Setting::Param(name, value) => {
+                    if name == "tracking-table-max-keys" {
+                        if let Ok(n) = value.parse::<usize>() {
+                            ctx.shared.tracking.set_max_keys(n);
+                        }
+                    }
                     let intro = &ctx.shared.introspection;
                     intro.apply_param(&name, &value, store.budget());
                     ctx.shared.redis_params.set(&name, value)
@@ -1354,6 +1363,207 @@ fn is_pubsub(c: &ClientInfo) -> bool {
     c.subscriptions.load(Ordering::Relaxed) + c.psubscriptions.load(Ordering::Relaxed) > 0
 }
 
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP], with
+/// Redis 7.0's checks and errors (`resp::tracking`).
+fn client_tracking(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    use crate::resp::tracking::{Options, MODE_BCAST, MODE_ON, MODE_OPTIN, MODE_OPTOUT};
+    let me = ctx.client;
+    let on = if eq_ic(&args[2], "on") {
+        true
+    } else if eq_ic(&args[2], "off") {
+        false
+    } else {
+        return w.error(ERR_SYNTAX);
+    };
+    let mut o = Options {
+        redirect: 0,
+        bcast: false,
+        prefixes: Vec::new(),
+        optin: false,
+        optout: false,
+        noloop: false,
+    };
+    let mut i = 3;
+    while i < args.len() {
+        let a = &args[i];
+        let more = i + 1 < args.len();
+        if eq_ic(a, "redirect") && more {
+            i += 1;
+            if o.redirect != 0 {
+                return w.error("ERR A client can only redirect to a single other client");
+            }
+            match parse_i64(&args[i]) {
+                Some(n) if n > 0 => o.redirect = n as u64,
+                _ => return w.error("ERR The client ID you want redirect to does not exist"),
+            }
+        } else if eq_ic(a, "bcast") {
+            o.bcast = true;
+        } else if eq_ic(a, "optin") {
+            o.optin = true;
+        } else if eq_ic(a, "optout") {
+            o.optout = true;
+        } else if eq_ic(a, "noloop") {
+            o.noloop = true;
+        } else if eq_ic(a, "prefix") && more {
+            i += 1;
+            o.prefixes.push(args[i].clone());
+        } else {
+            return w.error(ERR_SYNTAX);
+        }
+        i += 1;
+    }
+    let tracking = &ctx.shared.tracking;
+    if !on {
+        tracking.disable(&ctx.shared.store, me.id);
+        me.tracking_mode.store(0, Ordering::Relaxed);
+        me.caching.store(0, Ordering::Relaxed);
+        return w.ok();
+    }
+    let current = me.tracking_mode.load(Ordering::Relaxed);
+    if current & MODE_ON != 0 {
+        if (current & MODE_BCAST != 0) != o.bcast {
+            return w.error("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.");
+        }
+        if (current & MODE_OPTIN != 0) != o.optin || (current & MODE_OPTOUT != 0) != o.optout {
+            return w.error("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.");
+        }
+    }
+    if !o.bcast && !o.prefixes.is_empty() {
+        return w.error("ERR PREFIX option requires BCAST mode to be enabled");
+    }
+    if o.optin && o.optout {
+        return w.error("ERR You can't specify both OPTIN mode and OPTOUT mode");
+    }
+    if (o.optin || o.optout) && o.bcast {
+        return w.error("ERR OPTIN and OPTOUT are not compatible with BCAST");
+    }
+    for (a, p) in o.prefixes.iter().enumerate() {
+        for q in &o.prefixes[a + 1..] {
+            if p.starts_with(q) || q.starts_with(p) {
+                return w.error(&format!(
+                    "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
+                    lossy(p),
+                    lossy(q)
+                ));
+            }
+        }
+    }
+    // The receiver: this connection, or another of the same token (so a token cannot have
+    // its key names sent to, or push messages at, someone else's connection).
+    let target = if o.redirect == 0 {
+        ctx.shared.clients.get(me.id)
+    } else {
+        ctx.shared
+            .clients
+            .get(o.redirect)
+            .filter(|t| *t.user.lock() == *me.user.lock())
+    };
+    let Some(target) = target else {
+        return w.error("ERR The client ID you want redirect to does not exist");
+    };
+    // Kept in order (Redis's radix tree lists them so).
+    o.prefixes.sort();
+    let mut mode = MODE_ON;
+    if o.bcast {
+        mode |= MODE_BCAST;
+    }
+    if o.optin {
+        mode |= MODE_OPTIN;
+    }
+    if o.optout {
+        mode |= MODE_OPTOUT;
+    }
+    tracking.enable(
+        &ctx.shared.store,
+        me,
+        target,
+        o,
+        ctx.cache.name_arc().clone(),
+        ctx.principal.cloned(),
+    );
+    me.tracking_mode.store(mode, Ordering::Relaxed);
+    w.ok()
+}
+
+/// CLIENT CACHING YES|NO: whether the next command's reads are tracked (OPTIN / OPTOUT).
+fn client_caching(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
+    use crate::resp::tracking::{MODE_OPTIN, MODE_OPTOUT};
+    let me = ctx.client;
+    let mode = me.tracking_mode.load(Ordering::Relaxed);
+    if mode & (MODE_OPTIN | MODE_OPTOUT) == 0 {
+        return w.error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled");
+    }
+    if eq_ic(&args[2], "yes") {
+        if mode & MODE_OPTIN == 0 {
+            return w.error(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            );
+        }
+        me.caching.store(1, Ordering::Relaxed);
+    } else if eq_ic(&args[2], "no") {
+        if mode & MODE_OPTOUT == 0 {
+            return w.error(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            );
+        }
+        me.caching.store(2, Ordering::Relaxed);
+    } else {
+        return w.error(ERR_SYNTAX);
+    }
+    w.ok()
+}
+
+/// CLIENT TRACKINGINFO: flags, redirect, prefixes, as Redis 7.0 answers.
+fn client_trackinginfo(ctx: &mut Ctx<'_, '_>, w: &mut ReplyWriter<'_>) {
+    let me = ctx.client;
+    let Some(o) = ctx.shared.tracking.options(me.id) else {
+        w.map(3);
+        w.bulk(b"flags");
+        w.set(1);
+        w.bulk(b"off");
+        w.bulk(b"redirect");
+        w.int(-1);
+        w.bulk(b"prefixes");
+        w.array(0);
+        return;
+    };
+    let mut flags: Vec<&str> = vec!["on"];
+    if o.bcast {
+        flags.push("bcast");
+    }
+    if o.optin {
+        flags.push("optin");
+        if me.caching.load(Ordering::Relaxed) == 1 {
+            flags.push("caching-yes");
+        }
+    }
+    if o.optout {
+        flags.push("optout");
+        if me.caching.load(Ordering::Relaxed) == 2 {
+            flags.push("caching-no");
+        }
+    }
+    if o.noloop {
+        flags.push("noloop");
+    }
+    if o.redirect != 0 && ctx.shared.clients.get(o.redirect).is_none() {
+        flags.push("broken_redirect");
+    }
+    w.map(3);
+    w.bulk(b"flags");
+    w.set(flags.len());
+    for f in flags {
+        w.bulk(f.as_bytes());
+    }
+    w.bulk(b"redirect");
+    w.int(o.redirect as i64);
+    w.bulk(b"prefixes");
+    w.array(o.prefixes.len());
+    for p in &o.prefixes {
+        w.bulk(p);
+    }
+}
+
 fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     let sub = &args[1];
     let me = ctx.client;
@@ -1374,6 +1584,8 @@ fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         "reply" => (3, "client|reply"),
         "getredir" => (2, "client|getredir"),
         "trackinginfo" => (2, "client|trackinginfo"),
+        "tracking" => (-3, "client|tracking"),
+        "caching" => (3, "client|caching"),
         "help" => (2, "client|help"),
         _ => return unknown_subcommand(w, "CLIENT", sub),
     };
@@ -1429,18 +1641,13 @@ fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         "unblock" => client_unblock(ctx, args, w),
         // Outside MULTI the connection answers CLIENT REPLY itself (`conn/observe.rs`).
         "reply" => w.error("ERR CLIENT REPLY inside MULTI is not supported by Ferrite"),
-        // Client-side caching (CLIENT TRACKING) is not available yet: never tracking.
-        "getredir" => w.int(-1),
-        "trackinginfo" => {
-            w.map(3);
-            w.bulk(b"flags");
-            w.set(1);
-            w.bulk(b"off");
-            w.bulk(b"redirect");
-            w.int(-1);
-            w.bulk(b"prefixes");
-            w.array(0);
-        }
+        "tracking" => client_tracking(ctx, args, w),
+        "caching" => client_caching(ctx, args, w),
+        "getredir" => match ctx.shared.tracking.options(me.id) {
+            None => w.int(-1),
+            Some(o) => w.int(o.redirect as i64),
+        },
+        "trackinginfo" => client_trackinginfo(ctx, w),
         _ => help(
             w,
             &[

@@ -75,6 +75,12 @@ impl Session {
         // Request metrics: exact counts per family, the batch's time shared evenly (one clock
         // read per batch; parsing included). See `metrics::BatchTimer`.
         let mut timer = metrics::BatchTimer::start();
+        // NOLOOP: the change feed's listeners learn whose commands these are.
+        let _writer = self
+            .shared
+            .tracking
+            .any()
+            .then(|| crate::resp::tracking::writing_as(self.info.id));
         // The command a CLIENT PAUSE held runs first (or is held again).
         if let Some((held, frame)) = self.obs.held.take() {
             if let Some(family) = self.run_held(held, frame) {
@@ -149,6 +155,39 @@ impl Session {
             ServerStats::add(&self.shared.stats.total_commands, count);
         }
         self.arm_shrink();
+    }
+
+    /// Client-side caching, default mode: remember the keys a read-only command read (OPTIN:
+    /// only after CLIENT CACHING YES; OPTOUT: unless after CLIENT CACHING NO). CLIENT CACHING
+    /// applies to the one command after it.
+    #[cold]
+    #[inline(never)]
+    fn track_reads(&mut self, spec: &'static CommandSpec, args: &[Bytes]) {
+        use crate::resp::tracking::{MODE_BCAST, MODE_OPTIN, MODE_OPTOUT};
+        let mode = self.info.tracking_mode.load(Ordering::Relaxed);
+        let caching = self.info.caching.load(Ordering::Relaxed);
+        // Read-only scripts are not tracked themselves (Redis tracks the commands they run;
+        // Ferrite does not yet).
+        if mode & MODE_BCAST != 0
+            || !spec.has(flags::READONLY)
+            || self.multi.is_some()
+            || spec.group == "scripting"
+        {
+            return;
+        }
+        let track = if mode & MODE_OPTIN != 0 {
+            caching == 1
+        } else if mode & MODE_OPTOUT != 0 {
+            caching != 2
+        } else {
+            true
+        };
+        if track {
+            let cache = self.cache.name_arc().clone();
+            for key in spec.keys(args) {
+                self.shared.tracking.remember(self.info.id, &cache, key);
+            }
+        }
     }
 
     /// The command CLIENT PAUSE held: run it now, or hold it again (None).
@@ -228,7 +267,19 @@ impl Session {
         self.obs.skip_armed = false;
         self.obs.outcome = Outcome::Rejected;
         let t0 = (!Session::untimed(spec)).then(std::time::Instant::now);
+        // Before the read, not after: a write landing between the read and the remembering
+        // would find no entry, and the client would keep a stale value.
+        let tracking =
+            self.shared.tracking.any() && self.info.tracking_mode.load(Ordering::Relaxed) != 0;
+        if tracking {
+            self.track_reads(spec, args);
+        }
         self.execute_spec(spec, args);
+        if tracking && spec.name != "client" && self.multi.is_none() {
+            // CLIENT CACHING applies to the next command (or transaction) but CLIENT's own
+            // subcommands, as Redis's resetClient clears it.
+            self.info.caching.store(0, Ordering::Relaxed);
+        }
         let nanos = t0.map(|t| t.elapsed().as_nanos() as u64);
         self.account(Some(spec), args, start, nanos);
         if drop_reply {

@@ -117,6 +117,9 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
     let mut stalled_since: Option<Instant> = None;
     let killed = info.kill_notify.notified();
     tokio::pin!(killed);
+    // Client-side caching invalidations for this connection (armed once, like `killed`).
+    let invalidated = info.invalidations.notify.notified();
+    tokio::pin!(invalidated);
     let mut kill_seen = false;
     let shutdown_changed = shutdown.changed();
     tokio::pin!(shutdown_changed);
@@ -227,6 +230,10 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
                 }
             },
             _ = shared.resp_input.released(), if input_blocked => {}
+            _ = &mut invalidated, if !s.closing => {
+                invalidated.set(info.invalidations.notify.notified());
+                s.deliver_invalidations();
+            }
             // The script this connection runs ended (on its blocking thread).
             r = async { (&mut s.script.as_mut().expect("guarded").handle).await }, if s.script.is_some() => {
                 s.finish_script(r);

@@ -80,8 +80,11 @@ impl Session {
         let call = p.into_call(&guard.run);
         // Off the worker threads: a script may run for seconds (or until SCRIPT KILL), and the
         // workers must go on serving everyone else, SCRIPT KILL included.
+        let writer = self.info.id;
         let handle = tokio::task::spawn_blocking(move || {
             let _registered = guard;
+            // NOLOOP: the script's writes are this client's.
+            let _writer = crate::resp::tracking::writing_as(writer);
             let mut out = BytesMut::new();
             let (cache, base) = (env.cache.clone(), env.base.clone());
             let mut locked = cache.lock_all();

@@ -197,6 +197,19 @@ impl Session {
     }
 
     pub(super) fn cleanup(&mut self) {
+        if self
+            .info
+            .tracking_mode
+            .load(std::sync::atomic::Ordering::Relaxed)
+            != 0
+        {
+            self.shared
+                .tracking
+                .disable(&self.shared.store, self.info.id);
+            self.info
+                .tracking_mode
+                .store(0, std::sync::atomic::Ordering::Relaxed);
+        }
         if let Some(b) = self.blocked.take() {
             self.release_block(&b);
         }

@@ -148,7 +148,7 @@ pub fn load(vm: &ScriptVm, code: &Bytes) -> Result<Loaded, String> {
     env_meta
         .raw_set("__newindex", vm.readonly_error.clone())
         .map_err(fail)?;
-    let _ = env.set_metatable(Some(env_meta));
+    env.set_metatable(Some(env_meta));
     let mut source = b"--".to_vec();
     source.extend_from_slice(code);
     let chunk = lua
@@ -200,7 +200,7 @@ pub fn load(vm: &ScriptVm, code: &Bytes) -> Result<Loaded, String> {
         let meta = lua.create_table()?;
         meta.raw_set("__index", vm.missing_global.clone())?;
         meta.raw_set("__newindex", vm.readonly_error.clone())?;
-        let _ = loading.set_metatable(Some(meta));
+        loading.set_metatable(Some(meta));
         env.raw_set("redis", loading)?;
         chunk.call::<()>(())
     });
