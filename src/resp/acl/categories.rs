@@ -89,6 +89,7 @@ pub const SUBCOMMANDS: &[(&str, &[&str])] = &[
     (
         "client",
         &[
+            "caching",
             "getname",
             "getredir",
             "help",
@@ -220,8 +221,8 @@ const REDIS_7_0: &[(&str, u32)] = &[
     ("bzpopmax", WRITE | SORTEDSET | FAST | BLOCKING),
     ("bzpopmin", WRITE | SORTEDSET | FAST | BLOCKING),
     ("client", SLOW),
-    ("client|getname", SLOW | CONNECTION),
     ("client|caching", SLOW | CONNECTION),
+    ("client|getname", SLOW | CONNECTION),
     ("client|getredir", SLOW | CONNECTION),
     ("client|help", SLOW | CONNECTION),
     ("client|id", SLOW | CONNECTION),
