@@ -11,7 +11,7 @@ secs="${1:-30}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(resp_parse glob token http_query config_toml server_commands rdb_payload)
+  targets=(resp_parse glob token http_query config_toml server_commands rdb_payload script_libs)
 fi
 cargo +nightly fuzz build -s none -O
 for t in "${targets[@]}"; do

@@ -264,8 +264,10 @@ async fn scripts_in_transactions_match_redis() {
 }
 
 /// Past `busy-reply-threshold` other clients get BUSY; SCRIPT KILL stops a script that has not
-/// written, and is refused (UNKILLABLE) for one that has, which runs to its end.
-#[tokio::test]
+/// written, and is refused (UNKILLABLE) for one that has, which runs to its end. On a
+/// multi-thread runtime (the server's own with more than one worker): the script runs on a
+/// worker and hands that worker's other connections to another thread once it runs long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_scripts_and_script_kill_match_redis() {
     let mut d = Diff::start(false).await;
     d.same(&["CONFIG", "SET", "busy-reply-threshold", "100"])
@@ -322,8 +324,8 @@ fn scoped(prefix: &str, cache: &str, role: CacheRole) -> Permissions {
 
 /// A script cannot reach past its caller's token: neither through the keys it declares nor
 /// through the commands it calls. Tenants do not see each other's scripts, and a long script
-/// in one cache holds nobody in another.
-#[tokio::test]
+/// in one cache holds nobody in another (on a multi-thread runtime, as the server runs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_stay_inside_the_callers_scope() {
     let s = TokenServer::start(&["app", "other"]).await;
     let user = s.mint("user-42", scoped("user:42:", "app", CacheRole::ReadWrite));
@@ -468,4 +470,32 @@ async fn scripts_are_counted_once_like_redis() {
     for name in ["cmdstat_eval", "cmdstat_evalsha", "cmdstat_set"] {
         assert_eq!(calls(&f, name), calls(&r, name), "{name}\n{f}\n{r}");
     }
+}
+
+/// Runaway scripts fail with an error and leave the server (and the tenant's VM) working:
+/// unbounded recursion, memory past the VM's cap, a huge reply table.
+#[tokio::test]
+async fn runaway_scripts_fail_cleanly() {
+    let srv = crate::common::TestServer::start().await;
+    let mut c = srv.client().await;
+    for script in [
+        "local function f(n) return f(n + 1) + 1 end return f(1)",
+        "return string.rep('x', 2^30)",
+        "local t = {} for i = 1, 1e8 do t[i] = i end return #t",
+        "local s = 'x' while true do s = s .. s end",
+    ] {
+        let e = q::<Value>(&mut c, &["EVAL", script, "0"])
+            .await
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("stack overflow") || text.contains("memory"),
+            "{script}: {text}"
+        );
+    }
+    let r: i64 = q(&mut c, &["EVAL", "return 1 + 1", "0"]).await.unwrap();
+    assert_eq!(r, 2);
+    let info = crate::common::info(&mut c, "memory").await;
+    let lua: u64 = info["used_memory_lua"].parse().unwrap();
+    assert!(lua < 64 << 20, "{lua}");
 }

@@ -76,10 +76,29 @@ impl Session {
             self.feed_monitors(args, self.db);
         }
         let guard = self.start_run(&self.cache.clone());
-        let env = self.script_env();
+        let mut env = self.script_env();
         let call = p.into_call(&guard.run);
-        // Off the worker threads: a script may run for seconds (or until SCRIPT KILL), and the
-        // workers must go on serving everyone else, SCRIPT KILL included.
+        if multi_thread_runtime() {
+            // On this worker, as any command: most scripts take microseconds, and a hop to
+            // another thread would cost more than the script. One that runs long hands this
+            // worker's other work to another thread from its hook (`run::hand_off_worker`),
+            // so the runtime goes on serving everyone, SCRIPT KILL included.
+            env.on_worker = true;
+            let (cache, base) = (env.cache.clone(), env.base.clone());
+            let mut locked = cache.lock_all();
+            let mut out = BytesMut::new();
+            run_script(&env, &cache, &base, &mut locked, &call, &mut out);
+            drop(locked);
+            drop(guard);
+            self.out.extend_from_slice(&out);
+            if monitor_fed {
+                // This command's MONITOR line went out before the script's.
+                self.obs.monitor_fed = true;
+            }
+            return;
+        }
+        // A current-thread runtime has no other worker to hand work to: the script runs on a
+        // blocking thread while the connection waits for it as a blocked command waits.
         let writer = self.info.id;
         let handle = tokio::task::spawn_blocking(move || {
             let _registered = guard;
@@ -120,7 +139,7 @@ impl Session {
             }
         };
         let guard = self.start_run(cache);
-        let mut env = self.script_env();
+        let mut env = self.script_env_on(multi_thread_runtime());
         env.cache = cache.clone();
         env.db = db;
         let call = p.into_call(&guard.run);
@@ -148,6 +167,10 @@ impl Session {
     }
 
     fn script_env(&self) -> ScriptEnv {
+        self.script_env_on(false)
+    }
+
+    fn script_env_on(&self, on_worker: bool) -> ScriptEnv {
         ScriptEnv {
             shared: self.shared.clone(),
             cache: self.cache.clone(),
@@ -157,6 +180,7 @@ impl Session {
             principal: self.principal.clone(),
             unrestricted: self.unrestricted,
             resp3: self.resp3,
+            on_worker,
         }
     }
 
@@ -356,4 +380,11 @@ impl Session {
             _ => unreachable!("every subcommand of SUBS is handled"),
         }
     }
+}
+
+/// Whether this thread runs a multi-thread tokio runtime's worker (where
+/// `block_in_place` can hand the worker's core to another thread).
+fn multi_thread_runtime() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }

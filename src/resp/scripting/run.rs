@@ -12,6 +12,7 @@
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use ferrite_resp::ReplyWriter;
@@ -45,6 +46,27 @@ pub struct ScriptEnv {
     pub unrestricted: bool,
     /// The caller's protocol: the script's result is written in it.
     pub resp3: bool,
+    /// The script runs on a worker thread of the multi-thread runtime (`run_inline`): once it
+    /// has run a while, its hook hands the worker's other tasks to another thread.
+    pub on_worker: bool,
+}
+
+/// When a script running on a worker thread hands that worker's other tasks (its run queue,
+/// the connections it serves) to another thread: after this long, then again at each later
+/// mark while it runs (a hand-off that found no thread ready is tried again).
+const HANDOFF_AT: [Duration; 4] = [
+    Duration::from_millis(2),
+    Duration::from_millis(50),
+    Duration::from_millis(500),
+    Duration::from_secs(5),
+];
+
+/// Hand the current worker's core to another thread (`tokio::task::block_in_place`): the
+/// runtime goes on serving everyone else, SCRIPT KILL included, while this thread finishes the
+/// script. The pause gives the blocking-pool thread that takes the core time to start; if it
+/// did not, the core comes back and a later mark tries again.
+fn hand_off_worker() {
+    tokio::task::block_in_place(|| std::thread::sleep(Duration::from_millis(1)));
 }
 
 /// A script (EVAL, EVALSHA) or a library function (FCALL).
@@ -604,14 +626,20 @@ fn run_in<'c>(
         g.raw_set("ARGV", argv.clone()).map_err(fail)?;
     }
     let running = call.running.clone();
+    let on_worker = env.on_worker;
+    let next_handoff = std::cell::Cell::new(0usize);
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(HOOK_EVERY),
         move |_, _| {
             if running.kill.load(Ordering::Acquire) {
-                Err(mlua::Error::runtime(ERR_KILLED))
-            } else {
-                Ok(VmState::Continue)
+                return Err(mlua::Error::runtime(ERR_KILLED));
             }
+            let i = next_handoff.get();
+            if on_worker && i < HANDOFF_AT.len() && running.started.elapsed() >= HANDOFF_AT[i] {
+                next_handoff.set(i + 1);
+                hand_off_worker();
+            }
+            Ok(VmState::Continue)
         },
     );
     let state = RefCell::new(CallState {

@@ -261,9 +261,10 @@ fn unpack(
                         _ => return Err(mlua::Error::runtime("format 'c0' needs a previous size")),
                     },
                 };
-                let b = data.get(pos..pos + len).ok_or_else(short)?;
+                let end = pos.checked_add(len).ok_or_else(short)?;
+                let b = data.get(pos..end).ok_or_else(short)?;
                 out.push(Value::String(lua.create_string(b)?));
-                pos += len;
+                pos = end;
             }
             other => return Err(invalid(other)),
         }
