@@ -173,6 +173,40 @@ pub fn install_redis_statics(lua: &Lua, redis: &Table) -> mlua::Result<()> {
         lua.create_function(|_, _: MultiValue| Ok(false))?,
     )?;
     redis.raw_set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    redis.raw_set(
+        "setresp",
+        lua.create_function(|lua, n: i64| {
+            if n != 2 && n != 3 {
+                return Err(mlua::Error::external(RedisLibError(
+                    "RESP version must be 2 or 3.",
+                )));
+            }
+            if let Some(r) = lua.app_data_ref::<RunInfo>() {
+                r.resp3.set(n == 3);
+            }
+            Ok(())
+        })?,
+    )?;
+    redis.raw_set(
+        "acl_check_cmd",
+        lua.create_function(|lua, args: MultiValue| {
+            let args = call_args(args).map_err(mlua::Error::runtime)?;
+            let Some(spec) = lookup(&args[0]) else {
+                return Err(mlua::Error::runtime(
+                    "Invalid command passed to redis.acl_check_cmd()",
+                ));
+            };
+            let Some(r) = lua.app_data_ref::<RunInfo>() else {
+                return Ok(false);
+            };
+            if r.unrestricted {
+                return Ok(true);
+            }
+            Ok(r.principal.as_ref().is_some_and(|p| {
+                crate::resp::authz::authorize(p, &r.cache, spec, &args).is_ok()
+            }))
+        })?,
+    )?;
     for (name, v) in [
         ("REPL_NONE", 0),
         ("REPL_AOF", 1),
@@ -251,6 +285,45 @@ unsafe extern "C-unwind" fn redis_pcall(state: *mut mlua::ffi::lua_State) -> std
     call_implementation(state);
     ffi::lua_pop(state, 1);
     1
+}
+
+/// Redis's error handler (made once per VM): a string error becomes `{err='ERR ' .. msg}`,
+/// and the line it happened on is recorded for the reply.
+pub fn error_handler(lua: &Lua) -> mlua::Result<mlua::Function> {
+    lua.create_function(|lua, e: Value| {
+        let line = script_line(lua);
+        let t = match e {
+            Value::Table(t) => t,
+            Value::String(s) => {
+                let t = lua.create_table()?;
+                t.raw_set("err", format!("ERR {}", s.to_string_lossy()))?;
+                t
+            }
+            Value::Error(e) => {
+                // Raised by a library function (cjson, cmsgpack, struct, bit): Lua's
+                // `luaL_error` names the calling line, as Redis's C libraries do; the `redis`
+                // library's own errors do not.
+                let t = lua.create_table()?;
+                if is_redis_lib_error(&e) {
+                    t.raw_set("err", format!("ERR {}", lua_error_text(&e)))?;
+                } else {
+                    let (chunk, at) = script_position(lua);
+                    t.raw_set("err", format!("ERR {chunk}:{at}: {}", lua_error_text(&e)))?;
+                }
+                t
+            }
+            other => {
+                let t = lua.create_table()?;
+                let s = lua.coerce_string(other)?.map(|s| s.to_string_lossy());
+                t.raw_set("err", format!("ERR {}", s.unwrap_or_default()))?;
+                t
+            }
+        };
+        if t.raw_get::<Value>("line")?.is_nil() {
+            t.raw_set("line", line)?;
+        }
+        Ok(t)
+    })
 }
 
 /// "7.0.15" → 0x00070f.
@@ -337,9 +410,16 @@ struct CallState<'l, 'c> {
     locked: &'l mut Locked<'c>,
     running: &'l ExclusiveRun,
     read_only: bool,
-    /// `redis.setresp(3)`: commands reply in RESP3 and booleans convert as RESP3's.
-    resp3: bool,
     scratch: BytesMut,
+}
+
+/// What the `redis` functions made once per VM need of the run in progress (Lua app data).
+pub struct RunInfo {
+    /// `redis.setresp(3)`: commands reply in RESP3 and booleans convert as RESP3's.
+    pub resp3: std::cell::Cell<bool>,
+    pub principal: Option<ferrite_auth::Principal>,
+    pub cache: Arc<str>,
+    pub unrestricted: bool,
 }
 
 /// The error table `{err=msg}`.
@@ -450,6 +530,7 @@ impl CallState<'_, '_> {
             ));
         }
         self.scratch.clear();
+        let resp3 = lua.app_data_ref::<RunInfo>().is_some_and(|r| r.resp3.get());
         {
             let env = self.env;
             let mut block = None;
@@ -458,7 +539,7 @@ impl CallState<'_, '_> {
                 .as_ref()
                 .map(|p| p.token_id())
                 .filter(|id| !id.is_empty());
-            let mut w = ReplyWriter::new(&mut self.scratch, self.resp3);
+            let mut w = ReplyWriter::new(&mut self.scratch, resp3);
             let mut ctx = Ctx {
                 shared: &env.shared,
                 cache: self.cache,
@@ -466,7 +547,7 @@ impl CallState<'_, '_> {
                 db: env.db,
                 now: env.shared.store.now_ms(),
                 client: &env.client,
-                resp3: self.resp3,
+                resp3,
                 exec: Some(&mut *self.locked),
                 exec_dbs: None,
                 may_block: false,
@@ -649,91 +730,32 @@ fn run_in<'c>(
         locked,
         running: &call.running,
         read_only: call.read_only,
-        resp3: false,
         scratch: BytesMut::new(),
     });
-    let redis = vm.redis.clone();
+    lua.set_app_data(RunInfo {
+        resp3: std::cell::Cell::new(false),
+        principal: env.principal.clone(),
+        cache: env.cache.name_arc().clone(),
+        unrestricted: env.unrestricted,
+    });
     let outcome = lua.scope(|scope| {
         lua.set_named_registry_value(
             CALL_KEY.to_str().expect("ASCII"),
             scope.create_function(|lua, args: MultiValue| state.borrow_mut().call(lua, args))?,
         )?;
-        redis.raw_set(
-            "setresp",
-            scope.create_function(|_, n: i64| {
-                if n != 2 && n != 3 {
-                    return Err(mlua::Error::external(RedisLibError(
-                        "RESP version must be 2 or 3.",
-                    )));
-                }
-                state.borrow_mut().resp3 = n == 3;
-                Ok(())
-            })?,
-        )?;
-        redis.raw_set(
-            "acl_check_cmd",
-            scope.create_function(|_, args: MultiValue| {
-                let args = call_args(args).map_err(mlua::Error::runtime)?;
-                let Some(spec) = lookup(&args[0]) else {
-                    return Err(mlua::Error::runtime(
-                        "Invalid command passed to redis.acl_check_cmd()",
-                    ));
-                };
-                let st = state.borrow();
-                if st.env.unrestricted {
-                    return Ok(true);
-                }
-                Ok(st.env.principal.as_ref().is_some_and(|p| {
-                    crate::resp::authz::authorize(p, st.env.cache.name(), spec, &args).is_ok()
-                }))
-            })?,
-        )?;
-        // Redis's error handler: a string error becomes {err='ERR ' .. msg}; the line it
-        // happened on is recorded for the reply.
-        let handler = scope.create_function(|lua, e: Value| {
-            let line = script_line(lua);
-            let t = match e {
-                Value::Table(t) => t,
-                Value::String(s) => {
-                    let t = lua.create_table()?;
-                    t.raw_set("err", format!("ERR {}", s.to_string_lossy()))?;
-                    t
-                }
-                Value::Error(e) => {
-                    // Raised by a library function (cjson, cmsgpack, struct, bit): Lua's
-                    // `luaL_error` names the calling line, as Redis's C libraries do; the
-                    // `redis` library's own errors do not.
-                    let t = lua.create_table()?;
-                    if is_redis_lib_error(&e) {
-                        t.raw_set("err", format!("ERR {}", lua_error_text(&e)))?;
-                    } else {
-                        let (chunk, at) = script_position(lua);
-                        t.raw_set("err", format!("ERR {chunk}:{at}: {}", lua_error_text(&e)))?;
-                    }
-                    t
-                }
-                other => {
-                    let t = lua.create_table()?;
-                    let s = lua.coerce_string(other)?.map(|s| s.to_string_lossy());
-                    t.raw_set("err", format!("ERR {}", s.unwrap_or_default()))?;
-                    t
-                }
-            };
-            if t.raw_get::<Value>("line")?.is_nil() {
-                t.raw_set("line", line)?;
-            }
-            Ok(t)
-        })?;
         if is_function {
-            vm.call_with.call::<MultiValue>((f, handler, keys, argv))
+            vm.call_with
+                .call::<MultiValue>((f, vm.error_handler.clone(), keys, argv))
         } else {
-            let xpcall: mlua::Function = lua.globals().raw_get("xpcall")?;
-            xpcall.call::<MultiValue>((f, handler))
+            vm.xpcall.call::<MultiValue>((f, vm.error_handler.clone()))
         }
     });
     lua.remove_hook();
     let _ = lua.set_named_registry_value(CALL_KEY.to_str().expect("ASCII"), Value::Nil);
-    let resp3 = state.borrow().resp3;
+    let resp3 = lua
+        .app_data_ref::<RunInfo>()
+        .is_some_and(|r| r.resp3.get());
+    lua.remove_app_data::<RunInfo>();
     let mut values = outcome.map_err(fail)?.into_iter();
     let ok = matches!(values.next(), Some(Value::Boolean(true)));
     let first = values.next().unwrap_or(Value::Nil);

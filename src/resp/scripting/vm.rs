@@ -29,6 +29,9 @@ pub struct ScriptVm {
     pub readonly_error: Function,
     /// `call_with(f, handler, keys, args)`: xpcall of a function callback with its arguments.
     pub call_with: Function,
+    /// Lua's `xpcall`, and the error handler every run uses (`run::error_handler`).
+    pub xpcall: Function,
+    pub error_handler: Function,
     /// Function libraries: the callbacks compiled here, of registry generation `fn_generation`.
     callbacks: HashMap<String, Function>,
     fn_generation: u64,
@@ -110,6 +113,8 @@ impl ScriptVm {
         let (missing_global, readonly_error, call_with): (Function, Function, Function) =
             lua.load(SANDBOX).set_name("=sandbox").call(())?;
         lua.set_memory_limit(memory_limit)?;
+        let xpcall = lua.globals().raw_get("xpcall")?;
+        let error_handler = super::run::error_handler(&lua)?;
         Ok(ScriptVm {
             lua,
             functions: HashMap::new(),
@@ -119,6 +124,8 @@ impl ScriptVm {
             missing_global,
             readonly_error,
             call_with,
+            xpcall,
+            error_handler,
             callbacks: HashMap::new(),
             fn_generation: 0,
         })
@@ -132,14 +139,14 @@ impl ScriptVm {
     /// (Lua 5.1 has no emergency collection: a run that hit the cap leaves its garbage behind,
     /// and the next allocation would fail too).
     pub fn tidy(&self) {
+        // Only past a quarter of the cap: otherwise Lua's own allocation-driven steps suffice
+        // (a forced step after every run was a sixth of an EVALSHA's instructions).
         if self.lua.used_memory() > self.limit / 4 {
             // Lifted while collecting: Lua 5.1's collector allocates too (the string table's
             // resize), and a collection failing at the cap would leave the garbage in place.
             let _ = self.lua.set_memory_limit(0);
             let _ = self.lua.gc_collect();
             let _ = self.lua.set_memory_limit(self.limit);
-        } else {
-            let _ = self.lua.gc_step();
         }
     }
 
