@@ -142,6 +142,32 @@ async fn tracking_modes_match_redis() {
     .await;
 }
 
+/// REDIRECT to the connection itself is accepted, and it receives its own invalidations (it
+/// hung the server's worker before: the redirect check locked the connection's own mutex twice).
+#[tokio::test]
+async fn a_redirect_to_itself_works_like_redis() {
+    let mut d = Diff::start(true).await;
+    let mut other = d.another().await;
+    let (fid, rid) = d.both(&["CLIENT", "ID"]).await;
+    let id = |raw: &str| raw.trim_start_matches(':').trim().to_string();
+    d.ferrite
+        .cmd(&["CLIENT", "TRACKING", "ON", "REDIRECT", &id(&fid)])
+        .await;
+    d.redis
+        .cmd(&["CLIENT", "TRACKING", "ON", "REDIRECT", &id(&rid)])
+        .await;
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        read_raw_reply(&mut d.ferrite),
+    );
+    assert_eq!(answer.await.expect("answered, not hung"), "+OK\r\n");
+    assert_eq!(read_raw_reply(&mut d.redis).await, "+OK\r\n");
+    d.same(&["GET", "k"]).await;
+    other.same(&["SET", "k", "v"]).await;
+    next_push(&mut d).await;
+    d.same(&["PING"]).await;
+}
+
 /// RESP2 with REDIRECT: the receiving connection gets messages on `__redis__:invalidate`.
 #[tokio::test]
 async fn redirected_invalidations_match_redis() {

@@ -1453,10 +1453,13 @@ fn client_tracking(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_
     let target = if o.redirect == 0 {
         ctx.shared.clients.get(me.id)
     } else {
+        // One lock at a time: the target may be this very connection (a redirect to itself
+        // locked its own mutex twice and hung the worker).
+        let mine = me.user.lock().clone();
         ctx.shared
             .clients
             .get(o.redirect)
-            .filter(|t| *t.user.lock() == *me.user.lock())
+            .filter(|t| *t.user.lock() == mine)
     };
     let Some(target) = target else {
         return w.error("ERR The client ID you want redirect to does not exist");

@@ -202,9 +202,9 @@ pub fn install_redis_statics(lua: &Lua, redis: &Table) -> mlua::Result<()> {
             if r.unrestricted {
                 return Ok(true);
             }
-            Ok(r.principal.as_ref().is_some_and(|p| {
-                crate::resp::authz::authorize(p, &r.cache, spec, &args).is_ok()
-            }))
+            Ok(r.principal
+                .as_ref()
+                .is_some_and(|p| crate::resp::authz::authorize(p, &r.cache, spec, &args).is_ok()))
         })?,
     )?;
     for (name, v) in [
@@ -752,9 +752,7 @@ fn run_in<'c>(
     });
     lua.remove_hook();
     let _ = lua.set_named_registry_value(CALL_KEY.to_str().expect("ASCII"), Value::Nil);
-    let resp3 = lua
-        .app_data_ref::<RunInfo>()
-        .is_some_and(|r| r.resp3.get());
+    let resp3 = lua.app_data_ref::<RunInfo>().is_some_and(|r| r.resp3.get());
     lua.remove_app_data::<RunInfo>();
     let mut values = outcome.map_err(fail)?.into_iter();
     let ok = matches!(values.next(), Some(Value::Boolean(true)));
