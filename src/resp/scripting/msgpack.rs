@@ -285,3 +285,62 @@ fn map(lua: &Lua, b: &[u8], pos: &mut usize, n: usize, depth: usize) -> mlua::Re
     }
     Ok(Value::Table(t))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::resp::scripting::vm::ScriptVm;
+    use mlua::{Function, MultiValue, Table};
+
+    /// The fuzz target's calls (fuzz/fuzz_targets/script_libs.rs) on its seeds and on every
+    /// prefix of them: errors are fine, panics are not, and the VM keeps working.
+    #[test]
+    fn library_parsers_survive_their_fuzz_seeds() {
+        let vm = ScriptVm::new(16 << 20).unwrap();
+        let call = |lib: &str, name: &str, args: MultiValue| {
+            let t: Table = vm.lua.globals().get(lib).unwrap();
+            let f: Function = t.get(name).unwrap();
+            let _ = f.call::<MultiValue>(args);
+        };
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/script_libs");
+        let mut inputs: Vec<Vec<u8>> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect();
+        inputs.push(vec![0xdd, 0xff, 0xff, 0xff, 0xff]); // an array claiming 4 G elements
+        inputs.push(vec![0x91; 200]); // nesting deeper than the limit
+        inputs.push(b"\x03c99999999999999999999".to_vec()); // a huge struct size
+        for input in &inputs {
+            for end in 0..=input.len() {
+                let data = &input[..end];
+                let s = vm.lua.create_string(data).unwrap();
+                let args = |v: Vec<mlua::Value>| MultiValue::from_iter(v);
+                call(
+                    "cmsgpack",
+                    "unpack",
+                    args(vec![mlua::Value::String(s.clone())]),
+                );
+                call(
+                    "cjson",
+                    "decode",
+                    args(vec![mlua::Value::String(s.clone())]),
+                );
+                if !data.is_empty() {
+                    let n = (data[0] as usize % 24).min(data.len() - 1);
+                    let fmt = vm.lua.create_string(&data[1..1 + n]).unwrap();
+                    let rest = vm.lua.create_string(&data[1 + n..]).unwrap();
+                    call(
+                        "struct",
+                        "unpack",
+                        args(vec![
+                            mlua::Value::String(fmt.clone()),
+                            mlua::Value::String(rest),
+                        ]),
+                    );
+                    call("struct", "size", args(vec![mlua::Value::String(fmt)]));
+                }
+            }
+        }
+        let r: i64 = vm.lua.load("return 1 + 1").eval().unwrap();
+        assert_eq!(r, 2);
+    }
+}
