@@ -129,9 +129,11 @@ impl GrpcState {
     }
 
     /// Admit a data-plane call on the cache its `cache` header names (INVALID_ARGUMENT when
-    /// missing): the service's one admission sequence, with the RPC's own key permissions.
+    /// missing): the service's one admission sequence, with the RPC's own key permissions;
+    /// then, if a script holds the cache, wait for it (UNAVAILABLE past its busy threshold)
+    /// rather than on its locks on this worker thread.
     #[allow(clippy::result_large_err)]
-    pub fn admit_call<'s, T: authz::CacheOp>(
+    pub async fn admit_call<'s, T: authz::CacheOp>(
         &'s self,
         md: &MetadataMap,
         ext: &tonic::Extensions,
@@ -139,13 +141,20 @@ impl GrpcState {
     ) -> Result<Op<'s>, Status> {
         let name = authz::cache_header(md)?;
         let caller = self.caller(md, ext)?;
-        self.shared
+        let op = self
+            .shared
             .admit(
                 &caller,
                 name,
                 Need::Check(&|p, cache| body.authorize(p, cache)),
             )
-            .map_err(errors::status)
+            .map_err(errors::status)?;
+        self.shared
+            .exclusive
+            .wait_clear(op.cache())
+            .await
+            .map_err(errors::status)?;
+        Ok(op)
     }
 
     /// A cache named in a request body (control plane).

@@ -28,16 +28,7 @@ impl CacheService {
 macro_rules! unary {
     ($self:ident, $req:ident, $module:ident :: $f:ident) => {{
         let (md, ext, body) = $req.into_parts();
-        let op = $self.state.admit_call(&md, &ext, &body)?;
-        // A script holding the cache: wait for it (UNAVAILABLE past its busy threshold)
-        // instead of waiting on its locks on this worker thread.
-        $self
-            .state
-            .shared
-            .exclusive
-            .wait_clear(op.cache())
-            .await
-            .map_err(super::errors::status)?;
+        let op = $self.state.admit_call(&md, &ext, &body).await?;
         let bytes_in = prost::Message::encoded_len(&body);
         let r = $module::$f(&op, body);
         op.finish(super::usage(bytes_in, &r));
@@ -50,16 +41,7 @@ macro_rules! unary {
 macro_rules! batch {
     ($self:ident, $req:ident, $f:ident) => {{
         let (md, ext, body) = $req.into_parts();
-        let op = $self.state.admit_call(&md, &ext, &body)?;
-        // A script holding the cache: wait for it (UNAVAILABLE past its busy threshold)
-        // instead of waiting on its locks on this worker thread.
-        $self
-            .state
-            .shared
-            .exclusive
-            .wait_clear(op.cache())
-            .await
-            .map_err(super::errors::status)?;
+        let op = $self.state.admit_call(&md, &ext, &body).await?;
         let bytes_in = prost::Message::encoded_len(&body) as u64;
         let r = scalars::$f(&op, body);
         let bytes_out = r.as_ref().map_or(0, |v| {

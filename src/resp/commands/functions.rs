@@ -209,19 +209,9 @@ fn with_vm<R>(
     let vm = slot.as_mut().expect("created above");
     let r = f(vm);
     vm.tidy();
-    let delta = vm.recharge();
-    ctx.shared.store.budget().charge(delta);
-    if delta >= 0 {
-        ctx.shared
-            .scripts
-            .vm_bytes
-            .fetch_add(delta as usize, std::sync::atomic::Ordering::Relaxed);
-    } else {
-        ctx.shared
-            .scripts
-            .vm_bytes
-            .fetch_sub((-delta) as usize, std::sync::atomic::Ordering::Relaxed);
-    }
+    ctx.shared
+        .scripts
+        .charge_vm(vm.recharge(), ctx.shared.store.budget());
     r
 }
 
@@ -229,18 +219,9 @@ fn with_vm<R>(
 /// `used_memory_scripts`).
 fn charge_libraries(ctx: &Ctx<'_, '_>, before: usize, after: usize) {
     let delta = after as isize - before as isize;
-    ctx.shared.store.budget().charge(delta);
-    if delta >= 0 {
-        ctx.shared
-            .scripts
-            .body_bytes
-            .fetch_add(delta as usize, std::sync::atomic::Ordering::Relaxed);
-    } else {
-        ctx.shared
-            .scripts
-            .body_bytes
-            .fetch_sub((-delta) as usize, std::sync::atomic::Ordering::Relaxed);
-    }
+    ctx.shared
+        .scripts
+        .charge_bodies(delta, ctx.shared.store.budget());
 }
 
 fn flush(ctx: &Ctx<'_, '_>, tenant: &TenantScripts, w: &mut ReplyWriter<'_>) {

@@ -122,8 +122,7 @@ impl Scripts {
             b.clear();
             n
         };
-        self.body_bytes.fetch_sub(freed, Ordering::Relaxed);
-        budget.charge(-(freed as isize));
+        self.charge_bodies(-(freed as isize), budget);
         // A script of the tenant running now holds the VM: it is replaced after that run,
         // not waited for (this runs on a worker thread).
         let slot = t.vm.try_lock();
@@ -137,11 +136,19 @@ impl Scripts {
         };
     }
 
+    /// A VM grew or shrank by `delta` bytes: the budget and INFO's `used_memory_lua` follow.
+    pub fn charge_vm(&self, delta: isize, budget: &ferrite_storage::MemoryBudget) {
+        charge(&self.vm_bytes, delta, budget);
+    }
+
+    /// Loaded scripts or libraries grew or shrank by `delta` bytes (`used_memory_scripts`).
+    pub fn charge_bodies(&self, delta: isize, budget: &ferrite_storage::MemoryBudget) {
+        charge(&self.body_bytes, delta, budget);
+    }
+
     /// A VM is dropped: its memory leaves the budget.
     pub fn uncharge_vm(&self, vm: &vm::ScriptVm, budget: &ferrite_storage::MemoryBudget) {
-        let n = vm.charged();
-        self.vm_bytes.fetch_sub(n, Ordering::Relaxed);
-        budget.charge(-(n as isize));
+        self.charge_vm(-(vm.charged() as isize), budget);
     }
 
     /// Load `body` into the tenant's cache (SCRIPT LOAD, EVAL); returns its SHA-1. The body's
@@ -165,8 +172,7 @@ impl Scripts {
                 b = t.bodies.lock();
             }
             if b.insert(sha.clone(), body).is_none() {
-                self.body_bytes.fetch_add(cost, Ordering::Relaxed);
-                store.budget().charge(cost as isize);
+                self.charge_bodies(cost as isize, store.budget());
             }
         }
         Ok(sha)
@@ -191,6 +197,16 @@ impl Scripts {
     pub fn body(&self, t: &TenantScripts, sha: &[u8]) -> Option<Bytes> {
         let sha = std::str::from_utf8(sha).ok()?.to_ascii_lowercase();
         t.bodies.lock().get(&sha).cloned()
+    }
+}
+
+/// Move a signed byte count into `counter` and the budget.
+fn charge(counter: &AtomicUsize, delta: isize, budget: &ferrite_storage::MemoryBudget) {
+    budget.charge(delta);
+    if delta >= 0 {
+        counter.fetch_add(delta as usize, Ordering::Relaxed);
+    } else {
+        counter.fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
     }
 }
 

@@ -650,21 +650,9 @@ pub fn run_script<'c>(
     }
     // Keep the VM small between runs, and its memory counted.
     vm.tidy();
-    let delta = vm.recharge();
-    if delta != 0 {
-        env.shared.store.budget().charge(delta);
-        if delta > 0 {
-            env.shared
-                .scripts
-                .vm_bytes
-                .fetch_add(delta as usize, Ordering::Relaxed);
-        } else {
-            env.shared
-                .scripts
-                .vm_bytes
-                .fetch_sub((-delta) as usize, Ordering::Relaxed);
-        }
-    }
+    env.shared
+        .scripts
+        .charge_vm(vm.recharge(), env.shared.store.budget());
 }
 
 /// The script's result and whether it set RESP3, or the error reply's text.
