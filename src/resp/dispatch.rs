@@ -409,10 +409,10 @@ impl CommandSpec {
     /// The error reply for a malformed `numkeys`, in the words each Redis command uses.
     pub fn keys_error(&self, e: KeysError) -> String {
         match (self.group, e) {
-            // FCALL / FCALL_RO: Redis looks the function up before it reads numkeys, and there
-            // are no functions (scripting is not available yet).
-            ("scripting", _) if self.name.starts_with("fcall") => {
-                crate::resp::commands::functions::ERR_NO_FUNCTION.into()
+            // FCALL / FCALL_RO (the caller answers "Function not found" first when the
+            // function is missing: Redis looks it up before it reads numkeys).
+            ("scripting", KeysError::NotInteger) if self.name.starts_with("fcall") => {
+                "ERR Bad number of keys provided".into()
             }
             ("scripting", KeysError::NotPositive) => "ERR Number of keys can't be negative".into(),
             ("scripting", KeysError::TooMany) => {

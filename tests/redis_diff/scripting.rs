@@ -199,6 +199,55 @@ const CASES: &[&[&str]] = &[
     &["EVAL", "return struct.size('>i4hd')", "0"],
     &["EVAL", "return {struct.unpack('B', 'A')}", "0"],
     &["EVAL", "return struct.pack('q', 1)", "0"],
+    // unpack: Lua 5.1.5's overflows its count on these ranges (memory corruption; an abort in
+    // a debug build) where Redis's patched Lua refuses them
+    &["EVAL", "return {unpack({1,2,3}, 0, 2147483647)}", "0"],
+    &["EVAL", "return {unpack({1,2,3}, -2, 2147483647)}", "0"],
+    &["EVAL", "return {unpack({1,2,3}, -2147483648, -2)}", "0"],
+    &["EVAL", "return {unpack({1,2,3}, -1, -2)}", "0"],
+    &["EVAL", "return #{unpack({1,2,3}, -1, 5)}", "0"],
+    &["EVAL", "return {unpack({1,2,3}, '2')}", "0"],
+    &["EVAL", "local x = unpack(nil) return x", "0"],
+    &["EVAL", "local x = unpack({}, 'x') return x", "0"],
+    // tables of more values than mlua's reference stack holds at once
+    &[
+        "EVAL",
+        "local a = {} for i = 1, 100000 do a[tostring(i)] = i end \
+         local d = cmsgpack.unpack(cmsgpack.pack(a)) return {#cmsgpack.pack(a), d['77']}",
+        "0",
+    ],
+    // lua-cjson's settings
+    &[
+        "EVAL",
+        "return {cjson.encode_max_depth(), cjson.decode_max_depth(), cjson.encode_keep_buffer(), \
+         cjson.encode_invalid_numbers(), cjson.encode_number_precision(), \
+         cjson.encode_sparse_array()}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "cjson.encode_max_depth(2) local ok, e = pcall(cjson.encode, {{{}}}) \
+         cjson.encode_max_depth(1000) return {tostring(ok), e, cjson.encode({{{}}})}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "cjson.encode_invalid_numbers(true) local a = cjson.encode({0/0 > 1}) \
+         cjson.encode_invalid_numbers(false) return {a, tostring(pcall(cjson.encode, {1/0}))}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "cjson.encode_number_precision(3) local a = cjson.encode({3.14159}) \
+         cjson.encode_number_precision(14) return {a, cjson.encode({3.14159})}",
+        "0",
+    ],
+    &["EVAL", "return cjson.encode_max_depth(0)", "0"],
+    &["EVAL", "return cjson.decode_max_depth('x')", "0"],
+    &["EVAL", "return cjson.encode_number_precision(15)", "0"],
+    &["EVAL", "return cjson.encode_invalid_numbers('maybe')", "0"],
+    &["EVAL", "return cjson.encode_invalid_numbers({})", "0"],
+    &["EVAL", "return cjson.encode_keep_buffer(false)", "0"],
     // the script cache
     &["SCRIPT", "LOAD", "return 'loaded'"],
     &["EVALSHA", "5e3bb7a1d5a4d18d2a9e3d0a1e2ccf6b08fa4ab8", "0"],

@@ -35,6 +35,26 @@ pub struct ExclusiveRun {
     pub kill: AtomicBool,
     /// The run changed data: a user's kill is refused (Redis's UNKILLABLE).
     pub wrote: AtomicBool,
+    /// What runs: the kind SCRIPT KILL / FUNCTION KILL must name, and what FUNCTION STATS shows.
+    pub label: RunLabel,
+}
+
+/// The kind of an exclusive run: a kill must name the kind it stops (Redis refuses SCRIPT KILL
+/// of a function and FUNCTION KILL of an EVAL script).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunKind {
+    Script,
+    Function,
+}
+
+/// What an exclusive run is, for introspection.
+#[derive(Clone, Debug)]
+pub struct RunLabel {
+    pub kind: RunKind,
+    /// The function's name, or the script's SHA-1.
+    pub name: String,
+    /// The command that started it, as sent.
+    pub command: Vec<bytes::Bytes>,
 }
 
 impl ExclusiveRun {
@@ -56,6 +76,8 @@ pub enum KillRefused {
     NotBusy,
     /// It has written.
     Unkillable,
+    /// What runs is of the other kind (the kind that runs is given).
+    OtherKind(RunKind),
 }
 
 /// The exclusive runs in progress.
@@ -103,6 +125,7 @@ impl ExclusiveRuns {
         cache: &Arc<Cache>,
         tenant: &Arc<str>,
         busy_after: Duration,
+        label: RunLabel,
     ) -> RunGuard {
         let this = &service.exclusive;
         let run = Arc::new(ExclusiveRun {
@@ -112,6 +135,7 @@ impl ExclusiveRuns {
             busy_after,
             kill: AtomicBool::new(false),
             wrote: AtomicBool::new(false),
+            label,
         });
         let mut r = this.running.lock();
         r.push(run.clone());
@@ -150,13 +174,16 @@ impl ExclusiveRuns {
     }
 
     /// Kill the tenant's run (SCRIPT KILL): refused when none runs or it has written.
-    pub fn kill(&self, tenant: &str) -> Result<(), KillRefused> {
+    pub fn kill(&self, tenant: &str, kind: RunKind) -> Result<(), KillRefused> {
         let r = self.running.lock();
         let Some(run) = r.iter().find(|r| &*r.tenant == tenant) else {
             return Err(KillRefused::NotBusy);
         };
         if run.wrote.load(Ordering::Acquire) {
             return Err(KillRefused::Unkillable);
+        }
+        if run.label.kind != kind {
+            return Err(KillRefused::OtherKind(run.label.kind));
         }
         run.kill.store(true, Ordering::Release);
         Ok(())
@@ -200,7 +227,18 @@ mod tests {
         let other = svc.store.get_or_create("other");
         assert!(svc.exclusive.wait_clear(&cache).await.is_ok());
         let tenant: Arc<str> = Arc::from("c");
-        let guard = ExclusiveRuns::start(&svc, &cache, &tenant, Duration::from_millis(200));
+        let label = RunLabel {
+            kind: RunKind::Script,
+            name: "f".into(),
+            command: vec![],
+        };
+        let guard = ExclusiveRuns::start(
+            &svc,
+            &cache,
+            &tenant,
+            Duration::from_millis(200),
+            label.clone(),
+        );
         // another cache is not held
         assert!(svc.exclusive.wait_clear(&other).await.is_ok());
         let waiter = {
@@ -213,14 +251,21 @@ mod tests {
         drop(guard);
         assert!(waiter.await.unwrap().is_ok());
         // past the threshold: busy
-        let _guard = ExclusiveRuns::start(&svc, &cache, &tenant, Duration::from_millis(50));
+        let _guard = ExclusiveRuns::start(&svc, &cache, &tenant, Duration::from_millis(50), label);
         let started = Instant::now();
         assert!(matches!(
             svc.exclusive.wait_clear(&cache).await,
             Err(ServiceError::Busy)
         ));
         assert!(started.elapsed() >= Duration::from_millis(40));
-        assert_eq!(svc.exclusive.kill("nobody"), Err(KillRefused::NotBusy));
-        assert_eq!(svc.exclusive.kill("c"), Ok(()));
+        assert_eq!(
+            svc.exclusive.kill("nobody", RunKind::Script),
+            Err(KillRefused::NotBusy)
+        );
+        assert_eq!(
+            svc.exclusive.kill("c", RunKind::Function),
+            Err(KillRefused::OtherKind(RunKind::Script))
+        );
+        assert_eq!(svc.exclusive.kill("c", RunKind::Script), Ok(()));
     }
 }

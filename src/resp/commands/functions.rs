@@ -112,6 +112,13 @@ fn function(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     if !arity_ok(args, arity) {
         return subcommand_arity(w, &format!("function|{name}"));
     }
+    // LOAD and RESTORE are `denyoom` in Redis: refused once used memory is past the limit.
+    if matches!(name, "load" | "restore") {
+        let incoming: usize = args[2..].iter().map(|a| a.len()).sum();
+        if ctx.shared.store.ensure_memory(incoming as u64).is_err() {
+            return w.error(crate::resp::args::ERR_OOM);
+        }
+    }
     let tenant = ctx.shared.scripts.tenant(ctx.base.name_arc());
     match name {
         "flush" => match args.len() {
@@ -125,7 +132,21 @@ fn function(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             let libs = tenant.libraries.lock();
             w.map(2);
             w.bulk(b"running_script");
-            w.null();
+            match ctx.shared.exclusive.running_on(ctx.cache) {
+                Some(run) if &*run.tenant == ctx.base.name() => {
+                    w.map(3);
+                    w.bulk(b"name");
+                    w.bulk(run.label.name.as_bytes());
+                    w.bulk(b"command");
+                    w.array(run.label.command.len());
+                    for a in &run.label.command {
+                        w.bulk(a);
+                    }
+                    w.bulk(b"duration_ms");
+                    w.int(run.started.elapsed().as_millis() as i64);
+                }
+                _ => w.null(),
+            }
             w.bulk(b"engines");
             w.map(1);
             w.bulk(b"LUA");
@@ -146,7 +167,10 @@ fn function(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             charge_libraries(ctx, before, libs.bytes());
             w.ok()
         }
-        "kill" => match ctx.shared.exclusive.kill(ctx.base.name()) {
+        "kill" => match ctx.shared.exclusive.kill(
+            ctx.base.name(),
+            ferrite_service::exclusive::RunKind::Function,
+        ) {
             Ok(()) => w.ok(),
             Err(r) => w.error(crate::resp::scripting::kill_refusal(r)),
         },

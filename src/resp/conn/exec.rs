@@ -338,7 +338,11 @@ impl Session {
                 if let Some((_, err)) = self.multi.as_mut() {
                     *err = true;
                 }
-                let msg = spec.keys_error(e);
+                let msg = if spec.name.starts_with("fcall") && !self.function_exists(&args[1]) {
+                    crate::resp::commands::functions::ERR_NO_FUNCTION.to_string()
+                } else {
+                    spec.keys_error(e)
+                };
                 self.writer().error(&msg);
                 return;
             }

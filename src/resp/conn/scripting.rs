@@ -17,8 +17,8 @@ use crate::resp::dispatch::CommandSpec;
 use crate::resp::scripting::run::{
     parse_shebang, run_script, ScriptCall, ScriptEnv, Shebang, Target,
 };
-use crate::resp::scripting::{busy_threshold, kill_refusal, ERR_BUSY, ERR_NOSCRIPT};
-use ferrite_service::exclusive::{ExclusiveRun, ExclusiveRuns};
+use crate::resp::scripting::{busy_error, busy_threshold, kill_refusal, ERR_NOSCRIPT};
+use ferrite_service::exclusive::{ExclusiveRun, ExclusiveRuns, RunKind, RunLabel};
 
 /// A script running for this connection on a blocking thread.
 pub(super) struct ScriptJob {
@@ -40,12 +40,19 @@ pub(super) enum Gate {
     Busy,
 }
 
+/// The commands Redis 7.0 flags `allow_busy` (besides SCRIPT KILL, FUNCTION KILL and FUNCTION
+/// STATS): they pass the gate while a script runs.
+const ALLOW_BUSY: &[&str] = &[
+    "auth", "discard", "hello", "multi", "quit", "reset", "shutdown", "unwatch", "watch",
+];
+
 /// What a prepared run lacks before it starts: its registration.
 struct Prepared {
     target: Target,
     keys: Vec<Bytes>,
     argv: Vec<Bytes>,
     read_only: bool,
+    allow_oom: bool,
 }
 
 impl Prepared {
@@ -55,6 +62,7 @@ impl Prepared {
             keys: self.keys,
             argv: self.argv,
             read_only: self.read_only,
+            allow_oom: self.allow_oom,
             running: running.clone(),
         }
     }
@@ -75,7 +83,7 @@ impl Session {
         if monitor_fed {
             self.feed_monitors(args, self.db);
         }
-        let guard = self.start_run(&self.cache.clone());
+        let guard = self.start_run(&self.cache.clone(), &p, args);
         let mut env = self.script_env();
         let call = p.into_call(&guard.run);
         if multi_thread_runtime() {
@@ -138,7 +146,7 @@ impl Session {
                 return;
             }
         };
-        let guard = self.start_run(cache);
+        let guard = self.start_run(cache, &p, args);
         let mut env = self.script_env_on(multi_thread_runtime());
         env.cache = cache.clone();
         env.db = db;
@@ -153,7 +161,18 @@ impl Session {
     fn start_run(
         &self,
         cache: &Arc<ferrite_storage::Cache>,
+        p: &Prepared,
+        args: &[Bytes],
     ) -> ferrite_service::exclusive::RunGuard {
+        let (kind, name) = match &p.target {
+            Target::Script { sha, .. } => (RunKind::Script, sha.clone()),
+            Target::Function { name } => (RunKind::Function, name.clone()),
+        };
+        let label = RunLabel {
+            kind,
+            name,
+            command: args.iter().map(|a| Bytes::copy_from_slice(a)).collect(),
+        };
         self.shared
             .scripts
             .runs
@@ -163,6 +182,7 @@ impl Session {
             cache,
             self.base.name_arc(),
             busy_threshold(&self.shared.redis_params),
+            label,
         )
     }
 
@@ -184,6 +204,13 @@ impl Session {
         }
     }
 
+    /// Does this tenant have a library function called `name` (FCALL's first check)?
+    pub(super) fn function_exists(&self, name: &[u8]) -> bool {
+        let tenant = self.shared.scripts.tenant(self.base.name_arc());
+        let libs = tenant.libraries.lock();
+        libs.function(&String::from_utf8_lossy(name)).is_some()
+    }
+
     /// The script to run: its body (EVAL loads it, EVALSHA looks it up), its flags, its keys
     /// and arguments. `Err` is the error reply.
     fn prepare_script(&mut self, spec: &CommandSpec, args: &[Bytes]) -> Result<Prepared, String> {
@@ -192,9 +219,10 @@ impl Session {
             // A library function: its registered flags, as a shebang's.
             let name = String::from_utf8_lossy(&args[1]).into_owned();
             let libs = tenant.libraries.lock();
-            let (_, meta) = libs
+            let (_, registered, meta) = libs
                 .function(&name)
                 .ok_or_else(|| crate::resp::commands::functions::ERR_NO_FUNCTION.to_string())?;
+            let name = registered.to_string();
             let flags = Shebang {
                 present: true,
                 no_writes: meta.has("no-writes"),
@@ -253,6 +281,7 @@ impl Session {
             keys,
             argv,
             read_only,
+            allow_oom: shebang.allow_oom,
         })
     }
 
@@ -287,19 +316,22 @@ impl Session {
         let Some(running) = self.shared.exclusive.running_on(&self.cache) else {
             return Gate::Run;
         };
+        // Redis's `allow_busy` commands: they run while a script holds the database.
         let passes = match args.first() {
-            Some(c) if eq_ic(c, "shutdown") => true,
-            Some(c) if eq_ic(c, "script") || eq_ic(c, "function") => {
-                args.get(1).is_some_and(|s| eq_ic(s, "kill"))
+            Some(c) => {
+                ALLOW_BUSY.iter().any(|n| eq_ic(c, n))
+                    || (eq_ic(c, "script") || eq_ic(c, "function"))
+                        && args.get(1).is_some_and(|s| eq_ic(s, "kill"))
+                    || eq_ic(c, "function") && args.get(1).is_some_and(|s| eq_ic(s, "stats"))
             }
-            _ => false,
+            None => false,
         };
         if passes {
             return Gate::Run;
         }
         if running.is_busy() {
             let start = self.out.len();
-            self.writer().error(ERR_BUSY);
+            self.writer().error(busy_error(running.label.kind));
             self.obs.outcome = super::observe::Outcome::Rejected;
             let spec = crate::resp::dispatch::lookup(&args[0]);
             self.account(spec, args, start, Some(0));
@@ -363,7 +395,11 @@ impl Session {
                 scripts.flush(self.base.name(), self.shared.store.budget());
                 self.writer().ok();
             }
-            "kill" => match self.shared.exclusive.kill(self.base.name()) {
+            "kill" => match self
+                .shared
+                .exclusive
+                .kill(self.base.name(), RunKind::Script)
+            {
                 Ok(()) => self.writer().ok(),
                 Err(r) => self.writer().error(kill_refusal(r)),
             },

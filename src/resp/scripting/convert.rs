@@ -15,6 +15,9 @@
 use bytes::BytesMut;
 use ferrite_resp::ReplyWriter;
 use mlua::{Lua, Table, Value};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize};
+use std::sync::Arc;
 
 /// Deepest nesting converted either way (a reply never nests this deep; a self-referencing
 /// table would recurse forever). Also cjson's limit here (lua-cjson's default is 1000, which
@@ -218,23 +221,21 @@ fn table_to_reply(t: &Table, script_resp3: bool, w: &mut ReplyWriter<'_>, depth:
         return;
     }
     if let Value::Table(m) = field(t, "map") {
-        let pairs: Vec<(Value, Value)> = m.pairs::<Value, Value>().filter_map(Result::ok).collect();
-        w.map(pairs.len());
-        for (k, v) in &pairs {
-            lua_to_reply_at(k, script_resp3, w, depth + 1);
-            lua_to_reply_at(v, script_resp3, w, depth + 1);
+        // Counted, then streamed: a collected list of a big map's strings would overflow
+        // mlua's reference stack (Lua 5.1 caps it near 8000 slots).
+        let count = m.pairs::<Value, Value>().filter_map(Result::ok).count();
+        w.map(count);
+        for (k, v) in m.pairs::<Value, Value>().filter_map(Result::ok).take(count) {
+            lua_to_reply_at(&k, script_resp3, w, depth + 1);
+            lua_to_reply_at(&v, script_resp3, w, depth + 1);
         }
         return;
     }
     if let Value::Table(s) = field(t, "set") {
-        let members: Vec<Value> = s
-            .pairs::<Value, Value>()
-            .filter_map(Result::ok)
-            .map(|(k, _)| k)
-            .collect();
-        w.set(members.len());
-        for m in &members {
-            lua_to_reply_at(m, script_resp3, w, depth + 1);
+        let count = s.pairs::<Value, Value>().filter_map(Result::ok).count();
+        w.set(count);
+        for (m, _) in s.pairs::<Value, Value>().filter_map(Result::ok).take(count) {
+            lua_to_reply_at(&m, script_resp3, w, depth + 1);
         }
         return;
     }
@@ -281,26 +282,191 @@ pub fn written(resp3: bool, f: impl FnOnce(&mut ReplyWriter<'_>)) -> BytesMut {
 
 // ---- cjson -----------------------------------------------------------------------------
 
-/// Redis's bundled lua-cjson: `encode`, `decode`, `null` (a light userdata, as lua-cjson's).
+/// lua-cjson's settings (`cjson.encode_max_depth(n)` & co.): they last as long as the VM, as in
+/// Redis, where a script that changes one changes it for the scripts after it.
+struct JsonConfig {
+    encode_max_depth: AtomicUsize,
+    decode_max_depth: AtomicUsize,
+    /// 0: refuse NaN and Inf (the default), 1: write them as `nan` / `inf`, 2: as `null`.
+    encode_invalid_numbers: AtomicU8,
+    decode_invalid_numbers: AtomicBool,
+    encode_keep_buffer: AtomicBool,
+    encode_number_precision: AtomicU8,
+    /// `encode_sparse_array(convert, ratio, safe)`.
+    sparse_convert: AtomicBool,
+    sparse_ratio: AtomicUsize,
+    sparse_safe: AtomicUsize,
+}
+
+impl Default for JsonConfig {
+    fn default() -> Self {
+        JsonConfig {
+            encode_max_depth: AtomicUsize::new(1000),
+            decode_max_depth: AtomicUsize::new(1000),
+            encode_invalid_numbers: AtomicU8::new(0),
+            decode_invalid_numbers: AtomicBool::new(true),
+            encode_keep_buffer: AtomicBool::new(true),
+            encode_number_precision: AtomicU8::new(14),
+            sparse_convert: AtomicBool::new(false),
+            sparse_ratio: AtomicUsize::new(2),
+            sparse_safe: AtomicUsize::new(10),
+        }
+    }
+}
+
+/// lua-cjson's integer option: `None` leaves it; out of `min..=max` is its argument error.
+fn json_int_arg(
+    v: &Value,
+    arg: usize,
+    name: &str,
+    min: i64,
+    max: i64,
+) -> mlua::Result<Option<i64>> {
+    let number = match v {
+        Value::Nil => return Ok(None),
+        Value::Integer(n) => Some(*n as f64),
+        Value::Number(n) => Some(*n),
+        Value::String(s) => s.to_str().ok().and_then(|s| s.trim().parse::<f64>().ok()),
+        _ => None,
+    };
+    let Some(number) = number else {
+        return Err(mlua::Error::runtime(format!(
+            "bad argument #{arg} to '{name}' (number expected, got {})",
+            v.type_name()
+        )));
+    };
+    // luaL_checkinteger truncates.
+    let n = Some(number.trunc() as i64);
+    match n {
+        Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(mlua::Error::runtime(format!(
+            "bad argument #{arg} to '{name}' (expected integer between {min} and {max})"
+        ))),
+    }
+}
+
+/// lua-cjson's on/off option (`true`, `false`, `"on"`, `"off"`, and `"null"` where allowed).
+fn json_enum_arg(v: &Value, name: &str, allow_null: bool) -> mlua::Result<Option<u8>> {
+    match v {
+        Value::Nil => Ok(None),
+        Value::Boolean(b) => Ok(Some(*b as u8)),
+        Value::String(s) if s == "off" => Ok(Some(0)),
+        Value::String(s) if s == "on" => Ok(Some(1)),
+        Value::String(s) if allow_null && s == "null" => Ok(Some(2)),
+        Value::String(s) => Err(mlua::Error::runtime(format!(
+            "bad argument #1 to '{name}' (invalid option '{}')",
+            s.to_string_lossy()
+        ))),
+        other => Err(mlua::Error::runtime(format!(
+            "bad argument #1 to '{name}' (string expected, got {})",
+            other.type_name()
+        ))),
+    }
+}
+
+/// Redis's bundled lua-cjson: `encode`, `decode`, `null` (a light userdata, as lua-cjson's) and
+/// its settings.
 pub fn cjson_library(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
+    let cfg = Arc::new(JsonConfig::default());
+    let c = cfg.clone();
     t.raw_set(
         "encode",
-        lua.create_function(|_, v: Value| {
+        lua.create_function(move |_, v: Value| {
             let mut out = String::new();
-            encode_json(&v, &mut out, 0).map_err(mlua::Error::runtime)?;
+            encode_json_with(&v, &mut out, 0, &c).map_err(mlua::Error::runtime)?;
             Ok(out)
         })?,
     )?;
+    let c = cfg.clone();
     t.raw_set(
         "decode",
-        lua.create_function(|lua, s: mlua::String| {
+        lua.create_function(move |lua, s: mlua::String| {
             let v: serde_json::Value = serde_json::from_slice(&s.as_bytes()).map_err(|e| {
                 mlua::Error::runtime(format!("Expected value but found invalid token: {e}"))
             })?;
-            json_to_lua(lua, &v, 0)
+            json_to_lua(lua, &v, 0, c.decode_max_depth.load(Relaxed).min(MAX_DEPTH))
         })?,
     )?;
+    for (name, which) in [("encode_max_depth", 0), ("decode_max_depth", 1)] {
+        let c = cfg.clone();
+        t.raw_set(
+            name,
+            lua.create_function(move |_, v: Value| {
+                let slot = if which == 0 {
+                    &c.encode_max_depth
+                } else {
+                    &c.decode_max_depth
+                };
+                if let Some(n) = json_int_arg(&v, 1, name, 1, i32::MAX as i64)? {
+                    slot.store(n as usize, Relaxed);
+                }
+                Ok(slot.load(Relaxed) as i64)
+            })?,
+        )?;
+    }
+    let c = cfg.clone();
+    t.raw_set(
+        "encode_number_precision",
+        lua.create_function(move |_, v: Value| {
+            if let Some(n) = json_int_arg(&v, 1, "encode_number_precision", 1, 14)? {
+                c.encode_number_precision.store(n as u8, Relaxed);
+            }
+            Ok(c.encode_number_precision.load(Relaxed) as i64)
+        })?,
+    )?;
+    let c = cfg.clone();
+    t.raw_set(
+        "encode_invalid_numbers",
+        lua.create_function(move |lua, v: Value| {
+            if let Some(n) = json_enum_arg(&v, "encode_invalid_numbers", true)? {
+                c.encode_invalid_numbers.store(n, Relaxed);
+            }
+            Ok(match c.encode_invalid_numbers.load(Relaxed) {
+                2 => Value::String(lua.create_string("null")?),
+                n => Value::Boolean(n == 1),
+            })
+        })?,
+    )?;
+    for (name, which) in [("decode_invalid_numbers", 0), ("encode_keep_buffer", 1)] {
+        let c = cfg.clone();
+        t.raw_set(
+            name,
+            lua.create_function(move |_, v: Value| {
+                let slot = if which == 0 {
+                    &c.decode_invalid_numbers
+                } else {
+                    &c.encode_keep_buffer
+                };
+                if let Some(n) = json_enum_arg(&v, name, false)? {
+                    slot.store(n == 1, Relaxed);
+                }
+                Ok(slot.load(Relaxed))
+            })?,
+        )?;
+    }
+    let c = cfg.clone();
+    t.raw_set(
+        "encode_sparse_array",
+        lua.create_function(move |_, (convert, ratio, safe): (Value, Value, Value)| {
+            if let Some(n) = json_enum_arg(&convert, "encode_sparse_array", false)? {
+                c.sparse_convert.store(n == 1, Relaxed);
+            }
+            if let Some(n) = json_int_arg(&ratio, 2, "encode_sparse_array", 0, i32::MAX as i64)? {
+                c.sparse_ratio.store(n as usize, Relaxed);
+            }
+            if let Some(n) = json_int_arg(&safe, 3, "encode_sparse_array", 0, i32::MAX as i64)? {
+                c.sparse_safe.store(n as usize, Relaxed);
+            }
+            Ok((
+                c.sparse_convert.load(Relaxed),
+                c.sparse_ratio.load(Relaxed) as i64,
+                c.sparse_safe.load(Relaxed) as i64,
+            ))
+        })?,
+    )?;
+    t.raw_set("_NAME", "cjson")?;
+    t.raw_set("_VERSION", "2.1.0")?;
     t.raw_set(
         "null",
         Value::LightUserData(mlua::LightUserData(std::ptr::null_mut())),
@@ -308,11 +474,22 @@ pub fn cjson_library(lua: &Lua) -> mlua::Result<Table> {
     Ok(t)
 }
 
-fn json_to_lua(lua: &Lua, v: &serde_json::Value, depth: usize) -> mlua::Result<Value> {
-    if depth > MAX_DEPTH {
-        return Err(mlua::Error::runtime(
-            "Found too many nested data structures",
-        ));
+fn json_to_lua(
+    lua: &Lua,
+    v: &serde_json::Value,
+    depth: usize,
+    max_depth: usize,
+) -> mlua::Result<Value> {
+    // Arrays and objects count the nesting (lua-cjson's rule).
+    let nested = matches!(
+        v,
+        serde_json::Value::Array(_) | serde_json::Value::Object(_)
+    );
+    if nested && depth >= max_depth {
+        return Err(mlua::Error::runtime(format!(
+            "Found too many nested data structures ({})",
+            depth + 1
+        )));
     }
     Ok(match v {
         serde_json::Value::Null => Value::LightUserData(mlua::LightUserData(std::ptr::null_mut())),
@@ -322,14 +499,17 @@ fn json_to_lua(lua: &Lua, v: &serde_json::Value, depth: usize) -> mlua::Result<V
         serde_json::Value::Array(a) => {
             let t = lua.create_table_with_capacity(a.len(), 0)?;
             for (i, x) in a.iter().enumerate() {
-                t.raw_set(i + 1, json_to_lua(lua, x, depth + 1)?)?;
+                t.raw_set(i + 1, json_to_lua(lua, x, depth + 1, max_depth)?)?;
             }
             Value::Table(t)
         }
         serde_json::Value::Object(o) => {
             let t = lua.create_table_with_capacity(0, o.len())?;
             for (k, x) in o {
-                t.raw_set(lua.create_string(k)?, json_to_lua(lua, x, depth + 1)?)?;
+                t.raw_set(
+                    lua.create_string(k)?,
+                    json_to_lua(lua, x, depth + 1, max_depth)?,
+                )?;
             }
             Value::Table(t)
         }
@@ -338,6 +518,12 @@ fn json_to_lua(lua: &Lua, v: &serde_json::Value, depth: usize) -> mlua::Result<V
 
 /// lua-cjson's number format (`%.14g`).
 pub fn format_g14(x: f64) -> String {
+    format_g(x, 14)
+}
+
+/// C's `%.<precision>g`.
+fn format_g(x: f64, precision: u8) -> String {
+    let p = precision.max(1) as i32;
     if x.is_nan() {
         return "nan".into();
     }
@@ -351,16 +537,16 @@ pub fn format_g14(x: f64) -> String {
             "0".into()
         };
     }
-    // %g: scientific when the exponent is < -4 or >= the precision (14).
-    let sci = format!("{x:.13e}");
+    // %g: scientific when the exponent is < -4 or >= the precision.
+    let sci = format!("{x:.*e}", (p - 1) as usize);
     let (mantissa, exp) = sci.split_once('e').expect("{:e} has an exponent");
     let exp: i32 = exp.parse().expect("exponent");
-    if !(-4..14).contains(&exp) {
+    if !(-4..p).contains(&exp) {
         let m = trim_fraction(mantissa);
         let sign = if exp < 0 { '-' } else { '+' };
         format!("{m}e{sign}{:02}", exp.abs())
     } else {
-        let decimals = (13 - exp).max(0) as usize;
+        let decimals = (p - 1 - exp).max(0) as usize;
         trim_fraction(&format!("{x:.decimals$}")).to_string()
     }
 }
@@ -373,26 +559,39 @@ fn trim_fraction(s: &str) -> &str {
     }
 }
 
+#[cfg(test)]
 fn encode_json(v: &Value, out: &mut String, depth: usize) -> Result<(), String> {
-    if depth > MAX_DEPTH {
-        return Err(format!(
-            "Cannot serialise, excessive nesting ({})",
-            MAX_DEPTH + 1
-        ));
-    }
+    encode_json_with(v, out, depth, &JsonConfig::default())
+}
+
+fn encode_json_with(
+    v: &Value,
+    out: &mut String,
+    depth: usize,
+    cfg: &JsonConfig,
+) -> Result<(), String> {
     match v {
         Value::Nil => out.push_str("null"),
         Value::LightUserData(p) if p.0.is_null() => out.push_str("null"),
         Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Integer(n) => out.push_str(&n.to_string()),
-        Value::Number(n) => {
-            if !n.is_finite() {
-                return Err("Cannot serialise number: must not be NaN or Inf".to_string());
-            }
-            out.push_str(&format_g14(*n))
-        }
+        Value::Number(n) if !n.is_finite() => match cfg.encode_invalid_numbers.load(Relaxed) {
+            0 => return Err("Cannot serialise number: must not be NaN or Inf".to_string()),
+            1 => out.push_str(&format_g14(*n)),
+            _ => out.push_str("null"),
+        },
+        Value::Number(n) => out.push_str(&format_g(*n, cfg.encode_number_precision.load(Relaxed))),
         Value::String(s) => encode_json_string(&s.as_bytes(), out),
         Value::Table(t) => {
+            // Tables count the nesting (lua-cjson's rule), capped at MAX_DEPTH whatever the
+            // setting: the recursion runs on the thread's stack.
+            let max_depth = cfg.encode_max_depth.load(Relaxed).min(MAX_DEPTH);
+            if depth >= max_depth {
+                return Err(format!(
+                    "Cannot serialise, excessive nesting ({})",
+                    depth + 1
+                ));
+            }
             // An array when every key is a positive integer (lua-cjson's rule; sparse arrays
             // up to its ratio are padded with null), else an object with string keys.
             let mut max = 0usize;
@@ -407,14 +606,22 @@ fn encode_json(v: &Value, out: &mut String, depth: usize) -> Result<(), String> 
                     _ => array = false,
                 }
             }
-            if array && count > 0 && (max <= 10 || max <= count * 2) {
+            let (ratio, safe) = (
+                cfg.sparse_ratio.load(Relaxed),
+                cfg.sparse_safe.load(Relaxed),
+            );
+            let sparse = max > safe && ratio > 0 && max > count * ratio;
+            if array && count > 0 && sparse && cfg.sparse_convert.load(Relaxed) {
+                array = false;
+            }
+            if array && count > 0 && !sparse {
                 out.push('[');
                 for i in 1..=max {
                     if i > 1 {
                         out.push(',');
                     }
                     let v: Value = t.raw_get(i).map_err(|e| e.to_string())?;
-                    encode_json(&v, out, depth + 1)?;
+                    encode_json_with(&v, out, depth + 1, cfg)?;
                 }
                 out.push(']');
             } else if array && count > 0 {
@@ -440,7 +647,7 @@ fn encode_json(v: &Value, out: &mut String, depth: usize) -> Result<(), String> 
                         }
                     }
                     out.push(':');
-                    encode_json(&v, out, depth + 1)?;
+                    encode_json_with(&v, out, depth + 1, cfg)?;
                 }
                 out.push('}');
             }

@@ -53,11 +53,16 @@ pub struct Libraries {
 }
 
 impl Libraries {
-    /// The library holding function `name`, and the function's metadata.
-    pub fn function(&self, name: &str) -> Option<(&Library, &FunctionMeta)> {
-        self.libs
-            .values()
-            .find_map(|l| l.functions.get(name).map(|f| (l, f)))
+    /// The library holding function `name`, the name as registered and the function's
+    /// metadata. Function names are case-insensitive, as in Redis 7.0 (its `functionDictType`
+    /// compares keys ignoring case; library names are case-sensitive).
+    pub fn function(&self, name: &str) -> Option<(&Library, &str, &FunctionMeta)> {
+        self.libs.values().find_map(|l| {
+            l.functions
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(n, f)| (l, n.as_str(), f))
+        })
     }
 
     pub fn function_count(&self) -> usize {
@@ -71,7 +76,7 @@ impl Libraries {
             return Err(format!("ERR Library '{}' already exists", lib.name));
         }
         for f in lib.functions.keys() {
-            if let Some((other, _)) = self.function(f) {
+            if let Some((other, _, _)) = self.function(f) {
                 if other.name != lib.name {
                     return Err(format!("ERR Function {f} already exists"));
                 }
@@ -95,25 +100,119 @@ pub fn library_name(code: &[u8]) -> Result<String, String> {
     if !code.starts_with(b"#!") {
         return Err("ERR Missing library metadata".into());
     }
-    let end = code.iter().position(|&b| b == b'\n').unwrap_or(code.len());
-    let line = String::from_utf8_lossy(&code[2..end]).into_owned();
-    let mut parts = line.split(' ').filter(|p| !p.is_empty());
-    let engine = parts.next().unwrap_or("");
-    if !engine.eq_ignore_ascii_case("lua") {
-        return Err(format!("ERR Engine '{engine}' not found"));
-    }
+    let Some(end) = code.iter().position(|&b| b == b'\n') else {
+        return Err("ERR Invalid library metadata".into());
+    };
+    let parts = match split_args(&code[..end]) {
+        Some(p) if !p.is_empty() => p,
+        _ => return Err("ERR Invalid library metadata".into()),
+    };
+    let engine = String::from_utf8_lossy(&parts[0][2..]).into_owned();
     let mut name = None;
-    for part in parts {
-        match part.strip_prefix("name=") {
-            Some(n) => name = Some(n.to_string()),
-            None => return Err(format!("ERR Invalid metadata value given: {part}")),
+    for part in &parts[1..] {
+        if part.len() >= 5 && part[..5].eq_ignore_ascii_case(b"name=") {
+            if name.is_some() {
+                return Err(
+                    "ERR Invalid metadata value, name argument was given multiple times".into(),
+                );
+            }
+            name = Some(String::from_utf8_lossy(&part[5..]).into_owned());
+            continue;
         }
+        return Err(format!(
+            "ERR Invalid metadata value given: {}",
+            String::from_utf8_lossy(part)
+        ));
     }
     let name = name.ok_or_else(|| "ERR Library name was not given".to_string())?;
     if !valid_name(&name) {
         return Err("ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long".into());
     }
+    // Redis checks the engine after the name.
+    if !engine.eq_ignore_ascii_case("lua") {
+        return Err(format!("ERR Engine '{engine}' not found"));
+    }
     Ok(name)
+}
+
+/// Split a line into arguments as Redis's `sdssplitargs` does: blanks separate, "double quotes"
+/// take `\n`, `\r`, `\t`, `\b`, `\a`, `\"`, `\\` and `\xHH` escapes, 'single quotes' take `\'`;
+/// `None` for unbalanced quotes or a closing quote not followed by a blank.
+fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        while i < line.len() && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i == line.len() {
+            return Some(out);
+        }
+        let mut cur = Vec::new();
+        let (mut in_dq, mut in_sq) = (false, false);
+        loop {
+            if in_dq {
+                let &c = line.get(i)?;
+                if c == b'\\' && line.get(i + 1) == Some(&b'x') {
+                    let hex = line
+                        .get(i + 2..i + 4)
+                        .and_then(|h| std::str::from_utf8(h).ok());
+                    if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                        cur.push(v);
+                        i += 4;
+                        continue;
+                    }
+                }
+                if c == b'\\' && i + 1 < line.len() {
+                    cur.push(match line[i + 1] {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 8,
+                        b'a' => 7,
+                        other => other,
+                    });
+                    i += 2;
+                    continue;
+                }
+                if c == b'"' {
+                    if line.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
+                        return None;
+                    }
+                    i += 1;
+                    break;
+                }
+                cur.push(c);
+                i += 1;
+            } else if in_sq {
+                let &c = line.get(i)?;
+                if c == b'\\' && line.get(i + 1) == Some(&b'\'') {
+                    cur.push(b'\'');
+                    i += 2;
+                    continue;
+                }
+                if c == b'\'' {
+                    if line.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
+                        return None;
+                    }
+                    i += 1;
+                    break;
+                }
+                cur.push(c);
+                i += 1;
+            } else {
+                match line.get(i) {
+                    None => break,
+                    Some(c) if c.is_ascii_whitespace() => break,
+                    Some(b'"') => in_dq = true,
+                    Some(b'\'') => in_sq = true,
+                    Some(&c) => cur.push(c),
+                }
+                i += 1;
+            }
+        }
+        out.push(cur);
+    }
 }
 
 fn valid_name(s: &str) -> bool {
@@ -142,13 +241,36 @@ pub fn load(vm: &ScriptVm, code: &Bytes) -> Result<Loaded, String> {
     let fail = |e: mlua::Error| format!("ERR {}", lua_error_text(&e));
     let g = lua.globals();
     // The library's globals: reads fall through to the (read-only) globals, writes fail.
+    // While it loads, though, only the loading API is there (Redis's LIBRARY_API): `redis`
+    // with registration, logging and the version; `math`, `redis.call` & co. are missing.
     let env = lua.create_table().map_err(fail)?;
     let env_meta = lua.create_table().map_err(fail)?;
-    env_meta.raw_set("__index", g.clone()).map_err(fail)?;
-    env_meta
-        .raw_set("__newindex", vm.readonly_error.clone())
-        .map_err(fail)?;
-    env.set_metatable(Some(env_meta));
+    let loading = lua.create_table().map_err(fail)?;
+    let load_api = lua.create_table().map_err(fail)?;
+    let setup = || -> mlua::Result<()> {
+        for k in [
+            "log",
+            "LOG_DEBUG",
+            "LOG_VERBOSE",
+            "LOG_NOTICE",
+            "LOG_WARNING",
+            "REDIS_VERSION",
+            "REDIS_VERSION_NUM",
+        ] {
+            loading.raw_set(k, vm.redis.raw_get::<Value>(k)?)?;
+        }
+        let meta = lua.create_table()?;
+        meta.raw_set("__index", vm.missing_global.clone())?;
+        meta.raw_set("__newindex", vm.readonly_error.clone())?;
+        loading.set_metatable(Some(meta.clone()));
+        load_api.raw_set("redis", loading.clone())?;
+        load_api.set_metatable(Some(meta));
+        env_meta.raw_set("__index", load_api.clone())?;
+        env_meta.raw_set("__newindex", vm.readonly_error.clone())?;
+        env.set_metatable(Some(env_meta.clone()));
+        Ok(())
+    };
+    setup().map_err(fail)?;
     let mut source = b"--".to_vec();
     source.extend_from_slice(code);
     let chunk = lua
@@ -171,18 +293,6 @@ pub fn load(vm: &ScriptVm, code: &Bytes) -> Result<Loaded, String> {
         },
     );
     let result = lua.scope(|scope| {
-        let loading = lua.create_table()?;
-        for k in [
-            "log",
-            "LOG_DEBUG",
-            "LOG_VERBOSE",
-            "LOG_NOTICE",
-            "LOG_WARNING",
-            "REDIS_VERSION",
-            "REDIS_VERSION_NUM",
-        ] {
-            loading.raw_set(k, vm.redis.raw_get::<Value>(k)?)?;
-        }
         loading.raw_set(
             "register_function",
             scope.create_function(|_, args: mlua::MultiValue| {
@@ -197,17 +307,25 @@ pub fn load(vm: &ScriptVm, code: &Bytes) -> Result<Loaded, String> {
                 Ok(())
             })?,
         )?;
-        let meta = lua.create_table()?;
-        meta.raw_set("__index", vm.missing_global.clone())?;
-        meta.raw_set("__newindex", vm.readonly_error.clone())?;
-        loading.set_metatable(Some(meta));
-        env.raw_set("redis", loading)?;
         chunk.call::<()>(())
     });
     lua.remove_hook();
-    // From now on the callbacks see the full `redis` (the read-only proxy scripts see).
-    env.raw_set("redis", g.raw_get::<Value>("redis").map_err(fail)?)
-        .map_err(fail)?;
+    // A callback that kept the loading `redis` cannot register later (Redis's error).
+    let after_load = || -> mlua::Result<()> {
+        loading.raw_set(
+            "register_function",
+            lua.create_function(|_, _: mlua::MultiValue| -> mlua::Result<()> {
+                Err(mlua::Error::runtime(
+                    "redis.register_function can only be called on FUNCTION LOAD command",
+                ))
+            })?,
+        )?;
+        // From now on the callbacks see the globals and the full `redis` (the read-only proxy
+        // scripts see).
+        env_meta.raw_set("__index", g.clone())?;
+        env.raw_set("redis", g.raw_get::<Value>("redis")?)
+    };
+    after_load().map_err(fail)?;
     if let Err(e) = result {
         return Err(format!(
             "ERR Error registering functions: ERR {}",
@@ -252,6 +370,11 @@ fn registration(args: mlua::MultiValue) -> mlua::Result<(String, FunctionMeta, F
             };
             (n.to_string_lossy(), f.clone(), FunctionMeta::default())
         }
+        [_] => {
+            return Err(mlua::Error::runtime(
+                "calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).",
+            ))
+        }
         _ => {
             return Err(mlua::Error::runtime(
                 "wrong number of arguments to redis.register_function",
@@ -259,7 +382,8 @@ fn registration(args: mlua::MultiValue) -> mlua::Result<(String, FunctionMeta, F
         }
     };
     if !valid_name(&name) {
-        return Err(mlua::Error::runtime("Function names can only contain letters, numbers, or underscores(_) and must be at least one character long"));
+        // Redis 7.0 says "Library" here too (functionLibCreateFunction).
+        return Err(mlua::Error::runtime("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"));
     }
     Ok((name, meta, callback))
 }
@@ -275,12 +399,18 @@ fn named_registration(t: &Table) -> mlua::Result<(String, Function, FunctionMeta
             ("callback", Value::Function(f)) => callback = Some(f),
             ("description", Value::String(s)) => meta.description = Some(s.to_string_lossy()),
             ("flags", Value::Table(flags)) => {
-                for f in flags.sequence_values::<String>() {
-                    let f = f?;
-                    if !FLAGS.contains(&f.as_str()) {
-                        return Err(mlua::Error::runtime(format!("unknown flag given: {f}")));
-                    }
-                    meta.flags.push(f);
+                for f in flags.sequence_values::<Value>() {
+                    let f = match f? {
+                        Value::String(f) => f.to_string_lossy(),
+                        Value::Integer(n) => n.to_string(),
+                        Value::Number(n) => n.to_string(),
+                        _ => return Err(mlua::Error::runtime("unknown flag given")),
+                    };
+                    // Case-insensitive, as Redis compares them.
+                    let Some(known) = FLAGS.iter().find(|k| k.eq_ignore_ascii_case(&f)) else {
+                        return Err(mlua::Error::runtime("unknown flag given"));
+                    };
+                    meta.flags.push(known.to_string());
                 }
             }
             ("function_name", _) => return Err(mlua::Error::runtime("function_name argument given to redis.register_function must be a string")),

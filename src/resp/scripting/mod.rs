@@ -40,14 +40,26 @@ pub const DEFAULT_BUSY_MS: u64 = 5000;
 
 /// SCRIPT KILL's refusals, in Redis's words.
 pub fn kill_refusal(r: ferrite_service::exclusive::KillRefused) -> &'static str {
+    use ferrite_service::exclusive::KillRefused;
     match r {
-        ferrite_service::exclusive::KillRefused::NotBusy => ERR_NOTBUSY,
-        ferrite_service::exclusive::KillRefused::Unkillable => ERR_UNKILLABLE,
+        KillRefused::NotBusy => ERR_NOTBUSY,
+        KillRefused::Unkillable => ERR_UNKILLABLE,
+        KillRefused::OtherKind(running) => busy_error(running),
+    }
+}
+
+/// The BUSY reply while a run of `kind` holds the database: it names the kill that stops it.
+pub fn busy_error(kind: ferrite_service::exclusive::RunKind) -> &'static str {
+    match kind {
+        ferrite_service::exclusive::RunKind::Script => ERR_BUSY,
+        ferrite_service::exclusive::RunKind::Function => ERR_BUSY_FUNCTION,
     }
 }
 
 pub const ERR_BUSY: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+pub const ERR_BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 pub const ERR_NOTBUSY: &str = "NOTBUSY No scripts in execution right now.";
 pub const ERR_UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
 pub const ERR_NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";

@@ -157,30 +157,31 @@ fn pack_len(n: usize, fix: u8, b16: u8, out: &mut Vec<u8>) {
 }
 
 fn pack_table(t: &Table, out: &mut Vec<u8>, depth: usize) {
-    let pairs: Vec<(Value, Value)> = t.pairs::<Value, Value>().filter_map(Result::ok).collect();
+    // Two passes over `pairs` rather than one collected list: every string or table a Vec holds
+    // takes a slot of mlua's reference stack, which Lua 5.1 caps near 8000 ("C stack
+    // overflow" for a map of 100,000 keys); here each pair is dropped before the next.
     let mut max = 0usize;
-    let array = pairs.iter().all(|(k, _)| match k {
-        Value::Integer(n) if *n >= 1 => {
-            max = max.max(*n as usize);
-            true
+    let mut count = 0usize;
+    let mut array = true;
+    for (k, _) in t.pairs::<Value, Value>().filter_map(Result::ok) {
+        count += 1;
+        match k {
+            Value::Integer(n) if n >= 1 => max = max.max(n as usize),
+            Value::Number(n) if n >= 1.0 && n.fract() == 0.0 => max = max.max(n as usize),
+            _ => array = false,
         }
-        Value::Number(n) if *n >= 1.0 && n.fract() == 0.0 => {
-            max = max.max(*n as usize);
-            true
-        }
-        _ => false,
-    }) && max == pairs.len();
-    if array {
+    }
+    if array && max == count {
         pack_len(max, 0x90, 0xdc, out);
         for i in 1..=max {
             let v: Value = t.raw_get(i).unwrap_or(Value::Nil);
             pack(&v, out, depth + 1);
         }
     } else {
-        pack_len(pairs.len(), 0x80, 0xde, out);
-        for (k, v) in &pairs {
-            pack(k, out, depth + 1);
-            pack(v, out, depth + 1);
+        pack_len(count, 0x80, 0xde, out);
+        for (k, v) in t.pairs::<Value, Value>().filter_map(Result::ok).take(count) {
+            pack(&k, out, depth + 1);
+            pack(&v, out, depth + 1);
         }
     }
 }

@@ -75,6 +75,13 @@ pub enum Target {
     Function { name: String },
 }
 
+/// How far past `maxmemory` an `allow-oom` script may write: Redis lets it write without limit;
+/// Ferrite keeps a bound (a sixteenth of the limit, at least 1 MiB) so no script can make the
+/// server die of memory.
+pub fn oom_headroom(limit: u64) -> u64 {
+    (limit / 16).max(1 << 20)
+}
+
 /// What to run.
 pub struct ScriptCall {
     pub target: Target,
@@ -82,6 +89,8 @@ pub struct ScriptCall {
     pub argv: Vec<Bytes>,
     /// EVAL_RO / EVALSHA_RO, or the `no-writes` shebang flag: write commands are refused.
     pub read_only: bool,
+    /// The `allow-oom` flag: its writes may go past `maxmemory`, within [`oom_headroom`].
+    pub allow_oom: bool,
     pub running: Arc<ExclusiveRun>,
 }
 
@@ -410,6 +419,7 @@ struct CallState<'l, 'c> {
     locked: &'l mut Locked<'c>,
     running: &'l ExclusiveRun,
     read_only: bool,
+    allow_oom: bool,
     scratch: BytesMut,
 }
 
@@ -485,7 +495,15 @@ impl CallState<'_, '_> {
             }
             if spec.has(flags::DENYOOM) {
                 let incoming: usize = args[1..].iter().map(|a| a.len()).sum();
-                if self.env.shared.store.budget().would_exceed(incoming as u64) {
+                let budget = self.env.shared.store.budget();
+                let headroom = if self.allow_oom {
+                    oom_headroom(budget.limit())
+                } else {
+                    0
+                };
+                if budget.used().saturating_add(incoming as u64)
+                    > budget.limit().saturating_add(headroom)
+                {
                     return Some(crate::resp::args::ERR_OOM.into());
                 }
             }
@@ -718,6 +736,7 @@ fn run_in<'c>(
         locked,
         running: &call.running,
         read_only: call.read_only,
+        allow_oom: call.allow_oom,
         scratch: BytesMut::new(),
     });
     lua.set_app_data(RunInfo {

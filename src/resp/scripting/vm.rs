@@ -41,6 +41,9 @@ pub struct ScriptVm {
 /// chunks and goes through `loadstring`, so neither loads bytecode (ESC, 27, starts a binary
 /// chunk).
 const SANDBOX: &str = r#"
+-- The one argument: a function giving the message of an error raised by Rust code (mlua hands
+-- Lua such errors as userdata, where Redis's C functions raise strings).
+local error_text = ...
 print = nil; dofile = nil; loadfile = nil; getfenv = nil; setfenv = nil
 newproxy = nil; module = nil; require = nil
 local raw_loadstring, byte, concat = loadstring, string.byte, table.concat
@@ -61,6 +64,33 @@ load = function(f, name)
   end
   return loadstring(concat(parts), name)
 end
+-- Lua 5.1.5's unpack counts its results in a C int: unpack(t, 0, 2^31 - 1) overflows the count
+-- and writes past the Lua stack (memory corruption; Redis patched its Lua for it, the vendored
+-- one is not). This wrapper refuses what would not fit the C stack (LUAI_MAXCSTACK, 8000)
+-- before the C function sees it, with the patched Lua's error.
+do
+  local unpack, tonumber, type, floor, ceil, error, select =
+    unpack, tonumber, type, math.floor, math.ceil, error, select
+  local function c_int(x)
+    if x >= 0 then x = floor(x) else x = ceil(x) end
+    if x > 2147483647 or x < -2147483648 then return nil end
+    return x
+  end
+  local function bad(n, expected, got)
+    error('bad argument #' .. n .. " to 'unpack' (" .. expected .. ' expected, got ' .. got .. ')', 3)
+  end
+  _G.unpack = function(...)
+    local n, t, i, j = select('#', ...), ...
+    if type(t) ~= 'table' then bad(1, 'table', n == 0 and 'no value' or type(t)) end
+    local a, b = 1, nil
+    if i ~= nil then a = tonumber(i) if a == nil then bad(2, 'number', type(i)) end end
+    if j ~= nil then b = tonumber(j) if b == nil then bad(3, 'number', type(j)) end else b = #t end
+    if b < a then return end
+    local ia, ib = c_int(a), c_int(b)
+    if ia == nil or ib == nil or ib - ia >= 7999 then error('too many results to unpack', 2) end
+    return unpack(t, ia, ib)
+  end
+end
 -- Redis 7's pcall: an error table's `err` string is what the script gets (redis.call raises
 -- {err=...}; `pcall(redis.call, ...)` hands the script the message).
 local raw_pcall = pcall
@@ -68,6 +98,7 @@ local function error_message(ok, ...)
   if ok then return ok, ... end
   local e = ...
   if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then e = rawget(e, 'err') end
+  if type(e) == 'userdata' then e = error_text(e) end
   return false, e
 end
 pcall = function(...) return error_message(raw_pcall(...)) end
@@ -110,8 +141,13 @@ impl ScriptVm {
         g.raw_set("cjson", super::convert::cjson_library(&lua)?)?;
         g.raw_set("cmsgpack", super::msgpack::library(&lua)?)?;
         g.raw_set("struct", super::structlib::library(&lua)?)?;
-        let (missing_global, readonly_error, call_with): (Function, Function, Function) =
-            lua.load(SANDBOX).set_name("=sandbox").call(())?;
+        let (missing_global, readonly_error, call_with): (Function, Function, Function) = lua
+            .load(SANDBOX)
+            .set_name("=sandbox")
+            .call(lua.create_function(|lua, e: Value| match e {
+                Value::Error(e) => Ok(Value::String(lua.create_string(lua_error_text(&e))?)),
+                other => Ok(other),
+            })?)?;
         lua.set_memory_limit(memory_limit)?;
         let xpcall = lua.globals().raw_get("xpcall")?;
         let error_handler = super::run::error_handler(&lua)?;
@@ -324,6 +360,31 @@ mod tests {
         assert_eq!(r, Value::Number(2.0));
         // bytecode as source text is rejected too
         assert!(eval(&mut vm, "\x1bLuaQ").is_err());
+    }
+
+    #[test]
+    fn unpack_refuses_ranges_that_overflow_its_count() {
+        // Lua 5.1.5's own unpack overflows its int count on these and writes past the stack
+        // (a failed assertion in debug builds); the sandbox's wrapper refuses them.
+        let mut vm = ScriptVm::new(8 << 20).unwrap();
+        for range in [
+            "-2, 2147483647",
+            "0, 2147483647",
+            "-2147483648, -2",
+            "2147483000, 2147484000",
+            "1, 8001",
+        ] {
+            let e = eval(&mut vm, &format!("return {{unpack({{1,2,3}}, {range})}}")).unwrap_err();
+            assert!(e.contains("too many results to unpack"), "{range}: {e}");
+        }
+        let r = eval(&mut vm, "return #{unpack({1,2,3}, -1, -2)}").unwrap();
+        assert_eq!(r, Value::Integer(0));
+        let r = eval(&mut vm, "return select('#', unpack({1,2,3}, -1, 5))").unwrap();
+        assert_eq!(r, Value::Integer(7));
+        let r = eval(&mut vm, "return table.concat({unpack({1,2,3})}, ',')").unwrap();
+        assert!(matches!(r, Value::String(s) if s == "1,2,3"));
+        let e = eval(&mut vm, "return unpack(nil)").unwrap_err();
+        assert!(e.contains("bad argument #1 to 'unpack'"), "{e}");
     }
 
     #[test]
