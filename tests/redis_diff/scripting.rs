@@ -216,6 +216,25 @@ const CASES: &[&[&str]] = &[
          local d = cmsgpack.unpack(cmsgpack.pack(a)) return {#cmsgpack.pack(a), d['77']}",
         "0",
     ],
+    &["EVAL", "return bit.tohex(65535, -2147483648)", "0"],
+    &[
+        "EVAL",
+        "local a = {} for i = 1, 7999 do a[i] = 1 end \
+         return {redis.call('lpush', 'unpacked', unpack(a)), pcall(unpack, a, 1, 7999)}",
+        "0",
+    ],
+    &["EVAL", "return redis.sha1hex()", "0"],
+    &["EVAL", "return redis.sha1hex(12)", "0"],
+    &[
+        "EVAL",
+        "return redis.pcall('xread', 'BLOCK', 0, 'STREAMS', 's', '$')",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return redis.pcall('xread', 'STREAMS', 'block', '$')",
+        "0",
+    ],
     // lua-cjson's settings
     &[
         "EVAL",
@@ -308,6 +327,39 @@ async fn scripts_in_transactions_match_redis() {
         &["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"],
         &["GET", "a"],
         &["EXEC"],
+    ])
+    .await;
+}
+
+/// SELECT inside a script moves the script's later commands to that database (Redis 7), not
+/// the caller's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn select_inside_scripts_matches_redis() {
+    let mut d = Diff::start(false).await;
+    d.script(&[
+        &["SELECT", "1"],
+        &["SET", "k", "db1"],
+        &["SELECT", "3"],
+        &["SET", "k", "db3"],
+        &[
+            "EVAL",
+            "local a = redis.call('get', 'k') redis.call('select', '1') \
+             local b = redis.call('get', 'k') redis.call('set', 'w', 'from script') \
+             redis.call('select', 3) return {a, b, redis.call('get', 'k')}",
+            "0",
+        ],
+        &["GET", "k"],
+        &["GET", "w"],
+        &["SELECT", "1"],
+        &["GET", "w"],
+        &["EVAL", "return redis.pcall('select', '99')", "0"],
+        &["EVAL", "return redis.pcall('select', 'x')", "0"],
+        &["EVAL", "return redis.pcall('select')", "0"],
+        &[
+            "EVAL",
+            "redis.call('select', 0) return redis.call('dbsize')",
+            "0",
+        ],
     ])
     .await;
 }

@@ -112,6 +112,19 @@ impl Cache {
         }
     }
 
+    /// Lock all shards if none is held now (a caller holding another cache's shards that may
+    /// not take these in the lock order).
+    pub fn try_lock_all(&self) -> Option<Locked<'_>> {
+        let mut guards = Vec::with_capacity(self.shards.len());
+        for (i, s) in self.shards.iter().enumerate() {
+            guards.push((i, s.try_lock()?));
+        }
+        Some(Locked {
+            cache: self,
+            guards,
+        })
+    }
+
     /// Number of keys (including not-yet-reaped expired ones, as Redis's DBSIZE does).
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.lock().len()).sum()

@@ -60,6 +60,9 @@ pub const ERR_BUSY: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 pub const ERR_BUSY_FUNCTION: &str =
     "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+/// A script SELECTed a database another client holds against the lock order for too long.
+pub const ERR_BUSY_OTHER_DB: &str =
+    "BUSY the database this script selected is held by another transaction or script; try again";
 pub const ERR_NOTBUSY: &str = "NOTBUSY No scripts in execution right now.";
 pub const ERR_UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
 pub const ERR_NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";

@@ -21,6 +21,7 @@ use mlua::{HookTriggers, Lua, MultiValue, Table, Value, VmState};
 
 use super::convert::{format_g14, lua_to_reply, reply_to_lua};
 use super::vm::{lua_error_text, ScriptVm};
+use crate::resp::args::eq_ic;
 use crate::resp::client::ClientInfo;
 use crate::resp::dispatch::{flags, lookup, CommandSpec, Ctx};
 use crate::shared::Shared;
@@ -140,7 +141,22 @@ pub fn parse_shebang(body: &[u8]) -> Result<Shebang, String> {
 pub fn install_redis_statics(lua: &Lua, redis: &Table) -> mlua::Result<()> {
     redis.raw_set(
         "sha1hex",
-        lua.create_function(|_, s: mlua::String| Ok(super::sha1_hex(&s.as_bytes())))?,
+        lua.create_function(|_, args: MultiValue| {
+            if args.len() != 1 {
+                return Err(mlua::Error::external(RedisLibError(
+                    "wrong number of arguments",
+                )));
+            }
+            let v = &args[0];
+            // lua_tolstring: strings and numbers; anything else hashes as no bytes.
+            let bytes = match v {
+                Value::String(s) => s.as_bytes().to_vec(),
+                Value::Integer(n) => n.to_string().into_bytes(),
+                Value::Number(n) => format_g14(*n).into_bytes(),
+                _ => Vec::new(),
+            };
+            Ok(super::sha1_hex(&bytes))
+        })?,
     )?;
     redis.raw_set(
         "error_reply",
@@ -255,10 +271,35 @@ const CALL_KEY: &std::ffi::CStr = c"ferrite.redis_call";
 #[allow(unsafe_code)]
 unsafe fn call_implementation(state: *mut mlua::ffi::lua_State) {
     use mlua::ffi;
-    let nargs = ffi::lua_gettop(state);
+    let mut nargs = ffi::lua_gettop(state);
+    if nargs > PACKED_ARGS_OVER {
+        // Many arguments (`redis.call('lpush', k, unpack(t))`): mlua's callback needs stack
+        // room above them that Lua 5.1's C stack limit (8000 slots) may not leave, so they go
+        // in one table, behind the marker only this function can make (a light userdata).
+        ffi::lua_createtable(state, nargs, 1);
+        for i in 1..=nargs {
+            ffi::lua_pushvalue(state, i);
+            ffi::lua_rawseti(state, -2, i as _);
+        }
+        ffi::lua_pushinteger(state, nargs as _);
+        ffi::lua_setfield(state, -2, c"n".as_ptr());
+        ffi::lua_replace(state, 1);
+        ffi::lua_settop(state, 1);
+        ffi::lua_pushlightuserdata(state, packed_marker());
+        ffi::lua_insert(state, 1);
+        nargs = 2;
+    }
     ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, CALL_KEY.as_ptr());
     ffi::lua_insert(state, 1);
     ffi::lua_call(state, nargs, 2);
+}
+
+/// Past this many, `redis.call`'s arguments reach the implementation packed in a table.
+const PACKED_ARGS_OVER: std::ffi::c_int = 64;
+
+/// The light userdata that says "the next argument is the packed arguments".
+fn packed_marker() -> *mut std::ffi::c_void {
+    CALL_KEY.as_ptr() as *mut std::ffi::c_void
 }
 
 /// `redis.call`: the reply, or the error reply raised as a Lua error whose value is the
@@ -396,6 +437,10 @@ const NOSCRIPT_CONTAINERS: &[&str] = &[
 ];
 
 fn not_allowed_from_script(spec: &CommandSpec, args: &[Bytes]) -> bool {
+    if spec.name == "select" {
+        // A connection command, but scripts may call it (CallState::call runs it).
+        return false;
+    }
     if NOSCRIPT.contains(&spec.name) || spec.has(flags::CONN) {
         return true;
     }
@@ -421,6 +466,9 @@ struct CallState<'l, 'c> {
     read_only: bool,
     allow_oom: bool,
     scratch: BytesMut,
+    /// After `redis.call('select', n)` of another database: n and its cache. Its shards are
+    /// locked per command (`lock_other`), not for the whole script.
+    selected: Option<(usize, Arc<Cache>)>,
 }
 
 /// What the `redis` functions made once per VM need of the run in progress (Lua app data).
@@ -440,15 +488,32 @@ fn err_table(lua: &Lua, msg: &str) -> mlua::Result<Value> {
 }
 
 /// The arguments of a `redis.call`: strings and numbers (as Lua writes numbers, `%.14g`).
+fn arg_bytes(v: Value) -> Result<Bytes, &'static str> {
+    Ok(match v {
+        Value::String(s) => Bytes::copy_from_slice(&s.as_bytes()),
+        Value::Integer(n) => Bytes::from(n.to_string()),
+        Value::Number(n) => Bytes::from(format_g14(n)),
+        _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
+    })
+}
+
 fn call_args(args: MultiValue) -> Result<Vec<Bytes>, &'static str> {
+    if let (2, Some(Value::LightUserData(m)), Some(Value::Table(t))) =
+        (args.len(), args.front(), args.back())
+    {
+        if m.0 == packed_marker() {
+            let n: i64 = t.raw_get("n").unwrap_or(0);
+            let mut out = Vec::with_capacity(n as usize);
+            for i in 1..=n {
+                let v: Value = t.raw_get(i).unwrap_or(Value::Nil);
+                out.push(arg_bytes(v)?);
+            }
+            return Ok(out);
+        }
+    }
     let mut out = Vec::with_capacity(args.len());
     for v in args {
-        out.push(match v {
-            Value::String(s) => Bytes::copy_from_slice(&s.as_bytes()),
-            Value::Integer(n) => Bytes::from(n.to_string()),
-            Value::Number(n) => Bytes::from(format_g14(n)),
-            _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
-        });
+        out.push(arg_bytes(v)?);
     }
     if out.is_empty() {
         return Err("ERR Please specify at least one argument for this redis lib call");
@@ -462,15 +527,22 @@ impl CallState<'_, '_> {
         if !spec.arity_ok(args.len()) {
             return Some("ERR Wrong number of args calling Redis command from script".into());
         }
-        if spec.name == "select" {
-            return Some("ERR SELECT is not supported inside scripts by Ferrite (the script runs in the caller's database)".into());
-        }
         if not_allowed_from_script(spec, args) {
             return Some("ERR This Redis command is not allowed from script".into());
         }
+        if matches!(spec.name, "xread" | "xreadgroup") {
+            // Redis's stream commands refuse BLOCK from scripts (where they cannot wait).
+            let options = args[1..].iter().take_while(|a| !eq_ic(a, "streams"));
+            if options.clone().any(|a| eq_ic(a, "block")) {
+                return Some(format!(
+                    "ERR {} command is not allowed with BLOCK option from scripts",
+                    String::from_utf8_lossy(&args[0])
+                ));
+            }
+        }
         let mut other_dbs = Vec::new();
         crate::resp::commands::databases::named_dbs(args, &mut other_dbs);
-        if !other_dbs.is_empty() {
+        if !other_dbs.is_empty() && spec.name != "select" {
             return Some(format!(
                 "ERR {} naming another database is not supported inside scripts by Ferrite",
                 spec.name.to_ascii_uppercase()
@@ -485,7 +557,11 @@ impl CallState<'_, '_> {
             let Some(p) = &self.env.principal else {
                 return Some("NOAUTH Authentication required.".into());
             };
-            if let Err(r) = crate::resp::authz::authorize(p, self.env.cache.name(), spec, args) {
+            let cache = match &self.selected {
+                Some((_, c)) => c.name(),
+                None => self.env.cache.name(),
+            };
+            if let Err(r) = crate::resp::authz::authorize(p, cache, spec, args) {
                 return Some(format!("NOPERM {}", r.denied));
             }
         }
@@ -531,17 +607,43 @@ impl CallState<'_, '_> {
             }
             return Ok((err_table(lua, &msg)?, true));
         }
+        if spec.name == "select" {
+            // Redis 7: the script's later commands run in that database; the caller's stays.
+            let n = crate::resp::commands::databases::parse_db(
+                &args[1],
+                crate::resp::args::ERR_NOT_INT,
+            )
+            .and_then(|n| {
+                crate::resp::commands::databases::db_cache(
+                    &self.env.shared,
+                    self.env.principal.as_ref(),
+                    self.base,
+                    n,
+                )
+                .map(|c| (n, c))
+            });
+            return match n {
+                Ok((n, c)) => {
+                    self.selected = (!Arc::ptr_eq(&c, self.cache)).then_some((n, c));
+                    let t = lua.create_table()?;
+                    t.raw_set("ok", "OK")?;
+                    Ok((Value::Table(t), false))
+                }
+                Err(e) => Ok((err_table(lua, &e)?, true)),
+            };
+        }
         let started = std::time::Instant::now();
         if spec.has(flags::WRITE) {
             self.running.wrote.store(true, Ordering::Release);
         }
+        let db = self.selected.as_ref().map_or(self.env.db, |(n, _)| *n);
         let monitors = &self.env.shared.introspection.monitors;
         if monitors.any() {
             // Redis's line for a script's command: the client is `lua`.
             let micros = crate::resp::conn::unix_micros();
             monitors.feed(crate::resp::introspection::monitor::line(
                 micros,
-                self.env.db,
+                db,
                 "lua",
                 &args,
                 |_| false,
@@ -558,23 +660,40 @@ impl CallState<'_, '_> {
                 .map(|p| p.token_id())
                 .filter(|id| !id.is_empty());
             let mut w = ReplyWriter::new(&mut self.scratch, resp3);
-            let mut ctx = Ctx {
-                shared: &env.shared,
-                cache: self.cache,
-                base: self.base,
-                db: env.db,
-                now: env.shared.store.now_ms(),
-                client: &env.client,
-                resp3,
-                exec: Some(&mut *self.locked),
-                exec_dbs: None,
-                may_block: false,
-                retry: false,
-                block: &mut block,
-                publisher,
-                principal: env.principal.as_ref(),
-            };
-            (spec.handler)(&mut ctx, &args, &mut w);
+            // One Ctx per branch: `exec`'s `&mut Locked<'c>` fixes the caches' lifetime.
+            macro_rules! run_in {
+                ($cache:expr, $base:expr, $locked:expr) => {{
+                    let mut ctx = Ctx {
+                        shared: &env.shared,
+                        cache: $cache,
+                        base: $base,
+                        db,
+                        now: env.shared.store.now_ms(),
+                        client: &env.client,
+                        resp3,
+                        exec: Some($locked),
+                        exec_dbs: None,
+                        may_block: false,
+                        retry: false,
+                        block: &mut block,
+                        publisher,
+                        principal: env.principal.as_ref(),
+                    };
+                    (spec.handler)(&mut ctx, &args, &mut w);
+                }};
+            }
+            match self.selected.clone() {
+                None => run_in!(self.cache, self.base, &mut *self.locked),
+                Some((_, other)) => {
+                    let base = self.base.clone();
+                    let Some(mut l) = lock_other(self.cache, &other) else {
+                        drop(w);
+                        let e = crate::resp::scripting::ERR_BUSY_OTHER_DB;
+                        return Ok((err_table(lua, e)?, true));
+                    };
+                    run_in!(&other, &base, &mut l)
+                }
+            }
         }
         let failed = self.scratch.first() == Some(&b'-');
         // INFO commandstats counts a script's commands too, as Redis does.
@@ -587,6 +706,25 @@ impl CallState<'_, '_> {
         let mut pos = 0;
         let v = reply_to_lua(lua, &self.scratch, &mut pos)?;
         Ok((v, failed))
+    }
+}
+
+/// Lock every shard of `other`, a database the script SELECTed, while the script holds `held`'s.
+/// In the lock order across caches (by name) it simply waits; against the order it only tries,
+/// for up to a second, so a holder of `other` waiting for `held` cannot deadlock with us.
+fn lock_other<'o>(held: &Cache, other: &'o Cache) -> Option<Locked<'o>> {
+    if other.name() > held.name() {
+        return Some(other.lock_all());
+    }
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        if let Some(l) = other.try_lock_all() {
+            return Some(l);
+        }
+        if std::time::Instant::now() >= until {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(200));
     }
 }
 
@@ -738,6 +876,7 @@ fn run_in<'c>(
         read_only: call.read_only,
         allow_oom: call.allow_oom,
         scratch: BytesMut::new(),
+        selected: None,
     });
     lua.set_app_data(RunInfo {
         resp3: std::cell::Cell::new(false),

@@ -86,8 +86,10 @@ do
     if i ~= nil then a = tonumber(i) if a == nil then bad(2, 'number', type(i)) end end
     if j ~= nil then b = tonumber(j) if b == nil then bad(3, 'number', type(j)) end else b = #t end
     if b < a then return end
+    -- lua_checkstack counts the C function's arguments too: pass as many as were given.
     local ia, ib = c_int(a), c_int(b)
-    if ia == nil or ib == nil or ib - ia >= 7999 then error('too many results to unpack', 2) end
+    if ia == nil or ib == nil or ib - ia + 1 + n > 8000 then error('too many results to unpack', 2) end
+    if n <= 1 then return unpack(t) elseif n == 2 then return unpack(t, ia) end
     return unpack(t, ia, ib)
   end
 end
@@ -307,7 +309,8 @@ fn bit_library(lua: &Lua) -> mlua::Result<Table> {
             let mut n = n.map(tobit).unwrap_or(8);
             let upper = n < 0;
             if upper {
-                n = -n;
+                // LuaBitOp as Redis patched it: -INT32_MIN is taken as INT32_MAX.
+                n = n.saturating_neg();
             }
             let n = n.clamp(1, 8) as usize;
             let v = tobit(x) as u32 as u64;
