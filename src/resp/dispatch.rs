@@ -590,6 +590,9 @@ pub struct Ctx<'a, 'c> {
     /// Who runs the command (None only before authentication, when no table command runs).
     /// For the commands that reach keys their key specs cannot name (SORT's BY and GET).
     pub principal: Option<&'a ferrite_auth::Principal>,
+    /// Run by a script's `redis.call` (commands whose output order Redis makes deterministic
+    /// for scripts look at it).
+    pub in_script: bool,
 }
 
 impl<'a, 'c> Ctx<'a, 'c> {

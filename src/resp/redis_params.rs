@@ -16,11 +16,21 @@ use parking_lot::RwLock;
 
 #[derive(Clone, Copy)]
 enum Kind {
-    Int { min: i64, max: i64 },
-    Memory { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
+    Memory {
+        min: i64,
+        max: i64,
+    },
     Bool,
     Enum(&'static [&'static str]),
     Str,
+    /// Set at start only: CONFIG SET answers "can't set immutable config".
+    Immutable,
+    /// A protected config (`enable-protected-configs no`): "can't set protected config".
+    Protected,
 }
 
 struct Param {
@@ -142,6 +152,128 @@ const PARAMS: &[Param] = &[
         Kind::Str,
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
     ),
+    p("active-defrag-cycle-min", None, int(1, 99), "1"),
+    p("active-defrag-cycle-max", None, int(1, 99), "25"),
+    p(
+        "active-defrag-ignore-bytes",
+        None,
+        mem(1, LONG_MAX),
+        "104857600",
+    ),
+    p(
+        "active-defrag-max-scan-fields",
+        None,
+        int(1, LONG_MAX),
+        "1000",
+    ),
+    p("active-defrag-threshold-lower", None, int(0, 1000), "10"),
+    p("active-defrag-threshold-upper", None, int(0, 1000), "100"),
+    p("aof-use-rdb-preamble", None, Kind::Bool, "yes"),
+    p("auto-aof-rewrite-percentage", None, int(0, INT_MAX), "100"),
+    p(
+        "auto-aof-rewrite-min-size",
+        None,
+        mem(0, LONG_MAX),
+        "67108864",
+    ),
+    p("key-load-delay", None, int(INT_MIN, INT_MAX), "0"),
+    p("rdb-key-save-delay", None, int(INT_MIN, INT_MAX), "0"),
+    p("maxmemory-eviction-tenacity", None, int(0, 100), "10"),
+    p("maxmemory-clients", None, Kind::Str, "0"),
+    p(
+        "min-replicas-to-write",
+        Some("min-slaves-to-write"),
+        int(0, INT_MAX),
+        "0",
+    ),
+    p(
+        "min-replicas-max-lag",
+        Some("min-slaves-max-lag"),
+        int(0, INT_MAX),
+        "10",
+    ),
+    p("repl-backlog-size", None, mem(1, LONG_MAX), "1048576"),
+    p("repl-backlog-ttl", None, int(0, INT_MAX), "3600"),
+    p(
+        "repl-diskless-load",
+        None,
+        Kind::Enum(&["disabled", "on-empty-db", "swapdb"]),
+        "disabled",
+    ),
+    p("repl-diskless-sync", None, Kind::Bool, "yes"),
+    p("repl-diskless-sync-delay", None, int(0, INT_MAX), "5"),
+    p(
+        "repl-diskless-sync-max-replicas",
+        None,
+        int(0, INT_MAX),
+        "0",
+    ),
+    p("repl-disable-tcp-nodelay", None, Kind::Bool, "no"),
+    p(
+        "repl-ping-replica-period",
+        Some("repl-ping-slave-period"),
+        int(1, INT_MAX),
+        "10",
+    ),
+    p("repl-timeout", None, int(1, INT_MAX), "60"),
+    p(
+        "replica-read-only",
+        Some("slave-read-only"),
+        Kind::Bool,
+        "yes",
+    ),
+    p(
+        "replica-serve-stale-data",
+        Some("slave-serve-stale-data"),
+        Kind::Bool,
+        "yes",
+    ),
+    p(
+        "replica-priority",
+        Some("slave-priority"),
+        int(0, INT_MAX),
+        "100",
+    ),
+    p(
+        "replica-lazy-flush",
+        Some("slave-lazy-flush"),
+        Kind::Bool,
+        "no",
+    ),
+    p("shutdown-on-sigint", None, Kind::Str, "default"),
+    p("shutdown-on-sigterm", None, Kind::Str, "default"),
+    p(
+        "oom-score-adj",
+        None,
+        Kind::Enum(&["no", "yes", "relative", "absolute"]),
+        "no",
+    ),
+    p("oom-score-adj-values", None, Kind::Str, "0 200 800"),
+    p("protected-mode", None, Kind::Bool, "yes"),
+    p(
+        "acl-pubsub-default",
+        None,
+        Kind::Enum(&["allchannels", "resetchannels"]),
+        "resetchannels",
+    ),
+    p("cluster-announce-port", None, int(0, 65535), "0"),
+    p("cluster-announce-bus-port", None, int(0, 65535), "0"),
+    p("cluster-announce-tls-port", None, int(0, 65535), "0"),
+    p("tls-port", None, int(0, 65535), "0"),
+    p(
+        "tls-auth-clients",
+        None,
+        Kind::Enum(&["no", "yes", "optional"]),
+        "yes",
+    ),
+    p("tls-prefer-server-ciphers", None, Kind::Bool, "no"),
+    p("cluster-enabled", None, Kind::Immutable, "no"),
+    p("daemonize", None, Kind::Immutable, "no"),
+    p("enable-module-command", None, Kind::Immutable, "no"),
+    p("enable-protected-configs", None, Kind::Immutable, "no"),
+    p("enable-debug-command", None, Kind::Immutable, "yes"),
+    p("dir", None, Kind::Protected, "/"),
+    p("dbfilename", None, Kind::Protected, "dump.rdb"),
 ];
 
 fn find(name: &str) -> Option<&'static Param> {
@@ -234,6 +366,8 @@ impl RedisParams {
                 }
             }
             Kind::Str => Ok(value.to_string()),
+            Kind::Immutable => Err("can't set immutable config".into()),
+            Kind::Protected => Err("can't set protected config".into()),
         })
     }
 

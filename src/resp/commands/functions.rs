@@ -232,7 +232,7 @@ fn with_vm<R>(
     }
     let vm = slot.as_mut().expect("created above");
     let r = f(vm);
-    vm.tidy();
+    vm.collect();
     ctx.shared
         .scripts
         .charge_vm(vm.recharge(), ctx.shared.store.budget());

@@ -288,6 +288,22 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             w.ok();
         }
         "reload" | "change-repl-id" => w.ok(),
+        "protocol" => {
+            if arity(3, w) {
+                debug_protocol(&args[2], w);
+            }
+        }
+        "set-disable-deny-scripts" => {
+            if arity(3, w) {
+                // atoi, as Redis reads it.
+                let on = crate::resp::args::parse_i64(&args[2]).unwrap_or(0) != 0;
+                ctx.shared
+                    .scripts
+                    .deny_disabled
+                    .store(on, std::sync::atomic::Ordering::Relaxed);
+                w.ok();
+            }
+        }
         "object" => {
             if !arity(3, w) {
                 return;
@@ -313,7 +329,6 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         | "stringmatch-len"
         | "replybuffer"
         | "jmap"
-        | "protocol"
         | "digest"
         | "digest-value"
         | "set-skip-checksum-validation"
@@ -327,12 +342,72 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         | "client-eviction"
         | "pause-cron"
         | "dict-resizing"
-        | "config-rewrite-force-all"
-        | "set-disable-deny-scripts" => w.error(&format!(
+        | "config-rewrite-force-all" => w.error(&format!(
             "ERR DEBUG {} is not supported by Ferrite (see DEBUG HELP)",
             lossy(sub).to_ascii_uppercase()
         )),
         _ => unknown_subcommand(w, "DEBUG", sub),
+    }
+}
+
+/// DEBUG PROTOCOL <type>: one reply of each RESP3 type, Redis's values (its tests check how
+/// clients and scripts convert them), downgraded for RESP2 as every reply is.
+fn debug_protocol(name: &[u8], w: &mut ReplyWriter<'_>) {
+    match String::from_utf8_lossy(name).to_ascii_lowercase().as_str() {
+        "string" => w.bulk(b"Hello World"),
+        "integer" => w.int(12345),
+        "double" => w.double(3.141),
+        "bignum" => {
+            let n = b"1234567999999999999999999999999999999";
+            if w.resp3() {
+                w.raw(b"(");
+                w.raw(n);
+                w.raw(b"\r\n");
+            } else {
+                w.bulk(n);
+            }
+        }
+        "null" => w.null(),
+        "array" | "set" => {
+            if eq_ic(name, "set") {
+                w.set(3);
+            } else {
+                w.array(3);
+            }
+            for j in 0..3 {
+                w.int(j);
+            }
+        }
+        "map" => {
+            w.map(3);
+            for j in 0..3 {
+                w.int(j);
+                w.boolean(j == 1);
+            }
+        }
+        "attrib" => {
+            if w.resp3() {
+                w.raw(b"|1\r\n");
+                w.bulk(b"key-popularity");
+                w.array(2);
+                w.bulk(b"key:123");
+                w.int(90);
+            }
+            w.bulk(b"Some real reply following the attribute");
+        }
+        "push" => {
+            if !w.resp3() {
+                return w.error("ERR RESP2 is not supported by this command");
+            }
+            w.push(2);
+            w.bulk(b"server-cpu-usage");
+            w.int(42);
+            w.bulk(b"Some real reply following the push reply");
+        }
+        "true" => w.boolean(true),
+        "false" => w.boolean(false),
+        "verbatim" => w.verbatim("txt", "This is a verbatim\nstring"),
+        _ => w.error("ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false"),
     }
 }
 
@@ -341,8 +416,10 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
 fn debug_object(ctx: &mut Ctx<'_, '_>, key: &Bytes, w: &mut ReplyWriter<'_>) {
     let t = ctx.shared.redis_params.rdb_thresholds();
     let now = ctx.now;
-    let info = ctx.with_key(key, |s, now| {
-        s.peek(key, now).map(|e| {
+    // Redis looks in the keyspace as stored: a key past its expiry that nothing has reaped yet
+    // is still found (its tests check exactly that). Looked up as of time 0, nothing expires.
+    let info = ctx.with_key(key, |s, _| {
+        s.peek(key, 0).map(|e| {
             let len = super::dump::payload_of(t, &e.value)
                 .len()
                 .saturating_sub(11);

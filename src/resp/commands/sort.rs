@@ -126,6 +126,9 @@ struct Opts<'a> {
     /// A BY pattern without `*` was given: nothing to sort by.
     dontsort: bool,
     gets: Vec<&'a [u8]>,
+    /// Called from a script: a set's order must not depend on its layout either (Redis sorts
+    /// it as for STORE, so a script's result is deterministic).
+    in_script: bool,
 }
 
 impl Opts<'_> {
@@ -152,6 +155,7 @@ fn parse<'a>(
         by: None,
         dontsort: false,
         gets: Vec::new(),
+        in_script: false,
     };
     let mut j = 2;
     while j < args.len() {
@@ -333,7 +337,7 @@ fn run(
         Some(Value::ZSet(z)) => (z.len(), Kind::ZSet),
         Some(_) => return w.error(ERR_WRONGTYPE),
     };
-    if dontsort && matches!(kind, Kind::Set) && o.store.is_some() {
+    if dontsort && matches!(kind, Kind::Set) && (o.store.is_some() || o.in_script) {
         // A set has no order of its own: what is stored must not depend on it.
         dontsort = false;
         alpha = true;
@@ -491,9 +495,10 @@ fn run(
 
 fn sort_generic(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>, readonly: bool) {
     let full_access = ctx.reads_every_key();
-    let Some(o) = parse(w, args, readonly, full_access) else {
+    let Some(mut o) = parse(w, args, readonly, full_access) else {
         return;
     };
+    o.in_script = ctx.in_script;
     debug_assert!(
         readonly
             || o.store.map(|s| s as *const Bytes)

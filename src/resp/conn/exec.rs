@@ -506,6 +506,7 @@ impl Session {
                 block: &mut block,
                 publisher: publisher_of(&self.principal),
                 principal: self.principal.as_ref(),
+                in_script: false,
             };
             (spec.handler)(&mut ctx, args, &mut w);
         }
@@ -740,6 +741,7 @@ impl Session {
                 block: &mut block,
                 publisher: publisher_of(&self.principal),
                 principal: self.principal.as_ref(),
+                in_script: false,
             };
             (spec.handler)(&mut ctx, args, &mut w);
             self.meter.messages_published += published(spec, &self.out[reply_start..]);

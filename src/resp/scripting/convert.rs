@@ -216,7 +216,8 @@ fn table_to_reply(t: &Table, script_resp3: bool, w: &mut ReplyWriter<'_>, depth:
         if w.resp3() {
             w.raw(format!("({}\r\n", single_line(&text)).as_bytes());
         } else {
-            w.bulk(text.as_bytes());
+            // Redis blanks the line breaks in RESP2's bulk too.
+            w.bulk(single_line(&text).as_bytes());
         }
         return;
     }

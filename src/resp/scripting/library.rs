@@ -320,10 +320,10 @@ pub fn load(vm: &ScriptVm, code: &Bytes) -> Result<Loaded, String> {
                 ))
             })?,
         )?;
-        // From now on the callbacks see the globals and the full `redis` (the read-only proxy
-        // scripts see).
-        env_meta.raw_set("__index", g.clone())?;
-        env.raw_set("redis", g.raw_get::<Value>("redis")?)
+        // From now on the callbacks see the globals, the full `redis` (the read-only proxy
+        // scripts see) among them; nothing is set in `env` itself, so every assignment of a
+        // global (`redis = ...` too) meets `__newindex`: read-only.
+        env_meta.raw_set("__index", g.clone())
     };
     after_load().map_err(fail)?;
     if let Err(e) = result {

@@ -101,6 +101,10 @@ pub struct Scripts {
     pub vm_bytes: AtomicUsize,
     /// Scripts run since start.
     pub runs: AtomicUsize,
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS 1 (admin only, as DEBUG is): scripts may call the table
+    /// commands Redis flags `noscript` (DEBUG itself, for Redis's test suite). Connection
+    /// commands stay out of reach: they need the connection, which a script does not have.
+    pub deny_disabled: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Scripts {
@@ -110,6 +114,7 @@ impl Default for Scripts {
             body_bytes: AtomicUsize::new(0),
             vm_bytes: AtomicUsize::new(0),
             runs: AtomicUsize::new(0),
+            deny_disabled: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }

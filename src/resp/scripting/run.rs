@@ -466,6 +466,8 @@ struct CallState<'l, 'c> {
     read_only: bool,
     allow_oom: bool,
     scratch: BytesMut,
+    /// Engine time when the script started: every command it runs sees this time.
+    started_ms: u64,
     /// After `redis.call('select', n)` of another database: n and its cache. Its shards are
     /// locked per command (`lock_other`), not for the whole script.
     selected: Option<(usize, Arc<Cache>)>,
@@ -527,7 +529,18 @@ impl CallState<'_, '_> {
         if !spec.arity_ok(args.len()) {
             return Some("ERR Wrong number of args calling Redis command from script".into());
         }
-        if not_allowed_from_script(spec, args) {
+        let deny_disabled = self
+            .env
+            .shared
+            .scripts
+            .deny_disabled
+            .load(Ordering::Relaxed);
+        let deny = if deny_disabled {
+            spec.has(flags::CONN) && spec.name != "select"
+        } else {
+            not_allowed_from_script(spec, args)
+        };
+        if deny {
             return Some("ERR This Redis command is not allowed from script".into());
         }
         if matches!(spec.name, "xread" | "xreadgroup") {
@@ -668,7 +681,9 @@ impl CallState<'_, '_> {
                         cache: $cache,
                         base: $base,
                         db,
-                        now: env.shared.store.now_ms(),
+                        // The script's clock stands still while it runs (Redis 7): a key does not
+                        // expire between two of its commands.
+                        now: self.started_ms,
                         client: &env.client,
                         resp3,
                         exec: Some($locked),
@@ -678,6 +693,7 @@ impl CallState<'_, '_> {
                         block: &mut block,
                         publisher,
                         principal: env.principal.as_ref(),
+                        in_script: true,
                     };
                     (spec.handler)(&mut ctx, &args, &mut w);
                 }};
@@ -876,6 +892,7 @@ fn run_in<'c>(
         read_only: call.read_only,
         allow_oom: call.allow_oom,
         scratch: BytesMut::new(),
+        started_ms: env.shared.store.now_ms(),
         selected: None,
     });
     lua.set_app_data(RunInfo {

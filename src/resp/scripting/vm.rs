@@ -29,6 +29,8 @@ pub struct ScriptVm {
     pub readonly_error: Function,
     /// `call_with(f, handler, keys, args)`: xpcall of a function callback with its arguments.
     pub call_with: Function,
+    /// What scripts and library code see as their globals: a read-only view of them.
+    pub scripts_env: Table,
     /// Lua's `xpcall`, and the error handler every run uses (`run::error_handler`).
     pub xpcall: Function,
     pub error_handler: Function,
@@ -44,14 +46,21 @@ const SANDBOX: &str = r#"
 -- The one argument: a function giving the message of an error raised by Rust code (mlua hands
 -- Lua such errors as userdata, where Redis's C functions raise strings).
 local error_text = ...
+local raw_setfenv = setfenv
 print = nil; dofile = nil; loadfile = nil; getfenv = nil; setfenv = nil
 newproxy = nil; module = nil; require = nil
+-- Scripts see the globals through `scripts_env` (made at the end): an empty table reading
+-- through to these, so that no assignment, even of an existing global, reaches them.
+local scripts_env = {}
 local raw_loadstring, byte, concat = loadstring, string.byte, table.concat
 loadstring = function(s, name)
   if type(s) == 'string' and byte(s, 1) == 27 then
     return nil, 'loading bytecode is not allowed'
   end
-  return raw_loadstring(s, name)
+  local f, e = raw_loadstring(s, name)
+  -- Lua gives a loaded chunk the real globals: give it the scripts' view instead.
+  if f then raw_setfenv(f, scripts_env) end
+  return f, e
 end
 load = function(f, name)
   if type(f) ~= 'function' then error("bad argument #1 to 'load' (function expected)", 2) end
@@ -100,32 +109,71 @@ local function error_message(ok, ...)
   if ok then return ok, ... end
   local e = ...
   if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then e = rawget(e, 'err') end
-  if type(e) == 'userdata' then e = error_text(e) end
+  if type(e) == 'userdata' then
+    local killed
+    e, killed = error_text(e)
+    -- SCRIPT KILL's error is not the script's to catch: it goes on up (Redis's hook raises
+    -- it again at every line once killed).
+    if killed then error(e, 0) end
+  end
   return false, e
 end
 pcall = function(...) return error_message(raw_pcall(...)) end
+-- Read-only tables: a proxy whose metatable (what getmetatable shows, too) is itself read-only,
+-- as Redis's protected tables answer: every write, setmetatable included, is "Attempt to modify
+-- a readonly table".
+local raw_setmetatable, raw_getmetatable = setmetatable, getmetatable
+local protected = raw_setmetatable({}, { __mode = 'k' })
+local function readonly_error() error('Attempt to modify a readonly table', 2) end
 local function readonly(t)
-  return setmetatable({}, {
-    __index = t,
-    __newindex = function() error('Attempt to modify a readonly table', 2) end,
-    __metatable = false,
+  local proxy = {}
+  -- What getmetatable(proxy) shows: its __index is the proxy again, never the raw table.
+  local shown = raw_setmetatable({}, {
+    __index = { __index = proxy }, __newindex = readonly_error, __metatable = false,
   })
+  raw_setmetatable(proxy, { __index = t, __newindex = readonly_error, __metatable = shown })
+  protected[proxy] = true
+  protected[shown] = true
+  return proxy
 end
 for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'bit', 'cjson', 'cmsgpack', 'struct', 'redis'}) do
   rawset(_G, name, readonly(rawget(_G, name)))
 end
+-- Strings' metatable: its __index is the read-only string library, and it shows read-only.
+local string_mt = raw_getmetatable('')
+rawset(string_mt, '__index', rawget(_G, 'string'))
+local string_mt_shown = readonly(string_mt)
+rawset(string_mt, '__metatable', string_mt_shown)
 local function missing(_, k)
   error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
 end
-local function readonly_error() error('Attempt to modify a readonly table', 2) end
-setmetatable(_G, { __index = missing, __newindex = readonly_error, __metatable = false })
+local globals = _G
+local g_mt = { __index = missing, __newindex = readonly_error }
+g_mt.__metatable = readonly(g_mt)
+raw_setmetatable(globals, g_mt)
+protected[globals] = true
+rawset(globals, 'setmetatable', function(t, mt)
+  if protected[t] then error('Attempt to modify a readonly table', 2) end
+  return raw_setmetatable(t, mt)
+end)
+local raw_rawset = rawset
+raw_rawset(globals, 'rawset', function(t, k, v)
+  if protected[t] then error('Attempt to modify a readonly table', 2) end
+  return raw_rawset(t, k, v)
+end)
+-- The scripts' view of the globals (their `_G` too): reads go through, writes fail.
+local env_mt = { __index = globals, __newindex = readonly_error }
+env_mt.__metatable = readonly({ __newindex = readonly_error })
+raw_setmetatable(scripts_env, env_mt)
+protected[scripts_env] = true
+raw_rawset(globals, '_G', scripts_env)
 -- For library environments (library.rs), and FCALL's call of a callback with its arguments
 -- (Lua 5.1's xpcall passes none).
 local xpcall = xpcall
 local function call_with(f, handler, keys, args)
   return xpcall(function() return f(keys, args) end, handler)
 end
-return missing, readonly_error, call_with
+return missing, readonly_error, call_with, scripts_env
 "#;
 
 impl ScriptVm {
@@ -143,12 +191,21 @@ impl ScriptVm {
         g.raw_set("cjson", super::convert::cjson_library(&lua)?)?;
         g.raw_set("cmsgpack", super::msgpack::library(&lua)?)?;
         g.raw_set("struct", super::structlib::library(&lua)?)?;
-        let (missing_global, readonly_error, call_with): (Function, Function, Function) = lua
+        let (missing_global, readonly_error, call_with, scripts_env): (
+            Function,
+            Function,
+            Function,
+            Table,
+        ) = lua
             .load(SANDBOX)
             .set_name("=sandbox")
             .call(lua.create_function(|lua, e: Value| match e {
-                Value::Error(e) => Ok(Value::String(lua.create_string(lua_error_text(&e))?)),
-                other => Ok(other),
+                Value::Error(e) => {
+                    let text = lua_error_text(&e);
+                    let killed = text.contains(super::run::ERR_KILLED);
+                    Ok((Value::String(lua.create_string(text)?), killed))
+                }
+                other => Ok((other, false)),
             })?)?;
         lua.set_memory_limit(memory_limit)?;
         let xpcall = lua.globals().raw_get("xpcall")?;
@@ -162,6 +219,7 @@ impl ScriptVm {
             missing_global,
             readonly_error,
             call_with,
+            scripts_env,
             xpcall,
             error_handler,
             callbacks: HashMap::new(),
@@ -180,6 +238,14 @@ impl ScriptVm {
         // Only past a quarter of the cap: otherwise Lua's own allocation-driven steps suffice
         // (a forced step after every run was a sixth of an EVALSHA's instructions).
         if self.lua.used_memory() > self.limit / 4 {
+            self.collect();
+        }
+    }
+
+    /// A full collection (after FUNCTION LOAD / DELETE / RESTORE: the libraries replaced are
+    /// garbage, and those commands are rare enough to pay for it).
+    pub fn collect(&self) {
+        {
             // Lifted while collecting: Lua 5.1's collector allocates too (the string table's
             // resize), and a collection failing at the cap would leave the garbage in place.
             let _ = self.lua.set_memory_limit(0);
@@ -230,6 +296,7 @@ impl ScriptVm {
             .load(&source[..])
             .set_name("@user_script")
             .set_mode(mlua::ChunkMode::Text)
+            .set_environment(self.scripts_env.clone())
             .into_function()
             .map_err(|e| {
                 format!(
@@ -352,6 +419,39 @@ mod tests {
         assert!(e.contains("Attempt to modify a readonly table"), "{e}");
         let e = eval(&mut vm, "string.foo = 1").unwrap_err();
         assert!(e.contains("Attempt to modify a readonly table"), "{e}");
+        // the metatables scripts can reach are read-only too, and never hand out a raw table
+        for trick in [
+            "setmetatable(_G, {})",
+            "getmetatable(_G).__index = {}",
+            "getmetatable('').__index = {}",
+            "getmetatable('').__index.upper = nil",
+            "getmetatable(redis).__index.call = nil",
+            "getmetatable(string).__index.rep = nil",
+            "setmetatable(string, {})",
+            // assignments of existing globals, directly, through _G, rawset or a loaded chunk
+            "redis = function() return 1 end",
+            "_G = {}",
+            "_G.redis = 1",
+            "rawset(_G, 'redis', 1)",
+            "rawset(string, 'upper', 1)",
+            "loadstring('pcall = nil')()",
+        ] {
+            let e = eval(&mut vm, trick).unwrap_err();
+            assert!(
+                e.contains("Attempt to modify a readonly table"),
+                "{trick}: {e}"
+            );
+        }
+        let r = eval(
+            &mut vm,
+            "return type(redis) .. type(pcall) .. type(string.upper)",
+        )
+        .unwrap();
+        assert!(matches!(r, Value::String(s) if s == "tablefunctionfunction"));
+        let r = eval(&mut vm, "return ('abc'):upper()").unwrap();
+        assert!(matches!(r, Value::String(s) if s == "ABC"));
+        let r = eval(&mut vm, "return getmetatable(nil)").unwrap();
+        assert_eq!(r, Value::Nil);
         // bytecode is refused by loadstring and load
         let r = eval(
             &mut vm,
