@@ -223,6 +223,11 @@ const CASES: &[&[&str]] = &[
          return {redis.call('lpush', 'unpacked', unpack(a)), pcall(unpack, a, 1, 7999)}",
         "0",
     ],
+    &["EVAL", "return redis.error_reply('')", "0"],
+    &["EVAL", "error(redis.error_reply('X\r\n+INJECTED'))", "0"],
+    &["EVAL", "return redis.error_reply('-MY_ERR bad\r\n')", "0"],
+    &["EVAL", "return redis.error_reply('x y')", "0"],
+    &["EVAL", "return redis.error_reply('solo')", "0"],
     &["EVAL", "return redis.sha1hex()", "0"],
     &["EVAL", "return redis.sha1hex(12)", "0"],
     &[

@@ -243,11 +243,17 @@ impl Session {
                     .ok_or_else(|| ERR_NOSCRIPT.to_string())?;
                 (String::from_utf8_lossy(&args[1]).to_ascii_lowercase(), body)
             } else {
-                let sha = self
+                // Past maxmemory the body is not cached (that would be memory over the limit),
+                // but the script still runs: EVAL is not a deny-oom command in Redis, and a
+                // script without writes must work out of memory too.
+                let sha = match self
                     .shared
                     .scripts
                     .load(&tenant, &args[1], &self.shared.store)
-                    .map_err(str::to_string)?;
+                {
+                    Ok(sha) => sha,
+                    Err(_) => crate::resp::scripting::sha1_hex(&args[1]),
+                };
                 (sha, Bytes::copy_from_slice(&args[1]))
             };
             let flags = parse_shebang(&body)?;

@@ -111,9 +111,16 @@ pub fn parse_shebang(body: &[u8]) -> Result<Shebang, String> {
     let end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
     let line = String::from_utf8_lossy(&body[2..end]).into_owned();
     let mut parts = line.split(' ').filter(|p| !p.is_empty());
-    let engine = parts.next().unwrap_or("");
+    // Redis compares the line's first word, "#!" included, with "#!lua".
+    let engine = if line.starts_with(' ') {
+        ""
+    } else {
+        parts.next().unwrap_or("")
+    };
     if engine != "lua" {
-        return Err(format!("ERR Could not find engine '{engine}'"));
+        return Err(format!(
+            "ERR Unexpected engine in script shebang: #!{engine}"
+        ));
     }
     let mut s = Shebang {
         present: true,
@@ -162,7 +169,7 @@ pub fn install_redis_statics(lua: &Lua, redis: &Table) -> mlua::Result<()> {
         "error_reply",
         lua.create_function(|lua, s: mlua::String| {
             let t = lua.create_table()?;
-            t.raw_set("err", s)?;
+            t.raw_set("err", lua.create_string(error_reply_text(&s.as_bytes()))?)?;
             Ok(t)
         })?,
     )?;
@@ -257,6 +264,23 @@ pub fn install_redis_statics(lua: &Lua, redis: &Table) -> mlua::Result<()> {
         redis.raw_set("pcall", lua.create_c_function(redis_pcall)?)?;
     }
     Ok(())
+}
+
+/// `redis.error_reply`'s text, as Redis 7.0's `luaPushErrorBuff` makes it: "CODE msg" when the
+/// text has a space (a leading '-' dropped), else "ERR <text>"; line breaks at the ends trimmed.
+fn error_reply_text(s: &[u8]) -> Vec<u8> {
+    let s = s.strip_prefix(b"-").unwrap_or(s);
+    let (code, msg): (&[u8], &[u8]) = match s.iter().position(|&b| b == b' ') {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (b"ERR", s),
+    };
+    let trim = |b: &u8| *b == b'\r' || *b == b'\n';
+    let start = msg.iter().position(|b| !trim(b)).unwrap_or(msg.len());
+    let end = msg.iter().rposition(|b| !trim(b)).map_or(start, |i| i + 1);
+    let mut out = code.to_vec();
+    out.push(b' ');
+    out.extend_from_slice(&msg[start..end.max(start)]);
+    out
 }
 
 /// Where each run puts its `redis.call` implementation (a scoped Rust function returning the
