@@ -632,3 +632,51 @@ async fn command_info_of_subcommands_matches_redis() {
         }
     }
 }
+
+/// DEBUG DIGEST-VALUE gives Redis's digest of each type (and of a missing key), and DEBUG
+/// PROTOCOL each RESP3 type downgraded or not, byte for byte.
+#[tokio::test]
+async fn debug_digest_value_and_protocol_match_redis() {
+    for resp3 in [false, true] {
+        let mut d = Diff::start(resp3).await;
+        d.script(&[
+            &["SET", "s", "hello"],
+            &["SET", "n", "12345"],
+            &["RPUSH", "l", "a", "b", "c"],
+            &["SADD", "st", "x", "y", "z"],
+            &["SADD", "ints", "1", "2", "3"],
+            &["ZADD", "z", "1", "a", "2.5", "b", "0.1", "c"],
+            &["HSET", "h", "f1", "v1", "f2", "v2"],
+            &["SET", "e", "v", "EX", "100"],
+            &["XADD", "x", "1-1", "a", "1", "b", "2"],
+            &[
+                "DEBUG",
+                "DIGEST-VALUE",
+                "s",
+                "n",
+                "l",
+                "st",
+                "ints",
+                "z",
+                "h",
+                "e",
+                "x",
+                "nosuch",
+            ],
+            &["DEBUG", "DIGEST-VALUE"],
+            &["DEBUG", "PROTOCOL", "string"],
+            &["DEBUG", "PROTOCOL", "integer"],
+            &["DEBUG", "PROTOCOL", "double"],
+            &["DEBUG", "PROTOCOL", "bignum"],
+            &["DEBUG", "PROTOCOL", "null"],
+            &["DEBUG", "PROTOCOL", "array"],
+            &["DEBUG", "PROTOCOL", "set"],
+            &["DEBUG", "PROTOCOL", "map"],
+            &["DEBUG", "PROTOCOL", "true"],
+            &["DEBUG", "PROTOCOL", "false"],
+            &["DEBUG", "PROTOCOL", "verbatim"],
+            &["DEBUG", "PROTOCOL", "nosuch"],
+        ])
+        .await;
+    }
+}

@@ -5,6 +5,7 @@ pub mod bounded;
 pub mod command_docs;
 pub mod connection;
 pub mod databases;
+pub mod digest;
 pub mod dump;
 pub mod functions;
 pub mod geo;

@@ -288,6 +288,17 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             w.ok();
         }
         "reload" | "change-repl-id" => w.ok(),
+        "digest-value" => {
+            // Keys as stored (an unreaped expired key too, as Redis's dictFind finds it).
+            w.array(args.len() - 2);
+            for key in &args[2..] {
+                let d = ctx.with_key(key, |s, _| {
+                    s.peek(key, 0)
+                        .map(|e| super::digest::value_digest(&e.value, e.expires_at != 0))
+                });
+                w.simple(&super::digest::hex(&d.unwrap_or([0; 20])));
+            }
+        }
         "protocol" => {
             if arity(3, w) {
                 debug_protocol(&args[2], w);
@@ -330,7 +341,6 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         | "replybuffer"
         | "jmap"
         | "digest"
-        | "digest-value"
         | "set-skip-checksum-validation"
         | "aof-flush-sleep"
         | "replicate"

@@ -523,7 +523,7 @@ pub fn format_g14(x: f64) -> String {
 }
 
 /// C's `%.<precision>g`.
-fn format_g(x: f64, precision: u8) -> String {
+pub(crate) fn format_g(x: f64, precision: u8) -> String {
     let p = precision.max(1) as i32;
     if x.is_nan() {
         return "nan".into();
