@@ -272,6 +272,11 @@ const CASES: &[&[&str]] = &[
     &["EVAL", "return cjson.encode_invalid_numbers('maybe')", "0"],
     &["EVAL", "return cjson.encode_invalid_numbers({})", "0"],
     &["EVAL", "return cjson.encode_keep_buffer(false)", "0"],
+    // scripts need name no keys
+    &["COMMAND", "GETKEYS", "EVAL", "return 1", "0"],
+    &["COMMAND", "GETKEYS", "EVAL", "return 1", "2", "a", "b"],
+    &["COMMAND", "GETKEYS", "EVAL", "return 1", "3", "a"],
+    &["COMMAND", "GETKEYSANDFLAGS", "FCALL", "f", "0"],
     // the script cache
     &["SCRIPT", "LOAD", "return 'loaded'"],
     &["EVALSHA", "5e3bb7a1d5a4d18d2a9e3d0a1e2ccf6b08fa4ab8", "0"],

@@ -52,6 +52,50 @@ async fn the_expiry_of_a_watched_key_aborts_exec() {
     d.same(&["EXEC"]).await;
 }
 
+/// Redis 7.0's stale keys: a key already expired (not reaped) when watched may be deleted,
+/// reaped or flushed without breaking the WATCH; one that expires after WATCH breaks it even
+/// when nothing reaped it (active expiry off).
+#[tokio::test]
+async fn watched_stale_keys_match_redis() {
+    let mut d = Diff::start(false).await;
+    d.same(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]).await;
+    for between in [
+        &["PING"][..],
+        &["EXISTS", "x"][..],
+        &["DEL", "x"][..],
+        &["FLUSHDB"][..],
+        &["SET", "x", "new"][..],
+    ] {
+        d.script(&[&["DEL", "x"], &["SET", "x", "foo", "PX", "1"]])
+            .await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        d.script(&[&["WATCH", "x"], between, &["MULTI"], &["PING"], &["EXEC"]])
+            .await;
+    }
+    // SWAPDB: an expired key or none for an expired key or none is no change; a live one is
+    for (in0, in1) in [("stale", "none"), ("none", "stale"), ("stale", "stale"), ("live", "stale")] {
+        d.script(&[&["FLUSHALL"], &["SELECT", "0"]]).await;
+        for (db, what) in [("0", in0), ("1", in1)] {
+            d.same(&["SELECT", db]).await;
+            match what {
+                "stale" => d.same(&["SET", "x", "foo", "PX", "1"]).await,
+                "live" => d.same(&["SET", "x", "foo"]).await,
+                _ => String::new(),
+            };
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        d.script(&[&["WATCH", "x"], &["SWAPDB", "0", "1"], &["MULTI"], &["PING"], &["EXEC"]])
+            .await;
+    }
+    d.same(&["SELECT", "0"]).await;
+    // lazily expired after WATCH: EXEC fails
+    d.script(&[&["SET", "k", "1", "PX", "30"], &["WATCH", "k"]])
+        .await;
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    d.script(&[&["MULTI"], &["INCR", "k"], &["EXEC"]]).await;
+    d.same(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]).await;
+}
+
 /// Clients blocked on one list are served in the order they blocked.
 #[tokio::test]
 async fn blocked_clients_are_served_in_the_order_they_blocked() {

@@ -152,7 +152,7 @@ impl Cache {
     /// SWAPDB: exchange the contents of two caches atomically. Every shard of both is locked,
     /// the cache whose name sorts first first (the lock order across caches: by name, then by
     /// shard index). `Err` when their shard counts differ (keys would route elsewhere).
-    pub fn swap_contents(a: &Cache, b: &Cache) -> Result<(), StoreError> {
+    pub fn swap_contents(a: &Cache, b: &Cache, now: u64) -> Result<(), StoreError> {
         if a.shards.len() != b.shards.len() {
             return Err(StoreError::ShardCountMismatch);
         }
@@ -163,7 +163,7 @@ impl Cache {
         let mut x = first.lock_all();
         let mut y = second.lock_all();
         for ((_, s), (_, t)) in x.guards.iter_mut().zip(y.guards.iter_mut()) {
-            s.swap_data(t);
+            s.swap_data(t, now);
         }
         Ok(())
     }
@@ -217,7 +217,11 @@ impl<'c> Locked<'c> {
 
     /// [`Cache::swap_contents`] for two caches whose shards are all held already (SWAPDB inside
     /// a transaction that locked both).
-    pub fn swap_contents_with(&mut self, other: &mut Locked<'_>) -> Result<(), StoreError> {
+    pub fn swap_contents_with(
+        &mut self,
+        other: &mut Locked<'_>,
+        now: u64,
+    ) -> Result<(), StoreError> {
         if !self.holds_all()
             || !other.holds_all()
             || self.cache.shards.len() != other.cache.shards.len()
@@ -225,7 +229,7 @@ impl<'c> Locked<'c> {
             return Err(StoreError::ShardCountMismatch);
         }
         for ((_, s), (_, t)) in self.guards.iter_mut().zip(other.guards.iter_mut()) {
-            s.swap_data(t);
+            s.swap_data(t, now);
         }
         Ok(())
     }
@@ -241,10 +245,24 @@ impl<'c> Locked<'c> {
 /// A flush touches only the watched keys that existed (`Shard::clear` asks
 /// [`Feed::touch_watched`] before it empties itself), as Redis's `touchAllWatchedKeysInDb`
 /// does: a WATCH of a key that was absent survives FLUSHALL.
+///
+/// A key absent or already expired (not yet reaped) when it was watched was not *live*: as in
+/// Redis 7.0, a change that leaves it not live (the removal of an expired key, a flush, a
+/// SWAPDB that brings an expired key or none) is no logical change and leaves the WATCH intact;
+/// any other change breaks it.
 #[derive(Default)]
 pub struct WatchRegistry {
     watchers: AtomicUsize,
-    keys: Mutex<HashMap<Bytes, (u64, usize)>>,
+    keys: Mutex<HashMap<Bytes, WatchSlot>>,
+}
+
+#[derive(Default)]
+struct WatchSlot {
+    version: u64,
+    holders: usize,
+    /// The change that made `version` left the key not live (removed it, or swapped an expired
+    /// key or none in for an expired key or none).
+    last_harmless: bool,
 }
 
 /// What a client remembers about one watched key.
@@ -252,13 +270,16 @@ pub struct WatchRegistry {
 pub struct WatchTicket {
     pub key: Bytes,
     version: u64,
+    /// The key existed and had not expired when watched.
+    pub live: bool,
 }
 
 impl Feed {
-    /// WATCH `key`: remember its version; the feed stays active until [`Self::unwatch`].
-    pub fn watch(&self, key: &[u8]) -> WatchTicket {
+    /// WATCH `key`: remember its version (`live`: it exists and has not expired); the feed
+    /// stays active until [`Self::unwatch`].
+    pub fn watch(&self, key: &[u8], live: bool) -> WatchTicket {
         self.hold();
-        self.registry().watch(key)
+        self.registry().watch(key, live)
     }
 
     pub fn unwatch(&self, ticket: &WatchTicket) {
@@ -280,29 +301,46 @@ impl Feed {
         }
         for (key, slot) in r.keys.lock().iter_mut() {
             if held(key) {
-                slot.0 += 1;
+                slot.version += 1;
+                slot.last_harmless = true;
+            }
+        }
+    }
+
+    /// A SWAPDB of one shard: `state(key)` says, for each watched key, whether either side
+    /// stores it (None: neither, nothing to touch) and whether it is live on either side.
+    pub(crate) fn touch_swapped(&self, state: impl Fn(&[u8]) -> Option<bool>) {
+        let r = self.registry();
+        if r.watchers.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        for (key, slot) in r.keys.lock().iter_mut() {
+            if let Some(live_somewhere) = state(key) {
+                slot.version += 1;
+                slot.last_harmless = !live_somewhere;
             }
         }
     }
 }
 
 impl WatchRegistry {
-    fn watch(&self, key: &[u8]) -> WatchTicket {
+    fn watch(&self, key: &[u8], live: bool) -> WatchTicket {
         let mut keys = self.keys.lock();
-        let slot = keys.entry(Bytes::copy_from_slice(key)).or_insert((0, 0));
-        slot.1 += 1;
+        let slot = keys.entry(Bytes::copy_from_slice(key)).or_default();
+        slot.holders += 1;
         self.watchers.fetch_add(1, Ordering::SeqCst);
         WatchTicket {
             key: Bytes::copy_from_slice(key),
-            version: slot.0,
+            version: slot.version,
+            live,
         }
     }
 
     fn unwatch(&self, ticket: &WatchTicket) {
         let mut keys = self.keys.lock();
         if let Some(slot) = keys.get_mut(&ticket.key[..]) {
-            slot.1 -= 1;
-            if slot.1 == 0 {
+            slot.holders -= 1;
+            if slot.holders == 0 {
                 keys.remove(&ticket.key[..]);
             }
         }
@@ -313,7 +351,11 @@ impl WatchRegistry {
         self.keys
             .lock()
             .get(&ticket.key[..])
-            .map(|s| s.0 == ticket.version)
+            .map(|s| {
+                s.version == ticket.version
+                    // One change that left a key not live at WATCH not live: no change.
+                    || !ticket.live && s.version == ticket.version + 1 && s.last_harmless
+            })
             .unwrap_or(false)
     }
 
@@ -327,7 +369,11 @@ impl WatchRegistry {
             return;
         }
         if let Some(slot) = self.keys.lock().get_mut(ev.key) {
-            slot.0 += 1;
+            slot.version += 1;
+            slot.last_harmless = matches!(
+                ev.change,
+                Change::Del | Change::Expired | Change::Evicted | Change::MoveFrom
+            );
         }
     }
 }

@@ -695,15 +695,17 @@ impl Shard {
     /// its shard). Watched keys of either shard that exist in either are touched first (Redis's
     /// touchAllWatchedKeysInDb); no other event is emitted (Redis sends no notification). The
     /// charges stay as they are: the budget is the store's, shared by both.
-    pub fn swap_data(&mut self, other: &mut Shard) {
+    pub fn swap_data(&mut self, other: &mut Shard, now: u64) {
         {
             let (a, b) = (&*self, &*other);
-            let held = |k: &[u8]| a.holds(k) || b.holds(k);
+            let state = |k: &[u8]| {
+                (a.holds(k) || b.holds(k)).then(|| a.holds_live(k, now) || b.holds_live(k, now))
+            };
             if a.feed.active() {
-                a.feed.touch_watched(held);
+                a.feed.touch_swapped(state);
             }
             if b.feed.active() {
-                b.feed.touch_watched(held);
+                b.feed.touch_swapped(state);
             }
         }
         std::mem::swap(&mut self.map, &mut other.map);
@@ -716,6 +718,17 @@ impl Shard {
     /// Whether the shard stores `key` (expired or not).
     fn holds(&self, key: &[u8]) -> bool {
         self.map.contains_key(key) || self.seg.find(key).is_some()
+    }
+
+    /// Whether the shard stores `key` unexpired at `now`.
+    fn holds_live(&self, key: &[u8], now: u64) -> bool {
+        match self.map.get(key) {
+            Some(e) => !e.is_expired(now),
+            None => self
+                .seg
+                .find(key)
+                .is_some_and(|loc| !self.seg.record(loc).is_expired(now)),
+        }
     }
 
     /// Visit every live key (KEYS, INFO keyspace, tests). O(n): callers are admin commands.

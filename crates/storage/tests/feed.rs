@@ -209,7 +209,7 @@ fn flush_and_cache_deletion_fail_watches_and_writes_elsewhere_do_not() {
     let b = store.get_or_create("b");
     let now = clock.now();
     // A WATCH alone makes its cache's feed active (and only its cache's).
-    let t = a.watch().watch(b"k");
+    let t = a.watch().watch(b"k", true);
     b.lock_key(b"k").set_str(b"k", b"1", 0, now);
     assert!(a.watch().still_valid(&t), "another cache's write");
     assert!(a.lock_key(b"zz").get(b"zz", now).is_none());
@@ -220,14 +220,14 @@ fn flush_and_cache_deletion_fail_watches_and_writes_elsewhere_do_not() {
     assert!(!a.watch().still_valid(&t));
     a.watch().unwatch(&t);
 
-    let t = a.watch().watch(b"k");
+    let t = a.watch().watch(b"k", true);
     a.flush();
     assert!(!a.watch().still_valid(&t));
     a.watch().unwatch(&t);
 
     // Expiry of a watched key fails the watch (as in Redis 7).
     a.lock_key(b"k").set_str(b"k", b"1", now + 5, now);
-    let t = a.watch().watch(b"k");
+    let t = a.watch().watch(b"k", true);
     clock.advance(10);
     assert!(a.lock_key(b"k").get(b"k", clock.now()).is_none());
     assert!(!a.watch().still_valid(&t));

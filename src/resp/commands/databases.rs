@@ -302,6 +302,7 @@ fn swapdb(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     if Arc::ptr_eq(&ca, &cb) {
         return w.ok();
     }
+    let now = ctx.now;
     let swapped = if ctx.exec.is_some() {
         // Inside EXEC: both databases' shards are held by this transaction already.
         let cur = ctx.db;
@@ -309,18 +310,18 @@ fn swapdb(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             return w.error(ERR_NOT_LOCKED);
         };
         let pair = if a == cur {
-            others.get(b).map(|y| mine.swap_contents_with(y))
+            others.get(b).map(|y| mine.swap_contents_with(y, now))
         } else if b == cur {
-            others.get(a).map(|x| mine.swap_contents_with(x))
+            others.get(a).map(|x| mine.swap_contents_with(x, now))
         } else {
-            others.pair(a, b).map(|(x, y)| x.swap_contents_with(y))
+            others.pair(a, b).map(|(x, y)| x.swap_contents_with(y, now))
         };
         match pair {
             Some(r) => r,
             None => return w.error(ERR_NOT_LOCKED),
         }
     } else {
-        Cache::swap_contents(&ca, &cb)
+        Cache::swap_contents(&ca, &cb, now)
     };
     if let Err(e) = swapped {
         return w.error(&format!("ERR {e}"));

@@ -1335,11 +1335,20 @@ fn command(_: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         if !spec.arity_ok(cmd_args.len()) {
             return w.error("ERR Invalid number of arguments specified for command");
         }
-        if spec.check_keys(cmd_args).is_err() {
+        // Scripts may name no keys (Redis's `no_mandatory_keys`): numkeys 0 is no keys, not
+        // an error.
+        // A malformed numkeys finds no keys there either (Redis answers an empty array).
+        let no_mandatory_keys = spec.group == "scripting";
+        let bad_keys = spec.check_keys(cmd_args).is_err();
+        if bad_keys && !no_mandatory_keys {
             return w.error("ERR Invalid arguments specified for command");
         }
-        let keys: Vec<(&[u8], u16)> = spec.keys_with_flags(cmd_args).collect();
-        if keys.is_empty() {
+        let keys: Vec<(&[u8], u16)> = if bad_keys {
+            Vec::new()
+        } else {
+            spec.keys_with_flags(cmd_args).collect()
+        };
+        if keys.is_empty() && !no_mandatory_keys {
             return w.error("ERR Invalid arguments specified for command");
         }
         w.array(keys.len());

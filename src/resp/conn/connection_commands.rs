@@ -14,6 +14,17 @@ use crate::resp::dispatch::CommandSpec;
 use ferrite_service::MeterKey;
 
 impl Session {
+    /// Leave MULTI, dropping what was queued and the WATCHes; false when not in MULTI.
+    pub(super) fn discard_transaction(&mut self) -> bool {
+        if self.multi.take().is_none() {
+            return false;
+        }
+        self.release_multi_memory();
+        self.info.in_multi.store(false, Ordering::Relaxed);
+        self.unwatch_all();
+        true
+    }
+
     /// Commands that change connection state.
     pub(super) fn connection_command(&mut self, spec: &'static CommandSpec, args: &[Bytes]) {
         match spec.name {
@@ -28,10 +39,7 @@ impl Session {
                 }
             }
             "discard" => {
-                if self.multi.take().is_some() {
-                    self.release_multi_memory();
-                    self.info.in_multi.store(false, Ordering::Relaxed);
-                    self.unwatch_all();
+                if self.discard_transaction() {
                     self.writer().ok();
                 } else {
                     self.writer().error("ERR DISCARD without MULTI");
@@ -47,8 +55,13 @@ impl Session {
                     self.writer().error("ERR WATCH inside MULTI is not allowed");
                     return;
                 }
+                let now = self.shared.store.now_ms();
                 for k in &args[1..] {
-                    let t = self.cache.watch().watch(k);
+                    // Live: stored and not expired (an expired, unreaped key is "stale" in
+                    // Redis's words). Looked at as of time 0, so nothing is reaped here.
+                    let expires_at = self.cache.lock_key(k).peek_meta(k, 0).map(|(_, e)| e);
+                    let live = expires_at.is_some_and(|e| e == 0 || e > now);
+                    let t = self.cache.watch().watch(k, live);
                     self.watches.push((self.cache.clone(), t));
                 }
                 self.writer().ok();

@@ -616,6 +616,14 @@ impl Session {
                 .error("EXECABORT Transaction discarded because of previous errors.");
             return;
         }
+        // A watched key that expired since, reaped or not, is a change (Redis's
+        // isWatchedKeyExpired): looking at it reaps it, which the WATCH sees.
+        let now = self.shared.store.now_ms();
+        // Only keys live at WATCH: reaping one that was not is no change, and must not look
+        // like one.
+        for (c, t) in self.watches.iter().filter(|(_, t)| t.live) {
+            let _ = c.lock_key(&t.key).peek_meta(&t.key, now);
+        }
         let watches_ok = self.watches.iter().all(|(c, t)| c.watch().still_valid(t));
         self.unwatch_all();
         if !watches_ok {

@@ -337,7 +337,18 @@ impl Session {
         }
         if running.is_busy() {
             let start = self.out.len();
-            self.writer().error(busy_error(running.label.kind));
+            let busy = busy_error(running.label.kind);
+            // Redis's rejectCommand: a refused command inside MULTI dooms the transaction, and
+            // a refused EXEC aborts it.
+            if args.first().is_some_and(|c| eq_ic(c, "exec")) && self.discard_transaction() {
+                let msg = format!("EXECABORT Transaction discarded because of: {busy}");
+                self.writer().error(&msg);
+            } else {
+                if let Some((_, err)) = self.multi.as_mut() {
+                    *err = true;
+                }
+                self.writer().error(busy);
+            }
             self.obs.outcome = super::observe::Outcome::Rejected;
             let spec = crate::resp::dispatch::lookup(&args[0]);
             self.account(spec, args, start, Some(0));
