@@ -919,7 +919,9 @@ async fn a_grown_reply_buffer_is_given_back_once_written_out() {
             .find(|l| l.contains(" name=bigreader "))
             .expect("the reader is listed")
             .to_string();
-        (client_field(&line, "omem"), client_field(&line, "rbs"))
+        // Redis's fields: the reply buffer's first 16 KiB are `rbs`, the rest `omem`.
+        let (omem, rbs) = (client_field(&line, "omem"), client_field(&line, "rbs"));
+        (omem + rbs, rbs)
     };
     // The reader asks for 16 MiB and reads none of it: the reply waits in its reply buffer
     // (what the socket took included: the allocation is what counts).
@@ -992,7 +994,8 @@ async fn a_streaming_clients_read_buffer_goes_back_once_quiet() {
             .find(|l| l.contains(" name=streamer "))
             .expect("the client is listed")
             .to_string();
-        client_field(&line, "rbs")
+        // The read (query) buffer: `qbuf-free` of an idle client (nothing in it).
+        client_field(&line, "qbuf-free")
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
@@ -1002,11 +1005,11 @@ async fn a_streaming_clients_read_buffer_goes_back_once_quiet() {
         }
         assert!(
             now <= 128 * 1024,
-            "rbs={now}: a streaming read buffer is capped"
+            "qbuf-free={now}: a streaming read buffer is capped"
         );
         assert!(
             tokio::time::Instant::now() < deadline,
-            "rbs={now} long after the client went quiet"
+            "qbuf-free={now} long after the client went quiet"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -61,6 +61,9 @@ pub struct BlockedWake {
     pub unblock: Option<UnblockAs>,
 }
 
+/// Redis's reply buffer size (PROTO_REPLY_CHUNK_BYTES): CLIENT LIST's `rbs` at most.
+const REPLY_BUFFER_SHOWN: u64 = 16 * 1024;
+
 impl ClientInfo {
     /// The user name CLIENT LIST shows.
     pub fn user_name(&self) -> String {
@@ -87,13 +90,29 @@ impl ClientInfo {
 
     /// One line of CLIENT LIST / CLIENT INFO, with Redis's field names.
     pub fn describe(&self, now_ms: u64) -> String {
+        self.describe_as(now_ms, None)
+    }
+
+    /// [`Self::describe`] of the client running the command: `current` is that command's full
+    /// name (`client|list`), the bytes of its request and of its arguments, which Redis shows
+    /// as `cmd`, `qbuf` (the request is still in its query buffer while it runs) and `argv-mem`.
+    pub fn describe_as(&self, now_ms: u64, current: Option<(&str, usize, usize)>) -> String {
         let name = self.name.lock().clone().unwrap_or_default();
         let age = now_ms.saturating_sub(self.created_ms) / 1000;
         let idle = now_ms.saturating_sub(self.last_active_ms.load(Ordering::Relaxed)) / 1000;
         let sub = self.subscriptions.load(Ordering::Relaxed);
         let psub = self.psubscriptions.load(Ordering::Relaxed);
-        let rbs = self.read_buf_bytes.load(Ordering::Relaxed);
-        let omem = self.reply_buf_bytes.load(Ordering::Relaxed);
+        // Redis's fields: qbuf / qbuf-free are the query (read) buffer; rbs is the reply
+        // buffer (16 KiB) and omem what replies hold past it (Redis's reply list). Ferrite's
+        // one reply buffer grows in place: its first 16 KiB are shown as rbs, the rest as omem.
+        let read = self.read_buf_bytes.load(Ordering::Relaxed);
+        let reply = self.reply_buf_bytes.load(Ordering::Relaxed);
+        let rbs = reply.min(REPLY_BUFFER_SHOWN);
+        let omem = reply - rbs;
+        let qbuf = current.map_or(0, |(_, n, _)| n as u64);
+        let argv_mem = current.map_or(0, |(_, _, n)| n);
+        let last_cmd = *self.last_cmd.lock();
+        let cmd = current.map_or(last_cmd, |(c, _, _)| c);
         let flags = if sub + psub > 0 {
             "P"
         } else if self.in_multi.load(Ordering::Relaxed) {
@@ -102,7 +121,7 @@ impl ClientInfo {
             "N"
         };
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name= lib-ver=",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name= lib-ver=",
             self.id,
             self.addr,
             self.laddr,
@@ -114,10 +133,13 @@ impl ClientInfo {
             sub,
             psub,
             if self.in_multi.load(Ordering::Relaxed) { 0 } else { -1 },
+            qbuf,
+            read.saturating_sub(qbuf),
+            argv_mem,
             rbs,
             omem,
-            rbs + omem,
-            self.last_cmd.lock(),
+            read + reply,
+            cmd,
             self.user_name(),
             self.resp.load(Ordering::Relaxed),
         )

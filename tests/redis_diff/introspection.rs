@@ -680,3 +680,44 @@ async fn debug_digest_value_and_protocol_match_redis() {
         .await;
     }
 }
+
+/// CLIENT INFO / CLIENT LIST of the calling client: the fields that do not depend on the server
+/// (addresses, ids, ages and buffer capacities aside) are Redis's: `cmd` names the subcommand in
+/// full, `qbuf` is the request being run, no reply memory is pending.
+#[tokio::test]
+async fn client_info_fields_match_redis() {
+    let mut d = Diff::start(false).await;
+    let fields = |line: &str| -> BTreeMap<String, String> {
+        line.trim()
+            .split(' ')
+            .filter_map(|kv| kv.split_once('='))
+            .filter(|(k, _)| {
+                [
+                    "flags",
+                    "db",
+                    "sub",
+                    "psub",
+                    "multi",
+                    "qbuf",
+                    "omem",
+                    "obl",
+                    "oll",
+                    "cmd",
+                    "user",
+                    "redir",
+                    "resp",
+                    "argv-mem",
+                    "multi-mem",
+                    "events",
+                ]
+                .contains(k)
+            })
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let (f, r) = d.both(&["CLIENT", "INFO"]).await;
+    assert_eq!(fields(&f), fields(&r), "CLIENT INFO:\n{f}\n{r}");
+    d.same(&["SET", "k", "v"]).await;
+    let (f, r) = d.both(&["CLIENT", "LIST"]).await;
+    assert_eq!(fields(&f), fields(&r), "CLIENT LIST:\n{f}\n{r}");
+}

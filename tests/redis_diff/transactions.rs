@@ -73,7 +73,12 @@ async fn watched_stale_keys_match_redis() {
             .await;
     }
     // SWAPDB: an expired key or none for an expired key or none is no change; a live one is
-    for (in0, in1) in [("stale", "none"), ("none", "stale"), ("stale", "stale"), ("live", "stale")] {
+    for (in0, in1) in [
+        ("stale", "none"),
+        ("none", "stale"),
+        ("stale", "stale"),
+        ("live", "stale"),
+    ] {
         d.script(&[&["FLUSHALL"], &["SELECT", "0"]]).await;
         for (db, what) in [("0", in0), ("1", in1)] {
             d.same(&["SELECT", db]).await;
@@ -84,8 +89,14 @@ async fn watched_stale_keys_match_redis() {
             };
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
-        d.script(&[&["WATCH", "x"], &["SWAPDB", "0", "1"], &["MULTI"], &["PING"], &["EXEC"]])
-            .await;
+        d.script(&[
+            &["WATCH", "x"],
+            &["SWAPDB", "0", "1"],
+            &["MULTI"],
+            &["PING"],
+            &["EXEC"],
+        ])
+        .await;
     }
     d.same(&["SELECT", "0"]).await;
     // lazily expired after WATCH: EXEC fails

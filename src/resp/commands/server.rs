@@ -239,10 +239,21 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
                 "    Return a Redis protocol error with <string> as message.",
                 "LOG <message>",
                 "    Write <message> to the server log.",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    Output a hash signature of the values of all the specified keys.",
                 "OBJECT <key>",
                 "    Show low level info about the <key> and associated value.",
+                "PROTOCOL <type>",
+                "    Reply with a test value of the specified type. <type> can be: string,",
+                "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+                "    true, false.",
+                "QUICKLIST-PACKED-THRESHOLD <size>",
+                "    Validated and accepted (Ferrite's list elements are allocated one by one).",
                 "RELOAD [MERGE] [NOFLUSH] [NOSAVE]",
                 "    Accepted: Ferrite keeps the dataset in memory, so it is unchanged.",
+                "SET-DISABLE-DENY-SCRIPTS <0|1>",
+                "    Enable scripts to call the table commands Redis denies them (DEBUG among",
+                "    them); connection commands stay denied.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background when they are not",
                 "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -288,6 +299,19 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             w.ok();
         }
         "reload" | "change-repl-id" => w.ok(),
+        "quicklist-packed-threshold" => {
+            // Redis's size past which a list element gets a node of its own. Ferrite's lists
+            // keep each element in its own allocation already: validated as Redis does, then
+            // accepted, so suites that set it run.
+            if arity(3, w) {
+                match ferrite_config::parse_memory_size(&lossy(&args[2])) {
+                    Ok(n) if n <= (1u64 << 32) - (1 << 20) => w.ok(),
+                    _ => w.error(
+                        "ERR argument must be a memory value bigger than 1 and smaller than 4gb",
+                    ),
+                }
+            }
+        }
         "digest-value" => {
             // Keys as stored (an unreaped expired key too, as Redis's dictFind finds it).
             w.array(args.len() - 2);
@@ -336,7 +360,6 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         | "listpack"
         | "listpack-entries"
         | "quicklist"
-        | "quicklist-packed-threshold"
         | "stringmatch-len"
         | "replybuffer"
         | "jmap"
@@ -1706,7 +1729,8 @@ fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         },
         "id" => w.int(me.id as i64),
         "info" => {
-            let line = me.describe(ctx.shared.store.now_ms()) + "\n";
+            let current = Some(("client|info", request_bytes(args), argv_bytes(args)));
+            let line = me.describe_as(ctx.shared.store.now_ms(), current) + "\n";
             w.verbatim("txt", &line);
         }
         "list" => client_list(ctx, args, w),
@@ -1877,11 +1901,28 @@ fn client_list(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             if ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
                 continue;
             }
-            text.push_str(&c.describe(now));
+            let current = (c.id == ctx.client.id)
+                .then(|| ("client|list", request_bytes(args), argv_bytes(args)));
+            text.push_str(&c.describe_as(now, current));
             text.push('\n');
         }
     }
     w.verbatim("txt", &text);
+}
+
+/// The size of a request as sent in RESP (`*2\r\n$6\r\nclient\r\n$4\r\nlist\r\n`: 26).
+fn request_bytes(args: &[Bytes]) -> usize {
+    let digits = |n: usize| n.to_string().len();
+    3 + digits(args.len())
+        + args
+            .iter()
+            .map(|a| 5 + digits(a.len()) + a.len())
+            .sum::<usize>()
+}
+
+/// The bytes of a request's arguments (Redis's `argv-mem`).
+fn argv_bytes(args: &[Bytes]) -> usize {
+    args.iter().map(|a| a.len()).sum()
 }
 
 fn client_kill(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {

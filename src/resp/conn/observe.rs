@@ -167,6 +167,8 @@ impl Session {
         let Some(slot) = command_stats::slot_of(spec, args) else {
             return;
         };
+        // CLIENT LIST's `cmd` names a subcommand in full (`config|get`), as Redis 7's.
+        self.last_cmd = command_stats::slot_name(slot);
         match self.obs.outcome {
             Outcome::Queued => return,
             Outcome::Rejected => {
