@@ -272,6 +272,8 @@ const PARAMS: &[Param] = &[
     p("enable-module-command", None, Kind::Immutable, "no"),
     p("enable-protected-configs", None, Kind::Immutable, "no"),
     p("enable-debug-command", None, Kind::Immutable, "yes"),
+    p("masterauth", None, Kind::Str, ""),
+    p("masteruser", None, Kind::Str, ""),
     p("dir", None, Kind::Protected, "/"),
     p("dbfilename", None, Kind::Protected, "dump.rdb"),
 ];

@@ -192,6 +192,10 @@ async fn slowlog_matches_redis() {
     many.extend(names.iter().map(|s| s.as_str()));
     d.same(&many).await;
     d.same(&["SET", "big", &long]).await;
+    // Credentials stay out of the log: a credential's CONFIG SET value, ACL SETUSER's user and
+    // rules (refused here, where users are tokens: logged all the same).
+    d.same(&["CONFIG", "SET", "masterauth", "secret"]).await;
+    let _ = d.both(&["ACL", "SETUSER", "someone", "on", ">pw"]).await;
     let (f, r) = d.both(&["SLOWLOG", "GET", "-1"]).await;
     assert_eq!(slowlog_args(&f), slowlog_args(&r), "{f}\n{r}");
     let (f, r) = d.both(&["SLOWLOG", "GET", "2"]).await;

@@ -92,11 +92,29 @@ pub(super) fn redacted(args: &[Bytes]) -> impl Fn(usize) -> bool + '_ {
     } else {
         usize::MAX
     };
+    let sub = |s: &[u8]| args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(s));
+    // ACL SETUSER: the user and its rules; CONFIG SET of a credential: its value (Redis's
+    // redactClientCommandArgument callers).
+    let acl_setuser = name == b"acl" && sub(b"setuser");
+    let config_set = name == b"config" && sub(b"set");
     move |i| {
         (name == b"auth" && i >= 1)
             || (auth_at != usize::MAX && (i == auth_at + 1 || i == auth_at + 2))
+            || (acl_setuser && i >= 2)
+            || (config_set
+                && i >= 3
+                && i % 2 == 1
+                && args.get(i - 1).is_some_and(|p| {
+                    SENSITIVE_CONFIGS
+                        .iter()
+                        .any(|c| p.eq_ignore_ascii_case(c.as_bytes()))
+                }))
     }
 }
+
+/// Parameters whose values CONFIG SET keeps out of SLOWLOG and MONITOR (Redis's
+/// `SENSITIVE_CONFIG` flag).
+const SENSITIVE_CONFIGS: &[&str] = &["masterauth", "masteruser", "requirepass"];
 
 pub(crate) fn unix_micros() -> u64 {
     SystemTime::now()
