@@ -76,26 +76,40 @@ pub struct Inbox {
 #[derive(Default)]
 struct Pending {
     keys: Vec<Bytes>,
+    /// Keys for BCAST tracking, with the prefix each matched: delivered as one message per
+    /// prefix for all that piled up since the last delivery, prefixes and keys in byte order
+    /// (Redis sends one per prefix per event-loop turn, from its sorted radix trees).
+    bcast: Vec<(Bytes, Bytes)>,
     /// A null invalidation: everything (FLUSHALL, or the keys overflowed).
     all: bool,
     bytes: usize,
 }
 
 impl Inbox {
-    fn push_key(&self, key: &[u8], budget: &MemoryBudget) {
+    fn push_key(&self, key: &[u8], budget: &MemoryBudget, bcast: Option<&[u8]>) {
         let mut p = self.pending.lock();
         // One command may report one key twice (SET ... EX: set, then expire): one push.
-        if p.all || p.keys.last().is_some_and(|k| k[..] == *key) {
+        let repeated = match bcast {
+            None => p.keys.last().is_some_and(|k| k[..] == *key),
+            Some(_) => p.bcast.last().is_some_and(|(_, k)| k[..] == *key),
+        };
+        if p.all || repeated {
             return;
         }
-        if p.keys.len() >= INBOX_MAX_KEYS {
+        if p.keys.len() + p.bcast.len() >= INBOX_MAX_KEYS {
             budget.charge(-(p.bytes as isize));
             p.keys = Vec::new();
+            p.bcast = Vec::new();
             p.bytes = 0;
             p.all = true;
         } else {
             let cost = ferrite_storage::value::bytes_cost(key.len()) + std::mem::size_of::<Bytes>();
-            p.keys.push(Bytes::copy_from_slice(key));
+            match bcast {
+                None => p.keys.push(Bytes::copy_from_slice(key)),
+                Some(prefix) => p
+                    .bcast
+                    .push((Bytes::copy_from_slice(prefix), Bytes::copy_from_slice(key))),
+            }
             p.bytes += cost;
             budget.charge(cost as isize);
         }
@@ -107,6 +121,7 @@ impl Inbox {
         let mut p = self.pending.lock();
         budget.charge(-(p.bytes as isize));
         p.keys = Vec::new();
+        p.bcast = Vec::new();
         p.bytes = 0;
         p.all = true;
         drop(p);
@@ -114,12 +129,24 @@ impl Inbox {
     }
 
     /// Everything pending: the keys, and whether a null invalidation comes first.
-    pub fn take(&self, budget: &MemoryBudget) -> (Vec<Bytes>, bool) {
+    pub fn take(&self, budget: &MemoryBudget) -> Taken {
         let mut p = self.pending.lock();
         budget.charge(-(p.bytes as isize));
         p.bytes = 0;
-        (std::mem::take(&mut p.keys), std::mem::take(&mut p.all))
+        Taken {
+            keys: std::mem::take(&mut p.keys),
+            bcast: std::mem::take(&mut p.bcast),
+            all: std::mem::take(&mut p.all),
+        }
     }
+}
+
+/// What an inbox held: keys to invalidate one message each, BCAST keys in one message, and
+/// whether a null invalidation (everything) comes first.
+pub struct Taken {
+    pub keys: Vec<Bytes>,
+    pub bcast: Vec<(Bytes, Bytes)>,
+    pub all: bool,
 }
 
 /// One tracking client's options.
@@ -297,7 +324,7 @@ impl Tracking {
                 if t.options.bcast || (t.options.noloop && writer == id) {
                     continue;
                 }
-                t.target.invalidations.push_key(key, &self.budget);
+                t.target.invalidations.push_key(key, &self.budget, None);
             }
         }
     }
@@ -340,11 +367,14 @@ impl ChangeListener for Tracking {
             if !t.options.bcast || &t.cache != ev.cache || (t.options.noloop && writer == id) {
                 continue;
             }
-            let matches = t.options.prefixes.is_empty()
-                || t.options.prefixes.iter().any(|p| ev.key.starts_with(p));
-            if !matches {
-                continue;
-            }
+            let prefix: &[u8] = if t.options.prefixes.is_empty() {
+                b""
+            } else {
+                match t.options.prefixes.iter().find(|p| ev.key.starts_with(p)) {
+                    Some(p) => p,
+                    None => continue,
+                }
+            };
             let readable = t.principal.as_ref().is_none_or(|p| {
                 ferrite_service::authz::check_cache_keys(
                     p,
@@ -355,7 +385,9 @@ impl ChangeListener for Tracking {
                 .is_ok()
             });
             if readable {
-                t.target.invalidations.push_key(ev.key, &self.budget);
+                t.target
+                    .invalidations
+                    .push_key(ev.key, &self.budget, Some(prefix));
             }
         }
     }
@@ -364,7 +396,8 @@ impl ChangeListener for Tracking {
 /// The invalidation messages for what `inbox` holds, in the receiving connection's protocol:
 /// RESP3 pushes, or RESP2 `__redis__:invalidate` messages (None when a RESP2 connection is not
 /// in subscribe mode: it cannot receive them, and Redis drops them too).
-pub fn render(keys: &[Bytes], all: bool, resp3: bool, subscribed: bool, out: &mut bytes::BytesMut) {
+pub fn render(taken: &Taken, resp3: bool, subscribed: bool, out: &mut bytes::BytesMut) {
+    let Taken { keys, bcast, all } = taken;
     if !resp3 && !subscribed {
         return;
     }
@@ -373,15 +406,32 @@ pub fn render(keys: &[Bytes], all: bool, resp3: bool, subscribed: bool, out: &mu
     } else {
         b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n"
     };
-    if all {
+    if *all {
         out.extend_from_slice(head);
         out.extend_from_slice(if resp3 { b"_\r\n" } else { b"$-1\r\n" });
     }
-    for k in keys {
-        out.extend_from_slice(head);
-        out.extend_from_slice(b"*1\r\n");
+    let put_key = |out: &mut bytes::BytesMut, k: &Bytes| {
         out.extend_from_slice(format!("${}\r\n", k.len()).as_bytes());
         out.extend_from_slice(k);
         out.extend_from_slice(b"\r\n");
+    };
+    for k in keys {
+        out.extend_from_slice(head);
+        out.extend_from_slice(b"*1\r\n");
+        put_key(out, k);
+    }
+    let mut by_prefix: std::collections::BTreeMap<&[u8], std::collections::BTreeSet<&[u8]>> =
+        Default::default();
+    for (prefix, key) in bcast {
+        by_prefix.entry(&prefix[..]).or_default().insert(&key[..]);
+    }
+    for keys in by_prefix.values() {
+        out.extend_from_slice(head);
+        out.extend_from_slice(format!("*{}\r\n", keys.len()).as_bytes());
+        for k in keys {
+            out.extend_from_slice(format!("${}\r\n", k.len()).as_bytes());
+            out.extend_from_slice(k);
+            out.extend_from_slice(b"\r\n");
+        }
     }
 }

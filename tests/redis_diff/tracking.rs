@@ -118,6 +118,15 @@ async fn tracking_modes_match_redis() {
     other.same(&["HSET", "job:9", "f", "v"]).await;
     next_push(&mut d).await;
     d.same(&["PING"]).await;
+    // A BCAST client hears of one command's keys in one message per prefix (Redis: per loop
+    // turn).
+    other
+        .same(&["MSET", "user:1", "a", "job:2", "b", "user:3", "c"])
+        .await;
+    // one message per prefix, in byte order: job: (one key), then user: (two)
+    assert!(next_push(&mut d).await.contains("*1\r\n"));
+    assert!(next_push(&mut d).await.contains("*2\r\n"));
+    d.same(&["PING"]).await;
     // errors
     d.script(&[
         &["CLIENT", "TRACKING", "ON", "OPTIN"],

@@ -29,10 +29,10 @@ impl Session {
     /// Client-side caching: write the invalidations waiting for this connection (metered as
     /// late output, like pub/sub deliveries).
     pub(super) fn deliver_invalidations(&mut self) {
-        let (keys, all) = self.info.invalidations.take(self.shared.tracking.budget());
+        let taken = self.info.invalidations.take(self.shared.tracking.budget());
         let start = self.out.len();
         let subscribed = self.in_subscribe_mode();
-        crate::resp::tracking::render(&keys, all, self.resp3, subscribed, &mut self.out);
+        crate::resp::tracking::render(&taken, self.resp3, subscribed, &mut self.out);
         self.meter_late_output(start);
     }
 
