@@ -414,6 +414,25 @@ async fn client_reply_off_and_skip_match_redis() {
     silent(&mut d.ferrite, "ferrite sent a reply that was off").await;
 }
 
+/// RESP3 pushes are not replies: SUBSCRIBE's confirmations, and the messages, arrive with
+/// CLIENT REPLY OFF (Redis's TCL unit "PubSub messages with CLIENT REPLY OFF").
+#[tokio::test]
+async fn pushes_pass_client_reply_off_as_in_redis() {
+    let mut d = Diff::start(true).await;
+    let mut other = d.another().await;
+    for c in [&["CLIENT", "REPLY", "OFF"][..], &["SUBSCRIBE", "channel"]] {
+        d.ferrite.cmd(c).await;
+        d.redis.cmd(c).await;
+    }
+    let f = read_raw_reply(&mut d.ferrite).await;
+    let r = read_raw_reply(&mut d.redis).await;
+    assert_eq!(f, r, "the subscribe confirmation");
+    other.same(&["PUBLISH", "channel", "hello"]).await;
+    let f = read_raw_reply(&mut d.ferrite).await;
+    let r = read_raw_reply(&mut d.redis).await;
+    assert_eq!(f, r, "the message");
+}
+
 /// A MONITOR line without its timestamp and client address: `[db] "arg" ...`.
 fn monitor_text(line: &str) -> String {
     let (_, rest) = line.split_once(" [").expect("a monitor line");

@@ -293,7 +293,9 @@ impl Session {
     /// CLIENT REPLY OFF / SKIP: the reply just written goes, unless it was CLIENT REPLY ON's.
     #[cold]
     fn drop_reply(&mut self, start: usize) {
-        if !std::mem::take(&mut self.obs.turned_on) {
+        // RESP3 pushes (SUBSCRIBE's confirmations) are not replies: Redis sends them anyway.
+        let push = self.resp3 && self.out.get(start) == Some(&b'>');
+        if !std::mem::take(&mut self.obs.turned_on) && !push {
             self.out.truncate(start);
         }
     }
