@@ -744,3 +744,27 @@ async fn client_info_fields_match_redis() {
     let (f, r) = d.both(&["CLIENT", "LIST"]).await;
     assert_eq!(fields(&f), fields(&r), "CLIENT LIST:\n{f}\n{r}");
 }
+
+/// A client CLIENT PAUSE holds counts in INFO's `blocked_clients`, as in Redis (its TCL pause
+/// unit waits for that count).
+#[tokio::test]
+async fn paused_clients_count_as_blocked_like_redis() {
+    let mut d = Diff::start(false).await;
+    let mut held = d.another().await;
+    d.same(&["CLIENT", "PAUSE", "10000", "WRITE"]).await;
+    held.send(&["SET", "k", "v"]).await;
+    let count = |text: &str| crate::common::info_fields(text)["blocked_clients"].clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (f, r) = d.both(&["INFO", "clients"]).await;
+        if count(&f) == "1" && count(&r) == "1" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{f}\n{r}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    d.same(&["CLIENT", "UNPAUSE"]).await;
+    held.next_same("the held SET").await;
+    let (f, r) = d.both(&["INFO", "clients"]).await;
+    assert_eq!((count(&f), count(&r)), ("0".to_string(), "0".to_string()));
+}

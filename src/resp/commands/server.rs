@@ -621,7 +621,9 @@ fn info_section(ctx: &mut Ctx<'_, '_>, snap: &ServerSnapshot, section: &str, out
             field!(out, "maxclients", sh.config.read().limits.max_clients);
             field!(out, "client_recent_max_input_buffer", 0);
             field!(out, "client_recent_max_output_buffer", 0);
-            field!(out, "blocked_clients", sh.waiters.blocked_clients());
+            // Redis counts clients a CLIENT PAUSE holds as blocked too.
+            let blocked = sh.waiters.blocked_clients() + sh.introspection.pause.held();
+            field!(out, "blocked_clients", blocked);
             field!(out, "tracking_clients", sh.tracking.figures().0);
             field!(out, "pubsub_clients", pubsub);
             field!(out, "clients_in_timeout_table", 0);

@@ -188,6 +188,7 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
                 s.blocked = None;
                 *info.blocked.lock() = None;
                 s.obs.paused = None;
+                s.obs.pause_held = None;
             }
             // Write pending replies; once they are all written, flush what a buffering stream
             // (TLS) still holds. One arm for both: they borrow the same writer.
@@ -270,9 +271,11 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
             // deadline; the loop's top then runs the held command, or holds it again.
             _ = async { let _ = pause_rx.as_mut().expect("guarded").changed().await; }, if pause_until.is_some() => {
                 s.obs.paused = None;
+                s.obs.pause_held = None;
             }
             _ = sleep_opt(pause_until), if pause_until.is_some() => {
                 s.obs.paused = None;
+                s.obs.pause_held = None;
             }
             _ = sleep_opt(block_deadline), if block_deadline.is_some() => {
                 s.unblock_timeout();

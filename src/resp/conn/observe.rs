@@ -58,6 +58,8 @@ pub(super) struct Observe {
     /// frame size for metering), and what it waits on.
     pub(super) held: Option<(Vec<Bytes>, u64)>,
     pub(super) paused: Option<(watch::Receiver<u64>, Instant)>,
+    /// Held by CLIENT PAUSE (not by a script): counted in INFO's `blocked_clients` meanwhile.
+    pub(super) pause_held: Option<crate::resp::introspection::pause::PauseHeld>,
 }
 
 impl Default for Observe {
@@ -74,6 +76,7 @@ impl Default for Observe {
             monitor: None,
             held: None,
             paused: None,
+            pause_held: None,
         }
     }
 }
@@ -405,6 +408,7 @@ impl Session {
             frame,
         ));
         self.obs.paused = Some((rx, until));
+        self.obs.pause_held = Some(pause.hold());
         true
     }
 
@@ -415,6 +419,7 @@ impl Session {
         match pause.current() {
             Some((PauseMode::All, until)) if !self.inbuf.is_empty() => {
                 self.obs.paused = Some((rx, until));
+                self.obs.pause_held = Some(pause.hold());
                 true
             }
             _ => false,

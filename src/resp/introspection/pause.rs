@@ -4,7 +4,8 @@
 //! EXEC of a transaction with writes) and lets reads through. A held client waits on the
 //! pause's `watch` channel, which UNPAUSE and each new PAUSE bump.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -19,6 +20,9 @@ pub enum PauseMode {
 pub struct ClientPause {
     /// Fast path: no pause, no lock.
     active: AtomicBool,
+    /// Clients holding a command for the pause (INFO `blocked_clients` counts them, as Redis
+    /// counts its postponed clients).
+    held: Arc<AtomicUsize>,
     state: Mutex<Option<(PauseMode, Instant)>>,
     changed: watch::Sender<u64>,
 }
@@ -27,13 +31,34 @@ impl Default for ClientPause {
     fn default() -> Self {
         ClientPause {
             active: AtomicBool::new(false),
+            held: Arc::default(),
             state: Mutex::new(None),
             changed: watch::channel(0).0,
         }
     }
 }
 
+/// One client held by a pause; it is counted until this is dropped.
+pub struct PauseHeld(Arc<AtomicUsize>);
+
+impl Drop for PauseHeld {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl ClientPause {
+    /// Count a client held by the pause, until the returned guard is dropped.
+    pub fn hold(&self) -> PauseHeld {
+        self.held.fetch_add(1, Ordering::Relaxed);
+        PauseHeld(self.held.clone())
+    }
+
+    /// Clients held by a pause now.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
     /// Pause until `until`. Like Redis, a pause never shortens one in force: the later deadline
     /// and the stricter mode win.
     pub fn pause(&self, mode: PauseMode, until: Instant) {
