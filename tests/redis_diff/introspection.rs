@@ -763,6 +763,13 @@ async fn paused_clients_count_as_blocked_like_redis() {
         assert!(std::time::Instant::now() < deadline, "{f}\n{r}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // Not held by a WRITE pause: reads, read-only scripts, commands of the wrong arity.
+    let mut reader = d.another().await;
+    reader.same(&["GET", "k"]).await;
+    reader
+        .same(&["EVAL", "#!lua flags=no-writes\nreturn 'ro'", "0"])
+        .await;
+    reader.same(&["SET", "k"]).await;
     d.same(&["CLIENT", "UNPAUSE"]).await;
     held.next_same("the held SET").await;
     let (f, r) = d.both(&["INFO", "clients"]).await;

@@ -223,6 +223,15 @@ const CASES: &[&[&str]] = &[
          return {redis.call('lpush', 'unpacked', unpack(a)), pcall(unpack, a, 1, 7999)}",
         "0",
     ],
+    // may-replicate commands are writes for read-only scripts
+    &["EVAL_RO", "return redis.call('publish', 'ch', 'msg')", "0"],
+    &[
+        "EVAL",
+        "#!lua flags=no-writes\nreturn redis.call('publish', 'ch', 'm')",
+        "0",
+    ],
+    &["EVAL_RO", "return redis.call('pfcount', 'hll')", "0"],
+    &["EVAL", "return redis.call('publish', 'ch', 'msg')", "0"],
     &["EVAL", "return redis.error_reply('')", "0"],
     &["EVAL", "error(redis.error_reply('X\r\n+INJECTED'))", "0"],
     &["EVAL", "return redis.error_reply('-MY_ERR bad\r\n')", "0"],

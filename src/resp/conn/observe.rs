@@ -429,24 +429,54 @@ impl Session {
     /// Whether a WRITE pause holds this command: it may change data or publish (Redis's
     /// write and may-replicate commands), or it is the EXEC of a transaction that does.
     fn pause_covers(&self, args: &[Bytes]) -> bool {
-        let writes = |spec: &CommandSpec| {
-            spec.has(flags::WRITE)
-                || matches!(
-                    spec.name,
-                    "publish" | "spublish" | "eval" | "evalsha" | "fcall"
-                )
-        };
         let Some(spec) = args.first().and_then(|a| crate::resp::dispatch::lookup(a)) else {
             return false;
         };
+        // A command with the wrong number of arguments is answered right away (Redis checks
+        // arity before the pause).
+        if !spec.arity_ok(args.len()) {
+            return false;
+        }
         if spec.name == "exec" {
             return self.multi.as_ref().is_some_and(|(q, _)| {
                 q.iter()
-                    .filter_map(|a| crate::resp::dispatch::lookup(&a[0]))
-                    .any(writes)
+                    .any(|a| match crate::resp::dispatch::lookup(&a[0]) {
+                        Some(spec) => self.command_writes(spec, a),
+                        None => false,
+                    })
             });
         }
-        writes(spec)
+        self.command_writes(spec, args)
+    }
+
+    /// Whether a command may change data or replicate: a write, one of Redis's `may_replicate`
+    /// commands, or a script without the `no-writes` flag (Redis's evalGetCommandFlags).
+    fn command_writes(&self, spec: &CommandSpec, args: &[Bytes]) -> bool {
+        match spec.name {
+            "eval" | "evalsha" | "fcall" => !self.script_declares_no_writes(spec.name, args),
+            "publish" | "spublish" | "pfcount" => true,
+            _ => spec.has(flags::WRITE),
+        }
+    }
+
+    /// Whether the script EVAL / EVALSHA / FCALL would run has the `no-writes` flag.
+    fn script_declares_no_writes(&self, name: &str, args: &[Bytes]) -> bool {
+        let Some(target) = args.get(1) else {
+            return false;
+        };
+        let tenant = self.shared.scripts.tenant(self.base.name_arc());
+        let body = match name {
+            "eval" => Some(target.clone()),
+            "evalsha" => self.shared.scripts.body(&tenant, target),
+            _ => {
+                let libs = tenant.libraries.lock();
+                return libs
+                    .function(&String::from_utf8_lossy(target))
+                    .is_some_and(|(_, _, meta)| meta.has("no-writes"));
+            }
+        };
+        body.and_then(|b| crate::resp::scripting::run::parse_shebang(&b).ok())
+            .is_some_and(|s| s.no_writes)
     }
 
     /// MONITOR: from now on this connection receives every command the server runs.

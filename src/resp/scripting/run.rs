@@ -602,10 +602,12 @@ impl CallState<'_, '_> {
                 return Some(format!("NOPERM {}", r.denied));
             }
         }
+        // Redis's `may_replicate` commands count as writes for read-only scripts.
+        let may_replicate = matches!(spec.name, "publish" | "spublish" | "pfcount");
+        if self.read_only && (spec.has(flags::WRITE) || may_replicate) {
+            return Some("ERR Write commands are not allowed from read-only scripts.".into());
+        }
         if spec.has(flags::WRITE) {
-            if self.read_only {
-                return Some("ERR Write commands are not allowed from read-only scripts.".into());
-            }
             if spec.has(flags::DENYOOM) {
                 let incoming: usize = args[1..].iter().map(|a| a.len()).sum();
                 let budget = self.env.shared.store.budget();
