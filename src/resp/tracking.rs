@@ -343,7 +343,13 @@ impl ChangeListener for Tracking {
         if !self.any() || matches!(ev.change, Change::KeyMiss | Change::New) {
             return;
         }
-        let writer = WRITER.with(Cell::get);
+        // An expiry or eviction is nobody's write: NOLOOP does not hide it, even when the
+        // client's own read or write set it off.
+        let writer = if matches!(ev.change, Change::Expired | Change::Evicted) {
+            0
+        } else {
+            WRITER.with(Cell::get)
+        };
         let mut g = self.inner.lock();
         if ev.change == Change::Flush {
             // FLUSHDB / FLUSHALL: everyone is told "everything", as Redis does.

@@ -418,19 +418,21 @@ async fn client_reply_off_and_skip_match_redis() {
 /// CLIENT REPLY OFF (Redis's TCL unit "PubSub messages with CLIENT REPLY OFF").
 #[tokio::test]
 async fn pushes_pass_client_reply_off_as_in_redis() {
-    let mut d = Diff::start(true).await;
-    let mut other = d.another().await;
-    for c in [&["CLIENT", "REPLY", "OFF"][..], &["SUBSCRIBE", "channel"]] {
-        d.ferrite.cmd(c).await;
-        d.redis.cmd(c).await;
+    for resp3 in [false, true] {
+        let mut d = Diff::start(resp3).await;
+        let mut other = d.another().await;
+        for c in [&["CLIENT", "REPLY", "OFF"][..], &["SUBSCRIBE", "channel"]] {
+            d.ferrite.cmd(c).await;
+            d.redis.cmd(c).await;
+        }
+        let f = read_raw_reply(&mut d.ferrite).await;
+        let r = read_raw_reply(&mut d.redis).await;
+        assert_eq!(f, r, "the subscribe confirmation");
+        other.same(&["PUBLISH", "channel", "hello"]).await;
+        let f = read_raw_reply(&mut d.ferrite).await;
+        let r = read_raw_reply(&mut d.redis).await;
+        assert_eq!(f, r, "the message");
     }
-    let f = read_raw_reply(&mut d.ferrite).await;
-    let r = read_raw_reply(&mut d.redis).await;
-    assert_eq!(f, r, "the subscribe confirmation");
-    other.same(&["PUBLISH", "channel", "hello"]).await;
-    let f = read_raw_reply(&mut d.ferrite).await;
-    let r = read_raw_reply(&mut d.redis).await;
-    assert_eq!(f, r, "the message");
 }
 
 /// A MONITOR line without its timestamp and client address: `[db] "arg" ...`.

@@ -127,6 +127,19 @@ async fn tracking_modes_match_redis() {
     assert!(next_push(&mut d).await.contains("*1\r\n"));
     assert!(next_push(&mut d).await.contains("*2\r\n"));
     d.same(&["PING"]).await;
+    // NOLOOP hides the client's own writes, not an expiry its own read sets off
+    d.script(&[
+        &["CLIENT", "TRACKING", "OFF"],
+        &["CLIENT", "TRACKING", "ON", "BCAST", "NOLOOP"],
+        &["SET", "lazy", "v", "PX", "1"],
+    ])
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    let (f, r) = d.both(&["GET", "lazy"]).await;
+    assert_eq!(f, r);
+    let push = next_push(&mut d).await;
+    assert!(push.contains("lazy"), "{push:?}");
+    d.same(&["CLIENT", "TRACKING", "OFF"]).await;
     // errors
     d.script(&[
         &["CLIENT", "TRACKING", "ON", "OPTIN"],

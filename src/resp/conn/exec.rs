@@ -283,7 +283,7 @@ impl Session {
         let nanos = t0.map(|t| t.elapsed().as_nanos() as u64);
         self.account(Some(spec), args, start, nanos);
         if drop_reply {
-            self.drop_reply(start);
+            self.drop_reply(start, spec);
         } else {
             self.obs.turned_on = false;
         }
@@ -292,9 +292,18 @@ impl Session {
 
     /// CLIENT REPLY OFF / SKIP: the reply just written goes, unless it was CLIENT REPLY ON's.
     #[cold]
-    fn drop_reply(&mut self, start: usize) {
-        // RESP3 pushes (SUBSCRIBE's confirmations) are not replies: Redis sends them anyway.
-        let push = self.resp3 && self.out.get(start) == Some(&b'>');
+    fn drop_reply(&mut self, start: usize, spec: &CommandSpec) {
+        // SUBSCRIBE's and UNSUBSCRIBE's confirmations are pushes, not replies: Redis sends
+        // them anyway (in RESP2 too).
+        let push = matches!(
+            spec.name,
+            "subscribe"
+                | "psubscribe"
+                | "ssubscribe"
+                | "unsubscribe"
+                | "punsubscribe"
+                | "sunsubscribe"
+        ) && self.out.get(start) != Some(&b'-');
         if !std::mem::take(&mut self.obs.turned_on) && !push {
             self.out.truncate(start);
         }
