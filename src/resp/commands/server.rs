@@ -389,6 +389,8 @@ fn debug_protocol(name: &[u8], w: &mut ReplyWriter<'_>) {
     match String::from_utf8_lossy(name).to_ascii_lowercase().as_str() {
         "string" => w.bulk(b"Hello World"),
         "integer" => w.int(12345),
+        // Redis's value, not π.
+        #[allow(clippy::approx_constant)]
         "double" => w.double(3.141),
         "bignum" => {
             let n = b"1234567999999999999999999999999999999";

@@ -607,20 +607,18 @@ impl CallState<'_, '_> {
         if self.read_only && (spec.has(flags::WRITE) || may_replicate) {
             return Some("ERR Write commands are not allowed from read-only scripts.".into());
         }
-        if spec.has(flags::WRITE) {
-            if spec.has(flags::DENYOOM) {
-                let incoming: usize = args[1..].iter().map(|a| a.len()).sum();
-                let budget = self.env.shared.store.budget();
-                let headroom = if self.allow_oom {
-                    oom_headroom(budget.limit())
-                } else {
-                    0
-                };
-                if budget.used().saturating_add(incoming as u64)
-                    > budget.limit().saturating_add(headroom)
-                {
-                    return Some(crate::resp::args::ERR_OOM.into());
-                }
+        if spec.has(flags::WRITE) && spec.has(flags::DENYOOM) {
+            let incoming: usize = args[1..].iter().map(|a| a.len()).sum();
+            let budget = self.env.shared.store.budget();
+            let headroom = if self.allow_oom {
+                oom_headroom(budget.limit())
+            } else {
+                0
+            };
+            if budget.used().saturating_add(incoming as u64)
+                > budget.limit().saturating_add(headroom)
+            {
+                return Some(crate::resp::args::ERR_OOM.into());
             }
         }
         None
@@ -729,7 +727,6 @@ impl CallState<'_, '_> {
                 Some((_, other)) => {
                     let base = self.base.clone();
                     let Some(mut l) = lock_other(self.cache, &other) else {
-                        drop(w);
                         let e = crate::resp::scripting::ERR_BUSY_OTHER_DB;
                         return Ok((err_table(lua, e)?, true));
                     };
