@@ -127,6 +127,22 @@ async fn tracking_modes_match_redis() {
     assert!(next_push(&mut d).await.contains("*1\r\n"));
     assert!(next_push(&mut d).await.contains("*2\r\n"));
     d.same(&["PING"]).await;
+    // A script's declared keys are tracked once it runs a read-only command, not otherwise
+    d.script(&[
+        &["CLIENT", "TRACKING", "OFF"],
+        &["CLIENT", "TRACKING", "ON"],
+        &["EVAL", "redis.call('set', 'k3', 'bar')", "2", "k1", "k2"],
+    ])
+    .await;
+    other.same(&["MSET", "k2", "1", "k1", "1"]).await;
+    d.same(&["EVAL", "redis.call('get', 'k3')", "2", "k1", "k2"])
+        .await;
+    other.same(&["MSET", "k2", "2", "k1", "2"]).await;
+    assert!(next_push(&mut d).await.contains("k2"));
+    assert!(next_push(&mut d).await.contains("k1"));
+    d.same(&["EVAL_RO", "redis.call('ping')", "1", "k1"]).await;
+    other.same(&["SET", "k1", "3"]).await;
+    d.same(&["PING"]).await;
     // NOLOOP hides the client's own writes, not an expiry its own read sets off
     d.script(&[
         &["CLIENT", "TRACKING", "OFF"],

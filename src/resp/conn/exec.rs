@@ -166,8 +166,8 @@ impl Session {
         use crate::resp::tracking::{MODE_BCAST, MODE_OPTIN, MODE_OPTOUT};
         let mode = self.info.tracking_mode.load(Ordering::Relaxed);
         let caching = self.info.caching.load(Ordering::Relaxed);
-        // Read-only scripts are not tracked themselves (Redis tracks the commands they run;
-        // Ferrite does not yet).
+        // Scripts are not tracked as commands: their declared keys are, once they read
+        // (`run::CallState::track_declared_keys`).
         if mode & MODE_BCAST != 0
             || !spec.has(flags::READONLY)
             || self.multi.is_some()

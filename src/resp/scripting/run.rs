@@ -492,6 +492,10 @@ struct CallState<'l, 'c> {
     scratch: BytesMut,
     /// Engine time when the script started: every command it runs sees this time.
     started_ms: u64,
+    /// The script's declared keys, and whether they are remembered for the caller's CLIENT
+    /// TRACKING yet (at its first read-only command, as Redis tracks them).
+    keys: &'l [Bytes],
+    keys_tracked: bool,
     /// After `redis.call('select', n)` of another database: n and its cache. Its shards are
     /// locked per command (`lock_other`), not for the whole script.
     selected: Option<(usize, Arc<Cache>)>,
@@ -624,6 +628,32 @@ impl CallState<'_, '_> {
         None
     }
 
+    /// CLIENT TRACKING of a script: once it runs a read-only command, the keys it declared are
+    /// remembered for its caller (Redis's rule; the keys its commands name are not). Under the
+    /// script's locks, so no write can slip in before they are remembered.
+    fn track_declared_keys(&self) {
+        use crate::resp::tracking::{MODE_BCAST, MODE_OPTIN, MODE_OPTOUT};
+        let env = self.env;
+        let mode = env.client.tracking_mode.load(Ordering::Relaxed);
+        if mode == 0 || mode & MODE_BCAST != 0 || !env.shared.tracking.any() {
+            return;
+        }
+        let caching = env.client.caching.load(Ordering::Relaxed);
+        let track = if mode & MODE_OPTIN != 0 {
+            caching == 1
+        } else if mode & MODE_OPTOUT != 0 {
+            caching != 2
+        } else {
+            true
+        };
+        if track {
+            let cache = self.cache.name_arc().clone();
+            for key in self.keys {
+                env.shared.tracking.remember(env.client.id, &cache, key);
+            }
+        }
+    }
+
     /// Run one command for the script: its reply as a Lua value, and whether it is an error.
     fn call(&mut self, lua: &Lua, args: MultiValue) -> mlua::Result<(Value, bool)> {
         let args = match call_args(args) {
@@ -672,6 +702,10 @@ impl CallState<'_, '_> {
         let started = std::time::Instant::now();
         if spec.has(flags::WRITE) {
             self.running.wrote.store(true, Ordering::Release);
+        }
+        if spec.has(flags::READONLY) && !self.keys_tracked {
+            self.keys_tracked = true;
+            self.track_declared_keys();
         }
         let db = self.selected.as_ref().map_or(self.env.db, |(n, _)| *n);
         let monitors = &self.env.shared.introspection.monitors;
@@ -916,6 +950,8 @@ fn run_in<'c>(
         allow_oom: call.allow_oom,
         scratch: BytesMut::new(),
         started_ms: env.shared.store.now_ms(),
+        keys: &call.keys,
+        keys_tracked: false,
         selected: None,
     });
     lua.set_app_data(RunInfo {
