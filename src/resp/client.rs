@@ -102,7 +102,9 @@ impl ClientInfo {
         let idle = now_ms.saturating_sub(self.last_active_ms.load(Ordering::Relaxed)) / 1000;
         let sub = self.subscriptions.load(Ordering::Relaxed);
         let psub = self.psubscriptions.load(Ordering::Relaxed);
-        // Redis's fields: qbuf / qbuf-free are the query (read) buffer; rbs is the reply
+        // Redis's fields: qbuf / qbuf-free are the query (read) buffer (Ferrite knows the bytes
+        // in it only for the caller's running request: everyone else's whole buffer shows as
+        // qbuf-free); rbs is the reply
         // buffer (16 KiB) and omem what replies hold past it (Redis's reply list). Ferrite's
         // one reply buffer grows in place: its first 16 KiB are shown as rbs, the rest as omem.
         let read = self.read_buf_bytes.load(Ordering::Relaxed);

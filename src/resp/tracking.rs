@@ -149,6 +149,26 @@ pub struct Taken {
     pub all: bool,
 }
 
+/// Whether `client`'s next read is remembered for default-mode tracking: tracking is on and
+/// not BCAST; under OPTIN only after CLIENT CACHING YES, under OPTOUT unless after CLIENT
+/// CACHING NO.
+pub fn tracks_reads_now(client: &crate::resp::client::ClientInfo) -> bool {
+    let mode = client
+        .tracking_mode
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if mode == 0 || mode & MODE_BCAST != 0 {
+        return false;
+    }
+    let caching = client.caching.load(std::sync::atomic::Ordering::Relaxed);
+    if mode & MODE_OPTIN != 0 {
+        caching == 1
+    } else if mode & MODE_OPTOUT != 0 {
+        caching != 2
+    } else {
+        true
+    }
+}
+
 /// One tracking client's options.
 #[derive(Clone)]
 pub struct Options {

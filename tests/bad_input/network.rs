@@ -123,7 +123,9 @@ async fn resp_declared_bulk_length_reserves_only_what_arrived() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let rbs = loop {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let rbs = named_field(&mut admin, "uploader", "rbs").await;
+        // The read buffer (Redis's query buffer): CLIENT LIST's `qbuf-free` for a client
+        // other than the caller (`qbuf` is only the caller's running request).
+        let rbs = named_field(&mut admin, "uploader", "qbuf-free").await;
         if rbs >= 100 * 1024 || tokio::time::Instant::now() > deadline {
             break rbs;
         }
@@ -164,7 +166,7 @@ async fn resp_listener_input_budget_stops_reading_instead_of_buffering() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut held = 0;
     for i in 0..4 {
-        held += named_field(&mut admin, &format!("up{i}"), "rbs").await;
+        held += named_field(&mut admin, &format!("up{i}"), "qbuf-free").await;
     }
     // Without the budget all 4 MiB (and more: the buffers) would be held. With it, one client
     // may overdraw (so a command larger than the budget still completes) and the others stop

@@ -163,26 +163,12 @@ impl Session {
     #[cold]
     #[inline(never)]
     fn track_reads(&mut self, spec: &'static CommandSpec, args: &[Bytes]) {
-        use crate::resp::tracking::{MODE_BCAST, MODE_OPTIN, MODE_OPTOUT};
-        let mode = self.info.tracking_mode.load(Ordering::Relaxed);
-        let caching = self.info.caching.load(Ordering::Relaxed);
         // Scripts are not tracked as commands: their declared keys are, once they read
         // (`run::CallState::track_declared_keys`).
-        if mode & MODE_BCAST != 0
-            || !spec.has(flags::READONLY)
-            || self.multi.is_some()
-            || spec.group == "scripting"
-        {
+        if !spec.has(flags::READONLY) || self.multi.is_some() || spec.group == "scripting" {
             return;
         }
-        let track = if mode & MODE_OPTIN != 0 {
-            caching == 1
-        } else if mode & MODE_OPTOUT != 0 {
-            caching != 2
-        } else {
-            true
-        };
-        if track {
+        if crate::resp::tracking::tracks_reads_now(&self.info) {
             let cache = self.cache.name_arc().clone();
             for key in spec.keys(args) {
                 self.shared.tracking.remember(self.info.id, &cache, key);

@@ -632,21 +632,8 @@ impl CallState<'_, '_> {
     /// remembered for its caller (Redis's rule; the keys its commands name are not). Under the
     /// script's locks, so no write can slip in before they are remembered.
     fn track_declared_keys(&self) {
-        use crate::resp::tracking::{MODE_BCAST, MODE_OPTIN, MODE_OPTOUT};
         let env = self.env;
-        let mode = env.client.tracking_mode.load(Ordering::Relaxed);
-        if mode == 0 || mode & MODE_BCAST != 0 || !env.shared.tracking.any() {
-            return;
-        }
-        let caching = env.client.caching.load(Ordering::Relaxed);
-        let track = if mode & MODE_OPTIN != 0 {
-            caching == 1
-        } else if mode & MODE_OPTOUT != 0 {
-            caching != 2
-        } else {
-            true
-        };
-        if track {
+        if env.shared.tracking.any() && crate::resp::tracking::tracks_reads_now(&env.client) {
             let cache = self.cache.name_arc().clone();
             for key in self.keys {
                 env.shared.tracking.remember(env.client.id, &cache, key);
