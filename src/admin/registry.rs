@@ -321,10 +321,14 @@ pub(crate) static METRICS: &[Metric] = &[
         Memory,
         "used_memory_dataset",
         Gauge,
-        "used_memory less topic replay rings, client memory and the ACL LOG: the stored data.",
+        "used_memory less topic replay rings, client memory, the ACL LOG, the slow log and Lua: the stored data.",
         |s| {
-            s.memory_used_bytes
-                .saturating_sub(s.memory_topics_bytes + s.memory_clients_bytes + s.memory_acl_log_bytes)
+            s.memory_used_bytes.saturating_sub(
+                s.memory_topics_bytes
+                    + s.memory_clients_bytes
+                    + s.memory_acl_log_bytes
+                    + s.memory_introspection_bytes,
+            )
         },
     ),
     gauge(

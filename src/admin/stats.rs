@@ -43,6 +43,8 @@ pub(crate) struct ServerSnapshot {
     pub memory_clients_bytes: u64,
     /// Part of `memory_used_bytes` held by the ACL LOG.
     pub memory_acl_log_bytes: u64,
+    /// The slow log, Lua VMs and script bodies: charged to the budget, not stored data.
+    pub memory_introspection_bytes: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub expired_keys: u64,
@@ -102,6 +104,10 @@ impl ServerSnapshot {
             memory_topics_bytes: shared.topics.retained_memory(),
             memory_clients_bytes: s.client_memory(),
             memory_acl_log_bytes: s.acl_log_memory(),
+            memory_introspection_bytes: {
+                let (lua, bodies, _) = shared.scripts.memory();
+                (shared.introspection.slowlog.bytes() + lua + bodies) as u64
+            },
             keyspace_hits: ks.hits,
             keyspace_misses: ks.misses,
             expired_keys: ks.expired,

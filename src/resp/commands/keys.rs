@@ -871,11 +871,14 @@ fn memory(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             return;
         }
         let used = ctx.shared.store.budget().used();
-        // As INFO's `used_memory_dataset`: the budget less topic rings and client memory
-        // (read/reply buffers, MULTI queues), which it also covers.
+        // As INFO's `used_memory_dataset`: the budget less topic rings, client memory
+        // (read/reply buffers, MULTI queues), the ACL LOG, the slow log and Lua, which it also
+        // covers.
+        let (lua, bodies, _) = ctx.shared.scripts.memory();
         let others = ctx.shared.topics.retained_memory()
             + ctx.shared.stats.client_memory()
-            + ctx.shared.stats.acl_log_memory();
+            + ctx.shared.stats.acl_log_memory()
+            + (ctx.shared.introspection.slowlog.bytes() + lua + bodies) as u64;
         let keys = ctx.dbsize() as i64;
         let limit = ctx.shared.store.budget().limit() as i64;
         w.map(4);
