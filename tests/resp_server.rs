@@ -1044,10 +1044,6 @@ async fn used_memory_dataset_leaves_out_the_slow_log_and_lua() {
         .unwrap();
     let len: i64 = q(&mut c, &["SLOWLOG", "LEN"]).await.unwrap();
     assert!(len > 0, "the slow log holds entries");
-    let info: String = q(&mut c, &["INFO", "memory"]).await.unwrap();
-    let dataset = info
-        .lines()
-        .find_map(|l| l.strip_prefix("used_memory_dataset:"))
-        .expect("INFO memory has used_memory_dataset");
-    assert_eq!(dataset.trim(), "0", "{info}");
+    let memory = info(&mut c, "memory").await;
+    assert_eq!(memory["used_memory_dataset"], "0", "{memory:?}");
 }
