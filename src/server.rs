@@ -350,6 +350,7 @@ fn admit(
         cache: Mutex::new(Arc::from(ferrite_storage::DEFAULT_CACHE)),
         db: 0.into(),
         killed: false.into(),
+        gone: false.into(),
         kill_notify: Default::default(),
         read_buf_bytes: 0.into(),
         reply_buf_bytes: 0.into(),

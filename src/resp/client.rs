@@ -26,6 +26,9 @@ pub struct ClientInfo {
     pub db: AtomicUsize,
     /// Set by CLIENT KILL / shutdown; the connection loop watches `kill_notify`.
     pub killed: AtomicBool,
+    /// The connection has ended (set when it leaves the registry): a tracking client that
+    /// redirects here is told `tracking-redir-broken`.
+    pub gone: AtomicBool,
     pub kill_notify: Notify,
     /// Capacity of the connection's read buffer (CLIENT LIST `rbs`), updated once per batch.
     pub read_buf_bytes: AtomicU64,
@@ -163,7 +166,9 @@ impl ClientRegistry {
         self.clients.lock().insert(c.id, c);
     }
     pub fn unregister(&self, id: u64) {
-        self.clients.lock().remove(&id);
+        if let Some(c) = self.clients.lock().remove(&id) {
+            c.gone.store(true, Ordering::Release);
+        }
     }
     pub fn len(&self) -> usize {
         self.clients.lock().len()

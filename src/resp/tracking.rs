@@ -82,6 +82,8 @@ struct Pending {
     bcast: Vec<(Bytes, Bytes)>,
     /// A null invalidation: everything (FLUSHALL, or the keys overflowed).
     all: bool,
+    /// The client this one redirects to has gone: `tracking-redir-broken` with its id.
+    redir_broken: Option<u64>,
     bytes: usize,
 }
 
@@ -128,6 +130,11 @@ impl Inbox {
         self.notify.notify_one();
     }
 
+    fn push_redir_broken(&self, target: u64) {
+        self.pending.lock().redir_broken = Some(target);
+        self.notify.notify_one();
+    }
+
     /// Everything pending: the keys, and whether a null invalidation comes first.
     pub fn take(&self, budget: &MemoryBudget) -> Taken {
         let mut p = self.pending.lock();
@@ -137,6 +144,7 @@ impl Inbox {
             keys: std::mem::take(&mut p.keys),
             bcast: std::mem::take(&mut p.bcast),
             all: std::mem::take(&mut p.all),
+            redir_broken: p.redir_broken.take(),
         }
     }
 }
@@ -147,6 +155,7 @@ pub struct Taken {
     pub keys: Vec<Bytes>,
     pub bcast: Vec<(Bytes, Bytes)>,
     pub all: bool,
+    pub redir_broken: Option<u64>,
 }
 
 /// Whether `client`'s next read is remembered for default-mode tracking: tracking is on and
@@ -185,10 +194,26 @@ struct Tracker {
     options: Options,
     /// Whose inbox receives (the client's own, or the redirect target's).
     target: Arc<ClientInfo>,
+    /// The tracking client itself (told when its redirect target has gone).
+    source: Arc<ClientInfo>,
     /// BCAST: the cache it follows.
     cache: Arc<str>,
     /// BCAST: whose permissions filter the keys (None: unrestricted).
     principal: Option<ferrite_auth::Principal>,
+}
+
+impl Tracker {
+    /// Queue `key`'s invalidation for the receiving client; when the client it redirects to
+    /// has gone, tell the tracking client instead (Redis's `tracking-redir-broken`).
+    fn deliver(&self, key: &[u8], budget: &MemoryBudget, bcast: Option<&[u8]>) {
+        if self.options.redirect != 0 && self.target.gone.load(Ordering::Acquire) {
+            self.source
+                .invalidations
+                .push_redir_broken(self.options.redirect);
+        } else {
+            self.target.invalidations.push_key(key, budget, bcast);
+        }
+    }
 }
 
 #[derive(Default)]
@@ -240,7 +265,7 @@ impl Tracking {
     pub fn enable(
         &self,
         store: &Store,
-        me: &ClientInfo,
+        me: &Arc<ClientInfo>,
         target: Arc<ClientInfo>,
         options: Options,
         cache: Arc<str>,
@@ -251,6 +276,7 @@ impl Tracking {
         let t = Tracker {
             options,
             target,
+            source: me.clone(),
             cache,
             principal,
         };
@@ -344,7 +370,7 @@ impl Tracking {
                 if t.options.bcast || (t.options.noloop && writer == id) {
                     continue;
                 }
-                t.target.invalidations.push_key(key, &self.budget, None);
+                t.deliver(key, &self.budget, None);
             }
         }
     }
@@ -411,9 +437,7 @@ impl ChangeListener for Tracking {
                 .is_ok()
             });
             if readable {
-                t.target
-                    .invalidations
-                    .push_key(ev.key, &self.budget, Some(prefix));
+                t.deliver(ev.key, &self.budget, Some(prefix));
             }
         }
     }
@@ -423,7 +447,17 @@ impl ChangeListener for Tracking {
 /// RESP3 pushes, or RESP2 `__redis__:invalidate` messages (None when a RESP2 connection is not
 /// in subscribe mode: it cannot receive them, and Redis drops them too).
 pub fn render(taken: &Taken, resp3: bool, subscribed: bool, out: &mut bytes::BytesMut) {
-    let Taken { keys, bcast, all } = taken;
+    let Taken {
+        keys,
+        bcast,
+        all,
+        redir_broken,
+    } = taken;
+    // RESP3 only, as Redis sends it.
+    if let (Some(id), true) = (redir_broken, resp3) {
+        out.extend_from_slice(b">2\r\n$21\r\ntracking-redir-broken\r\n");
+        out.extend_from_slice(format!(":{id}\r\n").as_bytes());
+    }
     if !resp3 && !subscribed {
         return;
     }

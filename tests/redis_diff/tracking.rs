@@ -156,6 +156,19 @@ async fn tracking_modes_match_redis() {
     let push = next_push(&mut d).await;
     assert!(push.contains("lazy"), "{push:?}");
     d.same(&["CLIENT", "TRACKING", "OFF"]).await;
+    // plain tracking may turn to OPTIN (or OPTOUT) without OFF; only OPTIN <-> OPTOUT may not
+    d.script(&[
+        &["CLIENT", "TRACKING", "ON"],
+        &["CLIENT", "TRACKING", "ON", "OPTIN"],
+        &["CLIENT", "TRACKING", "ON", "OPTOUT"],
+        &["CLIENT", "TRACKING", "OFF"],
+        &["CLIENT", "TRACKING", "ON"],
+        &["CLIENT", "TRACKING", "ON", "OPTOUT"],
+        &["CLIENT", "TRACKING", "ON"],
+        &["CLIENT", "TRACKINGINFO"],
+        &["CLIENT", "TRACKING", "OFF"],
+    ])
+    .await;
     // errors
     d.script(&[
         &["CLIENT", "TRACKING", "ON", "OPTIN"],
@@ -316,4 +329,37 @@ async fn the_tracking_table_is_bounded() {
     assert_eq!(info["tracking_total_keys"], "2");
     let clients = crate::common::info(&mut c, "clients").await;
     assert_eq!(clients["tracking_clients"], "1");
+}
+
+/// A RESP3 tracking client whose REDIRECT target has gone is told `tracking-redir-broken` when
+/// a key it tracks changes (Redis's TCL unit stops there without it).
+#[tokio::test]
+async fn a_broken_redirect_is_reported_like_redis() {
+    let mut d = Diff::start(true).await;
+    let mut other = d.another().await;
+    let mut target = d.another().await;
+    let (fid, rid) = target.both(&["CLIENT", "ID"]).await;
+    let id = |raw: &str| raw.trim_start_matches(':').trim().to_string();
+    d.ferrite
+        .cmd(&["CLIENT", "TRACKING", "ON", "REDIRECT", &id(&fid)])
+        .await;
+    d.redis
+        .cmd(&["CLIENT", "TRACKING", "ON", "REDIRECT", &id(&rid)])
+        .await;
+    let (f, r) = (
+        read_raw_reply(&mut d.ferrite).await,
+        read_raw_reply(&mut d.redis).await,
+    );
+    assert_eq!(f, r, "TRACKING ON");
+    other.same(&["SET", "key1", "1"]).await;
+    d.same(&["GET", "key1"]).await;
+    target.same(&["QUIT"]).await;
+    drop(target);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    other.same(&["SET", "key1", "2"]).await;
+    let f = read_raw_reply(&mut d.ferrite).await;
+    let r = read_raw_reply(&mut d.redis).await;
+    let shape = |raw: &str| raw.replace(&id(&fid), "ID").replace(&id(&rid), "ID");
+    assert_eq!(shape(&f), shape(&r));
+    assert!(f.contains("tracking-redir-broken"), "{f:?}");
 }

@@ -1547,7 +1547,8 @@ fn client_tracking(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_
         if (current & MODE_BCAST != 0) != o.bcast {
             return w.error("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.");
         }
-        if (current & MODE_OPTIN != 0) != o.optin || (current & MODE_OPTOUT != 0) != o.optout {
+        // Redis refuses only a switch between OPTIN and OPTOUT (plain to either is fine).
+        if (o.optin && current & MODE_OPTOUT != 0) || (o.optout && current & MODE_OPTIN != 0) {
             return w.error("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.");
         }
     }
