@@ -16,6 +16,22 @@ async fn next_push(d: &mut Diff) -> String {
     f
 }
 
+/// A `CLIENT ID` reply's id.
+fn client_id(raw: &str) -> String {
+    raw.trim_start_matches(':').trim().to_string()
+}
+
+/// Send `CLIENT TRACKING ON REDIRECT <id>` to each server, with the id of its own client (from
+/// the `CLIENT ID` replies `fid` and `rid`); the replies are left to the caller.
+async fn send_tracking_redirect(d: &mut Diff, fid: &str, rid: &str) {
+    d.ferrite
+        .cmd(&["CLIENT", "TRACKING", "ON", "REDIRECT", &client_id(fid)])
+        .await;
+    d.redis
+        .cmd(&["CLIENT", "TRACKING", "ON", "REDIRECT", &client_id(rid)])
+        .await;
+}
+
 #[tokio::test]
 async fn invalidations_match_redis() {
     let mut d = Diff::start(true).await;
@@ -200,13 +216,7 @@ async fn a_redirect_to_itself_works_like_redis() {
     let mut d = Diff::start(true).await;
     let mut other = d.another().await;
     let (fid, rid) = d.both(&["CLIENT", "ID"]).await;
-    let id = |raw: &str| raw.trim_start_matches(':').trim().to_string();
-    d.ferrite
-        .cmd(&["CLIENT", "TRACKING", "ON", "REDIRECT", &id(&fid)])
-        .await;
-    d.redis
-        .cmd(&["CLIENT", "TRACKING", "ON", "REDIRECT", &id(&rid)])
-        .await;
+    send_tracking_redirect(&mut d, &fid, &rid).await;
     let answer = tokio::time::timeout(
         std::time::Duration::from_secs(10),
         read_raw_reply(&mut d.ferrite),
@@ -226,13 +236,7 @@ async fn redirected_invalidations_match_redis() {
     let mut receiver = d.another().await;
     let (fid, rid) = receiver.both(&["CLIENT", "ID"]).await;
     receiver.same(&["SUBSCRIBE", "__redis__:invalidate"]).await;
-    let id = |raw: &str| raw.trim_start_matches(':').trim().to_string();
-    d.ferrite
-        .cmd(&["CLIENT", "TRACKING", "ON", "REDIRECT", &id(&fid)])
-        .await;
-    d.redis
-        .cmd(&["CLIENT", "TRACKING", "ON", "REDIRECT", &id(&rid)])
-        .await;
+    send_tracking_redirect(&mut d, &fid, &rid).await;
     assert_eq!(read_raw_reply(&mut d.ferrite).await, "+OK\r\n");
     assert_eq!(read_raw_reply(&mut d.redis).await, "+OK\r\n");
     d.same(&["GET", "k"]).await;
@@ -339,13 +343,7 @@ async fn a_broken_redirect_is_reported_like_redis() {
     let mut other = d.another().await;
     let mut target = d.another().await;
     let (fid, rid) = target.both(&["CLIENT", "ID"]).await;
-    let id = |raw: &str| raw.trim_start_matches(':').trim().to_string();
-    d.ferrite
-        .cmd(&["CLIENT", "TRACKING", "ON", "REDIRECT", &id(&fid)])
-        .await;
-    d.redis
-        .cmd(&["CLIENT", "TRACKING", "ON", "REDIRECT", &id(&rid)])
-        .await;
+    send_tracking_redirect(&mut d, &fid, &rid).await;
     let (f, r) = (
         read_raw_reply(&mut d.ferrite).await,
         read_raw_reply(&mut d.redis).await,
@@ -359,7 +357,10 @@ async fn a_broken_redirect_is_reported_like_redis() {
     other.same(&["SET", "key1", "2"]).await;
     let f = read_raw_reply(&mut d.ferrite).await;
     let r = read_raw_reply(&mut d.redis).await;
-    let shape = |raw: &str| raw.replace(&id(&fid), "ID").replace(&id(&rid), "ID");
+    let shape = |raw: &str| {
+        raw.replace(&client_id(&fid), "ID")
+            .replace(&client_id(&rid), "ID")
+    };
     assert_eq!(shape(&f), shape(&r));
     assert!(f.contains("tracking-redir-broken"), "{f:?}");
 }
