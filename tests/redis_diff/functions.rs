@@ -134,6 +134,12 @@ const LIBRARY_CASES: &[&[&str]] = &[
     &["FUNCTION", "LOAD", "#!lua name=bad-name\nredis.register_function('q', function() return 1 end)"],
     &["FUNCTION", "LOAD", "#!lua name=lib5 foo=bar\nredis.register_function('q', function() return 1 end)"],
     &["FUNCTION", "LOAD", "#!lua\nredis.register_function('q', function() return 1 end)"],
+    // the metadata line is split as sdssplitargs splits: quotes, escapes, repeats, engines
+    &["FUNCTION", "LOAD", "#!lua name=\"qlib\"\nredis.register_function('qf', function() return 1 end)"],
+    &["FUNCTION", "LOAD", "#!lua name=\"un\nredis.register_function('q2', function() return 1 end)"],
+    &["FUNCTION", "LOAD", "#!lua name=a name=b\nredis.register_function('q3', function() return 1 end)"],
+    &["FUNCTION", "LOAD", "#! name=elib\nredis.register_function('q4', function() return 1 end)"],
+    &["FUNCTION", "LOAD", "#!lua name=nolf"],
     &["FUNCTION", "LOAD", "#!lua name=lib6\nredis.register_function('q', function() return 1 end"],
     &["FUNCTION", "LOAD", "REPLACE", "#!lua name=mylib\nredis.register_function('myfunc', function(keys, args) return 'replaced' end)"],
     &["FCALL", "myfunc", "0"],

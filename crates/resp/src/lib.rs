@@ -42,7 +42,7 @@ mod write;
 pub use bytes::{Bytes, BytesMut};
 
 pub use double::{double_to_string, format_double};
-pub use parse::{parse_command, pending_bulk_hint, ParseLimits, ProtocolError};
+pub use parse::{parse_command, pending_bulk_hint, split_args, ParseLimits, ProtocolError};
 pub use write::{encode_array_of_bulks, encode_push_of_bulks, ReplyWriter};
 
 #[cfg(test)]

@@ -406,6 +406,16 @@ fn hex_val(b: u8) -> Option<u8> {
     }
 }
 
+/// Split `line` with Redis's `sdssplitargs` rules (quotes, escapes, a NUL ending the line):
+/// the words, or `None` for unbalanced quotes. For other lines Redis splits the same way
+/// (a function library's `#!` metadata line).
+pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
+    let frame = Bytes::copy_from_slice(line);
+    let mut args = Vec::new();
+    split_inline(&frame, frame.len(), &mut args).ok()?;
+    Some(args)
+}
+
 /// Split an inline line with Redis's `sdssplitargs` rules, pushing into `args`.
 ///
 /// The C code works on a NUL-terminated string, so a NUL byte ends the line;

@@ -103,7 +103,7 @@ pub fn library_name(code: &[u8]) -> Result<String, String> {
     let Some(end) = code.iter().position(|&b| b == b'\n') else {
         return Err("ERR Invalid library metadata".into());
     };
-    let parts = match split_args(&code[..end]) {
+    let parts = match ferrite_resp::split_args(&code[..end]) {
         Some(p) if !p.is_empty() => p,
         _ => return Err("ERR Invalid library metadata".into()),
     };
@@ -133,86 +133,6 @@ pub fn library_name(code: &[u8]) -> Result<String, String> {
         return Err(format!("ERR Engine '{engine}' not found"));
     }
     Ok(name)
-}
-
-/// Split a line into arguments as Redis's `sdssplitargs` does: blanks separate, "double quotes"
-/// take `\n`, `\r`, `\t`, `\b`, `\a`, `\"`, `\\` and `\xHH` escapes, 'single quotes' take `\'`;
-/// `None` for unbalanced quotes or a closing quote not followed by a blank.
-fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    loop {
-        while i < line.len() && line[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i == line.len() {
-            return Some(out);
-        }
-        let mut cur = Vec::new();
-        let (mut in_dq, mut in_sq) = (false, false);
-        loop {
-            if in_dq {
-                let &c = line.get(i)?;
-                if c == b'\\' && line.get(i + 1) == Some(&b'x') {
-                    let hex = line
-                        .get(i + 2..i + 4)
-                        .and_then(|h| std::str::from_utf8(h).ok());
-                    if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                        cur.push(v);
-                        i += 4;
-                        continue;
-                    }
-                }
-                if c == b'\\' && i + 1 < line.len() {
-                    cur.push(match line[i + 1] {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 8,
-                        b'a' => 7,
-                        other => other,
-                    });
-                    i += 2;
-                    continue;
-                }
-                if c == b'"' {
-                    if line.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                }
-                cur.push(c);
-                i += 1;
-            } else if in_sq {
-                let &c = line.get(i)?;
-                if c == b'\\' && line.get(i + 1) == Some(&b'\'') {
-                    cur.push(b'\'');
-                    i += 2;
-                    continue;
-                }
-                if c == b'\'' {
-                    if line.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                }
-                cur.push(c);
-                i += 1;
-            } else {
-                match line.get(i) {
-                    None => break,
-                    Some(c) if c.is_ascii_whitespace() => break,
-                    Some(b'"') => in_dq = true,
-                    Some(b'\'') => in_sq = true,
-                    Some(&c) => cur.push(c),
-                }
-                i += 1;
-            }
-        }
-        out.push(cur);
-    }
 }
 
 fn valid_name(s: &str) -> bool {
