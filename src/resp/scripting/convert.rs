@@ -389,16 +389,17 @@ pub fn cjson_library(lua: &Lua) -> mlua::Result<Table> {
             json_to_lua(lua, &v, 0, c.decode_max_depth.load(Relaxed).min(MAX_DEPTH))
         })?,
     )?;
-    for (name, which) in [("encode_max_depth", 0), ("decode_max_depth", 1)] {
+    type DepthSlot = fn(&JsonConfig) -> &AtomicUsize;
+    let depths: [(&str, DepthSlot); 2] = [
+        ("encode_max_depth", |c| &c.encode_max_depth),
+        ("decode_max_depth", |c| &c.decode_max_depth),
+    ];
+    for (name, slot_of) in depths {
         let c = cfg.clone();
         t.raw_set(
             name,
             lua.create_function(move |_, v: Value| {
-                let slot = if which == 0 {
-                    &c.encode_max_depth
-                } else {
-                    &c.decode_max_depth
-                };
+                let slot = slot_of(&c);
                 if let Some(n) = json_int_arg(&v, 1, name, 1, i32::MAX as i64)? {
                     slot.store(n as usize, Relaxed);
                 }
@@ -429,16 +430,17 @@ pub fn cjson_library(lua: &Lua) -> mlua::Result<Table> {
             })
         })?,
     )?;
-    for (name, which) in [("decode_invalid_numbers", 0), ("encode_keep_buffer", 1)] {
+    type SwitchSlot = fn(&JsonConfig) -> &AtomicBool;
+    let switches: [(&str, SwitchSlot); 2] = [
+        ("decode_invalid_numbers", |c| &c.decode_invalid_numbers),
+        ("encode_keep_buffer", |c| &c.encode_keep_buffer),
+    ];
+    for (name, slot_of) in switches {
         let c = cfg.clone();
         t.raw_set(
             name,
             lua.create_function(move |_, v: Value| {
-                let slot = if which == 0 {
-                    &c.decode_invalid_numbers
-                } else {
-                    &c.encode_keep_buffer
-                };
+                let slot = slot_of(&c);
                 if let Some(n) = json_enum_arg(&v, name, false)? {
                     slot.store(n == 1, Relaxed);
                 }
