@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use ferrite_config::{Config, EvictionPolicy as CfgPolicy, Listener};
+use ferrite_config::{Config, Listener};
 use ferrite_storage::{EvictionPolicy, Store, StoreConfig, SystemClock};
 use parking_lot::{Mutex, RwLock};
 use tokio::net::TcpListener;
@@ -45,10 +45,8 @@ pub struct Running {
 pub fn store_config(cfg: &Config) -> StoreConfig {
     StoreConfig {
         maxmemory: cfg.memory.maxmemory,
-        policy: match cfg.memory.eviction {
-            CfgPolicy::AllkeysLru => EvictionPolicy::AllKeysLru,
-            CfgPolicy::Noeviction => EvictionPolicy::NoEviction,
-        },
+        policy: EvictionPolicy::parse(cfg.memory.eviction.as_str())
+            .expect("the config's policies are the engine's"),
         eviction_samples: cfg.memory.eviction_samples,
         shards: cfg.memory.effective_shards(),
         expire_budget: cfg.expiry.active_expire_budget,

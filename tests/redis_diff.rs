@@ -46,6 +46,8 @@ mod introspection;
 
 #[path = "redis_diff/acl.rs"]
 mod acl;
+#[path = "redis_diff/eviction.rs"]
+mod eviction;
 #[path = "redis_diff/functions.rs"]
 mod functions;
 #[path = "redis_diff/scripting.rs"]

@@ -368,7 +368,7 @@ async fn config_get_set() {
     rt(
         &mut r,
         &["CONFIG", "SET", "maxmemory-policy", "random"],
-        b"-ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: allkeys-lru, noeviction\r\n",
+        b"-ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction\r\n",
     )
     .await;
     rt(

@@ -72,7 +72,7 @@
 //! | `server.tcp_backlog` | `511` | listen backlog of every listener (Redis `tcp-backlog`); the kernel caps it at `net.core.somaxconn` |
 //! | `server.worker_threads` | `0` | data-path worker threads; 0 = one per CPU the process may run on. With 1, a current-thread scheduler (cheaper than a one-worker work-stealing pool) |
 //! | `memory.maxmemory` | ¼ of RAM | bytes: memory limit for stored data; a quarter of physical RAM (`MemTotal` in `/proc/meminfo`, capped by a cgroup memory limit), or 1 GiB if that cannot be read |
-//! | `memory.eviction` | `"allkeys-lru"` | `"allkeys-lru"` (sampled LRU) or `"noeviction"` (writes fail with OOM when full) |
+//! | `memory.eviction` | `"allkeys-lru"` | Redis's eight `maxmemory-policy` values: `"allkeys-lru"` (sampled LRU), `"allkeys-lfu"`, `"allkeys-random"`, `"volatile-lru"`, `"volatile-lfu"`, `"volatile-random"`, `"volatile-ttl"` (only keys with a TTL are evicted), `"noeviction"` (writes fail with OOM when full) |
 //! | `memory.eviction_samples` | `5` | keys sampled per eviction (1–64), like Redis `maxmemory-samples` |
 //! | `memory.shards` | `0` | number of storage shards, a power of two; 0 = auto (next power of two ≥ 4 × CPU cores) |
 //! | `limits.max_bulk_len` | `536870912` (512 MiB) | bytes: largest RESP bulk string (`proto-max-bulk-len`) |
@@ -451,24 +451,54 @@ mod byte_size {
 // Config types
 // ---------------------------------------------------------------------------
 
-/// What happens when `memory.maxmemory` is reached.
+/// What happens when `memory.maxmemory` is reached: Redis's `maxmemory-policy` values, with
+/// Redis's meaning (the engine's `ferrite_storage::EvictionPolicy` implements them).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum EvictionPolicy {
+    /// Sampled LRU among keys with a TTL (`"volatile-lru"`).
+    VolatileLru,
+    /// Sampled LFU among keys with a TTL (`"volatile-lfu"`).
+    VolatileLfu,
+    /// A random key with a TTL (`"volatile-random"`).
+    VolatileRandom,
+    /// Among sampled keys with a TTL, the one expiring soonest (`"volatile-ttl"`).
+    VolatileTtl,
     /// Evict the least recently used key among a sample of
     /// `memory.eviction_samples` keys (`"allkeys-lru"`, like Redis).
     #[default]
     AllkeysLru,
+    /// Sampled LFU over all keys (`"allkeys-lfu"`).
+    AllkeysLfu,
+    /// A random key (`"allkeys-random"`).
+    AllkeysRandom,
     /// Never evict; writes that need memory fail with an OOM error (`"noeviction"`).
     Noeviction,
 }
 
 impl EvictionPolicy {
+    pub const ALL: [Self; 8] = [
+        Self::VolatileLru,
+        Self::VolatileLfu,
+        Self::VolatileRandom,
+        Self::VolatileTtl,
+        Self::AllkeysLru,
+        Self::AllkeysLfu,
+        Self::AllkeysRandom,
+        Self::Noeviction,
+    ];
+
     /// The name used in config files, e.g. `"allkeys-lru"`.
     pub fn as_str(self) -> &'static str {
         match self {
-            EvictionPolicy::AllkeysLru => "allkeys-lru",
-            EvictionPolicy::Noeviction => "noeviction",
+            Self::VolatileLru => "volatile-lru",
+            Self::VolatileLfu => "volatile-lfu",
+            Self::VolatileRandom => "volatile-random",
+            Self::VolatileTtl => "volatile-ttl",
+            Self::AllkeysLru => "allkeys-lru",
+            Self::AllkeysLfu => "allkeys-lfu",
+            Self::AllkeysRandom => "allkeys-random",
+            Self::Noeviction => "noeviction",
         }
     }
 }
@@ -482,14 +512,20 @@ impl fmt::Display for EvictionPolicy {
 impl FromStr for EvictionPolicy {
     type Err = ConfigError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "allkeys-lru" => Ok(EvictionPolicy::AllkeysLru),
-            "noeviction" => Ok(EvictionPolicy::Noeviction),
-            _ => Err(invalid(
-                "memory.eviction",
-                format!("unknown policy {s:?} (expected \"allkeys-lru\" or \"noeviction\")"),
-            )),
-        }
+        let s = s.trim();
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                let names: Vec<_> = Self::ALL.iter().map(|p| p.as_str()).collect();
+                invalid(
+                    "memory.eviction",
+                    format!(
+                        "unknown policy {s:?} (expected one of {})",
+                        names.join(", ")
+                    ),
+                )
+            })
     }
 }
 

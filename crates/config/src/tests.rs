@@ -147,11 +147,14 @@ fn file_errors() {
         .to_string();
     assert!(msg.contains("sever"), "{msg}");
 
-    let f = TempFile::new("[memory]\neviction = \"volatile-ttl\"\n");
+    let f = TempFile::new("[memory]\neviction = \"volatile-fifo\"\n");
     let msg = Config::load_from(&f.args(), Vec::new())
         .unwrap_err()
         .to_string();
-    assert!(msg.contains("volatile-ttl"), "{msg}");
+    assert!(msg.contains("volatile-fifo"), "{msg}");
+    let f = TempFile::new("[memory]\neviction = \"volatile-ttl\"\n");
+    let c = Config::load_from(&f.args(), Vec::new()).unwrap();
+    assert_eq!(c.memory.eviction, EvictionPolicy::VolatileTtl);
 
     let f = TempFile::new("[memory]\nmaxmemory = \"10xb\"\n");
     assert!(Config::load_from(&f.args(), Vec::new()).is_err());
@@ -428,9 +431,13 @@ fn memory_sizes() {
 
 #[test]
 fn eviction_policy_names() {
-    for p in [EvictionPolicy::AllkeysLru, EvictionPolicy::Noeviction] {
+    for p in EvictionPolicy::ALL {
         assert_eq!(p.to_string().parse::<EvictionPolicy>().unwrap(), p);
     }
+    assert_eq!(
+        "volatile-ttl".parse::<EvictionPolicy>().unwrap(),
+        EvictionPolicy::VolatileTtl
+    );
     assert_eq!(
         "ALLKEYS-LRU".parse::<EvictionPolicy>().unwrap(),
         EvictionPolicy::AllkeysLru

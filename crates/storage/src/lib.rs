@@ -4,13 +4,14 @@
 //!   Store ── budget (one limit, all caches) ── clock ── eviction policy
 //!     └─ Cache "default", Cache "orders", ...        (named keyspaces)
 //!          └─ [Mutex<Shard>; 2^k]                    (key -> shard by hash)
-//!               └─ IndexMap<Bytes, Entry>            (Entry = Value + expiry + LRU clock)
+//!               └─ IndexMap<Bytes, Entry>            (Entry = Value + expiry + LRU/LFU stamp)
 //!                    Value = Str | Hash | List | Set | ZSet (each tracks its own bytes)
 //! ```
 //!
 //! No I/O, no async, no protocol types: front ends (RESP, gRPC, HTTP) translate their requests
 //! into calls on these types. See `docs/storage.md` for the design and its trade-offs.
 
+pub mod access;
 pub mod budget;
 pub mod cache;
 pub mod clock;
@@ -21,7 +22,7 @@ pub mod store;
 pub mod types;
 pub mod value;
 
-pub use budget::{EvictionPolicy, MemoryBudget};
+pub use budget::{EvictionPolicy, LfuParams, MemoryBudget};
 pub use bytes::Bytes;
 pub use cache::{Cache, Locked, WatchRegistry, WatchTicket};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};

@@ -111,6 +111,11 @@ impl Record<'_> {
     pub fn size(&self) -> usize {
         self.len
     }
+    /// Read since written or since its last second chance.
+    #[inline]
+    pub fn is_hot(&self) -> bool {
+        self.flags & HOT != 0
+    }
 }
 
 fn parse(data: &[u8], off: usize) -> Record<'_> {
@@ -140,6 +145,8 @@ pub struct Segment {
     /// Creation order; a cursor over ascending `seq` is how SCAN and active expiry walk.
     seq: u64,
     live: u32,
+    /// Live records with a TTL: what a volatile-* policy may evict here.
+    volatile: u32,
     dead_bytes: usize,
     /// LRU clock when the segment was opened: its age, compared with the general map's samples
     /// when choosing what to evict.
@@ -377,6 +384,9 @@ impl SegmentStore {
         let (slot, off) = split(loc);
         let seg = self.segs[slot].as_mut().expect("live segment");
         let len = parse(&seg.data, off).len;
+        if seg.data[off] & TTL != 0 {
+            seg.volatile -= 1;
+        }
         seg.data[off] &= !LIVE;
         seg.live -= 1;
         seg.dead_bytes += len;
@@ -463,6 +473,7 @@ impl SegmentStore {
         seg.data.extend_from_slice(key);
         seg.data.extend_from_slice(value);
         seg.live += 1;
+        seg.volatile += ttl as u32;
         self.bytes += len;
         locator(slot, off)
     }
@@ -478,6 +489,7 @@ impl SegmentStore {
             seg.data[off] &= !HOT;
         }
         seg.live += 1;
+        seg.volatile += (raw[0] & TTL != 0) as u32;
         self.bytes += raw.len();
         locator(slot, off)
     }
@@ -508,6 +520,7 @@ impl SegmentStore {
             data: Vec::with_capacity(cap),
             seq: self.next_seq,
             live: 0,
+            volatile: 0,
             dead_bytes: 0,
             created: self.clock_hint,
         };
@@ -553,16 +566,29 @@ impl SegmentStore {
     pub fn evict_oldest_with(
         &mut self,
         now: u64,
-        mut gone: impl FnMut(&[u8], bool),
+        gone: impl FnMut(&[u8], bool),
     ) -> Option<EvictOutcome> {
         let slot = self.slot_at_or_after(0)?;
+        Some(self.evict_slot_with(slot, now, |r| r.is_hot(), gone))
+    }
+
+    /// Evict segment `slot`: expired records go, `spare(record)` = true re-appends a record at
+    /// the head (HOT cleared: a second chance is used up), the rest are evicted; `gone(key,
+    /// expired)` hears of each record dropped. The policy-specific passes are built on this.
+    pub fn evict_slot_with(
+        &mut self,
+        slot: usize,
+        now: u64,
+        mut spare: impl FnMut(&Record<'_>) -> bool,
+        mut gone: impl FnMut(&[u8], bool),
+    ) -> EvictOutcome {
         let mut out = EvictOutcome::default();
         self.empty_segment(slot, true, |r| {
             if r.is_expired(now) {
                 out.expired += 1;
                 gone(r.key, true);
                 false
-            } else if r.flags & HOT != 0 {
+            } else if spare(r) {
                 true
             } else {
                 out.evicted += 1;
@@ -570,7 +596,56 @@ impl SegmentStore {
                 false
             }
         });
-        Some(out)
+        out
+    }
+
+    /// The oldest segment (lowest sequence number), or with `volatile` the oldest holding a
+    /// live record with a TTL.
+    pub fn oldest_slot(&self, volatile: bool) -> Option<usize> {
+        self.segs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (s, i)))
+            .filter(|(s, _)| !volatile || s.volatile > 0)
+            .min_by_key(|(s, _)| s.seq)
+            .map(|(_, i)| i)
+    }
+
+    /// A uniformly chosen segment (allkeys-random evicts a whole one: every key is equally
+    /// likely to be in it, byte for byte).
+    pub fn random_slot(&self, rng: &mut impl Rng) -> Option<usize> {
+        let occupied = self.segs.iter().filter(|s| s.is_some()).count();
+        if occupied == 0 {
+            return None;
+        }
+        let nth = rng.gen_range(0..occupied);
+        self.segs
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_some())
+            .nth(nth)
+            .map(|(i, _)| i)
+    }
+
+    /// The first `n` live records of segment `slot` (with `volatile`, only those with a TTL):
+    /// the sample an eviction policy scores the segment by.
+    pub fn sample_slot(
+        &self,
+        slot: usize,
+        n: usize,
+        volatile: bool,
+        mut f: impl FnMut(&Record<'_>),
+    ) {
+        let seg = self.seg(slot);
+        let (mut off, mut seen) = (0, 0);
+        while off < seg.data.len() && seen < n {
+            let r = parse(&seg.data, off);
+            if r.is_live() && (!volatile || r.expires_at != 0) {
+                f(&r);
+                seen += 1;
+            }
+            off += r.len;
+        }
     }
 
     /// Walk records from `cur` in (segment seq, offset) order, at most `budget` records

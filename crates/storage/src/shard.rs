@@ -23,7 +23,8 @@ use bytes::Bytes;
 use indexmap::IndexMap;
 use rand::Rng;
 
-use crate::budget::MemoryBudget;
+use crate::access::{self, lru_clock};
+use crate::budget::{EvictionPolicy, LfuParams, MemoryBudget};
 use crate::feed::{Change, Feed, ValueRef};
 use crate::segments::{self, Record, SegCursor, SegmentStore};
 use crate::value::{bytes_cost, Value, ValueKind};
@@ -39,7 +40,8 @@ pub struct Entry {
     pub value: Value,
     /// Absolute expiry in Unix milliseconds; 0 = never.
     pub expires_at: u64,
-    /// Coarse last-access time (Unix ms >> 10, about a second), for sampled LRU and OBJECT IDLETIME.
+    /// What the key records of its use: an LRU clock (Unix seconds) or, under an LFU policy,
+    /// an LFU counter and its decay time (see [`crate::access`]).
     pub access: u32,
     /// Bytes allocated past the end of a string grown in place by [`Shard::append_str`] or
     /// [`Shard::setrange_str`] (its capacity minus its length); 0 for exact-size values. Charged
@@ -78,11 +80,6 @@ impl Entry {
 }
 
 #[inline]
-fn lru_clock(now_ms: u64) -> u32 {
-    (now_ms >> 10) as u32
-}
-
-#[inline]
 fn entry_size(key: &[u8], e: &Entry) -> usize {
     let grown = if e.spare > 0 {
         e.spare as usize + GROWN_OVERHEAD
@@ -90,6 +87,40 @@ fn entry_size(key: &[u8], e: &Entry) -> usize {
         0
     };
     ENTRY_OVERHEAD + bytes_cost(key.len()) + e.value.heap_bytes() + grown
+}
+
+/// How many map entries a volatile-* eviction looks through for keys with a TTL when random
+/// probes found none (few keys have one): bounded, so a write never scans a whole shard.
+const VOLATILE_SCAN: usize = 1024;
+
+/// How good a victim a key is under `policy`, higher = evict first: expired keys above all,
+/// then idle seconds (LRU), 255 minus the decayed counter (LFU), nearness of expiry (TTL), or
+/// a random draw.
+fn victim_score(
+    policy: EvictionPolicy,
+    expires_at: u64,
+    stamp: u32,
+    now: u64,
+    lfu: Option<LfuParams>,
+    rng: &mut impl Rng,
+) -> u64 {
+    if expires_at != 0 && expires_at <= now {
+        return u64::MAX;
+    }
+    let params = lfu.unwrap_or(LfuParams {
+        log_factor: access::DEFAULT_LOG_FACTOR,
+        decay_minutes: access::DEFAULT_DECAY_MINUTES,
+    });
+    match policy {
+        EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru => access::idle_secs(stamp, now),
+        EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu => {
+            255 - access::lfu_counter(stamp, now, params) as u64
+        }
+        EvictionPolicy::VolatileTtl => u64::MAX - 1 - expires_at.min(u64::MAX - 2),
+        EvictionPolicy::AllKeysRandom
+        | EvictionPolicy::VolatileRandom
+        | EvictionPolicy::NoEviction => rng.gen_range(0..u64::MAX - 1),
+    }
 }
 
 /// What a string grown in place costs besides its capacity: `bytes`' shared header
@@ -327,14 +358,15 @@ impl Shard {
         match self.live_slot(key, now) {
             Some(Slot::Seg(loc)) => {
                 self.stats.hits += 1;
-                self.seg.touch(loc, lru_clock(now));
+                self.touch_seg(loc, now);
                 self.view = entry_of(&self.seg.record(loc));
                 Some(&self.view)
             }
             Some(Slot::Map(idx)) => {
                 self.stats.hits += 1;
+                let lfu = self.budget.lfu();
                 let e = &mut self.map[idx];
-                e.access = lru_clock(now);
+                e.access = access::accessed(lfu, e.access, now);
                 Some(&self.map[idx])
             }
             None => {
@@ -345,10 +377,54 @@ impl Shard {
         }
     }
 
+    /// A segment record was read or written: refresh its stamp (its old one is read only
+    /// under LFU, which counts from it) and mark it hot.
+    #[inline]
+    fn touch_seg(&mut self, loc: u64, now: u64) {
+        let stamp = match self.budget.lfu() {
+            None => lru_clock(now),
+            Some(p) => access::lfu_accessed(self.seg.record(loc).access, now, p),
+        };
+        self.seg.touch(loc, stamp);
+    }
+
+    /// The stamp of `key` being written now. Under LFU a rewrite keeps counting the key's uses
+    /// (Redis carries the counter over when a value is overwritten), so the old stamp is looked
+    /// up first; under LRU it is just the clock.
+    fn write_stamp(&self, key: &[u8], now: u64) -> u32 {
+        let Some(p) = self.budget.lfu() else {
+            return lru_clock(now);
+        };
+        let old = match self.map.get(key) {
+            Some(e) => Some(e.access),
+            None => self.seg.find(key).map(|l| self.seg.record(l).access),
+        };
+        match old {
+            Some(stamp) => access::lfu_accessed(stamp, now, p),
+            None => access::created(Some(p), now),
+        }
+    }
+
     /// Backdate a key's last access to `idle_ms` before `now` (RESTORE IDLETIME), so OBJECT
     /// IDLETIME and LRU eviction see it as that old. Returns false when the key is missing.
     pub fn set_idle(&mut self, key: &[u8], idle_ms: u64, now: u64) -> bool {
-        let clock = lru_clock(now.saturating_sub(idle_ms));
+        self.set_stamp(key, lru_clock(now.saturating_sub(idle_ms)), now)
+    }
+
+    /// Set a key's LFU counter (RESTORE FREQ), as of now. False when the key is missing.
+    pub fn set_freq(&mut self, key: &[u8], freq: u8, now: u64) -> bool {
+        self.set_stamp(key, access::lfu_stamp(freq, now), now)
+    }
+
+    /// The LFU counter of a stamp as eviction sees it now (OBJECT FREQ), None when no LFU
+    /// policy is selected.
+    pub fn frequency(&self, stamp: u32, now: u64) -> Option<u8> {
+        self.budget
+            .lfu()
+            .map(|p| access::lfu_counter(stamp, now, p))
+    }
+
+    fn set_stamp(&mut self, key: &[u8], clock: u32, now: u64) -> bool {
         match self.live_slot(key, now) {
             Some(Slot::Seg(loc)) => {
                 self.seg.touch(loc, clock);
@@ -397,13 +473,14 @@ impl Shard {
         match self.live_slot(key, now) {
             Some(Slot::Seg(loc)) => {
                 self.stats.hits += 1;
-                self.seg.touch(loc, lru_clock(now));
+                self.touch_seg(loc, now);
                 Some(Ok(f(self.seg.record(loc).value)))
             }
             Some(Slot::Map(idx)) => {
                 self.stats.hits += 1;
+                let lfu = self.budget.lfu();
                 let e = &mut self.map[idx];
-                e.access = lru_clock(now);
+                e.access = access::accessed(lfu, e.access, now);
                 Some(match &e.value {
                     Value::Str(b) => Ok(f(b)),
                     other => Err(other.kind()),
@@ -428,8 +505,13 @@ impl Shard {
     }
 
     fn entry_mut_at(&mut self, idx: usize, now: u64, created: bool) -> EntryMut<'_> {
+        let lfu = self.budget.lfu();
         let (k, e) = self.map.get_index_mut(idx).expect("index is live");
-        e.access = lru_clock(now);
+        e.access = if created {
+            access::created(lfu, now)
+        } else {
+            access::accessed(lfu, e.access, now)
+        };
         let old_size = entry_size(k, e);
         EntryMut {
             shard: self,
@@ -543,15 +625,15 @@ impl Shard {
                 .is_some()
         } else {
             let (mut expired, mut existed) = (false, false);
+            let stamp = self.write_stamp(key, now);
             if let Some(idx) = self.map.get_index_of(key) {
                 expired = self.remove_index(idx).1.is_expired(now);
                 existed = !expired;
             }
-            self.seg
-                .insert(key, value, expires_at, lru_clock(now), |r| {
-                    expired = r.is_expired(now);
-                    existed = !expired;
-                });
+            self.seg.insert(key, value, expires_at, stamp, |r| {
+                expired = r.is_expired(now);
+                existed = !expired;
+            });
             self.sync_seg();
             if expired {
                 self.stats.expired += 1;
@@ -579,13 +661,12 @@ impl Shard {
         now: u64,
     ) -> Option<Entry> {
         let mut old = None;
+        let stamp = self.write_stamp(key, now);
         if let Some(idx) = self.map.get_index_of(key) {
             old = Some(self.remove_index(idx).1);
         }
         self.seg
-            .insert(key, value, expires_at, lru_clock(now), |r| {
-                old = Some(entry_of(&r))
-            });
+            .insert(key, value, expires_at, stamp, |r| old = Some(entry_of(&r)));
         self.sync_seg();
         match old {
             Some(o) if o.is_expired(now) => {
@@ -605,7 +686,7 @@ impl Shard {
         now: u64,
     ) -> Option<Entry> {
         let mut e = Entry::new(value, expires_at);
-        e.access = lru_clock(now);
+        e.access = self.write_stamp(key, now);
         if let Some(idx) = self.map.get_index_of(key) {
             let (k, slot) = self.map.get_index_mut(idx).expect("index is live");
             let new_size = entry_size(k, &e) as isize;
@@ -905,15 +986,42 @@ impl Shard {
         (examined, expired)
     }
 
-    /// Evict one entry chosen by sampled LRU (an expired sample wins outright).
-    /// Returns the bytes freed, or None when the shard is empty.
+    /// Evict what `policy` picks (an expired sample wins outright). Returns the bytes freed,
+    /// or None when the shard has nothing the policy may evict (empty, or no key with a TTL
+    /// under a volatile-* policy).
     ///
-    /// With small strings in segments, the candidates are the map's sampled victim and the
-    /// segment store's oldest segment; the older (by LRU clock) goes. A segment eviction frees
-    /// a whole segment at once (its hot records get a second chance at the head).
-    pub fn evict_one(&mut self, samples: usize, now: u64) -> Option<usize> {
+    /// The general map is sampled like Redis does (`samples` random keys, the best victim by
+    /// the policy's measure); the segment store is evicted a segment at a time (see
+    /// `segments`), scored by a sample of its records, and whichever of the two candidates
+    /// the policy prefers goes.
+    pub fn evict_one(&mut self, policy: EvictionPolicy, samples: usize, now: u64) -> Option<usize> {
+        if policy == EvictionPolicy::AllKeysLru {
+            return self.evict_lru(samples, now);
+        }
+        let lfu = self.budget.lfu();
+        let mut rng = rand::thread_rng();
+        let from_map = self.map_victim(policy, samples, now, lfu, &mut rng);
+        let from_seg = self.segment_victim(policy, samples, now, lfu, &mut rng);
+        match (from_map, from_seg) {
+            (None, None) => None,
+            (Some((idx, _)), None) => Some(self.evict_map_entry(idx, now)),
+            // Equal scores are common (every never-read key has LFU_INIT): a coin decides, so
+            // neither store is always the one to give.
+            (Some((idx, map_score)), Some((_, seg_score)))
+                if map_score > seg_score || (map_score == seg_score && rng.gen::<bool>()) =>
+            {
+                Some(self.evict_map_entry(idx, now))
+            }
+            (_, Some((slot, _))) => self.evict_segment(slot, policy, now),
+        }
+    }
+
+    /// allkeys-lru, the default: sampled LRU over the map, against the age of the oldest
+    /// segment.
+    fn evict_lru(&mut self, samples: usize, now: u64) -> Option<usize> {
         if self.map.is_empty() {
-            return self.evict_segment(now);
+            let slot = self.seg.oldest_slot(false)?;
+            return self.evict_segment(slot, EvictionPolicy::AllKeysLru, now);
         }
         if let Some(created) = self.seg.oldest_created() {
             // The map's candidate is only known after sampling; compare its age with the oldest
@@ -922,7 +1030,8 @@ impl Shard {
             let sample = rand::thread_rng().gen_range(0..self.map.len());
             let map_idle = clock.wrapping_sub(self.map[sample].access);
             if clock.wrapping_sub(created) >= map_idle {
-                return self.evict_segment(now);
+                let slot = self.seg.oldest_slot(false)?;
+                return self.evict_segment(slot, EvictionPolicy::AllKeysLru, now);
             }
         }
         let mut rng = rand::thread_rng();
@@ -941,6 +1050,87 @@ impl Shard {
                 victim_access = e.access;
             }
         }
+        Some(self.evict_map_entry(victim, now))
+    }
+
+    /// The best of up to `samples` sampled map entries by `policy` (only keys with a TTL under
+    /// volatile-*), with its score.
+    fn map_victim<R: Rng>(
+        &self,
+        policy: EvictionPolicy,
+        samples: usize,
+        now: u64,
+        lfu: Option<LfuParams>,
+        rng: &mut R,
+    ) -> Option<(usize, u64)> {
+        let n = self.map.len();
+        if n == 0 {
+            return None;
+        }
+        let volatile = policy.volatile_only();
+        let samples = samples.max(1);
+        let mut best: Option<(usize, u64)> = None;
+        let consider = |idx: usize, best: &mut Option<(usize, u64)>, rng: &mut R| -> bool {
+            let e = &self.map[idx];
+            if volatile && e.expires_at == 0 {
+                return false;
+            }
+            let score = victim_score(policy, e.expires_at, e.access, now, lfu, rng);
+            if best.is_none_or(|(_, b)| score > b) {
+                *best = Some((idx, score));
+            }
+            true
+        };
+        // Random probes first; under volatile-* a probe may land on a key without a TTL, so a
+        // few more are allowed, then a bounded run from a random start finds the rare ones.
+        let mut found = 0;
+        let probes = if volatile { samples * 4 } else { samples };
+        for _ in 0..probes {
+            let idx = rng.gen_range(0..n);
+            if consider(idx, &mut best, rng) {
+                found += 1;
+                if found == samples {
+                    return best;
+                }
+            }
+        }
+        if volatile && best.is_none() {
+            let start = rng.gen_range(0..n);
+            for i in 0..n.min(VOLATILE_SCAN) {
+                if consider((start + i) % n, &mut best, rng) {
+                    found += 1;
+                    if found == samples {
+                        break;
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    /// The segment `policy` would evict (the oldest; the oldest holding keys with a TTL under
+    /// volatile-*; a random one under allkeys-random), scored by a sample of its records.
+    fn segment_victim(
+        &self,
+        policy: EvictionPolicy,
+        samples: usize,
+        now: u64,
+        lfu: Option<LfuParams>,
+        rng: &mut impl Rng,
+    ) -> Option<(usize, u64)> {
+        let volatile = policy.volatile_only();
+        let slot = match policy {
+            EvictionPolicy::AllKeysRandom => self.seg.random_slot(rng)?,
+            _ => self.seg.oldest_slot(volatile)?,
+        };
+        let mut best = 0;
+        self.seg.sample_slot(slot, samples.max(1), volatile, |r| {
+            best = best.max(victim_score(policy, r.expires_at, r.access, now, lfu, rng));
+        });
+        Some((slot, best))
+    }
+
+    fn evict_map_entry(&mut self, victim: usize, now: u64) -> usize {
         let before = self.used;
         let expired = self.map[victim].is_expired(now);
         let (k, _) = self.remove_index(victim);
@@ -951,22 +1141,56 @@ impl Shard {
             self.stats.evicted += 1;
             self.note(&k, Change::Evicted, 0, ValueRef::Gone);
         }
-        Some(before - self.used)
+        before - self.used
     }
 
-    fn evict_segment(&mut self, now: u64) -> Option<usize> {
+    /// Evict segment `slot` under `policy`: what a volatile-* policy may not evict (keys
+    /// without a TTL) is moved to the head, and so, under the LRU and LFU policies, are records
+    /// read since written (a second chance).
+    fn evict_segment(&mut self, slot: usize, policy: EvictionPolicy, now: u64) -> Option<usize> {
         let before = self.used;
         let feed = &self.feed;
-        let out = self.seg.evict_oldest_with(now, |k, expired| {
-            if feed.active() {
-                let change = if expired {
-                    Change::Expired
-                } else {
-                    Change::Evicted
-                };
-                feed.emit(k, change, 0, ValueRef::Gone);
-            }
-        })?;
+        let second_chance = !matches!(
+            policy,
+            EvictionPolicy::AllKeysRandom
+                | EvictionPolicy::VolatileRandom
+                | EvictionPolicy::VolatileTtl
+        );
+        let volatile = policy.volatile_only();
+        // Under LFU the segment's least used records go and the rest move on (the reads since
+        // written that LRU's HOT flag records are what the counters measure, more finely):
+        // Redis evicts the lowest counter of its sample, and at least the minimum goes here, so
+        // every pass frees something.
+        let lfu = self.budget.lfu().filter(|_| policy.tracks_frequency());
+        let mut floor = u8::MAX;
+        if let Some(p) = lfu {
+            self.seg.sample_slot(slot, usize::MAX, volatile, |r| {
+                floor = floor.min(access::lfu_counter(r.access, now, p));
+            });
+        }
+        let out = self.seg.evict_slot_with(
+            slot,
+            now,
+            |r| {
+                if volatile && r.expires_at == 0 {
+                    return true;
+                }
+                match lfu {
+                    Some(p) => access::lfu_counter(r.access, now, p) > floor,
+                    None => second_chance && r.is_hot(),
+                }
+            },
+            |k, expired| {
+                if feed.active() {
+                    let change = if expired {
+                        Change::Expired
+                    } else {
+                        Change::Evicted
+                    };
+                    feed.emit(k, change, 0, ValueRef::Gone);
+                }
+            },
+        );
         self.sync_seg();
         self.stats.evicted += out.evicted as u64;
         self.stats.expired += out.expired as u64;

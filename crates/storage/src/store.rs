@@ -12,6 +12,9 @@ use crate::clock::SharedClock;
 use crate::feed::{ChangeListener, FeedHub};
 use crate::shard::ShardStats;
 
+/// The most keys one eviction samples (see [`Store::set_eviction_samples`]).
+pub const MAX_EVICTION_SAMPLES: usize = 1024;
+
 /// The cache RESP clients use unless auth binds them to another.
 pub const DEFAULT_CACHE: &str = "default";
 
@@ -84,6 +87,8 @@ impl Store {
             reclaimer: std::sync::OnceLock::new(),
             hub: Arc::default(),
         });
+        let policy = store.cfg.read().policy;
+        store.budget.set_tracks_frequency(policy.tracks_frequency());
         store.get_or_create(DEFAULT_CACHE);
         store
     }
@@ -117,6 +122,14 @@ impl Store {
     }
     pub fn set_policy(&self, p: EvictionPolicy) {
         self.cfg.write().policy = p;
+        self.budget.set_tracks_frequency(p.tracks_frequency());
+    }
+
+    /// Keys sampled per eviction (Redis's `maxmemory-samples`, which accepts up to 2^31-1).
+    /// Capped at [`MAX_EVICTION_SAMPLES`]: a write waits for its eviction, and past a few dozen
+    /// samples the choice barely improves.
+    pub fn set_eviction_samples(&self, n: usize) {
+        self.cfg.write().eviction_samples = n.clamp(1, MAX_EVICTION_SAMPLES);
     }
 
     /// Listen to every cache's change feed (server start-up). The listener is called while a
@@ -250,7 +263,7 @@ impl Store {
                 if !self.budget.would_exceed(incoming) {
                     break;
                 }
-                match shard.evict_one(samples, now) {
+                match shard.evict_one(policy, samples, now) {
                     Some(_) => evicted_any = true,
                     None => break,
                 }

@@ -82,7 +82,6 @@ fn restore(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
                 w.error("ERR Invalid FREQ value, must be >= 0 and <= 255");
                 return;
             }
-            // Ferrite evicts by LRU: like Redis under an LRU policy, the frequency is ignored.
             freq = Some(v);
             j += 1;
         } else {
@@ -152,8 +151,17 @@ fn restore(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             return;
         }
         s.insert_as(key, value, expires_at, now, Change::Restore);
-        if let Some(idle) = idle {
-            s.set_idle(key, (idle as u64).saturating_mul(1000), now);
+        // As Redis's objectSetLRUOrLFU: FREQ counts under an LFU policy, IDLETIME under the
+        // others; the one that does not apply is accepted and ignored.
+        let lfu = s.frequency(0, now).is_some();
+        match (idle, freq) {
+            (Some(idle), _) if !lfu => {
+                s.set_idle(key, (idle as u64).saturating_mul(1000), now);
+            }
+            (_, Some(freq)) if lfu => {
+                s.set_freq(key, freq as u8, now);
+            }
+            _ => {}
         }
     });
     w.ok();

@@ -766,6 +766,7 @@ const OBJECT_HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
+const ERR_LFU_NO_IDLE: &str = "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 const ERR_NO_LFU: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 
 fn object(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
@@ -788,13 +789,16 @@ fn object(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         return;
     }
     let key = &args[2];
-    // (encoding, access clock) of the live entry; peek keeps the idle time unchanged.
+    // (encoding, access stamp, LFU counter under an LFU policy) of the live entry; peek
+    // leaves the stamp as it was.
     let thresholds = ctx.shared.redis_params.rdb_thresholds();
     let info = ctx.with_key(key, |s, now| {
-        s.peek(key, now)
-            .map(|e| (e.value.encoding_with(&thresholds), e.access))
+        let (encoding, access) = s
+            .peek(key, now)
+            .map(|e| (e.value.encoding_with(&thresholds), e.access))?;
+        Some((encoding, access, s.frequency(access, now)))
     });
-    let Some((encoding, access)) = info else {
+    let Some((encoding, access, freq)) = info else {
         w.null();
         return;
     };
@@ -803,12 +807,14 @@ fn object(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     } else if eq_ic(sub, "refcount") {
         w.int(1);
     } else if eq_ic(sub, "freq") {
-        // Ferrite evicts by sampled LRU only: there is no LFU counter to report.
-        w.error(ERR_NO_LFU);
+        match freq {
+            Some(f) => w.int(f as i64),
+            None => w.error(ERR_NO_LFU),
+        }
+    } else if freq.is_some() {
+        w.error(ERR_LFU_NO_IDLE);
     } else {
-        // The access clock is Unix ms >> 10 (1.024 s ticks).
-        let ticks = ((ctx.now >> 10) as u32).wrapping_sub(access) as u64;
-        w.int((ticks * 1024 / 1000) as i64);
+        w.int(ferrite_storage::access::idle_secs(access, ctx.now) as i64);
     }
 }
 

@@ -464,7 +464,7 @@ fn debug_object(ctx: &mut Ctx<'_, '_>, key: &Bytes, w: &mut ReplyWriter<'_>) {
     let Some((encoding, serialized, access)) = info else {
         return w.error("ERR no such key");
     };
-    let idle = (((now >> 10) as u32).wrapping_sub(access) as u64) * 1024 / 1000;
+    let idle = ferrite_storage::access::idle_secs(access, now);
     let line = format!(
         "Value at:0x0 refcount:1 encoding:{encoding} serializedlength:{serialized} lru:{access} lru_seconds_idle:{idle}"
     );
@@ -787,7 +787,7 @@ fn config_value(ctx: &Ctx<'_, '_>, name: &str) -> String {
     match name {
         "maxmemory" => c.memory.maxmemory.to_string(),
         "maxmemory-policy" => ctx.shared.store.config().policy.name().to_string(),
-        "maxmemory-samples" => ctx.shared.store.config().eviction_samples.to_string(),
+        "maxmemory-samples" => ctx.shared.config.read().memory.eviction_samples.to_string(),
         "maxclients" => c.limits.max_clients.to_string(),
         "timeout" => c.limits.idle_timeout_secs.to_string(),
         "proto-max-bulk-len" => c.limits.max_bulk_len.to_string(),
@@ -887,6 +887,18 @@ fn config(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     }
 }
 
+/// `lfu-log-factor` and `lfu-decay-time` shape the LFU counters every key access updates.
+fn apply_lfu_param(name: &str, value: &str, budget: &ferrite_storage::MemoryBudget) {
+    let Ok(v) = value.parse::<u32>() else {
+        return;
+    };
+    match name {
+        "lfu-log-factor" => budget.set_lfu_log_factor(v),
+        "lfu-decay-time" => budget.set_lfu_decay_minutes(v),
+        _ => {}
+    }
+}
+
 fn reset_cache_stats(c: &Cache) {
     for i in 0..c.shard_count() {
         c.lock_shard(i).stats = ShardStats::default();
@@ -896,6 +908,7 @@ fn reset_cache_stats(c: &Cache) {
 enum Setting {
     MaxMemory(u64),
     Policy(ferrite_storage::EvictionPolicy),
+    Samples(usize),
     MaxClients(usize),
     Timeout(u64),
     MaxBulkLen(u64),
@@ -927,11 +940,17 @@ fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
             "maxmemory-policy" => match ferrite_storage::EvictionPolicy::parse(&val) {
                 Some(p) => Setting::Policy(p),
                 None => {
+                    let names = ferrite_storage::EvictionPolicy::names();
                     return fail(
                         w,
-                        "argument(s) must be one of the following: allkeys-lru, noeviction",
-                    )
+                        &format!("argument(s) must be one of the following: {names}"),
+                    );
                 }
+            },
+            "maxmemory-samples" => match val.trim().parse::<i64>() {
+                Ok(n) if (1..=i32::MAX as i64).contains(&n) => Setting::Samples(n as usize),
+                Ok(_) => return fail(w, "argument must be between 1 and 2147483647 inclusive"),
+                Err(_) => return fail(w, "argument couldn't be parsed into an integer"),
             },
             "maxclients" => match int().filter(|&n| n >= 1) {
                 Some(n) => Setting::MaxClients(n as usize),
@@ -959,7 +978,7 @@ fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
                 Some(n) => Setting::HllSparseMaxBytes(n as usize),
                 None => return fail(w, "argument must be a memory value"),
             },
-            "port" | "bind" | "databases" | "maxmemory-samples" => {
+            "port" | "bind" | "databases" => {
                 return fail(w, "can't set immutable config");
             }
             "save" | "appendonly" if val.is_empty() || val.eq_ignore_ascii_case("no") => continue,
@@ -992,15 +1011,12 @@ fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
                     shrink = true;
                 }
                 Setting::Policy(p) => {
-                    c.memory.eviction = match p {
-                        ferrite_storage::EvictionPolicy::AllKeysLru => {
-                            ferrite_config::EvictionPolicy::AllkeysLru
-                        }
-                        ferrite_storage::EvictionPolicy::NoEviction => {
-                            ferrite_config::EvictionPolicy::Noeviction
-                        }
-                    };
+                    c.memory.eviction = p.name().parse().expect("the two enums share names");
                     store.set_policy(p);
+                }
+                Setting::Samples(n) => {
+                    c.memory.eviction_samples = n;
+                    store.set_eviction_samples(n);
                 }
                 // Connection limits are read when a connection starts: they apply to new ones.
                 Setting::MaxClients(n) => c.limits.max_clients = n,
@@ -1015,6 +1031,7 @@ fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
                     }
                     let intro = &ctx.shared.introspection;
                     intro.apply_param(&name, &value, store.budget());
+                    apply_lfu_param(&name, &value, store.budget());
                     ctx.shared.redis_params.set(&name, value)
                 }
                 Setting::HllSparseMaxBytes(n) => ctx
