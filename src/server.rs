@@ -137,6 +137,7 @@ impl Running {
             acl_log: Default::default(),
             scripts: Default::default(),
             tracking,
+            migrate_sockets: Default::default(),
         });
         tracing::info!(%resp_addr, tls = resp_tls.is_some(), "RESP listener bound");
         tracing::info!(%grpc_addr, tls = grpc_tls.is_some(), "gRPC (Momento) listener bound");

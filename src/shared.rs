@@ -103,6 +103,8 @@ pub struct Shared {
     pub scripts: crate::resp::scripting::Scripts,
     /// Client-side caching (CLIENT TRACKING): a listener of the store's change feed.
     pub tracking: Arc<crate::resp::tracking::Tracking>,
+    /// MIGRATE's cached connections to its targets.
+    pub migrate_sockets: Arc<crate::resp::migrate::MigrateSockets>,
 }
 
 impl std::ops::Deref for Shared {

@@ -392,6 +392,13 @@ pub(crate) static METRICS: &[Metric] = &[
         "RESP clients disconnected for not reading their replies (the figure of client_output_buffer_limit_disconnections).",
         |s| s.output_limit_disconnects,
     ),
+    info_only(
+        Stats,
+        "migrate_cached_sockets",
+        Gauge,
+        "Connections MIGRATE keeps open to its targets (closed after 10 s idle).",
+        |s| s.migrate_cached_sockets,
+    ),
     counter(
         "ferrite_keyspace_hits_total",
         "Reads that found their key.",

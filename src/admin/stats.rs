@@ -33,6 +33,8 @@ pub(crate) struct ServerSnapshot {
     pub net_output_bytes: u64,
     pub protocol_errors: u64,
     pub output_limit_disconnects: u64,
+    /// MIGRATE's cached connections.
+    pub migrate_cached_sockets: u64,
     /// RESP error replies (INFO `total_error_replies`).
     pub error_replies: u64,
     pub memory_used_bytes: u64,
@@ -98,6 +100,7 @@ impl ServerSnapshot {
             net_output_bytes: s.net_output_bytes.load(Relaxed),
             protocol_errors: s.protocol_errors.load(Relaxed),
             output_limit_disconnects: s.output_limit_disconnects.load(Relaxed),
+            migrate_cached_sockets: shared.migrate_sockets.count() as u64,
             error_replies: shared.introspection.errors.total(),
             memory_used_bytes: shared.store.budget().used(),
             memory_max_bytes: shared.store.budget().limit(),

@@ -11,6 +11,7 @@ pub mod geohash;
 pub mod glob;
 pub mod inflight;
 pub mod introspection;
+pub mod migrate;
 pub mod redis_params;
 pub mod scripting;
 pub mod tracking;

@@ -88,6 +88,11 @@ impl Diff {
         d
     }
 
+    /// (Ferrite's RESP address, redis-server's).
+    pub fn addrs(&self) -> (SocketAddr, SocketAddr) {
+        (self._servers.0.addr, self._servers.1.addr)
+    }
+
     /// Another connection to each server, for sessions with several clients.
     pub async fn another(&self) -> Diff2 {
         Diff2 {

@@ -2,7 +2,8 @@
 //! and order are determined (strings, small and large lists, intsets, listpack hashes and sorted
 //! sets, skiplist sorted sets), payloads moved in both directions, and RESTORE's errors.
 
-use crate::common::redis_ref::{bulk, Diff};
+use crate::common::redis_ref::{bulk, Diff, RedisRef};
+use crate::common::{read_raw_reply, RawConn};
 
 /// DUMP `key` on both; the payloads must be equal byte for byte.
 async fn same_dump(d: &mut Diff, key: &str) -> Vec<u8> {
@@ -393,4 +394,141 @@ async fn streams_dump_like_redis_and_move_both_ways() {
         d.same(&["XADD", &copy, "99999-1", "after", "restore"])
             .await;
     }
+}
+
+/// MIGRATE from each server to a third (a redis-server): Ferrite's keys land in the target's
+/// database 1, redis-server's in database 2; each source gets the same command otherwise, and
+/// the replies must match.
+async fn migrate_same(d: &mut Diff, target: std::net::SocketAddr, key: &str, rest: &[&str]) {
+    let host = target.ip().to_string();
+    let port = target.port().to_string();
+    let build = |db: &'static str| {
+        let mut v: Vec<&str> = vec!["MIGRATE", &host, &port, key, db, "5000"];
+        v.extend_from_slice(rest);
+        v.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let (f, r) = (build("1"), build("2"));
+    d.ferrite
+        .cmd(&f.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    d.redis
+        .cmd(&r.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    let fr = read_raw_reply(&mut d.ferrite).await;
+    let rr = read_raw_reply(&mut d.redis).await;
+    assert_eq!(fr, rr, "MIGRATE {key} {rest:?}");
+}
+
+async fn on(c: &mut RawConn, parts: &[&str]) -> String {
+    c.cmd(parts).await;
+    read_raw_reply(c).await
+}
+
+#[tokio::test]
+async fn migrate_matches_redis() {
+    let mut d = Diff::start(false).await;
+    let target = RedisRef::start().await;
+    let mut t = RawConn::connect(target.addr).await;
+    d.script(&[
+        &["SET", "s", "value"],
+        &["PEXPIRE", "s", "100000"],
+        &["RPUSH", "l", "a", "b", "c"],
+        &["HSET", "h", "f1", "v1", "f2", "v2"],
+        &["ZADD", "z", "1", "m1", "2.5", "m2"],
+        &["SET", "busy", "here"],
+        &["SET", "m1", "1"],
+        &["SET", "m2", "2"],
+    ])
+    .await;
+    for k in ["s", "l", "h", "z"] {
+        migrate_same(&mut d, target.addr, k, &[]).await;
+        d.same(&["EXISTS", k]).await;
+    }
+    // What each source sent arrived the same.
+    let mut seen = Vec::new();
+    for db in ["1", "2"] {
+        on(&mut t, &["SELECT", db]).await;
+        let mut got = Vec::new();
+        for c in [
+            &["GET", "s"][..],
+            &["LRANGE", "l", "0", "-1"],
+            &["HGETALL", "h"],
+            &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        ] {
+            got.push(on(&mut t, c).await);
+        }
+        let pttl: i64 = on(&mut t, &["PTTL", "s"]).await[1..]
+            .trim()
+            .parse()
+            .unwrap();
+        assert!((90_000..=100_000).contains(&pttl), "db {db}: PTTL {pttl}");
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert!(seen[0][1].contains("$1\r\nc\r\n"), "{:?}", seen[0]);
+    // Missing key; BUSYKEY from the target, then REPLACE; COPY keeps the source's key.
+    migrate_same(&mut d, target.addr, "nope", &[]).await;
+    for db in ["1", "2"] {
+        on(&mut t, &["SELECT", db]).await;
+        on(&mut t, &["SET", "busy", "there"]).await;
+    }
+    migrate_same(&mut d, target.addr, "busy", &[]).await;
+    d.same(&["GET", "busy"]).await;
+    migrate_same(&mut d, target.addr, "busy", &["REPLACE", "COPY"]).await;
+    d.same(&["GET", "busy"]).await;
+    migrate_same(&mut d, target.addr, "busy", &["REPLACE"]).await;
+    d.same(&["EXISTS", "busy"]).await;
+    // KEYS: the ones that exist go; the key argument must then be empty.
+    migrate_same(&mut d, target.addr, "", &["KEYS", "m1", "gone", "m2"]).await;
+    d.same(&["EXISTS", "m1", "m2"]).await;
+    migrate_same(&mut d, target.addr, "", &["KEYS", "gone"]).await;
+    d.same(&["SET", "x", "1"]).await;
+    migrate_same(&mut d, target.addr, "x", &["KEYS", "x"]).await;
+    // The target's own errors come back as `Target instance replied with error`.
+    migrate_same(&mut d, target.addr, "x", &["AUTH", "secret"]).await;
+    migrate_same(&mut d, target.addr, "x", &["AUTH2", "u", "p"]).await;
+    d.same(&["EXISTS", "x"]).await;
+    // Argument errors, before anything is sent.
+    for rest in [
+        &["BOGUS"][..],
+        &["AUTH"],
+        &["AUTH2", "u"],
+        &["COPY", "KEYS"],
+    ] {
+        migrate_same(&mut d, target.addr, "x", rest).await;
+    }
+    for (db, timeout) in [("x", "1000"), ("0", "x"), ("99999999999", "1000")] {
+        d.same(&["MIGRATE", "127.0.0.1", "1", "x", db, timeout])
+            .await;
+    }
+    // Nothing listens on port 1 of the loopback.
+    d.same(&["MIGRATE", "127.0.0.1", "1", "x", "0", "1000"])
+        .await;
+    d.same(&["EXISTS", "x"]).await;
+    // The connection to the target is cached (Redis keeps it 10 s).
+    let (f, r) = d.both(&["INFO", "stats"]).await;
+    for info in [f, r] {
+        assert!(info.contains("migrate_cached_sockets:1"), "{info}");
+    }
+    drop(target);
+}
+
+/// Ferrite can MIGRATE to itself (another database), which Redis's blocking MIGRATE cannot:
+/// its connection waits for the transfer while the server goes on serving the RESTORE.
+#[tokio::test]
+async fn migrate_to_the_same_ferrite_server_works() {
+    let srv = crate::common::TestServer::start().await;
+    let mut c = srv.raw().await;
+    on(&mut c, &["SET", "k", "v"]).await;
+    let port = srv.addr.port().to_string();
+    let reply = on(&mut c, &["MIGRATE", "127.0.0.1", &port, "k", "9", "5000"]).await;
+    assert_eq!(reply, "+OK\r\n");
+    assert_eq!(on(&mut c, &["EXISTS", "k"]).await, ":0\r\n");
+    on(&mut c, &["SELECT", "9"]).await;
+    assert_eq!(on(&mut c, &["GET", "k"]).await, "$1\r\nv\r\n");
+    // MIGRATE inside MULTI is refused (it waits on the network; EXEC cannot).
+    on(&mut c, &["MULTI"]).await;
+    on(&mut c, &["MIGRATE", "127.0.0.1", &port, "k", "0", "5000"]).await;
+    let exec = on(&mut c, &["EXEC"]).await;
+    assert!(exec.contains("-ERR"), "{exec}");
 }

@@ -353,6 +353,7 @@ const REDIS_7_0: &[(&str, u32)] = &[
     ("memory|stats", SLOW),
     ("memory|usage", READ | SLOW),
     ("mget", READ | STRING | FAST),
+    ("migrate", KEYSPACE | WRITE | SLOW | DANGEROUS),
     ("monitor", ADMIN | SLOW | DANGEROUS),
     ("move", KEYSPACE | WRITE | FAST),
     ("mset", WRITE | STRING | SLOW),

@@ -12,7 +12,9 @@ use ferrite_storage::value::{HashValue, ListValue, SetValue, StreamId, StreamVal
 use ferrite_storage::{Change, Value};
 
 use crate::resp::args::*;
-use crate::resp::dispatch::{cmd, flags::*, key, ks::*, CommandSpec, Ctx};
+use crate::resp::dispatch::{
+    cmd, flags::*, key, ks::*, BeginSearch, CommandSpec, Ctx, FindKeys, KeySpec,
+};
 
 const G: &str = "generic";
 
@@ -26,7 +28,32 @@ pub const COMMANDS: &[CommandSpec] = &[
         G,
         restore,
     ),
+    // Run by the connection loop (`resp::conn::migrate`): it waits on the network. SUPER: it
+    // makes the server connect to any address, which only an operator may ask for.
+    cmd(
+        "migrate",
+        -6,
+        WRITE | CONN | SUPER,
+        &[key(3, RW | ACCESS | DELETE), MIGRATE_KEYS],
+        G,
+        crate::resp::commands::connection::H,
+    ),
 ];
+
+/// MIGRATE's keys after KEYS (Redis's second key spec; the first is the `key` argument, empty
+/// when KEYS is used).
+const MIGRATE_KEYS: KeySpec = KeySpec {
+    flags: RW | ACCESS | DELETE,
+    begin: BeginSearch::Keyword {
+        keyword: "KEYS",
+        start_from: -2,
+    },
+    find: FindKeys::Range {
+        lastkey: -1,
+        step: 1,
+        limit: 0,
+    },
+};
 
 /// A value's DUMP payload (Redis's serialization, version and CRC footer included).
 pub(crate) fn payload_of(t: ferrite_rdb::Thresholds, value: &Value) -> Vec<u8> {

@@ -50,6 +50,7 @@ impl Session {
                 self.eval(spec, args)
             }
             "script" => self.script_command(args),
+            "migrate" => self.migrate(spec, args),
             "watch" => {
                 if self.multi.is_some() {
                     self.writer().error("ERR WATCH inside MULTI is not allowed");

@@ -93,6 +93,7 @@ impl Session {
             && self.blocked.is_none()
             && self.obs.paused.is_none()
             && self.script.is_none()
+            && self.migrating.is_none()
         {
             if self.shared.introspection.pause.is_active() && self.hold_all_if_paused() {
                 break;

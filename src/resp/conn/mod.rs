@@ -23,6 +23,7 @@ mod auth;
 mod connection_commands;
 mod exec;
 mod io;
+mod migrate;
 mod observe;
 mod pubsub;
 mod scripting;
@@ -131,7 +132,12 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
         if s.has_pending() || !s.inbuf.is_empty() {
             s.shrink_at = None;
         }
-        if s.blocked.is_none() && !s.closing && s.obs.paused.is_none() && s.script.is_none() {
+        if s.blocked.is_none()
+            && !s.closing
+            && s.obs.paused.is_none()
+            && s.script.is_none()
+            && s.migrating.is_none()
+        {
             s.process_input();
         }
         // Room for the next read is decided here, after parsing, from what the unparsed tail
@@ -238,6 +244,10 @@ pub async fn serve_connection<S: SplitIo>(shared: Arc<Shared>, stream: S, info: 
             // The script this connection runs ended (on its blocking thread).
             r = async { (&mut s.script.as_mut().expect("guarded").handle).await }, if s.script.is_some() => {
                 s.finish_script(r);
+            }
+            // The MIGRATE this connection runs finished its transfer.
+            r = async { (&mut s.migrating.as_mut().expect("guarded").handle).await }, if s.migrating.is_some() => {
+                s.finish_migrate(r);
             }
             // (Not while held: a blocked command waiting for a script to end, `retry_blocked`.)
             _ = async { block_notify.as_ref().expect("guarded").notified().await }, if block_notify.is_some() && pause_until.is_none() => {

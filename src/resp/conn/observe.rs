@@ -99,11 +99,30 @@ pub(super) fn redacted(args: &[Bytes]) -> impl Fn(usize) -> bool + '_ {
     // ACL SETUSER: the user and its rules; CONFIG SET of a credential: its value (Redis's
     // redactClientCommandArgument callers).
     let acl_setuser = name == b"acl" && sub(b"setuser");
+    // MIGRATE's AUTH password and AUTH2 username and password.
+    let mut migrate_secret = [usize::MAX; 2];
+    if name == b"migrate" {
+        let mut j = 6;
+        while j < args.len() {
+            let a = &args[j];
+            if a.eq_ignore_ascii_case(b"auth") && j + 1 < args.len() {
+                migrate_secret = [j + 1, usize::MAX];
+                j += 1;
+            } else if a.eq_ignore_ascii_case(b"auth2") && j + 2 < args.len() {
+                migrate_secret = [j + 1, j + 2];
+                j += 2;
+            } else if a.eq_ignore_ascii_case(b"keys") {
+                break;
+            }
+            j += 1;
+        }
+    }
     let config_set = name == b"config" && sub(b"set");
     move |i| {
         (name == b"auth" && i >= 1)
             || (auth_at != usize::MAX && (i == auth_at + 1 || i == auth_at + 2))
             || (acl_setuser && i >= 2)
+            || migrate_secret.contains(&i)
             || (config_set
                 && i >= 3
                 && i % 2 == 1

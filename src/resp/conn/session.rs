@@ -100,6 +100,8 @@ pub(super) struct Session {
     pub(super) obs: super::observe::Observe,
     /// The script this connection waits for (EVAL & co. run on a blocking thread).
     pub(super) script: Option<super::scripting::ScriptJob>,
+    /// The MIGRATE transfer this connection waits for.
+    pub(super) migrating: Option<super::migrate::MigrateWait>,
 }
 
 impl Session {
@@ -162,6 +164,7 @@ impl Session {
             lost_auth: None,
             obs: Default::default(),
             script: None,
+            migrating: None,
         };
         if !s.enforcing {
             s.principal = Some(Principal::unrestricted(""));
@@ -197,6 +200,11 @@ impl Session {
     }
 
     pub(super) fn cleanup(&mut self) {
+        // A MIGRATE still running finishes on its own (its keys stay here, as with COPY); the
+        // payload copies it holds go back to the budget with it.
+        if let Some(m) = self.migrating.take() {
+            m.release(&self.shared);
+        }
         if self
             .info
             .tracking_mode
