@@ -56,6 +56,14 @@ stop_server() { # stop_server NAME PORT
   if [[ $1 == ferrite ]]; then pkill -f "ferrite serve --bind 127.0.0.1 --resp-port $2 " 2>/dev/null; fi
   sleep 0.2
 }
+# Tags left out of a unit on both sides. The stream units' `needs:debug` blocks are exactly
+# their AOF ones (`overrides {appendonly yes}`, then DEBUG LOADAOF): Ferrite refuses
+# `CONFIG SET appendonly yes` (no AOF yet), which aborted the rest of each unit.
+unit_tags() {
+  case "$1" in
+    unit/type/stream|unit/type/stream-cgroups) echo "--tags -needs:debug" ;;
+  esac
+}
 run_side() { # run_side NAME PORT BASEPORT: one file of "status<TAB>unit<TAB>test" lines in $WORK/NAME.results
   : > "$WORK/$1.results"
   for unit in $UNITS; do
@@ -63,8 +71,9 @@ run_side() { # run_side NAME PORT BASEPORT: one file of "status<TAB>unit<TAB>tes
     log="$WORK/$1.$(echo "$unit" | tr / _).log"
     # Distinct base ports per side, so both sides can run at once without racing for the port
     # of the suite's own test server.
+    # shellcheck disable=SC2046 # unit_tags is a list of words on purpose
     (cd "$src" && timeout "$UNIT_TIMEOUT" ./runtest --host 127.0.0.1 --port "$2" --single "$unit" \
-      --baseport "$3" --timeout 60 --skipfile "$SKIPFILE" > "$log" 2>&1)
+      --baseport "$3" --timeout 60 --skipfile "$SKIPFILE" $(unit_tags "$unit") > "$log" 2>&1)
     rc=$?
     # Strip colours; keep "[ok]: name (n ms)" and "[err]: name in file" lines.
     sed 's/\x1b\[[0-9;]*m//g' "$log" | awk -v u="$unit" '

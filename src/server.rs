@@ -406,7 +406,9 @@ async fn active_expiry(shared: Arc<Shared>) {
         // DEBUG SET-ACTIVE-EXPIRE 0 (and CLIENT PAUSE, as Redis: keys must not vanish while
         // writes are held) stops the sweep; keys still expire when read.
         let intro = &shared.introspection;
-        if !intro.settings.active_expire.load(Ordering::Relaxed) || intro.pause.current().is_some()
+        if !intro.settings.active_expire.load(Ordering::Relaxed)
+            || intro.settings.cron_paused.load(Ordering::Relaxed)
+            || intro.pause.current().is_some()
         {
             continue;
         }
@@ -428,7 +430,13 @@ async fn background_eviction(shared: Arc<Shared>) {
     loop {
         tokio::time::sleep(BACKGROUND_EVICTION_EVERY).await;
         let b = shared.store.budget();
-        if b.used() <= b.limit() {
+        if b.used() <= b.limit()
+            || shared
+                .introspection
+                .settings
+                .cron_paused
+                .load(Ordering::Relaxed)
+        {
             continue;
         }
         let store = shared.store.clone();

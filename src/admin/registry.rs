@@ -331,6 +331,31 @@ pub(crate) static METRICS: &[Metric] = &[
             )
         },
     ),
+    // Redis's figures for memory outside eviction's count and for values freed in the
+    // background. Ferrite counts everything it holds in the budget and frees a value inside the
+    // command that removes it (UNLINK and FLUSHALL ASYNC included): both are 0 by construction,
+    // and tools (and Redis's tests, before sampling used_memory) read them.
+    info_only(
+        Memory,
+        "mem_not_counted_for_evict",
+        Gauge,
+        "Always 0: everything Ferrite holds is counted in the budget eviction works from.",
+        |_| 0,
+    ),
+    info_only(
+        Memory,
+        "lazyfree_pending_objects",
+        Gauge,
+        "Always 0: values are freed by the command that removes them, never in the background.",
+        |_| 0,
+    ),
+    info_only(
+        Memory,
+        "lazyfreed_objects",
+        Counter,
+        "Always 0: values are freed by the command that removes them, never in the background.",
+        |_| 0,
+    ),
     gauge(
         "ferrite_memory_max_bytes",
         "The memory budget (memory.maxmemory).",

@@ -223,7 +223,6 @@ struct Inner {
     table: HashMap<(Arc<str>, Bytes), Vec<u64>>,
     table_bytes: usize,
     items: usize,
-    prefixes: usize,
 }
 
 /// Every tracking client and the tracking table (a listener of the store's change feed).
@@ -272,7 +271,6 @@ impl Tracking {
         principal: Option<ferrite_auth::Principal>,
     ) {
         let mut g = self.inner.lock();
-        g.prefixes += options.prefixes.len();
         let t = Tracker {
             options,
             target,
@@ -280,9 +278,7 @@ impl Tracking {
             cache,
             principal,
         };
-        if let Some(old) = g.trackers.insert(me.id, t) {
-            g.prefixes -= old.options.prefixes.len();
-        } else {
+        if g.trackers.insert(me.id, t).is_none() {
             // The first tracking client makes every cache's feed report its changes.
             if self.clients.fetch_add(1, Ordering::AcqRel) == 0 {
                 store.hold_feed();
@@ -294,8 +290,7 @@ impl Tracking {
     /// table entries go when next touched (Redis leaves them too).
     pub fn disable(&self, store: &Store, id: u64) {
         let mut g = self.inner.lock();
-        if let Some(old) = g.trackers.remove(&id) {
-            g.prefixes -= old.options.prefixes.len();
+        if g.trackers.remove(&id).is_some() {
             if self.clients.fetch_sub(1, Ordering::AcqRel) == 1 {
                 store.release_feed();
                 // Nobody tracks: the table goes with the last client.
@@ -375,10 +370,17 @@ impl Tracking {
         }
     }
 
-    /// INFO: tracking clients, keys in the table, (key, client) items, BCAST prefixes.
+    /// INFO: tracking clients, keys in the table, (key, client) items, distinct BCAST
+    /// prefixes (Redis counts its one prefix table, shared by every client).
     pub fn figures(&self) -> (usize, usize, usize, usize) {
         let g = self.inner.lock();
-        (g.trackers.len(), g.table.len(), g.items, g.prefixes)
+        let prefixes: std::collections::HashSet<&Bytes> = g
+            .trackers
+            .values()
+            .filter(|t| t.options.bcast)
+            .flat_map(|t| t.options.prefixes.iter())
+            .collect();
+        (g.trackers.len(), g.table.len(), g.items, prefixes.len())
     }
 }
 

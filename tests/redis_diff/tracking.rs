@@ -364,3 +364,66 @@ async fn a_broken_redirect_is_reported_like_redis() {
     assert_eq!(shape(&f), shape(&r));
     assert!(f.contains("tracking-redir-broken"), "{f:?}");
 }
+
+/// BCAST prefixes accumulate over CLIENT TRACKING ON calls and may not overlap the ones a
+/// client already has; BCAST without a prefix tracks the empty one; INFO counts distinct
+/// prefixes (Redis's tracking.tcl "BCAST with prefix collisions throw errors", "Tracking info
+/// is correct", TRACKINGINFO in BCAST mode).
+#[tokio::test]
+async fn bcast_prefixes_accumulate_like_redis() {
+    let mut d = Diff::start(true).await;
+    d.same(&[
+        "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "FOOBAR", "PREFIX", "FOO",
+    ])
+    .await;
+    d.same(&[
+        "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "FOO", "PREFIX", "BAR",
+    ])
+    .await;
+    for p in ["FO", "BARB", "FOO", "F"] {
+        d.same(&["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", p])
+            .await;
+    }
+    d.same(&["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "BAZ"])
+        .await;
+    d.same(&["CLIENT", "TRACKINGINFO"]).await;
+    // Two clients on one prefix: one prefix in the table.
+    let mut other = d.another().await;
+    other.both(&["HELLO", "3"]).await;
+    other
+        .same(&["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "BAZ"])
+        .await;
+    let (f, r) = d.both(&["INFO", "stats"]).await;
+    let field = |s: &str| {
+        s.split("\r\n")
+            .find(|l| l.starts_with("tracking_total_prefixes:"))
+            .map(str::to_string)
+    };
+    assert_eq!(field(&f), field(&r));
+    assert_eq!(field(&f).as_deref(), Some("tracking_total_prefixes:3"));
+    d.same(&["CLIENT", "TRACKING", "OFF"]).await;
+    d.same(&["CLIENT", "TRACKING", "ON", "BCAST"]).await;
+    d.same(&["CLIENT", "TRACKINGINFO"]).await;
+    d.same(&["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "X"])
+        .await;
+}
+
+/// DEBUG PAUSE-CRON stops the background expiry sweep, as it stops Redis's serverCron.
+#[tokio::test]
+async fn debug_pause_cron_stops_active_expiry_like_redis() {
+    let mut d = Diff::start(false).await;
+    d.same(&["DEBUG", "PAUSE-CRON", "1"]).await;
+    d.same(&["SET", "k", "v", "PX", "10"]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    d.same(&["DBSIZE"]).await;
+    d.same(&["DEBUG", "PAUSE-CRON", "0"]).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (f, r) = d.both(&["DBSIZE"]).await;
+        if f == ":0\r\n" && r == ":0\r\n" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{f} {r}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -243,6 +243,8 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
                 "    Output a hash signature of the values of all the specified keys.",
                 "OBJECT <key>",
                 "    Show low level info about the <key> and associated value.",
+                "PAUSE-CRON <0|1>",
+                "    Stop periodic cron job processing.",
                 "PROTOCOL <type>",
                 "    Reply with a test value of the specified type. <type> can be: string,",
                 "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
@@ -273,6 +275,16 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
                 // Redis blocks the whole server; we block this connection's worker thread.
                 std::thread::sleep(Duration::from_secs_f64(secs));
             }
+            w.ok();
+        }
+        "pause-cron" => {
+            if !arity(3, w) {
+                return;
+            }
+            let paused = crate::resp::args::parse_i64(&args[2]).unwrap_or(0) != 0;
+            let s = &ctx.shared.introspection.settings;
+            s.cron_paused
+                .store(paused, std::sync::atomic::Ordering::Relaxed);
             w.ok();
         }
         "set-active-expire" => {
@@ -373,7 +385,6 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         | "htstats"
         | "htstats-key"
         | "client-eviction"
-        | "pause-cron"
         | "dict-resizing"
         | "config-rewrite-force-all" => w.error(&format!(
             "ERR DEBUG {} is not supported by Ferrite (see DEBUG HELP)",
@@ -1578,9 +1589,27 @@ fn client_tracking(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_
     if (o.optin || o.optout) && o.bcast {
         return w.error("ERR OPTIN and OPTOUT are not compatible with BCAST");
     }
+    // Prefixes accumulate over CLIENT TRACKING ON calls in BCAST mode, as in Redis; BCAST
+    // without one tracks the empty prefix (every key).
+    let existing = if current & MODE_ON != 0 && current & MODE_BCAST != 0 {
+        tracking
+            .options(me.id)
+            .map(|t| t.prefixes)
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let overlap = |p: &Bytes, q: &Bytes| p.starts_with(q) || q.starts_with(p);
     for (a, p) in o.prefixes.iter().enumerate() {
+        if let Some(q) = existing.iter().find(|q| overlap(p, q)) {
+            return w.error(&format!(
+                "ERR Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
+                lossy(p),
+                lossy(q)
+            ));
+        }
         for q in &o.prefixes[a + 1..] {
-            if p.starts_with(q) || q.starts_with(p) {
+            if overlap(p, q) {
                 return w.error(&format!(
                     "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
                     lossy(p),
@@ -1605,8 +1634,15 @@ fn client_tracking(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_
     let Some(target) = target else {
         return w.error("ERR The client ID you want redirect to does not exist");
     };
+    if o.bcast {
+        if o.prefixes.is_empty() {
+            o.prefixes.push(Bytes::new());
+        }
+        o.prefixes.extend(existing);
+    }
     // Kept in order (Redis's radix tree lists them so).
     o.prefixes.sort();
+    o.prefixes.dedup();
     let mut mode = MODE_ON;
     if o.bcast {
         mode |= MODE_BCAST;

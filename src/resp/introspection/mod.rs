@@ -36,6 +36,9 @@ pub struct Settings {
     pub latency_percentiles: Mutex<Vec<f64>>,
     /// DEBUG SET-ACTIVE-EXPIRE: the background expiry sweep runs.
     pub active_expire: AtomicBool,
+    /// DEBUG PAUSE-CRON: the background ticks (expiry sweep, eviction back under the limit)
+    /// stand still, as Redis's serverCron does.
+    pub cron_paused: AtomicBool,
 }
 
 impl Default for Settings {
@@ -47,6 +50,7 @@ impl Default for Settings {
             latency_tracking: AtomicBool::new(true),
             latency_percentiles: Mutex::new(vec![50.0, 99.0, 99.9]),
             active_expire: AtomicBool::new(true),
+            cron_paused: AtomicBool::new(false),
         }
     }
 }
