@@ -290,15 +290,13 @@ impl Tracking {
     /// table entries go when next touched (Redis leaves them too).
     pub fn disable(&self, store: &Store, id: u64) {
         let mut g = self.inner.lock();
-        if g.trackers.remove(&id).is_some() {
-            if self.clients.fetch_sub(1, Ordering::AcqRel) == 1 {
-                store.release_feed();
-                // Nobody tracks: the table goes with the last client.
-                let bytes = std::mem::take(&mut g.table_bytes);
-                g.table.clear();
-                g.items = 0;
-                self.budget.charge(-(bytes as isize));
-            }
+        if g.trackers.remove(&id).is_some() && self.clients.fetch_sub(1, Ordering::AcqRel) == 1 {
+            store.release_feed();
+            // Nobody tracks: the table goes with the last client.
+            let bytes = std::mem::take(&mut g.table_bytes);
+            g.table.clear();
+            g.items = 0;
+            self.budget.charge(-(bytes as isize));
         }
     }
 
