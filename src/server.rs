@@ -66,6 +66,7 @@ pub fn topics_config(cfg: &Config) -> ferrite_topics::TopicsConfig {
         max_topics_per_cache: t.max_topics_per_cache,
         idle_topic_ttl: Duration::from_secs(t.idle_topic_ttl_secs),
         heartbeat_interval: Duration::from_secs(t.heartbeat_interval_secs),
+        subscribe_backlog: t.subscribe_backlog,
         ..Default::default()
     }
 }

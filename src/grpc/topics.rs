@@ -5,9 +5,10 @@
 //! - the stream opens with a `Heartbeat` (Go and Python fail a subscribe whose first item is
 //!   anything else), then sends a heartbeat whenever nothing was sent for
 //!   `topics.heartbeat_interval_secs`;
-//! - `resume_at_topic_sequence_number = 0` means "latest" (live only); `N > 0` with the current
-//!   `sequence_page` replays from N inclusive if retained; otherwise a `Discontinuity` carrying the
-//!   current page comes first (the engine decides);
+//! - `resume_at_topic_sequence_number = 0` means "begin with the latest messages": the newest
+//!   `topics.subscribe_backlog` retained ones, then live; `N > 0` with the current `sequence_page`
+//!   (or page 0) replays from N inclusive if retained; otherwise a `Discontinuity` carrying the
+//!   current page comes first, then what the replay window holds (`ferrite_topics::Resume`);
 //! - a client that reads slower than it is published to blocks its pump, its engine cursor falls
 //!   behind, and it gets a `Discontinuity` when it passes the replay window: no per-stream queue
 //!   grows beyond `GrpcLimits::subscription_buffer` items;
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferrite_service::{Counters, Delivery, Need, Render};
-use ferrite_topics::{Message, MessageKind, Resume};
+use ferrite_topics::{Message, MessageKind, Resume, Start};
 use momento_protos::cache_client::pubsub::pubsub_server::Pubsub;
 use momento_protos::cache_client::pubsub::*;
 use momento_protos::common::Empty;
@@ -119,9 +120,11 @@ impl Pubsub for PubsubService {
                 Need::Topic(TopicAccess::Subscribe, req.topic.as_bytes()),
             )
             .map_err(errors::status)?;
+        // 0: "begin with the latest messages" (the newest `topics.subscribe_backlog` retained
+        // ones, then live); N: resume at N on `sequence_page` (0: the current page).
         let resume = match req.resume_at_topic_sequence_number {
-            0 => None,
-            seq => Some(Resume {
+            0 => Start::Latest(shared.topics.config().subscribe_backlog),
+            seq => Start::At(Resume {
                 seq,
                 page: req.sequence_page,
             }),

@@ -155,7 +155,7 @@ pub fn open_subscription(
     op: Op<'_>,
     caller: &Caller,
     topic: &str,
-    resume: Option<Resume>,
+    start: impl Into<ferrite_topics::Start>,
 ) -> Result<(Delivery, tokio::sync::OwnedSemaphorePermit), ApiError> {
     let bytes_in = topic.len() as u64;
     let permit = match st.subscription_permit() {
@@ -165,7 +165,7 @@ pub fn open_subscription(
             return Err(e);
         }
     };
-    let delivery = op.subscribe(caller, topic.as_bytes(), resume, bytes_in)?;
+    let delivery = op.subscribe(caller, topic.as_bytes(), start, bytes_in)?;
     Ok((delivery, permit))
 }
 

@@ -113,6 +113,14 @@ impl ChangeListener for KeyWaiters {
             return;
         }
         let map = self.map.lock();
+        if ev.change == Change::Flush {
+            // FLUSHDB / FLUSHALL (and a deleted cache) name no key: every waiter of the cache
+            // hears of it (a blocked XREADGROUP must answer that its stream is gone).
+            for n in map.get(&**ev.cache).into_iter().flat_map(|m| m.values()).flatten() {
+                n.notify_one();
+            }
+            return;
+        }
         if let Some(v) = map.get(&**ev.cache).and_then(|m| m.get(ev.key)) {
             for n in v {
                 n.notify_one();

@@ -609,6 +609,17 @@ async fn blocking_reads_match() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         d.same(&["DEL", "s"]).await;
         c.next_same("XREADGROUP after DEL").await;
+        // ... or FLUSHALL / FLUSHDB, which name no key (tracking.tcl's "Blocking XREADGROUP:
+        // flushed DB": Ferrite's waiters were not woken, so the client hung).
+        for flush in ["FLUSHALL", "FLUSHDB"] {
+            d.same(&["XADD", "s", "1-0", "f", "v"]).await;
+            d.same(&["XGROUP", "CREATE", "s", "g", "$"]).await;
+            c.send(&["XREADGROUP", "GROUP", "g", "c1", "BLOCK", "0", "STREAMS", "s", ">"])
+                .await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            d.same(&[flush]).await;
+            c.next_same(flush).await;
+        }
         // A blocked XREAD on two streams is served by the one that gets an entry.
         c.send(&["XREAD", "BLOCK", "0", "STREAMS", "s", "t", "$", "$"])
             .await;

@@ -91,6 +91,7 @@
 //! | `topics.max_topics_per_cache` | `100000` | most topics in one cache |
 //! | `topics.heartbeat_interval_secs` | `5` | heartbeat interval on idle subscriptions |
 //! | `topics.idle_topic_ttl_secs` | `60` | a topic with no subscribers is dropped after this long |
+//! | `topics.subscribe_backlog` | `1` | newest retained messages a subscription without a resume point gets first (Momento's "begin with the latest messages"; 0 = live only) |
 //! | `expiry.active_expire_interval_ms` | `100` | period of the active expiry cycle |
 //! | `expiry.active_expire_budget` | `200` | keys checked per shard per expiry cycle |
 //! | `notifications.keyspace_events` | `""` | Redis's `notify-keyspace-events` classes at start (`""` = off; e.g. `KEA`) |
@@ -231,6 +232,8 @@ pub const DEFAULT_MAX_TOPICS_PER_CACHE: usize = 100_000;
 pub const DEFAULT_HEARTBEAT_INTERVAL_SECS: u64 = 5;
 /// Default `topics.idle_topic_ttl_secs`.
 pub const DEFAULT_IDLE_TOPIC_TTL_SECS: u64 = 60;
+/// Default `topics.subscribe_backlog`.
+pub const DEFAULT_SUBSCRIBE_BACKLOG: u64 = 1;
 
 /// Default `expiry.active_expire_interval_ms`.
 pub const DEFAULT_ACTIVE_EXPIRE_INTERVAL_MS: u64 = 100;
@@ -736,6 +739,8 @@ pub struct TopicsConfig {
     pub heartbeat_interval_secs: u64,
     /// A topic with no subscribers is dropped after this many seconds.
     pub idle_topic_ttl_secs: u64,
+    /// Newest retained messages a subscription without a resume point gets first (0: live only).
+    pub subscribe_backlog: u64,
 }
 
 impl Default for TopicsConfig {
@@ -749,6 +754,7 @@ impl Default for TopicsConfig {
             max_topics_per_cache: DEFAULT_MAX_TOPICS_PER_CACHE,
             heartbeat_interval_secs: DEFAULT_HEARTBEAT_INTERVAL_SECS,
             idle_topic_ttl_secs: DEFAULT_IDLE_TOPIC_TTL_SECS,
+            subscribe_backlog: DEFAULT_SUBSCRIBE_BACKLOG,
         }
     }
 }
@@ -1539,6 +1545,7 @@ impl Config {
             ("topics.max_message_bytes", t.max_message_bytes),
             ("topics.heartbeat_interval_secs", t.heartbeat_interval_secs),
             ("topics.idle_topic_ttl_secs", t.idle_topic_ttl_secs),
+            ("topics.subscribe_backlog", t.subscribe_backlog),
             ("http.max_body_bytes", self.http.max_body_bytes),
             ("http.body_read_timeout_ms", self.http.body_read_timeout_ms),
             (

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferrite_storage::Cache;
-use ferrite_topics::{Event, Message, MessageKind, Resume, Subscriber, Waiter};
+use ferrite_topics::{Event, Message, MessageKind, Start, Subscriber, Waiter};
 
 use crate::admission::{Caller, Op};
 use crate::error::ServiceError;
@@ -59,7 +59,7 @@ impl Op<'_> {
         self,
         caller: &Caller,
         topic: &[u8],
-        resume: Option<Resume>,
+        start: impl Into<Start>,
         bytes_in: u64,
     ) -> Result<Delivery, ServiceError> {
         let svc = self.service();
@@ -68,7 +68,7 @@ impl Op<'_> {
         svc.metering.record(&tenant, &Counters::op(bytes_in, 0));
         quota.charge(bytes_in);
         let mut sub = svc.topics.subscriber();
-        sub.subscribe(cache.name().as_bytes(), topic, resume)?;
+        sub.subscribe(cache.name().as_bytes(), topic, start)?;
         // A delete between the admission and the subscribe would have dropped the topics before
         // we joined: check again now that we are registered.
         if svc.store.cache(cache.name()).is_none() {

@@ -23,6 +23,10 @@ pub const DEFAULT_MAX_PATTERNS_PER_CACHE: usize = 100_000;
 pub const DEFAULT_IDLE_TOPIC_TTL: Duration = Duration::from_secs(60);
 /// Default heartbeat interval for front ends whose protocol has heartbeats (the engine only carries it).
 pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
+/// Default [`TopicsConfig::subscribe_backlog`]: the newest message, so a subscriber that joins
+/// right after a publish still sees it (Momento's SDK tests expect exactly that), without a
+/// burst of history on every plain subscribe.
+pub const DEFAULT_SUBSCRIBE_BACKLOG: u64 = 1;
 /// Default number of registry shards (rounded up to a power of two).
 pub const DEFAULT_SHARDS: usize = 64;
 
@@ -68,6 +72,10 @@ pub struct TopicsConfig {
     pub idle_topic_ttl: Duration,
     /// Heartbeat interval for front ends (gRPC `_Heartbeat`, HTTP keep-alive). Not used by the engine.
     pub heartbeat_interval: Duration,
+    /// How many of the newest retained messages a subscription without a resume point gets
+    /// first (gRPC resume 0, SSE and TSUBSCRIBE without one: Momento's "begin with the latest
+    /// messages"). 0: live only. Not used by the engine itself (front ends pass [`crate::Start`]).
+    pub subscribe_backlog: u64,
     /// Registry shards (rounded up to a power of two, at least 1).
     pub shards: usize,
 }
@@ -83,6 +91,7 @@ impl Default for TopicsConfig {
             max_patterns_per_cache: DEFAULT_MAX_PATTERNS_PER_CACHE,
             idle_topic_ttl: DEFAULT_IDLE_TOPIC_TTL,
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
+            subscribe_backlog: DEFAULT_SUBSCRIBE_BACKLOG,
             shards: DEFAULT_SHARDS,
         }
     }

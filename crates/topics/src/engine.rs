@@ -18,7 +18,7 @@ use crate::config::{ReplayWindow, TopicsConfig};
 use crate::glob;
 use crate::metrics::{Metrics, MetricsSnapshot, ShardCounters};
 use crate::subscriber::Subscriber;
-use crate::types::{Message, MessageKind, Published, Resume, TopicInfo, TopicsError};
+use crate::types::{Message, MessageKind, Published, Start, TopicInfo, TopicsError};
 
 pub(crate) type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -360,33 +360,29 @@ impl TopicState {
         (n, bytes)
     }
 
-    /// Where a new (or repositioned) cursor starts.
-    pub(crate) fn position(&self, resume: Option<Resume>) -> Cursor {
+    /// Where a new (or repositioned) cursor starts (the rules are [`Resume`]'s and [`Start`]'s).
+    pub(crate) fn position(&self, start: Start) -> Cursor {
         let oldest = self.oldest_seq();
-        match resume {
-            None => Cursor {
-                next_seq: self.next_seq,
-                pending: None,
-            },
-            Some(r) if r.page == self.page && r.seq >= oldest && r.seq <= self.next_seq => Cursor {
-                next_seq: r.seq,
-                pending: None,
-            },
-            Some(r) => {
-                let last_seq = if r.page == self.page && r.seq < oldest {
-                    r.seq.saturating_sub(1)
-                } else {
-                    0
-                };
-                Cursor {
-                    next_seq: self.next_seq,
-                    pending: Some(PendingGap {
-                        last_seq,
-                        new_seq: self.next_seq,
-                        page: self.page,
-                    }),
-                }
+        let at = |next_seq| Cursor {
+            next_seq,
+            pending: None,
+        };
+        match start {
+            Start::Live => at(self.next_seq),
+            Start::Latest(n) => at(self.next_seq.saturating_sub(n).max(oldest)),
+            // A trimmed sequence starts before `oldest`: the drain reports the gap (from the
+            // one before it) and goes on with what is retained.
+            Start::At(r) if (r.page == self.page || r.page == 0) && r.seq <= self.next_seq => {
+                at(r.seq.max(1))
             }
+            Start::At(_) => Cursor {
+                next_seq: oldest,
+                pending: Some(PendingGap {
+                    last_seq: 0,
+                    new_seq: oldest,
+                    page: self.page,
+                }),
+            },
         }
     }
 
@@ -845,7 +841,7 @@ impl Inner {
         owner: &Arc<SubShared>,
         cache: &[u8],
         topic: &[u8],
-        resume: Option<Resume>,
+        start: Start,
     ) -> Result<(Arc<Subscription>, Cursor, u64), TopicsError> {
         let now = self.now();
         let max = self.config.max_subscribers_per_topic;
@@ -855,7 +851,7 @@ impl Inner {
                 return Err(TopicsError::TooManySubscribers { max });
             }
             st.trim(now, counters);
-            let cursor = st.position(resume);
+            let cursor = st.position(start);
             let sub = Subscription::new(owner.clone(), t.clone(), None, cursor);
             attach(&mut st.subs, sub.clone());
             t.direct.store(st.subs.len(), Ordering::Relaxed);
@@ -872,7 +868,7 @@ impl Inner {
     pub(crate) fn reposition(
         &self,
         sub: &Arc<Subscription>,
-        resume: Resume,
+        start: Start,
     ) -> Option<(Cursor, u64)> {
         let now = self.now();
         let shard = self.shard(&sub.topic.cache, &sub.topic.name);
@@ -881,7 +877,7 @@ impl Inner {
             return None;
         }
         st.trim(now, &shard.counters);
-        let cursor = st.position(Some(resume));
+        let cursor = st.position(start);
         *sub.cursor.lock() = cursor;
         if cursor.pending.is_some() || cursor.next_seq < st.next_seq {
             sub.wake();

@@ -110,7 +110,7 @@ pub fn retained_cost(msgs: u64, bytes: u64) -> u64 {
 pub use metrics::MetricsSnapshot;
 pub use subscriber::{Subscriber, Waiter};
 pub use types::{
-    Event, Message, MessageKind, Published, Resume, Subscribed, TopicInfo, TopicsError,
+    Event, Message, MessageKind, Published, Resume, Start, Subscribed, TopicInfo, TopicsError,
 };
 
 #[cfg(test)]

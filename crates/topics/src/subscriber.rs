@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::engine::{Inner, Map, PatternSub, SubShared, Subscription};
-use crate::types::{Event, Resume, Subscribed, TopicsError};
+use crate::types::{Event, Start, Subscribed, TopicsError};
 
 /// Many subscriptions (direct and pattern, in any caches) behind one wait point.
 ///
@@ -73,22 +73,23 @@ impl Subscriber {
 
     /// Subscribe to `topic` in `cache` (creating the topic if needed).
     ///
-    /// `resume: None` delivers messages published from now on. `Some(Resume { seq, page })`: when `page`
-    /// is the current page and `seq` is retained or is the next sequence, delivery starts exactly at
-    /// `seq`; otherwise the first event is a `Discontinuity` and delivery continues live.
-    /// (Momento's "resume at 0" means "latest": map it to `None`.)
+    /// `start` (an `Option<Resume>` converts: `None` is [`Start::Live`]): live only, the newest
+    /// `n` retained messages first (Momento's "resume at 0"), or a resume point with
+    /// [`crate::Resume`]'s rules.
     ///
-    /// Already subscribed: with `resume` the cursor is repositioned; without, nothing changes.
+    /// Already subscribed: a resume point repositions the cursor; otherwise nothing changes.
     pub fn subscribe(
         &mut self,
         cache: &[u8],
         topic: &[u8],
-        resume: Option<Resume>,
+        start: impl Into<Start>,
     ) -> Result<Subscribed, TopicsError> {
+        let start = start.into();
         if let Some(existing) = self.direct.get(cache).and_then(|m| m.get(topic)).cloned() {
-            let r = match resume {
-                Some(r) => self.engine.reposition(&existing, r),
-                None => self.engine.peek(&existing),
+            // Subscribing again repositions only to an explicit resume point.
+            let r = match start {
+                Start::At(_) => self.engine.reposition(&existing, start),
+                Start::Live | Start::Latest(_) => self.engine.peek(&existing),
             };
             if let Some((c, page)) = r {
                 return Ok(Subscribed {
@@ -100,7 +101,7 @@ impl Subscriber {
             // Stale: its cache was dropped and we have not drained the CacheGone yet.
             self.remove_direct(cache, topic);
         }
-        let (sub, cursor, page) = self.engine.subscribe(&self.shared, cache, topic, resume)?;
+        let (sub, cursor, page) = self.engine.subscribe(&self.shared, cache, topic, start)?;
         self.direct
             .entry(sub.topic.cache.clone())
             .or_default()

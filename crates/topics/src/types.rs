@@ -82,12 +82,42 @@ pub struct Published {
 }
 
 /// Where to resume a subscription: the next sequence wanted (`last seen + 1`) on `page`.
+///
+/// Page 0 means the topic's current page (Momento's "not provided"). On the current page, a
+/// sequence still retained replays from there; one already trimmed gives a discontinuity
+/// (`last_seq` = the one before it) and what the window still holds; any other resume point (a
+/// page the topic no longer has, a sequence it never reached) gives a discontinuity with
+/// `last_seq` 0 (unknown) and the whole window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Resume {
     /// First sequence number wanted.
     pub seq: u64,
-    /// Page it belongs to.
+    /// Page it belongs to (0: the current one).
     pub page: u64,
+}
+
+/// Where a new subscription starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// Only messages published from now on (Redis's SUBSCRIBE).
+    Live,
+    /// Up to this many of the newest retained messages, then live: Momento's "begin with the
+    /// latest messages" for a subscription without a resume point (`TopicsConfig::subscribe_backlog`).
+    Latest(u64),
+    /// Resume at a sequence number (see [`Resume`]).
+    At(Resume),
+}
+
+impl From<Option<Resume>> for Start {
+    fn from(r: Option<Resume>) -> Self {
+        r.map_or(Start::Live, Start::At)
+    }
+}
+
+impl From<Resume> for Start {
+    fn from(r: Resume) -> Self {
+        Start::At(r)
+    }
 }
 
 /// Result of [`crate::Subscriber::subscribe`].

@@ -798,7 +798,7 @@ fn config_value(ctx: &Ctx<'_, '_>, name: &str) -> String {
     match name {
         "maxmemory" => c.memory.maxmemory.to_string(),
         "maxmemory-policy" => ctx.shared.store.config().policy.name().to_string(),
-        "maxmemory-samples" => ctx.shared.config.read().memory.eviction_samples.to_string(),
+        "maxmemory-samples" => c.memory.eviction_samples.to_string(),
         "maxclients" => c.limits.max_clients.to_string(),
         "timeout" => c.limits.idle_timeout_secs.to_string(),
         "proto-max-bulk-len" => c.limits.max_bulk_len.to_string(),
@@ -933,6 +933,15 @@ enum Setting {
 fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
     // Validate everything first, then apply: CONFIG SET is all or nothing, as in Redis 7.
     let mut settings = Vec::new();
+    // Redis checks the names before any value: one named twice fails the whole command.
+    for (i, pair) in pairs.chunks(2).enumerate() {
+        if pairs.chunks(2).take(i).any(|p| eq_ic(&p[0], &lossy(&pair[0]))) {
+            return w.error(&format!(
+                "ERR CONFIG SET failed (possibly related to argument '{}') - duplicate parameter",
+                lossy(&pair[0])
+            ));
+        }
+    }
     for pair in pairs.chunks(2) {
         let name = lossy(&pair[0]).to_ascii_lowercase();
         let val = lossy(&pair[1]);
@@ -989,10 +998,19 @@ fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
                 Some(n) => Setting::HllSparseMaxBytes(n as usize),
                 None => return fail(w, "argument must be a memory value"),
             },
+            // Listeners are bound at start: setting them to what they are is a no-op (tools
+            // that write back every CONFIG GET * value do that), anything else is refused.
+            "port" | "bind" if config_value(ctx, &name) == val => continue,
             "port" | "bind" | "databases" => {
                 return fail(w, "can't set immutable config");
             }
             "save" | "appendonly" if val.is_empty() || val.eq_ignore_ascii_case("no") => continue,
+            "save" | "appendonly" => {
+                return fail(
+                    w,
+                    "Ferrite does not persist data yet: only an empty save schedule and appendonly no are accepted",
+                );
+            }
             other if RedisParams::knows(other) => {
                 match RedisParams::check(other, &val).expect("a known parameter") {
                     Ok(v) => Setting::Param(name.clone(), v),

@@ -122,8 +122,12 @@ impl Session {
                         page: page.unwrap_or(0),
                     });
                 }
+                // Without FROM: the newest retained message(s) first, as Momento's subscribe
+                // without a resume point (`topics.subscribe_backlog`).
+                let backlog = self.shared.topics.config().subscribe_backlog;
+                let start = resume.map_or(ferrite_topics::Start::Latest(backlog), Into::into);
                 let ps = self.pubsub_state();
-                match ps.sub.subscribe(cache, topic, resume) {
+                match ps.sub.subscribe(cache, topic, start) {
                     Ok(sub) => {
                         ps.sequenced.insert(topic.clone());
                         let count = ps.sub.subscription_count() as i64;
