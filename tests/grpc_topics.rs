@@ -205,7 +205,9 @@ async fn discontinuity_on_page_change_and_retention_gap() {
     }
     let page = item(next_data(&mut s).await).sequence_page;
 
-    // unknown page: heartbeat, then a discontinuity carrying the current page, then live items
+    // unknown page: heartbeat, then a discontinuity carrying the current page and what it
+    // starts from (the oldest retained message; nothing known was lost: last 0), then the
+    // window (41..=50), then live items
     let mut s2 = ps
         .subscribe(sub_req(C, "d", 7, page - 1))
         .await
@@ -215,9 +217,16 @@ async fn discontinuity_on_page_change_and_retention_gap() {
     match next(&mut s2).await {
         Kind::Discontinuity(d) => {
             assert_eq!(d.new_sequence_page, page);
-            assert_eq!(d.new_topic_sequence, 51);
+            assert_eq!((d.last_topic_sequence, d.new_topic_sequence), (0, 41));
         }
         other => panic!("expected a discontinuity, got {other:?}"),
+    }
+    for seq in 41..=50 {
+        let i = item(next_data(&mut s2).await);
+        assert_eq!(
+            (i.topic_sequence_number, item_text(&i)),
+            (seq, format!("m{seq}"))
+        );
     }
     ps.publish(text(C, "d", "live")).await.unwrap();
     let i = item(next_data(&mut s2).await);
@@ -355,5 +364,115 @@ async fn shutdown_ends_subscriptions_and_drains_grpc() {
     assert!(
         !matches!(end, Ok(Some(_))),
         "unexpected item after shutdown: {end:?}"
+    );
+}
+
+/// Where a subscription starts, as the Momento Python SDK's tests expect
+/// (`tests/momento/topic_client/test_topics.py`): resume 0 begins with the latest message,
+/// resume N with page 0 means the current page, and an unknown resume point replays what the
+/// window holds after a discontinuity.
+#[tokio::test]
+async fn subscriptions_start_where_momento_starts_them() {
+    let srv = TestServer::start().await;
+    let mut ps = raw_pubsub(srv.grpc_addr()).await;
+    // subscribe_happy_path_string: publish, then subscribe without a resume point.
+    ps.publish(text(C, "happy", "before")).await.unwrap();
+    let mut s = ps
+        .subscribe(sub_req(C, "happy", 0, 0))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(matches!(next(&mut s).await, Kind::Heartbeat(_)));
+    let i = item(next_data(&mut s).await);
+    assert_eq!(
+        (i.topic_sequence_number, item_text(&i)),
+        (1, "before".into())
+    );
+    ps.publish(text(C, "happy", "after")).await.unwrap();
+    assert_eq!(item_text(&item(next_data(&mut s).await)), "after");
+    // ..._resume_at_sequence: three published, resume at 2 on page 0 (not given).
+    for v in ["foo", "value", "bar"] {
+        ps.publish(text(C, "three", v)).await.unwrap();
+    }
+    let mut s = ps
+        .subscribe(sub_req(C, "three", 2, 0))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(matches!(next(&mut s).await, Kind::Heartbeat(_)));
+    let i = item(next_data(&mut s).await);
+    assert_eq!(
+        (i.topic_sequence_number, item_text(&i)),
+        (2, "value".into())
+    );
+    assert_eq!(item_text(&item(next_data(&mut s).await)), "bar");
+    // ..._resume_at_invalid_sequence: 300 on a page the topic never had.
+    ps.publish(text(C, "invalid", "value")).await.unwrap();
+    let mut s = ps
+        .subscribe(sub_req(C, "invalid", 300, 5_435_435))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(matches!(next(&mut s).await, Kind::Heartbeat(_)));
+    match next(&mut s).await {
+        Kind::Discontinuity(d) => {
+            assert_eq!((d.last_topic_sequence, d.new_topic_sequence), (0, 1));
+            assert!(d.new_sequence_page > 0);
+        }
+        other => panic!("expected a discontinuity, got {other:?}"),
+    }
+    let i = item(next_data(&mut s).await);
+    assert_eq!(
+        (i.topic_sequence_number, item_text(&i)),
+        (1, "value".into())
+    );
+    // A sequence past the end of the current page is unknown too.
+    let mut s = ps
+        .subscribe(sub_req(C, "invalid", 300, 0))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(matches!(next(&mut s).await, Kind::Heartbeat(_)));
+    assert!(matches!(next(&mut s).await, Kind::Discontinuity(_)));
+    assert_eq!(item_text(&item(next_data(&mut s).await)), "value");
+}
+
+/// The official SDK's subscribe (resume 0) gets the message published just before it.
+#[tokio::test]
+async fn sdk_subscribe_begins_with_the_latest_message() {
+    let srv = TestServer::start().await;
+    let topics = topic_client(srv.grpc_addr());
+    topics.publish(C, "late", "old").await.unwrap();
+    topics.publish(C, "late", "newest").await.unwrap();
+    let mut sub = topics.subscribe(C, "late").await.unwrap();
+    let v = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .expect("the latest message")
+        .unwrap();
+    assert_eq!(
+        (v.topic_sequence_number, v.kind),
+        (2, ValueKind::Text("newest".into()))
+    );
+}
+
+/// `topics.subscribe_backlog = 0`: a subscription without a resume point is live only.
+#[tokio::test]
+async fn subscribe_backlog_zero_is_live_only() {
+    let mut cfg = test_config();
+    cfg.topics.subscribe_backlog = 0;
+    let srv = TestServer::start_with(cfg).await;
+    let mut ps = raw_pubsub(srv.grpc_addr()).await;
+    ps.publish(text(C, "t", "before")).await.unwrap();
+    let mut s = ps
+        .subscribe(sub_req(C, "t", 0, 0))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(matches!(next(&mut s).await, Kind::Heartbeat(_)));
+    ps.publish(text(C, "t", "after")).await.unwrap();
+    let i = item(next_data(&mut s).await);
+    assert_eq!(
+        (i.topic_sequence_number, item_text(&i)),
+        (2, "after".into())
     );
 }

@@ -492,13 +492,34 @@ async fn long_poll_times_out_empty_and_reports_discontinuities() {
     let body = long_poll(&http, &srv, "quiet", "").await;
     assert_eq!(body, serde_json::json!({ "items": [] }));
 
-    // Page 0 is not the topic's page: a discontinuity telling the client where it stands.
+    // Page 0 is the current page (Momento's "not provided"): the item itself.
     let _: i64 = q(&mut r, &["PUBLISH", "t", "a"]).await.unwrap();
     let first = long_poll(&http, &srv, "t", "sequence_number=1&sequence_page=0").await;
-    let d = &first["items"][0]["discontinuity"];
-    assert_eq!(d["last_topic_sequence"], 0, "{first}");
-    assert_eq!(d["new_topic_sequence"], 2, "{first}");
-    let page = d["new_sequence_page"].as_u64().unwrap();
+    let i = &first["items"][0]["item"];
+    assert_eq!(i["topic_sequence_number"], 1, "{first}");
+    let page = i["sequence_page"].as_u64().unwrap();
+    // A page the topic never had: a discontinuity telling the client where it stands (nothing
+    // known lost), then what the window holds.
+    let body = long_poll(
+        &http,
+        &srv,
+        "t",
+        &format!("sequence_number=1&sequence_page={}", page + 1),
+    )
+    .await;
+    let d = &body["items"][0]["discontinuity"];
+    assert_eq!(
+        (
+            d["last_topic_sequence"].as_u64(),
+            d["new_topic_sequence"].as_u64()
+        ),
+        (Some(0), Some(1)),
+        "{body}"
+    );
+    assert_eq!(
+        body["items"][1]["item"]["topic_sequence_number"], 1,
+        "{body}"
+    );
     // Caught up (sequence_number = next on the current page): waits, then no items.
     let body = long_poll(
         &http,
@@ -821,14 +842,31 @@ async fn sse_streams_messages_and_resumes_with_last_event_id() {
     assert_eq!(m.id.as_deref(), Some("6"));
     drop(sse);
 
-    // An id from the future (another page, a reset topic): a discontinuity event, then live.
+    // An id from the future (another page, a reset topic): a discontinuity event (nothing
+    // known lost: last 0), then what the window holds, then live.
     let mut sse = SseReader::open(&http, &url, Some("1000")).await;
     let m = sse.next_event().await;
     assert_eq!(m.event.as_deref(), Some("discontinuity"), "{m:?}");
     let d: Value = serde_json::from_str(&m.data).unwrap();
-    assert_eq!(d["new_topic_sequence"], 7);
+    assert_eq!(
+        (
+            d["last_topic_sequence"].as_u64(),
+            d["new_topic_sequence"].as_u64()
+        ),
+        (Some(0), Some(1))
+    );
     assert_eq!(d["new_sequence_page"], page);
+    for i in 1..=6u64 {
+        assert_eq!(
+            sse.next_event().await.id.as_deref(),
+            Some(i.to_string().as_str())
+        );
+    }
     let _: i64 = q(&mut r, &["PUBLISH", "feed", "msg7"]).await.unwrap();
+    assert_eq!(sse.next_event().await.id.as_deref(), Some("7"));
+    drop(sse);
+    // No Last-Event-ID: the newest message first (topics.subscribe_backlog, as gRPC's resume 0).
+    let mut sse = SseReader::open(&http, &url, None).await;
     assert_eq!(sse.next_event().await.id.as_deref(), Some("7"));
 }
 

@@ -116,7 +116,12 @@ impl ChangeListener for KeyWaiters {
         if ev.change == Change::Flush {
             // FLUSHDB / FLUSHALL (and a deleted cache) name no key: every waiter of the cache
             // hears of it (a blocked XREADGROUP must answer that its stream is gone).
-            for n in map.get(&**ev.cache).into_iter().flat_map(|m| m.values()).flatten() {
+            for n in map
+                .get(&**ev.cache)
+                .into_iter()
+                .flat_map(|m| m.values())
+                .flatten()
+            {
                 n.notify_one();
             }
             return;

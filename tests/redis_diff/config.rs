@@ -38,16 +38,21 @@ async fn tuning_parameters_validate_and_read_back_as_redis() {
         d.same(&["CONFIG", "GET", "hz"]).await;
         // A parameter named twice fails before any value is looked at.
         d.same_error(
-            &["CONFIG", "SET", "maxmemory", "10000001", "MAXMEMORY", "10000002"],
+            &[
+                "CONFIG",
+                "SET",
+                "maxmemory",
+                "10000001",
+                "MAXMEMORY",
+                "10000002",
+            ],
             true,
         )
         .await;
         // Listeners take their own value back (tools write back all of CONFIG GET *).
         let (f, r) = d.both(&["CONFIG", "GET", "port"]).await;
         let port = |reply: &str| reply.split("\r\n").nth(4).unwrap_or("").to_string();
-        d.ferrite
-            .cmd(&["CONFIG", "SET", "port", &port(&f)])
-            .await;
+        d.ferrite.cmd(&["CONFIG", "SET", "port", &port(&f)]).await;
         d.redis.cmd(&["CONFIG", "SET", "port", &port(&r)]).await;
         let fr = crate::common::read_raw_reply(&mut d.ferrite).await;
         let rr = crate::common::read_raw_reply(&mut d.redis).await;

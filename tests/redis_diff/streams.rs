@@ -614,8 +614,18 @@ async fn blocking_reads_match() {
         for flush in ["FLUSHALL", "FLUSHDB"] {
             d.same(&["XADD", "s", "1-0", "f", "v"]).await;
             d.same(&["XGROUP", "CREATE", "s", "g", "$"]).await;
-            c.send(&["XREADGROUP", "GROUP", "g", "c1", "BLOCK", "0", "STREAMS", "s", ">"])
-                .await;
+            c.send(&[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c1",
+                "BLOCK",
+                "0",
+                "STREAMS",
+                "s",
+                ">",
+            ])
+            .await;
             tokio::time::sleep(Duration::from_millis(100)).await;
             d.same(&[flush]).await;
             c.next_same(flush).await;

@@ -119,18 +119,17 @@ fn resume_inside_window_is_exact() {
 }
 
 #[test]
-fn resume_outside_window_gives_discontinuity_then_live() {
+fn resume_outside_window_gives_discontinuity_then_the_window() {
     let t = Topics::new(window(4));
     let page = pubs(&t, b"c", b"t", "1").page;
     for i in 2..=10 {
         pubs(&t, b"c", b"t", &i.to_string());
     }
     assert_eq!(t.topic_info(b"c", b"t").unwrap().oldest_seq, 7);
+    // Trimmed on the current page: the gap from the one before it, then what is retained.
     let mut s = t.subscriber();
-    let sd = s
-        .subscribe(b"c", b"t", Some(Resume { seq: 3, page }))
+    s.subscribe(b"c", b"t", Some(Resume { seq: 3, page }))
         .unwrap();
-    assert_eq!(sd.next_seq, 11);
     pubs(&t, b"c", b"t", "11");
     let ev = drain_all(&mut s);
     assert_eq!(
@@ -140,23 +139,40 @@ fn resume_outside_window_gives_discontinuity_then_live() {
             topic: Bytes::from_static(b"t"),
             pattern: None,
             last_seq: 2,
-            new_seq: 11,
+            new_seq: 8,
             page
         }
     );
-    assert_eq!(seqs(&ev), vec![11]);
-    // A future sequence on the current page is unknown too.
+    assert_eq!(seqs(&ev), vec![8, 9, 10, 11]);
+    // A future sequence on the current page is unknown: nothing known was lost (last 0), and
+    // the window follows.
     let mut s3 = t.subscriber();
     s3.subscribe(b"c", b"t", Some(Resume { seq: 99, page }))
         .unwrap();
+    let ev = drain_all(&mut s3);
     assert!(matches!(
-        drain_all(&mut s3)[0],
+        ev[0],
         Event::Discontinuity {
             last_seq: 0,
-            new_seq: 12,
+            new_seq: 8,
             ..
         }
     ));
+    assert_eq!(seqs(&ev), vec![8, 9, 10, 11]);
+    // So is another page; page 0 is the current one.
+    let mut s4 = t.subscriber();
+    s4.subscribe(b"c", b"t", Some(Resume { seq: 10, page: 0 }))
+        .unwrap();
+    assert_eq!(seqs(&drain_all(&mut s4)), vec![10, 11]);
+    // Start::Latest(n): the newest n retained, then live.
+    let mut s5 = t.subscriber();
+    s5.subscribe(b"c", b"t", ferrite_topics::Start::Latest(2))
+        .unwrap();
+    assert_eq!(seqs(&drain_all(&mut s5)), vec![10, 11]);
+    let mut s6 = t.subscriber();
+    s6.subscribe(b"c", b"t", ferrite_topics::Start::Latest(100))
+        .unwrap();
+    assert_eq!(seqs(&drain_all(&mut s6)), vec![8, 9, 10, 11]);
 }
 
 #[test]
@@ -224,10 +240,11 @@ fn age_retention_with_manual_clock() {
         ev[0],
         Event::Discontinuity {
             last_seq: 0,
-            new_seq: 3,
+            new_seq: 2,
             ..
         }
     ));
+    assert_eq!(seqs(&ev), vec![2]);
     let mut s2 = t.subscriber();
     s2.subscribe(b"c", b"t", Some(Resume { seq: 2, page }))
         .unwrap();

@@ -62,27 +62,23 @@ struct MCursor {
     pending: Option<(u64, u64)>,
 }
 
+/// `ferrite_topics::Resume`'s rules: page 0 is the current page; a point on it up to `next`
+/// starts there (a trimmed one gets its gap from the drain); any other point gets a gap with
+/// `last` 0 and the whole window.
 fn position(t: &MTopic, resume: Option<(u64, u64)>) -> MCursor {
     match resume {
         None => MCursor {
             next: t.next,
             pending: None,
         },
-        Some((seq, page)) if page == t.page && seq >= t.oldest() && seq <= t.next => MCursor {
-            next: seq,
+        Some((seq, page)) if (page == t.page || page == 0) && seq <= t.next => MCursor {
+            next: seq.max(1),
             pending: None,
         },
-        Some((seq, page)) => {
-            let last = if page == t.page && seq < t.oldest() {
-                seq.saturating_sub(1)
-            } else {
-                0
-            };
-            MCursor {
-                next: t.next,
-                pending: Some((last, t.next)),
-            }
-        }
+        Some(_) => MCursor {
+            next: t.oldest(),
+            pending: Some((0, t.oldest())),
+        },
     }
 }
 

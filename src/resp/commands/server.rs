@@ -935,7 +935,11 @@ fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
     let mut settings = Vec::new();
     // Redis checks the names before any value: one named twice fails the whole command.
     for (i, pair) in pairs.chunks(2).enumerate() {
-        if pairs.chunks(2).take(i).any(|p| eq_ic(&p[0], &lossy(&pair[0]))) {
+        if pairs
+            .chunks(2)
+            .take(i)
+            .any(|p| eq_ic(&p[0], &lossy(&pair[0])))
+        {
             return w.error(&format!(
                 "ERR CONFIG SET failed (possibly related to argument '{}') - duplicate parameter",
                 lossy(&pair[0])
