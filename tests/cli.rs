@@ -368,9 +368,12 @@ async fn subscribe_receives_cli_and_resp_publishes_with_sequence_numbers() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.out(), "[1] first\n[2] second\n[3] third via resp\n");
 
-    // Verbose: heartbeats and pages too.
-    let mut sub = Sub::spawn(&srv, &["default", "news", "-v", "--count", "1"]);
+    // Verbose: heartbeats and pages too. Without --from a subscription begins with the newest
+    // message (Momento's "latest messages", topics.subscribe_backlog), then goes on live.
+    let mut sub = Sub::spawn(&srv, &["default", "news", "-v", "--count", "2"]);
     sub.until(is_heartbeat).await;
+    let line = sub.until(|l| l.starts_with("[3 ")).await;
+    assert_eq!(line, format!("[3 page={}] third via resp", page.unwrap()));
     let _: i64 = q(&mut redis, &["PUBLISH", "news", "fourth"]).await.unwrap();
     let line = sub.until(|l| l.starts_with("[4 ")).await;
     assert_eq!(line, format!("[4 page={}] fourth", page.unwrap()));
@@ -437,18 +440,24 @@ async fn subscribe_from_resumes_on_the_current_or_given_page() {
     .await;
     assert_eq!(r.out(), "[4] m4\n[5] m5\n");
 
-    // Another page: a discontinuity, then live messages.
+    // Another page: a discontinuity (nothing known lost), what the window holds, then live.
     let other = (page.parse::<u64>().unwrap() + 1).to_string();
     let mut sub = Sub::spawn(
         &srv,
         &[
-            "default", "t", "--from", "2", "--page", &other, "--count", "1", "--json",
+            "default", "t", "--from", "2", "--page", &other, "--count", "6", "--json",
         ],
     );
     let gap: Value = serde_json::from_str(&sub.until(|l| l.contains("discontinuity")).await)
         .expect("JSON discontinuity");
-    assert_eq!(gap["new_seq"], 6);
+    assert_eq!(
+        (gap["last_seq"].as_u64(), gap["new_seq"].as_u64()),
+        (Some(0), Some(1))
+    );
     assert_eq!(gap["page"].as_u64().unwrap().to_string(), page);
+    for seq in 1..=5u64 {
+        assert_eq!(sub.json_item().await["seq"].as_u64(), Some(seq));
+    }
     assert_eq!(
         ferrite(&srv, &["topic", "publish", "default", "t", "m6"])
             .await

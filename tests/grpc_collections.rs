@@ -1170,6 +1170,17 @@ async fn sorted_set_union_store() {
         .await
         .unwrap_err();
     assert_eq!(e.error_code, MomentoErrorCode::FailedPreconditionError);
+    // no sources at all: InvalidArgument, as Momento answers (not an empty union)
+    let no_sources: Vec<(&str, f32)> = Vec::new();
+    let e = c
+        .sorted_set_union_store(C, "dst", no_sources)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.error_code,
+        MomentoErrorCode::InvalidArgumentError,
+        "{e:?}"
+    );
 }
 
 // ----------------------------------------------------------------------------------------------

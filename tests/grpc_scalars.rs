@@ -465,6 +465,23 @@ async fn limits_map_to_sdk_error_codes() {
         .unwrap_err();
     assert_eq!(st.code(), tonic::Code::ResourceExhausted);
     assert_eq!(err_of(&st).as_deref(), Some("item_size_limit_exceeded"));
+    // A request well over the limit is refused as a request (the JS and Kotlin SDK suites set
+    // 5.3 MB and expect "Request size limit exceeded for this account").
+    let e = c.set(C, "huger", vec![b'x'; 5_300_000]).await.unwrap_err();
+    assert_eq!(e.error_code, MomentoErrorCode::LimitExceededError, "{e:?}");
+    assert!(e.message.contains("Request size limit exceeded"), "{e:?}");
+    let st = s
+        .set(in_cache(
+            C,
+            pb::SetRequest {
+                cache_key: b"huger".to_vec(),
+                cache_body: vec![b'x'; 5_300_000],
+                ttl_milliseconds: 1000,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err_of(&st).as_deref(), Some("request_size_limit_exceeded"));
     // TTL above 24 h, or 0: InvalidArgument
     let e = c
         .send_request(SetRequest::new(C, "k", "v").ttl(Duration::from_secs(24 * 3600 + 1)))

@@ -57,7 +57,9 @@ pub struct SubscribeArgs {
     pub cache: String,
     pub topic: String,
     /// Resume at this sequence number (inclusive) if the server still has it; otherwise a
-    /// discontinuity is reported and delivery continues live.
+    /// discontinuity is reported and delivery continues with what the server still holds.
+    /// Without it, the subscription begins with the newest message(s) the server holds
+    /// (`topics.subscribe_backlog`), then goes on live.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub from: Option<u64>,
     /// The sequence page --from refers to (printed with --json or -v). Without it, --from

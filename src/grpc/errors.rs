@@ -85,6 +85,14 @@ pub fn limit(err: &'static str, message: impl Into<String>) -> Status {
     with_err(Code::ResourceExhausted, message, err)
 }
 
+/// RESOURCE_EXHAUSTED `request_size_limit_exceeded`: the request itself is over the size limit.
+pub fn request_too_large(size: usize, max: usize) -> Status {
+    limit(
+        ERR_REQUEST_SIZE,
+        format!("request of {size} bytes exceeds the request size limit of {max} bytes"),
+    )
+}
+
 /// NOT_FOUND without `err`: the SDKs' "cache not found".
 pub fn cache_not_found(name: &str) -> Status {
     Status::not_found(format!("cache not found: {name}"))

@@ -46,6 +46,9 @@ use ferrite_service::{Caller, Counters, Need, Op};
 /// Largest gRPC message decoded or encoded. Above the Rust SDK's 10,486,000-byte request limit so
 /// 5 MB items (and batches up to that) fit; tonic's default would be 4 MiB.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+/// What a data-plane request may add to the item limit (field tags, lengths, TTL, the other
+/// fields of a Set) before it counts as a request over Momento's size limit.
+pub const REQUEST_FRAMING_BYTES: usize = 4 * 1024;
 /// Longest a request stream waits for room in `max_inflight_request_bytes` before it fails with
 /// RESOURCE_EXHAUSTED (uploads holding the whole budget and each waiting for more end by then).
 const INFLIGHT_REQUEST_WAIT: Duration = Duration::from_secs(10);
@@ -133,7 +136,7 @@ impl GrpcState {
     /// then, if a script holds the cache, wait for it (UNAVAILABLE past its busy threshold)
     /// rather than on its locks on this worker thread.
     #[allow(clippy::result_large_err)]
-    pub async fn admit_call<'s, T: authz::CacheOp>(
+    pub async fn admit_call<'s, T: authz::CacheOp + prost::Message>(
         &'s self,
         md: &MetadataMap,
         ext: &tonic::Extensions,
@@ -141,6 +144,19 @@ impl GrpcState {
     ) -> Result<Op<'s>, Status> {
         let name = authz::cache_header(md)?;
         let caller = self.caller(md, ext)?;
+        // Momento refuses a request over its size limit as such (`request_size_limit_exceeded`,
+        // "Request size limit exceeded"), before looking at the items in it: a 5.3 MB Set is a
+        // request-size error there, not an item-size one (the SDKs' integration tests check
+        // it). The limit is the item limit plus room for the message's own framing.
+        let size = body.encoded_len();
+        let max = self
+            .shared
+            .limits
+            .max_item_bytes
+            .saturating_add(REQUEST_FRAMING_BYTES);
+        if size > max {
+            return Err(errors::request_too_large(size, max));
+        }
         let op = self
             .shared
             .admit(

@@ -237,6 +237,9 @@ pub fn sorted_set_union_store(
     req: SortedSetUnionStoreRequest,
 ) -> R<SortedSetUnionStoreResponse> {
     use sorted_set_union_store_request::AggregateFunction as Agg;
+    if req.sources.is_empty() {
+        return Err(errors::invalid("sources must not be empty"));
+    }
     let aggregate = match Agg::try_from(req.aggregate) {
         Ok(Agg::Sum) => Aggregate::Sum,
         Ok(Agg::Min) => Aggregate::Min,
