@@ -27,6 +27,7 @@ pub mod handshake;
 pub mod inflight;
 pub mod scalars;
 pub mod scs;
+pub mod test_mode;
 pub mod topics;
 
 use std::net::SocketAddr;
@@ -105,11 +106,23 @@ impl Default for GrpcLimits {
 pub struct GrpcState {
     pub shared: Arc<Shared>,
     pub limits: GrpcLimits,
+    /// `--test-mode`'s fault injection (None when off).
+    pub faults: Option<Arc<test_mode::Faults>>,
 }
 
 impl GrpcState {
     pub fn new(shared: Arc<Shared>, limits: GrpcLimits) -> Arc<Self> {
-        Arc::new(Self { shared, limits })
+        let faults = shared
+            .config
+            .read()
+            .server
+            .test_mode
+            .then(|| Arc::new(test_mode::Faults::default()));
+        Arc::new(Self {
+            shared,
+            limits,
+            faults,
+        })
     }
 
     /// The caller of a call: the principal the interceptor put in its extensions
@@ -224,6 +237,11 @@ pub async fn serve(
         auth::log_development_mode(listener.local_addr().ok());
     }
     let state = GrpcState::new(shared.clone(), limits.clone());
+    if state.faults.is_some() {
+        tracing::warn!(
+            "TEST MODE: gRPC calls carrying Momento Local's fault-injection metadata (return-error, delay-ms, stream-error, ...) fail or wait as they ask. For testing clients only."
+        );
+    }
     let max = limits.max_message_bytes;
     let scs = ScsServer::new(scs::CacheService::new(state.clone()))
         .max_decoding_message_size(max)
@@ -273,6 +291,10 @@ pub async fn serve(
         // Token mode: a call without a token is refused at its headers, before its body.
         .layer(authz::AuthGateLayer {
             enforcing: shared.auth.enforcing(),
+        })
+        // --test-mode only: injected errors and delays (one branch per call otherwise).
+        .layer(test_mode::FaultLayer {
+            faults: state.faults.clone(),
         })
         // Inside the gate: refused calls are never read, so only admitted ones are charged.
         .layer(inflight::RequestBytesLayer {

@@ -141,7 +141,13 @@ impl Pubsub for PubsubService {
             .config()
             .heartbeat_interval
             .max(Duration::from_millis(100));
-        tokio::spawn(pump(shared.clone(), delivery, tx, interval));
+        // --test-mode: end the stream with an error after N messages, if the call asked.
+        let stream_error = self
+            .state
+            .faults
+            .as_ref()
+            .and_then(|_| super::test_mode::stream_error(&md));
+        tokio::spawn(pump(shared.clone(), delivery, tx, interval, stream_error));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 }
@@ -175,8 +181,11 @@ async fn pump(
     mut delivery: Delivery,
     tx: mpsc::Sender<Result<SubscriptionItem, Status>>,
     interval: Duration,
+    stream_error: Option<(u64, tonic::Code)>,
 ) {
     let waiter = delivery.waiter();
+    // Messages sent, for --test-mode's `stream-error-message-limit`.
+    let mut messages = 0u64;
     let mut shutdown = shared.shutdown.subscribe();
     if *shutdown.borrow_and_update() || tx.send(Ok(heartbeat())).await.is_err() {
         return;
@@ -186,9 +195,17 @@ async fn pump(
     loop {
         let batch = delivery.next_batch(DRAIN_BATCH, &mut items);
         for out in items.0.drain(..) {
+            if stream_error.is_some_and(|(limit, _)| messages >= limit) {
+                break;
+            }
+            messages += matches!(out.kind, Some(subscription_item::Kind::Item(_))) as u64;
             if tx.send(Ok(out)).await.is_err() {
                 return;
             }
+        }
+        if let Some((_, code)) = stream_error.filter(|(limit, _)| messages >= *limit) {
+            let _ = tx.send(Err(super::test_mode::injected(code))).await;
+            return;
         }
         match batch {
             Err(e) => {

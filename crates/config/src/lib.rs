@@ -70,6 +70,7 @@
 //! | `server.admin_port` | `9091` | admin / metrics port; 0 = pick a free port |
 //! | `server.shutdown_grace_ms` | `5000` | how long shutdown waits for connections to drain |
 //! | `server.tcp_backlog` | `511` | listen backlog of every listener (Redis `tcp-backlog`); the kernel caps it at `net.core.somaxconn` |
+//! | `server.test_mode` | `false` | `--test-mode`: honour Momento Local's fault-injection metadata on gRPC (docs/grpc.md "Test mode"); loopback binds only |
 //! | `server.worker_threads` | `0` | data-path worker threads; 0 = one per CPU the process may run on. With 1, a current-thread scheduler (cheaper than a one-worker work-stealing pool) |
 //! | `memory.maxmemory` | ¼ of RAM | bytes: memory limit for stored data; a quarter of physical RAM (`MemTotal` in `/proc/meminfo`, capped by a cgroup memory limit), or 1 GiB if that cannot be read |
 //! | `memory.eviction` | `"allkeys-lru"` | Redis's eight `maxmemory-policy` values: `"allkeys-lru"` (sampled LRU), `"allkeys-lfu"`, `"allkeys-random"`, `"volatile-lru"`, `"volatile-lfu"`, `"volatile-random"`, `"volatile-ttl"` (only keys with a TTL are evicted), `"noeviction"` (writes fail with OOM when full) |
@@ -609,6 +610,9 @@ pub struct ServerConfig {
     pub worker_threads: usize,
     /// Listen backlog of every listener (Redis `tcp-backlog`).
     pub tcp_backlog: u32,
+    /// Momento Local's fault injection on gRPC (`--test-mode`): calls carrying its metadata
+    /// fail or wait as asked. For testing clients only; refused on a non-loopback bind.
+    pub test_mode: bool,
 }
 
 impl ServerConfig {
@@ -633,6 +637,7 @@ impl Default for ServerConfig {
             shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
             worker_threads: 0,
             tcp_backlog: DEFAULT_TCP_BACKLOG,
+            test_mode: false,
         }
     }
 }
@@ -1146,6 +1151,15 @@ impl Config {
             AuthMode::Auto => AuthMode::None,
             m => m,
         };
+        if self.server.test_mode && public {
+            return Err(invalid(
+                "server.test_mode",
+                format!(
+                    "refusing to serve {} in test mode: fault injection is for tests on a loopback bind",
+                    self.server.bind
+                ),
+            ));
+        }
         if mode == AuthMode::None && public && !self.auth.allow_none_on_public {
             return Err(invalid(
                 "auth.mode",
@@ -1224,6 +1238,10 @@ pub struct ServeArgs {
     /// tls.self_signed_cert_out for clients to trust (tls.self_signed).
     #[arg(long)]
     pub tls_self_signed: bool,
+    /// Honour Momento Local's fault-injection metadata on gRPC calls (return-error, delay-ms,
+    /// stream-error, ...) so retry logic can be tested (server.test_mode; loopback only).
+    #[arg(long)]
+    pub test_mode: bool,
     /// Log filter, e.g. info or ferrite=debug (overrides FERRITE_LOG; not part of the config).
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
@@ -1407,6 +1425,9 @@ impl Config {
         }
         if args.tls_self_signed {
             self.tls.self_signed = true;
+        }
+        if args.test_mode {
+            self.server.test_mode = true;
         }
         Ok(())
     }
