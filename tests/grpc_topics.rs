@@ -367,6 +367,18 @@ async fn shutdown_ends_subscriptions_and_drains_grpc() {
     );
 }
 
+/// Subscribe and take the opening heartbeat.
+async fn open(
+    ps: &mut momento_protos::cache_client::pubsub::pubsub_client::PubsubClient<
+        tonic::transport::Channel,
+    >,
+    req: ps::SubscriptionRequest,
+) -> Streaming<ps::SubscriptionItem> {
+    let mut s = ps.subscribe(req).await.unwrap().into_inner();
+    assert!(matches!(next(&mut s).await, Kind::Heartbeat(_)));
+    s
+}
+
 /// Where a subscription starts, as the Momento Python SDK's tests expect
 /// (`tests/momento/topic_client/test_topics.py`): resume 0 begins with the latest message,
 /// resume N with page 0 means the current page, and an unknown resume point replays what the
@@ -377,12 +389,7 @@ async fn subscriptions_start_where_momento_starts_them() {
     let mut ps = raw_pubsub(srv.grpc_addr()).await;
     // subscribe_happy_path_string: publish, then subscribe without a resume point.
     ps.publish(text(C, "happy", "before")).await.unwrap();
-    let mut s = ps
-        .subscribe(sub_req(C, "happy", 0, 0))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(matches!(next(&mut s).await, Kind::Heartbeat(_)));
+    let mut s = open(&mut ps, sub_req(C, "happy", 0, 0)).await;
     let i = item(next_data(&mut s).await);
     assert_eq!(
         (i.topic_sequence_number, item_text(&i)),
@@ -394,12 +401,7 @@ async fn subscriptions_start_where_momento_starts_them() {
     for v in ["foo", "value", "bar"] {
         ps.publish(text(C, "three", v)).await.unwrap();
     }
-    let mut s = ps
-        .subscribe(sub_req(C, "three", 2, 0))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(matches!(next(&mut s).await, Kind::Heartbeat(_)));
+    let mut s = open(&mut ps, sub_req(C, "three", 2, 0)).await;
     let i = item(next_data(&mut s).await);
     assert_eq!(
         (i.topic_sequence_number, item_text(&i)),
@@ -408,12 +410,7 @@ async fn subscriptions_start_where_momento_starts_them() {
     assert_eq!(item_text(&item(next_data(&mut s).await)), "bar");
     // ..._resume_at_invalid_sequence: 300 on a page the topic never had.
     ps.publish(text(C, "invalid", "value")).await.unwrap();
-    let mut s = ps
-        .subscribe(sub_req(C, "invalid", 300, 5_435_435))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(matches!(next(&mut s).await, Kind::Heartbeat(_)));
+    let mut s = open(&mut ps, sub_req(C, "invalid", 300, 5_435_435)).await;
     match next(&mut s).await {
         Kind::Discontinuity(d) => {
             assert_eq!((d.last_topic_sequence, d.new_topic_sequence), (0, 1));
@@ -427,12 +424,7 @@ async fn subscriptions_start_where_momento_starts_them() {
         (1, "value".into())
     );
     // A sequence past the end of the current page is unknown too.
-    let mut s = ps
-        .subscribe(sub_req(C, "invalid", 300, 0))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(matches!(next(&mut s).await, Kind::Heartbeat(_)));
+    let mut s = open(&mut ps, sub_req(C, "invalid", 300, 0)).await;
     assert!(matches!(next(&mut s).await, Kind::Discontinuity(_)));
     assert_eq!(item_text(&item(next_data(&mut s).await)), "value");
 }

@@ -277,24 +277,19 @@ fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
             }
             w.ok();
         }
-        "pause-cron" => {
-            if !arity(3, w) {
-                return;
-            }
-            let paused = crate::resp::args::parse_i64(&args[2]).unwrap_or(0) != 0;
-            let s = &ctx.shared.introspection.settings;
-            s.cron_paused
-                .store(paused, std::sync::atomic::Ordering::Relaxed);
-            w.ok();
-        }
-        "set-active-expire" => {
+        // DEBUG PAUSE-CRON <0|1> and SET-ACTIVE-EXPIRE <0|1>: a switch of the background ticks.
+        "pause-cron" | "set-active-expire" => {
             if !arity(3, w) {
                 return;
             }
             let on = crate::resp::args::parse_i64(&args[2]).unwrap_or(0) != 0;
             let s = &ctx.shared.introspection.settings;
-            s.active_expire
-                .store(on, std::sync::atomic::Ordering::Relaxed);
+            let flag = if eq_ic(sub, "pause-cron") {
+                &s.cron_paused
+            } else {
+                &s.active_expire
+            };
+            flag.store(on, std::sync::atomic::Ordering::Relaxed);
             w.ok();
         }
         "error" => {
