@@ -36,6 +36,17 @@ async fn tuning_parameters_validate_and_read_back_as_redis() {
         d.same_error(&["CONFIG", "SET", "hz", "20", "activerehashing", "x"], true)
             .await;
         d.same(&["CONFIG", "GET", "hz"]).await;
+        // Replication's parameters (a master reports them empty; they are immutable), and
+        // Redis's hidden parameters: answered by name, never for a pattern.
+        for name in ["replicaof", "slaveof", "key-load-delay"] {
+            d.same(&["CONFIG", "GET", name]).await;
+        }
+        d.same_error(&["CONFIG", "SET", "replicaof", "127.0.0.1 1"], true)
+            .await;
+        let (f, r) = d.both(&["CONFIG", "GET", "*"]).await;
+        for all in [f, r] {
+            assert!(!all.contains("key-load-delay") && all.contains("replicaof"));
+        }
         // A parameter named twice fails before any value is looked at.
         d.same_error(
             &[

@@ -786,6 +786,20 @@ const CONFIG_NAMES: &[&str] = &[
     "appendonly",
     "notify-keyspace-events",
     "hll-sparse-max-bytes",
+    // Ferrite is never a replica (yet): empty, as Redis reports a master.
+    "replicaof",
+    "slaveof",
+];
+
+/// Redis's `HIDDEN_CONFIG` parameters: CONFIG GET answers them only when named exactly, never
+/// for a pattern (`CONFIG GET *`).
+const HIDDEN: &[&str] = &[
+    "use-exit-on-panic",
+    "lua-enable-deprecated-api",
+    "rdb-key-save-delay",
+    "key-load-delay",
+    "watchdog-period",
+    "loading-process-events-interval-bytes",
 ];
 
 fn config_value(ctx: &Ctx<'_, '_>, name: &str) -> String {
@@ -816,7 +830,7 @@ fn config_value(ctx: &Ctx<'_, '_>, name: &str) -> String {
         "notify-keyspace-events" => {
             ferrite_service::keyspace_events::classes_string(ctx.shared.keyspace_events.classes())
         }
-        _ => String::new(), // save
+        _ => String::new(), // save, replicaof, slaveof
     }
 }
 
@@ -830,8 +844,11 @@ fn config(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
         for pat in &args[2..] {
             let pat = pat.to_ascii_lowercase();
             let all = CONFIG_NAMES.iter().copied().chain(RedisParams::names());
+            let exact = !pat.iter().any(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'));
             for n in all {
-                if crate::resp::glob::matches(&pat, n.as_bytes()) && !names.contains(&n) {
+                let visible = exact || !HIDDEN.contains(&n);
+                if visible && crate::resp::glob::matches(&pat, n.as_bytes()) && !names.contains(&n)
+                {
                     names.push(n);
                 }
             }
@@ -1000,7 +1017,7 @@ fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
             // Listeners are bound at start: setting them to what they are is a no-op (tools
             // that write back every CONFIG GET * value do that), anything else is refused.
             "port" | "bind" if config_value(ctx, &name) == val => continue,
-            "port" | "bind" | "databases" => {
+            "port" | "bind" | "databases" | "replicaof" | "slaveof" => {
                 return fail(w, "can't set immutable config");
             }
             "save" | "appendonly" if val.is_empty() || val.eq_ignore_ascii_case("no") => continue,
