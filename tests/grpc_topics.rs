@@ -455,12 +455,7 @@ async fn subscribe_backlog_zero_is_live_only() {
     let srv = TestServer::start_with(cfg).await;
     let mut ps = raw_pubsub(srv.grpc_addr()).await;
     ps.publish(text(C, "t", "before")).await.unwrap();
-    let mut s = ps
-        .subscribe(sub_req(C, "t", 0, 0))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(matches!(next(&mut s).await, Kind::Heartbeat(_)));
+    let mut s = open(&mut ps, sub_req(C, "t", 0, 0)).await;
     ps.publish(text(C, "t", "after")).await.unwrap();
     let i = item(next_data(&mut s).await);
     assert_eq!(
