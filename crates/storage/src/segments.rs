@@ -558,18 +558,8 @@ impl SegmentStore {
     /// Evict the oldest segment: expired records go, records read since written get a second
     /// chance at the head, the rest are evicted. None when the store is empty.
     pub fn evict_oldest(&mut self, now: u64) -> Option<EvictOutcome> {
-        self.evict_oldest_with(now, |_, _| {})
-    }
-
-    /// [`Self::evict_oldest`], telling `gone(key, expired)` about each record dropped (the
-    /// shard's change feed: `evicted` or `expired`).
-    pub fn evict_oldest_with(
-        &mut self,
-        now: u64,
-        gone: impl FnMut(&[u8], bool),
-    ) -> Option<EvictOutcome> {
-        let slot = self.slot_at_or_after(0)?;
-        Some(self.evict_slot_with(slot, now, |r| r.is_hot(), gone))
+        let slot = self.oldest_slot(false)?;
+        Some(self.evict_slot_with(slot, now, |r| r.is_hot(), |_, _| {}))
     }
 
     /// Evict segment `slot`: expired records go, `spare(record)` = true re-appends a record at
@@ -602,12 +592,14 @@ impl SegmentStore {
     /// The oldest segment (lowest sequence number), or with `volatile` the oldest holding a
     /// live record with a TTL.
     pub fn oldest_slot(&self, volatile: bool) -> Option<usize> {
+        if !volatile {
+            return self.slot_at_or_after(0);
+        }
         self.segs
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| s.as_ref().map(|s| (s, i)))
-            .filter(|(s, _)| !volatile || s.volatile > 0)
-            .min_by_key(|(s, _)| s.seq)
+            .filter_map(|(i, s)| s.as_ref().filter(|s| s.volatile > 0).map(|s| (s.seq, i)))
+            .min()
             .map(|(_, i)| i)
     }
 

@@ -1012,44 +1012,28 @@ impl Shard {
             {
                 Some(self.evict_map_entry(idx, now))
             }
-            (_, Some((slot, _))) => self.evict_segment(slot, policy, now),
+            (_, Some((slot, _))) => Some(self.evict_segment(slot, policy, now)),
         }
     }
 
     /// allkeys-lru, the default: sampled LRU over the map, against the age of the oldest
     /// segment.
     fn evict_lru(&mut self, samples: usize, now: u64) -> Option<usize> {
-        if self.map.is_empty() {
+        // The map's candidate is only known after sampling; compare the oldest segment's age
+        // with a random map entry's: a segment older than that is a good victim already.
+        let segment_first = self.map.is_empty()
+            || self.seg.oldest_created().is_some_and(|created| {
+                let clock = lru_clock(now);
+                let sample = rand::thread_rng().gen_range(0..self.map.len());
+                // Wrapping differences handle the (theoretical) u32 wrap of the clock.
+                clock.wrapping_sub(created) >= clock.wrapping_sub(self.map[sample].access)
+            });
+        if segment_first {
             let slot = self.seg.oldest_slot(false)?;
-            return self.evict_segment(slot, EvictionPolicy::AllKeysLru, now);
+            return Some(self.evict_segment(slot, EvictionPolicy::AllKeysLru, now));
         }
-        if let Some(created) = self.seg.oldest_created() {
-            // The map's candidate is only known after sampling; compare its age with the oldest
-            // segment's: a segment older than a random map entry is a good victim already.
-            let clock = lru_clock(now);
-            let sample = rand::thread_rng().gen_range(0..self.map.len());
-            let map_idle = clock.wrapping_sub(self.map[sample].access);
-            if clock.wrapping_sub(created) >= map_idle {
-                let slot = self.seg.oldest_slot(false)?;
-                return self.evict_segment(slot, EvictionPolicy::AllKeysLru, now);
-            }
-        }
-        let mut rng = rand::thread_rng();
-        let mut victim = rng.gen_range(0..self.map.len());
-        let mut victim_access = self.map[victim].access;
-        for _ in 1..samples.max(1) {
-            let idx = rng.gen_range(0..self.map.len());
-            let e = &self.map[idx];
-            if e.is_expired(now) {
-                victim = idx;
-                break;
-            }
-            // Wrapping difference handles the (theoretical) u32 wrap of the coarse clock.
-            if lru_clock(now).wrapping_sub(e.access) > lru_clock(now).wrapping_sub(victim_access) {
-                victim = idx;
-                victim_access = e.access;
-            }
-        }
+        let policy = EvictionPolicy::AllKeysLru;
+        let (victim, _) = self.map_victim(policy, samples, now, None, &mut rand::thread_rng())?;
         Some(self.evict_map_entry(victim, now))
     }
 
@@ -1147,7 +1131,7 @@ impl Shard {
     /// Evict segment `slot` under `policy`: what a volatile-* policy may not evict (keys
     /// without a TTL) is moved to the head, and so, under the LRU and LFU policies, are records
     /// read since written (a second chance).
-    fn evict_segment(&mut self, slot: usize, policy: EvictionPolicy, now: u64) -> Option<usize> {
+    fn evict_segment(&mut self, slot: usize, policy: EvictionPolicy, now: u64) -> usize {
         let before = self.used;
         let feed = &self.feed;
         let second_chance = !matches!(
@@ -1194,7 +1178,7 @@ impl Shard {
         self.sync_seg();
         self.stats.evicted += out.evicted as u64;
         self.stats.expired += out.expired as u64;
-        Some(before.saturating_sub(self.used))
+        before.saturating_sub(self.used)
     }
 
     /// APPEND: add `data` at the end of the string at `key` (created when missing), growing its
