@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferrite_service::{Counters, Delivery, Need, Render};
-use ferrite_topics::{Message, MessageKind, Resume, Start};
+use ferrite_topics::{Message, MessageKind, Resume};
 use momento_protos::cache_client::pubsub::pubsub_server::Pubsub;
 use momento_protos::cache_client::pubsub::*;
 use momento_protos::common::Empty;
@@ -122,13 +122,15 @@ impl Pubsub for PubsubService {
             .map_err(errors::status)?;
         // 0: "begin with the latest messages" (the newest `topics.subscribe_backlog` retained
         // ones, then live); N: resume at N on `sequence_page` (0: the current page).
-        let resume = match req.resume_at_topic_sequence_number {
-            0 => Start::Latest(shared.topics.config().subscribe_backlog),
-            seq => Start::At(Resume {
-                seq,
-                page: req.sequence_page,
-            }),
-        };
+        let resume = shared
+            .topics
+            .start_from(match req.resume_at_topic_sequence_number {
+                0 => None,
+                seq => Some(Resume {
+                    seq,
+                    page: req.sequence_page,
+                }),
+            });
         // Opening a subscription is one operation (request bytes in); every message it then
         // delivers counts for the subscriber's tenant.
         let bytes_in = prost::Message::encoded_len(&req) as u64;

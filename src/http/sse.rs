@@ -83,10 +83,7 @@ pub async fn subscribe(
     };
     // No resume point: the newest retained message(s) first, as a gRPC subscription without
     // one gets (Momento's "begin with the latest messages"; `topics.subscribe_backlog`).
-    let start = match resume {
-        Some(r) => ferrite_topics::Start::At(r),
-        None => ferrite_topics::Start::Latest(st.shared.topics.config().subscribe_backlog),
-    };
+    let start = st.shared.topics.start_from(resume);
     // Opening the stream is the operation; a refused open (no slot, cache gone) still counts,
     // as a failed gRPC call does.
     let (delivery, permit) = open_subscription(st, op, caller, topic, start)?;

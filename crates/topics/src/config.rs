@@ -74,7 +74,7 @@ pub struct TopicsConfig {
     pub heartbeat_interval: Duration,
     /// How many of the newest retained messages a subscription without a resume point gets
     /// first (gRPC resume 0, SSE and TSUBSCRIBE without one: Momento's "begin with the latest
-    /// messages"). 0: live only. Not used by the engine itself (front ends pass [`crate::Start`]).
+    /// messages"). 0: live only. See [`crate::Topics::start_from`].
     pub subscribe_backlog: u64,
     /// Registry shards (rounded up to a power of two, at least 1).
     pub shards: usize,

@@ -18,7 +18,7 @@ use crate::config::{ReplayWindow, TopicsConfig};
 use crate::glob;
 use crate::metrics::{Metrics, MetricsSnapshot, ShardCounters};
 use crate::subscriber::Subscriber;
-use crate::types::{Message, MessageKind, Published, Start, TopicInfo, TopicsError};
+use crate::types::{Message, MessageKind, Published, Resume, Start, TopicInfo, TopicsError};
 
 pub(crate) type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -482,6 +482,16 @@ impl Topics {
     /// The configuration.
     pub fn config(&self) -> &TopicsConfig {
         &self.inner.config
+    }
+
+    /// Where a Momento-style subscription starts: at its resume point, or without one with the
+    /// newest `subscribe_backlog` retained messages ("begin with the latest messages"). What
+    /// gRPC, SSE and TSUBSCRIBE all pass; Redis's SUBSCRIBE passes [`Start::Live`] instead.
+    pub fn start_from(&self, resume: Option<Resume>) -> Start {
+        resume.map_or(
+            Start::Latest(self.inner.config.subscribe_backlog),
+            Start::At,
+        )
     }
 
     /// A new, empty subscriber (one per connection or stream).

@@ -114,12 +114,6 @@ impl From<Option<Resume>> for Start {
     }
 }
 
-impl From<Resume> for Start {
-    fn from(r: Resume) -> Self {
-        Start::At(r)
-    }
-}
-
 /// Result of [`crate::Subscriber::subscribe`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Subscribed {

@@ -124,8 +124,7 @@ impl Session {
                 }
                 // Without FROM: the newest retained message(s) first, as Momento's subscribe
                 // without a resume point (`topics.subscribe_backlog`).
-                let backlog = self.shared.topics.config().subscribe_backlog;
-                let start = resume.map_or(ferrite_topics::Start::Latest(backlog), Into::into);
+                let start = self.shared.topics.start_from(resume);
                 let ps = self.pubsub_state();
                 match ps.sub.subscribe(cache, topic, start) {
                     Ok(sub) => {
