@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use ferrite_resp::encode_array_of_bulks;
 use parking_lot::Mutex;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -95,7 +96,7 @@ pub struct MigrateJob {
     /// AUTH's (username, password).
     pub auth: Option<(Option<Bytes>, Bytes)>,
     /// (key, TTL in ms or 0, DUMP payload), for each key that exists.
-    pub items: Vec<(Bytes, u64, Vec<u8>)>,
+    pub items: Vec<(Bytes, u64, Bytes)>,
 }
 
 /// How it went: the keys the target accepted, and the error to answer (without its leading
@@ -104,15 +105,6 @@ pub struct MigrateJob {
 pub struct MigrateOutcome {
     pub acked: Vec<usize>,
     pub error: Option<String>,
-}
-
-fn push_command(out: &mut Vec<u8>, parts: &[&[u8]]) {
-    out.extend_from_slice(format!("*{}\r\n", parts.len()).as_bytes());
-    for p in parts {
-        out.extend_from_slice(format!("${}\r\n", p.len()).as_bytes());
-        out.extend_from_slice(p);
-        out.extend_from_slice(b"\r\n");
-    }
 }
 
 /// One reply line (without CRLF), within the job's timeout and [`MAX_LINE`].
@@ -176,16 +168,16 @@ pub async fn run(sockets: Arc<MigrateSockets>, job: MigrateJob) -> MigrateOutcom
         },
     };
     // Everything in one write, then the replies in order (Redis pipelines the same way).
-    let mut req = Vec::new();
+    let mut req = bytes::BytesMut::new();
     if let Some((user, password)) = &job.auth {
         match user {
-            Some(u) => push_command(&mut req, &[b"AUTH", u, password]),
-            None => push_command(&mut req, &[b"AUTH", password]),
+            Some(u) => encode_array_of_bulks(&[b"AUTH", u, password], &mut req),
+            None => encode_array_of_bulks(&[b"AUTH", password], &mut req),
         }
     }
     let select = conn.db != Some(job.db);
     if select {
-        push_command(&mut req, &[b"SELECT", job.db.to_string().as_bytes()]);
+        encode_array_of_bulks(&[b"SELECT", job.db.to_string().as_bytes()], &mut req);
     }
     for (key, ttl, payload) in &job.items {
         let ttl = ttl.to_string();
@@ -193,7 +185,7 @@ pub async fn run(sockets: Arc<MigrateSockets>, job: MigrateJob) -> MigrateOutcom
         if job.replace {
             parts.push(b"REPLACE");
         }
-        push_command(&mut req, &parts);
+        encode_array_of_bulks(&parts, &mut req);
     }
     let wrote = timeout(job.timeout, conn.stream.get_mut().write_all(&req)).await;
     if !matches!(wrote, Ok(Ok(()))) {

@@ -21,8 +21,8 @@ pub(super) struct MigrateWait {
     spec: &'static CommandSpec,
     args: Vec<Bytes>,
     copy: bool,
-    /// (key, payload sent) per key, in the job's order.
-    sent: Vec<(Bytes, Vec<u8>)>,
+    /// (key, payload sent) per key, in the job's order: the job's own buffers, shared.
+    sent: Vec<(Bytes, Bytes)>,
     /// Bytes of payload charged to the memory budget until the end.
     charged: usize,
     started: std::time::Instant,
@@ -119,7 +119,7 @@ impl Session {
                 0 => 0,
                 at => at.saturating_sub(now).max(1),
             };
-            let payload = payload_of(t, &e.value);
+            let payload = Bytes::from(payload_of(t, &e.value));
             drop(shard);
             items.push((key, ttl, payload));
         }
