@@ -910,15 +910,28 @@ fn config(ctx: &mut Ctx<'_, '_>, args: &[Bytes], w: &mut ReplyWriter<'_>) {
     }
 }
 
-/// `lfu-log-factor` and `lfu-decay-time` shape the LFU counters every key access updates.
-fn apply_lfu_param(name: &str, value: &str, budget: &ferrite_storage::MemoryBudget) {
-    let Ok(v) = value.parse::<u32>() else {
-        return;
-    };
+/// Give effect to one of Redis's parameters that means something in Ferrite (already
+/// validated): the tracking table's bound, the LFU counters' shape (`lfu-log-factor`,
+/// `lfu-decay-time`, read by every key access), the slow log and latency monitor.
+fn apply_param(shared: &crate::shared::Shared, name: &str, value: &str) {
+    let budget = shared.store.budget();
     match name {
-        "lfu-log-factor" => budget.set_lfu_log_factor(v),
-        "lfu-decay-time" => budget.set_lfu_decay_minutes(v),
-        _ => {}
+        "tracking-table-max-keys" => {
+            if let Ok(n) = value.parse::<usize>() {
+                shared.tracking.set_max_keys(n);
+            }
+        }
+        "lfu-log-factor" => {
+            if let Ok(v) = value.parse() {
+                budget.set_lfu_log_factor(v);
+            }
+        }
+        "lfu-decay-time" => {
+            if let Ok(v) = value.parse() {
+                budget.set_lfu_decay_minutes(v);
+            }
+        }
+        _ => shared.introspection.apply_param(name, value, budget),
     }
 }
 
@@ -1069,14 +1082,7 @@ fn config_set(ctx: &mut Ctx<'_, '_>, pairs: &[Bytes], w: &mut ReplyWriter<'_>) {
                 Setting::MaxBulkLen(n) => c.limits.max_bulk_len = n,
                 Setting::QueryBufferLimit(n) => c.limits.query_buffer_limit = n,
                 Setting::Param(name, value) => {
-                    if name == "tracking-table-max-keys" {
-                        if let Ok(n) = value.parse::<usize>() {
-                            ctx.shared.tracking.set_max_keys(n);
-                        }
-                    }
-                    let intro = &ctx.shared.introspection;
-                    intro.apply_param(&name, &value, store.budget());
-                    apply_lfu_param(&name, &value, store.budget());
+                    apply_param(ctx.shared, &name, &value);
                     ctx.shared.redis_params.set(&name, value)
                 }
                 Setting::HllSparseMaxBytes(n) => ctx
