@@ -108,10 +108,11 @@ struct AccessTracking {
 
 impl Default for AccessTracking {
     fn default() -> Self {
+        let p = LfuParams::default();
         Self {
             lfu: AtomicBool::new(false),
-            log_factor: AtomicU32::new(crate::access::DEFAULT_LOG_FACTOR),
-            decay_minutes: AtomicU32::new(crate::access::DEFAULT_DECAY_MINUTES),
+            log_factor: AtomicU32::new(p.log_factor),
+            decay_minutes: AtomicU32::new(p.decay_minutes),
         }
     }
 }
@@ -121,6 +122,16 @@ impl Default for AccessTracking {
 pub struct LfuParams {
     pub log_factor: u32,
     pub decay_minutes: u32,
+}
+
+impl Default for LfuParams {
+    /// Redis's defaults.
+    fn default() -> Self {
+        Self {
+            log_factor: crate::access::DEFAULT_LOG_FACTOR,
+            decay_minutes: crate::access::DEFAULT_DECAY_MINUTES,
+        }
+    }
 }
 
 impl MemoryBudget {

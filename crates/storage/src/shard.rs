@@ -107,10 +107,7 @@ fn victim_score(
     if expires_at != 0 && expires_at <= now {
         return u64::MAX;
     }
-    let params = lfu.unwrap_or(LfuParams {
-        log_factor: access::DEFAULT_LOG_FACTOR,
-        decay_minutes: access::DEFAULT_DECAY_MINUTES,
-    });
+    let params = lfu.unwrap_or_default();
     match policy {
         EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru => access::idle_secs(stamp, now),
         EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu => {
