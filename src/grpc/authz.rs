@@ -12,7 +12,9 @@
 use std::sync::Arc;
 
 use ferrite_auth::{AuthError, CacheAccess, Principal};
+use ferrite_service::cache_ops::leaderboards::leaderboard_key;
 use momento_protos::cache_client::*;
+use momento_protos::leaderboard as lbp;
 use tonic::{Request, Status};
 
 use super::errors;
@@ -186,6 +188,30 @@ impl CacheOp for SortedSetUnionStoreRequest {
         )
     }
 }
+
+/// Leaderboards: the caller's permissions on the key the leaderboard is stored at
+/// (`leaderboard:<name>`), so a token reaches a leaderboard exactly when RESP would let it read
+/// or write that sorted set.
+macro_rules! leaderboard_op {
+    ($t:ty, [$($access:ident),+]) => {
+        impl CacheOp for $t {
+            fn authorize(&self, p: &Principal, cache: &str) -> Result<(), Denied> {
+                let key = leaderboard_key(&self.leaderboard);
+                $(authz::check_cache_keys(p, cache, CacheAccess::$access, one(&key))?;)+
+                Ok(())
+            }
+        }
+    };
+}
+
+leaderboard_op!(lbp::GetLeaderboardLengthRequest, [Read]);
+leaderboard_op!(lbp::GetByRankRequest, [Read]);
+leaderboard_op!(lbp::GetRankRequest, [Read]);
+leaderboard_op!(lbp::GetByScoreRequest, [Read]);
+leaderboard_op!(lbp::GetCompetitionRankRequest, [Read]);
+leaderboard_op!(lbp::UpsertElementsRequest, [Write]);
+leaderboard_op!(lbp::RemoveElementsRequest, [Write]);
+leaderboard_op!(lbp::DeleteLeaderboardRequest, [Write]);
 
 /// Calls that may arrive without an `authorization` header in auth mode `token`:
 /// GenerateDisposableToken (the JS SDK authenticates it with a body field; its messages are

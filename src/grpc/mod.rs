@@ -7,6 +7,7 @@
 //!                              scalars.rs       Get/Set/SetIf*/Delete/KeysExist/Increment/TTL/type/batches
 //!                              collections.rs   dictionary/list/set/sorted-set RPCs
 //! cache_client.pubsub.Pubsub  topics.rs       Publish/Subscribe on the topics engine
+//! leaderboard.Leaderboard     leaderboard.rs  the eight leaderboard RPCs (sorted sets underneath)
 //! token.Token                 auth.rs         GenerateDisposableToken (development auth mode)
 //! cache_client.Ping           auth.rs         hand-defined (not in momento-protos)
 //! ```
@@ -25,6 +26,7 @@ pub mod control;
 pub mod errors;
 pub mod handshake;
 pub mod inflight;
+pub mod leaderboard;
 pub mod scalars;
 pub mod scs;
 pub mod test_mode;
@@ -231,6 +233,7 @@ pub async fn serve(
     use momento_protos::cache_client::pubsub::pubsub_server::PubsubServer;
     use momento_protos::cache_client::scs_server::ScsServer;
     use momento_protos::control_client::scs_control_server::ScsControlServer;
+    use momento_protos::leaderboard::leaderboard_server::LeaderboardServer;
     use momento_protos::token::token_server::TokenServer;
 
     if !shared.auth.enforcing() {
@@ -254,6 +257,9 @@ pub async fn serve(
         .max_encoding_message_size(max);
     // GenerateDisposableToken may be authenticated by a body field (see `authz::AuthGateLayer`),
     // so its message is decoded before auth: keep that small.
+    let leaderboard = LeaderboardServer::new(leaderboard::LeaderboardService::new(state.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
     let token = TokenServer::new(auth::TokenService::new(state.clone()))
         .max_decoding_message_size(TOKEN_MAX_MESSAGE_BYTES);
     let ping = auth::PingServer;
@@ -306,6 +312,7 @@ pub async fn serve(
         .add_service(scs)
         .add_service(pubsub)
         .add_service(control)
+        .add_service(leaderboard)
         .add_service(token)
         .add_service(ping);
     // Every connection is watched until its first call: a bounded handshake, and closed at once

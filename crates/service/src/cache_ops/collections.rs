@@ -90,6 +90,16 @@ pub(crate) struct CollTtl {
     refresh: bool,
 }
 
+impl CollTtl {
+    /// No expiry (leaderboards): a new collection never expires, an existing one keeps its own.
+    pub(crate) fn never() -> Self {
+        CollTtl {
+            at: 0,
+            refresh: false,
+        }
+    }
+}
+
 impl Op<'_> {
     /// The TTL checked (`InvalidTtl`) and turned into an absolute expiry.
     pub(crate) fn coll_ttl(&self, ttl: CollectionTtl) -> Result<CollTtl, ServiceError> {

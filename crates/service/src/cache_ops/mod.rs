@@ -7,9 +7,11 @@
 //!   element limit, wrong type, change-feed events, an emptied collection disappearing).
 //! - `dictionaries.rs`, `sets.rs`, `lists.rs`, `sorted_sets.rs`: the collection operations, on
 //!   the engine's hash, set, list and zset types.
+//! - `leaderboards.rs`: Momento leaderboards, sorted sets at `leaderboard:<name>`.
 
 pub mod collections;
 pub mod dictionaries;
+pub mod leaderboards;
 pub mod lists;
 pub mod scalars;
 pub mod sets;

@@ -141,16 +141,16 @@ impl Op<'_> {
                 offset,
                 count,
             } => {
-                let it = z.range_by_score(min, max);
-                let it: Box<dyn Iterator<Item = (&Bytes, f64)>> = if desc {
-                    Box::new(it.rev())
+                // Ranks, not a walk: the page starts O(log n) in however deep the offset is.
+                let (lo, hi) = z.rank_range_by_score(min, max);
+                let skip = offset.min(hi - lo);
+                let take = count.unwrap_or(usize::MAX).min(hi - lo - skip);
+                let page = |a, b| z.range_by_rank(a, b).map(|(m, score)| (m.clone(), score));
+                if desc {
+                    page(hi - skip - take, hi - skip).rev().collect()
                 } else {
-                    Box::new(it)
-                };
-                it.skip(offset)
-                    .take(count.unwrap_or(usize::MAX))
-                    .map(|(m, score)| (m.clone(), score))
-                    .collect()
+                    page(lo + skip, lo + skip + take).collect()
+                }
             }
         })
     }
@@ -252,7 +252,10 @@ impl Op<'_> {
     ) -> Result<Option<usize>, ServiceError> {
         let min = check_bound(min)?;
         let max = check_bound(max)?;
-        self.read::<ZSetValue, _>(name, |z| z.range_by_score(min, max).count())
+        self.read::<ZSetValue, _>(name, |z| {
+            let (lo, hi) = z.rank_range_by_score(min, max);
+            hi - lo
+        })
     }
 
     /// Weighted union of the `(set name, weight)` sources into `dest` (ZUNIONSTORE): the

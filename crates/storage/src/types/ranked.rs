@@ -9,17 +9,37 @@
 //! (contiguous, cache-friendly), and a split or merge rebuilds the Fenwick tree, which happens
 //! once per ~LOAD changes. No pointers and no unsafe, unlike a skip list with spans.
 
+use std::ops::Bound;
+
 /// Target chunk length; a chunk splits past twice this and merges with a neighbour when it
 /// falls under half of it.
 const LOAD: usize = 256;
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RankedSet<K> {
     chunks: Vec<Vec<K>>,
     maxes: Vec<K>,
     /// Fenwick tree over `chunks[i].len()` (1-based inside).
     tree: Vec<usize>,
     len: usize,
+    /// Element slots allocated in `chunks` and `maxes` (their capacities), kept current by every
+    /// change so that [`RankedSet::heap_bytes`] is O(1): the memory budget asks after each write.
+    slots: usize,
+}
+
+impl<K: Ord + Clone> Clone for RankedSet<K> {
+    /// A clone's vectors are allocated to their lengths, so its slot count is its own.
+    fn clone(&self) -> Self {
+        let mut c = Self {
+            chunks: self.chunks.clone(),
+            maxes: self.maxes.clone(),
+            tree: self.tree.clone(),
+            len: self.len,
+            slots: 0,
+        };
+        c.recount();
+        c
+    }
 }
 
 impl<K: Ord + Clone> Default for RankedSet<K> {
@@ -33,8 +53,9 @@ impl<K: Ord + Clone> RankedSet<K> {
         Self {
             chunks: Vec::new(),
             maxes: Vec::new(),
-            tree: vec![0],
+            tree: Vec::new(),
             len: 0,
+            slots: 0,
         }
     }
 
@@ -48,10 +69,30 @@ impl<K: Ord + Clone> RankedSet<K> {
 
     /// Elements allocated for (capacity), for memory accounting.
     pub fn capacity(&self) -> usize {
-        self.chunks.iter().map(Vec::capacity).sum::<usize>() + self.maxes.capacity()
+        self.slots
     }
 
+    /// Heap bytes held: element slots (chunks and their maxima), the chunk table and the
+    /// Fenwick tree. O(1).
+    pub fn heap_bytes(&self) -> usize {
+        self.slots * std::mem::size_of::<K>()
+            + self.chunks.capacity() * std::mem::size_of::<Vec<K>>()
+            + self.tree.capacity() * std::mem::size_of::<usize>()
+    }
+
+    fn recount(&mut self) {
+        self.slots = self.chunks.iter().map(Vec::capacity).sum::<usize>() + self.maxes.capacity();
+    }
+
+    /// After a split or merge: the Fenwick tree and the slot count from scratch (O(chunks),
+    /// once per ~LOAD changes).
     fn rebuild(&mut self) {
+        if self.chunks.is_empty() {
+            // Emptied: hold nothing (an empty set costs no heap, as the budget expects).
+            *self = Self::new();
+            return;
+        }
+        self.recount();
         let n = self.chunks.len();
         self.tree = vec![0; n + 1];
         for (i, c) in self.chunks.iter().enumerate() {
@@ -119,13 +160,17 @@ impl<K: Ord + Clone> RankedSet<K> {
             Ok(_) => return false,
             Err(at) => at,
         };
+        let cap = c.capacity();
         c.insert(at, k);
+        self.slots += c.capacity() - cap;
         if at + 1 == c.len() {
             self.maxes[i] = c[at].clone();
         }
         self.len += 1;
         if c.len() > 2 * LOAD {
             let tail = c.split_off(LOAD);
+            // The head keeps the capacity it grew to (up to 4 * LOAD); give the slack back.
+            c.shrink_to_fit();
             self.maxes[i] = self.chunks[i][LOAD - 1].clone();
             self.maxes.insert(i + 1, tail[tail.len() - 1].clone());
             self.chunks.insert(i + 1, tail);
@@ -166,6 +211,7 @@ impl<K: Ord + Clone> RankedSet<K> {
             if self.chunks[a].len() > 2 * LOAD {
                 let half = self.chunks[a].len() / 2;
                 let tail = self.chunks[a].split_off(half);
+                self.chunks[a].shrink_to_fit();
                 self.maxes.insert(a + 1, tail[tail.len() - 1].clone());
                 self.chunks.insert(a + 1, tail);
             }
@@ -206,41 +252,63 @@ impl<K: Ord + Clone> RankedSet<K> {
         self.chunks[i].get(at)
     }
 
-    /// Elements from rank `from` on, ascending.
-    pub fn iter_from(&self, from: usize) -> impl Iterator<Item = &K> + '_ {
-        let (i, at) = if from >= self.len {
-            (self.chunks.len(), 0)
+    /// Elements with ranks in `[start, end)` (clamped to the length), ascending; `.rev()`
+    /// walks them descending. O(log n) to the first element, then O(1) per element.
+    pub fn range(&self, start: usize, end: usize) -> impl DoubleEndedIterator<Item = &K> + '_ {
+        let end = end.min(self.len);
+        let start = start.min(end);
+        let (chunks, first, last) = if start == end {
+            (&self.chunks[..0], (0, 0), (0, 0))
         } else {
-            self.locate(from)
+            let first = self.locate(start);
+            let last = self.locate(end - 1);
+            (&self.chunks[first.0..=last.0], first, last)
         };
-        self.chunks
-            .iter()
-            .skip(i)
-            .enumerate()
-            .flat_map(move |(n, c)| c[if n == 0 { at } else { 0 }..].iter())
+        let final_chunk = last.0 - first.0;
+        chunks.iter().enumerate().flat_map(move |(n, c)| {
+            let lo = if n == 0 { first.1 } else { 0 };
+            let hi = if n == final_chunk {
+                last.1 + 1
+            } else {
+                c.len()
+            };
+            c[lo..hi].iter()
+        })
     }
 
-    /// Elements down from rank `from`, descending.
-    pub fn iter_down_from(&self, from: usize) -> impl Iterator<Item = &K> + '_ {
-        let (i, at) = if self.len == 0 {
-            (0, None)
-        } else {
-            let (i, at) = self.locate(from.min(self.len - 1));
-            (i, Some(at))
+    /// The rank range `[start, end)` of the elements within `lo..hi` (by value).
+    pub fn rank_bounds(&self, lo: Bound<&K>, hi: Bound<&K>) -> (usize, usize) {
+        let start = match lo {
+            Bound::Unbounded => 0,
+            Bound::Included(k) => self.count_below(k),
+            Bound::Excluded(k) => self.count_below(k) + usize::from(self.rank(k).is_some()),
         };
-        let head = at.map_or(0, |_| i + 1);
-        self.chunks[..head]
-            .iter()
-            .rev()
-            .enumerate()
-            .flat_map(move |(n, c)| {
-                let end = if n == 0 {
-                    at.map_or(0, |a| a + 1)
-                } else {
-                    c.len()
-                };
-                c[..end].iter().rev()
-            })
+        let end = match hi {
+            Bound::Unbounded => self.len,
+            Bound::Included(k) => self.count_below(k) + usize::from(self.rank(k).is_some()),
+            Bound::Excluded(k) => self.count_below(k),
+        };
+        (start, end.max(start))
+    }
+
+    /// Elements from rank `from` on, ascending.
+    pub fn iter_from(&self, from: usize) -> impl Iterator<Item = &K> + '_ {
+        self.range(from, self.len)
+    }
+
+    /// Elements down from rank `from` (clamped to the last), descending.
+    pub fn iter_down_from(&self, from: usize) -> impl Iterator<Item = &K> + '_ {
+        self.range(0, from.saturating_add(1)).rev()
+    }
+
+    /// The smallest element.
+    pub fn first(&self) -> Option<&K> {
+        self.chunks.first().and_then(|c| c.first())
+    }
+
+    /// The largest element.
+    pub fn last(&self) -> Option<&K> {
+        self.maxes.last()
     }
 }
 
@@ -297,6 +365,40 @@ mod tests {
                 sorted[..=from.min(sorted.len() - 1)].iter().rev().copied().collect()
             };
             prop_assert_eq!(down, want);
+            let to = (probe as usize / 7) % (sorted.len() + 2);
+            let (a, b) = (from.min(to), from.max(to));
+            let want: Vec<u16> = sorted[a.min(sorted.len())..b.min(sorted.len())].to_vec();
+            prop_assert_eq!(s.range(a, b).copied().collect::<Vec<_>>(), want.clone());
+            prop_assert_eq!(
+                s.range(a, b).rev().copied().collect::<Vec<_>>(),
+                want.iter().rev().copied().collect::<Vec<_>>()
+            );
+            let (lo, hi) = (probe.min(probe / 3 + 5), probe.max(probe / 3 + 5));
+            for (l, h) in [
+                (Bound::Included(&lo), Bound::Excluded(&hi)),
+                (Bound::Excluded(&lo), Bound::Included(&hi)),
+                (Bound::Unbounded, Bound::Included(&hi)),
+                (Bound::Excluded(&lo), Bound::Unbounded),
+            ] {
+                let (r0, r1) = s.rank_bounds(l, h);
+                prop_assert_eq!(r1 - r0, m.range::<u16, _>((l, h)).count());
+                prop_assert_eq!(
+                    s.range(r0, r1).copied().collect::<Vec<_>>(),
+                    m.range::<u16, _>((l, h)).copied().collect::<Vec<_>>()
+                );
+            }
+            prop_assert_eq!(s.first(), m.first());
+            prop_assert_eq!(s.last(), m.last());
+            let slots = s.capacity();
+            let mut recounted = s.clone();
+            recounted.recount();
+            prop_assert_eq!(recounted.capacity(), s.clone().capacity());
+            s.recount();
+            prop_assert_eq!(s.capacity(), slots, "the running slot count drifted");
+            for k in sorted {
+                s.remove(&k);
+            }
+            prop_assert_eq!(s.heap_bytes(), 0);
         }
     }
 

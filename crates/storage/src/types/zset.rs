@@ -1,22 +1,25 @@
 //! Sorted-set values.
 //!
-//! Two indexes over the same members: a hash map for member -> score in O(1), and a B-tree
-//! ordered by (score, member), Redis's order, for ranges. Ranks walk the B-tree (O(rank));
-//! an order-statistic tree would make them O(log n) and is a known follow-up for huge zsets.
+//! Two indexes over the same members: a hash map for member -> score in O(1), and a
+//! [`RankedSet`] ordered by (score, member), Redis's order, for ranks and ranges: ZRANK, ZRANGE
+//! by rank and the seek to a score or lex bound are all O(log n), which is what Momento's
+//! leaderboards (a million elements, ranks in microseconds) stand on.
 
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
 use std::ops::Bound::{self, Excluded, Included, Unbounded};
 
 use bytes::Bytes;
 use indexmap::IndexMap;
 
+use super::ranked::RankedSet;
 use crate::value::bytes_cost;
 use crate::FastBuild;
 
-/// Per-member bookkeeping: map bucket (hash, `Bytes`, f64) + B-tree element (f64, `Bytes`) +
-/// amortised B-tree node overhead. The member bytes are shared (refcounted), charged once.
-const MEMBER_OVERHEAD: usize = 8 + 32 + 8 + 8 + 40 + 16;
+/// Per-member bookkeeping in the hash index: bucket (hash, `Bytes`, f64), index slot, and the
+/// shared header a second reference to the member bytes needs. The ordered index's element
+/// slots are counted by the `RankedSet` itself (`heap_bytes`); the member bytes are shared
+/// (refcounted), charged once.
+const MEMBER_OVERHEAD: usize = 8 + 32 + 8 + 8 + 16;
 
 /// -0.0 and 0.0 compare equal in Redis; store 0.0 so the B-tree's total order agrees.
 #[inline]
@@ -47,7 +50,8 @@ impl Ord for Score {
 #[derive(Debug, Clone, Default)]
 pub struct ZSetValue {
     scores: IndexMap<Bytes, f64, FastBuild>,
-    ordered: BTreeSet<(Score, Bytes)>,
+    ordered: RankedSet<(Score, Bytes)>,
+    /// Member bytes and hash-index bookkeeping; [`ZSetValue::bytes`] adds the ordered index.
     bytes: usize,
 }
 
@@ -56,7 +60,7 @@ impl ZSetValue {
         Self::default()
     }
     pub fn bytes(&self) -> usize {
-        self.bytes
+        self.bytes + self.ordered.heap_bytes()
     }
     pub fn len(&self) -> usize {
         self.scores.len()
@@ -100,16 +104,32 @@ impl ZSetValue {
     }
     /// Ascending (score, member) order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> {
-        self.ordered.iter().map(|(s, m)| (m, s.0))
+        self.ordered.range(0, self.len()).map(|(s, m)| (m, s.0))
     }
-    /// 0-based ascending rank.
+    /// The ordered index's key for a member (shares the stored member bytes).
+    fn key_of(&self, member: &[u8]) -> Option<(Score, Bytes)> {
+        let (k, s) = self.scores.get_key_value(member)?;
+        Some((Score(*s), k.clone()))
+    }
+    /// 0-based ascending rank, O(log n).
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
-        let score = self.score(member)?;
-        Some(
-            self.ordered
-                .range(..(Score(score), Bytes::copy_from_slice(member)))
-                .count(),
-        )
+        self.ordered.rank(&self.key_of(member)?)
+    }
+    /// How many elements score below `score` (the competition rank of that score, ascending).
+    pub fn count_below_score(&self, score: f64) -> usize {
+        self.ordered
+            .count_below(&(Score(norm_zero(score)), Bytes::new()))
+    }
+    /// How many elements score above `score` (its competition rank, descending).
+    pub fn count_above_score(&self, score: f64) -> usize {
+        let score = norm_zero(score);
+        if score == f64::INFINITY {
+            return 0;
+        }
+        self.len()
+            - self
+                .ordered
+                .count_below(&(Score(score.next_up()), Bytes::new()))
     }
     /// Members in insertion-ish order with O(1) access by index, for ZRANDMEMBER / ZSCAN.
     pub fn get_index(&self, i: usize) -> Option<(&Bytes, f64)> {
@@ -125,42 +145,34 @@ impl ZSetValue {
     }
     /// Remove and return the lowest element (ZPOPMIN).
     pub fn pop_min(&mut self) -> Option<(Bytes, f64)> {
-        let (s, m) = self.ordered.pop_first()?;
-        self.forget(&m);
-        Some((m, s.0))
+        let (_, m) = self.ordered.first()?.clone();
+        let score = self.remove(&m)?;
+        Some((m, score))
     }
     /// Remove and return the highest element (ZPOPMAX).
     pub fn pop_max(&mut self) -> Option<(Bytes, f64)> {
-        let (s, m) = self.ordered.pop_last()?;
-        self.forget(&m);
-        Some((m, s.0))
+        let (_, m) = self.ordered.last()?.clone();
+        let score = self.remove(&m)?;
+        Some((m, score))
     }
-    /// Drop `m` from the hash index and the byte count (already gone from the B-tree).
-    fn forget(&mut self, m: &[u8]) {
-        if let Some((k, _)) = self.scores.swap_remove_entry(m) {
-            self.bytes -= MEMBER_OVERHEAD + bytes_cost(k.len());
-        }
-    }
-    /// 0-based descending rank (ZREVRANK), O(rank from the top).
+    /// 0-based descending rank (ZREVRANK), O(log n).
     pub fn rev_rank(&self, member: &[u8]) -> Option<usize> {
-        let score = self.score(member)?;
-        let key = (Score(score), Bytes::copy_from_slice(member));
-        Some(self.ordered.range((Excluded(key), Unbounded)).count())
+        Some(self.len() - 1 - self.rank(member)?)
     }
-    /// Elements with ascending ranks in `[start, end)`. Walking to `start` is O(start) going
-    /// forward; iterating it backwards (`.rev()`) starts at `end` from the top, O(len - end).
+    /// Elements with ascending ranks in `[start, end)` (reversible), O(log n) to the first.
     pub fn range_by_rank(
         &self,
         start: usize,
         end: usize,
     ) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> {
-        let end = end.min(self.len());
-        let start = start.min(end);
-        self.ordered
-            .iter()
-            .skip(start)
-            .take(end - start)
-            .map(|(s, m)| (m, s.0))
+        self.ordered.range(start, end).map(|(s, m)| (m, s.0))
+    }
+    /// The ascending rank range `[start, end)` of the scores within the bounds.
+    pub fn rank_range_by_score(&self, min: Bound<f64>, max: Bound<f64>) -> (usize, usize) {
+        match score_bounds(min, max) {
+            None => (0, 0),
+            Some((lo, hi)) => self.ordered.rank_bounds(lo.as_ref(), hi.as_ref()),
+        }
     }
     /// Elements with score in the given bounds, ascending (reversible). O(log n) to the first.
     pub fn range_by_score(
@@ -168,8 +180,8 @@ impl ZSetValue {
         min: Bound<f64>,
         max: Bound<f64>,
     ) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> {
-        let range = score_bounds(min, max).map(|b| self.ordered.range(b));
-        range.into_iter().flatten().map(|(s, m)| (m, s.0))
+        let (start, end) = self.rank_range_by_score(min, max);
+        self.range_by_rank(start, end)
     }
     /// Elements whose member is within the lex bounds. Like Redis, lex ranges assume every
     /// element has the same score: then this is an O(log n) seek in member order. With mixed
@@ -199,15 +211,14 @@ impl ZSetValue {
                 LexBound::Incl(m) => Included((s, Bytes::copy_from_slice(m))),
                 LexBound::Excl(m) => Excluded((s, Bytes::copy_from_slice(m))),
             };
-            return Box::new(self.ordered.range((lo, hi)).map(|(s, m)| (m, s.0)));
+            let (start, end) = self.ordered.rank_bounds(lo.as_ref(), hi.as_ref());
+            return Box::new(self.range_by_rank(start, end));
         }
         let min = min.to_owned();
         let max = max.to_owned();
         Box::new(
-            self.ordered
-                .iter()
-                .filter(move |(_, m)| min.as_ref().le_min(m) && max.as_ref().ge_max(m))
-                .map(|(s, m)| (m, s.0)),
+            self.iter()
+                .filter(move |(m, _)| min.as_ref().le_min(m) && max.as_ref().ge_max(m)),
         )
     }
 }
