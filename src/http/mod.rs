@@ -4,6 +4,9 @@
 //! GET|PUT|DELETE /cache/{cache}?key=|key_base64=   cache.rs    Momento HTTP cache API
 //! POST           /topics/{cache}/{topic}           topics.rs   publish (text or binary by Content-Type)
 //! GET            /topics/{cache}/{topic}           topics.rs   long poll (Momento) / sse.rs: Server-Sent Events
+//! PUT|GET|DELETE /leaderboards/{cache}/{lb}         leaderboards.rs  upsert, fetch by rank or score, delete/remove
+//! GET            /leaderboards/{cache}/{lb}/ranks   leaderboards.rs  ordinal or competition ranks of ids
+//! GET            /leaderboards/{cache}/{lb}/length  leaderboards.rs  element count
 //! GET            /openapi.json                     openapi.rs  the OpenAPI 3 document of all of the above
 //! ```
 //! Every handler is a translator onto the service layer (`ferrite_service`): `auth.rs` finds the
@@ -20,6 +23,7 @@ pub mod auth;
 pub mod cache;
 pub mod conn;
 pub mod error;
+pub mod leaderboards;
 pub mod openapi;
 pub mod params;
 pub mod sse;
@@ -199,6 +203,20 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<Arc<HttpState>>)> {
             "/topics/{cache}/{topic}",
             get(topics::subscribe).post(topics::publish),
         ),
+        (
+            "/leaderboards/{cache}/{leaderboard}",
+            get(leaderboards::fetch)
+                .put(leaderboards::upsert)
+                .delete(leaderboards::delete),
+        ),
+        (
+            "/leaderboards/{cache}/{leaderboard}/ranks",
+            get(leaderboards::ranks),
+        ),
+        (
+            "/leaderboards/{cache}/{leaderboard}/length",
+            get(leaderboards::length),
+        ),
         ("/openapi.json", get(openapi::serve)),
     ]
 }
@@ -237,6 +255,8 @@ async fn record_metrics(
         }
     } else if path.starts_with("/topics/") {
         Family::Topics
+    } else if path.starts_with("/leaderboards/") {
+        Family::Zset
     } else {
         Family::Other
     };

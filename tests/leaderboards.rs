@@ -1,5 +1,5 @@
 //! Momento leaderboards (`leaderboard.Leaderboard`, issue 16) through the official Rust SDK's
-//! `LeaderboardClient`: the scenarios of the SDKs' public integration tests (upsert and update,
+//! `LeaderboardClient`, the HTTP API (`/leaderboards/...`) and RESP: the scenarios of the SDKs' public integration tests (upsert and update,
 //! fetch by score with offset/count/order and whole-leaderboard ranks, fetch by rank both ways,
 //! ranks, length, remove, delete, their validation errors), competition ranks with ties, the
 //! same data as a sorted set over RESP, scoped tokens, and a raw `momento-protos` client for
@@ -8,13 +8,14 @@
 mod common;
 mod grpc_util;
 
+use common::http::{expect_error, json_of};
 use common::tokens::TokenServer;
 use common::{q, TestServer};
 use ferrite_auth::{CacheGrant, CacheRole, Permissions, Selector};
 use grpc_util::*;
 use momento::leaderboard::configurations::Laptop;
 use momento::leaderboard::{
-    FetchByRankRequest, FetchByScoreRequest, GetRankRequest, Order, ScoreRange,
+    FetchByRankRequest, FetchByScoreRequest, GetRankRequest, Order, RankRange, ScoreRange,
 };
 use momento::{CredentialProvider, Leaderboard, LeaderboardClient, MomentoErrorCode};
 use momento_protos::leaderboard as lbp;
@@ -159,8 +160,9 @@ async fn fetch_by_rank_both_ways_and_its_range_rules() {
         .await
         .unwrap();
     assert_eq!(triples(middle), [(456, 200.0, 1)]);
-    for bad in [0..0, 10..5, 0..8193] {
-        invalid(lb.fetch_by_rank(bad).await);
+    // Empty, reversed and wider than 8192 ranks.
+    for (start, end) in [(0, 0), (10, 5), (0, 8193)] {
+        invalid(lb.fetch_by_rank(RankRange::from(start..end)).await);
     }
     assert_eq!(lb.fetch_by_rank(1..8193).await.unwrap().elements().len(), 2);
 }
@@ -438,4 +440,86 @@ async fn tokens_reach_a_leaderboard_through_its_key() {
         .await
         .expect_err("not the leaderboard's key");
     assert_eq!(e.error_code, MomentoErrorCode::PermissionError, "{e:?}");
+}
+
+#[tokio::test]
+async fn the_http_api_serves_the_same_leaderboards() {
+    use reqwest::StatusCode;
+    let srv = TestServer::start().await;
+    let http = reqwest::Client::new();
+    let url = |path: &str| {
+        format!(
+            "http://{}/leaderboards/default/{path}",
+            srv.running.http_addr
+        )
+    };
+    let put = http
+        .put(url("web"))
+        .json(&serde_json::json!({"elements": [
+            {"id": 1, "score": 10.0}, {"id": 2, "score": 20.0}, {"id": 3, "score": 20.0}, {"id": 4, "score": 40.0}
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::NO_CONTENT);
+    let v = json_of(http.get(url("web/length")).send().await.unwrap()).await;
+    assert_eq!(v["length"], 4);
+    let v = json_of(
+        http.get(url("web?start=0&end=2&order=desc"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        v["elements"],
+        serde_json::json!([{"id": 4, "score": 40.0, "rank": 0}, {"id": 3, "score": 20.0, "rank": 1}])
+    );
+    let v = json_of(http.get(url("web?min=15&max=40")).send().await.unwrap()).await;
+    let ids: Vec<u64> = v["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [2, 3]);
+    let v = json_of(
+        http.get(url("web/ranks?ids=3,2,9&ranking=competition"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        v["elements"],
+        serde_json::json!([{"id": 3, "score": 20.0, "rank": 1}, {"id": 2, "score": 20.0, "rank": 1}])
+    );
+    // What HTTP wrote, the SDK reads.
+    let ranks = board(&srv, "web").get_rank([4]).await.unwrap();
+    assert_eq!(triples(ranks), [(4, 40.0, 3)]);
+
+    expect_error(
+        http.get(url("web?start=5&end=5")).send().await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    expect_error(
+        http.put(url("web"))
+            .body(r#"{"elements":[{"id":-1,"score":1}]}"#)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    let removed = http.delete(url("web?ids=1,4")).send().await.unwrap();
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    let v = json_of(http.get(url("web/length")).send().await.unwrap()).await;
+    assert_eq!(v["length"], 2);
+    let deleted = http.delete(url("web")).send().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let v = json_of(http.get(url("web")).send().await.unwrap()).await;
+    assert_eq!(v["elements"], serde_json::json!([]));
 }
