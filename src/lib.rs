@@ -10,6 +10,7 @@ pub mod grpc;
 pub mod http;
 pub mod metrics;
 pub mod net;
+pub mod protosocket;
 pub mod resp;
 pub mod server;
 pub mod shared;

@@ -27,6 +27,8 @@ pub struct Running {
     pub grpc_addr: SocketAddr,
     /// The HTTP API listener's bound address.
     pub http_addr: SocketAddr,
+    /// The protosocket listener's bound address (`None` unless `server.protosocket_enabled`).
+    pub protosocket_addr: Option<SocketAddr>,
     pub shared: Arc<Shared>,
     /// The TLS identity every TLS listener serves (None when `[tls]` is off); which listeners
     /// use it is `config.tls.on_for(listener)`.
@@ -95,6 +97,24 @@ impl Running {
             crate::grpc::bind(&config.server.bind, config.server.grpc_port, backlog).await?;
         let (http_listener, http_addr) =
             crate::http::bind(&config.server.bind, config.server.http_port, backlog).await?;
+        let protosocket = if config.server.protosocket_enabled {
+            if config.tls.enabled() {
+                anyhow::bail!(
+                    "server.protosocket_enabled: the protosocket listener speaks plaintext only, and with [tls] on it would carry tokens in the clear; turn one of them off"
+                );
+            }
+            Some(
+                crate::protosocket::bind(
+                    &config.server.bind,
+                    config.server.protosocket_port,
+                    backlog,
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+        let protosocket_addr = protosocket.as_ref().map(|(_, a)| *a);
         let now = store.now_ms();
         let topics = ferrite_topics::Topics::with_clock(topics_config(&config), clock);
         crate::shared::share_memory_budget(&store, &topics);
@@ -143,9 +163,15 @@ impl Running {
         tracing::info!(%resp_addr, tls = resp_tls.is_some(), "RESP listener bound");
         tracing::info!(%grpc_addr, tls = grpc_tls.is_some(), "gRPC (Momento) listener bound");
         tracing::info!(%http_addr, tls = http_tls.is_some(), "HTTP API listener bound");
+        if let Some(addr) = protosocket_addr {
+            tracing::info!(%addr, "protosocket (Momento fast path) listener bound");
+        }
 
         let mut tasks = JoinSet::new();
         tasks.spawn(accept_loop(shared.clone(), listener, resp_tls));
+        if let Some((listener, _)) = protosocket {
+            tasks.spawn(crate::protosocket::serve(shared.clone(), listener));
+        }
         tasks.spawn(active_expiry(shared.clone()));
         tasks.spawn(shared.keyspace_events.clone().run(shared.topics.clone()));
         tasks.spawn(sweep_topics(shared.clone()));
@@ -195,6 +221,7 @@ impl Running {
             resp_addr,
             grpc_addr,
             http_addr,
+            protosocket_addr,
             shared,
             tls,
             tasks: Mutex::new(Some(tasks)),

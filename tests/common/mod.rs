@@ -25,6 +25,8 @@ pub fn test_config() -> Config {
     c.server.grpc_port = 0;
     c.server.http_port = 0;
     c.server.admin_port = 0;
+    // Off as by default; when a test turns it on, a free port.
+    c.server.protosocket_port = 0;
     c.server.shutdown_grace_ms = 1000;
     c.memory.maxmemory = 256 * 1024 * 1024;
     c.memory.shards = 8;

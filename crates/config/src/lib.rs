@@ -51,6 +51,7 @@
 //! | `--grpc-port PORT` | `server.grpc_port` (0 = pick a free port) |
 //! | `--http-port PORT` | `server.http_port` (0 = pick a free port) |
 //! | `--admin-port PORT` | `server.admin_port` (0 = pick a free port) |
+//! | `--protosocket-port PORT` | `server.protosocket_port` and `server.protosocket_enabled = true` (0 = pick a free port) |
 //! | `--maxmemory BYTES` | `memory.maxmemory` (`100mb`, `1gb`, `512k`, `12345`) |
 //! | `--maxclients N` | `limits.max_clients` |
 //! | `--tls-cert FILE` | `tls.cert_file` (PEM certificate chain; needs `--tls-key`) |
@@ -68,6 +69,8 @@
 //! | `server.grpc_port` | `8080` | Momento-compatible gRPC port; 0 = pick a free port |
 //! | `server.http_port` | `8081` | HTTP API port; 0 = pick a free port |
 //! | `server.admin_port` | `9091` | admin / metrics port; 0 = pick a free port |
+//! | `server.protosocket_enabled` | `false` | serve Momento's protosocket fast path (the SDK's `ProtosocketCacheClient`: Get, Set, Delete) |
+//! | `server.protosocket_port` | `9004` | its port (Momento's); 0 = pick a free port |
 //! | `server.shutdown_grace_ms` | `5000` | how long shutdown waits for connections to drain |
 //! | `server.tcp_backlog` | `511` | listen backlog of every listener (Redis `tcp-backlog`); the kernel caps it at `net.core.somaxconn` |
 //! | `server.test_mode` | `false` | `--test-mode`: honour Momento Local's fault-injection metadata on gRPC (docs/grpc.md "Test mode"); loopback binds only |
@@ -179,6 +182,8 @@ pub const DEFAULT_GRPC_PORT: u16 = 8080;
 pub const DEFAULT_HTTP_PORT: u16 = 8081;
 /// Default `server.admin_port` (admin and metrics).
 pub const DEFAULT_ADMIN_PORT: u16 = 9091;
+/// Default `server.protosocket_port`: Momento's own protosocket port.
+pub const DEFAULT_PROTOSOCKET_PORT: u16 = 9004;
 /// Default `server.shutdown_grace_ms`.
 pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 5000;
 
@@ -604,6 +609,10 @@ pub struct ServerConfig {
     pub http_port: u16,
     /// Admin / metrics port; 0 = pick a free port.
     pub admin_port: u16,
+    /// Serve Momento's protosocket fast path (`ProtosocketCacheClient`) on `protosocket_port`.
+    pub protosocket_enabled: bool,
+    /// Protosocket port (when enabled); 0 = pick a free port.
+    pub protosocket_port: u16,
     /// How long shutdown waits for connections to drain, in milliseconds.
     pub shutdown_grace_ms: u64,
     /// Data-path worker threads; 0 = one per CPU in the process's affinity mask.
@@ -634,6 +643,8 @@ impl Default for ServerConfig {
             grpc_port: DEFAULT_GRPC_PORT,
             http_port: DEFAULT_HTTP_PORT,
             admin_port: DEFAULT_ADMIN_PORT,
+            protosocket_enabled: false,
+            protosocket_port: DEFAULT_PROTOSOCKET_PORT,
             shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
             worker_threads: 0,
             tcp_backlog: DEFAULT_TCP_BACKLOG,
@@ -1216,6 +1227,10 @@ pub struct ServeArgs {
     /// Admin / metrics port; 0 = pick a free port (server.admin_port).
     #[arg(long, value_name = "PORT")]
     pub admin_port: Option<u16>,
+    /// Serve Momento's protosocket fast path on this port; 0 = pick a free port
+    /// (server.protosocket_port, and server.protosocket_enabled = true).
+    #[arg(long, value_name = "PORT")]
+    pub protosocket_port: Option<u16>,
     /// Memory limit: bytes or a size like 100mb, 1gb, 512k (memory.maxmemory).
     #[arg(long, value_name = "BYTES", value_parser = check_memory_flag)]
     pub maxmemory: Option<String>,
@@ -1393,6 +1408,10 @@ impl Config {
         }
         if let Some(p) = args.admin_port {
             self.server.admin_port = p;
+        }
+        if let Some(p) = args.protosocket_port {
+            self.server.protosocket_port = p;
+            self.server.protosocket_enabled = true;
         }
         if let Some(m) = &args.maxmemory {
             self.memory.maxmemory = parse_memory_size(m).map_err(|e| ConfigError::InvalidFlag {
