@@ -61,6 +61,23 @@ fn bind_one(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
     socket.listen(backlog.max(1))
 }
 
+/// Bind the `what` listener on `bind:port` (port 0 = a free port): the listener and the
+/// address it got, or an error naming the listener and the address.
+pub async fn bind_listener(
+    what: &str,
+    bind: &str,
+    port: u16,
+    backlog: u32,
+) -> anyhow::Result<(TcpListener, SocketAddr)> {
+    use anyhow::Context;
+    let addr = format!("{bind}:{port}");
+    let listener = self::bind(&addr, backlog)
+        .await
+        .with_context(|| format!("binding {what} listener on {addr}"))?;
+    let local = listener.local_addr()?;
+    Ok((listener, local))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,13 +63,7 @@ pub async fn bind(
     port: u16,
     backlog: u32,
 ) -> anyhow::Result<(TcpListener, SocketAddr)> {
-    use anyhow::Context;
-    let addr = format!("{bind}:{port}");
-    let listener = crate::net::bind(&addr, backlog)
-        .await
-        .with_context(|| format!("binding protosocket listener on {addr}"))?;
-    let local = listener.local_addr()?;
-    Ok((listener, local))
+    crate::net::bind_listener("protosocket", bind, port, backlog).await
 }
 
 /// Serve protosocket on `listener` until shutdown.

@@ -213,13 +213,7 @@ pub async fn bind(
     port: u16,
     backlog: u32,
 ) -> anyhow::Result<(TcpListener, SocketAddr)> {
-    use anyhow::Context;
-    let addr = format!("{bind}:{port}");
-    let listener = crate::net::bind(&addr, backlog)
-        .await
-        .with_context(|| format!("binding gRPC listener on {addr}"))?;
-    let local = listener.local_addr()?;
-    Ok((listener, local))
+    crate::net::bind_listener("gRPC", bind, port, backlog).await
 }
 
 /// Serve every gRPC service on `listener` until `shared.shutdown` flips; with `tls`, HTTP/2 over

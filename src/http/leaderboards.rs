@@ -103,6 +103,21 @@ fn json_answer(op: Op, bytes_in: usize, body: serde_json::Value) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], text).into_response()
 }
 
+/// The elements as JSON, or the refusal; metered either way.
+fn elements_answer(
+    op: Op,
+    bytes_in: usize,
+    r: Result<Vec<RankedElement>, ferrite_service::ServiceError>,
+) -> Result<Response, ApiError> {
+    match r {
+        Ok(v) => Ok(json_answer(op, bytes_in, elements_json(&v))),
+        Err(e) => {
+            op.finish(Counters::op(bytes_in as u64, 0));
+            Err(e.into())
+        }
+    }
+}
+
 fn elements_json(v: &[RankedElement]) -> serde_json::Value {
     serde_json::json!({
         "elements": v
@@ -203,14 +218,7 @@ pub async fn fetch(
         };
         op.leaderboard_by_rank(&name, start, end, o)
     };
-    let bytes_in = raw.as_deref().map_or(0, str::len);
-    match r {
-        Ok(v) => Ok(json_answer(op, bytes_in, elements_json(&v))),
-        Err(e) => {
-            op.finish(Counters::op(bytes_in as u64, 0));
-            Err(e.into())
-        }
-    }
+    elements_answer(op, raw.as_deref().map_or(0, str::len), r)
 }
 
 /// `GET /leaderboards/{cache}/{lb}/ranks?ids=...`: the ranks of those ids (absent ones left
@@ -244,14 +252,7 @@ pub async fn ranks(
             )))
         }
     };
-    let bytes_in = raw.as_deref().map_or(0, str::len);
-    match r {
-        Ok(v) => Ok(json_answer(op, bytes_in, elements_json(&v))),
-        Err(e) => {
-            op.finish(Counters::op(bytes_in as u64, 0));
-            Err(e.into())
-        }
-    }
+    elements_answer(op, raw.as_deref().map_or(0, str::len), r)
 }
 
 /// `GET /leaderboards/{cache}/{lb}/length`: `{"length": N}` (0 when it does not exist).

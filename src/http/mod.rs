@@ -317,13 +317,7 @@ pub async fn bind(
     port: u16,
     backlog: u32,
 ) -> anyhow::Result<(TcpListener, SocketAddr)> {
-    use anyhow::Context;
-    let addr = format!("{bind}:{port}");
-    let listener = crate::net::bind(&addr, backlog)
-        .await
-        .with_context(|| format!("binding HTTP listener on {addr}"))?;
-    let local = listener.local_addr()?;
-    Ok((listener, local))
+    crate::net::bind_listener("HTTP", bind, port, backlog).await
 }
 
 /// Serve the API on `listener` until `shared.shutdown` flips; then stop accepting, let in-flight
