@@ -31,22 +31,22 @@ use super::error::ApiError;
 use super::params::Query;
 use super::{auth, path_error, HttpState};
 
-/// The admitted operation on leaderboard `name` of `cache` (after a script holding the cache
-/// lets go), and the parsed query.
+/// The admitted operation on the path's leaderboard (after a script holding its cache lets
+/// go), the parsed query and the leaderboard's name.
 async fn admit<'s>(
     st: &'s HttpState,
-    cache: &str,
-    name: &str,
+    path: Result<Path<(String, String)>, PathRejection>,
     headers: &HeaderMap,
     raw: Option<&str>,
     access: CacheAccess,
-) -> Result<(Op<'s>, Query), ApiError> {
+) -> Result<(Op<'s>, Query, String), ApiError> {
+    let Path((cache, name)) = path.map_err(path_error)?;
     let q = Query::parse(raw)?;
     let svc = &st.shared.service;
     let caller = auth::caller(svc, headers, &q)?;
-    let op = svc.admit(&caller, cache, Need::Key(access, &leaderboard_key(name)))?;
+    let op = svc.admit(&caller, &cache, Need::Key(access, &leaderboard_key(&name)))?;
     svc.exclusive.wait_clear(op.cache()).await?;
-    Ok((op, q))
+    Ok((op, q, name))
 }
 
 fn order(q: &Query, default: Order) -> Result<Order, ApiError> {
@@ -103,14 +103,14 @@ fn json_answer(op: Op, bytes_in: usize, body: serde_json::Value) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], text).into_response()
 }
 
-/// The elements as JSON, or the refusal; metered either way.
-fn elements_answer(
+/// The JSON answer, or the refusal; metered either way.
+fn json_or_refusal(
     op: Op,
     bytes_in: usize,
-    r: Result<Vec<RankedElement>, ferrite_service::ServiceError>,
+    r: Result<serde_json::Value, ferrite_service::ServiceError>,
 ) -> Result<Response, ApiError> {
     match r {
-        Ok(v) => Ok(json_answer(op, bytes_in, elements_json(&v))),
+        Ok(body) => Ok(json_answer(op, bytes_in, body)),
         Err(e) => {
             op.finish(Counters::op(bytes_in as u64, 0));
             Err(e.into())
@@ -148,16 +148,7 @@ pub async fn upsert(
     RawQuery(raw): RawQuery,
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
-    let Path((cache, name)) = path.map_err(path_error)?;
-    let (op, _) = admit(
-        &st,
-        &cache,
-        &name,
-        &headers,
-        raw.as_deref(),
-        CacheAccess::Write,
-    )
-    .await?;
+    let (op, _, name) = admit(&st, path, &headers, raw.as_deref(), CacheAccess::Write).await?;
     let (body, _inflight) = st.read_body(&headers, body).await?;
     let parsed: UpsertBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
@@ -180,16 +171,7 @@ pub async fn fetch(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let Path((cache, name)) = path.map_err(path_error)?;
-    let (op, q) = admit(
-        &st,
-        &cache,
-        &name,
-        &headers,
-        raw.as_deref(),
-        CacheAccess::Read,
-    )
-    .await?;
+    let (op, q, name) = admit(&st, path, &headers, raw.as_deref(), CacheAccess::Read).await?;
     let o = order(&q, Order::Ascending)?;
     let by_score = ["min", "max", "offset", "limit"]
         .iter()
@@ -218,7 +200,11 @@ pub async fn fetch(
         };
         op.leaderboard_by_rank(&name, start, end, o)
     };
-    elements_answer(op, raw.as_deref().map_or(0, str::len), r)
+    json_or_refusal(
+        op,
+        raw.as_deref().map_or(0, str::len),
+        r.map(|v| elements_json(&v)),
+    )
 }
 
 /// `GET /leaderboards/{cache}/{lb}/ranks?ids=...`: the ranks of those ids (absent ones left
@@ -230,16 +216,7 @@ pub async fn ranks(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let Path((cache, name)) = path.map_err(path_error)?;
-    let (op, q) = admit(
-        &st,
-        &cache,
-        &name,
-        &headers,
-        raw.as_deref(),
-        CacheAccess::Read,
-    )
-    .await?;
+    let (op, q, name) = admit(&st, path, &headers, raw.as_deref(), CacheAccess::Read).await?;
     let ids = ids(&q)?.ok_or_else(|| ApiError::bad_request("missing query parameter 'ids'"))?;
     let r = match q.get("ranking").unwrap_or("ordinal") {
         "ordinal" => op.leaderboard_rank(&name, &ids, order(&q, Order::Ascending)?),
@@ -252,7 +229,11 @@ pub async fn ranks(
             )))
         }
     };
-    elements_answer(op, raw.as_deref().map_or(0, str::len), r)
+    json_or_refusal(
+        op,
+        raw.as_deref().map_or(0, str::len),
+        r.map(|v| elements_json(&v)),
+    )
 }
 
 /// `GET /leaderboards/{cache}/{lb}/length`: `{"length": N}` (0 when it does not exist).
@@ -262,23 +243,9 @@ pub async fn length(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let Path((cache, name)) = path.map_err(path_error)?;
-    let (op, _) = admit(
-        &st,
-        &cache,
-        &name,
-        &headers,
-        raw.as_deref(),
-        CacheAccess::Read,
-    )
-    .await?;
-    match op.leaderboard_length(&name) {
-        Ok(n) => Ok(json_answer(op, 0, serde_json::json!({ "length": n }))),
-        Err(e) => {
-            op.finish(Counters::op(0, 0));
-            Err(e.into())
-        }
-    }
+    let (op, _, name) = admit(&st, path, &headers, raw.as_deref(), CacheAccess::Read).await?;
+    let r = op.leaderboard_length(&name);
+    json_or_refusal(op, 0, r.map(|n| serde_json::json!({ "length": n })))
 }
 
 /// `DELETE /leaderboards/{cache}/{lb}`: delete the leaderboard, or with `ids=1,2` remove only
@@ -289,16 +256,7 @@ pub async fn delete(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let Path((cache, name)) = path.map_err(path_error)?;
-    let (op, q) = admit(
-        &st,
-        &cache,
-        &name,
-        &headers,
-        raw.as_deref(),
-        CacheAccess::Write,
-    )
-    .await?;
+    let (op, q, name) = admit(&st, path, &headers, raw.as_deref(), CacheAccess::Write).await?;
     let r = match ids(&q)? {
         Some(ids) => op.leaderboard_remove(&name, &ids),
         None => op.leaderboard_delete(&name),

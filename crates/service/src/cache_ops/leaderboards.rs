@@ -26,9 +26,11 @@
 
 use std::ops::Bound;
 
+use ferrite_rdb::Int64Str;
 use ferrite_storage::value::ZSetValue;
 use ferrite_storage::Change;
 
+use super::collections::CollTtl;
 use super::sorted_sets::Order;
 use crate::admission::Op;
 use crate::error::ServiceError;
@@ -102,37 +104,55 @@ fn check_score(score: f64) -> Result<f64, ServiceError> {
 
 /// The member an id is stored as: its decimal text.
 fn member(id: u32) -> ([u8; 10], usize) {
+    use std::io::Write;
     let mut buf = [0u8; 10];
-    let mut n = id;
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let len = buf.len() - i;
-    buf.copy_within(i.., 0);
+    let mut rest = &mut buf[..];
+    write!(rest, "{id}").expect("a u32 has at most 10 digits");
+    let len = 10 - rest.len();
     (buf, len)
 }
 
 /// The id a member stands for: canonical decimal text of a u32 (what [`member`] writes). A
 /// member written some other way (by RESP, into the same sorted set) is not an element id.
 fn id_of(m: &[u8]) -> Result<u32, ServiceError> {
-    let parsed = std::str::from_utf8(m)
-        .ok()
-        .filter(|s| !s.is_empty() && (s.len() == 1 || !s.starts_with('0')))
-        .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|s| s.parse::<u32>().ok());
-    parsed.ok_or_else(|| {
-        ServiceError::FailedPrecondition(format!(
-            "the leaderboard holds the member {:?}, which is not an element id (a u32 in decimal); \
-             it was written to the sorted set by another client",
-            String::from_utf8_lossy(&m[..m.len().min(64)])
-        ))
-    })
+    m.parse_canonical_i64()
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(|| {
+            ServiceError::FailedPrecondition(format!(
+                "the leaderboard holds the member {:?}, which is not an element id (a u32 in decimal); \
+                 it was written to the sorted set by another client",
+                String::from_utf8_lossy(&m[..m.len().min(64)])
+            ))
+        })
+}
+
+/// The elements at ascending ranks `[start, end)`, listed and ranked in `order`.
+fn elements_at(
+    z: &ZSetValue,
+    start: usize,
+    end: usize,
+    order: Order,
+) -> Result<Vec<RankedElement>, ServiceError> {
+    let first = match order {
+        Order::Ascending => start,
+        Order::Descending => z.len() - end.min(z.len()),
+    };
+    let element = |i: usize, (m, score): (&bytes::Bytes, f64)| {
+        Ok(RankedElement {
+            id: id_of(m)?,
+            score,
+            rank: rank32(first + i),
+        })
+    };
+    let range = z.range_by_rank(start, end);
+    match order {
+        Order::Ascending => range.enumerate().map(|(i, e)| element(i, e)).collect(),
+        Order::Descending => range
+            .rev()
+            .enumerate()
+            .map(|(i, e)| element(i, e))
+            .collect(),
+    }
 }
 
 fn rank32(r: usize) -> u32 {
@@ -156,7 +176,7 @@ impl Op<'_> {
         let incoming = elements.len() * 96;
         self.upsert::<ZSetValue, _>(
             &key,
-            self.coll_ttl_none(),
+            CollTtl::never(),
             incoming,
             |z| {
                 for &(id, score) in elements {
@@ -228,23 +248,12 @@ impl Op<'_> {
         let found = self.read::<ZSetValue, _>(&key, |z| {
             let n = z.len();
             let (s, e) = ((start as usize).min(n), (end as usize).min(n));
-            let picked: Vec<_> = match order {
-                Order::Ascending => z.range_by_rank(s, e).collect(),
-                Order::Descending => z.range_by_rank(n - e, n - s).rev().collect(),
-            };
-            picked
-                .into_iter()
-                .enumerate()
-                .map(|(i, (m, score))| {
-                    Ok(RankedElement {
-                        id: id_of(m)?,
-                        score,
-                        rank: rank32(s + i),
-                    })
-                })
-                .collect::<Result<Vec<_>, ServiceError>>()
+            match order {
+                Order::Ascending => elements_at(z, s, e, order),
+                Order::Descending => elements_at(z, n - e, n - s, order),
+            }
         })?;
-        found.unwrap_or(Ok(Vec::new()))
+        Ok(found.transpose()?.unwrap_or_default())
     }
 
     /// The elements with scores in `min..max` (inclusive, exclusive) in `order`, from the
@@ -280,37 +289,17 @@ impl Op<'_> {
         let min = sel.min.map_or(Bound::Unbounded, Bound::Included);
         let max = sel.max.map_or(Bound::Unbounded, Bound::Excluded);
         let found = self.read::<ZSetValue, _>(&key, |z| {
-            let n = z.len();
             // The ascending ranks the range covers; the page within it in the asked order.
             let (lo, hi) = z.rank_range_by_score(min, max);
             let width = hi - lo;
             let skip = (sel.offset as usize).min(width);
             let take = limit.min(width - skip);
-            let (asc_start, asc_end) = match order {
-                Order::Ascending => (lo + skip, lo + skip + take),
-                Order::Descending => (hi - skip - take, hi - skip),
-            };
-            let picked: Vec<_> = match order {
-                Order::Ascending => z.range_by_rank(asc_start, asc_end).collect(),
-                Order::Descending => z.range_by_rank(asc_start, asc_end).rev().collect(),
-            };
-            picked
-                .into_iter()
-                .enumerate()
-                .map(|(i, (m, score))| {
-                    let rank = match order {
-                        Order::Ascending => asc_start + i,
-                        Order::Descending => n - asc_end + i,
-                    };
-                    Ok(RankedElement {
-                        id: id_of(m)?,
-                        score,
-                        rank: rank32(rank),
-                    })
-                })
-                .collect::<Result<Vec<_>, ServiceError>>()
+            match order {
+                Order::Ascending => elements_at(z, lo + skip, lo + skip + take, order),
+                Order::Descending => elements_at(z, hi - skip - take, hi - skip, order),
+            }
         })?;
-        found.unwrap_or(Ok(Vec::new()))
+        Ok(found.transpose()?.unwrap_or_default())
     }
 
     /// The ordinal ranks of `ids` in `order`, in the order asked, leaving out ids that are not
@@ -367,11 +356,6 @@ impl Op<'_> {
                 .collect()
         })?;
         Ok(found.unwrap_or_default())
-    }
-
-    /// A collection TTL that never expires, for leaderboards.
-    fn coll_ttl_none(&self) -> super::collections::CollTtl {
-        super::collections::CollTtl::never()
     }
 }
 
